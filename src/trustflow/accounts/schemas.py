@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from trustflow.accounts.models import ProviderStatus, Role
+from trustflow.api.types import Id, Name
+from trustflow.schemas_base import Shape
+
+
+class NameIn(Shape):
+    name: Name
+
+
+class CreatorIn(Shape):
+    name: Name
+    fans: Annotated[int, Field(ge=0, le=10**10)] = 0
+
+
+class MerchantOut(Shape):
+    id: int
+    name: str
+    created_at: datetime
+
+
+class CreatorOut(Shape):
+    id: int
+    name: str
+    fans: int
+    created_at: datetime
+
+
+class BuyerOut(Shape):
+    id: int
+    name: str
+    created_at: datetime
+
+
+class ServiceProviderOut(Shape):
+    id: int
+    name: str
+    status: ProviderStatus
+    created_at: datetime
+
+
+class ProviderShopIn(Shape):
+    shop_id: Id
+
+
+class ProviderShopOut(Shape):
+    id: int
+    provider_id: int
+    shop_id: int
+    since: datetime
+
+
+class ApiKeyIn(Shape):
+    role: Role
+    subject_id: Id | None = None
+    label: Name | None = None
+
+
+class ApiKeyOut(Shape):
+    id: int
+    role: Role
+    subject_id: int | None
+    label: str
+    created_at: datetime
+    revoked: bool
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str
+
+
+class MeOut(Shape):
+    role: Role
+    subject_id: int | None
+
+
+class FollowIn(Shape):
+    creator_id: Id | None = None
+    shop_id: Id | None = None
+    buyer_id: Id | None = None
+
+
+class FollowOut(Shape):
+    id: int
+    buyer_id: int
+    creator_id: int | None
+    shop_id: int | None
+    created_at: datetime

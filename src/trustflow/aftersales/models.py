@@ -1,0 +1,118 @@
+"""After the sale: after-sales requests, reviews and buyer–shop chat response times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+
+
+class AfterSalesKind(StrEnum):
+    REFUND_ONLY = "refund_only"
+    RETURN_REFUND = "return_refund"
+    EXCHANGE = "exchange"
+
+
+class AfterSalesReason(StrEnum):
+    QUALITY = "quality"
+    NOT_AS_DESCRIBED = "not_as_described"
+    COUNTERFEIT = "counterfeit"
+    DAMAGED_IN_TRANSIT = "damaged_in_transit"
+    LATE_DELIVERY = "late_delivery"
+    WRONG_ITEM = "wrong_item"
+    NO_REASON_7DAY = "no_reason_7day"
+    CHANGED_MIND = "changed_mind"
+    OTHER = "other"
+
+
+class ResponsibleParty(StrEnum):
+    """Who caused a defect; only the scored party's defects count against its score."""
+
+    MERCHANT = "merchant"
+    CREATOR = "creator"
+    BUYER = "buyer"
+    CARRIER = "carrier"
+    FORCE_MAJEURE = "force_majeure"
+    UNDETERMINED = "undetermined"
+
+
+class AfterSalesStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    AWAITING_RETURN = "awaiting_return"
+    RETURNED = "returned"
+    ESCALATED = "escalated"
+    REFUNDED = "refunded"
+    EXCHANGED = "exchanged"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class DisputeOutcome(StrEnum):
+    BUYER_WON = "buyer_won"
+    MERCHANT_WON = "merchant_won"
+
+
+class AfterSalesRequest(Base):
+    """A buyer's after-sales request on an order and where it stands."""
+
+    __tablename__ = "after_sales_requests"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    kind: Mapped[AfterSalesKind] = mapped_column(enum_type(AfterSalesKind))
+    reason: Mapped[AfterSalesReason] = mapped_column(enum_type(AfterSalesReason))
+    responsible_party: Mapped[ResponsibleParty] = mapped_column(
+        enum_type(ResponsibleParty), default=ResponsibleParty.UNDETERMINED
+    )
+    status: Mapped[AfterSalesStatus] = mapped_column(
+        enum_type(AfterSalesStatus), default=AfterSalesStatus.REQUESTED
+    )
+    refund_fen: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text, default="")
+    dispute_outcome: Mapped[DisputeOutcome | None] = mapped_column(enum_type(DisputeOutcome))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint("refund_fen >= 0", name="refund_non_negative"),)
+
+
+class Review(Base):
+    """A buyer's review of a received order: 1–5 stars, text and tags."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
+    stars: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("stars BETWEEN 1 AND 5", name="stars_in_range"),)
+
+
+class ChatThread(Base):
+    """A buyer's conversation with a shop; the first response time feeds the service score."""
+
+    __tablename__ = "chat_threads"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    first_message_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,61 @@
+"""After-sales rules: the request's state machine and who is presumed responsible.
+
+The responsible party decides whose score a defect counts against. It starts from the
+buyer's stated reason and is settled by arbitration when the merchant disputes it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from trustflow.aftersales.models import (
+    AfterSalesKind,
+    AfterSalesReason,
+    AfterSalesStatus,
+    ResponsibleParty,
+)
+
+A = AfterSalesStatus
+K = AfterSalesKind
+
+#: action -> (allowed source states, target state). Some targets depend on the kind: see
+#: :func:`target_after`.
+TRANSITIONS: dict[str, frozenset[AfterSalesStatus]] = {
+    "approve": frozenset({A.REQUESTED}),
+    "reject": frozenset({A.REQUESTED}),
+    "withdraw": frozenset({A.REQUESTED, A.REJECTED, A.AWAITING_RETURN}),
+    "escalate": frozenset({A.REJECTED}),
+    "arbitrate": frozenset({A.ESCALATED}),
+    "return_shipped": frozenset({A.AWAITING_RETURN}),
+    "return_received": frozenset({A.RETURNED}),
+}
+
+OPEN_STATES = frozenset(
+    {A.REQUESTED, A.APPROVED, A.REJECTED, A.AWAITING_RETURN, A.RETURNED, A.ESCALATED}
+)
+
+#: Within this time of delivery a buyer may return without giving a reason (七天无理由退货).
+NO_REASON_RETURN_WINDOW = timedelta(days=7)
+#: After-sales may be requested up to this long after delivery.
+AFTER_SALES_WINDOW = timedelta(days=15)
+
+PRESUMED_RESPONSIBLE: dict[AfterSalesReason, ResponsibleParty] = {
+    AfterSalesReason.QUALITY: ResponsibleParty.MERCHANT,
+    AfterSalesReason.NOT_AS_DESCRIBED: ResponsibleParty.MERCHANT,
+    AfterSalesReason.COUNTERFEIT: ResponsibleParty.MERCHANT,
+    AfterSalesReason.WRONG_ITEM: ResponsibleParty.MERCHANT,
+    AfterSalesReason.DAMAGED_IN_TRANSIT: ResponsibleParty.CARRIER,
+    AfterSalesReason.LATE_DELIVERY: ResponsibleParty.CARRIER,
+    AfterSalesReason.NO_REASON_7DAY: ResponsibleParty.BUYER,
+    AfterSalesReason.CHANGED_MIND: ResponsibleParty.BUYER,
+    AfterSalesReason.OTHER: ResponsibleParty.UNDETERMINED,
+}
+
+
+def after_approval(kind: AfterSalesKind) -> AfterSalesStatus:
+    """A refund-only request is refunded on approval; the others wait for the goods back."""
+    return A.REFUNDED if kind is K.REFUND_ONLY else A.AWAITING_RETURN
+
+
+def after_return_received(kind: AfterSalesKind) -> AfterSalesStatus:
+    return A.EXCHANGED if kind is K.EXCHANGE else A.REFUNDED

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from trustflow.aftersales.models import (
+    AfterSalesKind,
+    AfterSalesReason,
+    AfterSalesStatus,
+    DisputeOutcome,
+    ResponsibleParty,
+)
+from trustflow.aftersales.service import MAX_TAGS
+from trustflow.api.types import Fen, Id, LongText, Tag
+from trustflow.schemas_base import Shape
+
+
+class AfterSalesIn(Shape):
+    kind: AfterSalesKind
+    reason: AfterSalesReason
+    refund_fen: Fen | None = None
+    note: LongText = ""
+
+
+class RejectIn(Shape):
+    note: LongText = ""
+
+
+class ArbitrateIn(Shape):
+    outcome: DisputeOutcome
+    responsible_party: ResponsibleParty
+
+
+class AfterSalesOut(Shape):
+    id: int
+    order_id: int
+    shop_id: int
+    buyer_id: int
+    kind: AfterSalesKind
+    reason: AfterSalesReason
+    responsible_party: ResponsibleParty
+    status: AfterSalesStatus
+    refund_fen: int
+    note: str
+    dispute_outcome: DisputeOutcome | None
+    created_at: datetime
+    handled_at: datetime | None
+    resolved_at: datetime | None
+
+
+class ReviewIn(Shape):
+    stars: Annotated[int, Field(ge=1, le=5)]
+    text: LongText = ""
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
+
+
+class ReviewOut(Shape):
+    id: int
+    order_id: int
+    product_id: int
+    shop_id: int
+    creator_id: int | None
+    stars: int
+    text: str
+    tags: list[str]
+    created_at: datetime
+
+
+class ChatIn(Shape):
+    shop_id: Id
+    order_id: Id | None = None
+    buyer_id: Id | None = None
+
+
+class ChatOut(Shape):
+    id: int
+    buyer_id: int
+    shop_id: int
+    order_id: int | None
+    first_message_at: datetime
+    first_response_at: datetime | None
+    first_response_seconds: int | None

@@ -1,0 +1,269 @@
+"""After-sales requests, reviews and chat response times, as named actions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from trustflow.aftersales import rules
+from trustflow.aftersales.models import (
+    AfterSalesKind,
+    AfterSalesReason,
+    AfterSalesRequest,
+    AfterSalesStatus,
+    ChatThread,
+    DisputeOutcome,
+    ResponsibleParty,
+    Review,
+)
+from trustflow.catalog import service as catalog_service
+from trustflow.db import utcnow
+from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
+from trustflow.orders import rules as order_rules
+from trustflow.orders import service as orders_service
+
+A = AfterSalesStatus
+MAX_TAGS = 10
+
+
+def _refunded_so_far(session: Session, order_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(AfterSalesRequest.refund_fen), 0)).where(
+                AfterSalesRequest.order_id == order_id,
+                AfterSalesRequest.status == A.REFUNDED,
+            )
+        )
+        or 0
+    )
+
+
+def request_after_sales(
+    session: Session,
+    *,
+    order_id: int,
+    kind: AfterSalesKind,
+    reason: AfterSalesReason,
+    refund_fen: int | None = None,
+    note: str = "",
+    at: datetime | None = None,
+) -> AfterSalesRequest:
+    """A buyer opens a request on a shipped order. One open request per order at a time."""
+    at = at or utcnow()
+    order = orders_service.get_order(session, order_id, for_update=True)
+    if order.status not in order_rules.AFTER_SALES_OPEN_FROM:
+        raise IllegalTransition("order", order.status.value, "open after-sales")
+    if order.delivered_at is not None and at - order.delivered_at > rules.AFTER_SALES_WINDOW:
+        raise Conflict("the after-sales window for this order has closed")
+    if reason is AfterSalesReason.NO_REASON_7DAY and (
+        order.delivered_at is None or at - order.delivered_at > rules.NO_REASON_RETURN_WINDOW
+    ):
+        raise Conflict("no-reason returns are accepted within 7 days of delivery")
+    if reason is AfterSalesReason.NO_REASON_7DAY and kind is AfterSalesKind.REFUND_ONLY:
+        raise InvalidInput("a no-reason return sends the goods back: use return_refund")
+    open_request = session.scalar(
+        select(AfterSalesRequest.id).where(
+            AfterSalesRequest.order_id == order_id,
+            AfterSalesRequest.status.in_(rules.OPEN_STATES),
+        )
+    )
+    if open_request is not None:
+        raise Conflict(
+            f"order {order_id} already has open request {open_request}", code=ErrorCode.DUPLICATE
+        )
+    refundable = order.paid_amount_fen - _refunded_so_far(session, order_id)
+    if kind is AfterSalesKind.EXCHANGE:
+        refund_fen = 0
+    elif refund_fen is None:
+        refund_fen = refundable
+    if not 0 <= refund_fen <= refundable:
+        raise InvalidInput(f"refund_fen must be in 0..{refundable}")
+    request = AfterSalesRequest(
+        order_id=order_id,
+        shop_id=order.shop_id,
+        buyer_id=order.buyer_id,
+        kind=kind,
+        reason=reason,
+        responsible_party=rules.PRESUMED_RESPONSIBLE[reason],
+        refund_fen=refund_fen,
+        note=note,
+        created_at=at,
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def get_request(
+    session: Session, request_id: int, *, for_update: bool = False
+) -> AfterSalesRequest:
+    stmt = select(AfterSalesRequest).where(AfterSalesRequest.id == request_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    request = session.scalars(stmt, execution_options={"populate_existing": for_update}).first()
+    if request is None:
+        raise NotFound(f"after-sales request {request_id} not found")
+    return request
+
+
+def _move(
+    session: Session, request_id: int, action: str, target: AfterSalesStatus | None, at: datetime
+) -> AfterSalesRequest:
+    request = get_request(session, request_id, for_update=True)
+    if request.status not in rules.TRANSITIONS[action]:
+        raise IllegalTransition("after-sales request", request.status.value, action)
+    if target is not None:
+        request.status = target
+        if target in {A.REFUNDED, A.EXCHANGED, A.CLOSED, A.WITHDRAWN}:
+            request.resolved_at = at
+    session.flush()
+    return request
+
+
+def approve(session: Session, *, request_id: int, at: datetime | None = None) -> AfterSalesRequest:
+    """The merchant accepts: refund-only requests are refunded at once."""
+    at = at or utcnow()
+    request = get_request(session, request_id, for_update=True)
+    request.handled_at = at
+    return _move(session, request_id, "approve", rules.after_approval(request.kind), at)
+
+
+def reject(
+    session: Session, *, request_id: int, note: str = "", at: datetime | None = None
+) -> AfterSalesRequest:
+    at = at or utcnow()
+    request = _move(session, request_id, "reject", A.REJECTED, at)
+    request.handled_at = at
+    if note:
+        request.note = note
+    session.flush()
+    return request
+
+
+def withdraw(session: Session, *, request_id: int, at: datetime | None = None) -> AfterSalesRequest:
+    return _move(session, request_id, "withdraw", A.WITHDRAWN, at or utcnow())
+
+
+def escalate(session: Session, *, request_id: int, at: datetime | None = None) -> AfterSalesRequest:
+    """The buyer disputes a rejection; the platform will arbitrate."""
+    return _move(session, request_id, "escalate", A.ESCALATED, at or utcnow())
+
+
+def arbitrate(
+    session: Session,
+    *,
+    request_id: int,
+    outcome: DisputeOutcome,
+    responsible_party: ResponsibleParty,
+    at: datetime | None = None,
+) -> AfterSalesRequest:
+    """The platform settles a dispute. If the buyer wins, the request proceeds as approved and
+    the merchant has lost a dispute (it counts in the service score)."""
+    at = at or utcnow()
+    request = get_request(session, request_id, for_update=True)
+    if outcome is DisputeOutcome.BUYER_WON and responsible_party is ResponsibleParty.BUYER:
+        raise InvalidInput("a dispute the buyer won cannot be the buyer's fault")
+    target = rules.after_approval(request.kind) if outcome is DisputeOutcome.BUYER_WON else A.CLOSED
+    request = _move(session, request_id, "arbitrate", target, at)
+    request.dispute_outcome = outcome
+    request.responsible_party = responsible_party
+    session.flush()
+    return request
+
+
+def return_shipped(
+    session: Session, *, request_id: int, at: datetime | None = None
+) -> AfterSalesRequest:
+    return _move(session, request_id, "return_shipped", A.RETURNED, at or utcnow())
+
+
+def return_received(
+    session: Session, *, request_id: int, at: datetime | None = None
+) -> AfterSalesRequest:
+    request = get_request(session, request_id)
+    return _move(
+        session,
+        request_id,
+        "return_received",
+        rules.after_return_received(request.kind),
+        at or utcnow(),
+    )
+
+
+def submit_review(
+    session: Session,
+    *,
+    order_id: int,
+    stars: int,
+    text: str = "",
+    tags: Sequence[str] = (),
+    at: datetime | None = None,
+) -> Review:
+    """One review per delivered order; the first one is the one that counts."""
+    order = orders_service.get_order(session, order_id)
+    if order.status not in order_rules.REVIEWABLE_FROM:
+        raise IllegalTransition("order", order.status.value, "be reviewed")
+    if not 1 <= stars <= 5:
+        raise InvalidInput("stars must be 1..5")
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags")
+    if session.scalar(select(Review.id).where(Review.order_id == order_id)) is not None:
+        raise Conflict(f"order {order_id} is already reviewed", code=ErrorCode.DUPLICATE)
+    review = Review(
+        order_id=order_id,
+        buyer_id=order.buyer_id,
+        product_id=order.product_id,
+        shop_id=order.shop_id,
+        creator_id=order.creator_id,
+        stars=stars,
+        text=text,
+        tags=list(dict.fromkeys(tags)),
+        created_at=at or utcnow(),
+    )
+    session.add(review)
+    session.flush()
+    return review
+
+
+def open_chat(
+    session: Session,
+    *,
+    buyer_id: int,
+    shop_id: int,
+    order_id: int | None = None,
+    at: datetime | None = None,
+) -> ChatThread:
+    catalog_service.get_shop(session, shop_id)
+    if order_id is not None:
+        order = orders_service.get_order(session, order_id)
+        if order.buyer_id != buyer_id or order.shop_id != shop_id:
+            raise InvalidInput(f"order {order_id} is not between this buyer and shop")
+    thread = ChatThread(
+        buyer_id=buyer_id, shop_id=shop_id, order_id=order_id, first_message_at=at or utcnow()
+    )
+    session.add(thread)
+    session.flush()
+    return thread
+
+
+def get_chat(session: Session, thread_id: int) -> ChatThread:
+    thread = session.get(ChatThread, thread_id)
+    if thread is None:
+        raise NotFound(f"chat {thread_id} not found")
+    return thread
+
+
+def respond_chat(session: Session, *, thread_id: int, at: datetime | None = None) -> ChatThread:
+    """The shop's first answer; later answers do not change the first response time."""
+    at = at or utcnow()
+    thread = get_chat(session, thread_id)
+    if thread.first_response_at is None:
+        if at < thread.first_message_at:
+            raise InvalidInput("a response cannot precede the buyer's message")
+        thread.first_response_at = at
+        thread.first_response_seconds = int((at - thread.first_message_at).total_seconds())
+        session.flush()
+    return thread

@@ -1,0 +1,39 @@
+"""The FastAPI application: ``/api/v1`` for the marketplace, OpenAPI at ``/openapi.json``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from trustflow import __version__
+from trustflow.api.errors import install_error_handlers
+from trustflow.api.routers import (
+    accounts,
+    aftersales,
+    catalog,
+    content,
+    distribution,
+    orders,
+    traffic,
+)
+from trustflow.db import default_engine, session_factory
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    app = FastAPI(
+        title="trustflow",
+        version=__version__,
+        description="A trust-driven live-commerce marketplace engine.",
+    )
+    app.state.session_factory = session_factory(engine or default_engine())
+    install_error_handlers(app)
+    for module in (accounts, catalog, distribution, content, orders, aftersales, traffic):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,77 @@
+"""Every failure leaves the API as JSON ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from trustflow.errors import ErrorCode, TrustflowError
+
+log = logging.getLogger("trustflow.api")
+
+_HTTP_CODES = {
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.INVALID_INPUT,
+    409: ErrorCode.CONFLICT,
+    422: ErrorCode.INVALID_INPUT,
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TrustflowError)
+    async def _domain(_: Request, exc: TrustflowError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code.value, exc.message, jsonable_encoder(exc.details)),
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_body(ErrorCode.INVALID_INPUT.value, "the request is invalid", {"errors": errors}),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.INVALID_INPUT)
+        return JSONResponse(
+            error_body(code.value, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A constraint the services did not foresee: the store refused it, nothing was written.
+        log.warning("integrity error reached the API edge: %s", exc.orig)
+        return JSONResponse(
+            error_body(ErrorCode.CONFLICT.value, "the store refused this change"),
+            status_code=409,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _busy(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        return JSONResponse(
+            error_body(ErrorCode.INTERNAL.value, "the store is busy, retry shortly"),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )

@@ -1,0 +1,276 @@
+"""After-sales requests, reviews and buyer–shop chats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustflow.accounts import access
+from trustflow.accounts.models import Role
+from trustflow.accounts.principal import Principal
+from trustflow.aftersales import service as aftersales_service
+from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus, ChatThread, Review
+from trustflow.aftersales.schemas import (
+    AfterSalesIn,
+    AfterSalesOut,
+    ArbitrateIn,
+    ChatIn,
+    ChatOut,
+    RejectIn,
+    ReviewIn,
+    ReviewOut,
+)
+from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.types import IdPath, IdQuery, Limit, Offset
+from trustflow.catalog import service as catalog_service
+from trustflow.errors import Forbidden, NotFound
+from trustflow.orders import service as orders_service
+from trustflow.orders.models import Order
+from trustflow.pagination import paginate
+from trustflow.schemas_base import PageOut
+
+router = APIRouter(tags=["after-sales"])
+
+
+@router.post(
+    "/orders/{order_id}/after-sales",
+    response_model=AfterSalesOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def request_after_sales(
+    order_id: IdPath, body: AfterSalesIn, session: SessionDep, principal: PrincipalDep
+) -> AfterSalesRequest:
+    access.require_order_buyer(session, principal, orders_service.get_order(session, order_id))
+    request = aftersales_service.request_after_sales(
+        session,
+        order_id=order_id,
+        kind=body.kind,
+        reason=body.reason,
+        refund_fen=body.refund_fen,
+        note=body.note,
+    )
+    session.commit()
+    return request
+
+
+@router.get("/after-sales", response_model=PageOut[AfterSalesOut])
+def list_after_sales(
+    session: SessionDep,
+    principal: PrincipalDep,
+    request_status: AfterSalesStatus | None = None,
+    shop_id: IdQuery = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> object:
+    stmt = select(AfterSalesRequest).order_by(AfterSalesRequest.id.desc())
+    if principal.role is Role.BUYER:
+        stmt = stmt.where(AfterSalesRequest.buyer_id == principal.subject_id)
+    elif principal.role is Role.CREATOR:
+        stmt = stmt.join(Order, Order.id == AfterSalesRequest.order_id).where(
+            Order.creator_id == principal.subject_id
+        )
+    elif not principal.is_operator:
+        stmt = stmt.where(
+            AfterSalesRequest.shop_id.in_(access.managed_shop_ids(session, principal) or [])
+        )
+    if shop_id is not None:
+        stmt = stmt.where(AfterSalesRequest.shop_id == shop_id)
+    if request_status is not None:
+        stmt = stmt.where(AfterSalesRequest.status == request_status)
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
+@router.get("/after-sales/{request_id}", response_model=AfterSalesOut)
+def get_after_sales(
+    request_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> AfterSalesRequest:
+    request = aftersales_service.get_request(session, request_id)
+    access.require_request_visible(session, principal, request)
+    return request
+
+
+def _as_seller(session: Session, principal: Principal, request: AfterSalesRequest) -> None:
+    access.require_request_visible(session, principal, request)
+    access.require_order_seller(
+        session, principal, orders_service.get_order(session, request.order_id)
+    )
+
+
+def _as_buyer(session: Session, principal: Principal, request: AfterSalesRequest) -> None:
+    access.require_request_visible(session, principal, request)
+    access.require_order_buyer(
+        session, principal, orders_service.get_order(session, request.order_id)
+    )
+
+
+def _as_operator(session: Session, principal: Principal, request: AfterSalesRequest) -> None:
+    access.require_operator(principal)
+
+
+def _act(
+    request_id: int,
+    session: Session,
+    principal: Principal,
+    guard: Callable[[Session, Principal, AfterSalesRequest], None],
+    action: Callable[[], AfterSalesRequest],
+) -> AfterSalesRequest:
+    guard(session, principal, aftersales_service.get_request(session, request_id))
+    request = action()
+    session.commit()
+    return request
+
+
+@router.post("/after-sales/{request_id}/approve", response_model=AfterSalesOut)
+def approve(request_id: IdPath, session: SessionDep, principal: PrincipalDep) -> AfterSalesRequest:
+    return _act(
+        request_id,
+        session,
+        principal,
+        _as_seller,
+        lambda: aftersales_service.approve(session, request_id=request_id),
+    )
+
+
+@router.post("/after-sales/{request_id}/reject", response_model=AfterSalesOut)
+def reject(
+    request_id: IdPath, body: RejectIn, session: SessionDep, principal: PrincipalDep
+) -> AfterSalesRequest:
+    return _act(
+        request_id,
+        session,
+        principal,
+        _as_seller,
+        lambda: aftersales_service.reject(session, request_id=request_id, note=body.note),
+    )
+
+
+@router.post("/after-sales/{request_id}/return-received", response_model=AfterSalesOut)
+def return_received(
+    request_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> AfterSalesRequest:
+    return _act(
+        request_id,
+        session,
+        principal,
+        _as_seller,
+        lambda: aftersales_service.return_received(session, request_id=request_id),
+    )
+
+
+@router.post("/after-sales/{request_id}/return-shipped", response_model=AfterSalesOut)
+def return_shipped(
+    request_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> AfterSalesRequest:
+    return _act(
+        request_id,
+        session,
+        principal,
+        _as_buyer,
+        lambda: aftersales_service.return_shipped(session, request_id=request_id),
+    )
+
+
+@router.post("/after-sales/{request_id}/withdraw", response_model=AfterSalesOut)
+def withdraw(request_id: IdPath, session: SessionDep, principal: PrincipalDep) -> AfterSalesRequest:
+    return _act(
+        request_id,
+        session,
+        principal,
+        _as_buyer,
+        lambda: aftersales_service.withdraw(session, request_id=request_id),
+    )
+
+
+@router.post("/after-sales/{request_id}/escalate", response_model=AfterSalesOut)
+def escalate(request_id: IdPath, session: SessionDep, principal: PrincipalDep) -> AfterSalesRequest:
+    """The buyer asks the platform to step in (平台介入) after a rejection."""
+    return _act(
+        request_id,
+        session,
+        principal,
+        _as_buyer,
+        lambda: aftersales_service.escalate(session, request_id=request_id),
+    )
+
+
+@router.post("/after-sales/{request_id}/arbitrate", response_model=AfterSalesOut)
+def arbitrate(
+    request_id: IdPath, body: ArbitrateIn, session: SessionDep, principal: PrincipalDep
+) -> AfterSalesRequest:
+    return _act(
+        request_id,
+        session,
+        principal,
+        _as_operator,
+        lambda: aftersales_service.arbitrate(
+            session,
+            request_id=request_id,
+            outcome=body.outcome,
+            responsible_party=body.responsible_party,
+        ),
+    )
+
+
+@router.post("/orders/{order_id}/review", response_model=ReviewOut, status_code=201)
+def submit_review(
+    order_id: IdPath, body: ReviewIn, session: SessionDep, principal: PrincipalDep
+) -> Review:
+    access.require_order_buyer(session, principal, orders_service.get_order(session, order_id))
+    review = aftersales_service.submit_review(
+        session, order_id=order_id, stars=body.stars, text=body.text, tags=body.tags
+    )
+    session.commit()
+    return review
+
+
+@router.get("/products/{product_id}/reviews", response_model=PageOut[ReviewOut])
+def list_reviews(
+    product_id: IdPath,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> object:
+    """Reviews are public, as buyers would expect on a product page."""
+    catalog_service.get_product(session, product_id)
+    stmt = select(Review).where(Review.product_id == product_id).order_by(Review.id.desc())
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
+@router.post("/chats", response_model=ChatOut, status_code=status.HTTP_201_CREATED)
+def open_chat(body: ChatIn, session: SessionDep, principal: PrincipalDep) -> ChatThread:
+    buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
+    thread = aftersales_service.open_chat(
+        session, buyer_id=buyer_id, shop_id=body.shop_id, order_id=body.order_id
+    )
+    session.commit()
+    return thread
+
+
+@router.get("/chats/{thread_id}", response_model=ChatOut)
+def get_chat(thread_id: IdPath, session: SessionDep, principal: PrincipalDep) -> ChatThread:
+    thread = aftersales_service.get_chat(session, thread_id)
+    shop = catalog_service.get_shop(session, thread.shop_id)
+    if not (
+        principal.is_(Role.BUYER, thread.buyer_id)
+        or access.can_manage_shop(session, principal, shop)
+    ):
+        raise NotFound(f"chat {thread_id} not found")
+    return thread
+
+
+@router.post("/chats/{thread_id}/respond", response_model=ChatOut)
+def respond_chat(thread_id: IdPath, session: SessionDep, principal: PrincipalDep) -> ChatThread:
+    """The shop answers; the first answer fixes the thread's first response time."""
+    thread = aftersales_service.get_chat(session, thread_id)
+    shop = catalog_service.get_shop(session, thread.shop_id)
+    if not access.can_manage_shop(session, principal, shop):
+        if principal.is_(Role.BUYER, thread.buyer_id):
+            raise Forbidden("only the shop answers its chats")
+        raise NotFound(f"chat {thread_id} not found")
+    thread = aftersales_service.respond_chat(session, thread_id=thread_id)
+    session.commit()
+    return thread

@@ -1,0 +1,169 @@
+"""Orders: placement and payment (idempotent), fulfilment, cancellation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+from sqlalchemy.orm import Session
+
+from trustflow.accounts import access
+from trustflow.accounts.models import Role
+from trustflow.accounts.principal import Principal
+from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.types import IdempotencyKey, IdPath, IdQuery, Limit, Offset
+from trustflow.orders import service as orders_service
+from trustflow.orders.models import Channel, Order, OrderEvent, OrderStatus
+from trustflow.orders.schemas import OrderEventOut, OrderIn, OrderOut
+from trustflow.pagination import paginate
+from trustflow.schemas_base import PageOut
+
+router = APIRouter(tags=["orders"])
+
+IdempotencyHeader = Annotated[
+    IdempotencyKey,
+    Header(
+        alias="Idempotency-Key",
+        description="A unique string per intended action; a retry returns the first result.",
+    ),
+]
+
+
+@router.post("/orders", response_model=OrderOut, status_code=status.HTTP_201_CREATED)
+def place_order(
+    body: OrderIn, idempotency_key: IdempotencyHeader, session: SessionDep, principal: PrincipalDep
+) -> Order:
+    buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
+    request = orders_service.OrderRequest(
+        buyer_id=buyer_id,
+        sku_id=body.sku_id,
+        quantity=body.quantity,
+        channel=body.channel,
+        idempotency_key=idempotency_key,
+        creator_id=body.creator_id,
+        content_kind=body.content_kind,
+        content_id=body.content_id,
+        surface=body.surface,
+        merchant_discount_fen=body.merchant_discount_fen,
+        platform_discount_fen=body.platform_discount_fen,
+    )
+    order = orders_service.place_order(session, request)
+    session.commit()
+    return order
+
+
+@router.get("/orders", response_model=PageOut[OrderOut])
+def list_orders(
+    session: SessionDep,
+    principal: PrincipalDep,
+    shop_id: IdQuery = None,
+    order_status: OrderStatus | None = None,
+    channel: Channel | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> object:
+    """The caller's orders: a buyer's own, a seller's shops', a creator's distribution sales."""
+    buyer_id = creator_id = None
+    shop_ids: list[int] | None = None
+    if principal.role is Role.BUYER:
+        buyer_id = principal.subject_id
+    elif principal.role is Role.CREATOR:
+        creator_id = principal.subject_id
+    elif not principal.is_operator:
+        shop_ids = access.managed_shop_ids(session, principal)
+    if shop_id is not None:
+        shop_ids = [s for s in shop_ids if s == shop_id] if shop_ids is not None else [shop_id]
+    stmt = orders_service.orders_query(
+        buyer_id=buyer_id,
+        shop_ids=shop_ids,
+        creator_id=creator_id,
+        status=order_status,
+        channel=channel,
+    )
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut)
+def get_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
+    order = orders_service.get_order(session, order_id)
+    access.require_order_visible(session, principal, order)
+    return order
+
+
+@router.get("/orders/{order_id}/events", response_model=list[OrderEventOut])
+def get_order_events(
+    order_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> list[OrderEvent]:
+    order = orders_service.get_order(session, order_id)
+    access.require_order_visible(session, principal, order)
+    return list(orders_service.order_events(session, order_id))
+
+
+@router.post("/orders/{order_id}/pay", response_model=OrderOut)
+def pay_order(
+    order_id: IdPath,
+    idempotency_key: IdempotencyHeader,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> Order:
+    access.require_order_buyer(session, principal, orders_service.get_order(session, order_id))
+    order = orders_service.pay_order(
+        session, order_id=order_id, idempotency_key=idempotency_key, actor=principal.actor
+    )
+    session.commit()
+    return order
+
+
+def _seller_or_buyer(session: Session, principal: Principal, order: Order) -> None:
+    if principal.is_(Role.BUYER, order.buyer_id):
+        return
+    access.require_order_seller(session, principal, order)
+
+
+_Guard = Callable[[Session, Principal, Order], None]
+_Action = Callable[..., Order]
+
+
+def _act(
+    order_id: int, session: Session, principal: Principal, guard: _Guard, action: _Action
+) -> Order:
+    guard(session, principal, orders_service.get_order(session, order_id))
+    order = action(session, order_id=order_id, actor=principal.actor)
+    session.commit()
+    return order
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut)
+def cancel_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
+    """The buyer (or the shop, e.g. when it cannot fulfil) cancels before shipping."""
+    return _act(order_id, session, principal, _seller_or_buyer, orders_service.cancel_order)
+
+
+@router.post("/orders/{order_id}/ship", response_model=OrderOut)
+def ship_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
+    return _act(
+        order_id, session, principal, access.require_order_seller, orders_service.ship_order
+    )
+
+
+@router.post("/orders/{order_id}/pick-up", response_model=OrderOut)
+def pick_up_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
+    """Carrier scan: the parcel was collected (recorded by the shop's logistics link)."""
+    return _act(
+        order_id, session, principal, access.require_order_seller, orders_service.pick_up_order
+    )
+
+
+@router.post("/orders/{order_id}/deliver", response_model=OrderOut)
+def deliver_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
+    return _act(
+        order_id, session, principal, access.require_order_seller, orders_service.deliver_order
+    )
+
+
+@router.post("/orders/{order_id}/confirm-receipt", response_model=OrderOut)
+def confirm_receipt(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
+    return _act(
+        order_id, session, principal, access.require_order_buyer, orders_service.confirm_receipt
+    )

@@ -1,0 +1,103 @@
+"""What is sold: categories, shops, products, SKUs and their price history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+
+
+class ShopKind(StrEnum):
+    BRAND = "brand"
+    FAST_BRAND = "fast_brand"
+    SOURCE = "source"
+    OTHER = "other"
+
+
+class ShopStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class ListingStatus(StrEnum):
+    DRAFT = "draft"
+    LISTED = "listed"
+    DELISTED = "delisted"
+    BLOCKED = "blocked"
+
+
+class Category(Base):
+    """A product category; scores are benchmarked within a shop's main category."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+
+
+class Shop(Base):
+    """A merchant's shop (小店)."""
+
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[ShopKind] = mapped_column(enum_type(ShopKind))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    status: Mapped[ShopStatus] = mapped_column(enum_type(ShopStatus), default=ShopStatus.ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Product(Base):
+    """A product listed by a shop. ``brand_authorised`` records proof of the right to sell it."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str] = mapped_column(String(80), default="")
+    brand_authorised: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[ListingStatus] = mapped_column(
+        enum_type(ListingStatus), default=ListingStatus.DRAFT
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Sku(Base):
+    """One purchasable variant. ``stock`` never goes negative: the database refuses it too."""
+
+    __tablename__ = "skus"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    spec: Mapped[str] = mapped_column(String(120), default="")
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_non_negative"),
+        CheckConstraint("price_fen > 0", name="price_positive"),
+    )
+
+
+class PriceChange(Base):
+    """A SKU's price from ``effective_at`` on; the history answers "lowest price in 30 days"."""
+
+    __tablename__ = "price_history"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    effective_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_price_history_sku_effective", "sku_id", "effective_at"),)

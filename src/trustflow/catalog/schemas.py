@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field
+
+from trustflow.api.types import Code, Id, Name, ShortText, Title
+from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
+from trustflow.catalog.rules import MAX_PRICE_FEN, MAX_STOCK
+from trustflow.schemas_base import Shape
+
+PriceFen = Annotated[int, Field(ge=1, le=MAX_PRICE_FEN)]
+Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
+
+
+class CategoryIn(Shape):
+    code: Code
+    name: Name
+    parent_id: Id | None = None
+
+
+class CategoryOut(Shape):
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+
+
+class ShopIn(Shape):
+    name: Name
+    kind: ShopKind
+    category_id: Id
+    merchant_id: Id | None = None
+
+
+class ShopPatch(Shape):
+    name: Name | None = None
+    status: ShopStatus | None = None
+
+
+class ShopOut(Shape):
+    id: int
+    merchant_id: int
+    name: str
+    kind: ShopKind
+    category_id: int
+    status: ShopStatus
+    created_at: datetime
+
+
+class ProductIn(Shape):
+    title: Title
+    category_id: Id | None = None
+    brand: ShortText = ""
+    brand_authorised: bool = False
+
+
+class ProductPatch(Shape):
+    status: ListingStatus
+
+
+class ProductOut(Shape):
+    id: int
+    shop_id: int
+    category_id: int
+    title: str
+    brand: str
+    brand_authorised: bool
+    status: ListingStatus
+    created_at: datetime
+
+
+class SkuIn(Shape):
+    spec: ShortText = ""
+    price_fen: PriceFen
+    stock: Stock = 0
+
+
+class SkuPatch(Shape):
+    price_fen: PriceFen | None = None
+    stock_delta: Annotated[int, Field(ge=-MAX_STOCK, le=MAX_STOCK)] | None = None
+
+
+class SkuOut(Shape):
+    id: int
+    product_id: int
+    spec: str
+    price_fen: int
+    stock: int
+
+
+class PriceChangeOut(Shape):
+    price_fen: int
+    effective_at: datetime
+
+
+class LowestPriceOut(Shape):
+    sku_id: int
+    at: AwareDatetime
+    lowest_price_fen: int

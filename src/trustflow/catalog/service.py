@@ -1,0 +1,250 @@
+"""Catalog: categories, shops, products, SKUs, prices and stock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, union_all, update
+from sqlalchemy.orm import Session
+
+from trustflow.catalog import rules
+from trustflow.catalog.models import (
+    Category,
+    ListingStatus,
+    PriceChange,
+    Product,
+    Shop,
+    ShopKind,
+    ShopStatus,
+    Sku,
+)
+from trustflow.db import utcnow
+from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
+
+
+def create_category(
+    session: Session, *, code: str, name: str, parent_id: int | None = None
+) -> Category:
+    if session.scalar(select(Category.id).where(Category.code == code)) is not None:
+        raise Conflict(f"category code {code!r} exists", code=ErrorCode.DUPLICATE)
+    if parent_id is not None:
+        get_category(session, parent_id)
+    category = Category(code=code, name=name, parent_id=parent_id)
+    session.add(category)
+    session.flush()
+    return category
+
+
+def get_category(session: Session, category_id: int) -> Category:
+    category = session.get(Category, category_id)
+    if category is None:
+        raise NotFound(f"category {category_id} not found")
+    return category
+
+
+def create_shop(
+    session: Session,
+    *,
+    merchant_id: int,
+    name: str,
+    kind: ShopKind,
+    category_id: int,
+    at: datetime | None = None,
+) -> Shop:
+    from trustflow.accounts import service as accounts_service
+    from trustflow.accounts.models import Merchant
+
+    accounts_service.get_or_raise(session, Merchant, merchant_id)
+    get_category(session, category_id)
+    shop = Shop(
+        merchant_id=merchant_id,
+        name=name,
+        kind=kind,
+        category_id=category_id,
+        created_at=at or utcnow(),
+    )
+    session.add(shop)
+    session.flush()
+    return shop
+
+
+def get_shop(session: Session, shop_id: int) -> Shop:
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise NotFound(f"shop {shop_id} not found")
+    return shop
+
+
+def rename_shop(session: Session, *, shop_id: int, name: str) -> Shop:
+    shop = get_shop(session, shop_id)
+    shop.name = name
+    session.flush()
+    return shop
+
+
+def set_shop_status(session: Session, *, shop_id: int, status: ShopStatus) -> Shop:
+    """Operator action: suspend, reinstate or close a shop. A closed shop stays closed."""
+    shop = get_shop(session, shop_id)
+    if shop.status is ShopStatus.CLOSED and status is not ShopStatus.CLOSED:
+        raise IllegalTransition("shop", shop.status.value, f"become {status.value}")
+    shop.status = status
+    session.flush()
+    return shop
+
+
+def create_product(
+    session: Session,
+    *,
+    shop_id: int,
+    title: str,
+    category_id: int | None = None,
+    brand: str = "",
+    brand_authorised: bool = False,
+    at: datetime | None = None,
+) -> Product:
+    shop = get_shop(session, shop_id)
+    if shop.status is ShopStatus.CLOSED:
+        raise Conflict(f"shop {shop_id} is closed", code=ErrorCode.SHOP_NOT_ACTIVE)
+    if category_id is not None:
+        get_category(session, category_id)
+    product = Product(
+        shop_id=shop_id,
+        category_id=category_id or shop.category_id,
+        title=title,
+        brand=brand,
+        brand_authorised=brand_authorised,
+        created_at=at or utcnow(),
+    )
+    session.add(product)
+    session.flush()
+    return product
+
+
+def get_product(session: Session, product_id: int) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"product {product_id} not found")
+    return product
+
+
+def set_listing_status(
+    session: Session, *, product_id: int, status: ListingStatus, by_operator: bool = False
+) -> Product:
+    """List, delist or (platform only) block a product, refusing moves the rules forbid."""
+    product = get_product(session, product_id)
+    allowed = (
+        rules.OPERATOR_LISTING_TRANSITIONS if by_operator else rules.MERCHANT_LISTING_TRANSITIONS
+    )
+    if status not in allowed[product.status]:
+        raise IllegalTransition("product", product.status.value, f"become {status.value}")
+    if status is ListingStatus.LISTED:
+        if product.brand and not product.brand_authorised:
+            raise Conflict(
+                f"product {product_id} names brand {product.brand!r} without authorisation",
+                code=ErrorCode.BRAND_NOT_AUTHORISED,
+            )
+        if session.scalar(select(Sku.id).where(Sku.product_id == product_id).limit(1)) is None:
+            raise Conflict(f"product {product_id} has no SKU to sell", code=ErrorCode.CONFLICT)
+    product.status = status
+    session.flush()
+    return product
+
+
+def _check_price(price_fen: int) -> None:
+    if not 0 < price_fen <= rules.MAX_PRICE_FEN:
+        raise InvalidInput(f"price_fen must be in 1..{rules.MAX_PRICE_FEN}")
+
+
+def add_sku(
+    session: Session,
+    *,
+    product_id: int,
+    price_fen: int,
+    stock: int,
+    spec: str = "",
+    at: datetime | None = None,
+) -> Sku:
+    get_product(session, product_id)
+    _check_price(price_fen)
+    if not 0 <= stock <= rules.MAX_STOCK:
+        raise InvalidInput(f"stock must be in 0..{rules.MAX_STOCK}")
+    sku = Sku(product_id=product_id, spec=spec, price_fen=price_fen, stock=stock)
+    session.add(sku)
+    session.flush()
+    session.add(PriceChange(sku_id=sku.id, price_fen=price_fen, effective_at=at or utcnow()))
+    session.flush()
+    return sku
+
+
+def get_sku(session: Session, sku_id: int) -> Sku:
+    sku = session.get(Sku, sku_id)
+    if sku is None:
+        raise NotFound(f"sku {sku_id} not found")
+    return sku
+
+
+def change_price(
+    session: Session, *, sku_id: int, price_fen: int, at: datetime | None = None
+) -> Sku:
+    """Set a new price and record it in the price history."""
+    _check_price(price_fen)
+    sku = get_sku(session, sku_id)
+    sku.price_fen = price_fen
+    session.add(PriceChange(sku_id=sku_id, price_fen=price_fen, effective_at=at or utcnow()))
+    session.flush()
+    return sku
+
+
+def adjust_stock(session: Session, *, sku_id: int, delta: int) -> Sku:
+    """Add (or with a negative delta, remove) stock atomically; stock never goes below zero."""
+    get_sku(session, sku_id)
+    result = session.execute(
+        update(Sku)
+        .where(Sku.id == sku_id, Sku.stock + delta >= 0, Sku.stock + delta <= rules.MAX_STOCK)
+        .values(stock=Sku.stock + delta)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"stock of sku {sku_id} cannot change by {delta}", code=ErrorCode.OUT_OF_STOCK
+        )
+    sku = get_sku(session, sku_id)
+    session.refresh(sku)
+    return sku
+
+
+def price_history(session: Session, sku_id: int) -> list[PriceChange]:
+    get_sku(session, sku_id)
+    return list(
+        session.scalars(
+            select(PriceChange)
+            .where(PriceChange.sku_id == sku_id)
+            .order_by(PriceChange.effective_at, PriceChange.id)
+        )
+    )
+
+
+def lowest_price_30d(session: Session, sku_id: int, *, at: datetime | None = None) -> int:
+    """The lowest price the SKU was offered at in the 30 days up to ``at``, in one query.
+
+    It counts the price in force when the window opened as well as every change inside it.
+    """
+    get_sku(session, sku_id)
+    at = at or utcnow()
+    start = at - rules.LOWEST_PRICE_WINDOW
+    in_window = select(PriceChange.price_fen).where(
+        PriceChange.sku_id == sku_id,
+        PriceChange.effective_at > start,
+        PriceChange.effective_at <= at,
+    )
+    at_start = (
+        select(PriceChange.price_fen)
+        .where(PriceChange.sku_id == sku_id, PriceChange.effective_at <= start)
+        .order_by(PriceChange.effective_at.desc(), PriceChange.id.desc())
+        .limit(1)
+    )
+    prices = union_all(in_window, select(at_start.subquery().c.price_fen)).subquery()
+    lowest = session.scalar(select(func.min(prices.c.price_fen)))
+    if lowest is None:
+        raise NotFound(f"sku {sku_id} had no price before {at.isoformat()}")
+    return int(lowest)

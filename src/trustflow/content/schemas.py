@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field
+
+from trustflow.api.types import Id, ShortText
+from trustflow.content.models import LiveStatus
+from trustflow.content.service import MAX_LINKED_PRODUCTS
+from trustflow.schemas_base import Shape
+
+ProductIds = Annotated[list[Id], Field(max_length=MAX_LINKED_PRODUCTS)]
+
+
+class LiveIn(Shape):
+    creator_id: Id | None = None
+    shop_id: Id | None = None
+    title: ShortText = ""
+    product_ids: ProductIds = []
+    scheduled_at: AwareDatetime | None = None
+
+
+class LiveOut(Shape):
+    id: int
+    creator_id: int | None
+    shop_id: int | None
+    title: str
+    status: LiveStatus
+    scheduled_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    product_ids: list[int] = []
+
+
+class VideoIn(Shape):
+    creator_id: Id | None = None
+    shop_id: Id | None = None
+    title: ShortText = ""
+    product_ids: ProductIds = []
+    clipped_from_live_id: Id | None = None
+
+
+class VideoOut(Shape):
+    id: int
+    creator_id: int | None
+    shop_id: int | None
+    title: str
+    clipped_from_live_id: int | None
+    posted_at: datetime
+    product_ids: list[int] = []

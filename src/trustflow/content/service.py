@@ -1,0 +1,147 @@
+"""Content: live sessions (scheduled → live → ended) and short videos, with linked products."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustflow.catalog import service as catalog_service
+from trustflow.content.models import (
+    LiveSession,
+    LiveSessionProduct,
+    LiveStatus,
+    ShortVideo,
+    ShortVideoProduct,
+)
+from trustflow.db import utcnow
+from trustflow.errors import IllegalTransition, InvalidInput, NotFound
+
+MAX_LINKED_PRODUCTS = 200
+
+
+def _check_host(session: Session, creator_id: int | None, shop_id: int | None) -> None:
+    from trustflow.accounts import service as accounts_service
+    from trustflow.accounts.models import Creator
+
+    if (creator_id is None) == (shop_id is None):
+        raise InvalidInput("content has exactly one host: creator_id or shop_id")
+    if creator_id is not None:
+        accounts_service.get_or_raise(session, Creator, creator_id)
+    if shop_id is not None:
+        catalog_service.get_shop(session, shop_id)
+
+
+def _check_products(session: Session, product_ids: Sequence[int]) -> list[int]:
+    unique = list(dict.fromkeys(product_ids))
+    if len(unique) > MAX_LINKED_PRODUCTS:
+        raise InvalidInput(f"at most {MAX_LINKED_PRODUCTS} linked products")
+    for product_id in unique:
+        catalog_service.get_product(session, product_id)
+    return unique
+
+
+def schedule_live(
+    session: Session,
+    *,
+    creator_id: int | None = None,
+    shop_id: int | None = None,
+    title: str = "",
+    product_ids: Sequence[int] = (),
+    scheduled_at: datetime | None = None,
+) -> LiveSession:
+    _check_host(session, creator_id, shop_id)
+    products = _check_products(session, product_ids)
+    live = LiveSession(
+        creator_id=creator_id,
+        shop_id=shop_id,
+        title=title,
+        scheduled_at=scheduled_at or utcnow(),
+    )
+    session.add(live)
+    session.flush()
+    session.add_all(LiveSessionProduct(live_session_id=live.id, product_id=p) for p in products)
+    session.flush()
+    return live
+
+
+def get_live(session: Session, live_id: int) -> LiveSession:
+    live = session.get(LiveSession, live_id)
+    if live is None:
+        raise NotFound(f"live session {live_id} not found")
+    return live
+
+
+def start_live(session: Session, *, live_id: int, at: datetime | None = None) -> LiveSession:
+    live = get_live(session, live_id)
+    if live.status is not LiveStatus.SCHEDULED:
+        raise IllegalTransition("live session", live.status.value, "start")
+    live.status = LiveStatus.LIVE
+    live.started_at = at or utcnow()
+    session.flush()
+    return live
+
+
+def end_live(session: Session, *, live_id: int, at: datetime | None = None) -> LiveSession:
+    live = get_live(session, live_id)
+    if live.status is not LiveStatus.LIVE:
+        raise IllegalTransition("live session", live.status.value, "end")
+    live.status = LiveStatus.ENDED
+    live.ended_at = at or utcnow()
+    session.flush()
+    return live
+
+
+def live_product_ids(session: Session, live_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(LiveSessionProduct.product_id).where(
+                LiveSessionProduct.live_session_id == live_id
+            )
+        )
+    )
+
+
+def post_short_video(
+    session: Session,
+    *,
+    creator_id: int | None = None,
+    shop_id: int | None = None,
+    title: str = "",
+    product_ids: Sequence[int] = (),
+    clipped_from_live_id: int | None = None,
+    at: datetime | None = None,
+) -> ShortVideo:
+    _check_host(session, creator_id, shop_id)
+    products = _check_products(session, product_ids)
+    if clipped_from_live_id is not None:
+        get_live(session, clipped_from_live_id)
+    video = ShortVideo(
+        creator_id=creator_id,
+        shop_id=shop_id,
+        title=title,
+        clipped_from_live_id=clipped_from_live_id,
+        posted_at=at or utcnow(),
+    )
+    session.add(video)
+    session.flush()
+    session.add_all(ShortVideoProduct(short_video_id=video.id, product_id=p) for p in products)
+    session.flush()
+    return video
+
+
+def get_video(session: Session, video_id: int) -> ShortVideo:
+    video = session.get(ShortVideo, video_id)
+    if video is None:
+        raise NotFound(f"short video {video_id} not found")
+    return video
+
+
+def video_product_ids(session: Session, video_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(ShortVideoProduct.product_id).where(ShortVideoProduct.short_video_id == video_id)
+        )
+    )

@@ -1,0 +1,91 @@
+"""The errors trustflow raises, drawn once.
+
+Every error a caller can act on is a :class:`TrustflowError` carrying a stable
+:class:`ErrorCode` and the HTTP status the API answers with::
+
+    TrustflowError
+    ├── NotFound            404  the thing does not exist, or the caller may not know it does
+    ├── Forbidden           403  the caller is known but may not do this
+    ├── Unauthenticated     401  no key, or an unknown / revoked key
+    ├── Conflict            409  the request is valid but the current state refuses it
+    │   ├── OutOfStock
+    │   └── IllegalTransition
+    └── InvalidInput        422  the request itself is wrong
+
+Codes are part of the public contract: clients branch on ``code``, never on the message.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    INVALID_INPUT = "invalid_input"
+    CONFLICT = "conflict"
+    DUPLICATE = "duplicate"
+    OUT_OF_STOCK = "out_of_stock"
+    ILLEGAL_TRANSITION = "illegal_transition"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    NOT_LISTED = "product_not_listed"
+    SHOP_NOT_ACTIVE = "shop_not_active"
+    NO_DISTRIBUTION_OFFER = "no_distribution_offer"
+    BRAND_NOT_AUTHORISED = "brand_not_authorised"
+    CONTENT_NOT_LIVE = "content_not_live"
+    INTERNAL = "internal_error"
+
+
+class TrustflowError(Exception):
+    status_code: ClassVar[int] = 400
+    default_code: ClassVar[ErrorCode] = ErrorCode.INVALID_INPUT
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.details = details
+
+
+class NotFound(TrustflowError):
+    status_code = 404
+    default_code = ErrorCode.NOT_FOUND
+
+
+class Forbidden(TrustflowError):
+    status_code = 403
+    default_code = ErrorCode.FORBIDDEN
+
+
+class Unauthenticated(TrustflowError):
+    status_code = 401
+    default_code = ErrorCode.UNAUTHENTICATED
+
+
+class Conflict(TrustflowError):
+    status_code = 409
+    default_code = ErrorCode.CONFLICT
+
+
+class OutOfStock(Conflict):
+    default_code = ErrorCode.OUT_OF_STOCK
+
+
+class IllegalTransition(Conflict):
+    default_code = ErrorCode.ILLEGAL_TRANSITION
+
+    def __init__(self, entity: str, current: str, action: str) -> None:
+        super().__init__(
+            f"{entity} in state {current!r} cannot {action}",
+            entity=entity,
+            current=current,
+            action=action,
+        )
+
+
+class InvalidInput(TrustflowError):
+    status_code = 422
+    default_code = ErrorCode.INVALID_INPUT

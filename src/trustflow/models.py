@@ -1,0 +1,55 @@
+"""Every table, imported in one place so metadata is complete (Alembic, tests)."""
+
+from trustflow.accounts.models import (
+    ApiKey,
+    Buyer,
+    Creator,
+    Follow,
+    Merchant,
+    ServiceProvider,
+    ServiceProviderShop,
+)
+from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
+from trustflow.catalog.models import Category, PriceChange, Product, Shop, Sku
+from trustflow.content.models import (
+    LiveSession,
+    LiveSessionProduct,
+    ShortVideo,
+    ShortVideoProduct,
+)
+from trustflow.db import Base
+from trustflow.distribution.models import CreatorSelection, DistributionOffer
+from trustflow.orders.models import Order, OrderEvent, Payment
+from trustflow.traffic.models import Impression
+
+metadata = Base.metadata
+
+__all__ = [
+    "AfterSalesRequest",
+    "ApiKey",
+    "Base",
+    "Buyer",
+    "Category",
+    "ChatThread",
+    "Creator",
+    "CreatorSelection",
+    "DistributionOffer",
+    "Follow",
+    "Impression",
+    "LiveSession",
+    "LiveSessionProduct",
+    "Merchant",
+    "Order",
+    "OrderEvent",
+    "Payment",
+    "PriceChange",
+    "Product",
+    "Review",
+    "ServiceProvider",
+    "ServiceProviderShop",
+    "Shop",
+    "ShortVideo",
+    "ShortVideoProduct",
+    "Sku",
+    "metadata",
+]

@@ -1,0 +1,131 @@
+"""Orders, their payments and the audit trail of every state change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+from trustflow.traffic.models import Surface
+
+
+class Channel(StrEnum):
+    """Where the sale happened: the three fields of whole-domain operation (全域经营)."""
+
+    SELF_BROADCAST = "self_broadcast"
+    DISTRIBUTION = "distribution"
+    SHELF_SEARCH = "shelf_search"
+    SHELF_MALL = "shelf_mall"
+    SHELF_SHOP = "shelf_shop"
+    SHELF_CARD = "shelf_card"
+
+    @property
+    def is_shelf(self) -> bool:
+        return self.value.startswith("shelf_")
+
+
+class ContentKind(StrEnum):
+    LIVE_SESSION = "live_session"
+    SHORT_VIDEO = "short_video"
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    PICKED_UP = "picked_up"
+    DELIVERED = "delivered"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class Order(Base):
+    """One buyer's order of one SKU. Price, discounts and commission are frozen at placement."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    goods_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    merchant_discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    platform_discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[Channel] = mapped_column(enum_type(Channel))
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("distribution_offers.id"))
+    commission_bps: Mapped[int] = mapped_column(Integer, default=0)
+    commission_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    content_kind: Mapped[ContentKind | None] = mapped_column(enum_type(ContentKind))
+    content_id: Mapped[int | None] = mapped_column(BigInteger)
+    surface: Mapped[Surface | None] = mapped_column(enum_type(Surface))
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_type(OrderStatus), default=OrderStatus.PENDING_PAYMENT
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(80))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    ship_by: Mapped[datetime] = mapped_column(UtcDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    picked_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("buyer_id", "idempotency_key"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "paid_amount_fen = goods_amount_fen - merchant_discount_fen - platform_discount_fen"
+            " AND paid_amount_fen >= 0 AND merchant_discount_fen >= 0"
+            " AND platform_discount_fen >= 0",
+            name="amounts_consistent",
+        ),
+        CheckConstraint(
+            "(channel = 'distribution') = (creator_id IS NOT NULL)",
+            name="creator_iff_distribution",
+        ),
+        Index("ix_orders_created_at", "created_at"),
+    )
+
+
+class Payment(Base):
+    """The buyer's payment of an order; at most one per order, keyed for safe retries."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OrderEvent(Base):
+    """Audit trail: one row per named action that changed an order."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(60), default="system")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

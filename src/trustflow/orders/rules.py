@@ -1,0 +1,56 @@
+"""The rules an order lives by: its state machine and how commission is frozen.
+
+Commission (佣金) is owed by the goods owner to the creator who sold a distribution order.
+It is computed once, at placement, from the offer in force then, so a later change to the
+offer never rewrites what either party was promised.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from trustflow.orders.models import OrderStatus
+
+S = OrderStatus
+
+#: Each named action and the states it may start from, with the state it leads to.
+TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
+    "pay": (frozenset({S.PENDING_PAYMENT}), S.PAID),
+    "cancel": (frozenset({S.PENDING_PAYMENT, S.PAID}), S.CANCELLED),
+    "ship": (frozenset({S.PAID}), S.SHIPPED),
+    "pick_up": (frozenset({S.SHIPPED}), S.PICKED_UP),
+    "deliver": (frozenset({S.SHIPPED, S.PICKED_UP}), S.DELIVERED),
+    "confirm_receipt": (frozenset({S.DELIVERED}), S.RECEIVED),
+}
+
+#: Where each action stamps its time on the order.
+TIMESTAMP_FIELD: dict[str, str] = {
+    "pay": "paid_at",
+    "cancel": "cancelled_at",
+    "ship": "shipped_at",
+    "pick_up": "picked_up_at",
+    "deliver": "delivered_at",
+    "confirm_receipt": "received_at",
+}
+
+#: A paid order must be handed to the carrier within this promise (发货时效).
+SHIP_PROMISE = timedelta(hours=48)
+
+#: States in which the buyer may open an after-sales request or review.
+AFTER_SALES_OPEN_FROM = frozenset({S.SHIPPED, S.PICKED_UP, S.DELIVERED, S.RECEIVED})
+REVIEWABLE_FROM = frozenset({S.DELIVERED, S.RECEIVED})
+
+MAX_QUANTITY = 999
+
+
+def commission_base_fen(goods_amount_fen: int, merchant_discount_fen: int) -> int:
+    """Commission is paid on what the goods owner sells for: the platform's subsidy does not
+    reduce it (the platform, not the merchant, pays that part)."""
+    return goods_amount_fen - merchant_discount_fen
+
+
+def commission_fen(base_fen: int, commission_bps: int) -> int:
+    """Commission in whole fen, rounded half up."""
+    amount = Decimal(base_fen) * Decimal(commission_bps) / Decimal(10_000)
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))

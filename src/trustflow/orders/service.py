@@ -1,0 +1,388 @@
+"""Orders: place, pay, cancel, ship, pick up, deliver, confirm receipt.
+
+Each public function is one named action. It runs inside the caller's transaction, checks
+the move against :data:`trustflow.orders.rules.TRANSITIONS` and writes an audit event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from trustflow.accounts.models import Buyer
+from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
+from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
+from trustflow.db import utcnow
+from trustflow.distribution import service as distribution_service
+from trustflow.errors import (
+    Conflict,
+    ErrorCode,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    OutOfStock,
+)
+from trustflow.orders import rules
+from trustflow.orders.models import Channel, ContentKind, Order, OrderEvent, OrderStatus, Payment
+from trustflow.traffic.models import Surface
+
+MAX_KEY_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What a buyer asks for. Prices come from the catalog, never from the request."""
+
+    buyer_id: int
+    sku_id: int
+    quantity: int
+    channel: Channel
+    idempotency_key: str
+    creator_id: int | None = None
+    content_kind: ContentKind | None = None
+    content_id: int | None = None
+    surface: Surface | None = None
+    merchant_discount_fen: int = 0
+    platform_discount_fen: int = 0
+
+    def fingerprint(self) -> str:
+        parts = (
+            self.sku_id,
+            self.quantity,
+            self.channel.value,
+            self.creator_id,
+            self.content_kind.value if self.content_kind else None,
+            self.content_id,
+            self.surface.value if self.surface else None,
+            self.merchant_discount_fen,
+            self.platform_discount_fen,
+        )
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _validate(request: OrderRequest) -> None:
+    if not 1 <= request.quantity <= rules.MAX_QUANTITY:
+        raise InvalidInput(f"quantity must be in 1..{rules.MAX_QUANTITY}")
+    if not 1 <= len(request.idempotency_key) <= MAX_KEY_LENGTH:
+        raise InvalidInput(f"idempotency key must be 1..{MAX_KEY_LENGTH} characters")
+    if request.merchant_discount_fen < 0 or request.platform_discount_fen < 0:
+        raise InvalidInput("discounts cannot be negative")
+    if (request.channel is Channel.DISTRIBUTION) != (request.creator_id is not None):
+        raise InvalidInput("creator_id is required for distribution orders, and only for them")
+    if (request.content_kind is None) != (request.content_id is None):
+        raise InvalidInput("content_kind and content_id go together")
+
+
+def _replay(existing: Order, request: OrderRequest) -> Order:
+    if existing.request_hash != request.fingerprint():
+        raise Conflict(
+            "this idempotency key was used for a different order",
+            code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            order_id=existing.id,
+        )
+    return existing
+
+
+def _find_by_key(session: Session, buyer_id: int, key: str) -> Order | None:
+    return session.scalar(
+        select(Order).where(Order.buyer_id == buyer_id, Order.idempotency_key == key)
+    )
+
+
+def _check_content(session: Session, request: OrderRequest, shop_id: int, at: datetime) -> None:
+    """The content an order is attributed to must exist, and a self-broadcast order must come
+    from the shop's own live room while it is live."""
+    if request.content_kind is ContentKind.LIVE_SESSION:
+        live = session.get(LiveSession, request.content_id)
+        if live is None:
+            raise NotFound(f"live session {request.content_id} not found")
+        if live.status is not LiveStatus.LIVE:
+            raise Conflict(f"live session {live.id} is not live", code=ErrorCode.CONTENT_NOT_LIVE)
+        host_ok = (
+            live.shop_id == shop_id
+            if request.channel is Channel.SELF_BROADCAST
+            else live.creator_id == request.creator_id
+            if request.channel is Channel.DISTRIBUTION
+            else True
+        )
+        if not host_ok:
+            raise InvalidInput(f"live session {live.id} is not hosted by the attributed seller")
+    elif request.content_kind is ContentKind.SHORT_VIDEO:
+        video = session.get(ShortVideo, request.content_id)
+        if video is None:
+            raise NotFound(f"short video {request.content_id} not found")
+        if video.posted_at > at:
+            raise InvalidInput(f"short video {video.id} was not posted yet")
+
+
+def _insert_returning_order(session: Session, values: dict[str, object]) -> Order | None:
+    """Insert unless this buyer already used the key (a concurrent retry): then return None."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert_fn(Order)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
+        .returning(Order)
+    )
+    return session.scalars(stmt, execution_options={"populate_existing": True}).first()
+
+
+def place_order(session: Session, request: OrderRequest, *, at: datetime | None = None) -> Order:
+    """Place an order: validate, reserve stock, freeze price and commission, record it.
+
+    A retry with the same idempotency key returns the first order and changes nothing.
+    """
+    _validate(request)
+    at = at or utcnow()
+    existing = _find_by_key(session, request.buyer_id, request.idempotency_key)
+    if existing is not None:
+        return _replay(existing, request)
+
+    row = session.execute(
+        select(
+            Sku.price_fen,
+            Sku.product_id,
+            Product.status,
+            Product.shop_id,
+            Shop.status,
+            exists().where(Buyer.id == request.buyer_id),
+        )
+        .join(Product, Product.id == Sku.product_id)
+        .join(Shop, Shop.id == Product.shop_id)
+        .where(Sku.id == request.sku_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"sku {request.sku_id} not found")
+    price_fen, product_id, listing, shop_id, shop_status, buyer_exists = row
+    if not buyer_exists:
+        raise NotFound(f"buyer {request.buyer_id} not found")
+    if listing is not ListingStatus.LISTED:
+        raise Conflict(f"product {product_id} is not on sale", code=ErrorCode.NOT_LISTED)
+    if shop_status is not ShopStatus.ACTIVE:
+        raise Conflict(f"shop {shop_id} is not active", code=ErrorCode.SHOP_NOT_ACTIVE)
+
+    goods_fen = price_fen * request.quantity
+    discount_fen = request.merchant_discount_fen + request.platform_discount_fen
+    if discount_fen > goods_fen:
+        raise InvalidInput("discounts exceed the goods amount")
+
+    offer_id, commission_bps, commission_fen = None, 0, 0
+    if request.channel is Channel.DISTRIBUTION:
+        assert request.creator_id is not None
+        offer = distribution_service.offer_in_force(
+            session, creator_id=request.creator_id, product_id=product_id, at=at
+        )
+        if offer is None:
+            raise Conflict(
+                f"creator {request.creator_id} has no valid offer for product {product_id}",
+                code=ErrorCode.NO_DISTRIBUTION_OFFER,
+            )
+        offer_id, commission_bps = offer.id, offer.commission_bps
+        commission_fen = rules.commission_fen(
+            rules.commission_base_fen(goods_fen, request.merchant_discount_fen), commission_bps
+        )
+    if request.content_kind is not None:
+        _check_content(session, request, shop_id, at)
+
+    order = _insert_returning_order(
+        session,
+        {
+            "buyer_id": request.buyer_id,
+            "shop_id": shop_id,
+            "product_id": product_id,
+            "sku_id": request.sku_id,
+            "quantity": request.quantity,
+            "unit_price_fen": price_fen,
+            "goods_amount_fen": goods_fen,
+            "merchant_discount_fen": request.merchant_discount_fen,
+            "platform_discount_fen": request.platform_discount_fen,
+            "paid_amount_fen": goods_fen - discount_fen,
+            "channel": request.channel,
+            "creator_id": request.creator_id,
+            "offer_id": offer_id,
+            "commission_bps": commission_bps,
+            "commission_fen": commission_fen,
+            "content_kind": request.content_kind,
+            "content_id": request.content_id,
+            "surface": request.surface,
+            "status": OrderStatus.PENDING_PAYMENT,
+            "idempotency_key": request.idempotency_key,
+            "request_hash": request.fingerprint(),
+            "created_at": at,
+            "ship_by": at + rules.SHIP_PROMISE,
+        },
+    )
+    if order is None:  # a concurrent retry with the same key won the race
+        winner = _find_by_key(session, request.buyer_id, request.idempotency_key)
+        assert winner is not None
+        return _replay(winner, request)
+
+    reserved = session.execute(
+        update(Sku)
+        .where(Sku.id == request.sku_id, Sku.stock >= request.quantity)
+        .values(stock=Sku.stock - request.quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if reserved.rowcount == 0:  # type: ignore[attr-defined]
+        raise OutOfStock(f"sku {request.sku_id} has fewer than {request.quantity} in stock")
+    session.add(
+        OrderEvent(
+            order_id=order.id, action="place", from_status=None, to_status=order.status, at=at
+        )
+    )
+    session.flush()
+    return order
+
+
+def get_order(session: Session, order_id: int, *, for_update: bool = False) -> Order:
+    stmt = select(Order).where(Order.id == order_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    order = session.scalars(stmt, execution_options={"populate_existing": for_update}).first()
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    return order
+
+
+def _transition(session: Session, order: Order, action: str, *, at: datetime, actor: str) -> Order:
+    sources, target = rules.TRANSITIONS[action]
+    if order.status not in sources:
+        raise IllegalTransition("order", order.status.value, action)
+    event = OrderEvent(
+        order_id=order.id,
+        action=action,
+        from_status=order.status,
+        to_status=target,
+        at=at,
+        actor=actor,
+    )
+    order.status = target
+    setattr(order, rules.TIMESTAMP_FIELD[action], at)
+    session.add(event)
+    session.flush()
+    return order
+
+
+def pay_order(
+    session: Session,
+    *,
+    order_id: int,
+    idempotency_key: str,
+    at: datetime | None = None,
+    actor: str = "buyer",
+) -> Order:
+    """Record the buyer's payment. Replaying the same key returns the paid order unchanged."""
+    if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
+        raise InvalidInput(f"idempotency key must be 1..{MAX_KEY_LENGTH} characters")
+    order = get_order(session, order_id, for_update=True)
+    payment = session.scalar(select(Payment).where(Payment.order_id == order_id))
+    if payment is not None:
+        if payment.idempotency_key == idempotency_key:
+            return order
+        raise IllegalTransition("order", order.status.value, "pay")
+    at = at or utcnow()
+    _transition(session, order, "pay", at=at, actor=actor)
+    session.add(
+        Payment(
+            order_id=order_id,
+            amount_fen=order.paid_amount_fen,
+            idempotency_key=idempotency_key,
+            created_at=at,
+        )
+    )
+    session.flush()
+    return order
+
+
+def cancel_order(
+    session: Session, *, order_id: int, at: datetime | None = None, actor: str = "buyer"
+) -> Order:
+    """Cancel before shipping; the reserved stock goes back on sale."""
+    order = get_order(session, order_id, for_update=True)
+    _transition(session, order, "cancel", at=at or utcnow(), actor=actor)
+    session.execute(
+        update(Sku)
+        .where(Sku.id == order.sku_id)
+        .values(stock=Sku.stock + order.quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return order
+
+
+def ship_order(
+    session: Session, *, order_id: int, at: datetime | None = None, actor: str = "merchant"
+) -> Order:
+    order = get_order(session, order_id, for_update=True)
+    return _transition(session, order, "ship", at=at or utcnow(), actor=actor)
+
+
+def pick_up_order(
+    session: Session, *, order_id: int, at: datetime | None = None, actor: str = "carrier"
+) -> Order:
+    order = get_order(session, order_id, for_update=True)
+    return _transition(session, order, "pick_up", at=at or utcnow(), actor=actor)
+
+
+def deliver_order(
+    session: Session, *, order_id: int, at: datetime | None = None, actor: str = "carrier"
+) -> Order:
+    order = get_order(session, order_id, for_update=True)
+    return _transition(session, order, "deliver", at=at or utcnow(), actor=actor)
+
+
+def confirm_receipt(
+    session: Session, *, order_id: int, at: datetime | None = None, actor: str = "buyer"
+) -> Order:
+    order = get_order(session, order_id, for_update=True)
+    return _transition(session, order, "confirm_receipt", at=at or utcnow(), actor=actor)
+
+
+def expire_unpaid_orders(
+    session: Session, *, older_than: timedelta, at: datetime | None = None
+) -> int:
+    """Cancel orders left unpaid longer than ``older_than``, releasing their stock."""
+    at = at or utcnow()
+    stale = session.scalars(
+        select(Order.id).where(
+            Order.status == OrderStatus.PENDING_PAYMENT, Order.created_at < at - older_than
+        )
+    ).all()
+    for order_id in stale:
+        cancel_order(session, order_id=order_id, at=at, actor="system")
+    return len(stale)
+
+
+def order_events(session: Session, order_id: int) -> Sequence[OrderEvent]:
+    return session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+    ).all()
+
+
+def orders_query(
+    *,
+    buyer_id: int | None = None,
+    shop_ids: Sequence[int] | None = None,
+    creator_id: int | None = None,
+    status: OrderStatus | None = None,
+    channel: Channel | None = None,
+) -> Select[tuple[Order]]:
+    stmt = select(Order).order_by(Order.id.desc())
+    if buyer_id is not None:
+        stmt = stmt.where(Order.buyer_id == buyer_id)
+    if shop_ids is not None:
+        stmt = stmt.where(Order.shop_id.in_(shop_ids))
+    if creator_id is not None:
+        stmt = stmt.where(Order.creator_id == creator_id)
+    if status is not None:
+        stmt = stmt.where(Order.status == status)
+    if channel is not None:
+        stmt = stmt.where(Order.channel == channel)
+    return stmt

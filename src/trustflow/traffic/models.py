@@ -1,0 +1,45 @@
+"""The impressions log: every time a surface showed a room, a video or a product card."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+
+
+class Surface(StrEnum):
+    FOLLOW = "follow"
+    FEATURED = "featured"
+    DISCOVER = "discover"
+    SHORT_VIDEO_TO_LIVE = "short_video_to_live"
+    SEARCH = "search"
+    MALL = "mall"
+    SHOP = "shop"
+
+
+class ItemKind(StrEnum):
+    LIVE_SESSION = "live_session"
+    SHORT_VIDEO = "short_video"
+    PRODUCT_CARD = "product_card"
+
+
+class Impression(Base):
+    """One impression. Reward impressions record the plan that paid for them (e.g. Chuanliu)."""
+
+    __tablename__ = "impressions"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    surface: Mapped[Surface] = mapped_column(enum_type(Surface))
+    item_kind: Mapped[ItemKind] = mapped_column(enum_type(ItemKind))
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    buyer_id: Mapped[int | None] = mapped_column(ForeignKey("buyers.id"))
+    shown_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    is_reward: Mapped[bool] = mapped_column(Boolean, default=False)
+    reward_plan: Mapped[str | None] = mapped_column(String(40))
+    plan_version: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_impressions_shown_at", "shown_at"),)

@@ -1,0 +1,81 @@
+"""Test fixtures: every store-backed test runs on SQLite and, when available, PostgreSQL.
+
+PostgreSQL is found through ``TRUSTFLOW_TEST_POSTGRES_URL``. Locally the PostgreSQL leg skips
+when that is unset; in CI (``CI=true``) a missing PostgreSQL is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustflow import migrate
+from trustflow.db import make_engine, session_factory
+from trustflow.models import metadata
+
+PG_URL = os.environ.get("TRUSTFLOW_TEST_POSTGRES_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def postgres_url_or_skip() -> str:
+    if PG_URL:
+        return PG_URL
+    if IN_CI:
+        pytest.fail("CI=true but TRUSTFLOW_TEST_POSTGRES_URL is not set: PostgreSQL tests must run")
+    pytest.skip("PostgreSQL not available (set TRUSTFLOW_TEST_POSTGRES_URL)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    engine = make_engine(postgres_url_or_skip())
+    migrate.downgrade(engine, "base")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty marketplace store on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "trustflow.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        eng = make_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+    else:
+        eng = request.getfixturevalue("postgres_engine")
+        _truncate_all(eng)
+        yield eng
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    with factory() as s:
+        yield s
