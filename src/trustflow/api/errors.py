@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustflow.errors import ErrorCode, TrustflowError
@@ -65,6 +65,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(ErrorCode.CONFLICT.value, "the store refused this change"),
             status_code=409,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # A value the store cannot hold slipped past the API's bounds: refuse it, write nothing.
+        log.warning("data error reached the API edge: %s", exc.orig)
+        return JSONResponse(
+            error_body(ErrorCode.INVALID_INPUT.value, "a value is out of range for the store"),
+            status_code=422,
         )
 
     @app.exception_handler(OperationalError)

@@ -25,6 +25,11 @@ Name = Annotated[
 Title = Annotated[
     str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_control_chars)
 ]
+Label = Annotated[str, StringConstraints(max_length=40), AfterValidator(_no_control_chars)]
+CategoryName = Annotated[
+    str, StringConstraints(min_length=1, max_length=80), AfterValidator(_no_control_chars)
+]
+Brand = Annotated[str, StringConstraints(max_length=80), AfterValidator(_no_control_chars)]
 ShortText = Annotated[str, StringConstraints(max_length=120), AfterValidator(_no_control_chars)]
 LongText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_control_chars)]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,40}$")]

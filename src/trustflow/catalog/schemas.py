@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field
 
-from trustflow.api.types import Code, Id, Name, ShortText, Title
+from trustflow.api.types import Brand, CategoryName, Code, Id, Name, ShortText, Title
 from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
 from trustflow.catalog.rules import MAX_PRICE_FEN, MAX_STOCK
 from trustflow.schemas_base import Shape
@@ -16,7 +16,7 @@ Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
 
 class CategoryIn(Shape):
     code: Code
-    name: Name
+    name: CategoryName
     parent_id: Id | None = None
 
 
@@ -52,7 +52,7 @@ class ShopOut(Shape):
 class ProductIn(Shape):
     title: Title
     category_id: Id | None = None
-    brand: ShortText = ""
+    brand: Brand = ""
     brand_authorised: bool = False
 
 

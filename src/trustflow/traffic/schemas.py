@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field
 
-from trustflow.api.types import Id, ShortText
+from trustflow.api.types import Id, Label
 from trustflow.schemas_base import Shape
 from trustflow.traffic.models import ItemKind, Surface
 
@@ -20,7 +20,7 @@ class ImpressionIn(Shape):
     buyer_id: Id | None = None
     is_reward: bool = False
     reward_plan: PlanName | None = None
-    plan_version: ShortText | None = None
+    plan_version: Label | None = None
 
 
 class ImpressionBatchIn(Shape):

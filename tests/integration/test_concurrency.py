@@ -1,0 +1,119 @@
+"""Invariants under real concurrent clients (each thread its own connection)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests import factories
+from trustflow.catalog.models import Sku
+from trustflow.db import transaction
+from trustflow.errors import OutOfStock
+from trustflow.orders import service as orders_service
+from trustflow.orders.models import Channel, Order, OrderStatus
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+R = TypeVar("R")
+
+
+def _run_together(n: int, work: Callable[[int], R]) -> list[R | Exception]:
+    barrier = threading.Barrier(n)
+
+    def guarded(i: int) -> R | Exception:
+        barrier.wait()
+        try:
+            return work(i)
+        except Exception as exc:  # the caller inspects which ones failed and why
+            return exc
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(guarded, range(n)))
+
+
+def test_twenty_concurrent_orders_for_five_in_stock(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), stock=5)
+        buyers = [factories.buyer(s, f"b{i}") for i in range(20)]
+
+    def buy(i: int) -> int:
+        with transaction(factory) as s:
+            order = orders_service.place_order(
+                s,
+                orders_service.OrderRequest(
+                    buyer_id=buyers[i], sku_id=seller.sku_id, quantity=1,
+                    channel=Channel.SHELF_MALL, idempotency_key=f"o{i}",
+                ),
+                at=T0,
+            )
+            orders_service.pay_order(s, order_id=order.id, idempotency_key=f"p{i}", at=T0)
+            return order.id
+
+    results = _run_together(20, buy)
+
+    assert sum(isinstance(r, int) for r in results) == 5
+    assert all(isinstance(r, OutOfStock) for r in results if not isinstance(r, int))
+    with factory() as s:
+        assert s.scalar(select(Sku.stock).where(Sku.id == seller.sku_id)) == 0
+        paid = s.scalar(
+            select(func.count()).select_from(Order).where(Order.status == OrderStatus.PAID)
+        )
+        assert paid == 5
+        assert s.scalar(select(func.count()).select_from(Order)) == 5
+
+
+def test_concurrent_retries_with_one_key_create_one_order(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), stock=50)
+        buyer = factories.buyer(s)
+
+    def retry(_: int) -> int:
+        with transaction(factory) as s:
+            return orders_service.place_order(
+                s,
+                orders_service.OrderRequest(
+                    buyer_id=buyer, sku_id=seller.sku_id, quantity=2,
+                    channel=Channel.SHELF_SEARCH, idempotency_key="retry-me",
+                ),
+                at=T0,
+            ).id
+
+    results = _run_together(10, retry)
+
+    assert all(isinstance(r, int) for r in results), results
+    assert len(set(results)) == 1
+    with factory() as s:
+        assert s.scalar(select(Sku.stock).where(Sku.id == seller.sku_id)) == 48
+
+
+def test_concurrent_payments_of_one_order_pay_once(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), stock=5)
+        buyer = factories.buyer(s)
+        order_id = orders_service.place_order(
+            s,
+            orders_service.OrderRequest(
+                buyer_id=buyer, sku_id=seller.sku_id, quantity=1,
+                channel=Channel.SHELF_SEARCH, idempotency_key="k",
+            ),
+            at=T0,
+        ).id
+
+    def pay(i: int) -> str:
+        with transaction(factory) as s:
+            orders_service.pay_order(s, order_id=order_id, idempotency_key=f"p{i % 2}", at=T0)
+            return f"p{i % 2}"
+
+    results = _run_together(8, pay)
+
+    succeeded = {r for r in results if isinstance(r, str)}
+    assert len(succeeded) == 1  # only one payment key wins; its replays succeed too
+    with factory() as s:
+        from trustflow.orders.models import Payment
+
+        assert s.scalar(select(func.count()).select_from(Payment)) == 1
