@@ -38,8 +38,12 @@ def seller(
 ) -> Seller:
     merchant = accounts_service.create_merchant(session, name=f"{name} Co.")
     shop = catalog_service.create_shop(
-        session, merchant_id=merchant.id, name=name, kind=ShopKind.FAST_BRAND,
-        category_id=category_id, at=at,
+        session,
+        merchant_id=merchant.id,
+        name=name,
+        kind=ShopKind.FAST_BRAND,
+        category_id=category_id,
+        at=at,
     )
     product = catalog_service.create_product(session, shop_id=shop.id, title=f"{name} tee", at=at)
     sku = catalog_service.add_sku(
@@ -78,8 +82,12 @@ def paid_order(
     order = orders_service.place_order(
         session,
         orders_service.OrderRequest(
-            buyer_id=buyer_id, sku_id=sku_id, quantity=quantity, channel=channel,
-            idempotency_key=key, creator_id=creator_id,
+            buyer_id=buyer_id,
+            sku_id=sku_id,
+            quantity=quantity,
+            channel=channel,
+            idempotency_key=key,
+            creator_id=creator_id,
         ),
         at=at,
     )

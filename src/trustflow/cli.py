@@ -44,7 +44,7 @@ def db_downgrade(revision: str = "base") -> None:
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="operator, merchant, creator, buyer, service_provider")],
+    role: Annotated[Role, typer.Option(help="Who the key acts as.")],
     subject_id: Annotated[
         int | None, typer.Option(help="The merchant/creator/buyer/provider id the key acts as.")
     ] = None,

@@ -30,18 +30,26 @@ def test_a_merchant_cannot_change_another_merchants_shop(world: World) -> None:
     )
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "forbidden"
-    shop = world.client.get(f"{API}/shops/{world.b.shop_id}", headers=world.as_("merchant_b")).json()
+    shop = world.client.get(
+        f"{API}/shops/{world.b.shop_id}", headers=world.as_("merchant_b")
+    ).json()
     assert shop["name"] == "B"
 
 
 def test_a_merchant_cannot_touch_another_merchants_products(world: World) -> None:
     h = world.as_("merchant_a")
-    assert world.client.post(
-        f"{API}/shops/{world.b.shop_id}/products", json={"title": "fake"}, headers=h
-    ).status_code == 403
-    assert world.client.patch(
-        f"{API}/products/{world.b.product_id}", json={"status": "delisted"}, headers=h
-    ).status_code == 403
+    assert (
+        world.client.post(
+            f"{API}/shops/{world.b.shop_id}/products", json={"title": "fake"}, headers=h
+        ).status_code
+        == 403
+    )
+    assert (
+        world.client.patch(
+            f"{API}/products/{world.b.product_id}", json={"status": "delisted"}, headers=h
+        ).status_code
+        == 403
+    )
     r = world.client.patch(f"{API}/skus/{world.b.sku_id}", json={"price_fen": 1}, headers=h)
     assert r.status_code == 403
     sku = world.client.get(f"{API}/products/{world.b.product_id}/skus", headers=h).json()[0]
@@ -64,11 +72,15 @@ def test_a_merchant_sees_only_its_own_shops_orders(world: World) -> None:
 def test_a_buyer_reads_only_its_own_orders(world: World) -> None:
     order = _order(world)
 
-    assert world.client.get(
-        f"{API}/orders/{order['id']}", headers=world.as_("other_buyer")
-    ).status_code == 404
+    assert (
+        world.client.get(
+            f"{API}/orders/{order['id']}", headers=world.as_("other_buyer")
+        ).status_code
+        == 404
+    )
     r = world.client.post(
-        f"{API}/orders/{order['id']}/pay", headers={**world.as_("other_buyer"), "Idempotency-Key": "x"}
+        f"{API}/orders/{order['id']}/pay",
+        headers={**world.as_("other_buyer"), "Idempotency-Key": "x"},
     )
     assert r.status_code == 404
     assert world.client.get(f"{API}/orders", headers=world.as_("other_buyer")).json()["items"] == []
@@ -85,18 +97,26 @@ def test_a_buyer_cannot_place_orders_for_someone_else(world: World) -> None:
 
 def test_only_operators_issue_keys(world: World) -> None:
     body = {"role": "operator"}
-    assert world.client.post(f"{API}/keys", json=body, headers=world.as_("merchant_a")).status_code == 403
+    assert (
+        world.client.post(f"{API}/keys", json=body, headers=world.as_("merchant_a")).status_code
+        == 403
+    )
     r = world.client.post(f"{API}/keys", json=body, headers=world.as_("operator"))
     assert r.status_code == 201
     new_key = r.json()["key"]
-    assert world.client.get(f"{API}/me", headers={"X-API-Key": new_key}).json()["role"] == "operator"
+    assert (
+        world.client.get(f"{API}/me", headers={"X-API-Key": new_key}).json()["role"] == "operator"
+    )
     listed = world.client.get(f"{API}/keys", headers=world.as_("operator")).text
     assert new_key.split("_")[2] not in listed  # the secret is never shown again
 
 
 def test_a_revoked_key_stops_working(world: World) -> None:
-    r = world.client.post(f"{API}/keys", json={"role": "buyer", "subject_id": world.buyer_id},
-                          headers=world.as_("operator"))
+    r = world.client.post(
+        f"{API}/keys",
+        json={"role": "buyer", "subject_id": world.buyer_id},
+        headers=world.as_("operator"),
+    )
     key_id, secret = r.json()["id"], r.json()["key"]
     world.client.post(f"{API}/keys/{key_id}/revoke", headers=world.as_("operator"))
     assert world.client.get(f"{API}/me", headers={"X-API-Key": secret}).status_code == 401
@@ -114,6 +134,7 @@ def test_a_creator_sees_the_orders_it_sold_but_not_others(world: World) -> None:
 
     sold = world.client.get(f"{API}/orders", headers=world.as_("creator")).json()["items"]
     assert [o["id"] for o in sold] == [r.json()["id"]]
-    assert world.client.get(
-        f"{API}/orders/{shelf['id']}", headers=world.as_("creator")
-    ).status_code == 404
+    assert (
+        world.client.get(f"{API}/orders/{shelf['id']}", headers=world.as_("creator")).status_code
+        == 404
+    )

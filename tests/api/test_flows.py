@@ -9,40 +9,84 @@ API = "/api/v1"
 
 def test_order_to_review_through_the_api(world: World) -> None:
     c, buyer, seller = world.client, world.as_("buyer"), world.as_("merchant_a")
-    r = c.post(f"{API}/orders", json={"sku_id": world.a.sku_id, "quantity": 2, "channel": "shelf_mall"},
-               headers={**buyer, "Idempotency-Key": "trip"})
+    r = c.post(
+        f"{API}/orders",
+        json={"sku_id": world.a.sku_id, "quantity": 2, "channel": "shelf_mall"},
+        headers={**buyer, "Idempotency-Key": "trip"},
+    )
     order = r.json()
-    replay = c.post(f"{API}/orders", json={"sku_id": world.a.sku_id, "quantity": 2, "channel": "shelf_mall"},
-                    headers={**buyer, "Idempotency-Key": "trip"})
+    replay = c.post(
+        f"{API}/orders",
+        json={"sku_id": world.a.sku_id, "quantity": 2, "channel": "shelf_mall"},
+        headers={**buyer, "Idempotency-Key": "trip"},
+    )
     assert replay.status_code == 201 and replay.json()["id"] == order["id"]
 
-    assert c.post(f"{API}/orders/{order['id']}/pay", headers={**buyer, "Idempotency-Key": "pay"}).json()["status"] == "paid"
+    assert (
+        c.post(
+            f"{API}/orders/{order['id']}/pay", headers={**buyer, "Idempotency-Key": "pay"}
+        ).json()["status"]
+        == "paid"
+    )
     assert c.post(f"{API}/orders/{order['id']}/ship", headers=seller).json()["status"] == "shipped"
-    assert c.post(f"{API}/orders/{order['id']}/deliver", headers=seller).json()["status"] == "delivered"
-    r = c.post(f"{API}/orders/{order['id']}/review", json={"stars": 5, "tags": ["fits"]}, headers=buyer)
+    assert (
+        c.post(f"{API}/orders/{order['id']}/deliver", headers=seller).json()["status"]
+        == "delivered"
+    )
+    r = c.post(
+        f"{API}/orders/{order['id']}/review", json={"stars": 5, "tags": ["fits"]}, headers=buyer
+    )
     assert r.status_code == 201
-    reviews = c.get(f"{API}/products/{world.a.product_id}/reviews", headers=world.as_("other_buyer"))
+    reviews = c.get(
+        f"{API}/products/{world.a.product_id}/reviews", headers=world.as_("other_buyer")
+    )
     assert reviews.json()["items"][0]["stars"] == 5
 
-    req = c.post(f"{API}/orders/{order['id']}/after-sales",
-                 json={"kind": "return_refund", "reason": "quality"}, headers=buyer).json()
+    req = c.post(
+        f"{API}/orders/{order['id']}/after-sales",
+        json={"kind": "return_refund", "reason": "quality"},
+        headers=buyer,
+    ).json()
     assert req["refund_fen"] == 19_800 and req["responsible_party"] == "merchant"
-    assert c.post(f"{API}/after-sales/{req['id']}/reject", json={"note": "worn"}, headers=seller).json()["status"] == "rejected"
-    assert c.post(f"{API}/after-sales/{req['id']}/escalate", headers=buyer).json()["status"] == "escalated"
-    r = c.post(f"{API}/after-sales/{req['id']}/arbitrate",
-               json={"outcome": "buyer_won", "responsible_party": "merchant"}, headers=seller)
+    assert (
+        c.post(
+            f"{API}/after-sales/{req['id']}/reject", json={"note": "worn"}, headers=seller
+        ).json()["status"]
+        == "rejected"
+    )
+    assert (
+        c.post(f"{API}/after-sales/{req['id']}/escalate", headers=buyer).json()["status"]
+        == "escalated"
+    )
+    r = c.post(
+        f"{API}/after-sales/{req['id']}/arbitrate",
+        json={"outcome": "buyer_won", "responsible_party": "merchant"},
+        headers=seller,
+    )
     assert r.status_code == 403
-    r = c.post(f"{API}/after-sales/{req['id']}/arbitrate",
-               json={"outcome": "buyer_won", "responsible_party": "merchant"}, headers=world.as_("operator"))
+    r = c.post(
+        f"{API}/after-sales/{req['id']}/arbitrate",
+        json={"outcome": "buyer_won", "responsible_party": "merchant"},
+        headers=world.as_("operator"),
+    )
     assert r.json()["status"] == "awaiting_return"
-    assert c.post(f"{API}/after-sales/{req['id']}/return-shipped", headers=buyer).json()["status"] == "returned"
-    assert c.post(f"{API}/after-sales/{req['id']}/return-received", headers=seller).json()["status"] == "refunded"
+    assert (
+        c.post(f"{API}/after-sales/{req['id']}/return-shipped", headers=buyer).json()["status"]
+        == "returned"
+    )
+    assert (
+        c.post(f"{API}/after-sales/{req['id']}/return-received", headers=seller).json()["status"]
+        == "refunded"
+    )
 
 
 def test_illegal_transitions_are_409_with_a_stable_code(world: World) -> None:
     c, buyer = world.client, world.as_("buyer")
-    order = c.post(f"{API}/orders", json={"sku_id": world.a.sku_id, "channel": "shelf_card"},
-                   headers={**buyer, "Idempotency-Key": "x"}).json()
+    order = c.post(
+        f"{API}/orders",
+        json={"sku_id": world.a.sku_id, "channel": "shelf_card"},
+        headers={**buyer, "Idempotency-Key": "x"},
+    ).json()
 
     r = c.post(f"{API}/orders/{order['id']}/ship", headers=world.as_("merchant_a"))
 
@@ -53,7 +97,8 @@ def test_illegal_transitions_are_409_with_a_stable_code(world: World) -> None:
 
 def test_out_of_stock_is_409_and_stock_is_untouched(world: World) -> None:
     r = world.client.post(
-        f"{API}/orders", json={"sku_id": world.a.sku_id, "quantity": 11, "channel": "shelf_mall"},
+        f"{API}/orders",
+        json={"sku_id": world.a.sku_id, "quantity": 11, "channel": "shelf_mall"},
         headers={**world.as_("buyer"), "Idempotency-Key": "big"},
     )
     assert r.status_code == 409
@@ -64,14 +109,20 @@ def test_out_of_stock_is_409_and_stock_is_untouched(world: World) -> None:
 
 def test_bad_input_is_422_with_field_errors(world: World) -> None:
     r = world.client.post(
-        f"{API}/orders", json={"sku_id": -1, "channel": "teleport"},
+        f"{API}/orders",
+        json={"sku_id": -1, "channel": "teleport"},
         headers={**world.as_("buyer"), "Idempotency-Key": "k"},
     )
     assert r.status_code == 422
     body = r.json()["error"]
     assert body["code"] == "invalid_input"
     assert {tuple(e["loc"])[-1] for e in body["details"]["errors"]} >= {"sku_id", "channel"}
-    assert world.client.get(f"{API}/orders/99999999999999999999", headers=world.as_("buyer")).status_code == 422
+    assert (
+        world.client.get(
+            f"{API}/orders/99999999999999999999", headers=world.as_("buyer")
+        ).status_code
+        == 422
+    )
 
 
 def test_lists_are_paginated(world: World) -> None:
@@ -79,16 +130,23 @@ def test_lists_are_paginated(world: World) -> None:
     for i in range(3):
         world.client.post(f"{API}/categories", json={"code": f"c{i}", "name": f"C{i}"}, headers=h)
     first = world.client.get(f"{API}/categories?limit=2", headers=h).json()
-    second = world.client.get(f"{API}/categories?limit=2&offset={first['next_offset']}", headers=h).json()
+    second = world.client.get(
+        f"{API}/categories?limit=2&offset={first['next_offset']}", headers=h
+    ).json()
     assert len(first["items"]) == 2 and first["next_offset"] == 2
     assert len(second["items"]) == 2 and second["next_offset"] is None
 
 
 def test_brand_products_need_authorisation_before_listing(world: World) -> None:
     h = world.as_("merchant_a")
-    p = world.client.post(f"{API}/shops/{world.a.shop_id}/products",
-                          json={"title": "Sneaker", "brand": "Nikee"}, headers=h).json()
-    world.client.post(f"{API}/products/{p['id']}/skus", json={"price_fen": 19900, "stock": 3}, headers=h)
+    p = world.client.post(
+        f"{API}/shops/{world.a.shop_id}/products",
+        json={"title": "Sneaker", "brand": "Nikee"},
+        headers=h,
+    ).json()
+    world.client.post(
+        f"{API}/products/{p['id']}/skus", json={"price_fen": 19900, "stock": 3}, headers=h
+    )
     r = world.client.patch(f"{API}/products/{p['id']}", json={"status": "listed"}, headers=h)
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "brand_not_authorised"
@@ -97,8 +155,11 @@ def test_brand_products_need_authorisation_before_listing(world: World) -> None:
 def test_a_too_long_brand_is_refused_before_the_store(world: World) -> None:
     # Regression: an 81+ character brand passed the API and the store raised (500 on PostgreSQL).
     h = world.as_("merchant_a")
-    r = world.client.post(f"{API}/shops/{world.a.shop_id}/products",
-                          json={"title": "Tee", "brand": "x" * 81}, headers=h)
+    r = world.client.post(
+        f"{API}/shops/{world.a.shop_id}/products",
+        json={"title": "Tee", "brand": "x" * 81},
+        headers=h,
+    )
     assert r.status_code == 422
     listed = world.client.get(f"{API}/products?shop_id={world.a.shop_id}", headers=h).json()
     assert [p["title"] for p in listed["items"]] == ["A tee"]

@@ -15,9 +15,7 @@ ROLES = itertools.cycle(["operator", "merchant_a", "buyer", "creator", "merchant
 
 
 # The schema is the same for every store; each test case is sent to the app of its own world.
-schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(make_engine("sqlite://"))
-)
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(make_engine("sqlite://")))
 
 
 @schema.parametrize()

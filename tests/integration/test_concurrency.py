@@ -46,8 +46,11 @@ def test_twenty_concurrent_orders_for_five_in_stock(factory: sessionmaker[Sessio
             order = orders_service.place_order(
                 s,
                 orders_service.OrderRequest(
-                    buyer_id=buyers[i], sku_id=seller.sku_id, quantity=1,
-                    channel=Channel.SHELF_MALL, idempotency_key=f"o{i}",
+                    buyer_id=buyers[i],
+                    sku_id=seller.sku_id,
+                    quantity=1,
+                    channel=Channel.SHELF_MALL,
+                    idempotency_key=f"o{i}",
                 ),
                 at=T0,
             )
@@ -77,8 +80,11 @@ def test_concurrent_retries_with_one_key_create_one_order(factory: sessionmaker[
             return orders_service.place_order(
                 s,
                 orders_service.OrderRequest(
-                    buyer_id=buyer, sku_id=seller.sku_id, quantity=2,
-                    channel=Channel.SHELF_SEARCH, idempotency_key="retry-me",
+                    buyer_id=buyer,
+                    sku_id=seller.sku_id,
+                    quantity=2,
+                    channel=Channel.SHELF_SEARCH,
+                    idempotency_key="retry-me",
                 ),
                 at=T0,
             ).id
@@ -98,8 +104,11 @@ def test_concurrent_payments_of_one_order_pay_once(factory: sessionmaker[Session
         order_id = orders_service.place_order(
             s,
             orders_service.OrderRequest(
-                buyer_id=buyer, sku_id=seller.sku_id, quantity=1,
-                channel=Channel.SHELF_SEARCH, idempotency_key="k",
+                buyer_id=buyer,
+                sku_id=seller.sku_id,
+                quantity=1,
+                channel=Channel.SHELF_SEARCH,
+                idempotency_key="k",
             ),
             at=T0,
         ).id

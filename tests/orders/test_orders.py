@@ -28,8 +28,11 @@ def market(session: Session) -> tuple[factories.Seller, int]:
 
 def _request(seller: factories.Seller, buyer: int, key: str, **kw: object) -> OrderRequest:
     args: dict[str, object] = {
-        "buyer_id": buyer, "sku_id": seller.sku_id, "quantity": 1,
-        "channel": Channel.SHELF_SEARCH, "idempotency_key": key,
+        "buyer_id": buyer,
+        "sku_id": seller.sku_id,
+        "quantity": 1,
+        "channel": Channel.SHELF_SEARCH,
+        "idempotency_key": key,
     }
     args.update(kw)
     return OrderRequest(**args)  # type: ignore[arg-type]
@@ -50,7 +53,9 @@ def test_placing_an_order_freezes_price_and_reserves_stock(session: Session, mar
 
     assert order.status is OrderStatus.PENDING_PAYMENT
     assert (order.unit_price_fen, order.goods_amount_fen, order.paid_amount_fen) == (
-        10_000, 20_000, 19_500,
+        10_000,
+        20_000,
+        19_500,
     )
     assert order.ship_by == T0 + timedelta(hours=48)
     assert _stock(session, seller.sku_id) == 3
@@ -162,13 +167,23 @@ def test_unpaid_orders_expire_and_release_stock(session: Session, market) -> Non
 
 def test_commission_is_frozen_at_order_time(session: Session, market) -> None:
     seller, buyer = market
-    creator, offer = factories.creator_selling(session, seller.product_id, commission_bps=1234, at=T0)
+    creator, offer = factories.creator_selling(
+        session, seller.product_id, commission_bps=1234, at=T0
+    )
     session.commit()
 
     order = orders_service.place_order(
         session,
-        _request(seller, buyer, "d", channel=Channel.DISTRIBUTION, creator_id=creator,
-                 quantity=3, merchant_discount_fen=1001, platform_discount_fen=2000),
+        _request(
+            seller,
+            buyer,
+            "d",
+            channel=Channel.DISTRIBUTION,
+            creator_id=creator,
+            quantity=3,
+            merchant_discount_fen=1001,
+            platform_discount_fen=2000,
+        ),
         at=T0 + timedelta(hours=1),
     )
     distribution_service.end_offer(session, offer_id=offer, at=T0 + timedelta(hours=2))

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -67,9 +68,10 @@ def create_service_provider(session: Session, *, name: str) -> ServiceProvider:
     return provider
 
 
-def get_or_raise(
-    session: Session, model: type[Merchant | Creator | Buyer | ServiceProvider], ident: int
-) -> Merchant | Creator | Buyer | ServiceProvider:
+Participant = TypeVar("Participant", Merchant, Creator, Buyer, ServiceProvider)
+
+
+def get_or_raise(session: Session, model: type[Participant], ident: int) -> Participant:
     obj = session.get(model, ident)
     if obj is None:
         raise NotFound(f"{model.__tablename__[:-1]} {ident} not found")
@@ -118,7 +120,9 @@ def create_api_key(
     else:
         if subject_id is None:
             raise InvalidInput(f"a {role.value} key needs a subject_id")
-        get_or_raise(session, _SUBJECT_TABLE[role], subject_id)
+        model = _SUBJECT_TABLE[role]
+        if session.get(model, subject_id) is None:
+            raise NotFound(f"{role.value} {subject_id} not found")
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     key = ApiKey(

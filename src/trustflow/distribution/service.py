@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, or_, select
 from sqlalchemy.orm import Session
 
 from trustflow.catalog import service as catalog_service
@@ -69,7 +70,7 @@ def _valid_at(at: datetime) -> list[object]:
 
 def library_query(
     *, at: datetime, category_id: int | None = None, min_commission_bps: int = 0
-) -> Select[tuple[DistributionOffer]]:
+) -> Select[Any]:
     """Offers a creator can pick now: valid, on listed products, best commission first."""
     stmt = (
         select(DistributionOffer)
@@ -125,4 +126,28 @@ def offer_in_force(
         )
         .order_by(DistributionOffer.commission_bps.desc())
         .limit(1)
+    )
+
+
+def offer_terms_subquery(
+    creator_id: ColumnElement[Any], product_id: ColumnElement[Any], at: ColumnElement[Any]
+) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """The id and commission of :func:`offer_in_force`, as two scalar subqueries that a
+    caller's statement can embed (order placement reads them in the same round trip)."""
+    offers, selections = DistributionOffer.__table__, CreatorSelection.__table__
+    best = (
+        select(offers.c.id, offers.c.commission_bps)
+        .join(selections, selections.c.offer_id == offers.c.id)
+        .where(
+            selections.c.creator_id == creator_id,
+            offers.c.product_id == product_id,
+            offers.c.valid_from <= at,
+            or_(offers.c.valid_until.is_(None), offers.c.valid_until > at),
+        )
+        .order_by(offers.c.commission_bps.desc(), offers.c.id)
+        .limit(1)
+    )
+    return (
+        best.with_only_columns(offers.c.id).scalar_subquery(),
+        best.with_only_columns(offers.c.commission_bps).scalar_subquery(),
     )

@@ -10,11 +10,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, Table, bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from trustflow.accounts.models import Buyer
 from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
@@ -122,17 +123,54 @@ def _check_content(session: Session, request: OrderRequest, shop_id: int, at: da
             raise InvalidInput(f"short video {video.id} was not posted yet")
 
 
-def _insert_returning_order(session: Session, values: dict[str, object]) -> Order | None:
-    """Insert unless this buyer already used the key (a concurrent retry): then return None."""
-    dialect = session.get_bind().dialect.name
-    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert_fn(Order)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
-        .returning(Order)
+# The placement hot path runs prebuilt Core statements on the session's connection: building
+# ORM statements per call cost more than SQLite's own work (see bench.orders).
+_orders, _skus = cast(Table, Order.__table__), cast(Table, Sku.__table__)
+_products, _shops = cast(Table, Product.__table__), cast(Table, Shop.__table__)
+_buyers = cast(Table, Buyer.__table__)
+
+_OFFER_ID, _OFFER_BPS = distribution_service.offer_terms_subquery(
+    bindparam("creator_id"), _skus.c.product_id, bindparam("at", type_=Order.created_at.type)
+)
+_ORDERABLE = (
+    select(
+        _skus.c.price_fen,
+        _skus.c.product_id,
+        _products.c.status,
+        _products.c.shop_id,
+        _shops.c.status,
+        exists().where(_buyers.c.id == bindparam("buyer_id")),
+        select(_orders.c.id)
+        .where(
+            _orders.c.buyer_id == bindparam("buyer_id"),
+            _orders.c.idempotency_key == bindparam("key"),
+        )
+        .scalar_subquery(),
+        _OFFER_ID,
+        _OFFER_BPS,
     )
-    return session.scalars(stmt, execution_options={"populate_existing": True}).first()
+    .join(_products, _products.c.id == _skus.c.product_id)
+    .join(_shops, _shops.c.id == _products.c.shop_id)
+    .where(_skus.c.id == bindparam("sku_id"))
+)
+_RESERVE = (
+    update(_skus)
+    .where(_skus.c.id == bindparam("sku"), _skus.c.stock >= bindparam("qty"))
+    .values(stock=_skus.c.stock - bindparam("qty"))
+)
+_PLACE_EVENT = insert(cast(Table, OrderEvent.__table__)).values(
+    order_id=bindparam("order_id"),
+    action="place",
+    to_status=OrderStatus.PENDING_PAYMENT.value,
+    actor="system",
+    at=bindparam("at"),
+)
+_INSERT_ORDER = {
+    dialect: insert_fn(_orders)
+    .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
+    .returning(_orders.c.id)
+    for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
 
 
 def place_order(session: Session, request: OrderRequest, *, at: datetime | None = None) -> Order:
@@ -142,31 +180,37 @@ def place_order(session: Session, request: OrderRequest, *, at: datetime | None 
     """
     _validate(request)
     at = at or utcnow()
-    existing = _find_by_key(session, request.buyer_id, request.idempotency_key)
-    if existing is not None:
-        return _replay(existing, request)
-
-    row = session.execute(
-        select(
-            Sku.price_fen,
-            Sku.product_id,
-            Product.status,
-            Product.shop_id,
-            Shop.status,
-            exists().where(Buyer.id == request.buyer_id),
-        )
-        .join(Product, Product.id == Sku.product_id)
-        .join(Shop, Shop.id == Product.shop_id)
-        .where(Sku.id == request.sku_id)
+    conn = session.connection()
+    row = conn.execute(
+        _ORDERABLE,
+        {
+            "buyer_id": request.buyer_id,
+            "key": request.idempotency_key,
+            "sku_id": request.sku_id,
+            "creator_id": request.creator_id,
+            "at": at,
+        },
     ).first()
     if row is None:
         raise NotFound(f"sku {request.sku_id} not found")
-    price_fen, product_id, listing, shop_id, shop_status, buyer_exists = row
+    (
+        price_fen,
+        product_id,
+        listing,
+        shop_id,
+        shop_status,
+        buyer_exists,
+        existing_id,
+        offer_id,
+        offer_bps,
+    ) = row
+    if existing_id is not None:
+        return _replay(get_order(session, existing_id), request)
     if not buyer_exists:
         raise NotFound(f"buyer {request.buyer_id} not found")
-    if listing is not ListingStatus.LISTED:
+    if listing != ListingStatus.LISTED:
         raise Conflict(f"product {product_id} is not on sale", code=ErrorCode.NOT_LISTED)
-    if shop_status is not ShopStatus.ACTIVE:
+    if shop_status != ShopStatus.ACTIVE:
         raise Conflict(f"shop {shop_id} is not active", code=ErrorCode.SHOP_NOT_ACTIVE)
 
     goods_fen = price_fen * request.quantity
@@ -174,71 +218,61 @@ def place_order(session: Session, request: OrderRequest, *, at: datetime | None 
     if discount_fen > goods_fen:
         raise InvalidInput("discounts exceed the goods amount")
 
-    offer_id, commission_bps, commission_fen = None, 0, 0
+    commission_bps, commission_fen = 0, 0
     if request.channel is Channel.DISTRIBUTION:
-        assert request.creator_id is not None
-        offer = distribution_service.offer_in_force(
-            session, creator_id=request.creator_id, product_id=product_id, at=at
-        )
-        if offer is None:
+        if offer_id is None:
             raise Conflict(
                 f"creator {request.creator_id} has no valid offer for product {product_id}",
                 code=ErrorCode.NO_DISTRIBUTION_OFFER,
             )
-        offer_id, commission_bps = offer.id, offer.commission_bps
+        commission_bps = offer_bps
         commission_fen = rules.commission_fen(
             rules.commission_base_fen(goods_fen, request.merchant_discount_fen), commission_bps
         )
     if request.content_kind is not None:
         _check_content(session, request, shop_id, at)
 
-    order = _insert_returning_order(
-        session,
-        {
-            "buyer_id": request.buyer_id,
-            "shop_id": shop_id,
-            "product_id": product_id,
-            "sku_id": request.sku_id,
-            "quantity": request.quantity,
-            "unit_price_fen": price_fen,
-            "goods_amount_fen": goods_fen,
-            "merchant_discount_fen": request.merchant_discount_fen,
-            "platform_discount_fen": request.platform_discount_fen,
-            "paid_amount_fen": goods_fen - discount_fen,
-            "channel": request.channel,
-            "creator_id": request.creator_id,
-            "offer_id": offer_id,
-            "commission_bps": commission_bps,
-            "commission_fen": commission_fen,
-            "content_kind": request.content_kind,
-            "content_id": request.content_id,
-            "surface": request.surface,
-            "status": OrderStatus.PENDING_PAYMENT,
-            "idempotency_key": request.idempotency_key,
-            "request_hash": request.fingerprint(),
-            "created_at": at,
-            "ship_by": at + rules.SHIP_PROMISE,
-        },
-    )
-    if order is None:  # a concurrent retry with the same key won the race
+    values: dict[str, Any] = {
+        "buyer_id": request.buyer_id,
+        "shop_id": shop_id,
+        "product_id": product_id,
+        "sku_id": request.sku_id,
+        "quantity": request.quantity,
+        "unit_price_fen": price_fen,
+        "goods_amount_fen": goods_fen,
+        "merchant_discount_fen": request.merchant_discount_fen,
+        "platform_discount_fen": request.platform_discount_fen,
+        "paid_amount_fen": goods_fen - discount_fen,
+        "channel": request.channel,
+        "creator_id": request.creator_id,
+        "offer_id": offer_id,
+        "commission_bps": commission_bps,
+        "commission_fen": commission_fen,
+        "content_kind": request.content_kind,
+        "content_id": request.content_id,
+        "surface": request.surface,
+        "status": OrderStatus.PENDING_PAYMENT,
+        "idempotency_key": request.idempotency_key,
+        "request_hash": request.fingerprint(),
+        "created_at": at,
+        "ship_by": at + rules.SHIP_PROMISE,
+    }
+    order_id = conn.execute(_INSERT_ORDER[conn.dialect.name], values).scalar()
+    if order_id is None:  # a concurrent retry with the same key won the race
         winner = _find_by_key(session, request.buyer_id, request.idempotency_key)
         assert winner is not None
         return _replay(winner, request)
-
-    reserved = session.execute(
-        update(Sku)
-        .where(Sku.id == request.sku_id, Sku.stock >= request.quantity)
-        .values(stock=Sku.stock - request.quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if reserved.rowcount == 0:  # type: ignore[attr-defined]
+    reserved = conn.execute(_RESERVE, {"sku": request.sku_id, "qty": request.quantity})
+    if reserved.rowcount == 0:
         raise OutOfStock(f"sku {request.sku_id} has fewer than {request.quantity} in stock")
-    session.add(
-        OrderEvent(
-            order_id=order.id, action="place", from_status=None, to_status=order.status, at=at
-        )
-    )
-    session.flush()
+    conn.execute(_PLACE_EVENT, {"order_id": order_id, "at": at})
+    # The stored row is exactly these values: attach it to the session without reading it back.
+    order = Order(id=order_id, **values)
+    for stamp in ("paid_at", "shipped_at", "picked_up_at", "delivered_at", "received_at"):
+        setattr(order, stamp, None)
+    order.cancelled_at = None
+    make_transient_to_detached(order)
+    session.add(order)
     return order
 
 
@@ -373,7 +407,7 @@ def orders_query(
     creator_id: int | None = None,
     status: OrderStatus | None = None,
     channel: Channel | None = None,
-) -> Select[tuple[Order]]:
+) -> Select[Any]:
     stmt = select(Order).order_by(Order.id.desc())
     if buyer_id is not None:
         stmt = stmt.where(Order.buyer_id == buyer_id)
