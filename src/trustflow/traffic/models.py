@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
@@ -28,7 +28,9 @@ class ItemKind(StrEnum):
 
 
 class Impression(Base):
-    """One impression. Reward impressions record the plan that paid for them (e.g. Chuanliu)."""
+    """Impressions of one item on one surface. Feed serving writes one row per impression with
+    its viewer; a simulator or a replay may write ``count`` alike impressions in one row with no
+    viewer. Reward impressions record the plan that paid for them (e.g. Chuanliu)."""
 
     __tablename__ = "impressions"
 
@@ -38,8 +40,12 @@ class Impression(Base):
     item_id: Mapped[int] = mapped_column(BigInteger)
     buyer_id: Mapped[int | None] = mapped_column(ForeignKey("buyers.id"))
     shown_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    count: Mapped[int] = mapped_column(Integer, default=1)
     is_reward: Mapped[bool] = mapped_column(Boolean, default=False)
     reward_plan: Mapped[str | None] = mapped_column(String(40))
     plan_version: Mapped[str | None] = mapped_column(String(40))
 
-    __table_args__ = (Index("ix_impressions_shown_at", "shown_at"),)
+    __table_args__ = (
+        Index("ix_impressions_shown_at", "shown_at"),
+        CheckConstraint("count >= 1", name="count_positive"),
+    )

@@ -18,6 +18,7 @@ class ImpressionIn(Shape):
     item_id: Id
     shown_at: AwareDatetime
     buyer_id: Id | None = None
+    count: Annotated[int, Field(ge=1, le=10**9)] = 1
     is_reward: bool = False
     reward_plan: PlanName | None = None
     plan_version: Label | None = None
@@ -38,6 +39,7 @@ class ImpressionOut(Shape):
     item_id: int
     buyer_id: int | None
     shown_at: datetime
+    count: int
     is_reward: bool
     reward_plan: str | None
     plan_version: str | None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:55:46.596844
+Create Date: 2026-11-22 00:12:45.457393
 """
 
 from collections.abc import Sequence
@@ -142,9 +142,11 @@ def upgrade() -> None:
         sa.Column("item_id", sa.BigInteger(), nullable=False),
         sa.Column("buyer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("shown_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("is_reward", sa.Boolean(), nullable=False),
         sa.Column("reward_plan", sa.String(length=40), nullable=True),
         sa.Column("plan_version", sa.String(length=40), nullable=True),
+        sa.CheckConstraint("count >= 1", name=op.f("ck_impressions_count_positive")),
         sa.ForeignKeyConstraint(
             ["buyer_id"], ["buyers.id"], name=op.f("fk_impressions_buyer_id_buyers")
         ),

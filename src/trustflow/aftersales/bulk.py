@@ -1,0 +1,284 @@
+"""Set-based after-sales actions: many requests, their handling, reviews and chats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from trustflow.accounts.models import Buyer
+from trustflow.aftersales import rules
+from trustflow.aftersales.models import (
+    AfterSalesKind,
+    AfterSalesReason,
+    AfterSalesRequest,
+    AfterSalesStatus,
+    ChatThread,
+    DisputeOutcome,
+    ResponsibleParty,
+    Review,
+)
+from trustflow.aftersales.service import MAX_TAGS
+from trustflow.bulk import (
+    IntArray,
+    fetch_by_ids,
+    insert_many,
+    insert_returning_ids,
+    require_all_exist,
+    table,
+)
+from trustflow.catalog.models import Shop
+from trustflow.errors import InvalidInput
+from trustflow.orders import rules as order_rules
+from trustflow.orders.models import Order
+
+A = AfterSalesStatus
+_orders, _requests = table(Order), table(AfterSalesRequest)
+_TERMINAL = frozenset({A.REFUNDED, A.EXCHANGED, A.CLOSED, A.WITHDRAWN})
+
+
+def request_after_sales(
+    session: Session,
+    order_ids: IntArray,
+    kinds: Sequence[AfterSalesKind],
+    reasons: Sequence[AfterSalesReason],
+    at: Sequence[datetime],
+) -> IntArray:
+    """Open requests for many orders at once; returns the new ids (0 where refused).
+
+    Refused, as one at a time: orders not yet shipped, out of the after-sales window, no-reason
+    returns after 7 days or as refund-only, and orders that already have an open request.
+    """
+    ids = np.asarray(order_ids, dtype=np.int64)
+    facts = {
+        r[0]: r
+        for r in fetch_by_ids(
+            session,
+            select(
+                _orders.c.id,
+                _orders.c.status,
+                _orders.c.delivered_at,
+                _orders.c.paid_amount_fen,
+                _orders.c.shop_id,
+                _orders.c.buyer_id,
+            ),
+            _orders.c.id,
+            ids,
+            for_update=True,
+        )
+    }
+    busy = {
+        r[0]
+        for r in fetch_by_ids(
+            session,
+            select(_requests.c.order_id).where(_requests.c.status.in_(rules.OPEN_STATES)),
+            _requests.c.order_id,
+            ids,
+        )
+    }
+    refunded: dict[int, int] = dict(
+        fetch_by_ids(
+            session,
+            select(_requests.c.order_id, func.sum(_requests.c.refund_fen))
+            .where(_requests.c.status == A.REFUNDED)
+            .group_by(_requests.c.order_id),
+            _requests.c.order_id,
+            ids,
+        )
+    )
+    rows: list[dict[str, Any]] = []
+    accepted: list[int] = []
+    for i, order_id in enumerate(ids.tolist()):
+        order = facts.get(order_id)
+        kind, reason, when = kinds[i], reasons[i], at[i]
+        if order is None or order_id in busy or order[1] not in order_rules.AFTER_SALES_OPEN_FROM:
+            continue
+        delivered = order[2]
+        if delivered is not None and when - delivered > rules.AFTER_SALES_WINDOW:
+            continue
+        if reason is AfterSalesReason.NO_REASON_7DAY and (
+            kind is AfterSalesKind.REFUND_ONLY
+            or delivered is None
+            or when - delivered > rules.NO_REASON_RETURN_WINDOW
+        ):
+            continue
+        busy.add(order_id)
+        refund = 0 if kind is AfterSalesKind.EXCHANGE else order[3] - refunded.get(order_id, 0)
+        rows.append(
+            {
+                "order_id": order_id,
+                "shop_id": order[4],
+                "buyer_id": order[5],
+                "kind": kind,
+                "reason": reason,
+                "responsible_party": rules.PRESUMED_RESPONSIBLE[reason],
+                "status": A.REQUESTED,
+                "refund_fen": max(refund, 0),
+                "note": "",
+                "dispute_outcome": None,
+                "created_at": when,
+            }
+        )
+        accepted.append(i)
+    result = np.zeros(len(ids), dtype=np.int64)
+    result[accepted] = insert_returning_ids(session, _requests, rows)
+    return result
+
+
+_MOVE = (
+    update(_requests)
+    .where(_requests.c.id == bindparam("rid"), _requests.c.status == bindparam("from_status"))
+    .values(
+        status=bindparam("to_status"),
+        handled_at=func.coalesce(_requests.c.handled_at, bindparam("handled_at")),
+        resolved_at=bindparam("resolved_at"),
+        dispute_outcome=func.coalesce(bindparam("outcome"), _requests.c.dispute_outcome),
+        responsible_party=func.coalesce(bindparam("party"), _requests.c.responsible_party),
+    )
+)
+
+
+def advance_requests(
+    session: Session,
+    request_ids: IntArray,
+    action: str,
+    at: datetime,
+    *,
+    outcome: DisputeOutcome | None = None,
+    responsible_party: ResponsibleParty | None = None,
+) -> IntArray:
+    """Apply one named action to many requests; returns the ids it applied to."""
+    if action not in rules.TRANSITIONS:
+        raise InvalidInput(f"unknown after-sales action {action!r}")
+    if (action == "arbitrate") != (outcome is not None and responsible_party is not None):
+        raise InvalidInput("arbitration, and only arbitration, takes an outcome and a party")
+    if outcome is DisputeOutcome.BUYER_WON and responsible_party is ResponsibleParty.BUYER:
+        raise InvalidInput("a dispute the buyer won cannot be the buyer's fault")
+    facts = fetch_by_ids(
+        session,
+        select(_requests.c.id, _requests.c.status, _requests.c.kind),
+        _requests.c.id,
+        request_ids,
+        for_update=True,
+    )
+    params = []
+    for rid, status, kind in facts:
+        if status not in rules.TRANSITIONS[action]:
+            continue
+        target = _target(action, kind, outcome)
+        params.append(
+            {
+                "rid": rid,
+                "from_status": status,
+                "to_status": target,
+                "handled_at": at if action in {"approve", "reject"} else None,
+                "resolved_at": at if target in _TERMINAL else None,
+                "outcome": outcome,
+                "party": responsible_party,
+            }
+        )
+    if params:
+        session.execute(_MOVE, params)
+    return np.array([p["rid"] for p in params], dtype=np.int64)
+
+
+def _target(action: str, kind: AfterSalesKind, outcome: DisputeOutcome | None) -> AfterSalesStatus:
+    if action == "approve" or (action == "arbitrate" and outcome is DisputeOutcome.BUYER_WON):
+        return rules.after_approval(kind)
+    return {
+        "reject": A.REJECTED,
+        "withdraw": A.WITHDRAWN,
+        "escalate": A.ESCALATED,
+        "arbitrate": A.CLOSED,
+        "return_shipped": A.RETURNED,
+        "return_received": rules.after_return_received(kind),
+    }[action]
+
+
+def submit_reviews(
+    session: Session,
+    order_ids: IntArray,
+    stars: IntArray,
+    at: Sequence[datetime],
+    tags: Sequence[Sequence[str]] | None = None,
+) -> IntArray:
+    """Reviews for delivered orders; refused (0) where the order is not reviewable or reviewed."""
+    ids = np.asarray(order_ids, dtype=np.int64)
+    stars = np.asarray(stars, dtype=np.int64)
+    if ((stars < 1) | (stars > 5)).any():
+        raise InvalidInput("stars must be 1..5")
+    if tags is not None and any(len(t) > MAX_TAGS for t in tags):
+        raise InvalidInput(f"at most {MAX_TAGS} tags")
+    reviews = table(Review)
+    facts = {
+        r[0]: r
+        for r in fetch_by_ids(
+            session,
+            select(
+                _orders.c.id,
+                _orders.c.status,
+                _orders.c.buyer_id,
+                _orders.c.product_id,
+                _orders.c.shop_id,
+                _orders.c.creator_id,
+            ),
+            _orders.c.id,
+            ids,
+        )
+    }
+    done = {
+        r[0] for r in fetch_by_ids(session, select(reviews.c.order_id), reviews.c.order_id, ids)
+    }
+    rows, accepted = [], []
+    for i, order_id in enumerate(ids.tolist()):
+        order = facts.get(order_id)
+        if order is None or order_id in done or order[1] not in order_rules.REVIEWABLE_FROM:
+            continue
+        done.add(order_id)
+        rows.append(
+            {
+                "order_id": order_id,
+                "buyer_id": order[2],
+                "product_id": order[3],
+                "shop_id": order[4],
+                "creator_id": order[5],
+                "stars": int(stars[i]),
+                "text": "",
+                "tags": list(tags[i]) if tags is not None else [],
+                "created_at": at[i],
+            }
+        )
+        accepted.append(i)
+    result = np.zeros(len(ids), dtype=np.int64)
+    result[accepted] = insert_returning_ids(session, reviews, rows)
+    return result
+
+
+def record_chats(
+    session: Session,
+    buyer_ids: IntArray,
+    shop_ids: IntArray,
+    first_message_at: Sequence[datetime],
+    response_seconds: IntArray,
+) -> int:
+    """Buyer–shop conversations and how fast the shop first answered (-1: not yet)."""
+    seconds = np.asarray(response_seconds, dtype=np.int64)
+    require_all_exist(session, table(Buyer), buyer_ids, "buyer")
+    require_all_exist(session, table(Shop), shop_ids, "shop")
+    rows = [
+        {
+            "buyer_id": int(b),
+            "shop_id": int(s),
+            "order_id": None,
+            "first_message_at": t,
+            "first_response_at": t + timedelta(seconds=int(r)) if r >= 0 else None,
+            "first_response_seconds": int(r) if r >= 0 else None,
+        }
+        for b, s, t, r in zip(buyer_ids, shop_ids, first_message_at, seconds, strict=True)
+    ]
+    insert_many(session, table(ChatThread), rows)
+    return len(rows)

@@ -1,0 +1,124 @@
+"""Set-based content actions: many live sessions go on air or off it, many videos are posted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from trustflow.accounts.models import Creator
+from trustflow.bulk import (
+    IntArray,
+    fetch_by_ids,
+    insert_many,
+    insert_returning_ids,
+    require_all_exist,
+    table,
+)
+from trustflow.catalog.models import Product, Shop
+from trustflow.content.models import (
+    LiveSession,
+    LiveSessionProduct,
+    LiveStatus,
+    ShortVideo,
+    ShortVideoProduct,
+)
+from trustflow.errors import InvalidInput
+
+_lives = table(LiveSession)
+
+
+def _check_hosts(session: Session, creator_ids: IntArray, shop_ids: IntArray) -> None:
+    creators, shops = np.asarray(creator_ids), np.asarray(shop_ids)
+    if ((creators > 0) == (shops > 0)).any():
+        raise InvalidInput("content has exactly one host: creator_id or shop_id")
+    require_all_exist(session, table(Creator), creators[creators > 0], "creator")
+    require_all_exist(session, table(Shop), shops[shops > 0], "shop")
+
+
+def go_live(
+    session: Session,
+    creator_ids: IntArray,
+    shop_ids: IntArray,
+    product_ids: Sequence[Sequence[int]],
+    *,
+    at: datetime,
+) -> IntArray:
+    """Open many live rooms at ``at`` (0 in a host column means "not this kind of host")."""
+    _check_hosts(session, creator_ids, shop_ids)
+    require_all_exist(session, table(Product), [p for ps in product_ids for p in ps], "product")
+    live_ids = insert_returning_ids(
+        session,
+        _lives,
+        [
+            {
+                "creator_id": int(c) or None,
+                "shop_id": int(s) or None,
+                "title": "",
+                "status": LiveStatus.LIVE,
+                "scheduled_at": at,
+                "started_at": at,
+            }
+            for c, s in zip(creator_ids, shop_ids, strict=True)
+        ],
+    )
+    insert_many(
+        session,
+        table(LiveSessionProduct),
+        [
+            {"live_session_id": int(live), "product_id": int(p)}
+            for live, ps in zip(live_ids, product_ids, strict=True)
+            for p in dict.fromkeys(ps)
+        ],
+    )
+    return live_ids
+
+
+def end_lives(session: Session, live_ids: IntArray, *, at: datetime) -> int:
+    """Close live rooms that are on air; others are left as they are."""
+    on_air = [
+        r[0]
+        for r in fetch_by_ids(session, select(_lives.c.id, _lives.c.status), _lives.c.id, live_ids)
+        if r[1] is LiveStatus.LIVE
+    ]
+    if on_air:
+        session.execute(
+            update(_lives)
+            .where(_lives.c.id == bindparam("lid"), _lives.c.status == LiveStatus.LIVE)
+            .values(status=LiveStatus.ENDED, ended_at=at),
+            [{"lid": i} for i in on_air],
+        )
+    return len(on_air)
+
+
+def post_videos(
+    session: Session,
+    creator_ids: IntArray,
+    shop_ids: IntArray,
+    product_ids: Sequence[Sequence[int]],
+    *,
+    at: datetime,
+) -> IntArray:
+    _check_hosts(session, creator_ids, shop_ids)
+    require_all_exist(session, table(Product), [p for ps in product_ids for p in ps], "product")
+    video_ids = insert_returning_ids(
+        session,
+        table(ShortVideo),
+        [
+            {"creator_id": int(c) or None, "shop_id": int(s) or None, "title": "", "posted_at": at}
+            for c, s in zip(creator_ids, shop_ids, strict=True)
+        ],
+    )
+    insert_many(
+        session,
+        table(ShortVideoProduct),
+        [
+            {"short_video_id": int(v), "product_id": int(p)}
+            for v, ps in zip(video_ids, product_ids, strict=True)
+            for p in dict.fromkeys(ps)
+        ],
+    )
+    return video_ids

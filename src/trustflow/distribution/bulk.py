@@ -1,0 +1,68 @@
+"""Set-based distribution actions: many offers published, many selections made."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from trustflow.accounts.models import Creator
+from trustflow.bulk import CHUNK, IntArray, chunks, insert_returning_ids, require_all_exist, table
+from trustflow.catalog.models import Product
+from trustflow.distribution.models import CreatorSelection, DistributionOffer
+from trustflow.distribution.service import MAX_COMMISSION_BPS
+from trustflow.errors import InvalidInput
+
+
+def publish_offers(
+    session: Session, product_ids: IntArray, commission_bps: IntArray, *, at: datetime
+) -> IntArray:
+    bps = np.asarray(commission_bps, dtype=np.int64)
+    if ((bps < 0) | (bps > MAX_COMMISSION_BPS)).any():
+        raise InvalidInput(f"commission_bps must be in 0..{MAX_COMMISSION_BPS}")
+    require_all_exist(session, table(Product), product_ids, "product")
+    return insert_returning_ids(
+        session,
+        table(DistributionOffer),
+        [
+            {
+                "product_id": int(p),
+                "commission_bps": int(b),
+                "valid_from": at,
+                "valid_until": None,
+                "created_at": at,
+            }
+            for p, b in zip(product_ids, bps, strict=True)
+        ],
+    )
+
+
+def select_offers(
+    session: Session, creator_ids: IntArray, offer_ids: IntArray, *, at: datetime
+) -> int:
+    """Creators pick offers; picks that already exist are kept, not repeated."""
+    selections = table(CreatorSelection)
+    pairs = sorted(
+        set(zip(np.asarray(creator_ids).tolist(), np.asarray(offer_ids).tolist(), strict=True))
+    )
+    require_all_exist(session, table(Creator), [c for c, _ in pairs], "creator")
+    require_all_exist(session, table(DistributionOffer), [o for _, o in pairs], "offer")
+    present: set[tuple[int, int]] = set()
+    for part in chunks(pairs, CHUNK // 2):
+        present.update(
+            (c, o)
+            for c, o in session.execute(
+                select(selections.c.creator_id, selections.c.offer_id).where(
+                    tuple_(selections.c.creator_id, selections.c.offer_id).in_(part)
+                )
+            )
+        )
+    rows = [
+        {"creator_id": c, "offer_id": o, "created_at": at}
+        for c, o in pairs
+        if (c, o) not in present
+    ]
+    insert_returning_ids(session, selections, rows)
+    return len(rows)

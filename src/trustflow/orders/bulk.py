@@ -1,0 +1,468 @@
+"""Set-based order actions: the same rules as :mod:`trustflow.orders.service`, per batch.
+
+Used by the simulator and by bulk imports. A batch is checked as a whole (SKUs locked, stock
+counted, offers and content looked up once), and every row either becomes an order or is
+refused with the same error code the one-at-a-time path would give. Within a batch, orders
+are served in row order: once a SKU's stock is spent, later rows for it are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from trustflow.accounts.models import Buyer
+from trustflow.bulk import (
+    CHUNK,
+    IntArray,
+    chunks,
+    existing_ids,
+    fetch_by_ids,
+    insert_many,
+    insert_returning_ids,
+    table,
+)
+from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
+from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
+from trustflow.distribution.models import CreatorSelection, DistributionOffer
+from trustflow.errors import Conflict, ErrorCode, InvalidInput
+from trustflow.orders import rules
+from trustflow.orders.models import Channel, ContentKind, Order, OrderEvent, OrderStatus, Payment
+from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest
+
+_orders, _skus, _events = table(Order), table(Sku), table(OrderEvent)
+
+
+@dataclass
+class OrderBatch:
+    """Columns of many order requests (0 / "" mean "none" in the optional columns)."""
+
+    buyer_id: IntArray
+    sku_id: IntArray
+    quantity: IntArray
+    channel: Sequence[Channel]
+    idempotency_key: Sequence[str]
+    creator_id: IntArray
+    content_kind: Sequence[ContentKind | None]
+    content_id: IntArray
+    surface: Sequence[str | None]
+    merchant_discount_fen: IntArray
+    platform_discount_fen: IntArray
+
+    def __len__(self) -> int:
+        return len(self.buyer_id)
+
+
+@dataclass
+class BatchResult:
+    """``order_id[i]`` is the order row ``i`` became (or replayed), 0 if refused."""
+
+    order_id: IntArray
+    refused: dict[int, ErrorCode] = field(default_factory=dict)
+
+    @property
+    def placed(self) -> IntArray:
+        return self.order_id[self.order_id > 0]
+
+
+def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchResult:
+    n = len(batch)
+    order_id = np.zeros(n, dtype=np.int64)
+    refused: dict[int, ErrorCode] = {}
+    ok = np.ones(n, dtype=bool)
+
+    def refuse(mask: npt.NDArray[np.bool_], code: ErrorCode) -> None:
+        for i in np.flatnonzero(mask & ok):
+            refused[int(i)] = code
+        ok[mask] = False
+
+    qty = np.asarray(batch.quantity, dtype=np.int64)
+    creator = np.asarray(batch.creator_id, dtype=np.int64)
+    content_id = np.asarray(batch.content_id, dtype=np.int64)
+    mdisc = np.asarray(batch.merchant_discount_fen, dtype=np.int64)
+    pdisc = np.asarray(batch.platform_discount_fen, dtype=np.int64)
+    is_dist = np.array([c is Channel.DISTRIBUTION for c in batch.channel], dtype=bool)
+    has_content = np.array([k is not None for k in batch.content_kind], dtype=bool)
+    key_len = np.array([len(k) for k in batch.idempotency_key])
+    refuse(
+        (qty < 1)
+        | (qty > rules.MAX_QUANTITY)
+        | (mdisc < 0)
+        | (pdisc < 0)
+        | (is_dist != (creator > 0))
+        | (has_content != (content_id > 0))
+        | (key_len < 1)
+        | (key_len > MAX_KEY_LENGTH),
+        ErrorCode.INVALID_INPUT,
+    )
+
+    # Replays: keys this buyer already used return the first order, as one at a time would.
+    seen: dict[tuple[int, str], int] = {}
+    keys = list(batch.idempotency_key)
+    pairs = sorted(set(zip(batch.buyer_id.tolist(), keys, strict=True)))
+    for part in chunks(pairs, CHUNK // 2):
+        for b, k, o in session.execute(
+            select(_orders.c.buyer_id, _orders.c.idempotency_key, _orders.c.id).where(
+                tuple_(_orders.c.buyer_id, _orders.c.idempotency_key).in_(part)
+            )
+        ):
+            seen[(b, k)] = o
+    first_in_batch: dict[tuple[int, str], int] = {}
+    duplicate_of = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        k = (int(batch.buyer_id[i]), keys[i])
+        if k in seen:
+            order_id[i] = seen[k]
+            ok[i] = False
+        elif k in first_in_batch:
+            duplicate_of[i] = first_in_batch[k]
+            ok[i] = False
+        else:
+            first_in_batch[k] = i
+
+    buyers = existing_ids(session, table(Buyer), batch.buyer_id[ok])
+    refuse(~np.isin(batch.buyer_id, list(buyers)), ErrorCode.NOT_FOUND)
+
+    products, shops = table(Product), table(Shop)
+    sku_rows = fetch_by_ids(
+        session,
+        select(
+            _skus.c.id,
+            _skus.c.price_fen,
+            _skus.c.stock,
+            _skus.c.product_id,
+            products.c.status,
+            products.c.shop_id,
+            shops.c.status,
+        )
+        .join(products, products.c.id == _skus.c.product_id)
+        .join(shops, shops.c.id == products.c.shop_id),
+        _skus.c.id,
+        batch.sku_id[ok],
+        for_update=True,
+    )
+    info = {r[0]: r for r in sku_rows}
+    known = np.array([int(s) in info for s in batch.sku_id], dtype=bool)
+    refuse(~known, ErrorCode.NOT_FOUND)
+
+    def get(col: int) -> npt.NDArray[Any]:
+        """One column of the SKU facts, aligned with the batch's rows."""
+        return np.array(
+            [info[int(s)][col] if int(s) in info else 0 for s in batch.sku_id], dtype=object
+        )
+
+    price = get(1).astype(np.int64)
+    product_id = get(3).astype(np.int64)
+    shop_id = get(5).astype(np.int64)
+    refuse(get(4) != ListingStatus.LISTED, ErrorCode.NOT_LISTED)
+    refuse(get(6) != ShopStatus.ACTIVE, ErrorCode.SHOP_NOT_ACTIVE)
+
+    goods = price * qty
+    refuse(mdisc + pdisc > goods, ErrorCode.INVALID_INPUT)
+
+    offer_id, bps = _offer_terms(session, creator, product_id, is_dist & ok, at)
+    refuse(is_dist & (offer_id == 0), ErrorCode.NO_DISTRIBUTION_OFFER)
+    _check_content(session, batch, content_id, shop_id, creator, at, ok, refuse)
+
+    # Stock: serve rows in order per SKU while the stock lasts.
+    stock = np.array([info[int(s)][2] if int(s) in info else 0 for s in batch.sku_id])
+    want = np.where(ok, qty, 0)
+    order_idx = np.lexsort((np.arange(n), batch.sku_id))
+    sorted_sku = batch.sku_id[order_idx]
+    csum = np.cumsum(want[order_idx])
+    group_start = np.r_[True, sorted_sku[1:] != sorted_sku[:-1]]
+    base = np.maximum.accumulate(np.where(group_start, csum - want[order_idx], 0))
+    within = np.empty(n, dtype=np.int64)
+    within[order_idx] = csum - base
+    refuse(within > stock, ErrorCode.OUT_OF_STOCK)
+
+    rows_idx = np.flatnonzero(ok)
+    if len(rows_idx):
+        commission = np.zeros(n, dtype=np.int64)
+        for i in rows_idx[is_dist[rows_idx]].tolist():
+            commission[i] = rules.commission_fen(
+                rules.commission_base_fen(int(goods[i]), int(mdisc[i])), int(bps[i])
+            )
+        ship_by = at + rules.SHIP_PROMISE
+        rows: list[dict[str, Any]] = []
+        for i in rows_idx.tolist():
+            request = OrderRequest(
+                buyer_id=int(batch.buyer_id[i]),
+                sku_id=int(batch.sku_id[i]),
+                quantity=int(qty[i]),
+                channel=batch.channel[i],
+                idempotency_key=keys[i],
+                creator_id=int(creator[i]) or None,
+                content_kind=batch.content_kind[i],
+                content_id=int(content_id[i]) or None,
+                surface=batch.surface[i] or None,  # type: ignore[arg-type]
+                merchant_discount_fen=int(mdisc[i]),
+                platform_discount_fen=int(pdisc[i]),
+            )
+            rows.append(
+                {
+                    "buyer_id": request.buyer_id,
+                    "shop_id": int(shop_id[i]),
+                    "product_id": int(product_id[i]),
+                    "sku_id": request.sku_id,
+                    "quantity": request.quantity,
+                    "unit_price_fen": int(price[i]),
+                    "goods_amount_fen": int(goods[i]),
+                    "merchant_discount_fen": request.merchant_discount_fen,
+                    "platform_discount_fen": request.platform_discount_fen,
+                    "paid_amount_fen": int(goods[i] - mdisc[i] - pdisc[i]),
+                    "channel": request.channel,
+                    "creator_id": request.creator_id,
+                    "offer_id": int(offer_id[i]) or None,
+                    "commission_bps": int(bps[i]),
+                    "commission_fen": int(commission[i]),
+                    "content_kind": request.content_kind,
+                    "content_id": request.content_id,
+                    "surface": request.surface,
+                    "status": OrderStatus.PENDING_PAYMENT,
+                    "idempotency_key": request.idempotency_key,
+                    "request_hash": request.fingerprint(),
+                    "created_at": at,
+                    "ship_by": ship_by,
+                }
+            )
+        new_ids = insert_returning_ids(session, _orders, rows)
+        order_id[rows_idx] = new_ids
+        _reserve(session, batch.sku_id[rows_idx], qty[rows_idx])
+        insert_many(
+            session,
+            _events,
+            [
+                {
+                    "order_id": int(o),
+                    "action": "place",
+                    "from_status": None,
+                    "to_status": OrderStatus.PENDING_PAYMENT.value,
+                    "actor": "bulk",
+                    "at": at,
+                }
+                for o in new_ids
+            ],
+        )
+    for i in np.flatnonzero(duplicate_of >= 0).tolist():
+        order_id[i] = order_id[duplicate_of[i]]
+    return BatchResult(order_id=order_id, refused=refused)
+
+
+def _offer_terms(
+    session: Session,
+    creator: IntArray,
+    product_id: IntArray,
+    mask: npt.NDArray[np.bool_],
+    at: datetime,
+) -> tuple[IntArray, IntArray]:
+    """Best valid offer (id, bps) each creator selected for each product, as of ``at``."""
+    n = len(creator)
+    offer_id = np.zeros(n, dtype=np.int64)
+    bps = np.zeros(n, dtype=np.int64)
+    if not mask.any():
+        return offer_id, bps
+    offers, selections = table(DistributionOffer), table(CreatorSelection)
+    best: dict[tuple[int, int], tuple[int, int]] = {}
+    rows = fetch_by_ids(
+        session,
+        select(selections.c.creator_id, offers.c.product_id, offers.c.id, offers.c.commission_bps)
+        .join(offers, offers.c.id == selections.c.offer_id)
+        .where(
+            offers.c.valid_from <= at,
+            or_(offers.c.valid_until.is_(None), offers.c.valid_until > at),
+        ),
+        selections.c.creator_id,
+        creator[mask],
+    )
+    for c, p, o, b in rows:
+        current = best.get((c, p))
+        if current is None or (b, -o) > (current[1], -current[0]):
+            best[(c, p)] = (o, b)
+    for i in np.flatnonzero(mask).tolist():
+        found = best.get((int(creator[i]), int(product_id[i])))
+        if found is not None:
+            offer_id[i], bps[i] = found
+    return offer_id, bps
+
+
+def _check_content(
+    session: Session,
+    batch: OrderBatch,
+    content_id: IntArray,
+    shop_id: IntArray,
+    creator: IntArray,
+    at: datetime,
+    ok: npt.NDArray[np.bool_],
+    refuse: Any,
+) -> None:
+    kinds = np.array([k.value if k else "" for k in batch.content_kind])
+    is_live = kinds == ContentKind.LIVE_SESSION.value
+    if (is_live & ok).any():
+        lives = table(LiveSession)
+        facts = {
+            r[0]: r
+            for r in fetch_by_ids(
+                session,
+                select(lives.c.id, lives.c.status, lives.c.shop_id, lives.c.creator_id),
+                lives.c.id,
+                content_id[is_live & ok],
+            )
+        }
+        for i in np.flatnonzero(is_live & ok).tolist():
+            live = facts.get(int(content_id[i]))
+            if live is None:
+                refuse(_one(len(ok), i), ErrorCode.NOT_FOUND)
+            elif live[1] != LiveStatus.LIVE:
+                refuse(_one(len(ok), i), ErrorCode.CONTENT_NOT_LIVE)
+            elif (batch.channel[i] is Channel.SELF_BROADCAST and live[2] != shop_id[i]) or (
+                batch.channel[i] is Channel.DISTRIBUTION and live[3] != creator[i]
+            ):
+                refuse(_one(len(ok), i), ErrorCode.INVALID_INPUT)
+    is_video = kinds == ContentKind.SHORT_VIDEO.value
+    if (is_video & ok).any():
+        videos = table(ShortVideo)
+        posted = {
+            r[0]: r[1]
+            for r in fetch_by_ids(
+                session,
+                select(videos.c.id, videos.c.posted_at),
+                videos.c.id,
+                content_id[is_video & ok],
+            )
+        }
+        for i in np.flatnonzero(is_video & ok).tolist():
+            when = posted.get(int(content_id[i]))
+            if when is None:
+                refuse(_one(len(ok), i), ErrorCode.NOT_FOUND)
+            elif when > at:
+                refuse(_one(len(ok), i), ErrorCode.INVALID_INPUT)
+
+
+def _one(n: int, i: int) -> npt.NDArray[np.bool_]:
+    mask = np.zeros(n, dtype=bool)
+    mask[i] = True
+    return mask
+
+
+_TAKE_STOCK = (
+    update(_skus)
+    .where(_skus.c.id == bindparam("sku"), _skus.c.stock >= bindparam("qty"))
+    .values(stock=_skus.c.stock - bindparam("qty"))
+)
+_RETURN_STOCK = (
+    update(_skus)
+    .where(_skus.c.id == bindparam("sku"))
+    .values(stock=_skus.c.stock + bindparam("qty"))
+)
+
+
+def _per_sku(sku_ids: IntArray, quantities: IntArray) -> list[dict[str, int]]:
+    skus, inverse = np.unique(sku_ids, return_inverse=True)
+    totals = np.bincount(inverse, weights=quantities).astype(np.int64)
+    return [{"sku": int(s), "qty": int(q)} for s, q in zip(skus, totals, strict=True)]
+
+
+def _reserve(session: Session, sku_ids: IntArray, quantities: IntArray) -> None:
+    params = _per_sku(sku_ids, quantities)
+    taken = 0
+    for p in params:  # one atomic update per SKU; the count proves none went negative
+        taken += session.execute(_TAKE_STOCK, p).rowcount  # type: ignore[attr-defined]
+    if taken != len(params):
+        raise Conflict("stock changed under the batch", code=ErrorCode.OUT_OF_STOCK)
+
+
+def advance_orders(
+    session: Session,
+    order_ids: Sequence[int] | IntArray,
+    action: str,
+    at: datetime | Sequence[datetime],
+    *,
+    actor: str = "bulk",
+) -> IntArray:
+    """Apply one named action to many orders; returns the ids it applied to.
+
+    Orders whose state does not allow the action are left untouched (and not returned), exactly
+    as the one-at-a-time action would refuse them. ``at`` is one time or one per order.
+    """
+    if action not in rules.TRANSITIONS:
+        raise InvalidInput(f"unknown order action {action!r}")
+    ids = np.asarray(order_ids, dtype=np.int64)
+    when = [at] * len(ids) if isinstance(at, datetime) else list(at)
+    if len(when) != len(ids):
+        raise InvalidInput("one time per order, or one for all")
+    sources, target = rules.TRANSITIONS[action]
+    facts = {
+        r[0]: r
+        for r in fetch_by_ids(
+            session,
+            select(
+                _orders.c.id,
+                _orders.c.status,
+                _orders.c.sku_id,
+                _orders.c.quantity,
+                _orders.c.paid_amount_fen,
+            ),
+            _orders.c.id,
+            ids,
+            for_update=True,
+        )
+    }
+    chosen = [i for i, o in enumerate(ids.tolist()) if o in facts and facts[o][1] in sources]
+    # A batch may name an order twice: the first mention acts, a repeat would be illegal.
+    unique: dict[int, int] = {}
+    for i in chosen:
+        unique.setdefault(int(ids[i]), i)
+    if not unique:
+        return np.zeros(0, dtype=np.int64)
+    stamp = rules.TIMESTAMP_FIELD[action]
+    stmt = (
+        update(_orders)
+        .where(_orders.c.id == bindparam("oid"), _orders.c.status == bindparam("was"))
+        .values({"status": target, stamp: bindparam("at")})
+    )
+    params = [{"oid": o, "was": facts[o][1], "at": when[i]} for o, i in unique.items()]
+    session.execute(stmt, params)
+    done = np.fromiter(unique.keys(), dtype=np.int64, count=len(unique))
+    if action == "pay":
+        insert_many(
+            session,
+            table(Payment),
+            [
+                {
+                    "order_id": o,
+                    "amount_fen": facts[o][4],
+                    "idempotency_key": f"bulk-pay-{o}",
+                    "created_at": when[i],
+                }
+                for o, i in unique.items()
+            ],
+        )
+    if action == "cancel":
+        skus = np.array([facts[o][2] for o in done], dtype=np.int64)
+        qty = np.array([facts[o][3] for o in done], dtype=np.int64)
+        for p in _per_sku(skus, qty):
+            session.execute(_RETURN_STOCK, p)
+    insert_many(
+        session,
+        _events,
+        [
+            {
+                "order_id": o,
+                "action": action,
+                "from_status": facts[o][1].value,
+                "to_status": target.value,
+                "actor": actor,
+                "at": when[i],
+            }
+            for o, i in unique.items()
+        ],
+    )
+    return done

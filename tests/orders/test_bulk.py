@@ -1,0 +1,139 @@
+"""The bulk order path refuses and accepts exactly what the one-at-a-time path would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests import factories
+from trustflow.catalog import service as catalog_service
+from trustflow.errors import ErrorCode
+from trustflow.orders import bulk
+from trustflow.orders import service as orders_service
+from trustflow.orders.models import Channel, Order, OrderEvent, OrderStatus, Payment
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def _batch(rows: list[dict]) -> bulk.OrderBatch:
+    n = len(rows)
+    col = lambda k, d=0: np.array([r.get(k, d) for r in rows], dtype=np.int64)  # noqa: E731
+    return bulk.OrderBatch(
+        buyer_id=col("buyer"),
+        sku_id=col("sku"),
+        quantity=col("qty", 1),
+        channel=[r.get("channel", Channel.SHELF_SEARCH) for r in rows],
+        idempotency_key=[r["key"] for r in rows],
+        creator_id=col("creator"),
+        content_kind=[None] * n,
+        content_id=np.zeros(n, dtype=np.int64),
+        surface=[None] * n,
+        merchant_discount_fen=np.zeros(n, dtype=np.int64),
+        platform_discount_fen=np.zeros(n, dtype=np.int64),
+    )
+
+
+def test_a_batch_serves_stock_in_row_order_and_refuses_the_rest(session: Session) -> None:
+    cat = factories.category(session)
+    s = factories.seller(session, category_id=cat, stock=5, price_fen=1000)
+    buyers = [factories.buyer(session, f"b{i}") for i in range(4)]
+    session.commit()
+
+    result = bulk.place_orders(
+        session,
+        _batch([{"buyer": b, "sku": s.sku_id, "qty": 2, "key": f"k{b}"} for b in buyers]),
+        at=T0,
+    )
+    session.commit()
+
+    assert (result.order_id > 0).tolist() == [True, True, False, False]
+    assert set(result.refused.values()) == {ErrorCode.OUT_OF_STOCK}
+    session.expire_all()
+    assert catalog_service.get_sku(session, s.sku_id).stock == 1
+    assert session.scalar(select(func.count()).select_from(Order)) == 2
+    assert session.scalar(select(func.count()).select_from(OrderEvent)) == 2
+
+
+def test_a_batch_replays_used_keys_and_freezes_commission(session: Session) -> None:
+    cat = factories.category(session)
+    s = factories.seller(session, category_id=cat, stock=50, price_fen=1000, at=T0)
+    creator, offer = factories.creator_selling(session, s.product_id, commission_bps=1500, at=T0)
+    buyer = factories.buyer(session)
+    first = orders_service.place_order(
+        session,
+        orders_service.OrderRequest(
+            buyer_id=buyer,
+            sku_id=s.sku_id,
+            quantity=1,
+            channel=Channel.SHELF_MALL,
+            idempotency_key="old",
+        ),
+        at=T0,
+    )
+    session.commit()
+
+    result = bulk.place_orders(
+        session,
+        _batch(
+            [
+                {"buyer": buyer, "sku": s.sku_id, "key": "old", "channel": Channel.SHELF_MALL},
+                {
+                    "buyer": buyer,
+                    "sku": s.sku_id,
+                    "key": "d",
+                    "channel": Channel.DISTRIBUTION,
+                    "creator": creator,
+                    "qty": 3,
+                },
+                {
+                    "buyer": buyer,
+                    "sku": s.sku_id,
+                    "key": "d",
+                    "channel": Channel.DISTRIBUTION,
+                    "creator": creator,
+                    "qty": 3,
+                },
+                {"buyer": buyer, "sku": s.sku_id, "key": "bad", "channel": Channel.DISTRIBUTION},
+                {"buyer": 999_999, "sku": s.sku_id, "key": "ghost"},
+            ]
+        ),
+        at=T0 + timedelta(hours=1),
+    )
+    session.commit()
+
+    assert result.order_id[0] == first.id
+    assert result.order_id[1] == result.order_id[2] > 0
+    assert result.refused == {3: ErrorCode.INVALID_INPUT, 4: ErrorCode.NOT_FOUND}
+    placed = orders_service.get_order(session, int(result.order_id[1]))
+    assert (placed.offer_id, placed.commission_bps, placed.commission_fen) == (offer, 1500, 450)
+    session.expire_all()
+    assert catalog_service.get_sku(session, s.sku_id).stock == 46
+
+
+def test_bulk_transitions_follow_the_state_machine(session: Session) -> None:
+    cat = factories.category(session)
+    s = factories.seller(session, category_id=cat, stock=10)
+    buyer = factories.buyer(session)
+    placed = bulk.place_orders(
+        session,
+        _batch([{"buyer": buyer, "sku": s.sku_id, "key": f"k{i}"} for i in range(3)]),
+        at=T0,
+    ).order_id
+    session.commit()
+
+    paid = bulk.advance_orders(session, placed[:2], "pay", T0)
+    shipped = bulk.advance_orders(session, placed, "ship", T0 + timedelta(hours=5))
+    cancelled = bulk.advance_orders(session, placed, "cancel", T0 + timedelta(hours=6))
+    session.commit()
+
+    assert sorted(paid.tolist()) == sorted(placed[:2].tolist())
+    assert sorted(shipped.tolist()) == sorted(placed[:2].tolist())  # the unpaid one cannot ship
+    assert cancelled.tolist() == [placed[2]]
+    statuses = [orders_service.get_order(session, int(o)).status for o in placed]
+    assert statuses == [OrderStatus.SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED]
+    assert session.scalar(select(func.count()).select_from(Payment)) == 2
+    session.expire_all()
+    assert catalog_service.get_sku(session, s.sku_id).stock == 8
