@@ -36,6 +36,7 @@ from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.orders import rules
 from trustflow.orders.models import Channel, ContentKind, Order, OrderEvent, OrderStatus, Payment
 from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest
+from trustflow.traffic.models import Surface
 
 _orders, _skus, _events = table(Order), table(Sku), table(OrderEvent)
 
@@ -202,7 +203,7 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
                 creator_id=int(creator[i]) or None,
                 content_kind=batch.content_kind[i],
                 content_id=int(content_id[i]) or None,
-                surface=batch.surface[i] or None,  # type: ignore[arg-type]
+                surface=Surface(batch.surface[i]) if batch.surface[i] else None,
                 merchant_discount_fen=int(mdisc[i]),
                 platform_discount_fen=int(pdisc[i]),
             )

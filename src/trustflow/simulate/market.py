@@ -1,0 +1,954 @@
+"""The day-by-day loop of a simulated marketplace, driving the real engine.
+
+Every change goes through the engine's services (their bulk paths), so simulated data obeys
+every rule of the core. Traffic comes from a :class:`~trustflow.traffic.policy.FeedPolicy`;
+behaviour (who clicks, buys, returns, reviews) is drawn from the hidden truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustflow.accounts import bulk as accounts_bulk
+from trustflow.aftersales import bulk as aftersales_bulk
+from trustflow.aftersales.models import (
+    AfterSalesKind,
+    AfterSalesReason,
+    DisputeOutcome,
+    ResponsibleParty,
+)
+from trustflow.bulk import IntArray, table
+from trustflow.catalog import bulk as catalog_bulk
+from trustflow.catalog.models import Sku
+from trustflow.content import bulk as content_bulk
+from trustflow.db import transaction
+from trustflow.orders import bulk as orders_bulk
+from trustflow.orders.models import Channel, ContentKind
+from trustflow.simulate import population as population_mod
+from trustflow.simulate.config import SimConfig
+from trustflow.simulate.population import Population
+from trustflow.traffic import service as traffic_service
+from trustflow.traffic.models import ItemKind, Surface
+from trustflow.traffic.policy import BaselinePolicy, Candidates, FeedPolicy
+
+DAY = 86_400
+HOUR = 3_600
+#: (hour of day, share of the day's traffic, whether live rooms are on air)
+BATCHES = ((10.0, 0.28, False), (15.0, 0.27, False), (20.5, 0.45, True))
+LIVE_START, LIVE_END = 19 * HOUR, 23 * HOUR
+SURFACES = [s.value for s in Surface]
+SHELF_CHANNEL = {
+    "search": Channel.SHELF_SEARCH,
+    "mall": Channel.SHELF_MALL,
+    "shop": Channel.SHELF_SHOP,
+    "featured": Channel.SHELF_CARD,
+}
+
+
+def _dt(seconds: npt.ArrayLike) -> list[datetime]:
+    return [datetime.fromtimestamp(int(s), UTC) for s in np.atleast_1d(seconds)]
+
+
+@dataclass
+class Content:
+    """Today's live rooms and short videos, with the products each one links."""
+
+    kind: ItemKind
+    ids: IntArray
+    creator: IntArray  # index into creators, -1 for a shop's own
+    shop: IntArray  # index into shops, -1 for a creator's
+    product_start: IntArray
+    product_count: IntArray
+    products: IntArray  # flat product indices
+
+    @classmethod
+    def empty(cls, kind: ItemKind) -> Content:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(kind, z, z, z, z, z, z)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Queue:
+    """Actions due in the future: ids, due times (epoch seconds) and extra columns."""
+
+    due: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def push(self, due: IntArray, **cols: np.ndarray) -> None:
+        if len(due) == 0:
+            return
+        self.due = np.concatenate([self.due, due.astype(np.int64)])
+        for k, v in cols.items():
+            self.cols[k] = np.concatenate([self.cols[k], v]) if k in self.cols else v
+
+    def pop_until(self, t: int) -> tuple[IntArray, dict[str, np.ndarray]]:
+        now = self.due < t
+        taken = {k: v[now] for k, v in self.cols.items()}
+        due = self.due[now]
+        self.due = self.due[~now]
+        self.cols = {k: v[~now] for k, v in self.cols.items()}
+        order = np.argsort(due, kind="stable")
+        return due[order], {k: v[order] for k, v in taken.items()}
+
+
+@dataclass
+class DayStats:
+    day: int
+    orders: int = 0
+    refused: int = 0
+    impressions: int = 0
+
+
+class Simulation:
+    """A marketplace that lives day by day. ``run`` returns the per-day statistics."""
+
+    def __init__(
+        self,
+        config: SimConfig,
+        factory: sessionmaker[Session],
+        *,
+        policy: FeedPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.factory = factory
+        self.policy: FeedPolicy = policy or BaselinePolicy()
+        self.rng = np.random.default_rng(config.seed)
+        self.start = int(config.start.timestamp())
+        self.pop: Population | None = None
+        self.queues: dict[str, Queue] = {}
+        self.stats: list[DayStats] = []
+        self.sat_key = np.zeros(0, dtype=np.int64)
+        self.sat_day = np.zeros(0, dtype=np.int64)
+        self._key_seq = 0
+
+    # -- set-up -------------------------------------------------------------------------
+    def build(self) -> Population:
+        with transaction(self.factory) as session:
+            self.pop = population_mod.build(session, self.config, self.rng, self.config.start)
+        pop = self.pop
+        rng = self.rng
+        self.creator_live_p = np.clip(
+            rng.beta(4, 4 / self.config.creator_live_days_share - 4, len(pop.creator_ids)), 0, 1
+        )
+        kind_boost = np.where(np.isin(pop.shop_kind, ["brand", "fast_brand"]), 1.3, 0.8)
+        self.shop_live_p = np.clip(
+            rng.beta(4, 4 / self.config.shop_live_days_share - 4, len(pop.shop_ids)) * kind_boost,
+            0,
+            1,
+        )
+        self.shop_follow_key = np.zeros(0, dtype=np.int64)  # buyer * n_shops + shop
+        for name in (
+            "cancel",
+            "ship",
+            "pick_up",
+            "deliver",
+            "confirm",
+            "review",
+            "request",
+            "approve",
+            "reject",
+            "escalate",
+            "arbitrate",
+            "return_shipped",
+            "return_received",
+            "chat",
+        ):
+            self.queues[name] = Queue()
+        return pop
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, on_day: Callable[[DayStats], None] | None = None) -> list[DayStats]:
+        if self.pop is None:
+            self.build()
+        for d in range(self.config.days):
+            stats = self.run_day(d)
+            self.stats.append(stats)
+            if on_day is not None:
+                on_day(stats)
+        return self.stats
+
+    def run_day(self, d: int) -> DayStats:
+        assert self.pop is not None
+        stats = DayStats(day=d)
+        t0 = self.start + d * DAY
+        with transaction(self.factory) as session:
+            self._catalog_moves(session, t0)
+            lives, videos = self._content(session, t0)
+            self.policy.refresh(session, at=_dt(t0)[0])
+            for hour, share, live_on in BATCHES:
+                at = t0 + int(hour * HOUR)
+                self._traffic_batch(
+                    session, d, at, share, lives if live_on else None, videos, stats
+                )
+            if len(lives):
+                content_bulk.end_lives(session, lives.ids, at=_dt(t0 + LIVE_END)[0])
+            self._fulfil_and_react(session, d, t0 + DAY)
+        return stats
+
+    # -- catalog --------------------------------------------------------------------------
+    def _catalog_moves(self, session: Session, t0: int) -> None:
+        pop, rng, cfg = self.pop, self.rng, self.config
+        assert pop is not None
+        at = _dt(t0 + 8 * HOUR)[0]
+        n = len(pop.sku_ids)
+        moving = np.flatnonzero(rng.random(n) < cfg.price_change_share)
+        if len(moving):
+            new_price = np.maximum(
+                100,
+                (pop.product_price_fen[moving] * rng.uniform(0.85, 1.15, len(moving)))
+                .round(-1)
+                .astype(np.int64),
+            )
+            catalog_bulk.change_prices(session, pop.sku_ids[moving], new_price, at=at)
+            pop.product_price_fen[moving] = new_price
+        skus = table(Sku)
+        low = np.array(
+            session.execute(select(skus.c.id).where(skus.c.stock < 100)).scalars().all(),
+            dtype=np.int64,
+        )
+        if len(low):
+            catalog_bulk.restock(session, low, np.full(len(low), 1000, dtype=np.int64))
+        launching = np.flatnonzero(rng.random(len(pop.shop_ids)) < cfg.new_product_rate)
+        if len(launching):
+            self._launch_products(session, launching, at)
+
+    def _launch_products(self, session: Session, shops: IntArray, at: datetime) -> None:
+        pop, rng = self.pop, self.rng
+        assert pop is not None
+        cat = pop.shop_category[shops]
+        low, high = pop.price_range[cat, 0], pop.price_range[cat, 1]
+        price = np.exp(np.log(low) + rng.random(len(shops)) * np.log(high / low)) * 100
+        price_fen = np.maximum(100, price.round(-1).astype(np.int64))
+        start = len(pop.product_ids)
+        pids, sids = catalog_bulk.list_products_with_skus(
+            session,
+            pop.shop_ids[shops],
+            [f"Product {start + i + 1}" for i in range(len(shops))],
+            pop.category_ids[cat],
+            price_fen,
+            np.full(len(shops), 800, dtype=np.int64),
+            at=at,
+        )
+        quality = np.clip(
+            pop.truth.shop_quality[shops] + rng.normal(0, 0.07, len(shops)), 0.02, 0.99
+        )
+        pop.product_ids = np.concatenate([pop.product_ids, pids])
+        pop.sku_ids = np.concatenate([pop.sku_ids, sids])
+        pop.product_shop = np.concatenate([pop.product_shop, shops])
+        pop.product_category = np.concatenate([pop.product_category, cat])
+        pop.product_price_fen = np.concatenate([pop.product_price_fen, price_fen])
+        pop.truth.product_id = pop.product_ids
+        pop.truth.product_quality = np.concatenate([pop.truth.product_quality, quality])
+
+    # -- content --------------------------------------------------------------------------
+    def _content(self, session: Session, t0: int) -> tuple[Content, Content]:
+        pop, rng, cfg = self.pop, self.rng, self.config
+        assert pop is not None
+        n_creators, n_shops = len(pop.creator_ids), len(pop.shop_ids)
+        sel_product = pop.offer_product[pop.selection_offer]
+        order = np.argsort(pop.selection_creator, kind="stable")
+        sel_c, sel_p = pop.selection_creator[order], sel_product[order]
+        c_start = np.searchsorted(sel_c, np.arange(n_creators))
+        c_count = np.searchsorted(sel_c, np.arange(n_creators), side="right") - c_start
+        p_order = np.argsort(pop.product_shop, kind="stable")
+        s_start = np.searchsorted(pop.product_shop[p_order], np.arange(n_shops))
+        s_count = (
+            np.searchsorted(pop.product_shop[p_order], np.arange(n_shops), side="right") - s_start
+        )
+
+        def rooms(
+            hosts_c: IntArray, hosts_s: IntArray, per_room: int
+        ) -> tuple[list[list[int]], IntArray]:
+            products: list[list[int]] = []
+            for c, s in zip(hosts_c.tolist(), hosts_s.tolist(), strict=True):
+                pool = (
+                    sel_p[c_start[c] : c_start[c] + c_count[c]]
+                    if c >= 0
+                    else p_order[s_start[s] : s_start[s] + s_count[s]]
+                )
+                k = min(per_room, len(pool))
+                products.append(rng.choice(pool, size=k, replace=False).tolist() if k else [])
+            return products, np.array([len(p) for p in products], dtype=np.int64)
+
+        live_c = np.flatnonzero((rng.random(n_creators) < self.creator_live_p) & (c_count > 0))
+        live_s = np.flatnonzero(rng.random(n_shops) < self.shop_live_p)
+        host_c = np.concatenate([live_c, np.full(len(live_s), -1)])
+        host_s = np.concatenate([np.full(len(live_c), -1), live_s])
+        products, counts = rooms(host_c, host_s, cfg.products_per_room)
+        live_ids = content_bulk.go_live(
+            session,
+            np.where(host_c >= 0, pop.creator_ids[np.maximum(host_c, 0)], 0),
+            np.where(host_s >= 0, pop.shop_ids[np.maximum(host_s, 0)], 0),
+            [pop.product_ids[p].tolist() for p in products],
+            at=_dt(t0 + LIVE_START)[0],
+        )
+        lives = Content(
+            ItemKind.LIVE_SESSION,
+            live_ids,
+            host_c,
+            host_s,
+            np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64),
+            counts,
+            np.array([p for ps in products for p in ps], dtype=np.int64),
+        )
+
+        vid_c = np.flatnonzero((rng.random(n_creators) < cfg.video_share) & (c_count > 0))
+        vid_s = np.flatnonzero(rng.random(n_shops) < cfg.video_share * 0.6)
+        vhost_c = np.concatenate([vid_c, np.full(len(vid_s), -1)])
+        vhost_s = np.concatenate([np.full(len(vid_c), -1), vid_s])
+        vproducts, vcounts = rooms(vhost_c, vhost_s, 2)
+        video_ids = content_bulk.post_videos(
+            session,
+            np.where(vhost_c >= 0, pop.creator_ids[np.maximum(vhost_c, 0)], 0),
+            np.where(vhost_s >= 0, pop.shop_ids[np.maximum(vhost_s, 0)], 0),
+            [pop.product_ids[p].tolist() for p in vproducts],
+            at=_dt(t0 + 9 * HOUR)[0],
+        )
+        videos = Content(
+            ItemKind.SHORT_VIDEO,
+            video_ids,
+            vhost_c,
+            vhost_s,
+            np.r_[0, np.cumsum(vcounts)[:-1]].astype(np.int64),
+            vcounts,
+            np.array([p for ps in vproducts for p in ps], dtype=np.int64),
+        )
+        return lives, videos
+
+    # -- traffic and orders ---------------------------------------------------------------
+    def _pool(self, parts: list[Content]) -> Content:
+        if not parts:
+            return Content.empty(ItemKind.PRODUCT_CARD)
+        offsets = np.cumsum([0] + [len(p.products) for p in parts[:-1]])
+        return Content(
+            ItemKind.PRODUCT_CARD,  # mixed: per-element kinds live in self._pool_kinds
+            np.concatenate([p.ids for p in parts]),
+            np.concatenate([p.creator for p in parts]),
+            np.concatenate([p.shop for p in parts]),
+            np.concatenate([p.product_start + o for p, o in zip(parts, offsets, strict=True)]),
+            np.concatenate([p.product_count for p in parts]),
+            np.concatenate([p.products for p in parts]),
+        )
+
+    def _cards(self) -> Content:
+        pop = self.pop
+        assert pop is not None
+        n = len(pop.product_ids)
+        return Content(
+            ItemKind.PRODUCT_CARD,
+            pop.product_ids,
+            np.full(n, -1),
+            pop.product_shop,
+            np.arange(n, dtype=np.int64),
+            np.ones(n, dtype=np.int64),
+            np.arange(n, dtype=np.int64),
+        )
+
+    def _surface_pool(self, surface: str, lives: Content | None, videos: Content) -> list[Content]:
+        if surface in ("follow", "discover"):
+            return [lives] if lives is not None else [videos]
+        if surface == "featured":
+            return [lives] if lives is not None else [videos, self._cards()]
+        if surface == "short_video_to_live":
+            return [videos]
+        return [self._cards()]
+
+    def _weights(self, surface: str, parts: list[Content]) -> tuple[np.ndarray, np.ndarray]:
+        pop = self.pop
+        assert pop is not None
+        weights, reward = [], []
+        for part in parts:
+            creator_db = np.where(
+                part.creator >= 0, pop.creator_ids[np.maximum(part.creator, 0)], 0
+            )
+            shop_db = np.where(part.shop >= 0, pop.shop_ids[np.maximum(part.shop, 0)], 0)
+            allocation = self.policy.allocate(
+                Candidates(Surface(surface), part.kind, part.ids, shop_db, creator_db)
+            )
+            weights.append(np.asarray(allocation.weights, dtype=np.float64))
+            mask = (
+                allocation.reward_mask
+                if allocation.reward_mask is not None
+                else np.zeros(len(part), dtype=bool)
+            )
+            reward.append(mask)
+        return np.concatenate(weights) if weights else np.zeros(0), np.concatenate(
+            reward
+        ) if reward else np.zeros(0, dtype=bool)
+
+    def _traffic_batch(
+        self,
+        session: Session,
+        d: int,
+        at: int,
+        share: float,
+        lives: Content | None,
+        videos: Content,
+        stats: DayStats,
+    ) -> None:
+        pop, rng, cfg = self.pop, self.rng, self.config
+        assert pop is not None
+        n_b, n_shops, n_creators = len(pop.buyer_ids), len(pop.shop_ids), len(pop.creator_ids)
+        per_buyer = (
+            pop.buyer_activity * cfg.sessions_per_buyer * cfg.impressions_per_session * share
+        )
+        follow_keys = np.sort(pop.follow_buyer * n_creators + pop.follow_creator)
+        buys: list[dict[str, np.ndarray]] = []
+        for surface in SURFACES:
+            viewers = np.repeat(np.arange(n_b), rng.poisson(per_buyer * cfg.surface_share[surface]))
+            parts = self._surface_pool(surface, lives, videos)
+            kinds = (
+                np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
+                if parts
+                else np.zeros(0)
+            )
+            part_kind = [p.kind for p in parts]
+            pool = self._pool(parts)
+            if len(viewers) == 0 or len(pool) == 0:
+                continue
+            weights, reward = self._weights(surface, parts)
+            elem = self._choose(surface, viewers, pool, weights, follow_keys)
+            served = elem >= 0
+            viewers, elem = viewers[served], elem[served]
+            has_products = pool.product_count[elem] > 0
+            viewers, elem = viewers[has_products], elem[has_products]
+            if len(elem) == 0:
+                continue
+            self._log_impressions(session, surface, pool, kinds, part_kind, elem, reward, at, stats)
+            pick = pool.product_start[elem] + (
+                rng.random(len(elem)) * pool.product_count[elem]
+            ).astype(np.int64)
+            product = pool.products[pick]
+            p = self._conversion(surface, viewers, elem, pool, product, follow_keys)
+            bought = rng.random(len(p)) < p
+            if bought.any():
+                e = elem[bought]
+                buys.append(
+                    {
+                        "buyer": viewers[bought],
+                        "product": product[bought],
+                        "creator": pool.creator[e],
+                        "shop_host": pool.shop[e],
+                        "kind": np.array([part_kind[int(k)].value for k in kinds[e]]),
+                        "content": pool.ids[e],
+                        "surface": np.full(int(bought.sum()), surface),
+                    }
+                )
+        if buys:
+            self._place(
+                session, d, at, {k: np.concatenate([b[k] for b in buys]) for k in buys[0]}, stats
+            )
+
+    def _choose(
+        self,
+        surface: str,
+        viewers: IntArray,
+        pool: Content,
+        weights: np.ndarray,
+        follow_keys: IntArray,
+    ) -> IntArray:
+        pop, rng = self.pop, self.rng
+        assert pop is not None
+        n_shops, n_creators = len(pop.shop_ids), len(pop.creator_ids)
+        if surface == "follow":
+            by_creator = np.full(n_creators, -1)
+            c_elems = np.flatnonzero(pool.creator >= 0)
+            by_creator[pool.creator[c_elems]] = c_elems
+            by_shop = np.full(n_shops, -1)
+            s_elems = np.flatnonzero(pool.shop >= 0)
+            by_shop[pool.shop[s_elems]] = s_elems
+            fb, fc = follow_keys // n_creators, follow_keys % n_creators
+            sb, ss = self.shop_follow_key // n_shops, self.shop_follow_key % n_shops
+            edge_buyer = np.concatenate([fb, sb])
+            edge_elem = np.concatenate([by_creator[fc], by_shop[ss]])
+            keep = edge_elem >= 0
+            return sample_grouped(
+                viewers, edge_buyer[keep], edge_elem[keep], weights[edge_elem[keep]], rng
+            )
+        if surface == "search":
+            cards_category = pop.product_category[pool.products[pool.product_start]]
+            return sample_grouped(
+                pop.buyer_category[viewers], cards_category, np.arange(len(pool)), weights, rng
+            )
+        if surface == "shop":
+            keys = np.unique(np.concatenate([self.shop_follow_key, self.sat_key]))
+            kb, ks = keys // n_shops, keys % n_shops
+            order = np.argsort(pop.product_shop, kind="stable")
+            start = np.searchsorted(pop.product_shop[order], ks)
+            count = np.searchsorted(pop.product_shop[order], ks, side="right") - start
+            edge_buyer = np.repeat(kb, count)
+            within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+            edge_elem = order[np.repeat(start, count) + within]
+            return sample_grouped(viewers, edge_buyer, edge_elem, weights[edge_elem], rng)
+        p = weights / weights.sum()
+        return rng.choice(len(pool), size=len(viewers), p=p)
+
+    def _conversion(
+        self,
+        surface: str,
+        viewers: IntArray,
+        elem: IntArray,
+        pool: Content,
+        product: IntArray,
+        follow_keys: IntArray,
+    ) -> np.ndarray:
+        pop, cfg = self.pop, self.config
+        assert pop is not None
+        truth = pop.truth
+        n_shops, n_creators = len(pop.shop_ids), len(pop.creator_ids)
+        quality = truth.product_quality[product]
+        cat = pop.product_category[product]
+        reference = np.sqrt(pop.price_range[cat, 0] * pop.price_range[cat, 1]) * 100
+        price = pop.product_price_fen[product]
+        creator, host_shop = pool.creator[elem], pool.shop[elem]
+        shop = pop.product_shop[product]
+        content = np.where(
+            creator >= 0,
+            0.5 + truth.creator_content[np.maximum(creator, 0)],
+            np.where(pool.product_count[elem] > 1, 0.75 + 0.5 * truth.shop_service[shop], 1.0),
+        )
+        follows_host = np.where(
+            creator >= 0,
+            _contains(follow_keys, viewers * n_creators + np.maximum(creator, 0)),
+            _contains(self.shop_follow_key, viewers * n_shops + np.maximum(host_shop, 0))
+            & (host_shop >= 0),
+        )
+        satisfied = _contains(self.sat_key, viewers * n_shops + shop)
+        p = (
+            cfg.base_conversion[surface]
+            * np.exp(3.0 * (quality - 0.75))
+            * (reference / price) ** 0.35
+            * content
+            * np.where(follows_host, cfg.fan_affinity, 1.0)
+            * np.where(satisfied, cfg.repurchase_affinity, 1.0)
+        )
+        return np.minimum(p, 0.6)
+
+    def _log_impressions(
+        self,
+        session: Session,
+        surface: str,
+        pool: Content,
+        kinds: np.ndarray,
+        part_kind: list[ItemKind],
+        elem: IntArray,
+        reward: np.ndarray,
+        at: int,
+        stats: DayStats,
+    ) -> None:
+        uniq, counts = np.unique(elem, return_counts=True)
+        stats.impressions += int(counts.sum())
+        plan = getattr(self.policy, "reward_plan", None)
+        traffic_service.log_impression_counts(
+            session,
+            [Surface(surface)] * len(uniq),
+            [part_kind[int(k)] for k in kinds[uniq]],
+            pool.ids[uniq].tolist(),
+            counts.tolist(),
+            shown_at=_dt(at)[0],
+            reward_plan=[plan if r else None for r in reward[uniq]] if plan else None,
+            plan_version=self.policy.name,
+        )
+
+    def _place(
+        self, session: Session, d: int, at: int, buy: dict[str, np.ndarray], stats: DayStats
+    ) -> None:
+        pop, rng, cfg = self.pop, self.rng, self.config
+        assert pop is not None
+        n = len(buy["buyer"])
+        creator, shop_host, kind = buy["creator"], buy["shop_host"], buy["kind"]
+        is_card = kind == ItemKind.PRODUCT_CARD.value
+        channel = [
+            SHELF_CHANNEL[s]
+            if card
+            else (Channel.DISTRIBUTION if c >= 0 else Channel.SELF_BROADCAST)
+            for s, card, c in zip(buy["surface"], is_card, creator, strict=True)
+        ]
+        qty = 1 + (rng.random(n) < 0.12) + (rng.random(n) < 0.03)
+        goods = pop.product_price_fen[buy["product"]] * qty
+        mdisc = np.where(
+            rng.random(n) < 0.15, (goods * rng.uniform(0.05, 0.1, n)).astype(np.int64), 0
+        )
+        pdisc = np.where(
+            rng.random(n) < 0.05, (goods * rng.uniform(0.03, 0.08, n)).astype(np.int64), 0
+        )
+        keys = [f"sim-{self._key_seq + i}" for i in range(n)]
+        self._key_seq += n
+        batch = orders_bulk.OrderBatch(
+            buyer_id=pop.buyer_ids[buy["buyer"]],
+            sku_id=pop.sku_ids[buy["product"]],
+            quantity=qty.astype(np.int64),
+            channel=channel,
+            idempotency_key=keys,
+            creator_id=np.where(creator >= 0, pop.creator_ids[np.maximum(creator, 0)], 0),
+            content_kind=[
+                None if c else ContentKind(k) for k, c in zip(kind, is_card, strict=True)
+            ],
+            content_id=np.where(is_card, 0, buy["content"]),
+            surface=list(buy["surface"]),
+            merchant_discount_fen=mdisc,
+            platform_discount_fen=pdisc,
+        )
+        result = orders_bulk.place_orders(session, batch, at=_dt(at)[0])
+        placed = result.order_id > 0
+        stats.orders += int(placed.sum())
+        stats.refused += len(result.refused)
+        ids = result.order_id[placed]
+        self._remember(ids, buy, placed, channel)
+        unpaid = rng.random(len(ids)) < cfg.unpaid_share
+        pay_at = at + 60
+        paid = orders_bulk.advance_orders(session, ids[~unpaid], "pay", _dt(pay_at)[0])
+        self.queues["cancel"].push(np.full(int(unpaid.sum()), at + DAY - 1), order=ids[unpaid])
+        self._schedule_fulfilment(paid, pay_at)
+
+    def _remember(
+        self, ids: IntArray, buy: dict[str, np.ndarray], placed: np.ndarray, channel: list[Channel]
+    ) -> None:
+        size = int(ids.max()) + 1 if len(ids) else 0
+        if not hasattr(self, "o_buyer"):
+            self.o_buyer = np.zeros(0, dtype=np.int64)
+            self.o_product = np.zeros(0, dtype=np.int64)
+            self.o_creator = np.zeros(0, dtype=np.int64)
+            self.o_channel = np.zeros(0, dtype="<U16")
+            self.o_ship_hours = np.zeros(0)
+        if size > len(self.o_buyer):
+            grow = size - len(self.o_buyer)
+            self.o_buyer = np.r_[self.o_buyer, np.zeros(grow, dtype=np.int64)]
+            self.o_product = np.r_[self.o_product, np.zeros(grow, dtype=np.int64)]
+            self.o_creator = np.r_[self.o_creator, np.full(grow, -1, dtype=np.int64)]
+            self.o_channel = np.r_[self.o_channel, np.full(grow, "", dtype="<U16")]
+            self.o_ship_hours = np.r_[self.o_ship_hours, np.zeros(grow)]
+        self.o_buyer[ids] = buy["buyer"][placed]
+        self.o_product[ids] = buy["product"][placed]
+        self.o_creator[ids] = buy["creator"][placed]
+        self.o_channel[ids] = np.array([c.value for c in channel])[placed]
+
+    def _schedule_fulfilment(self, paid: IntArray, paid_at: int) -> None:
+        pop, rng, cfg = self.pop, self.rng, self.config
+        assert pop is not None
+        if len(paid) == 0:
+            return
+        shop = pop.product_shop[self.o_product[paid]]
+        mean_hours = pop.truth.shop_logistics_hours[shop]
+        ship_h = rng.gamma(2.0, mean_hours / 2.0)
+        self.o_ship_hours[paid] = ship_h
+        ship = paid_at + (ship_h * HOUR).astype(np.int64)
+        pick = ship + rng.uniform(1, 8, len(paid)) * HOUR
+        deliver = pick + rng.uniform(20, 96, len(paid)) * HOUR
+        self.queues["ship"].push(ship, order=paid)
+        self.queues["pick_up"].push(pick.astype(np.int64), order=paid)
+        self.queues["deliver"].push(deliver.astype(np.int64), order=paid)
+        chat = rng.random(len(paid)) < cfg.chat_rate
+        service = pop.truth.shop_service[shop[chat]]
+        seconds = rng.lognormal(np.log(30 + 3000 * (1 - service) ** 2), 0.8)
+        seconds = np.where(rng.random(int(chat.sum())) < 0.25 * (1 - service), -1, seconds)
+        self.queues["chat"].push(
+            paid_at + (rng.uniform(0.1, 36, int(chat.sum())) * HOUR).astype(np.int64),
+            buyer=self.o_buyer[paid[chat]],
+            shop=shop[chat],
+            seconds=seconds.astype(np.int64),
+        )
+
+    # -- after the sale ---------------------------------------------------------------------
+    def _fulfil_and_react(self, session: Session, d: int, t_end: int) -> None:
+        q = self.queues
+        for action in ("cancel", "ship", "pick_up"):
+            due, cols = q[action].pop_until(t_end)
+            if len(due):
+                orders_bulk.advance_orders(session, cols["order"], action, _dt(due))
+        due, cols = q["deliver"].pop_until(t_end)
+        if len(due):
+            done = orders_bulk.advance_orders(session, cols["order"], "deliver", _dt(due))
+            delivered_at = dict(zip(cols["order"].tolist(), due.tolist(), strict=True))
+            self._react_to_delivery(
+                session, d, done, np.array([delivered_at[int(o)] for o in done], dtype=np.int64)
+            )
+        due, cols = q["confirm"].pop_until(t_end)
+        if len(due):
+            orders_bulk.advance_orders(session, cols["order"], "confirm_receipt", _dt(due))
+        due, cols = q["review"].pop_until(t_end)
+        if len(due):
+            aftersales_bulk.submit_reviews(session, cols["order"], cols["stars"], _dt(due))
+        self._after_sales(session, t_end)
+        due, cols = q["chat"].pop_until(t_end)
+        if len(due):
+            pop = self.pop
+            assert pop is not None
+            aftersales_bulk.record_chats(
+                session,
+                pop.buyer_ids[cols["buyer"]],
+                pop.shop_ids[cols["shop"]],
+                _dt(due),
+                cols["seconds"],
+            )
+
+    def _react_to_delivery(
+        self, session: Session, d: int, orders: IntArray, delivered: IntArray
+    ) -> None:
+        """What each buyer does once the parcel arrives: confirm, review, ask for after-sales,
+        follow, come back. All of it is drawn from the hidden truth."""
+        pop, rng, cfg = self.pop, self.rng, self.config
+        assert pop is not None
+        if len(orders) == 0:
+            return
+        truth = pop.truth
+        n = len(orders)
+        buyer, product = self.o_buyer[orders], self.o_product[orders]
+        creator, channel = self.o_creator[orders], self.o_channel[orders]
+        shop = pop.product_shop[product]
+        quality = truth.product_quality[product]
+        abusive = pop.buyer_abusive[buyer]
+        honesty = np.where(
+            creator >= 0, truth.creator_honesty[np.maximum(creator, 0)], truth.shop_honesty[shop]
+        )
+        late = self.o_ship_hours[orders] > 48
+
+        p_after_sales = np.where(
+            abusive,
+            0.5,
+            cfg.after_sales_base
+            + cfg.after_sales_quality_slope * (1 - quality)
+            + 0.15 * (1 - honesty),
+        )
+        wants = rng.random(n) < p_after_sales
+        no_reason = ~abusive & (rng.random(n) < cfg.no_reason_return_rate)
+        w_quality, w_desc, w_damage = 3 * (1 - quality), 2 * (1 - honesty), np.full(n, 0.15)
+        total = w_quality + w_desc + w_damage
+        u = rng.random(n) * total
+        reason = np.where(
+            u < w_quality,
+            "quality",
+            np.where(u < w_quality + w_desc, "not_as_described", "damaged_in_transit"),
+        )
+        reason = np.where(abusive, "quality", reason)
+        requesting = wants | no_reason
+        reason = np.where(no_reason & ~wants, "no_reason_7day", reason)
+        k = rng.random(n)
+        kind = np.where(
+            reason == "no_reason_7day",
+            "return_refund",
+            np.where(
+                abusive | (k < 0.45), "refund_only", np.where(k < 0.9, "return_refund", "exchange")
+            ),
+        )
+        req_at = delivered + (rng.uniform(0.2, 4, n) * DAY).astype(np.int64)
+        idx = np.flatnonzero(requesting)
+        self.queues["request"].push(
+            req_at[idx],
+            order=orders[idx],
+            kind=kind[idx],
+            reason=reason[idx],
+            abusive=abusive[idx],
+            shop=shop[idx],
+            creator_fault=(creator[idx] >= 0)
+            & (reason[idx] == "not_as_described")
+            & (honesty[idx] < 0.75),
+        )
+
+        reviews = rng.random(n) < np.where(abusive, 0.9, cfg.review_rate)
+        raw = (
+            1
+            + 4 * (quality + rng.normal(0, 0.12, n))
+            - np.where(late & (rng.random(n) < 0.5), 1, 0)
+        )
+        stars = np.clip(np.round(raw), 1, 5).astype(np.int64)
+        stars = np.where(abusive, 1, np.where(requesting & ~no_reason, np.minimum(stars, 2), stars))
+        r_idx = np.flatnonzero(reviews)
+        self.queues["review"].push(
+            delivered[r_idx] + (rng.uniform(0.3, 3, len(r_idx)) * DAY).astype(np.int64),
+            order=orders[r_idx],
+            stars=stars[r_idx],
+        )
+        confirm_in = np.where(rng.random(n) < 0.7, rng.uniform(1, 5, n), 7.0) * DAY
+        self.queues["confirm"].push((delivered + confirm_in).astype(np.int64), order=orders)
+
+        satisfied = ~requesting & ((reviews & (stars >= 4)) | (~reviews & (quality > 0.7)))
+        self._remember_satisfaction(buyer[satisfied], shop[satisfied], d)
+        follow_roll = rng.random(n)
+        new_creator_fans = satisfied & (creator >= 0) & (follow_roll < 0.08)
+        if new_creator_fans.any():
+            accounts_bulk.follow_creators(
+                session,
+                pop.buyer_ids[buyer[new_creator_fans]],
+                pop.creator_ids[creator[new_creator_fans]],
+                at=_dt(int(delivered.max()))[0],
+            )
+            n_c = len(pop.creator_ids)
+            keys = np.unique(
+                np.concatenate(
+                    [
+                        pop.follow_buyer * n_c + pop.follow_creator,
+                        buyer[new_creator_fans] * n_c + creator[new_creator_fans],
+                    ]
+                )
+            )
+            pop.follow_buyer, pop.follow_creator = keys // n_c, keys % n_c
+        shop_p = np.where(
+            channel == Channel.SELF_BROADCAST.value, 0.12, np.where(creator >= 0, 0.0, 0.03)
+        )
+        new_shop_fans = satisfied & (follow_roll < shop_p)
+        if new_shop_fans.any():
+            accounts_bulk.follow_shops(
+                session,
+                pop.buyer_ids[buyer[new_shop_fans]],
+                pop.shop_ids[shop[new_shop_fans]],
+                at=_dt(int(delivered.max()))[0],
+            )
+            n_s = len(pop.shop_ids)
+            self.shop_follow_key = np.unique(
+                np.concatenate(
+                    [
+                        self.shop_follow_key,
+                        buyer[new_shop_fans] * n_s + shop[new_shop_fans],
+                    ]
+                )
+            )
+
+    def _remember_satisfaction(self, buyers: IntArray, shops: IntArray, d: int) -> None:
+        assert self.pop is not None
+        keys = buyers * len(self.pop.shop_ids) + shops
+        all_keys = np.concatenate([self.sat_key, keys])
+        all_days = np.concatenate([self.sat_day, np.full(len(keys), d)])
+        fresh = all_days > d - self.config.satisfaction_memory_days
+        all_keys, all_days = all_keys[fresh], all_days[fresh]
+        order = np.lexsort((-all_days, all_keys))
+        all_keys, all_days = all_keys[order], all_days[order]
+        first = np.r_[True, all_keys[1:] != all_keys[:-1]]
+        self.sat_key, self.sat_day = all_keys[first], all_days[first]
+
+    def _after_sales(self, session: Session, t_end: int) -> None:
+        pop, rng, cfg, q = self.pop, self.rng, self.config, self.queues
+        assert pop is not None
+        due, c = q["request"].pop_until(t_end)
+        if len(due):
+            ids = aftersales_bulk.request_after_sales(
+                session,
+                c["order"],
+                [AfterSalesKind(k) for k in c["kind"]],
+                [AfterSalesReason(r) for r in c["reason"]],
+                _dt(due),
+            )
+            ok = ids > 0
+            ids, due = ids[ok], due[ok]
+            c = {k: v[ok] for k, v in c.items()}
+            service = pop.truth.shop_service[c["shop"]]
+            n = len(ids)
+            approve = rng.random(n) < np.where(c["abusive"], 0.5, 0.55 + 0.45 * service)
+            handled = due + ((2 + 70 * (1 - service)) * HOUR).astype(np.int64)
+            q["approve"].push(handled[approve], req=ids[approve], kind=c["kind"][approve])
+            q["reject"].push(handled[~approve], req=ids[~approve])
+            escalate = ~approve & (rng.random(n) < np.where(c["abusive"], 0.8, cfg.escalation_rate))
+            party = np.where(
+                c["abusive"],
+                ResponsibleParty.BUYER.value,
+                np.where(
+                    c["creator_fault"],
+                    ResponsibleParty.CREATOR.value,
+                    np.where(
+                        c["reason"] == "damaged_in_transit",
+                        ResponsibleParty.CARRIER.value,
+                        np.where(
+                            c["reason"] == "no_reason_7day",
+                            ResponsibleParty.BUYER.value,
+                            ResponsibleParty.MERCHANT.value,
+                        ),
+                    ),
+                ),
+            )
+            buyer_wins = ~c["abusive"] & (c["reason"] != "no_reason_7day")
+            q["escalate"].push(handled[escalate] + DAY, req=ids[escalate])
+            q["arbitrate"].push(
+                handled[escalate] + 3 * DAY,
+                req=ids[escalate],
+                buyer_wins=buyer_wins[escalate],
+                party=party[escalate],
+                kind=c["kind"][escalate],
+            )
+        for action in ("approve", "reject", "escalate"):
+            due, c = q[action].pop_until(t_end)
+            if not len(due):
+                continue
+            for t in np.unique(due // HOUR):
+                at = due // HOUR == t
+                done = aftersales_bulk.advance_requests(
+                    session, c["req"][at], action, _dt(t * HOUR)[0]
+                )
+                if action == "approve":
+                    returns = np.isin(c["req"][at], done) & (c["kind"][at] != "refund_only")
+                    self._schedule_returns(c["req"][at][returns], int(t * HOUR))
+        due, c = q["arbitrate"].pop_until(t_end)
+        for wins in (True, False):
+            for party in np.unique(c.get("party", np.zeros(0, dtype="<U16"))):
+                sel = (c["buyer_wins"] == wins) & (c["party"] == party)
+                if not sel.any():
+                    continue
+                if wins and party == ResponsibleParty.BUYER.value:
+                    continue
+                done = aftersales_bulk.advance_requests(
+                    session,
+                    c["req"][sel],
+                    "arbitrate",
+                    _dt(int(due[sel].max()))[0],
+                    outcome=DisputeOutcome.BUYER_WON if wins else DisputeOutcome.MERCHANT_WON,
+                    responsible_party=ResponsibleParty(party),
+                )
+                if wins:
+                    returns = np.isin(c["req"][sel], done) & (c["kind"][sel] != "refund_only")
+                    self._schedule_returns(c["req"][sel][returns], int(due[sel].max()))
+        for action in ("return_shipped", "return_received"):
+            due, c = q[action].pop_until(t_end)
+            for t in np.unique(due // DAY):
+                at = due // DAY == t
+                aftersales_bulk.advance_requests(
+                    session, c["req"][at], action, _dt(int(due[at].max()))[0]
+                )
+
+    def _schedule_returns(self, requests: IntArray, at: int) -> None:
+        if len(requests) == 0:
+            return
+        rng = self.rng
+        shipped = at + (rng.uniform(1, 3, len(requests)) * DAY).astype(np.int64)
+        received = shipped + (rng.uniform(2, 4, len(requests)) * DAY).astype(np.int64)
+        self.queues["return_shipped"].push(shipped, req=requests)
+        self.queues["return_received"].push(received, req=requests)
+
+
+def _contains(sorted_keys: IntArray, keys: IntArray) -> np.ndarray:
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
+def sample_grouped(
+    slot_group: IntArray,
+    edge_group: IntArray,
+    edge_elem: IntArray,
+    edge_weight: np.ndarray,
+    rng: np.random.Generator,
+) -> IntArray:
+    """For each slot, one element among the edges of its group, in proportion to weight
+    (-1 where the group has none). Vectorised: one cumulative sum, one binary search."""
+    if len(edge_group) == 0:
+        return np.full(len(slot_group), -1, dtype=np.int64)
+    order = np.argsort(edge_group, kind="stable")
+    g, e, w = edge_group[order], edge_elem[order], edge_weight[order].astype(np.float64)
+    cw = np.cumsum(w)
+    start = np.searchsorted(g, slot_group, side="left")
+    end = np.searchsorted(g, slot_group, side="right")
+    has = end > start
+    base = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
+    total = cw[np.maximum(end - 1, 0)] - base
+    target = base + rng.random(len(slot_group)) * total
+    idx = np.clip(np.searchsorted(cw, target, side="right"), start, np.maximum(end - 1, 0))
+    return np.where(has & (total > 0), e[np.minimum(idx, len(e) - 1)], -1).astype(np.int64)

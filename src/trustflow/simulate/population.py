@@ -1,0 +1,228 @@
+"""Build the synthetic marketplace: participants, catalog, library, follows and their truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from trustflow.accounts import bulk as accounts_bulk
+from trustflow.accounts import service as accounts_service
+from trustflow.bulk import IntArray
+from trustflow.catalog import bulk as catalog_bulk
+from trustflow.catalog import service as catalog_service
+from trustflow.catalog.models import ShopKind
+from trustflow.distribution import bulk as distribution_bulk
+from trustflow.simulate.config import CATEGORIES, KIND_SHARE, SimConfig
+from trustflow.simulate.truth import HiddenTruth
+
+#: Mean goods quality and its spread by shop kind (Beta distribution, mean / concentration).
+KIND_QUALITY = {
+    "brand": (0.86, 30.0),
+    "fast_brand": (0.8, 14.0),
+    "source": (0.74, 9.0),
+    "other": (0.66, 6.0),
+}
+KIND_COMMISSION_SHIFT = {"brand": -300, "fast_brand": 0, "source": 600, "other": 300}
+
+
+def beta(rng: np.random.Generator, mean: float, concentration: float, n: int) -> np.ndarray:
+    return rng.beta(mean * concentration, (1 - mean) * concentration, n)
+
+
+@dataclass
+class Population:
+    category_ids: IntArray
+    price_range: np.ndarray  # (n_categories, 2) in yuan
+    shop_ids: IntArray
+    shop_kind: np.ndarray
+    shop_category: IntArray  # index into category_ids
+    product_ids: IntArray
+    sku_ids: IntArray
+    product_shop: IntArray  # index into shop_ids
+    product_category: IntArray
+    product_price_fen: IntArray
+    creator_ids: IntArray
+    creator_fans: IntArray
+    buyer_ids: IntArray
+    buyer_activity: np.ndarray
+    buyer_category: IntArray  # the category a buyer mostly searches
+    buyer_abusive: np.ndarray
+    offer_ids: IntArray
+    offer_product: IntArray  # index into product_ids
+    offer_bps: IntArray
+    selection_creator: IntArray  # index into creator_ids
+    selection_offer: IntArray  # index into offer_ids
+    follow_buyer: IntArray  # index into buyer_ids
+    follow_creator: IntArray  # index into creator_ids
+    truth: HiddenTruth
+    shop_follow_buyer: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    shop_follow_shop: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def build(
+    session: Session, config: SimConfig, rng: np.random.Generator, at: datetime
+) -> Population:
+    codes = list(CATEGORIES)
+    category_ids = np.array(
+        [catalog_service.create_category(session, code=c, name=CATEGORIES[c][0]).id for c in codes],
+        dtype=np.int64,
+    )
+    price_range = np.array([[CATEGORIES[c][1], CATEGORIES[c][2]] for c in codes])
+
+    n_shops = config.shops
+    kinds = np.array(list(KIND_SHARE))
+    shop_kind = rng.choice(kinds, size=n_shops, p=list(KIND_SHARE.values()))
+    shop_category = rng.integers(0, len(codes), n_shops)
+    merchant_ids = accounts_bulk.create_merchants(
+        session, [f"Merchant {i + 1}" for i in range(n_shops)], at=at
+    )
+    shop_ids = catalog_bulk.create_shops(
+        session,
+        merchant_ids,
+        [f"Shop {i + 1}" for i in range(n_shops)],
+        [ShopKind(k) for k in shop_kind],
+        category_ids[shop_category],
+        at=at,
+    )
+    shop_quality = np.array([beta(rng, *KIND_QUALITY[k], 1)[0] for k in shop_kind])
+    shop_logistics = rng.gamma(4.0, 6.0, n_shops) + np.where(shop_kind == "brand", 6, 12)
+    shop_service = beta(rng, 0.8, 8.0, n_shops)
+    shop_honesty = beta(rng, 0.9, 12.0, n_shops)
+
+    per_shop = np.maximum(1, rng.poisson(config.products_per_shop, n_shops))
+    product_shop = np.repeat(np.arange(n_shops), per_shop)
+    n_products = len(product_shop)
+    product_category = shop_category[product_shop]
+    low, high = price_range[product_category, 0], price_range[product_category, 1]
+    # log-uniform within the category's range; brands sit higher in it
+    brand_shift = np.where(shop_kind[product_shop] == "brand", 0.25, 0.0)
+    u = np.clip(rng.random(n_products) + brand_shift, 0, 1)
+    price_yuan = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+    price_fen = (np.round(price_yuan, 1) * 100).astype(np.int64)
+    stock = rng.integers(200, 2000, n_products) * max(1, config.buyers // 6000)
+    product_ids, sku_ids = catalog_bulk.list_products_with_skus(
+        session,
+        shop_ids[product_shop],
+        [f"Product {i + 1}" for i in range(n_products)],
+        category_ids[product_category],
+        price_fen,
+        stock,
+        at=at,
+    )
+    product_quality = np.clip(
+        shop_quality[product_shop] + rng.normal(0, 0.07, n_products), 0.02, 0.99
+    )
+
+    n_creators = config.creators
+    fans = config.creator_fans_min * (1 + rng.pareto(config.creator_fans_pareto_alpha, n_creators))
+    creator_fans = np.minimum(fans, 5e7).astype(np.int64)
+    creator_ids = accounts_bulk.create_creators(
+        session, [f"Creator {i + 1}" for i in range(n_creators)], creator_fans, at=at
+    )
+    creator_content = beta(rng, 0.7, 6.0, n_creators)
+    creator_honesty = beta(rng, 0.85, 8.0, n_creators)
+
+    n_buyers = config.buyers
+    buyer_ids = accounts_bulk.create_buyers(
+        session, [f"Buyer {i + 1}" for i in range(n_buyers)], at=at
+    )
+    buyer_activity = rng.lognormal(0, 0.6, n_buyers)
+    buyer_activity /= buyer_activity.mean()
+    buyer_category = rng.integers(0, len(codes), n_buyers)
+    buyer_abusive = rng.random(n_buyers) < config.abusive_buyer_share
+
+    # follows: buyers follow a few creators, popular ones more often (preferential attachment)
+    n_follows = rng.poisson(config.follows_per_buyer, n_buyers)
+    follow_buyer = np.repeat(np.arange(n_buyers), n_follows)
+    pop = creator_fans / creator_fans.sum()
+    follow_creator = rng.choice(n_creators, size=len(follow_buyer), p=pop)
+    accounts_bulk.follow_creators(
+        session, buyer_ids[follow_buyer], creator_ids[follow_creator], at=at
+    )
+    pairs = np.unique(follow_buyer * n_creators + follow_creator)
+    follow_buyer, follow_creator = pairs // n_creators, pairs % n_creators
+
+    # distribution library: goods owners offer part of their range at a commission
+    offered = np.flatnonzero(rng.random(n_products) < config.offer_share)
+    lo, hi = config.commission_bps_range
+    shift = np.array([KIND_COMMISSION_SHIFT[k] for k in shop_kind[product_shop[offered]]])
+    offer_bps = np.clip(rng.integers(lo, hi, len(offered)) + shift, 0, 9000).astype(np.int64)
+    offer_ids = distribution_bulk.publish_offers(session, product_ids[offered], offer_bps, at=at)
+
+    # creators pick offers: attractive commission and goods that look good to them (better
+    # judges of goods see quality more clearly)
+    picks_per_creator = np.minimum(
+        len(offered),
+        1
+        + rng.poisson(
+            config.selections_per_creator * (creator_fans / np.median(creator_fans)) ** 0.2
+        ),
+    )
+    sel_creator, sel_offer = [], []
+    for c in range(n_creators):
+        perceived = product_quality[offered] + rng.normal(
+            0, 0.25 * (1 - creator_honesty[c]) + 0.05, len(offered)
+        )
+        score = np.exp(6 * perceived) * (offer_bps / 1000.0)
+        chosen = rng.choice(
+            len(offered), size=int(picks_per_creator[c]), replace=False, p=score / score.sum()
+        )
+        sel_creator.extend([c] * len(chosen))
+        sel_offer.extend(chosen.tolist())
+    selection_creator = np.array(sel_creator, dtype=np.int64)
+    selection_offer = np.array(sel_offer, dtype=np.int64)
+    distribution_bulk.select_offers(
+        session, creator_ids[selection_creator], offer_ids[selection_offer], at=at
+    )
+
+    provider_ids = [
+        accounts_service.create_service_provider(session, name=f"Agency {i + 1}").id
+        for i in range(config.service_providers)
+    ]
+    operated = np.flatnonzero(rng.random(n_shops) < config.provider_share)
+    for s in operated.tolist():
+        accounts_service.assign_shop_to_provider(
+            session, provider_id=int(rng.choice(provider_ids)), shop_id=int(shop_ids[s]), at=at
+        )
+
+    truth = HiddenTruth(
+        shop_id=shop_ids,
+        shop_quality=shop_quality,
+        shop_logistics_hours=shop_logistics,
+        shop_service=shop_service,
+        shop_honesty=shop_honesty,
+        product_id=product_ids,
+        product_quality=product_quality,
+        creator_id=creator_ids,
+        creator_content=creator_content,
+        creator_honesty=creator_honesty,
+    )
+    return Population(
+        category_ids=category_ids,
+        price_range=price_range,
+        shop_ids=shop_ids,
+        shop_kind=shop_kind,
+        shop_category=shop_category,
+        product_ids=product_ids,
+        sku_ids=sku_ids,
+        product_shop=product_shop,
+        product_category=product_category,
+        product_price_fen=price_fen,
+        creator_ids=creator_ids,
+        creator_fans=creator_fans,
+        buyer_ids=buyer_ids,
+        buyer_activity=buyer_activity,
+        buyer_category=buyer_category,
+        buyer_abusive=buyer_abusive,
+        offer_ids=offer_ids,
+        offer_product=offered.astype(np.int64),
+        offer_bps=offer_bps,
+        selection_creator=selection_creator,
+        selection_offer=selection_offer,
+        follow_buyer=follow_buyer,
+        follow_creator=follow_creator,
+        truth=truth,
+    )
