@@ -44,6 +44,7 @@ class SimConfig:
     creator_fans_pareto_alpha: float = 1.2
     creator_fans_min: int = 2_000
     follows_per_buyer: float = 3.0
+    shop_follows_per_buyer: float = 1.5
 
     # traffic: impressions per buyer per day, and how they split across surfaces
     sessions_per_buyer: float = 1.4
@@ -63,22 +64,22 @@ class SimConfig:
     # conversion: order probability per impression before quality / price / fan effects
     base_conversion: dict[str, float] = field(
         default_factory=lambda: {
-            "follow": 0.030,
-            "featured": 0.006,
-            "discover": 0.005,
-            "short_video_to_live": 0.008,
-            "search": 0.020,
-            "mall": 0.008,
-            "shop": 0.025,
+            "follow": 0.0045,
+            "featured": 0.0011,
+            "discover": 0.0009,
+            "short_video_to_live": 0.0015,
+            "search": 0.0032,
+            "mall": 0.0011,
+            "shop": 0.0042,
         }
     )
-    fan_affinity: float = 2.5
-    repurchase_affinity: float = 4.0
+    fan_affinity: float = 2.0
+    repurchase_affinity: float = 2.2
     satisfaction_memory_days: int = 45
 
     # content supply
     creator_live_days_share: float = 0.45
-    shop_live_days_share: float = 0.5
+    shop_live_days_share: float = 0.7
     video_share: float = 0.5
     products_per_room: int = 12
 

@@ -146,7 +146,10 @@ class Simulation:
             0,
             1,
         )
-        self.shop_follow_key = np.zeros(0, dtype=np.int64)  # buyer * n_shops + shop
+        # buyer * n_shops + shop, sorted: who follows which shop
+        self.shop_follow_key = np.sort(
+            pop.shop_follow_buyer * len(pop.shop_ids) + pop.shop_follow_shop
+        )
         for name in (
             "cancel",
             "ship",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -57,9 +57,9 @@ class Population:
     selection_offer: IntArray  # index into offer_ids
     follow_buyer: IntArray  # index into buyer_ids
     follow_creator: IntArray  # index into creator_ids
+    shop_follow_buyer: IntArray  # index into buyer_ids
+    shop_follow_shop: IntArray  # index into shop_ids
     truth: HiddenTruth
-    shop_follow_buyer: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    shop_follow_shop: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def build(
@@ -145,6 +145,19 @@ def build(
     pairs = np.unique(follow_buyer * n_creators + follow_creator)
     follow_buyer, follow_creator = pairs // n_creators, pairs % n_creators
 
+    # some buyers already follow shops (brands and fast brands draw more fans)
+    n_shop_follows = rng.poisson(config.shop_follows_per_buyer, n_buyers)
+    shop_pull = np.where(np.isin(shop_kind, ["brand", "fast_brand"]), 3.0, 1.0)
+    shop_follow_buyer = np.repeat(np.arange(n_buyers), n_shop_follows)
+    shop_follow_shop = rng.choice(
+        n_shops, size=len(shop_follow_buyer), p=shop_pull / shop_pull.sum()
+    )
+    keys = np.unique(shop_follow_buyer * n_shops + shop_follow_shop)
+    shop_follow_buyer, shop_follow_shop = keys // n_shops, keys % n_shops
+    accounts_bulk.follow_shops(
+        session, buyer_ids[shop_follow_buyer], shop_ids[shop_follow_shop], at=at
+    )
+
     # distribution library: goods owners offer part of their range at a commission
     offered = np.flatnonzero(rng.random(n_products) < config.offer_share)
     lo, hi = config.commission_bps_range
@@ -224,5 +237,7 @@ def build(
         selection_offer=selection_offer,
         follow_buyer=follow_buyer,
         follow_creator=follow_creator,
+        shop_follow_buyer=shop_follow_buyer,
+        shop_follow_shop=shop_follow_shop,
         truth=truth,
     )

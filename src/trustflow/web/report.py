@@ -76,7 +76,7 @@ def _charts(session: Session) -> list[dict[str, Any]]:
     )
     fig_orders.update_layout(
         yaxis={"title": "orders"},
-        yaxis2={"title": "refunds", "overlaying": "y", "side": "right"},
+        yaxis2={"title": "refunds", "overlaying": "y", "side": "right", "rangemode": "tozero"},
         **_LAYOUT,
     )
 
