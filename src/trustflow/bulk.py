@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Select, Table, insert, select
+from sqlalchemy import Column, Executable, Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 #: Keep IN-lists under SQLite's default host-parameter limit, with room for other parameters.
@@ -63,7 +63,48 @@ def insert_returning_ids(
 
 def insert_many(session: Session, target: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        session.execute(insert(target), list(rows))
+        stmt = insert(target).values({k: bindparam(k) for k in rows[0]}).inline()
+        execute_many(session, stmt, rows)
+
+
+def execute_many(session: Session, stmt: Executable, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Run one statement for many parameter rows straight through the driver.
+
+    The statement is compiled once and each value goes through its column type's own bind
+    processor (so UTC times, enums and the like are stored exactly as the ORM stores them);
+    what is skipped is SQLAlchemy's per-row bookkeeping, which costs more than SQLite's work.
+    Returns the number of rows the statement changed.
+    """
+    if not rows:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = stmt.compile(dialect=dialect)
+    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    processors = compiled._bind_processors  # the same per-type processors SQLAlchemy applies
+    binds = compiled.binds
+
+    def value(row: Mapping[str, Any], name: str) -> Any:
+        bind = binds[name]
+        if bind.key in row:
+            v = row[bind.key]
+        elif bind.value is not None or bind.key.startswith("%("):
+            v = bind.value  # a literal of the statement itself
+        else:
+            raise KeyError(f"no value for {bind.key!r}: pass every column to the bulk path")
+        proc = processors.get(name)
+        return proc(v) if proc is not None and v is not None else v
+
+    if compiled.positional:
+        params: list[Any] = [tuple(value(r, n) for n in names) for r in rows]
+    else:
+        params = [{n: value(r, n) for n in names} for r in rows]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(compiled.string, params)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 def existing_ids(session: Session, target: Table, ids: Sequence[int] | IntArray) -> set[int]:
@@ -83,3 +124,40 @@ def require_all_exist(
         from trustflow.errors import NotFound
 
         raise NotFound(f"{what} {min(missing)} not found", missing=len(missing))
+
+
+def insert_columns(
+    session: Session, target: Table, columns: Mapping[str, Any], *, rows: int
+) -> None:
+    """Insert ``rows`` rows given column by column: a sequence per varying column, a single
+    value for a column that is the same in every row. Each value passes through its column
+    type's bind processor once (a constant, once for all rows)."""
+    if rows == 0:
+        return
+    connection = session.connection()
+    stmt = insert(target).values({k: bindparam(k) for k in columns}).inline()
+    compiled = stmt.compile(dialect=connection.dialect)
+    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    processors = compiled._bind_processors
+    prepared: list[list[Any]] = []
+    for name in names:
+        key = compiled.binds[name].key
+        if key not in columns:
+            raise KeyError(f"no value for {key!r}: pass every column to the bulk path")
+        data = columns[key]
+        proc = processors.get(name)
+        if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
+            prepared.append([proc(data) if proc and data is not None else data] * rows)
+            continue
+        items = data.tolist() if isinstance(data, np.ndarray) else list(data)
+        if len(items) != rows:
+            raise ValueError(f"column {key!r} has {len(items)} values for {rows} rows")
+        prepared.append([proc(v) if v is not None else None for v in items] if proc else items)
+    params: list[Any] = list(zip(*prepared, strict=True))
+    if not compiled.positional:
+        params = [dict(zip(names, row, strict=True)) for row in params]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(compiled.string, params)
+    finally:
+        cursor.close()

@@ -25,6 +25,7 @@ from trustflow.aftersales.models import (
 from trustflow.aftersales.service import MAX_TAGS
 from trustflow.bulk import (
     IntArray,
+    execute_many,
     fetch_by_ids,
     insert_many,
     insert_returning_ids,
@@ -181,8 +182,7 @@ def advance_requests(
                 "party": responsible_party,
             }
         )
-    if params:
-        session.execute(_MOVE, params)
+    execute_many(session, _MOVE, params)
     return np.array([p["rid"] for p in params], dtype=np.int64)
 
 

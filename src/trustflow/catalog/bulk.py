@@ -10,7 +10,14 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Merchant
-from trustflow.bulk import IntArray, insert_many, insert_returning_ids, require_all_exist, table
+from trustflow.bulk import (
+    IntArray,
+    execute_many,
+    insert_many,
+    insert_returning_ids,
+    require_all_exist,
+    table,
+)
 from trustflow.catalog import rules
 from trustflow.catalog.models import (
     Category,
@@ -129,8 +136,10 @@ def change_prices(
     require_all_exist(session, _skus, sku_ids, "sku")
     if len(sku_ids) == 0:
         return
-    session.execute(
-        _SET_PRICE, [{"sku": int(s), "p": int(p)} for s, p in zip(sku_ids, prices, strict=True)]
+    execute_many(
+        session,
+        _SET_PRICE,
+        [{"sku": int(s), "p": int(p)} for s, p in zip(sku_ids, prices, strict=True)],
     )
     insert_many(
         session,
@@ -148,6 +157,8 @@ def restock(session: Session, sku_ids: IntArray, quantities: IntArray) -> None:
     if (qty < 0).any():
         raise InvalidInput("restock quantities cannot be negative")
     if len(sku_ids):
-        session.execute(
-            _ADD_STOCK, [{"sku": int(s), "d": int(q)} for s, q in zip(sku_ids, qty, strict=True)]
+        execute_many(
+            session,
+            _ADD_STOCK,
+            [{"sku": int(s), "d": int(q)} for s, q in zip(sku_ids, qty, strict=True)],
         )

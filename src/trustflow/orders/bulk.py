@@ -23,9 +23,10 @@ from trustflow.bulk import (
     CHUNK,
     IntArray,
     chunks,
+    execute_many,
     existing_ids,
     fetch_by_ids,
-    insert_many,
+    insert_columns,
     insert_returning_ids,
     table,
 )
@@ -77,6 +78,8 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     n = len(batch)
     order_id = np.zeros(n, dtype=np.int64)
     refused: dict[int, ErrorCode] = {}
+    if n == 0:
+        return BatchResult(order_id=order_id)
     ok = np.ones(n, dtype=bool)
 
     def refuse(mask: npt.NDArray[np.bool_], code: ErrorCode) -> None:
@@ -178,7 +181,8 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     order_idx = np.lexsort((np.arange(n), batch.sku_id))
     sorted_sku = batch.sku_id[order_idx]
     csum = np.cumsum(want[order_idx])
-    group_start = np.r_[True, sorted_sku[1:] != sorted_sku[:-1]]
+    group_start = np.ones(n, dtype=bool)
+    group_start[1:] = sorted_sku[1:] != sorted_sku[:-1]
     base = np.maximum.accumulate(np.where(group_start, csum - want[order_idx], 0))
     within = np.empty(n, dtype=np.int64)
     within[order_idx] = csum - base
@@ -237,20 +241,18 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
         new_ids = insert_returning_ids(session, _orders, rows)
         order_id[rows_idx] = new_ids
         _reserve(session, batch.sku_id[rows_idx], qty[rows_idx])
-        insert_many(
+        insert_columns(
             session,
             _events,
-            [
-                {
-                    "order_id": int(o),
-                    "action": "place",
-                    "from_status": None,
-                    "to_status": OrderStatus.PENDING_PAYMENT.value,
-                    "actor": "bulk",
-                    "at": at,
-                }
-                for o in new_ids
-            ],
+            {
+                "order_id": new_ids,
+                "action": "place",
+                "from_status": None,
+                "to_status": OrderStatus.PENDING_PAYMENT.value,
+                "actor": "bulk",
+                "at": at,
+            },
+            rows=len(new_ids),
         )
     for i in np.flatnonzero(duplicate_of >= 0).tolist():
         order_id[i] = order_id[duplicate_of[i]]
@@ -373,10 +375,8 @@ def _per_sku(sku_ids: IntArray, quantities: IntArray) -> list[dict[str, int]]:
 
 def _reserve(session: Session, sku_ids: IntArray, quantities: IntArray) -> None:
     params = _per_sku(sku_ids, quantities)
-    taken = 0
-    for p in params:  # one atomic update per SKU; the count proves none went negative
-        taken += session.execute(_TAKE_STOCK, p).rowcount  # type: ignore[attr-defined]
-    if taken != len(params):
+    # one atomic update per SKU; the count of rows changed proves none would go negative
+    if execute_many(session, _TAKE_STOCK, params) != len(params):
         raise Conflict("stock changed under the batch", code=ErrorCode.OUT_OF_STOCK)
 
 
@@ -430,40 +430,36 @@ def advance_orders(
         .values({"status": target, stamp: bindparam("at")})
     )
     params = [{"oid": o, "was": facts[o][1], "at": when[i]} for o, i in unique.items()]
-    session.execute(stmt, params)
+    execute_many(session, stmt, params)
     done = np.fromiter(unique.keys(), dtype=np.int64, count=len(unique))
+    times = [when[i] for i in unique.values()]
     if action == "pay":
-        insert_many(
+        insert_columns(
             session,
             table(Payment),
-            [
-                {
-                    "order_id": o,
-                    "amount_fen": facts[o][4],
-                    "idempotency_key": f"bulk-pay-{o}",
-                    "created_at": when[i],
-                }
-                for o, i in unique.items()
-            ],
+            {
+                "order_id": done,
+                "amount_fen": [facts[o][4] for o in unique],
+                "idempotency_key": [f"bulk-pay-{o}" for o in unique],
+                "created_at": times,
+            },
+            rows=len(done),
         )
     if action == "cancel":
         skus = np.array([facts[o][2] for o in done], dtype=np.int64)
         qty = np.array([facts[o][3] for o in done], dtype=np.int64)
-        for p in _per_sku(skus, qty):
-            session.execute(_RETURN_STOCK, p)
-    insert_many(
+        execute_many(session, _RETURN_STOCK, _per_sku(skus, qty))
+    insert_columns(
         session,
         _events,
-        [
-            {
-                "order_id": o,
-                "action": action,
-                "from_status": facts[o][1].value,
-                "to_status": target.value,
-                "actor": actor,
-                "at": when[i],
-            }
-            for o, i in unique.items()
-        ],
+        {
+            "order_id": done,
+            "action": action,
+            "from_status": [facts[o][1].value for o in unique],
+            "to_status": target.value,
+            "actor": actor,
+            "at": times,
+        },
+        rows=len(done),
     )
     return done

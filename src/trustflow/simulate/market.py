@@ -399,41 +399,72 @@ class Simulation:
         videos: Content,
         stats: DayStats,
     ) -> None:
+        """Serve one batch of traffic on every surface, and turn some of it into orders.
+
+        Impressions are not drawn one by one: by Poisson splitting, each viewer's impressions
+        of each candidate are independent Poisson counts. The few that could become orders are
+        drawn explicitly (thinned by an upper bound of the conversion rate, then accepted
+        exactly), the rest only as counts per candidate. Exact in distribution, and the cost
+        grows with orders and candidates, not with impressions.
+        """
         pop, rng, cfg = self.pop, self.rng, self.config
         assert pop is not None
-        n_b, n_shops, n_creators = len(pop.buyer_ids), len(pop.shop_ids), len(pop.creator_ids)
+        n_b, n_creators = len(pop.buyer_ids), len(pop.creator_ids)
         per_buyer = (
             pop.buyer_activity * cfg.sessions_per_buyer * cfg.impressions_per_session * share
         )
         follow_keys = np.sort(pop.follow_buyer * n_creators + pop.follow_creator)
         buys: list[dict[str, np.ndarray]] = []
         for surface in SURFACES:
-            viewers = np.repeat(np.arange(n_b), rng.poisson(per_buyer * cfg.surface_share[surface]))
             parts = self._surface_pool(surface, lives, videos)
-            kinds = (
-                np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
-                if parts
-                else np.zeros(0)
-            )
-            part_kind = [p.kind for p in parts]
             pool = self._pool(parts)
-            if len(viewers) == 0 or len(pool) == 0:
+            if len(pool) == 0:
                 continue
+            kinds = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
+            part_kind = [p.kind for p in parts]
             weights, reward = self._weights(surface, parts)
-            elem = self._choose(surface, viewers, pool, weights, follow_keys)
+            weights = np.where(pool.product_count > 0, weights, 0.0)
+            bound = self._conversion_bound(surface, pool)
+            lam = per_buyer * cfg.surface_share[surface]
+            viewer_group, n_groups, edge_group, edge_elem = self._edges(surface, pool, follow_keys)
+            w = weights[edge_elem]
+            keep = w > 0
+            edge_group, edge_elem, w = edge_group[keep], edge_elem[keep], w[keep]
+            w_total = np.bincount(edge_group, weights=w, minlength=n_groups)
+            w_bound = np.bincount(edge_group, weights=w * bound[edge_elem], minlength=n_groups)
+            has = w_total[viewer_group] > 0
+            ratio = np.divide(w_bound, w_total, out=np.zeros(n_groups), where=w_total > 0)
+            # A: impressions that might convert, drawn one by one
+            viewers = np.repeat(
+                np.arange(n_b), rng.poisson(np.where(has, lam * ratio[viewer_group], 0.0))
+            )
+            elem = sample_grouped(
+                viewer_group[viewers], edge_group, edge_elem, w * bound[edge_elem], rng
+            )
             served = elem >= 0
             viewers, elem = viewers[served], elem[served]
-            has_products = pool.product_count[elem] > 0
-            viewers, elem = viewers[has_products], elem[has_products]
+            # B: all other impressions, as counts per candidate
+            demand = np.bincount(viewer_group, weights=np.where(has, lam, 0.0), minlength=n_groups)
+            rest = rng.poisson(
+                demand[edge_group]
+                * w
+                * (1 - bound[edge_elem])
+                / np.maximum(w_total[edge_group], 1e-300)
+            )
+            shown = np.bincount(elem, minlength=len(pool)) + np.bincount(
+                edge_elem, weights=rest, minlength=len(pool)
+            ).astype(np.int64)
+            self._log_impressions(
+                session, surface, pool, kinds, part_kind, shown, reward, at, stats
+            )
             if len(elem) == 0:
                 continue
-            self._log_impressions(session, surface, pool, kinds, part_kind, elem, reward, at, stats)
             pick = pool.product_start[elem] + (
                 rng.random(len(elem)) * pool.product_count[elem]
             ).astype(np.int64)
             product = pool.products[pick]
             p = self._conversion(surface, viewers, elem, pool, product, follow_keys)
-            bought = rng.random(len(p)) < p
+            bought = rng.random(len(p)) * bound[elem] < p
             if bought.any():
                 e = elem[bought]
                 buys.append(
@@ -452,17 +483,19 @@ class Simulation:
                 session, d, at, {k: np.concatenate([b[k] for b in buys]) for k in buys[0]}, stats
             )
 
-    def _choose(
-        self,
-        surface: str,
-        viewers: IntArray,
-        pool: Content,
-        weights: np.ndarray,
-        follow_keys: IntArray,
-    ) -> IntArray:
-        pop, rng = self.pop, self.rng
+    def _edges(
+        self, surface: str, pool: Content, follow_keys: IntArray
+    ) -> tuple[IntArray, int, IntArray, IntArray]:
+        """Who can see what: each viewer's group, and the (group, element) pairs of the surface.
+
+        The follow page shows each viewer the rooms it follows; search shows the viewer's
+        category; the shop page shows shops the viewer follows or was happy with; the other
+        surfaces show everyone everything.
+        """
+        pop = self.pop
         assert pop is not None
-        n_shops, n_creators = len(pop.shop_ids), len(pop.creator_ids)
+        n_b, n_shops, n_creators = len(pop.buyer_ids), len(pop.shop_ids), len(pop.creator_ids)
+        everyone = np.arange(n_b)
         if surface == "follow":
             by_creator = np.full(n_creators, -1)
             c_elems = np.flatnonzero(pool.creator >= 0)
@@ -470,31 +503,81 @@ class Simulation:
             by_shop = np.full(n_shops, -1)
             s_elems = np.flatnonzero(pool.shop >= 0)
             by_shop[pool.shop[s_elems]] = s_elems
-            fb, fc = follow_keys // n_creators, follow_keys % n_creators
-            sb, ss = self.shop_follow_key // n_shops, self.shop_follow_key % n_shops
-            edge_buyer = np.concatenate([fb, sb])
-            edge_elem = np.concatenate([by_creator[fc], by_shop[ss]])
+            edge_buyer = np.concatenate(
+                [follow_keys // n_creators, self.shop_follow_key // n_shops]
+            )
+            edge_elem = np.concatenate(
+                [
+                    by_creator[follow_keys % n_creators],
+                    by_shop[self.shop_follow_key % n_shops],
+                ]
+            )
             keep = edge_elem >= 0
-            return sample_grouped(
-                viewers, edge_buyer[keep], edge_elem[keep], weights[edge_elem[keep]], rng
-            )
+            return everyone, n_b, edge_buyer[keep], edge_elem[keep]
         if surface == "search":
-            cards_category = pop.product_category[pool.products[pool.product_start]]
-            return sample_grouped(
-                pop.buyer_category[viewers], cards_category, np.arange(len(pool)), weights, rng
-            )
+            category = pop.product_category[pool.products[pool.product_start]]
+            return pop.buyer_category, len(pop.category_ids), category, np.arange(len(pool))
         if surface == "shop":
             keys = np.unique(np.concatenate([self.shop_follow_key, self.sat_key]))
             kb, ks = keys // n_shops, keys % n_shops
             order = np.argsort(pop.product_shop, kind="stable")
             start = np.searchsorted(pop.product_shop[order], ks)
             count = np.searchsorted(pop.product_shop[order], ks, side="right") - start
-            edge_buyer = np.repeat(kb, count)
             within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-            edge_elem = order[np.repeat(start, count) + within]
-            return sample_grouped(viewers, edge_buyer, edge_elem, weights[edge_elem], rng)
-        p = weights / weights.sum()
-        return rng.choice(len(pool), size=len(viewers), p=p)
+            return everyone, n_b, np.repeat(kb, count), order[np.repeat(start, count) + within]
+        return (
+            np.zeros(n_b, dtype=np.int64),
+            1,
+            np.zeros(len(pool), dtype=np.int64),
+            np.arange(len(pool)),
+        )
+
+    def _appeal(self, product: IntArray) -> np.ndarray:
+        """How much a product's quality and price pull a buyer, before who shows it."""
+        pop = self.pop
+        assert pop is not None
+        cat = pop.product_category[product]
+        reference = np.sqrt(pop.price_range[cat, 0] * pop.price_range[cat, 1]) * 100
+        return (
+            np.exp(3.0 * (pop.truth.product_quality[product] - 0.75))
+            * (reference / pop.product_price_fen[product]) ** 0.35
+        )
+
+    def _content_factor(self, pool: Content, elem: IntArray, shop: IntArray) -> np.ndarray:
+        truth = self.pop.truth  # type: ignore[union-attr]
+        creator = pool.creator[elem]
+        return np.where(
+            creator >= 0,
+            0.5 + truth.creator_content[np.maximum(creator, 0)],
+            np.where(pool.product_count[elem] > 1, 0.75 + 0.5 * truth.shop_service[shop], 1.0),
+        )
+
+    def _conversion_bound(self, surface: str, pool: Content) -> np.ndarray:
+        """An upper bound of each element's conversion rate, over its products and viewers."""
+        cfg = self.config
+        bound = np.zeros(len(pool))
+        live = np.flatnonzero(pool.product_count > 0)
+        if len(live) == 0:
+            return bound
+        appeal = self._appeal(pool.products)
+        best = np.maximum.reduceat(appeal, pool.product_start[live])
+        shop = self.pop.product_shop[pool.products[pool.product_start[live]]]  # type: ignore[union-attr]
+        shop = np.where(pool.shop[live] >= 0, pool.shop[live], shop)
+        # service enters only shop rooms: bound it by its best value there
+        content = np.where(
+            pool.creator[live] >= 0,
+            0.5 + self.pop.truth.creator_content[np.maximum(pool.creator[live], 0)],  # type: ignore[union-attr]
+            np.where(pool.product_count[live] > 1, 1.25, 1.0),
+        )
+        bound[live] = np.minimum(
+            0.6,
+            cfg.base_conversion[surface]
+            * best
+            * content
+            * cfg.fan_affinity
+            * cfg.repurchase_affinity,
+        )
+        return bound
 
     def _conversion(
         self,
@@ -507,19 +590,9 @@ class Simulation:
     ) -> np.ndarray:
         pop, cfg = self.pop, self.config
         assert pop is not None
-        truth = pop.truth
         n_shops, n_creators = len(pop.shop_ids), len(pop.creator_ids)
-        quality = truth.product_quality[product]
-        cat = pop.product_category[product]
-        reference = np.sqrt(pop.price_range[cat, 0] * pop.price_range[cat, 1]) * 100
-        price = pop.product_price_fen[product]
         creator, host_shop = pool.creator[elem], pool.shop[elem]
         shop = pop.product_shop[product]
-        content = np.where(
-            creator >= 0,
-            0.5 + truth.creator_content[np.maximum(creator, 0)],
-            np.where(pool.product_count[elem] > 1, 0.75 + 0.5 * truth.shop_service[shop], 1.0),
-        )
         follows_host = np.where(
             creator >= 0,
             _contains(follow_keys, viewers * n_creators + np.maximum(creator, 0)),
@@ -529,9 +602,8 @@ class Simulation:
         satisfied = _contains(self.sat_key, viewers * n_shops + shop)
         p = (
             cfg.base_conversion[surface]
-            * np.exp(3.0 * (quality - 0.75))
-            * (reference / price) ** 0.35
-            * content
+            * self._appeal(product)
+            * self._content_factor(pool, elem, shop)
             * np.where(follows_host, cfg.fan_affinity, 1.0)
             * np.where(satisfied, cfg.repurchase_affinity, 1.0)
         )
@@ -544,12 +616,13 @@ class Simulation:
         pool: Content,
         kinds: np.ndarray,
         part_kind: list[ItemKind],
-        elem: IntArray,
+        shown: IntArray,
         reward: np.ndarray,
         at: int,
         stats: DayStats,
     ) -> None:
-        uniq, counts = np.unique(elem, return_counts=True)
+        uniq = np.flatnonzero(shown)
+        counts = shown[uniq]
         stats.impressions += int(counts.sum())
         plan = getattr(self.policy, "reward_plan", None)
         traffic_service.log_impression_counts(
@@ -826,7 +899,8 @@ class Simulation:
         all_keys, all_days = all_keys[fresh], all_days[fresh]
         order = np.lexsort((-all_days, all_keys))
         all_keys, all_days = all_keys[order], all_days[order]
-        first = np.r_[True, all_keys[1:] != all_keys[:-1]]
+        first = np.ones(len(all_keys), dtype=bool)
+        first[1:] = all_keys[1:] != all_keys[:-1]
         self.sat_key, self.sat_day = all_keys[first], all_days[first]
 
     def _after_sales(self, session: Session, t_end: int) -> None:

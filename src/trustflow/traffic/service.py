@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+import numpy as np
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from trustflow.bulk import insert_columns, table
 from trustflow.errors import InvalidInput
 from trustflow.traffic.models import Impression, ItemKind, Surface
 
@@ -56,24 +57,24 @@ def log_impression_counts(
     plan_version: str | None = None,
 ) -> int:
     """Bulk path for simulators and replays: counted impressions, no viewer, any batch size."""
-    plans = reward_plan if reward_plan is not None else [None] * len(item_id)
-    rows: list[dict[str, Any]] = [
+    counts = np.asarray(count, dtype=np.int64)
+    if (counts < 1).any() or (counts > MAX_COUNT).any():
+        raise InvalidInput(f"count must be in 1..{MAX_COUNT}")
+    plans = list(reward_plan) if reward_plan is not None else None
+    insert_columns(
+        session,
+        table(Impression),
         {
-            "surface": s,
-            "item_kind": k,
-            "item_id": int(i),
+            "surface": list(surface),
+            "item_kind": list(item_kind),
+            "item_id": np.asarray(item_id, dtype=np.int64),
             "buyer_id": None,
             "shown_at": shown_at,
-            "count": int(c),
-            "is_reward": p is not None,
-            "reward_plan": p,
+            "count": counts,
+            "is_reward": [p is not None for p in plans] if plans is not None else False,
+            "reward_plan": plans,
             "plan_version": plan_version,
-        }
-        for s, k, i, c, p in zip(surface, item_kind, item_id, count, plans, strict=True)
-        if c > 0
-    ]
-    if any(r["count"] > MAX_COUNT for r in rows):
-        raise InvalidInput(f"count must be in 1..{MAX_COUNT}")
-    if rows:
-        session.execute(insert(Impression), rows)
-    return sum(r["count"] for r in rows)
+        },
+        rows=len(counts),
+    )
+    return int(counts.sum())
