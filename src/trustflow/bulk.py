@@ -7,13 +7,15 @@ store's invariants still hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Executable, Select, Table, bindparam, insert, select
+from sqlalchemy import Column, Select, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 #: Keep IN-lists under SQLite's default host-parameter limit, with room for other parameters.
 CHUNK = 900
@@ -53,9 +55,23 @@ def fetch_by_ids(
 def insert_returning_ids(
     session: Session, target: Table, rows: Sequence[Mapping[str, Any]]
 ) -> IntArray:
-    """Insert many rows in as few statements as the driver allows; ids come back in row order."""
+    """Insert many rows in as few statements as the driver allows; ids come back in row order.
+
+    On SQLite the transaction holds the write lock from its first statement (BEGIN IMMEDIATE),
+    and an INTEGER PRIMARY KEY takes the next id above the largest: so the rows take the ids
+    after the current maximum, in order, which is checked after the insert. Elsewhere the
+    driver returns the ids.
+    """
     if not rows:
         return np.zeros(0, dtype=np.int64)
+    if session.get_bind().dialect.name == "sqlite":
+        before = session.scalar(select(func.max(target.c.id))) or 0
+        columns = {k: [r[k] for r in rows] for k in rows[0]}
+        insert_columns(session, target, columns, rows=len(rows))
+        after = session.scalar(select(func.max(target.c.id))) or 0
+        if after - before != len(rows):
+            raise RuntimeError(f"{target.name}: ids were not assigned consecutively")
+        return np.arange(before + 1, after + 1, dtype=np.int64)
     stmt = insert(target).returning(target.c.id, sort_by_parameter_order=True)
     ids = session.execute(stmt, list(rows)).scalars().all()
     return np.asarray(ids, dtype=np.int64)
@@ -67,7 +83,7 @@ def insert_many(session: Session, target: Table, rows: Sequence[Mapping[str, Any
         execute_many(session, stmt, rows)
 
 
-def execute_many(session: Session, stmt: Executable, rows: Sequence[Mapping[str, Any]]) -> int:
+def execute_many(session: Session, stmt: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> int:
     """Run one statement for many parameter rows straight through the driver.
 
     The statement is compiled once and each value goes through its column type's own bind
@@ -79,9 +95,10 @@ def execute_many(session: Session, stmt: Executable, rows: Sequence[Mapping[str,
         return 0
     connection = session.connection()
     dialect = connection.dialect
-    compiled = stmt.compile(dialect=dialect)
+    compiled = cast(SQLCompiler, stmt.compile(dialect=dialect))
     names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
-    processors = compiled._bind_processors  # the same per-type processors SQLAlchemy applies
+    # the same per-type processors SQLAlchemy itself applies
+    processors = cast(dict[str, Callable[[Any], Any]], compiled._bind_processors)
     binds = compiled.binds
 
     def value(row: Mapping[str, Any], name: str) -> Any:
@@ -138,7 +155,7 @@ def insert_columns(
     stmt = insert(target).values({k: bindparam(k) for k in columns}).inline()
     compiled = stmt.compile(dialect=connection.dialect)
     names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
-    processors = compiled._bind_processors
+    processors = cast(dict[str, Callable[[Any], Any]], compiled._bind_processors)
     prepared: list[list[Any]] = []
     for name in names:
         key = compiled.binds[name].key
@@ -161,3 +178,28 @@ def insert_columns(
         cursor.executemany(compiled.string, params)
     finally:
         cursor.close()
+
+
+def existing_pairs(
+    session: Session,
+    first: Column[Any],
+    second: Column[Any],
+    pairs: Sequence[tuple[Any, Any]],
+    *extra: Column[Any],
+) -> dict[tuple[Any, Any], tuple[Any, ...]]:
+    """Which (first, second) pairs exist, with the ``extra`` columns of each.
+
+    Looks up by ``first IN (...)``, which an index starting with ``first`` serves (a row-value
+    IN would scan the table, and a second IN list multiplies the index probes), then keeps the
+    exact pairs.
+    """
+    wanted = set(pairs)
+    found: dict[tuple[Any, Any], tuple[Any, ...]] = {}
+    ordered = sorted(wanted)
+    for part in chunks(sorted({a for a, _ in ordered})):
+        rows = session.execute(select(first, second, *extra).where(first.in_(part)))
+        for row in rows:
+            key = (row[0], row[1])
+            if key in wanted:
+                found[key] = tuple(row[2:])
+    return found

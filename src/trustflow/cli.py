@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,13 +26,37 @@ app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 
 
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Turn failures a user can fix into one line with a stable code, not a traceback."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from trustflow.errors import TrustflowError
+
+    try:
+        yield
+    except TrustflowError as exc:
+        console.print(f"[red]{exc.code.value}[/red]: {exc.message}")
+        raise typer.Exit(2) from exc
+    except ArgumentError as exc:
+        console.print(f"[red]invalid_settings[/red]: TRUSTFLOW_DATABASE_URL is not usable: {exc}")
+        raise typer.Exit(2) from exc
+    except OperationalError as exc:
+        console.print(f"[red]store_unavailable[/red]: {exc.orig}")
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        console.print(f"[red]io_error[/red]: {exc}")
+        raise typer.Exit(2) from exc
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     from trustflow import migrate
     from trustflow.db import default_engine
 
-    migrate.upgrade(default_engine(), revision)
+    with _clear_errors():
+        migrate.upgrade(default_engine(), revision)
     console.print(f"[green]schema at {revision}[/green]")
 
 
@@ -39,7 +66,8 @@ def db_downgrade(revision: str = "base") -> None:
     from trustflow import migrate
     from trustflow.db import default_engine
 
-    migrate.downgrade(default_engine(), revision)
+    with _clear_errors():
+        migrate.downgrade(default_engine(), revision)
     console.print(f"[yellow]schema at {revision}[/yellow]")
 
 
@@ -54,16 +82,11 @@ def keys_create(
     """Issue an API key and print its secret once (only a hash is stored)."""
     from trustflow.accounts import service as accounts_service
     from trustflow.db import session_factory, transaction
-    from trustflow.errors import TrustflowError
 
-    try:
-        with transaction(session_factory()) as session:
-            _, secret = accounts_service.create_api_key(
-                session, role=role, subject_id=subject_id, label=label
-            )
-    except TrustflowError as exc:
-        console.print(f"[red]{exc.code.value}[/red]: {exc.message}")
-        raise typer.Exit(2) from exc
+    with _clear_errors(), transaction(session_factory()) as session:
+        _, secret = accounts_service.create_api_key(
+            session, role=role, subject_id=subject_id, label=label
+        )
     typer.echo(secret)
 
 
@@ -86,44 +109,48 @@ def serve(
     )
 
 
+class Scale(StrEnum):
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(min=1, max=365, help="Days to simulate.")] = 30,
-    seed: Annotated[
-        int, typer.Option(min=0, max=2**31 - 1, help="Same seed, same marketplace.")
-    ] = 7,
-    scale: Annotated[str, typer.Option(help="small | medium | large")] = "small",
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Same seed, same market.")] = 7,
+    scale: Annotated[Scale, typer.Option(help="Marketplace size.")] = Scale.SMALL,
     out: Annotated[Path, typer.Option(help="Where the store, summary and report go.")] = Path(
         "out"
     ),
 ) -> None:
     """Build a synthetic marketplace, run it day by day, write summary.json and report.html."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
+    from trustflow.db import session_factory
     from trustflow.simulate import config_for, run_simulation, write_summary
+    from trustflow.simulate.market import DayStats
     from trustflow.web.report import render_report
 
-    if scale not in ("small", "medium", "large"):
-        console.print(
-            f"[red]invalid_input[/red]: --scale must be small, medium or large, not {scale!r}"
-        )
-        raise typer.Exit(2)
-    config = config_for(scale, seed=seed, days=days)  # type: ignore[arg-type]
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[orders]:,} orders"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("building marketplace", total=days, orders=0)
-        totals = {"orders": 0}
+    config = config_for(scale.value, seed=seed, days=days)  # type: ignore[arg-type]
+    with (
+        _clear_errors(),
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[orders]:,} orders"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
+        task = progress.add_task("building the marketplace", total=days, orders=0)
+        placed = 0
 
-        def day_done(stats: object) -> None:
-            totals["orders"] += stats.orders  # type: ignore[attr-defined]
-            progress.update(task, advance=1, description="simulating days", orders=totals["orders"])
+        def day_done(stats: DayStats) -> None:
+            nonlocal placed
+            placed += stats.orders
+            progress.update(task, advance=1, orders=placed)
 
         run = run_simulation(
             config,
@@ -131,13 +158,18 @@ def demo(
             on_day=day_done,
             on_built=lambda: progress.update(task, description="simulating days"),
         )
-    summary_path = write_summary(run.summary, out / "summary.json")
-    from trustflow.db import session_factory
+        summary_path = write_summary(run.summary, out / "summary.json")
+        with session_factory(run.engine)() as session:
+            report_path = render_report(session, run.summary, out / "report.html")
+    _print_summary(run.summary, f"trustflow demo · {days} days · seed {seed} · {scale.value}")
+    console.print(f"summary: {summary_path}\nreport:  {report_path}\nstore:   {run.store}")
+    console.print(f"explore it: TRUSTFLOW_DATABASE_URL=sqlite:///{run.store} trustflow serve")
 
-    with session_factory(run.engine)() as session:
-        report_path = render_report(session, run.summary, out / "report.html")
-    s = run.summary
-    table = Table(title=f"trustflow demo · {days} days · seed {seed} · {scale}")
+
+def _print_summary(s: dict[str, Any], title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_row("shops / creators / buyers", f"{s['shops']} / {s['creators']} / {s['buyers']:,}")
@@ -146,9 +178,10 @@ def demo(
     for field, value in s["gmv_by_channel_yuan"].items():
         table.add_row(f"  {field}", f"{value:,}")
     table.add_row("refund rate", f"{s['refund_rate']:.1%}")
+    table.add_row(
+        "follow page GMV / 1,000 impressions", f"{s['follow_gmv_per_1000_impressions_yuan']:,}"
+    )
     console.print(table)
-    console.print(f"summary: {summary_path}\nreport:  {report_path}\nstore:   {run.store}")
-    console.print(f"explore it: TRUSTFLOW_DATABASE_URL=sqlite:///{run.store} trustflow serve")
 
 
 def main() -> None:  # pragma: no cover - console entry point

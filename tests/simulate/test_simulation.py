@@ -104,7 +104,8 @@ def test_simulated_data_obeys_the_core_invariants(run: SimulationRun) -> None:
         _scalar(
             e,
             """SELECT count(*) FROM (SELECT r.order_id, sum(r.refund_fen) AS refunded,
-        max(o.paid_amount_fen) AS paid FROM after_sales_requests r JOIN orders o ON o.id = r.order_id
+        max(o.paid_amount_fen) AS paid
+        FROM after_sales_requests r JOIN orders o ON o.id = r.order_id
         WHERE r.status = 'refunded' GROUP BY r.order_id) t WHERE refunded > paid""",
         )
         == 0

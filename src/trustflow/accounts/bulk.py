@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer, Creator, Follow, Merchant
 from trustflow.bulk import (
-    CHUNK,
     IntArray,
-    chunks,
+    existing_pairs,
+    insert_columns,
     insert_returning_ids,
     require_all_exist,
     table,
@@ -29,7 +29,7 @@ def create_merchants(session: Session, names: Sequence[str], *, at: datetime) ->
 
 
 def create_creators(
-    session: Session, names: Sequence[str], fans: Sequence[int], *, at: datetime
+    session: Session, names: Sequence[str], fans: Sequence[int] | IntArray, *, at: datetime
 ) -> IntArray:
     if any(f < 0 for f in fans):
         raise InvalidInput("fans cannot be negative")
@@ -73,16 +73,17 @@ def _follow(
         return 0
     require_all_exist(session, table(Buyer), [b for b, _ in pairs], "buyer")
     require_all_exist(session, target_table, [t for _, t in pairs], column[:-3])
-    col = follows.c[column]
-    present: set[tuple[int, int]] = set()
-    for part in chunks(pairs, CHUNK // 2):
-        present.update(
-            (b, t)
-            for b, t in session.execute(
-                select(follows.c.buyer_id, col).where(tuple_(follows.c.buyer_id, col).in_(part))
-            )
-        )
-    rows = [{"buyer_id": b, column: t, "created_at": at} for b, t in pairs if (b, t) not in present]
-    if rows:
-        session.execute(follows.insert(), rows)
-    return len(rows)
+    present = existing_pairs(session, follows.c.buyer_id, follows.c[column], pairs)
+    new = [(b, t) for b, t in pairs if (b, t) not in present]
+    insert_columns(
+        session,
+        follows,
+        {
+            "buyer_id": [b for b, _ in new],
+            "creator_id": [t for _, t in new] if column == "creator_id" else None,
+            "shop_id": [t for _, t in new] if column == "shop_id" else None,
+            "created_at": at,
+        },
+        rows=len(new),
+    )
+    return len(new)

@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Creator
-from trustflow.bulk import CHUNK, IntArray, chunks, insert_returning_ids, require_all_exist, table
+from trustflow.bulk import (
+    IntArray,
+    existing_pairs,
+    insert_many,
+    insert_returning_ids,
+    require_all_exist,
+    table,
+)
 from trustflow.catalog.models import Product
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.distribution.service import MAX_COMMISSION_BPS
@@ -49,20 +55,11 @@ def select_offers(
     )
     require_all_exist(session, table(Creator), [c for c, _ in pairs], "creator")
     require_all_exist(session, table(DistributionOffer), [o for _, o in pairs], "offer")
-    present: set[tuple[int, int]] = set()
-    for part in chunks(pairs, CHUNK // 2):
-        present.update(
-            (c, o)
-            for c, o in session.execute(
-                select(selections.c.creator_id, selections.c.offer_id).where(
-                    tuple_(selections.c.creator_id, selections.c.offer_id).in_(part)
-                )
-            )
-        )
+    present = existing_pairs(session, selections.c.creator_id, selections.c.offer_id, pairs)
     rows = [
         {"creator_id": c, "offer_id": o, "created_at": at}
         for c, o in pairs
         if (c, o) not in present
     ]
-    insert_returning_ids(session, selections, rows)
+    insert_many(session, selections, rows)
     return len(rows)

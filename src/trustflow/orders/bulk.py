@@ -15,16 +15,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import (
-    CHUNK,
     IntArray,
-    chunks,
     execute_many,
     existing_ids,
+    existing_pairs,
     fetch_by_ids,
     insert_columns,
     insert_returning_ids,
@@ -108,16 +107,14 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     )
 
     # Replays: keys this buyer already used return the first order, as one at a time would.
-    seen: dict[tuple[int, str], int] = {}
     keys = list(batch.idempotency_key)
-    pairs = sorted(set(zip(batch.buyer_id.tolist(), keys, strict=True)))
-    for part in chunks(pairs, CHUNK // 2):
-        for b, k, o in session.execute(
-            select(_orders.c.buyer_id, _orders.c.idempotency_key, _orders.c.id).where(
-                tuple_(_orders.c.buyer_id, _orders.c.idempotency_key).in_(part)
-            )
-        ):
-            seen[(b, k)] = o
+    pairs = list(zip(batch.buyer_id.tolist(), keys, strict=True))
+    seen = {
+        k: v[0]
+        for k, v in existing_pairs(
+            session, _orders.c.buyer_id, _orders.c.idempotency_key, pairs, _orders.c.id
+        ).items()
+    }
     first_in_batch: dict[tuple[int, str], int] = {}
     duplicate_of = np.full(n, -1, dtype=np.int64)
     for i in range(n):
@@ -207,7 +204,7 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
                 creator_id=int(creator[i]) or None,
                 content_kind=batch.content_kind[i],
                 content_id=int(content_id[i]) or None,
-                surface=Surface(batch.surface[i]) if batch.surface[i] else None,
+                surface=_surface(batch.surface[i]),
                 merchant_discount_fen=int(mdisc[i]),
                 platform_discount_fen=int(pdisc[i]),
             )
@@ -257,6 +254,10 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     for i in np.flatnonzero(duplicate_of >= 0).tolist():
         order_id[i] = order_id[duplicate_of[i]]
     return BatchResult(order_id=order_id, refused=refused)
+
+
+def _surface(value: str | None) -> Surface | None:
+    return Surface(value) if value else None
 
 
 def _offer_terms(

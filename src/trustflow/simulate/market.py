@@ -518,7 +518,7 @@ class Simulation:
             category = pop.product_category[pool.products[pool.product_start]]
             return pop.buyer_category, len(pop.category_ids), category, np.arange(len(pool))
         if surface == "shop":
-            keys = np.unique(np.concatenate([self.shop_follow_key, self.sat_key]))
+            keys = _union(self.shop_follow_key, self.sat_key)
             kb, ks = keys // n_shops, keys % n_shops
             order = np.argsort(pop.product_shop, kind="stable")
             start = np.searchsorted(pop.product_shop[order], ks)
@@ -538,7 +538,7 @@ class Simulation:
         assert pop is not None
         cat = pop.product_category[product]
         reference = np.sqrt(pop.price_range[cat, 0] * pop.price_range[cat, 1]) * 100
-        return (
+        return np.asarray(
             np.exp(3.0 * (pop.truth.product_quality[product] - 0.75))
             * (reference / pop.product_price_fen[product]) ** 0.35
         )
@@ -607,7 +607,7 @@ class Simulation:
             * np.where(follows_host, cfg.fan_affinity, 1.0)
             * np.where(satisfied, cfg.repurchase_affinity, 1.0)
         )
-        return np.minimum(p, 0.6)
+        return np.asarray(np.minimum(p, 0.6), dtype=np.float64)
 
     def _log_impressions(
         self,
@@ -642,7 +642,7 @@ class Simulation:
         pop, rng, cfg = self.pop, self.rng, self.config
         assert pop is not None
         n = len(buy["buyer"])
-        creator, shop_host, kind = buy["creator"], buy["shop_host"], buy["kind"]
+        creator, kind = buy["creator"], buy["kind"]
         is_card = kind == ItemKind.PRODUCT_CARD.value
         channel = [
             SHELF_CHANNEL[s]
@@ -860,13 +860,9 @@ class Simulation:
                 at=_dt(int(delivered.max()))[0],
             )
             n_c = len(pop.creator_ids)
-            keys = np.unique(
-                np.concatenate(
-                    [
-                        pop.follow_buyer * n_c + pop.follow_creator,
-                        buyer[new_creator_fans] * n_c + creator[new_creator_fans],
-                    ]
-                )
+            keys = _union(
+                pop.follow_buyer * n_c + pop.follow_creator,
+                buyer[new_creator_fans] * n_c + creator[new_creator_fans],
             )
             pop.follow_buyer, pop.follow_creator = keys // n_c, keys % n_c
         shop_p = np.where(
@@ -881,13 +877,8 @@ class Simulation:
                 at=_dt(int(delivered.max()))[0],
             )
             n_s = len(pop.shop_ids)
-            self.shop_follow_key = np.unique(
-                np.concatenate(
-                    [
-                        self.shop_follow_key,
-                        buyer[new_shop_fans] * n_s + shop[new_shop_fans],
-                    ]
-                )
+            self.shop_follow_key = _union(
+                self.shop_follow_key, buyer[new_shop_fans] * n_s + shop[new_shop_fans]
             )
 
     def _remember_satisfaction(self, buyers: IntArray, shops: IntArray, d: int) -> None:
@@ -1000,11 +991,20 @@ class Simulation:
         self.queues["return_received"].push(received, req=requests)
 
 
+def _union(a: IntArray, b: IntArray) -> IntArray:
+    """Sorted distinct keys of both arrays (a sort beats hashing for these int keys)."""
+    keys = np.concatenate([a, b])
+    keys.sort(kind="stable")
+    keep = np.ones(len(keys), dtype=bool)
+    keep[1:] = keys[1:] != keys[:-1]
+    return keys[keep]
+
+
 def _contains(sorted_keys: IntArray, keys: IntArray) -> np.ndarray:
     if len(sorted_keys) == 0:
         return np.zeros(len(keys), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[pos] == keys
+    return np.asarray(sorted_keys[pos] == keys, dtype=bool)
 
 
 def sample_grouped(
