@@ -84,38 +84,52 @@ def insert_many(session: Session, target: Table, rows: Sequence[Mapping[str, Any
 
 
 def execute_many(session: Session, stmt: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Run one statement for many parameter rows straight through the driver.
-
-    The statement is compiled once and each value goes through its column type's own bind
-    processor (so UTC times, enums and the like are stored exactly as the ORM stores them);
-    what is skipped is SQLAlchemy's per-row bookkeeping, which costs more than SQLite's work.
-    Returns the number of rows the statement changed.
-    """
+    """Run one statement for many parameter rows (dicts) through the driver; see
+    :func:`execute_columns`. Returns the number of rows the statement changed."""
     if not rows:
         return 0
+    columns = {key: [row[key] for row in rows] for key in rows[0]}
+    return execute_columns(session, stmt, columns, rows=len(rows))
+
+
+def execute_columns(
+    session: Session, stmt: ClauseElement, columns: Mapping[str, Any], *, rows: int
+) -> int:
+    """Run one statement ``rows`` times, its parameters given column by column: a sequence per
+    varying parameter, one value for a parameter that is the same in every row.
+
+    The statement is compiled once and each value goes through its column type's own bind
+    processor (a constant only once), so UTC times, enums and the like are stored exactly as
+    the ORM stores them; what is skipped is SQLAlchemy's per-row bookkeeping, which costs more
+    than SQLite's own work. Returns the number of rows the statement changed.
+    """
+    if rows == 0:
+        return 0
     connection = session.connection()
-    dialect = connection.dialect
-    compiled = cast(SQLCompiler, stmt.compile(dialect=dialect))
+    compiled = cast(SQLCompiler, stmt.compile(dialect=connection.dialect))
     names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
     # the same per-type processors SQLAlchemy itself applies
     processors = cast(dict[str, Callable[[Any], Any]], compiled._bind_processors)
-    binds = compiled.binds
-
-    def value(row: Mapping[str, Any], name: str) -> Any:
-        bind = binds[name]
-        if bind.key in row:
-            v = row[bind.key]
-        elif bind.value is not None or bind.key.startswith("%("):
-            v = bind.value  # a literal of the statement itself
+    prepared: list[list[Any]] = []
+    for name in names:
+        bind = compiled.binds[name]
+        proc = processors.get(name)
+        if bind.key in columns:
+            data = columns[bind.key]
+        elif bind.value is not None:
+            data = bind.value  # a literal written into the statement itself
         else:
             raise KeyError(f"no value for {bind.key!r}: pass every column to the bulk path")
-        proc = processors.get(name)
-        return proc(v) if proc is not None and v is not None else v
-
-    if compiled.positional:
-        params: list[Any] = [tuple(value(r, n) for n in names) for r in rows]
-    else:
-        params = [{n: value(r, n) for n in names} for r in rows]
+        if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
+            prepared.append([proc(data) if proc and data is not None else data] * rows)
+            continue
+        items = data.tolist() if isinstance(data, np.ndarray) else list(data)
+        if len(items) != rows:
+            raise ValueError(f"column {bind.key!r} has {len(items)} values for {rows} rows")
+        prepared.append([proc(v) if v is not None else None for v in items] if proc else items)
+    params: list[Any] = list(zip(*prepared, strict=True))
+    if not compiled.positional:
+        params = [dict(zip(names, row, strict=True)) for row in params]
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(compiled.string, params)
@@ -146,38 +160,9 @@ def require_all_exist(
 def insert_columns(
     session: Session, target: Table, columns: Mapping[str, Any], *, rows: int
 ) -> None:
-    """Insert ``rows`` rows given column by column: a sequence per varying column, a single
-    value for a column that is the same in every row. Each value passes through its column
-    type's bind processor once (a constant, once for all rows)."""
-    if rows == 0:
-        return
-    connection = session.connection()
+    """Insert ``rows`` rows given column by column (see :func:`execute_columns`)."""
     stmt = insert(target).values({k: bindparam(k) for k in columns}).inline()
-    compiled = stmt.compile(dialect=connection.dialect)
-    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
-    processors = cast(dict[str, Callable[[Any], Any]], compiled._bind_processors)
-    prepared: list[list[Any]] = []
-    for name in names:
-        key = compiled.binds[name].key
-        if key not in columns:
-            raise KeyError(f"no value for {key!r}: pass every column to the bulk path")
-        data = columns[key]
-        proc = processors.get(name)
-        if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
-            prepared.append([proc(data) if proc and data is not None else data] * rows)
-            continue
-        items = data.tolist() if isinstance(data, np.ndarray) else list(data)
-        if len(items) != rows:
-            raise ValueError(f"column {key!r} has {len(items)} values for {rows} rows")
-        prepared.append([proc(v) if v is not None else None for v in items] if proc else items)
-    params: list[Any] = list(zip(*prepared, strict=True))
-    if not compiled.positional:
-        params = [dict(zip(names, row, strict=True)) for row in params]
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(compiled.string, params)
-    finally:
-        cursor.close()
+    execute_columns(session, stmt, columns, rows=rows)
 
 
 def existing_pairs(

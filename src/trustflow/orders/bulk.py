@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import (
     IntArray,
+    execute_columns,
     execute_many,
     existing_ids,
     existing_pairs,
@@ -430,10 +431,14 @@ def advance_orders(
         .where(_orders.c.id == bindparam("oid"), _orders.c.status == bindparam("was"))
         .values({"status": target, stamp: bindparam("at")})
     )
-    params = [{"oid": o, "was": facts[o][1], "at": when[i]} for o, i in unique.items()]
-    execute_many(session, stmt, params)
     done = np.fromiter(unique.keys(), dtype=np.int64, count=len(unique))
     times = [when[i] for i in unique.values()]
+    execute_columns(
+        session,
+        stmt,
+        {"oid": done, "was": [facts[o][1] for o in unique], "at": times},
+        rows=len(done),
+    )
     if action == "pay":
         insert_columns(
             session,
