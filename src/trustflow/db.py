@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
@@ -73,6 +73,19 @@ def enum_type(enum_cls: type[StrEnum]) -> Enum:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def get_or_raise(session: Session, model: type[ModelT], ident: int, what: str) -> ModelT:
+    """The row with this id, or :class:`~trustflow.errors.NotFound` naming ``what``."""
+    from trustflow.errors import NotFound
+
+    row = session.get(model, ident)
+    if row is None:
+        raise NotFound(f"{what} {ident} not found")
+    return row
 
 
 def _configure_sqlite(engine: Engine) -> None:

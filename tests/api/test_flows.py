@@ -21,6 +21,8 @@ def test_order_to_review_through_the_api(world: World) -> None:
         headers={**buyer, "Idempotency-Key": "trip"},
     )
     assert replay.status_code == 201 and replay.json()["id"] == order["id"]
+    events = c.get(f"{API}/orders/{order['id']}/events", headers=buyer).json()
+    assert [(e["action"], e["actor"]) for e in events] == [("place", f"buyer:{world.buyer_id}")]
 
     assert (
         c.post(

@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from trustflow import db
 from trustflow.accounts.models import (
     ApiKey,
     Buyer,
@@ -72,10 +73,7 @@ Participant = TypeVar("Participant", Merchant, Creator, Buyer, ServiceProvider)
 
 
 def get_or_raise(session: Session, model: type[Participant], ident: int) -> Participant:
-    obj = session.get(model, ident)
-    if obj is None:
-        raise NotFound(f"{model.__tablename__[:-1]} {ident} not found")
-    return obj
+    return db.get_or_raise(session, model, ident, model.__tablename__[:-1].replace("_", " "))
 
 
 def assign_shop_to_provider(

@@ -20,7 +20,7 @@ from trustflow.aftersales.models import (
     Review,
 )
 from trustflow.catalog import service as catalog_service
-from trustflow.db import utcnow
+from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
@@ -250,10 +250,7 @@ def open_chat(
 
 
 def get_chat(session: Session, thread_id: int) -> ChatThread:
-    thread = session.get(ChatThread, thread_id)
-    if thread is None:
-        raise NotFound(f"chat {thread_id} not found")
-    return thread
+    return get_or_raise(session, ChatThread, thread_id, "chat")
 
 
 def respond_chat(session: Session, *, thread_id: int, at: datetime | None = None) -> ChatThread:

@@ -18,7 +18,7 @@ from trustflow.catalog.models import (
     ShopStatus,
     Sku,
 )
-from trustflow.db import utcnow
+from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 
 
@@ -36,10 +36,7 @@ def create_category(
 
 
 def get_category(session: Session, category_id: int) -> Category:
-    category = session.get(Category, category_id)
-    if category is None:
-        raise NotFound(f"category {category_id} not found")
-    return category
+    return get_or_raise(session, Category, category_id, "category")
 
 
 def create_shop(
@@ -69,10 +66,7 @@ def create_shop(
 
 
 def get_shop(session: Session, shop_id: int) -> Shop:
-    shop = session.get(Shop, shop_id)
-    if shop is None:
-        raise NotFound(f"shop {shop_id} not found")
-    return shop
+    return get_or_raise(session, Shop, shop_id, "shop")
 
 
 def rename_shop(session: Session, *, shop_id: int, name: str) -> Shop:
@@ -121,10 +115,7 @@ def create_product(
 
 
 def get_product(session: Session, product_id: int) -> Product:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFound(f"product {product_id} not found")
-    return product
+    return get_or_raise(session, Product, product_id, "product")
 
 
 def set_listing_status(
@@ -177,10 +168,7 @@ def add_sku(
 
 
 def get_sku(session: Session, sku_id: int) -> Sku:
-    sku = session.get(Sku, sku_id)
-    if sku is None:
-        raise NotFound(f"sku {sku_id} not found")
-    return sku
+    return get_or_raise(session, Sku, sku_id, "sku")
 
 
 def change_price(

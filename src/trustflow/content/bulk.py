@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Creator
 from trustflow.bulk import (
     IntArray,
+    execute_columns,
     fetch_by_ids,
     insert_many,
     insert_returning_ids,
@@ -39,6 +40,39 @@ def _check_hosts(session: Session, creator_ids: IntArray, shop_ids: IntArray) ->
     require_all_exist(session, table(Shop), shops[shops > 0], "shop")
 
 
+def _publish(
+    session: Session,
+    target: Table,
+    links: Table,
+    link_column: str,
+    creator_ids: IntArray,
+    shop_ids: IntArray,
+    product_ids: Sequence[Sequence[int]],
+    fields: dict[str, object],
+) -> IntArray:
+    """Insert content hosted by creators or shops, and the products each one links."""
+    _check_hosts(session, creator_ids, shop_ids)
+    require_all_exist(session, table(Product), [p for ps in product_ids for p in ps], "product")
+    ids = insert_returning_ids(
+        session,
+        target,
+        [
+            {"creator_id": int(c) or None, "shop_id": int(s) or None, "title": "", **fields}
+            for c, s in zip(creator_ids, shop_ids, strict=True)
+        ],
+    )
+    insert_many(
+        session,
+        links,
+        [
+            {link_column: int(i), "product_id": int(p)}
+            for i, ps in zip(ids, product_ids, strict=True)
+            for p in dict.fromkeys(ps)
+        ],
+    )
+    return ids
+
+
 def go_live(
     session: Session,
     creator_ids: IntArray,
@@ -48,33 +82,16 @@ def go_live(
     at: datetime,
 ) -> IntArray:
     """Open many live rooms at ``at`` (0 in a host column means "not this kind of host")."""
-    _check_hosts(session, creator_ids, shop_ids)
-    require_all_exist(session, table(Product), [p for ps in product_ids for p in ps], "product")
-    live_ids = insert_returning_ids(
+    return _publish(
         session,
         _lives,
-        [
-            {
-                "creator_id": int(c) or None,
-                "shop_id": int(s) or None,
-                "title": "",
-                "status": LiveStatus.LIVE,
-                "scheduled_at": at,
-                "started_at": at,
-            }
-            for c, s in zip(creator_ids, shop_ids, strict=True)
-        ],
-    )
-    insert_many(
-        session,
         table(LiveSessionProduct),
-        [
-            {"live_session_id": int(live), "product_id": int(p)}
-            for live, ps in zip(live_ids, product_ids, strict=True)
-            for p in dict.fromkeys(ps)
-        ],
+        "live_session_id",
+        creator_ids,
+        shop_ids,
+        product_ids,
+        {"status": LiveStatus.LIVE, "scheduled_at": at, "started_at": at},
     )
-    return live_ids
 
 
 def end_lives(session: Session, live_ids: IntArray, *, at: datetime) -> int:
@@ -84,13 +101,14 @@ def end_lives(session: Session, live_ids: IntArray, *, at: datetime) -> int:
         for r in fetch_by_ids(session, select(_lives.c.id, _lives.c.status), _lives.c.id, live_ids)
         if r[1] is LiveStatus.LIVE
     ]
-    if on_air:
-        session.execute(
-            update(_lives)
-            .where(_lives.c.id == bindparam("lid"), _lives.c.status == LiveStatus.LIVE)
-            .values(status=LiveStatus.ENDED, ended_at=at),
-            [{"lid": i} for i in on_air],
-        )
+    execute_columns(
+        session,
+        update(_lives)
+        .where(_lives.c.id == bindparam("lid"), _lives.c.status == LiveStatus.LIVE)
+        .values(status=LiveStatus.ENDED, ended_at=bindparam("at")),
+        {"lid": on_air, "at": at},
+        rows=len(on_air),
+    )
     return len(on_air)
 
 
@@ -102,23 +120,14 @@ def post_videos(
     *,
     at: datetime,
 ) -> IntArray:
-    _check_hosts(session, creator_ids, shop_ids)
-    require_all_exist(session, table(Product), [p for ps in product_ids for p in ps], "product")
-    video_ids = insert_returning_ids(
+    """Post many short videos at ``at``, each linking its products."""
+    return _publish(
         session,
         table(ShortVideo),
-        [
-            {"creator_id": int(c) or None, "shop_id": int(s) or None, "title": "", "posted_at": at}
-            for c, s in zip(creator_ids, shop_ids, strict=True)
-        ],
-    )
-    insert_many(
-        session,
         table(ShortVideoProduct),
-        [
-            {"short_video_id": int(v), "product_id": int(p)}
-            for v, ps in zip(video_ids, product_ids, strict=True)
-            for p in dict.fromkeys(ps)
-        ],
+        "short_video_id",
+        creator_ids,
+        shop_ids,
+        product_ids,
+        {"posted_at": at},
     )
-    return video_ids

@@ -16,8 +16,8 @@ from trustflow.content.models import (
     ShortVideo,
     ShortVideoProduct,
 )
-from trustflow.db import utcnow
-from trustflow.errors import IllegalTransition, InvalidInput, NotFound
+from trustflow.db import get_or_raise, utcnow
+from trustflow.errors import IllegalTransition, InvalidInput
 
 MAX_LINKED_PRODUCTS = 200
 
@@ -68,10 +68,7 @@ def schedule_live(
 
 
 def get_live(session: Session, live_id: int) -> LiveSession:
-    live = session.get(LiveSession, live_id)
-    if live is None:
-        raise NotFound(f"live session {live_id} not found")
-    return live
+    return get_or_raise(session, LiveSession, live_id, "live session")
 
 
 def start_live(session: Session, *, live_id: int, at: datetime | None = None) -> LiveSession:
@@ -133,10 +130,7 @@ def post_short_video(
 
 
 def get_video(session: Session, video_id: int) -> ShortVideo:
-    video = session.get(ShortVideo, video_id)
-    if video is None:
-        raise NotFound(f"short video {video_id} not found")
-    return video
+    return get_or_raise(session, ShortVideo, video_id, "short video")
 
 
 def video_product_ids(session: Session, video_id: int) -> list[int]:

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ListingStatus, Product
-from trustflow.db import utcnow
+from trustflow.db import get_or_raise, utcnow
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
-from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from trustflow.errors import Conflict, ErrorCode, InvalidInput
 
 MAX_COMMISSION_BPS = 9000
 
@@ -45,10 +45,7 @@ def create_offer(
 
 
 def get_offer(session: Session, offer_id: int) -> DistributionOffer:
-    offer = session.get(DistributionOffer, offer_id)
-    if offer is None:
-        raise NotFound(f"offer {offer_id} not found")
-    return offer
+    return get_or_raise(session, DistributionOffer, offer_id, "offer")
 
 
 def end_offer(session: Session, *, offer_id: int, at: datetime | None = None) -> DistributionOffer:

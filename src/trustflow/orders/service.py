@@ -162,7 +162,7 @@ _PLACE_EVENT = insert(cast(Table, OrderEvent.__table__)).values(
     order_id=bindparam("order_id"),
     action="place",
     to_status=OrderStatus.PENDING_PAYMENT.value,
-    actor="system",
+    actor=bindparam("actor"),
     at=bindparam("at"),
 )
 _INSERT_ORDER = {
@@ -173,7 +173,9 @@ _INSERT_ORDER = {
 }
 
 
-def place_order(session: Session, request: OrderRequest, *, at: datetime | None = None) -> Order:
+def place_order(
+    session: Session, request: OrderRequest, *, at: datetime | None = None, actor: str = "buyer"
+) -> Order:
     """Place an order: validate, reserve stock, freeze price and commission, record it.
 
     A retry with the same idempotency key returns the first order and changes nothing.
@@ -265,7 +267,7 @@ def place_order(session: Session, request: OrderRequest, *, at: datetime | None 
     reserved = conn.execute(_RESERVE, {"sku": request.sku_id, "qty": request.quantity})
     if reserved.rowcount == 0:
         raise OutOfStock(f"sku {request.sku_id} has fewer than {request.quantity} in stock")
-    conn.execute(_PLACE_EVENT, {"order_id": order_id, "at": at})
+    conn.execute(_PLACE_EVENT, {"order_id": order_id, "at": at, "actor": actor})
     # The stored row is exactly these values: attach it to the session without reading it back.
     order = Order(id=order_id, **values)
     for stamp in ("paid_at", "shipped_at", "picked_up_at", "delivered_at", "received_at"):

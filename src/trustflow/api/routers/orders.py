@@ -48,7 +48,7 @@ def place_order(
         merchant_discount_fen=body.merchant_discount_fen,
         platform_discount_fen=body.platform_discount_fen,
     )
-    order = orders_service.place_order(session, request)
+    order = orders_service.place_order(session, request, actor=principal.actor)
     session.commit()
     return order
 
