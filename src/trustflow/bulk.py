@@ -8,6 +8,7 @@ store's invariants still hold.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -90,6 +91,63 @@ def execute_many(session: Session, stmt: ClauseElement, rows: Sequence[Mapping[s
         return 0
     columns = {key: [row[key] for row in rows] for key in rows[0]}
     return execute_columns(session, stmt, columns, rows=len(rows))
+
+
+@dataclass(frozen=True)
+class DriverCursor:
+    raw: Any
+    dialect: Any
+
+
+def driver_cursor(session: Session) -> DriverCursor:
+    """A cursor of the driver inside the session's current transaction (begun if need be)."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    return DriverCursor(raw, connection.dialect)
+
+
+class DriverStatement:
+    """A statement compiled once per dialect and run straight through the driver.
+
+    For hot paths (order placement): parameters pass through their column types' bind
+    processors, as with SQLAlchemy, but nothing else stands between the call and the driver.
+    Results come back as the driver's raw rows.
+    """
+
+    def __init__(self, stmt: ClauseElement) -> None:
+        self.stmt = stmt
+        self._by_dialect: dict[str, tuple[str, list[tuple[str, str, Any, Any]], bool]] = {}
+
+    def _prepared(self, dialect: Any) -> tuple[str, list[tuple[str, str, Any, Any]], bool]:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            compiled = cast(SQLCompiler, self.stmt.compile(dialect=dialect))
+            names = (
+                list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+            )
+            processors = compiled._bind_processors
+            plan = [
+                (n, compiled.binds[n].key, compiled.binds[n].value, processors.get(n))
+                for n in names
+            ]
+            found = (compiled.string, plan, bool(compiled.positional))
+            self._by_dialect[dialect.name] = found
+        return found
+
+    def execute(self, cursor: DriverCursor, params: Mapping[str, Any]) -> Any:
+        """Run once with ``params`` on a :func:`driver_cursor`; returns the driver's cursor
+        (fetch its rows, read its rowcount)."""
+        sql, plan, positional = self._prepared(cursor.dialect)
+        values = []
+        for _name, key, literal, proc in plan:
+            v = params.get(key, literal)
+            values.append(proc(v) if proc is not None and v is not None else v)
+        raw = cursor.raw
+        if positional:
+            raw.execute(sql, tuple(values))
+        else:
+            raw.execute(sql, {p[0]: v for p, v in zip(plan, values, strict=True)})
+        return raw
 
 
 def execute_columns(

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from trustflow.accounts.models import Buyer
+from trustflow.bulk import DriverStatement, driver_cursor
 from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
 from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
 from trustflow.db import utcnow
@@ -132,7 +133,7 @@ _buyers = cast(Table, Buyer.__table__)
 _OFFER_ID, _OFFER_BPS = distribution_service.offer_terms_subquery(
     bindparam("creator_id"), _skus.c.product_id, bindparam("at", type_=Order.created_at.type)
 )
-_ORDERABLE = (
+_ORDERABLE = DriverStatement(
     select(
         _skus.c.price_fen,
         _skus.c.product_id,
@@ -153,22 +154,30 @@ _ORDERABLE = (
     .join(_shops, _shops.c.id == _products.c.shop_id)
     .where(_skus.c.id == bindparam("sku_id"))
 )
-_RESERVE = (
+_RESERVE = DriverStatement(
     update(_skus)
     .where(_skus.c.id == bindparam("sku"), _skus.c.stock >= bindparam("qty"))
     .values(stock=_skus.c.stock - bindparam("qty"))
 )
-_PLACE_EVENT = insert(cast(Table, OrderEvent.__table__)).values(
-    order_id=bindparam("order_id"),
-    action="place",
-    to_status=OrderStatus.PENDING_PAYMENT.value,
-    actor=bindparam("actor"),
-    at=bindparam("at"),
+_PLACE_EVENT = DriverStatement(
+    insert(cast(Table, OrderEvent.__table__))
+    .values(
+        order_id=bindparam("order_id"),
+        action="place",
+        from_status=None,
+        to_status=OrderStatus.PENDING_PAYMENT.value,
+        actor=bindparam("actor"),
+        at=bindparam("at"),
+    )
+    .inline()
 )
 _INSERT_ORDER = {
-    dialect: insert_fn(_orders)
-    .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
-    .returning(_orders.c.id)
+    dialect: DriverStatement(
+        insert_fn(_orders)
+        .values({c.key: bindparam(c.key) for c in _orders.c if c.key != "id"})
+        .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
+        .returning(_orders.c.id)
+    )
     for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
 
@@ -182,9 +191,9 @@ def place_order(
     """
     _validate(request)
     at = at or utcnow()
-    conn = session.connection()
-    row = conn.execute(
-        _ORDERABLE,
+    cursor = driver_cursor(session)
+    row = _ORDERABLE.execute(
+        cursor,
         {
             "buyer_id": request.buyer_id,
             "key": request.idempotency_key,
@@ -192,7 +201,7 @@ def place_order(
             "creator_id": request.creator_id,
             "at": at,
         },
-    ).first()
+    ).fetchone()
     if row is None:
         raise NotFound(f"sku {request.sku_id} not found")
     (
@@ -259,15 +268,16 @@ def place_order(
         "created_at": at,
         "ship_by": at + rules.SHIP_PROMISE,
     }
-    order_id = conn.execute(_INSERT_ORDER[conn.dialect.name], values).scalar()
+    inserted = _INSERT_ORDER[cursor.dialect.name].execute(cursor, values).fetchone()
+    order_id = inserted[0] if inserted is not None else None
     if order_id is None:  # a concurrent retry with the same key won the race
         winner = _find_by_key(session, request.buyer_id, request.idempotency_key)
         assert winner is not None
         return _replay(winner, request)
-    reserved = conn.execute(_RESERVE, {"sku": request.sku_id, "qty": request.quantity})
+    reserved = _RESERVE.execute(cursor, {"sku": request.sku_id, "qty": request.quantity})
     if reserved.rowcount == 0:
         raise OutOfStock(f"sku {request.sku_id} has fewer than {request.quantity} in stock")
-    conn.execute(_PLACE_EVENT, {"order_id": order_id, "at": at, "actor": actor})
+    _PLACE_EVENT.execute(cursor, {"order_id": order_id, "at": at, "actor": actor})
     # The stored row is exactly these values: attach it to the session without reading it back.
     order = Order(id=order_id, **values)
     for stamp in ("paid_at", "shipped_at", "picked_up_at", "delivered_at", "received_at"):
