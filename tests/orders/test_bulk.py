@@ -98,6 +98,7 @@ def test_a_batch_replays_used_keys_and_freezes_commission(session: Session) -> N
                 },
                 {"buyer": buyer, "sku": s.sku_id, "key": "bad", "channel": Channel.DISTRIBUTION},
                 {"buyer": 999_999, "sku": s.sku_id, "key": "ghost"},
+                {"buyer": buyer, "sku": s.sku_id, "key": "old", "qty": 2},
             ]
         ),
         at=T0 + timedelta(hours=1),
@@ -106,7 +107,11 @@ def test_a_batch_replays_used_keys_and_freezes_commission(session: Session) -> N
 
     assert result.order_id[0] == first.id
     assert result.order_id[1] == result.order_id[2] > 0
-    assert result.refused == {3: ErrorCode.INVALID_INPUT, 4: ErrorCode.NOT_FOUND}
+    assert result.refused == {
+        3: ErrorCode.INVALID_INPUT,
+        4: ErrorCode.NOT_FOUND,
+        5: ErrorCode.IDEMPOTENCY_KEY_REUSED,  # the old key, asked for a different order
+    }
     placed = orders_service.get_order(session, int(result.order_id[1]))
     assert (placed.offer_id, placed.commission_bps, placed.commission_fen) == (offer, 1500, 450)
     session.expire_all()

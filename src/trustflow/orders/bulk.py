@@ -110,18 +110,24 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     # Replays: keys this buyer already used return the first order, as one at a time would.
     keys = list(batch.idempotency_key)
     pairs = list(zip(batch.buyer_id.tolist(), keys, strict=True))
-    seen = {
-        k: v[0]
-        for k, v in existing_pairs(
-            session, _orders.c.buyer_id, _orders.c.idempotency_key, pairs, _orders.c.id
-        ).items()
-    }
+    seen = existing_pairs(
+        session,
+        _orders.c.buyer_id,
+        _orders.c.idempotency_key,
+        pairs,
+        _orders.c.id,
+        _orders.c.request_hash,
+    )
     first_in_batch: dict[tuple[int, str], int] = {}
     duplicate_of = np.full(n, -1, dtype=np.int64)
     for i in range(n):
         k = (int(batch.buyer_id[i]), keys[i])
         if k in seen:
-            order_id[i] = seen[k]
+            existing_id, existing_hash = seen[k]
+            if _request(batch, i).fingerprint() == existing_hash:
+                order_id[i] = existing_id
+            else:
+                refused[i] = ErrorCode.IDEMPOTENCY_KEY_REUSED
             ok[i] = False
         elif k in first_in_batch:
             duplicate_of[i] = first_in_batch[k]
@@ -196,19 +202,7 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
         ship_by = at + rules.SHIP_PROMISE
         rows: list[dict[str, Any]] = []
         for i in rows_idx.tolist():
-            request = OrderRequest(
-                buyer_id=int(batch.buyer_id[i]),
-                sku_id=int(batch.sku_id[i]),
-                quantity=int(qty[i]),
-                channel=batch.channel[i],
-                idempotency_key=keys[i],
-                creator_id=int(creator[i]) or None,
-                content_kind=batch.content_kind[i],
-                content_id=int(content_id[i]) or None,
-                surface=_surface(batch.surface[i]),
-                merchant_discount_fen=int(mdisc[i]),
-                platform_discount_fen=int(pdisc[i]),
-            )
+            request = _request(batch, i)
             rows.append(
                 {
                     "buyer_id": request.buyer_id,
@@ -257,8 +251,22 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     return BatchResult(order_id=order_id, refused=refused)
 
 
-def _surface(value: str | None) -> Surface | None:
-    return Surface(value) if value else None
+def _request(batch: OrderBatch, i: int) -> OrderRequest:
+    """Row ``i`` as the one-at-a-time request it stands for."""
+    surface = batch.surface[i]
+    return OrderRequest(
+        buyer_id=int(batch.buyer_id[i]),
+        sku_id=int(batch.sku_id[i]),
+        quantity=int(batch.quantity[i]),
+        channel=batch.channel[i],
+        idempotency_key=batch.idempotency_key[i],
+        creator_id=int(batch.creator_id[i]) or None,
+        content_kind=batch.content_kind[i],
+        content_id=int(batch.content_id[i]) or None,
+        surface=Surface(surface) if surface else None,
+        merchant_discount_fen=int(batch.merchant_discount_fen[i]),
+        platform_discount_fen=int(batch.platform_discount_fen[i]),
+    )
 
 
 def _offer_terms(
