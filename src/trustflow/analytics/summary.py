@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, distinct, func, or_, select
+from sqlalchemy import Date, Interval, and_, case, cast, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -29,13 +29,10 @@ def yuan(fen: int) -> Decimal:
     return (Decimal(int(fen)) / 100).quantize(Decimal("0.01"))
 
 
-def _field(channel: ColumnElement[Any]) -> ColumnElement[str]:
+def field_of(channel: Channel | str) -> str:
     """Which of the three fields (三大场域) a sale belongs to."""
-    return case(
-        (channel == Channel.SELF_BROADCAST.value, "self_broadcast"),
-        (channel == Channel.DISTRIBUTION.value, "distribution"),
-        else_="shelf",
-    )
+    channel = Channel(channel)
+    return "shelf" if channel.is_shelf else channel.value
 
 
 def _day(session: Session, column: ColumnElement[datetime]) -> ColumnElement[Any]:
@@ -63,12 +60,12 @@ def marketplace_summary(session: Session, *, days: int | None = None) -> dict[st
         select(func.count(), func.coalesce(func.sum(orders.c.paid_amount_fen), 0)).where(paid)
     ).one()
     by_field = {f: 0 for f in FIELDS}
-    for f, fen in session.execute(
-        select(_field(orders.c.channel), func.sum(orders.c.paid_amount_fen))
+    for channel, fen in session.execute(
+        select(orders.c.channel, func.sum(orders.c.paid_amount_fen))
         .where(paid)
-        .group_by(_field(orders.c.channel))
+        .group_by(orders.c.channel)
     ):
-        by_field[f] = int(fen)
+        by_field[field_of(channel)] += int(fen)
     requests = table(AfterSalesRequest)
     refunded_orders, refunded_fen = session.execute(
         select(
@@ -130,12 +127,17 @@ def daily(session: Session) -> list[DailyRow]:
     orders = table(Order)
     day = _day(session, orders.c.created_at)
     rows = session.execute(
-        select(day, _field(orders.c.channel), func.count(), func.sum(orders.c.paid_amount_fen))
+        select(day, orders.c.channel, func.count(), func.sum(orders.c.paid_amount_fen))
         .where(orders.c.paid_at.is_not(None))
-        .group_by(day, _field(orders.c.channel))
+        .group_by(day, orders.c.channel)
         .order_by(day)
     ).all()
-    return [DailyRow(_as_date(d), f, int(n), int(fen)) for d, f, n, fen in rows]
+    folded: dict[tuple[date, str], list[int]] = {}
+    for d, channel, n, fen in rows:
+        totals = folded.setdefault((_as_date(d), field_of(channel)), [0, 0])
+        totals[0] += int(n)
+        totals[1] += int(fen)
+    return [DailyRow(d, f, n, fen) for (d, f), (n, fen) in sorted(folded.items())]
 
 
 def daily_refunds(session: Session) -> list[tuple[date, int]]:
@@ -205,7 +207,7 @@ def repurchase_by_kind(
             again.c.shop_id == first.c.shop_id,
             again.c.paid_at.is_not(None),
             again.c.created_at > first.c.first_at,
-            again.c.created_at <= first.c.first_at + window
+            again.c.created_at <= first.c.first_at + literal(window, Interval())
             if session.get_bind().dialect.name != "sqlite"
             else func.julianday(again.c.created_at)
             <= func.julianday(first.c.first_at) + window.days,

@@ -10,6 +10,7 @@ from trustflow.api.errors import install_error_handlers
 from trustflow.api.routers import (
     accounts,
     aftersales,
+    analytics,
     catalog,
     content,
     distribution,
@@ -17,6 +18,7 @@ from trustflow.api.routers import (
     traffic,
 )
 from trustflow.db import default_engine, session_factory
+from trustflow.web import pages
 
 API_PREFIX = "/api/v1"
 
@@ -29,8 +31,18 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.session_factory = session_factory(engine or default_engine())
     install_error_handlers(app)
-    for module in (accounts, catalog, distribution, content, orders, aftersales, traffic):
+    for module in (
+        accounts,
+        catalog,
+        distribution,
+        content,
+        orders,
+        aftersales,
+        traffic,
+        analytics,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

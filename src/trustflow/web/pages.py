@@ -1,0 +1,33 @@
+"""The dashboard at ``/``: a page that asks for an operator key and draws the marketplace.
+
+The page holds no data itself; it calls ``/api/v1/analytics/overview`` with the key the
+operator enters (kept in the browser only), so the API's access rules apply to it too.
+Plotly is served from this app, never from a CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from trustflow.web.report import FIELD_NAMES, SURFACE_NAMES
+
+router = APIRouter(include_in_schema=False)
+_env = Environment(
+    loader=PackageLoader("trustflow.web", "templates"), autoescape=select_autoescape(["html"])
+)
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard() -> str:
+    return _env.get_template("dashboard.html").render(fields=FIELD_NAMES, surfaces=SURFACE_NAMES)
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js() -> FileResponse:
+    return FileResponse(PLOTLY_JS, media_type="application/javascript")

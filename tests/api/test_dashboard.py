@@ -1,0 +1,56 @@
+"""The dashboard at / and the operators' overview it draws."""
+
+from __future__ import annotations
+
+from tests.api.conftest import World
+
+API = "/api/v1"
+
+
+def test_the_dashboard_page_is_served_with_its_own_plotly(world: World) -> None:
+    page = world.client.get("/")
+    js = world.client.get("/static/plotly.min.js")
+
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<script src="/static/plotly.min.js">' in page.text
+    assert 'src="http' not in page.text  # nothing fetched from outside: works offline
+    assert 'lang="zh"' in page.text and 'lang="en"' in page.text
+    assert js.status_code == 200 and len(js.content) > 1_000_000
+
+
+def test_the_overview_is_for_operators_only(world: World) -> None:
+    assert world.client.get(f"{API}/analytics/overview").status_code == 401
+    r = world.client.get(f"{API}/analytics/overview", headers=world.as_("merchant_a"))
+    assert r.status_code == 403
+
+
+def test_the_overview_counts_paid_orders_by_field(world: World) -> None:
+    buyer = world.as_("buyer")
+    for key, body in (
+        ("a", {"sku_id": world.a.sku_id, "quantity": 2, "channel": "shelf_mall"}),
+        (
+            "b",
+            {"sku_id": world.a.sku_id, "channel": "distribution", "creator_id": world.creator_id},
+        ),
+        ("c", {"sku_id": world.b.sku_id, "channel": "shelf_search"}),  # left unpaid
+    ):
+        order = world.client.post(
+            f"{API}/orders", json=body, headers={**buyer, "Idempotency-Key": key}
+        ).json()
+        if key != "c":
+            world.client.post(
+                f"{API}/orders/{order['id']}/pay", headers={**buyer, "Idempotency-Key": f"p{key}"}
+            )
+
+    data = world.client.get(f"{API}/analytics/overview", headers=world.as_("operator")).json()
+
+    summary = data["summary"]
+    assert summary["orders"] == 2
+    # money leaves the API as exact decimal strings
+    assert summary["gmv_by_channel_yuan"] == {
+        "self_broadcast": "0.00",
+        "distribution": "99.00",
+        "shelf": "198.00",
+    }
+    assert [s["name"] for s in data["top_shops"]] == ["A"]
+    assert sum(r["orders"] for r in data["daily"]) == 2
