@@ -90,3 +90,10 @@ def test_demo_into_a_file_path_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "io_error" in result.output
     assert blocker.read_text() == "not a directory"
+
+
+def test_serve_refuses_a_store_that_is_not_migrated(store: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", "--port", "8999"])
+
+    assert result.exit_code == 2
+    assert "store_not_migrated" in result.output

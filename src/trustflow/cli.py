@@ -96,8 +96,16 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
 ) -> None:
-    """Serve the API (``/api/v1``, OpenAPI at ``/openapi.json``)."""
+    """Serve the API (``/api/v1``, OpenAPI at ``/openapi.json``, dashboard at ``/``)."""
     import uvicorn
+
+    from trustflow import migrate
+    from trustflow.db import default_engine
+
+    with _clear_errors():
+        if not migrate.is_current(default_engine()):
+            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+            raise typer.Exit(2)
 
     uvicorn.run(
         "trustflow.api.app:create_app",
