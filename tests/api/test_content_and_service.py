@@ -1,0 +1,143 @@
+"""Content, follows, offers and chats through the API, with who may do what."""
+
+from __future__ import annotations
+
+from tests.api.conftest import World
+
+API = "/api/v1"
+
+
+def test_a_creator_runs_its_own_live_room_and_no_one_else_can(world: World) -> None:
+    c, creator = world.client, world.as_("creator")
+    live = c.post(
+        f"{API}/live-sessions", json={"product_ids": [world.a.product_id]}, headers=creator
+    ).json()
+    assert live["creator_id"] == world.creator_id and live["status"] == "scheduled"
+
+    assert (
+        c.post(
+            f"{API}/live-sessions/{live['id']}/start", headers=world.as_("merchant_a")
+        ).status_code
+        == 403
+    )
+    assert c.post(f"{API}/live-sessions/{live['id']}/end", headers=creator).status_code == 409
+    assert (
+        c.post(f"{API}/live-sessions/{live['id']}/start", headers=creator).json()["status"]
+        == "live"
+    )
+
+    # a distribution order attributed to the live room carries the creator and the room
+    r = c.post(
+        f"{API}/orders",
+        json={
+            "sku_id": world.a.sku_id,
+            "channel": "distribution",
+            "creator_id": world.creator_id,
+            "content_kind": "live_session",
+            "content_id": live["id"],
+            "surface": "follow",
+        },
+        headers={**world.as_("buyer"), "Idempotency-Key": "live-1"},
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["content_id"], r.json()["surface"]) == (live["id"], "follow")
+
+    assert (
+        c.post(f"{API}/live-sessions/{live['id']}/end", headers=creator).json()["status"] == "ended"
+    )
+    late = c.post(
+        f"{API}/orders",
+        json={
+            "sku_id": world.a.sku_id,
+            "channel": "distribution",
+            "creator_id": world.creator_id,
+            "content_kind": "live_session",
+            "content_id": live["id"],
+        },
+        headers={**world.as_("buyer"), "Idempotency-Key": "live-2"},
+    )
+    assert late.status_code == 409 and late.json()["error"]["code"] == "content_not_live"
+
+
+def test_self_broadcast_needs_the_shops_own_room(world: World) -> None:
+    c = world.client
+    room_b = c.post(
+        f"{API}/live-sessions", json={"shop_id": world.b.shop_id}, headers=world.as_("merchant_b")
+    ).json()
+    c.post(f"{API}/live-sessions/{room_b['id']}/start", headers=world.as_("merchant_b"))
+
+    r = c.post(
+        f"{API}/orders",
+        json={
+            "sku_id": world.a.sku_id,
+            "channel": "self_broadcast",
+            "content_kind": "live_session",
+            "content_id": room_b["id"],
+        },
+        headers={**world.as_("buyer"), "Idempotency-Key": "sb"},
+    )
+
+    assert r.status_code == 422  # shop A's goods cannot be self-broadcast in shop B's room
+    assert (
+        c.post(
+            f"{API}/live-sessions",
+            json={"shop_id": world.b.shop_id},
+            headers=world.as_("merchant_a"),
+        ).status_code
+        == 403
+    )
+
+
+def test_buyers_follow_and_unfollow_their_own_follows_only(world: World) -> None:
+    c = world.client
+    f = c.post(f"{API}/follows", json={"creator_id": world.creator_id}, headers=world.as_("buyer"))
+    again = c.post(
+        f"{API}/follows", json={"creator_id": world.creator_id}, headers=world.as_("buyer")
+    )
+    assert f.status_code == 201 and again.json()["id"] == f.json()["id"]
+
+    assert (
+        c.delete(f"{API}/follows/{f.json()['id']}", headers=world.as_("other_buyer")).status_code
+        == 404
+    )
+    assert (
+        c.delete(f"{API}/follows/{f.json()['id']}", headers=world.as_("buyer")).status_code == 204
+    )
+    assert c.get(f"{API}/follows", headers=world.as_("buyer")).json()["items"] == []
+
+
+def test_offers_belong_to_their_goods_owner_and_creators_select_them(world: World) -> None:
+    c = world.client
+    body = {"product_id": world.b.product_id, "commission_bps": 2500}
+    assert c.post(f"{API}/offers", json=body, headers=world.as_("merchant_a")).status_code == 403
+    offer = c.post(f"{API}/offers", json=body, headers=world.as_("merchant_b")).json()
+
+    picked = c.post(f"{API}/offers/{offer['id']}/selections", json={}, headers=world.as_("creator"))
+    assert picked.status_code == 201
+    assert (
+        c.post(
+            f"{API}/offers/{offer['id']}/selections", json={}, headers=world.as_("buyer")
+        ).status_code
+        == 403
+    )
+    mine = c.get(f"{API}/selections", headers=world.as_("creator")).json()["items"]
+    assert offer["id"] in [s["offer_id"] for s in mine]
+
+
+def test_chat_first_response_is_timed_and_only_the_shop_answers(world: World) -> None:
+    c = world.client
+    chat = c.post(
+        f"{API}/chats", json={"shop_id": world.a.shop_id}, headers=world.as_("buyer")
+    ).json()
+
+    assert (
+        c.post(f"{API}/chats/{chat['id']}/respond", headers=world.as_("buyer")).status_code == 403
+    )
+    assert (
+        c.post(f"{API}/chats/{chat['id']}/respond", headers=world.as_("merchant_b")).status_code
+        == 404
+    )
+    answered = c.post(f"{API}/chats/{chat['id']}/respond", headers=world.as_("merchant_a")).json()
+    assert (
+        answered["first_response_seconds"] is not None and answered["first_response_seconds"] >= 0
+    )
