@@ -1,0 +1,117 @@
+"""The dashboard as an operator meets it, in a real (headless) Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from tests.conftest import IN_CI
+from trustflow.accounts import service as accounts_service
+from trustflow.accounts.models import Role
+from trustflow.api.app import create_app
+from trustflow.db import session_factory, transaction
+from trustflow.simulate import config_for, run_simulation
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail("CI=true but Chromium is missing: browser tests must run")
+        pytest.skip("Chromium not installed")
+    run = run_simulation(
+        replace(config_for("small", seed=5, days=3), shops=12, creators=30, buyers=800),
+        tmp_path_factory.mktemp("e2e"),
+    )
+    with transaction(session_factory(run.engine)) as s:
+        _, key = accounts_service.create_api_key(s, role=Role.OPERATOR, subject_id=None)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(run.engine), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("the server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", key
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+def test_an_operator_sees_the_marketplace_in_both_languages(
+    served: tuple[str, str], browser: object, tmp_path: Path
+) -> None:
+    url, key = served
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})  # type: ignore[attr-defined]
+    page.add_init_script("localStorage.setItem('trustflow-lang', 'en')")
+    page.goto(url + "/")
+    assert "Enter an operator API key" in page.inner_text("#message")
+
+    page.fill("#key", key)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#chart-gmv .main-svg", timeout=15_000)
+
+    assert page.inner_text("#message") == ""
+    assert "GMV (yuan)" in page.inner_text("#tiles")
+    assert page.locator("#chart-traffic .bars .point").count() == 7  # one bar per surface
+    # the axes read as a person expects: surfaces and shops by name, not as dates
+    traffic_axis = page.locator("#chart-traffic .xaxislayer-above").text_content() or ""
+    shops_axis = page.locator("#chart-top .yaxislayer-above").text_content() or ""
+    assert "Follow" in traffic_axis and "Shop" in shops_axis
+    assert "1970" not in (page.locator("#chart-top .xaxislayer-above").text_content() or "")
+    page.click("#lang")
+    assert "成交额" in page.inner_text("#tiles")
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+
+def test_a_wrong_key_is_told_plainly(served: tuple[str, str], browser: object) -> None:
+    url, _ = served
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(url + "/")
+    page.fill("#key", "tfk_000000000000_wrong")
+    page.click("#login button[type=submit]")
+    page.wait_for_function("document.querySelector('#message').textContent.includes('unauth')")
+
+    assert "unauthenticated" in page.inner_text("#message")
+    assert page.locator("#chart-gmv .main-svg").count() == 0
