@@ -19,7 +19,8 @@ from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Role
 from trustflow.api.app import create_app
 from trustflow.db import session_factory, transaction
-from trustflow.simulate import config_for, run_simulation
+from trustflow.simulate import SimulationRun, config_for, run_simulation, write_summary
+from trustflow.web.report import render_report
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -31,15 +32,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def run(tmp_path_factory: pytest.TempPathFactory) -> SimulationRun:
     if not os.path.exists(CHROMIUM):
         if IN_CI:
             pytest.fail("CI=true but Chromium is missing: browser tests must run")
         pytest.skip("Chromium not installed")
-    run = run_simulation(
+    return run_simulation(
         replace(config_for("small", seed=5, days=3), shops=12, creators=30, buyers=800),
         tmp_path_factory.mktemp("e2e"),
     )
+
+
+@pytest.fixture(scope="module")
+def served(run: SimulationRun) -> Iterator[tuple[str, str]]:
     with transaction(session_factory(run.engine)) as s:
         _, key = accounts_service.create_api_key(s, role=Role.OPERATOR, subject_id=None)
     port = _free_port()
@@ -115,3 +120,21 @@ def test_a_wrong_key_is_told_plainly(served: tuple[str, str], browser: object) -
 
     assert "unauthenticated" in page.inner_text("#message")
     assert page.locator("#chart-gmv .main-svg").count() == 0
+
+
+def test_the_demo_report_opens_offline_with_its_charts(
+    run: SimulationRun, browser: object, tmp_path: Path
+) -> None:
+    write_summary(run.summary, tmp_path / "summary.json")
+    with session_factory(run.engine)() as session:
+        report = render_report(session, run.summary, tmp_path / "report.html")
+    context = browser.new_context(offline=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(report.as_uri())
+
+    page.wait_for_selector("#chart-traffic .main-svg", timeout=15_000)
+    assert page.locator(".main-svg").count() >= 4
+    assert "Follow" in (page.locator("#chart-traffic .xaxislayer-above").text_content() or "")
+    page.click("#lang")
+    assert page.locator("h2 [lang=zh]").first.is_visible()
+    context.close()
