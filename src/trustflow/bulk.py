@@ -150,6 +150,21 @@ class DriverStatement:
         return raw
 
 
+def _processed(items: list[Any], proc: Callable[[Any], Any]) -> list[Any]:
+    """Bind-process a column, once per distinct value: batches repeat their times and enums."""
+    done: dict[Any, Any] = {None: None}
+    out = []
+    for v in items:
+        try:
+            out.append(done[v])
+        except KeyError:
+            done[v] = processed = proc(v)
+            out.append(processed)
+        except TypeError:  # unhashable (a JSON list): nothing to share
+            out.append(proc(v))
+    return out
+
+
 def execute_columns(
     session: Session, stmt: ClauseElement, columns: Mapping[str, Any], *, rows: int
 ) -> int:
@@ -184,7 +199,7 @@ def execute_columns(
         items = data.tolist() if isinstance(data, np.ndarray) else list(data)
         if len(items) != rows:
             raise ValueError(f"column {bind.key!r} has {len(items)} values for {rows} rows")
-        prepared.append([proc(v) if v is not None else None for v in items] if proc else items)
+        prepared.append(_processed(items, proc) if proc else items)
     params: list[Any] = list(zip(*prepared, strict=True))
     if not compiled.positional:
         params = [dict(zip(names, row, strict=True)) for row in params]
