@@ -15,7 +15,8 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import DriverStatement, driver_cursor
@@ -279,13 +280,22 @@ def place_order(
         raise OutOfStock(f"sku {request.sku_id} has fewer than {request.quantity} in stock")
     _PLACE_EVENT.execute(cursor, {"order_id": order_id, "at": at, "actor": actor})
     # The stored row is exactly these values: attach it to the session without reading it back.
-    order = Order(id=order_id, **values)
-    for stamp in ("paid_at", "shipped_at", "picked_up_at", "delivered_at", "received_at"):
-        setattr(order, stamp, None)
-    order.cancelled_at = None
-    make_transient_to_detached(order)
-    session.add(order)
-    return order
+    return _attach(session, Order, {**_UNSET_STAMPS, **values, "id": order_id})
+
+
+_UNSET_STAMPS = dict.fromkeys(
+    ("paid_at", "shipped_at", "picked_up_at", "delivered_at", "received_at", "cancelled_at")
+)
+
+
+def _attach(session: Session, model: type[Order], row: dict[str, Any]) -> Order:
+    """Put a row just written into the session as a loaded object, as a query would have
+    (no attribute events, nothing to flush), without reading it back."""
+    obj = class_mapper(model).class_manager.new_instance()
+    instance_state(obj).dict.update(row)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def get_order(session: Session, order_id: int, *, for_update: bool = False) -> Order:
