@@ -130,6 +130,12 @@ class Simulation:
         self.sat_key = np.zeros(0, dtype=np.int64)
         self.sat_day = np.zeros(0, dtype=np.int64)
         self._key_seq = 0
+        # what the simulator remembers of each order it placed, indexed by order id
+        self.o_buyer = np.zeros(0, dtype=np.int64)
+        self.o_product = np.zeros(0, dtype=np.int64)
+        self.o_creator = np.zeros(0, dtype=np.int64)
+        self.o_channel = np.zeros(0, dtype="<U16")
+        self.o_ship_hours = np.zeros(0)
 
     # -- set-up -------------------------------------------------------------------------
     def build(self) -> Population:
@@ -691,12 +697,6 @@ class Simulation:
         self, ids: IntArray, buy: dict[str, np.ndarray], placed: np.ndarray, channel: list[Channel]
     ) -> None:
         size = int(ids.max()) + 1 if len(ids) else 0
-        if not hasattr(self, "o_buyer"):
-            self.o_buyer = np.zeros(0, dtype=np.int64)
-            self.o_product = np.zeros(0, dtype=np.int64)
-            self.o_creator = np.zeros(0, dtype=np.int64)
-            self.o_channel = np.zeros(0, dtype="<U16")
-            self.o_ship_hours = np.zeros(0)
         if size > len(self.o_buyer):
             grow = size - len(self.o_buyer)
             self.o_buyer = np.r_[self.o_buyer, np.zeros(grow, dtype=np.int64)]
