@@ -97,3 +97,12 @@ def test_serve_refuses_a_store_that_is_not_migrated(store: Path) -> None:
 
     assert result.exit_code == 2
     assert "store_not_migrated" in result.output
+
+
+def test_demo_runs_under_another_policy(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--days", "1", "--policy", "uniform", "--out", str(tmp_path)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "summary.json").read_text())["policy"] == "uniform"

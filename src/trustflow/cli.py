@@ -123,6 +123,11 @@ class Scale(StrEnum):
     LARGE = "large"
 
 
+class PolicyName(StrEnum):
+    BASELINE = "baseline"
+    UNIFORM = "uniform"
+
+
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(min=1, max=365, help="Days to simulate.")] = 30,
@@ -131,13 +136,21 @@ def demo(
     out: Annotated[Path, typer.Option(help="Where the store, summary and report go.")] = Path(
         "out"
     ),
+    policy: Annotated[
+        PolicyName, typer.Option(help="Feed policy that serves the traffic.")
+    ] = PolicyName.BASELINE,
 ) -> None:
-    """Build a synthetic marketplace, run it day by day, write summary.json and report.html."""
+    """Build a synthetic marketplace, run it day by day, write summary.json and report.html.
+
+    Two runs with the same seed and different --policy differ only by the policy: compare
+    their summary.json files to see what the policy is worth.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from trustflow.db import session_factory
     from trustflow.simulate import config_for, run_simulation, write_summary
     from trustflow.simulate.market import DayStats
+    from trustflow.traffic.policy import POLICIES
     from trustflow.web.report import render_report
 
     config = config_for(scale.value, seed=seed, days=days)  # type: ignore[arg-type]
@@ -163,13 +176,17 @@ def demo(
         run = run_simulation(
             config,
             out,
+            policy=POLICIES[policy.value](),
             on_day=day_done,
             on_built=lambda: progress.update(task, description="simulating days"),
         )
         summary_path = write_summary(run.summary, out / "summary.json")
         with session_factory(run.engine)() as session:
             report_path = render_report(session, run.summary, out / "report.html")
-    _print_summary(run.summary, f"trustflow demo · {days} days · seed {seed} · {scale.value}")
+    _print_summary(
+        run.summary,
+        f"trustflow demo · {days} days · seed {seed} · {scale.value} · {policy.value} policy",
+    )
     console.print(f"summary: {summary_path}\nreport:  {report_path}\nstore:   {run.store}")
     console.print(f"explore it: TRUSTFLOW_DATABASE_URL=sqlite:///{run.store} trustflow serve")
 

@@ -161,3 +161,17 @@ def test_truth_is_written_for_every_shop_product_and_creator(run: SimulationRun)
         products = conn.execute(text("SELECT count(*) FROM products")).scalar()
     assert counts["product"] == products
     assert truth.filter(pl.col("entity") == "shop")["quality"].is_between(0, 1).all()
+
+
+def test_a_policy_is_the_only_difference_between_two_runs(
+    run: SimulationRun, tmp_path: Path
+) -> None:
+    from trustflow.traffic.policy import UniformPolicy
+
+    uniform = run_simulation(TINY, tmp_path / "uniform", policy=UniformPolicy())
+    again = run_simulation(TINY, tmp_path / "uniform2", policy=UniformPolicy())
+
+    assert uniform.summary["policy"] == "uniform" and run.summary["policy"] == "baseline"
+    assert uniform.summary["shops"] == run.summary["shops"]  # same marketplace, same seed
+    assert uniform.summary["gmv_fen"] != run.summary["gmv_fen"]
+    assert uniform.summary == again.summary

@@ -59,6 +59,7 @@ def run_simulation(
     with session_factory(engine)() as session:
         summary = marketplace_summary(session, days=config.days)
     summary["seed"] = config.seed
+    summary["policy"] = simulation.policy.name
     summary["config"] = {k: v for k, v in asdict(config).items() if k not in ("start",)} | {
         "start": config.start.isoformat()
     }

@@ -105,3 +105,26 @@ class BaselinePolicy:
             dtype=np.float64,
         )
         return Allocation(weights=self.exploration_floor + np.sqrt(sales))
+
+
+@dataclass
+class UniformPolicy:
+    """Every candidate of a surface gets the same share: no memory of sales, no scores.
+
+    A control for experiments: what the marketplace does when traffic ignores performance.
+    """
+
+    name: str = "uniform"
+
+    def refresh(self, session: Session, *, at: datetime) -> None:
+        """Nothing to read: uniform traffic needs no history."""
+
+    def allocate(self, candidates: Candidates) -> Allocation:
+        return Allocation(weights=np.ones(len(candidates), dtype=np.float64))
+
+
+#: Policies the command line can name (``trustflow demo --policy``).
+POLICIES: dict[str, type[BaselinePolicy] | type[UniformPolicy]] = {
+    "baseline": BaselinePolicy,
+    "uniform": UniformPolicy,
+}
