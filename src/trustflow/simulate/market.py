@@ -289,48 +289,49 @@ class Simulation:
                 products.append(rng.choice(pool, size=k, replace=False).tolist() if k else [])
             return products, np.array([len(p) for p in products], dtype=np.int64)
 
-        live_c = np.flatnonzero((rng.random(n_creators) < self.creator_live_p) & (c_count > 0))
-        live_s = np.flatnonzero(rng.random(n_shops) < self.shop_live_p)
-        host_c = np.concatenate([live_c, np.full(len(live_s), -1)])
-        host_s = np.concatenate([np.full(len(live_c), -1), live_s])
-        products, counts = rooms(host_c, host_s, cfg.products_per_room)
-        live_ids = content_bulk.go_live(
-            session,
-            np.where(host_c >= 0, pop.creator_ids[np.maximum(host_c, 0)], 0),
-            np.where(host_s >= 0, pop.shop_ids[np.maximum(host_s, 0)], 0),
-            [pop.product_ids[p].tolist() for p in products],
-            at=_dt(t0 + LIVE_START)[0],
-        )
-        lives = Content(
-            ItemKind.LIVE_SESSION,
-            live_ids,
-            host_c,
-            host_s,
-            np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64),
-            counts,
-            np.array([p for ps in products for p in ps], dtype=np.int64),
-        )
+        def publish(
+            kind: ItemKind,
+            creators: IntArray,
+            shops: IntArray,
+            per_item: int,
+            post: Callable[..., IntArray],
+            at: int,
+        ) -> Content:
+            host_c = np.concatenate([creators, np.full(len(shops), -1)])
+            host_s = np.concatenate([np.full(len(creators), -1), shops])
+            products, counts = rooms(host_c, host_s, per_item)
+            ids = post(
+                session,
+                np.where(host_c >= 0, pop.creator_ids[np.maximum(host_c, 0)], 0),
+                np.where(host_s >= 0, pop.shop_ids[np.maximum(host_s, 0)], 0),
+                [pop.product_ids[p].tolist() for p in products],
+                at=_dt(at)[0],
+            )
+            return Content(
+                kind,
+                ids,
+                host_c,
+                host_s,
+                np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64),
+                counts,
+                np.array([p for ps in products for p in ps], dtype=np.int64),
+            )
 
-        vid_c = np.flatnonzero((rng.random(n_creators) < cfg.video_share) & (c_count > 0))
-        vid_s = np.flatnonzero(rng.random(n_shops) < cfg.video_share * 0.6)
-        vhost_c = np.concatenate([vid_c, np.full(len(vid_s), -1)])
-        vhost_s = np.concatenate([np.full(len(vid_c), -1), vid_s])
-        vproducts, vcounts = rooms(vhost_c, vhost_s, 2)
-        video_ids = content_bulk.post_videos(
-            session,
-            np.where(vhost_c >= 0, pop.creator_ids[np.maximum(vhost_c, 0)], 0),
-            np.where(vhost_s >= 0, pop.shop_ids[np.maximum(vhost_s, 0)], 0),
-            [pop.product_ids[p].tolist() for p in vproducts],
-            at=_dt(t0 + 9 * HOUR)[0],
+        lives = publish(
+            ItemKind.LIVE_SESSION,
+            np.flatnonzero((rng.random(n_creators) < self.creator_live_p) & (c_count > 0)),
+            np.flatnonzero(rng.random(n_shops) < self.shop_live_p),
+            cfg.products_per_room,
+            content_bulk.go_live,
+            t0 + LIVE_START,
         )
-        videos = Content(
+        videos = publish(
             ItemKind.SHORT_VIDEO,
-            video_ids,
-            vhost_c,
-            vhost_s,
-            np.r_[0, np.cumsum(vcounts)[:-1]].astype(np.int64),
-            vcounts,
-            np.array([p for ps in vproducts for p in ps], dtype=np.int64),
+            np.flatnonzero((rng.random(n_creators) < cfg.video_share) & (c_count > 0)),
+            np.flatnonzero(rng.random(n_shops) < cfg.video_share * 0.6),
+            2,
+            content_bulk.post_videos,
+            t0 + 9 * HOUR,
         )
         return lives, videos
 
@@ -340,7 +341,7 @@ class Simulation:
             return Content.empty(ItemKind.PRODUCT_CARD)
         offsets = np.cumsum([0] + [len(p.products) for p in parts[:-1]])
         return Content(
-            ItemKind.PRODUCT_CARD,  # mixed: per-element kinds live in self._pool_kinds
+            ItemKind.PRODUCT_CARD,  # mixed: the caller keeps each element's kind
             np.concatenate([p.ids for p in parts]),
             np.concatenate([p.creator for p in parts]),
             np.concatenate([p.shop for p in parts]),
