@@ -53,6 +53,20 @@ def fetch_by_ids(
     return rows
 
 
+def fetch_map(
+    session: Session,
+    stmt: Select[Any],
+    id_column: Column[Any],
+    ids: Sequence[int] | IntArray,
+    *,
+    for_update: bool = False,
+) -> dict[Any, Any]:
+    """:func:`fetch_by_ids`, keyed by each row's first column."""
+    return {
+        row[0]: row for row in fetch_by_ids(session, stmt, id_column, ids, for_update=for_update)
+    }
+
+
 def insert_returning_ids(
     session: Session, target: Table, rows: Sequence[Mapping[str, Any]]
 ) -> IntArray:

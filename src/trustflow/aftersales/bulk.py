@@ -27,6 +27,7 @@ from trustflow.bulk import (
     IntArray,
     execute_many,
     fetch_by_ids,
+    fetch_map,
     insert_many,
     insert_returning_ids,
     require_all_exist,
@@ -55,23 +56,20 @@ def request_after_sales(
     returns after 7 days or as refund-only, and orders that already have an open request.
     """
     ids = np.asarray(order_ids, dtype=np.int64)
-    facts = {
-        r[0]: r
-        for r in fetch_by_ids(
-            session,
-            select(
-                _orders.c.id,
-                _orders.c.status,
-                _orders.c.delivered_at,
-                _orders.c.paid_amount_fen,
-                _orders.c.shop_id,
-                _orders.c.buyer_id,
-            ),
+    facts = fetch_map(
+        session,
+        select(
             _orders.c.id,
-            ids,
-            for_update=True,
-        )
-    }
+            _orders.c.status,
+            _orders.c.delivered_at,
+            _orders.c.paid_amount_fen,
+            _orders.c.shop_id,
+            _orders.c.buyer_id,
+        ),
+        _orders.c.id,
+        ids,
+        for_update=True,
+    )
     busy = {
         r[0]
         for r in fetch_by_ids(
@@ -214,22 +212,19 @@ def submit_reviews(
     if tags is not None and any(len(t) > MAX_TAGS for t in tags):
         raise InvalidInput(f"at most {MAX_TAGS} tags")
     reviews = table(Review)
-    facts = {
-        r[0]: r
-        for r in fetch_by_ids(
-            session,
-            select(
-                _orders.c.id,
-                _orders.c.status,
-                _orders.c.buyer_id,
-                _orders.c.product_id,
-                _orders.c.shop_id,
-                _orders.c.creator_id,
-            ),
+    facts = fetch_map(
+        session,
+        select(
             _orders.c.id,
-            ids,
-        )
-    }
+            _orders.c.status,
+            _orders.c.buyer_id,
+            _orders.c.product_id,
+            _orders.c.shop_id,
+            _orders.c.creator_id,
+        ),
+        _orders.c.id,
+        ids,
+    )
     done = {
         r[0] for r in fetch_by_ids(session, select(reviews.c.order_id), reviews.c.order_id, ids)
     }

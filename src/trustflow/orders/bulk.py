@@ -26,6 +26,7 @@ from trustflow.bulk import (
     existing_ids,
     existing_pairs,
     fetch_by_ids,
+    fetch_map,
     insert_columns,
     insert_returning_ids,
     table,
@@ -139,7 +140,7 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     refuse(~np.isin(batch.buyer_id, list(buyers)), ErrorCode.NOT_FOUND)
 
     products, shops = table(Product), table(Shop)
-    sku_rows = fetch_by_ids(
+    info = fetch_map(
         session,
         select(
             _skus.c.id,
@@ -156,7 +157,6 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
         batch.sku_id[ok],
         for_update=True,
     )
-    info = {r[0]: r for r in sku_rows}
     known = np.array([int(s) in info for s in batch.sku_id], dtype=bool)
     refuse(~known, ErrorCode.NOT_FOUND)
 
@@ -320,15 +320,12 @@ def _check_content(
     is_live = kinds == ContentKind.LIVE_SESSION.value
     if (is_live & ok).any():
         lives = table(LiveSession)
-        facts = {
-            r[0]: r
-            for r in fetch_by_ids(
-                session,
-                select(lives.c.id, lives.c.status, lives.c.shop_id, lives.c.creator_id),
-                lives.c.id,
-                content_id[is_live & ok],
-            )
-        }
+        facts = fetch_map(
+            session,
+            select(lives.c.id, lives.c.status, lives.c.shop_id, lives.c.creator_id),
+            lives.c.id,
+            content_id[is_live & ok],
+        )
         for i in np.flatnonzero(is_live & ok).tolist():
             live = facts.get(int(content_id[i]))
             if live is None:
@@ -410,22 +407,19 @@ def advance_orders(
     if len(when) != len(ids):
         raise InvalidInput("one time per order, or one for all")
     sources, target = rules.TRANSITIONS[action]
-    facts = {
-        r[0]: r
-        for r in fetch_by_ids(
-            session,
-            select(
-                _orders.c.id,
-                _orders.c.status,
-                _orders.c.sku_id,
-                _orders.c.quantity,
-                _orders.c.paid_amount_fen,
-            ),
+    facts = fetch_map(
+        session,
+        select(
             _orders.c.id,
-            ids,
-            for_update=True,
-        )
-    }
+            _orders.c.status,
+            _orders.c.sku_id,
+            _orders.c.quantity,
+            _orders.c.paid_amount_fen,
+        ),
+        _orders.c.id,
+        ids,
+        for_update=True,
+    )
     chosen = [i for i, o in enumerate(ids.tolist()) if o in facts and facts[o][1] in sources]
     # A batch may name an order twice: the first mention acts, a repeat would be illegal.
     unique: dict[int, int] = {}
