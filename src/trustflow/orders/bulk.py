@@ -37,7 +37,7 @@ from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.orders import rules
 from trustflow.orders.models import Channel, ContentKind, Order, OrderEvent, OrderStatus, Payment
-from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest
+from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest, new_order_row
 from trustflow.traffic.models import Surface
 
 _orders, _skus, _events = table(Order), table(Sku), table(OrderEvent)
@@ -194,42 +194,18 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
 
     rows_idx = np.flatnonzero(ok)
     if len(rows_idx):
-        commission = np.zeros(n, dtype=np.int64)
-        for i in rows_idx[is_dist[rows_idx]].tolist():
-            commission[i] = rules.commission_fen(
-                rules.commission_base_fen(int(goods[i]), int(mdisc[i])), int(bps[i])
+        rows = [
+            new_order_row(
+                _request(batch, i),
+                shop_id=int(shop_id[i]),
+                product_id=int(product_id[i]),
+                unit_price_fen=int(price[i]),
+                offer_id=int(offer_id[i]) or None,
+                commission_bps=int(bps[i]),
+                at=at,
             )
-        ship_by = at + rules.SHIP_PROMISE
-        rows: list[dict[str, Any]] = []
-        for i in rows_idx.tolist():
-            request = _request(batch, i)
-            rows.append(
-                {
-                    "buyer_id": request.buyer_id,
-                    "shop_id": int(shop_id[i]),
-                    "product_id": int(product_id[i]),
-                    "sku_id": request.sku_id,
-                    "quantity": request.quantity,
-                    "unit_price_fen": int(price[i]),
-                    "goods_amount_fen": int(goods[i]),
-                    "merchant_discount_fen": request.merchant_discount_fen,
-                    "platform_discount_fen": request.platform_discount_fen,
-                    "paid_amount_fen": int(goods[i] - mdisc[i] - pdisc[i]),
-                    "channel": request.channel,
-                    "creator_id": request.creator_id,
-                    "offer_id": int(offer_id[i]) or None,
-                    "commission_bps": int(bps[i]),
-                    "commission_fen": int(commission[i]),
-                    "content_kind": request.content_kind,
-                    "content_id": request.content_id,
-                    "surface": request.surface,
-                    "status": OrderStatus.PENDING_PAYMENT,
-                    "idempotency_key": request.idempotency_key,
-                    "request_hash": request.fingerprint(),
-                    "created_at": at,
-                    "ship_by": ship_by,
-                }
-            )
+            for i in rows_idx.tolist()
+        ]
         new_ids = insert_returning_ids(session, _orders, rows)
         order_id[rows_idx] = new_ids
         _reserve(session, batch.sku_id[rows_idx], qty[rows_idx])

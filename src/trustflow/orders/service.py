@@ -183,6 +183,52 @@ _INSERT_ORDER = {
 }
 
 
+def new_order_row(
+    request: OrderRequest,
+    *,
+    shop_id: int,
+    product_id: int,
+    unit_price_fen: int,
+    offer_id: int | None,
+    commission_bps: int,
+    at: datetime,
+) -> dict[str, Any]:
+    """The row a checked request becomes: amounts, frozen commission, promise and fingerprint.
+
+    Both placement paths (one at a time and in bulk) build their rows here.
+    """
+    goods_fen = unit_price_fen * request.quantity
+    return {
+        "buyer_id": request.buyer_id,
+        "shop_id": shop_id,
+        "product_id": product_id,
+        "sku_id": request.sku_id,
+        "quantity": request.quantity,
+        "unit_price_fen": unit_price_fen,
+        "goods_amount_fen": goods_fen,
+        "merchant_discount_fen": request.merchant_discount_fen,
+        "platform_discount_fen": request.platform_discount_fen,
+        "paid_amount_fen": goods_fen
+        - request.merchant_discount_fen
+        - request.platform_discount_fen,
+        "channel": request.channel,
+        "creator_id": request.creator_id,
+        "offer_id": offer_id,
+        "commission_bps": commission_bps,
+        "commission_fen": rules.commission_fen(
+            rules.commission_base_fen(goods_fen, request.merchant_discount_fen), commission_bps
+        ),
+        "content_kind": request.content_kind,
+        "content_id": request.content_id,
+        "surface": request.surface,
+        "status": OrderStatus.PENDING_PAYMENT,
+        "idempotency_key": request.idempotency_key,
+        "request_hash": request.fingerprint(),
+        "created_at": at,
+        "ship_by": at + rules.SHIP_PROMISE,
+    }
+
+
 def place_order(
     session: Session, request: OrderRequest, *, at: datetime | None = None, actor: str = "buyer"
 ) -> Order:
@@ -230,7 +276,7 @@ def place_order(
     if discount_fen > goods_fen:
         raise InvalidInput("discounts exceed the goods amount")
 
-    commission_bps, commission_fen = 0, 0
+    commission_bps = 0
     if request.channel is Channel.DISTRIBUTION:
         if offer_id is None:
             raise Conflict(
@@ -238,37 +284,18 @@ def place_order(
                 code=ErrorCode.NO_DISTRIBUTION_OFFER,
             )
         commission_bps = offer_bps
-        commission_fen = rules.commission_fen(
-            rules.commission_base_fen(goods_fen, request.merchant_discount_fen), commission_bps
-        )
     if request.content_kind is not None:
         _check_content(session, request, shop_id, at)
 
-    values: dict[str, Any] = {
-        "buyer_id": request.buyer_id,
-        "shop_id": shop_id,
-        "product_id": product_id,
-        "sku_id": request.sku_id,
-        "quantity": request.quantity,
-        "unit_price_fen": price_fen,
-        "goods_amount_fen": goods_fen,
-        "merchant_discount_fen": request.merchant_discount_fen,
-        "platform_discount_fen": request.platform_discount_fen,
-        "paid_amount_fen": goods_fen - discount_fen,
-        "channel": request.channel,
-        "creator_id": request.creator_id,
-        "offer_id": offer_id,
-        "commission_bps": commission_bps,
-        "commission_fen": commission_fen,
-        "content_kind": request.content_kind,
-        "content_id": request.content_id,
-        "surface": request.surface,
-        "status": OrderStatus.PENDING_PAYMENT,
-        "idempotency_key": request.idempotency_key,
-        "request_hash": request.fingerprint(),
-        "created_at": at,
-        "ship_by": at + rules.SHIP_PROMISE,
-    }
+    values = new_order_row(
+        request,
+        shop_id=shop_id,
+        product_id=product_id,
+        unit_price_fen=price_fen,
+        offer_id=offer_id,
+        commission_bps=commission_bps,
+        at=at,
+    )
     inserted = _INSERT_ORDER[cursor.dialect.name].execute(cursor, values).fetchone()
     order_id = inserted[0] if inserted is not None else None
     if order_id is None:  # a concurrent retry with the same key won the race
