@@ -20,6 +20,7 @@ from trustflow.content.models import (
 from trustflow.db import Base
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.orders.models import Order, OrderEvent, Payment
+from trustflow.scoring.models import EntityScore, ScoreAppeal, ScoreVersion
 from trustflow.traffic.models import Impression
 
 metadata = Base.metadata
@@ -34,6 +35,7 @@ __all__ = [
     "Creator",
     "CreatorSelection",
     "DistributionOffer",
+    "EntityScore",
     "Follow",
     "Impression",
     "LiveSession",
@@ -45,6 +47,8 @@ __all__ = [
     "PriceChange",
     "Product",
     "Review",
+    "ScoreAppeal",
+    "ScoreVersion",
     "ServiceProvider",
     "ServiceProviderShop",
     "Shop",

@@ -65,6 +65,7 @@ def request_after_sales(
             _orders.c.paid_amount_fen,
             _orders.c.shop_id,
             _orders.c.buyer_id,
+            _orders.c.creator_id,
         ),
         _orders.c.id,
         ids,
@@ -114,12 +115,15 @@ def request_after_sales(
                 "buyer_id": order[5],
                 "kind": kind,
                 "reason": reason,
-                "responsible_party": rules.PRESUMED_RESPONSIBLE[reason],
+                "responsible_party": rules.presumed_responsible(
+                    reason, sold_by_creator=order[6] is not None
+                ),
                 "status": A.REQUESTED,
                 "refund_fen": max(refund, 0),
                 "note": "",
                 "dispute_outcome": None,
                 "created_at": when,
+                "updated_at": when,
             }
         )
         accepted.append(i)
@@ -137,6 +141,7 @@ _MOVE = (
         resolved_at=bindparam("resolved_at"),
         dispute_outcome=func.coalesce(bindparam("outcome"), _requests.c.dispute_outcome),
         responsible_party=func.coalesce(bindparam("party"), _requests.c.responsible_party),
+        updated_at=bindparam("at"),
     )
 )
 
@@ -178,6 +183,7 @@ def advance_requests(
                 "resolved_at": at if target in _TERMINAL else None,
                 "outcome": outcome,
                 "party": responsible_party,
+                "at": at,
             }
         )
     execute_many(session, _MOVE, params)
@@ -272,6 +278,7 @@ def record_chats(
             "first_message_at": t,
             "first_response_at": t + timedelta(seconds=int(r)) if r >= 0 else None,
             "first_response_seconds": int(r) if r >= 0 else None,
+            "updated_at": t + timedelta(seconds=int(r)) if r >= 0 else t,
         }
         for b, s, t, r in zip(buyer_ids, shop_ids, first_message_at, seconds, strict=True)
     ]

@@ -81,6 +81,8 @@ class AfterSalesRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: When the last named action touched the request; the warehouse export's watermark.
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
     __table_args__ = (CheckConstraint("refund_fen >= 0", name="refund_non_negative"),)
 
@@ -99,7 +101,7 @@ class Review(Base):
     stars: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
     __table_args__ = (CheckConstraint("stars BETWEEN 1 AND 5", name="stars_in_range"),)
 
@@ -116,3 +118,4 @@ class ChatThread(Base):
     first_message_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

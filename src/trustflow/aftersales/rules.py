@@ -52,6 +52,17 @@ PRESUMED_RESPONSIBLE: dict[AfterSalesReason, ResponsibleParty] = {
 }
 
 
+def presumed_responsible(reason: AfterSalesReason, *, sold_by_creator: bool) -> ResponsibleParty:
+    """Who a defect is presumed to be down to, before any arbitration.
+
+    Goods "not as described" on an order a creator sold were described by the creator's
+    content, so the presumption falls on the creator; everything else follows the reason.
+    """
+    if sold_by_creator and reason is AfterSalesReason.NOT_AS_DESCRIBED:
+        return ResponsibleParty.CREATOR
+    return PRESUMED_RESPONSIBLE[reason]
+
+
 def after_approval(kind: AfterSalesKind) -> AfterSalesStatus:
     """A refund-only request is refunded on approval; the others wait for the goods back."""
     return A.REFUNDED if kind is K.REFUND_ONLY else A.AWAITING_RETURN

@@ -87,10 +87,13 @@ def request_after_sales(
         buyer_id=order.buyer_id,
         kind=kind,
         reason=reason,
-        responsible_party=rules.PRESUMED_RESPONSIBLE[reason],
+        responsible_party=rules.presumed_responsible(
+            reason, sold_by_creator=order.creator_id is not None
+        ),
         refund_fen=refund_fen,
         note=note,
         created_at=at,
+        updated_at=at,
     )
     session.add(request)
     session.flush()
@@ -115,6 +118,7 @@ def _move(
     request = get_request(session, request_id, for_update=True)
     if request.status not in rules.TRANSITIONS[action]:
         raise IllegalTransition("after-sales request", request.status.value, action)
+    request.updated_at = at
     if target is not None:
         request.status = target
         if target in {A.REFUNDED, A.EXCHANGED, A.CLOSED, A.WITHDRAWN}:
@@ -241,8 +245,9 @@ def open_chat(
         order = orders_service.get_order(session, order_id)
         if order.buyer_id != buyer_id or order.shop_id != shop_id:
             raise InvalidInput(f"order {order_id} is not between this buyer and shop")
+    at = at or utcnow()
     thread = ChatThread(
-        buyer_id=buyer_id, shop_id=shop_id, order_id=order_id, first_message_at=at or utcnow()
+        buyer_id=buyer_id, shop_id=shop_id, order_id=order_id, first_message_at=at, updated_at=at
     )
     session.add(thread)
     session.flush()
@@ -262,5 +267,6 @@ def respond_chat(session: Session, *, thread_id: int, at: datetime | None = None
             raise InvalidInput("a response cannot precede the buyer's message")
         thread.first_response_at = at
         thread.first_response_seconds = int((at - thread.first_message_at).total_seconds())
+        thread.updated_at = at
         session.flush()
     return thread

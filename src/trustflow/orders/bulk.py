@@ -407,7 +407,7 @@ def advance_orders(
     stmt = (
         update(_orders)
         .where(_orders.c.id == bindparam("oid"), _orders.c.status == bindparam("was"))
-        .values({"status": target, stamp: bindparam("at")})
+        .values({"status": target, stamp: bindparam("at"), "updated_at": bindparam("at")})
     )
     done = np.fromiter(unique.keys(), dtype=np.int64, count=len(unique))
     times = [when[i] for i in unique.values()]

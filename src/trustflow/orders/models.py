@@ -87,6 +87,8 @@ class Order(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: When the last named action touched the order; the warehouse export's watermark.
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("buyer_id", "idempotency_key"),
@@ -102,6 +104,7 @@ class Order(Base):
             name="creator_iff_distribution",
         ),
         Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_updated_at", "updated_at"),
     )
 
 

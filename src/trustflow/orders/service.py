@@ -225,6 +225,7 @@ def new_order_row(
         "idempotency_key": request.idempotency_key,
         "request_hash": request.fingerprint(),
         "created_at": at,
+        "updated_at": at,
         "ship_by": at + rules.SHIP_PROMISE,
     }
 
@@ -348,6 +349,7 @@ def _transition(session: Session, order: Order, action: str, *, at: datetime, ac
         actor=actor,
     )
     order.status = target
+    order.updated_at = at
     setattr(order, rules.TIMESTAMP_FIELD[action], at)
     session.add(event)
     session.flush()
