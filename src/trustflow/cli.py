@@ -20,8 +20,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The marketplace store's schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+scores_app = typer.Typer(help="Product, store experience and creator reputation scores.")
+warehouse_app = typer.Typer(help="The columnar copy of the store that batch jobs read.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(scores_app, name="scores", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse", no_args_is_help=True)
 
 console = Console(stderr=True)
 
@@ -114,6 +118,75 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+    )
+
+
+def _parse_as_of(value: str | None) -> Any:
+    from datetime import datetime
+
+    from trustflow.errors import InvalidInput
+
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"--as-of must be an ISO 8601 time, got {value!r}") from exc
+    if when.tzinfo is None:
+        raise InvalidInput("--as-of needs a time zone, e.g. 2026-03-01T00:00:00+00:00")
+    return when
+
+
+@warehouse_app.command("export")
+def warehouse_export(
+    full: Annotated[bool, typer.Option(help="Rewrite everything, ignoring watermarks.")] = False,
+) -> None:
+    """Copy what changed in the store since the last export into the warehouse files."""
+    from trustflow.config import get_settings
+    from trustflow.db import default_engine
+    from trustflow.warehouse.export import export
+
+    with _clear_errors(), console.status("exporting the store to the warehouse"):
+        report = export(default_engine(), get_settings().warehouse_files, full=full)
+    for name, info in report.tables.items():
+        console.print(f"{name:<12} {info['rows']:>10,} rows  {info['partitions']:>5} partitions")
+
+
+@scores_app.command("compute")
+def scores_compute(
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Score as of this time (ISO 8601 with zone); default: newest data."),
+    ] = None,
+) -> None:
+    """The nightly job: export by watermark, compute all three scores, publish a new version."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from trustflow import migrate
+    from trustflow.config import get_settings
+    from trustflow.db import default_engine
+    from trustflow.scoring.service import compute_scores
+
+    with _clear_errors():
+        when = _parse_as_of(as_of)
+        engine = default_engine()
+        if not migrate.is_current(engine):
+            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+            raise typer.Exit(2)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        ) as progress:
+            task = progress.add_task("starting", total=None)
+            run = compute_scores(
+                engine,
+                get_settings().warehouse_files,
+                as_of=when,
+                progress=lambda msg: progress.update(task, description=msg),
+            )
+    console.print(
+        f"[green]score version {run.version_id} active[/green] as of {run.as_of.isoformat()}: "
+        + ", ".join(f"{n:,} {kind}" for kind, n in sorted(run.entities.items()))
+        + f" (computed in {run.seconds_compute:.2f} s)"
     )
 
 

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     def resolved_warehouse(self) -> Path:
         return Path(self.warehouse) if self.warehouse else self.var_dir / "warehouse.duckdb"
 
+    @property
+    def warehouse_files(self) -> Path:
+        """The Parquet files beside the DuckDB file (``warehouse.duckdb`` -> ``warehouse/``)."""
+        return self.resolved_warehouse.with_suffix("")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

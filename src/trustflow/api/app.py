@@ -15,6 +15,7 @@ from trustflow.api.routers import (
     content,
     distribution,
     orders,
+    scores,
     traffic,
 )
 from trustflow.db import default_engine, session_factory
@@ -40,6 +41,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         aftersales,
         traffic,
         analytics,
+        scores,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)

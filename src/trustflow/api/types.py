@@ -32,6 +32,11 @@ CategoryName = Annotated[
 Brand = Annotated[str, StringConstraints(max_length=80), AfterValidator(_no_control_chars)]
 ShortText = Annotated[str, StringConstraints(max_length=120), AfterValidator(_no_control_chars)]
 LongText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_control_chars)]
+Statement = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000, strip_whitespace=True),
+    AfterValidator(_no_control_chars),
+]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,40}$")]
 Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=40), AfterValidator(_no_control_chars)

@@ -28,7 +28,9 @@ KIND_QUALITY = {
 KIND_COMMISSION_SHIFT = {"brand": -300, "fast_brand": 0, "source": 600, "other": 300}
 
 
-def beta(rng: np.random.Generator, mean: float, concentration: float, n: int) -> np.ndarray:
+def beta(
+    rng: np.random.Generator, mean: float | np.ndarray, concentration: float, n: int
+) -> np.ndarray:
     return rng.beta(mean * concentration, (1 - mean) * concentration, n)
 
 
@@ -88,8 +90,12 @@ def build(
         at=at,
     )
     shop_quality = np.array([beta(rng, *KIND_QUALITY[k], 1)[0] for k in shop_kind])
-    shop_logistics = rng.gamma(4.0, 6.0, n_shops) + np.where(shop_kind == "brand", 6, 12)
-    shop_service = beta(rng, 0.8, 8.0, n_shops)
+    # Well-run shops tend to be well run throughout: hand-over speed and service diligence
+    # lean on the same quality, with plenty of room for a good shop with slow logistics.
+    shop_logistics = rng.gamma(4.0, 3.0 + 10.0 * (1 - shop_quality)) + np.where(
+        shop_kind == "brand", 6, 12
+    )
+    shop_service = beta(rng, np.clip(0.35 + 0.6 * shop_quality, 0.05, 0.95), 8.0, n_shops)
     shop_honesty = beta(rng, 0.9, 12.0, n_shops)
 
     per_shop = np.maximum(1, rng.poisson(config.products_per_shop, n_shops))

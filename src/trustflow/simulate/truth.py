@@ -29,6 +29,13 @@ class HiddenTruth:
     creator_content: Float  # 0..1: how well the creator's content sells and informs
     creator_honesty: Float  # 0..1: 1 = never oversells what it distributes
 
+    def shop_experience(self) -> Float:
+        """True shop quality as a buyer lives it (0..1): half the goods, a quarter how fast
+        the parcel is handed over (72 hours or slower counts as nothing), a quarter service.
+        This is what the store experience score sets out to measure; it never sees it."""
+        logistics = np.clip(1 - self.shop_logistics_hours / 72.0, 0.0, 1.0)
+        return 0.5 * self.shop_quality + 0.25 * logistics + 0.25 * self.shop_service
+
     def frame(self) -> pl.DataFrame:
         """One row per entity; columns that do not apply to an entity are null."""
         shops = pl.DataFrame(
@@ -39,6 +46,7 @@ class HiddenTruth:
                 "logistics_hours": self.shop_logistics_hours,
                 "service": self.shop_service,
                 "honesty": self.shop_honesty,
+                "experience": self.shop_experience(),
             }
         )
         products = pl.DataFrame(

@@ -1,0 +1,98 @@
+"""Run the score definitions (:mod:`trustflow.scoring.sql`) on DuckDB or on Apache Spark.
+
+Both engines read the same warehouse files and the same SQL: it is written for DuckDB and
+transpiled for Spark with SQLGlot, so there is one definition to read, test and change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from trustflow.scoring import sql
+from trustflow.warehouse.export import DIMENSIONS, FACTS, dimension_path, ensure_readable, fact_glob
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What one computation produced: per-metric rows and per-entity scores."""
+
+    metrics: pl.DataFrame
+    scores: pl.DataFrame
+
+
+def _duckdb_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    ensure_readable(root)
+    for fact in FACTS:
+        con.execute(
+            f"CREATE OR REPLACE VIEW {fact.name} AS SELECT * FROM read_parquet("
+            f"'{fact_glob(root, fact.name)}', hive_partitioning = false, union_by_name = true)"
+        )
+    for dim in DIMENSIONS:
+        con.execute(
+            f"CREATE OR REPLACE VIEW {dim.name} AS "
+            f"SELECT * FROM read_parquet('{dimension_path(root, dim.name)}')"
+        )
+
+
+def connect_warehouse(root: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with a view per warehouse table."""
+    con = duckdb.connect(database)
+    con.execute("SET TimeZone = 'UTC'")
+    _duckdb_views(con, root)
+    return con
+
+
+def compute_duckdb(
+    root: Path,
+    as_of: int,
+    options: sql.Options = sql.FULL,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Computed:
+    own = con is None
+    con = con or connect_warehouse(root)
+    try:
+        for name, query in sql.statements(as_of, options):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+        return Computed(
+            metrics=con.sql("SELECT * FROM score_metrics").pl(),
+            scores=con.sql("SELECT * FROM entity_scores").pl(),
+        )
+    finally:
+        if own:
+            con.close()
+
+
+def spark_sql(query: str) -> str:
+    import sqlglot
+
+    return str(sqlglot.transpile(query, read="duckdb", write="spark")[0])
+
+
+def compute_spark(spark: Any, root: Path, as_of: int, options: sql.Options = sql.FULL) -> Computed:
+    """The same definitions on a Spark session (local mode in tests, a cluster in production)."""
+    ensure_readable(root)
+    for fact in FACTS:
+        spark.read.parquet((root / fact.name).as_posix()).drop("day").createOrReplaceTempView(
+            fact.name
+        )
+    for dim in DIMENSIONS:
+        spark.read.parquet(dimension_path(root, dim.name)).createOrReplaceTempView(dim.name)
+    frames: dict[str, Any] = {}
+    for name, query in sql.statements(as_of, options):
+        df = spark.sql(spark_sql(query)).cache()
+        df.createOrReplaceTempView(name)
+        frames[name] = df
+
+    def collect(df: Any) -> pl.DataFrame:
+        rows = [r.asDict() for r in df.collect()]
+        return pl.DataFrame(rows, infer_schema_length=None)
+
+    return Computed(
+        metrics=collect(frames["score_metrics"]), scores=collect(frames["entity_scores"])
+    )

@@ -1,0 +1,310 @@
+"""The three scores, as published in docs/scores.md. Change a number here and the document's
+tables must change with it (a test compares them).
+
+Every sub-metric is a rate of defects among opportunities (bad reviews among reviews, late
+pick-ups among orders due for pick-up, ...). How a rate becomes points, in four steps:
+
+1. **Benchmark.** The category's pooled rate over the same window. Stores and products are
+   benchmarked within their category; creators against all creators.
+2. **Shrinkage.** The scored rate is the Beta-Binomial posterior mean
+   ``(defects + m·benchmark) / (opportunities + m)``: a shop with 3 orders is mostly its
+   category's benchmark, a shop with 3,000 is mostly its own record. ``m`` is the metric's
+   ``prior_strength``.
+3. **Points.** ``100 − 20 × scored rate / scale``, clamped to 0..100, where the scale is the
+   benchmark or the metric's ``floor``, whichever is larger: a rate at the benchmark earns 80
+   points, half of it 90, twice it 60, five times it nothing. The floor keeps a rare defect
+   (say, disputes lost) from costing a fortune just because the category's rate is tiny.
+4. **Score.** The weighted mean of the points. Its 90% credible interval comes from the
+   posterior variance of each rate.
+
+Defects carry weights: a buyer whose refund-only claims and bad reviews far exceed what their
+orders explain counts for less (:data:`ABUSE_ALLOWANCE`), and bursts of bad reviews on one
+shop in one day are held for review instead of scored (:data:`BURST_MIN_BAD_REVIEWS`).
+Only the scored party's defects count: a carrier's breakage is not the merchant's, and a
+merchant's late pick-up is not the creator's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trustflow.aftersales.models import AfterSalesReason, ResponsibleParty
+from trustflow.scoring.models import ScoreKind, Tier
+
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One sub-metric: a rate of ``defects`` among ``opportunities`` (columns of the
+    per-entity tally that :mod:`trustflow.scoring.sql` builds)."""
+
+    name: str
+    label: str
+    dimension: str
+    weight: float  # share of the score (the weights of one score sum to 1)
+    defects: str
+    opportunities: str
+    floor: float  # the smallest rate that points are measured against
+    prior_strength: float = 20.0
+
+
+@dataclass(frozen=True)
+class ScoreDefinition:
+    kind: ScoreKind
+    title: str
+    window_days: int
+    #: Below this many paid orders in the window the score is ``provisional``.
+    min_sample: int
+    metrics: tuple[Metric, ...]
+    #: Creators' recent orders count more: an order's weight halves every this many days.
+    half_life_days: float | None = None
+    #: Benchmarked per category (stores by their main category, products by theirs).
+    by_category: bool = True
+    #: A smaller entity, with fewer than ``min_sample`` orders in the window, is scored over
+    #: this longer window instead (as eBay does for small sellers): fewer swings on one order.
+    extended_window_days: int | None = None
+
+
+# Reasons whose defect is the goods themselves, and those that are about getting them there.
+QUALITY_REASONS = (
+    AfterSalesReason.QUALITY,
+    AfterSalesReason.NOT_AS_DESCRIBED,
+    AfterSalesReason.COUNTERFEIT,
+    AfterSalesReason.WRONG_ITEM,
+)
+LOGISTICS_REASONS = (AfterSalesReason.LATE_DELIVERY, AfterSalesReason.DAMAGED_IN_TRANSIT)
+#: A review of this many stars or fewer is a bad review (only the first review of an order
+#: exists, so a buyer cannot pile on).
+BAD_REVIEW_MAX_STARS = 2
+#: Pick-up promise: the order's ``ship_by``. Delivery slower than this after payment is slow.
+SLOW_DELIVERY_HOURS = 96
+#: A chat whose first answer takes longer than this (or never comes) is a slow response.
+SLOW_CHAT_SECONDS = 180
+#: An after-sales request handled (approved or rejected) later than this is slow handling.
+SLOW_HANDLING_HOURS = 48
+
+STORE = ScoreDefinition(
+    kind=ScoreKind.STORE,
+    title="Store experience score (店铺体验分)",
+    window_days=30,
+    min_sample=30,
+    extended_window_days=90,
+    metrics=(
+        Metric(
+            "bad_review_rate",
+            "bad-review rate",
+            "product",
+            0.25,
+            "bad_reviews",
+            "reviews",
+            floor=0.02,
+        ),
+        Metric(
+            "quality_refund_rate",
+            "quality-refund rate",
+            "product",
+            0.25,
+            "quality_refunds",
+            "delivered",
+            floor=0.01,
+        ),
+        Metric(
+            "late_pickup_rate",
+            "late pick-up rate",
+            "logistics",
+            0.12,
+            "late_pickups",
+            "pickups",
+            floor=0.02,
+        ),
+        Metric(
+            "slow_delivery_rate",
+            "slow-delivery rate",
+            "logistics",
+            0.08,
+            "slow_deliveries",
+            "delivered",
+            floor=0.05,
+        ),
+        Metric(
+            "logistics_complaint_rate",
+            "logistics-complaint rate",
+            "logistics",
+            0.05,
+            "logistics_complaints",
+            "delivered",
+            floor=0.005,
+        ),
+        Metric(
+            "slow_chat_rate",
+            "slow chat-response rate",
+            "service",
+            0.08,
+            "slow_chats",
+            "chats",
+            floor=0.05,
+        ),
+        Metric(
+            "slow_handling_rate",
+            "slow after-sales handling rate",
+            "service",
+            0.1,
+            "slow_handlings",
+            "requests",
+            floor=0.02,
+        ),
+        Metric(
+            "dispute_lost_rate",
+            "disputes-lost rate",
+            "service",
+            0.07,
+            "disputes_lost",
+            "delivered",
+            floor=0.003,
+        ),
+    ),
+)
+
+PRODUCT = ScoreDefinition(
+    kind=ScoreKind.PRODUCT,
+    title="Product score (商品分)",
+    window_days=60,
+    min_sample=20,
+    metrics=(
+        Metric(
+            "bad_review_rate",
+            "bad-review rate",
+            "product",
+            0.4,
+            "bad_reviews",
+            "reviews",
+            floor=0.02,
+        ),
+        Metric(
+            "quality_refund_rate",
+            "quality-refund rate",
+            "product",
+            0.4,
+            "quality_refunds",
+            "delivered",
+            floor=0.01,
+        ),
+        Metric(
+            "complaint_rate",
+            "complaint rate",
+            "product",
+            0.2,
+            "complaints",
+            "delivered",
+            floor=0.003,
+        ),
+    ),
+)
+
+CREATOR = ScoreDefinition(
+    kind=ScoreKind.CREATOR,
+    title="Creator reputation score (带货口碑分)",
+    window_days=90,
+    min_sample=30,
+    half_life_days=30.0,
+    by_category=False,
+    metrics=(
+        Metric(
+            "bad_review_rate", "bad-review rate", "goods", 0.4, "bad_reviews", "reviews", floor=0.02
+        ),
+        Metric(
+            "quality_refund_rate",
+            "quality-refund rate",
+            "goods",
+            0.35,
+            "goods_refunds",
+            "delivered",
+            floor=0.01,
+        ),
+        Metric(
+            "content_complaint_rate",
+            "content-complaint rate",
+            "content",
+            0.25,
+            "content_complaints",
+            "delivered",
+            floor=0.005,
+        ),
+    ),
+)
+
+DEFINITIONS: dict[ScoreKind, ScoreDefinition] = {d.kind: d for d in (PRODUCT, STORE, CREATOR)}
+
+#: Whose defects count in which score. A store answers for what the merchant did; a creator
+#: for the goods it chose and the words it used, never for the merchant's logistics.
+QUALITY_PARTIES: dict[ScoreKind, tuple[ResponsibleParty, ...]] = {
+    ScoreKind.STORE: (ResponsibleParty.MERCHANT,),
+    ScoreKind.PRODUCT: (ResponsibleParty.MERCHANT,),
+    ScoreKind.CREATOR: (ResponsibleParty.MERCHANT, ResponsibleParty.CREATOR),
+}
+
+#: Category-specific store weights: fresh and perishable goods live or die by logistics.
+#: metric name -> weight, replacing the default for shops whose main category is listed.
+CATEGORY_WEIGHTS: dict[str, dict[str, float]] = {
+    code: {
+        "bad_review_rate": 0.22,
+        "quality_refund_rate": 0.23,
+        "late_pickup_rate": 0.16,
+        "slow_delivery_rate": 0.12,
+        "logistics_complaint_rate": 0.07,
+        "slow_chat_rate": 0.06,
+        "slow_handling_rate": 0.08,
+        "dispute_lost_rate": 0.06,
+    }
+    for code in ("food", "agri")
+}
+
+# Points and tiers -------------------------------------------------------------------------
+
+#: Points lost per benchmark's worth of scored rate (a rate at the benchmark scores 80).
+POINTS_PER_BENCHMARK = 20.0
+#: z for the two-sided 90% credible interval.
+INTERVAL_Z = 1.645
+
+#: Lowest score of each tier, best first. What a tier unlocks is in :mod:`scoring.gates`.
+TIERS: tuple[tuple[Tier, float], ...] = (
+    (Tier.EXCELLENT, 90.0),
+    (Tier.GOOD, 80.0),
+    (Tier.FAIR, 65.0),
+    (Tier.LOW, 0.0),
+)
+
+#: A penalty (restriction) needs the low tier, a scored (not provisional) status and one
+#: metric whose raw rate is at least this multiple of its benchmark *and* whose weighted
+#: defect count is at least :data:`PENALTY_MIN_DEFECTS`: one bad week of a small shop is
+#: never enough.
+PENALTY_RATE_MULTIPLE = 2.0
+PENALTY_MIN_DEFECTS = 5.0
+
+# Abuse resistance -----------------------------------------------------------------------
+
+#: A buyer's complaints (refund-only requests plus bad reviews, on all shops, 90 days) beyond
+#: the platform's rate times their delivered orders plus this allowance are abnormal: each of
+#: their defects then weighs (expected + allowance) / complaints.
+ABUSE_WINDOW_DAYS = 90
+ABUSE_ALLOWANCE = 2.0
+
+#: A shop's bad reviews on one day are a burst, held for review rather than scored, when there
+#: are at least this many and more than :data:`BURST_FACTOR` times the shop's usual daily
+#: count (plus one).
+BURST_MIN_BAD_REVIEWS = 5
+BURST_FACTOR = 3.0
+
+
+def tier_of(score: float) -> Tier:
+    for tier, lowest in TIERS:
+        if score >= lowest:
+            return tier
+    return Tier.LOW
+
+
+def metric_weight(definition: ScoreDefinition, metric: Metric, category_code: str | None) -> float:
+    if definition.kind is ScoreKind.STORE and category_code in CATEGORY_WEIGHTS:
+        return CATEGORY_WEIGHTS[category_code][metric.name]
+    return metric.weight

@@ -1,0 +1,130 @@
+"""API shapes of scores, their definitions, history and appeals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from trustflow.api.types import Id, LongText, Statement
+from trustflow.schemas_base import Shape
+from trustflow.scoring.models import AppealStatus, DefectKind, ScoreKind, Tier
+
+
+class MetricOut(Shape):
+    metric: str
+    label: str
+    dimension: str
+    weight: float
+    defects: float
+    opportunities: float
+    raw_rate: float | None
+    rate: float = Field(description="The scored rate, shrunk toward the benchmark.")
+    benchmark: float
+    points: float
+
+
+class HintOut(Shape):
+    metric: str
+    from_rate: float
+    to_rate: float
+    gain: float = Field(description="Points the score would gain.")
+    text: str
+
+
+class ScoreOut(Shape):
+    """A score as its owner (or an operator) sees it. Anyone else sees the tier and status;
+    the numbers and the breakdown are left empty."""
+
+    kind: ScoreKind
+    entity_id: int
+    status: str = Field(description="scored, provisional, or no_score (no orders in window).")
+    tier: Tier | None
+    as_of: datetime | None
+    score: float | None = None
+    lower: float | None = Field(None, description="90% credible interval, low end.")
+    upper: float | None = None
+    sample: int | None = Field(None, description="Paid orders in the window.")
+    min_sample: int = Field(description="Below this the score is provisional.")
+    restricted: bool | None = None
+    held_reviews: int | None = Field(None, description="Bad reviews held back as a burst.")
+    breakdown: list[MetricOut] | None = None
+    hints: list[HintOut] | None = None
+
+
+class HistoryPointOut(Shape):
+    as_of: datetime
+    score: float
+    lower: float
+    upper: float
+    tier: Tier
+    status: str
+
+
+class DecisionOut(Shape):
+    allowed: bool
+    code: str
+    reason: str
+
+
+class EligibilityOut(Shape):
+    shop_id: int
+    campaign_good: DecisionOut
+    campaign_excellent: DecisionOut
+    rewards: DecisionOut
+
+
+class MetricDefinitionOut(Shape):
+    name: str
+    label: str
+    dimension: str
+    weight: float
+    floor: float
+    prior_strength: float
+
+
+class DefinitionOut(Shape):
+    kind: ScoreKind
+    title: str
+    window_days: int
+    min_sample: int
+    half_life_days: float | None
+    by_category: bool
+    metrics: list[MetricDefinitionOut]
+
+
+class TierOut(Shape):
+    tier: Tier
+    lowest_score: float
+
+
+class DefinitionsOut(Shape):
+    definitions: list[DefinitionOut]
+    tiers: list[TierOut]
+    points_per_benchmark: float
+    penalty_rate_multiple: float
+    penalty_min_defects: float
+
+
+class AppealIn(Shape):
+    shop_id: Id
+    defect_kind: DefectKind
+    defect_id: Id
+    reason: Statement
+
+
+class AppealDecisionIn(Shape):
+    upheld: bool
+    note: LongText = ""
+
+
+class AppealOut(Shape):
+    id: int
+    shop_id: int
+    defect_kind: DefectKind
+    defect_id: int
+    reason: str
+    status: AppealStatus
+    decision_note: str
+    created_at: datetime
+    decided_at: datetime | None
