@@ -80,7 +80,6 @@ class MetricDefinitionOut(Shape):
     dimension: str
     weight: float
     floor: float
-    prior_strength: float
 
 
 class DefinitionOut(Shape):

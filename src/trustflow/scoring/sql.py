@@ -74,10 +74,10 @@ def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
             weight = f"CASE {cases} ELSE {metric.weight!r} END"
         rows.append(
             f"SELECT '{definition.kind.value}' AS kind, entity_id, category_id,"
-            f" '{metric.name}' AS metric, CAST({metric.defects} AS DOUBLE) AS defects,"
+            f" '{metric.name}' AS metric, '{metric.dimension}' AS dimension,"
+            f" CAST({metric.defects} AS DOUBLE) AS defects,"
             f" CAST({metric.opportunities} AS DOUBLE) AS opportunities, sample,"
             f" CAST({weight} AS DOUBLE) AS weight,"
-            f" CAST({metric.prior_strength!r} AS DOUBLE) AS prior_strength,"
             f" CAST({metric.floor!r} AS DOUBLE) AS floor, {extended} AS extended FROM {tally}"
         )
     return rows
@@ -110,7 +110,7 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
         + _metric_rows(creator, "creator_tally")
     )
     if options.shrinkage:
-        rate = "(defects + prior_strength * benchmark) / (opportunities + prior_strength)"
+        rate = "(defects + prior_strength * prior_mean) / (opportunities + prior_strength)"
         mass = "opportunities + prior_strength"
     else:
         rate = "CASE WHEN opportunities > 0 THEN defects / opportunities ELSE benchmark END"
@@ -367,20 +367,61 @@ benchmarks AS (
     SELECT kind, category_id, metric,
            COALESCE(SUM(defects) / NULLIF(SUM(opportunities), 0), 0.0) AS benchmark,
            GREATEST(MAX(floor), COALESCE(SUM(defects) / NULLIF(SUM(opportunities), 0), 0.0))
-               AS scale
+               AS scale,
+           SUM(opportunities) AS total,
+           SUM(opportunities * opportunities) AS total_sq,
+           SUM(CASE WHEN opportunities > 0 THEN 1 ELSE 0 END) AS entities,
+           SUM(CASE WHEN opportunities > 0
+                    THEN defects * defects / opportunities ELSE 0 END) AS sum_nr2,
+           AVG(CASE WHEN opportunities > 0 THEN defects / opportunities END) AS entity_mean
     FROM m GROUP BY kind, category_id, metric
 ),
+dispersion AS (
+    -- Method of moments for the beta-binomial: how much of the spread between entities'
+    -- rates is real rather than chance (the intra-class correlation rho), pooled over
+    -- categories. The prior strength is 1/rho - 1: little real spread, strong shrinkage.
+    SELECT kind, metric,
+           SUM(sum_nr2 - total * benchmark * benchmark
+               - benchmark * (1 - benchmark) * (entities - 1))
+           / NULLIF(SUM((total - total_sq / total) * benchmark * (1 - benchmark)), 0) AS rho
+    FROM benchmarks WHERE total > 0 GROUP BY kind, metric
+),
+priors AS (
+    SELECT kind, metric,
+           CASE WHEN rho IS NULL OR rho <= {1.0 / (rules.PRIOR_STRENGTH_MAX + 1)!r}
+                THEN {rules.PRIOR_STRENGTH_MAX!r}
+                ELSE GREATEST({rules.PRIOR_STRENGTH_MIN!r}, 1.0 / rho - 1.0) END
+               AS prior_strength
+    FROM dispersion
+),
 shrunk AS (
-    SELECT m.kind, m.entity_id, m.category_id, m.metric, m.defects, m.opportunities,
+    SELECT m.kind, m.entity_id, m.category_id, m.metric, m.dimension, m.defects,
+           m.opportunities,
            m.sample, m.extended, m.weight, b.benchmark, b.scale,
-           CASE WHEN m.opportunities > 0 THEN m.defects / m.opportunities END AS raw_rate,
-           {rate} AS rate,
-           {mass} AS mass
+           COALESCE(b.entity_mean, b.benchmark) AS entity_mean,
+           COALESCE(pr.prior_strength, {rules.PRIOR_STRENGTH_MAX!r}) AS prior_strength,
+           CASE WHEN m.opportunities > 0 THEN m.defects / m.opportunities END AS raw_rate
     FROM m JOIN benchmarks b
         ON b.kind = m.kind AND b.category_id = m.category_id AND b.metric = m.metric
+    LEFT JOIN priors pr ON pr.kind = m.kind AND pr.metric = m.metric
+),
+shop_index AS (
+    SELECT kind, entity_id, dimension,
+           (SUM(defects) + {rules.DIMENSION_PRIOR_DEFECTS!r})
+           / (SUM(opportunities * entity_mean) + {rules.DIMENSION_PRIOR_DEFECTS!r}) AS idx
+    FROM shrunk GROUP BY kind, entity_id, dimension
+),
+prior_means AS (
+    SELECT shrunk.*, LEAST(0.999, shrunk.entity_mean * si.idx) AS prior_mean
+    FROM shrunk JOIN shop_index si
+        ON si.kind = shrunk.kind AND si.entity_id = shrunk.entity_id
+        AND si.dimension = shrunk.dimension
+),
+rated AS (
+    SELECT prior_means.*, {rate} AS rate, {mass} AS mass FROM prior_means
 )
 SELECT s.kind, s.entity_id, s.category_id, s.metric, s.defects, s.opportunities, s.sample,
-       s.extended,
+       s.extended, s.prior_strength,
        s.weight, s.benchmark, s.scale, s.raw_rate, s.rate,
        s.rate * (1 - s.rate) / (s.mass + 1) AS variance,
        GREATEST(0.0, LEAST(100.0,
@@ -392,7 +433,7 @@ SELECT s.kind, s.entity_id, s.category_id, s.metric, s.defects, s.opportunities,
         )
     } AS breach,
        COALESCE(h.held_reviews, 0) AS held_reviews
-FROM shrunk s
+FROM rated s
 LEFT JOIN held h ON h.kind = s.kind AND h.entity_id = s.entity_id
 """
 

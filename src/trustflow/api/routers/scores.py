@@ -71,7 +71,6 @@ def definitions(principal: PrincipalDep) -> DefinitionsOut:
                         dimension=m.dimension,
                         weight=m.weight,
                         floor=m.floor,
-                        prior_strength=m.prior_strength,
                     )
                     for m in d.metrics
                 ],
