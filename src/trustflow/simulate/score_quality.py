@@ -112,4 +112,5 @@ def _mean_daily_move(frames: list[pl.DataFrame], ids: pl.Series) -> float:
         move=(pl.col("score") - pl.col("score").shift(1).over("id")).abs(),
         gap=pl.col("day") - pl.col("day").shift(1).over("id"),
     ).filter(pl.col("gap") == 1)
-    return float(diffs["move"].mean() or 0.0)
+    mean = diffs.select(pl.col("move").mean()).item()
+    return float(mean) if mean is not None else 0.0
