@@ -68,10 +68,26 @@ def compute_duckdb(
             con.close()
 
 
-def spark_sql(query: str) -> str:
-    import sqlglot
+def spark_steps(name: str, query: str) -> list[tuple[str, str]]:
+    """The query as Spark SQL, one step per common table expression.
 
-    return str(sqlglot.transpile(query, read="duckdb", write="spark")[0])
+    Spark inlines CTEs, and a plan that refers to the same CTE many times grows until the
+    analyser runs out of memory; materialising each CTE (a local checkpoint, which also cuts
+    the lineage) keeps every plan small.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(query, read="duckdb")
+    steps: list[tuple[str, str]] = []
+    with_ = tree.args.get("with_") or tree.args.get("with")
+    if with_ is not None:
+        for cte in with_.expressions:
+            steps.append((cte.alias, cte.this.sql(dialect="spark")))
+        tree.set("with_" if tree.args.get("with_") is not None else "with", None)
+    assert isinstance(tree, exp.Expression)
+    steps.append((name, tree.sql(dialect="spark")))
+    return steps
 
 
 def compute_spark(spark: Any, root: Path, as_of: int, options: sql.Options = sql.FULL) -> Computed:
@@ -85,9 +101,10 @@ def compute_spark(spark: Any, root: Path, as_of: int, options: sql.Options = sql
         spark.read.parquet(dimension_path(root, dim.name)).createOrReplaceTempView(dim.name)
     frames: dict[str, Any] = {}
     for name, query in sql.statements(as_of, options):
-        df = spark.sql(spark_sql(query)).cache()
-        df.createOrReplaceTempView(name)
-        frames[name] = df
+        for step, step_sql in spark_steps(name, query):
+            df = spark.sql(step_sql).localCheckpoint(eager=True)
+            df.createOrReplaceTempView(step)
+            frames[step] = df
 
     def collect(df: Any) -> pl.DataFrame:
         rows = [r.asDict() for r in df.collect()]

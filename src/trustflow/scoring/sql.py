@@ -76,7 +76,8 @@ def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
             f"SELECT '{definition.kind.value}' AS kind, entity_id, category_id,"
             f" '{metric.name}' AS metric, '{metric.dimension}' AS dimension,"
             f" CAST({metric.defects} AS DOUBLE) AS defects,"
-            f" CAST({metric.opportunities} AS DOUBLE) AS opportunities, sample,"
+            f" CAST({metric.opportunities} AS DOUBLE) AS opportunities,"
+            " CAST(sample AS BIGINT) AS sample,"
             f" CAST({weight} AS DOUBLE) AS weight,"
             f" CAST({metric.floor!r} AS DOUBLE) AS floor, {extended} AS extended FROM {tally}"
         )
@@ -432,7 +433,7 @@ SELECT s.kind, s.entity_id, s.category_id, s.metric, s.defects, s.opportunities,
             f" AND s.raw_rate >= {rules.PENALTY_RATE_MULTIPLE!r} * s.scale"
         )
     } AS breach,
-       COALESCE(h.held_reviews, 0) AS held_reviews
+       CAST(COALESCE(h.held_reviews, 0) AS BIGINT) AS held_reviews
 FROM rated s
 LEFT JOIN held h ON h.kind = s.kind AND h.entity_id = s.entity_id
 """
