@@ -41,9 +41,7 @@ def test_duckdb_and_spark_agree(
         rel_tol=1e-9,
     )
     metric_key = [*KEY, "metric"]
-    numeric = [
-        c for c, t in duck.metrics.schema.items() if t.is_numeric() and c not in metric_key
-    ]
+    numeric = [c for c, t in duck.metrics.schema.items() if t.is_numeric() and c not in metric_key]
     assert_frame_equal(
         _sorted(duck.metrics.with_columns(pl.col(numeric).cast(pl.Float64)), metric_key),
         _sorted(sprk.metrics.with_columns(pl.col(numeric).cast(pl.Float64)), metric_key),

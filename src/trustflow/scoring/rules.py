@@ -7,10 +7,12 @@ pick-ups among orders due for pick-up, ...). How a rate becomes points, in four 
 1. **Benchmark.** The category's pooled rate over the same window. Stores and products are
    benchmarked within their category; creators against all creators.
 2. **Shrinkage.** The scored rate is the Beta-Binomial posterior mean
-   ``(defects + m·benchmark) / (opportunities + m)``: a shop with 3 orders is mostly its
-   category's benchmark, a shop with 3,000 is mostly its own record. ``m`` is fitted from
-   the data each night (empirical Bayes): where shops truly differ a lot, little shrinkage;
-   where most of the spread is chance, much.
+   ``(defects + m·prior) / (opportunities + m)``, where the prior is the rate of the
+   category's average entity (each counted once: the pooled benchmark leans toward the
+   largest shops). A shop with 3 orders is mostly that prior, a shop with 3,000 mostly its
+   own record. ``m`` is fitted from the data each night (empirical Bayes): where shops truly
+   differ a lot, little shrinkage; where most of the spread is chance, much. A store with
+   fewer than ``min_sample`` orders in 30 days is scored over 90 days instead.
 3. **Points.** ``100 − 20 × scored rate / scale``, clamped to 0..100, where the scale is the
    benchmark or the metric's ``floor``, whichever is larger: a rate at the benchmark earns 80
    points, half of it 90, twice it 60, five times it nothing. The floor keeps a rare defect
@@ -264,11 +266,6 @@ CATEGORY_WEIGHTS: dict[str, dict[str, float]] = {
 #: Bayes, beta-binomial method of moments): how much of the spread between entities' rates is
 #: real rather than chance. It is kept within this range.
 PRIOR_STRENGTH_MIN = 2.0
-#: Each metric is shrunk toward its benchmark times the entity's own record across the other
-#: metrics of the same dimension (defects seen ÷ defects expected at the benchmarks, itself
-#: shrunk toward 1 by this many pseudo-defects). A small shop's bad reviews and quality
-#: refunds inform each other; its size never counts for or against it.
-DIMENSION_PRIOR_DEFECTS = 3.0
 PRIOR_STRENGTH_MAX = 400.0
 
 # Points and tiers -------------------------------------------------------------------------

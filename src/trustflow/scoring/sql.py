@@ -33,13 +33,15 @@ class Options:
     exist to measure what each protection is worth."""
 
     shrinkage: bool = True
+    extend_small: bool = True
     abuse_weights: bool = True
     hold_bursts: bool = True
 
 
 FULL = Options()
-RAW = Options(shrinkage=False)
-NAIVE = Options(shrinkage=False, abuse_weights=False, hold_bursts=False)
+#: Plain rates over the standard windows: what a score without small-sample care would show.
+RAW = Options(shrinkage=False, extend_small=False)
+NAIVE = Options(shrinkage=False, extend_small=False, abuse_weights=False, hold_bursts=False)
 
 #: How far back orders are read: the longest score window.
 ORDER_WINDOW_DAYS = max(
@@ -102,6 +104,7 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
     held = "(bu.shop_id IS NOT NULL AND r.stars <= {bad})" if options.hold_bursts else "FALSE"
     held = held.format(bad=rules.BAD_REVIEW_MAX_STARS)
     store_long = store.extended_window_days or store.window_days
+    extend = _flag(f"SUM(recent * sample) < {store.min_sample}") if options.extend_small else "0"
     half_life = creator.half_life_days or float(creator.window_days)
     recency = f"POWER(0.5, age_s / {half_life * DAY!r})"
 
@@ -111,7 +114,7 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
         + _metric_rows(creator, "creator_tally")
     )
     if options.shrinkage:
-        rate = "(defects + prior_strength * prior_mean) / (opportunities + prior_strength)"
+        rate = "(defects + prior_strength * entity_mean) / (opportunities + prior_strength)"
         mass = "opportunities + prior_strength"
     else:
         rate = "CASE WHEN opportunities > 0 THEN defects / opportunities ELSE benchmark END"
@@ -272,7 +275,7 @@ shop_orders_by_age AS (
 ),
 shop_windows AS (
     SELECT shop_id,
-           {_flag(f"SUM(recent * sample) < {store.min_sample}")} AS extended
+           {extend} AS extended
     FROM shop_orders_by_age GROUP BY shop_id
 ),
 shop_orders AS (
@@ -406,20 +409,8 @@ shrunk AS (
         ON b.kind = m.kind AND b.category_id = m.category_id AND b.metric = m.metric
     LEFT JOIN priors pr ON pr.kind = m.kind AND pr.metric = m.metric
 ),
-shop_index AS (
-    SELECT kind, entity_id, dimension,
-           (SUM(defects) + {rules.DIMENSION_PRIOR_DEFECTS!r})
-           / (SUM(opportunities * entity_mean) + {rules.DIMENSION_PRIOR_DEFECTS!r}) AS idx
-    FROM shrunk GROUP BY kind, entity_id, dimension
-),
-prior_means AS (
-    SELECT shrunk.*, LEAST(0.999, shrunk.entity_mean * si.idx) AS prior_mean
-    FROM shrunk JOIN shop_index si
-        ON si.kind = shrunk.kind AND si.entity_id = shrunk.entity_id
-        AND si.dimension = shrunk.dimension
-),
 rated AS (
-    SELECT prior_means.*, {rate} AS rate, {mass} AS mass FROM prior_means
+    SELECT shrunk.*, {rate} AS rate, {mass} AS mass FROM shrunk
 )
 SELECT s.kind, s.entity_id, s.category_id, s.metric, s.defects, s.opportunities, s.sample,
        s.extended, s.prior_strength,

@@ -26,8 +26,8 @@ LARGE_SHOP_MIN_ORDERS = 30
 class Quality:
     spearman_store_vs_truth: float  # shops with >= 30 orders, vs true shop experience
     spearman_store_vs_goods_quality: float  # the same shops, vs goods quality alone
-    large_shops: int
-    small_shops: int
+    large_shops: int  # shops with >= 30 orders in the window their score used
+    small_shops: int  # shops with 5-29 orders in the standard window
     small_shop_spearman_shrunk: float
     small_shop_spearman_raw: float
     small_shop_rank_gain: float
@@ -77,7 +77,8 @@ def evaluate(root: Path, truth_path: Path, *, days: int = 7) -> Quality:
     raw = store_scores(root, end, sql.RAW).join(truth, on="id")
     large = shrunk.filter(pl.col("sample") >= LARGE_SHOP_MIN_ORDERS)
     lo, hi = SMALL_SHOPS
-    small_ids = shrunk.filter(pl.col("sample").is_between(lo, hi - 1))["id"]
+    # Small shops: 5-29 orders in the standard window (the raw score's sample).
+    small_ids = raw.filter(pl.col("sample").is_between(lo, hi - 1))["id"]
     small_shrunk = shrunk.filter(pl.col("id").is_in(small_ids))
     small_raw = raw.filter(pl.col("id").is_in(small_ids))
 
