@@ -92,3 +92,34 @@ def paid_order(
         at=at,
     )
     return orders_service.pay_order(session, order_id=order.id, idempotency_key=f"pay-{key}", at=at)
+
+
+def delivered_orders(
+    session: Session,
+    sold: Seller,
+    *,
+    buyer_id: int,
+    count: int,
+    start: datetime,
+    stars: list[int] | None = None,
+    key: str = "d",
+) -> list[int]:
+    """``count`` orders paid an hour apart from ``start``, each picked up within a day and
+    delivered after two, with a review of ``stars[i]`` a day later when given."""
+    from datetime import timedelta
+
+    from trustflow.aftersales import service as aftersales_service
+
+    ids = []
+    for i in range(count):
+        at = start + timedelta(hours=i)
+        order = paid_order(session, buyer_id=buyer_id, sku_id=sold.sku_id, key=f"{key}{i}", at=at)
+        orders_service.ship_order(session, order_id=order.id, at=at + timedelta(hours=6))
+        orders_service.pick_up_order(session, order_id=order.id, at=at + timedelta(hours=12))
+        orders_service.deliver_order(session, order_id=order.id, at=at + timedelta(days=2))
+        if stars is not None:
+            aftersales_service.submit_review(
+                session, order_id=order.id, stars=stars[i], at=at + timedelta(days=3)
+            )
+        ids.append(order.id)
+    return ids
