@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from trustflow.simulate import config_for, run_simulation
+from trustflow.simulate.config import SimConfig
 from trustflow.simulate.score_quality import newest_activity
 from trustflow.warehouse.export import export
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-SIM = config_for("small", seed=3, days=45)
+#: Small scale, with enough shops that a rank correlation means something.
+SIM = replace(config_for("small", seed=3, days=45), shops=240, creators=400, buyers=20_000)
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,17 @@ class SimWarehouse:
     as_of: int
 
 
-@pytest.fixture(scope="session")
-def sim_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SimWarehouse:
-    out = tmp_path_factory.mktemp("scored-market")
-    run = run_simulation(SIM, out)
+def simulated_warehouse(config: SimConfig, out: Path) -> SimWarehouse:
+    run = run_simulation(config, out)
     root = out / "warehouse"
     export(run.engine, root)
     run.engine.dispose()
     return SimWarehouse(root=root, truth=run.truth, as_of=newest_activity(root))
+
+
+@pytest.fixture(scope="session")
+def sim_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SimWarehouse:
+    return simulated_warehouse(SIM, tmp_path_factory.mktemp("scored-market"))
 
 
 @pytest.fixture

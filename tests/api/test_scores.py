@@ -1,0 +1,142 @@
+"""Scores over the API: tiers are public, the detail is the owner's, appeals are the
+merchant's to file and the platform's to decide."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from tests import factories
+from tests.api.conftest import World
+from trustflow.aftersales.models import Review
+from trustflow.db import session_factory, transaction
+from trustflow.scoring.service import compute_scores
+
+API = "/api/v1"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def scored(world: World, engine: Engine, tmp_path: Path) -> World:
+    with transaction(session_factory(engine)) as s:
+        factories.delivered_orders(
+            s,
+            world.a,
+            buyer_id=world.buyer_id,
+            count=6,
+            start=NOW - timedelta(days=8),
+            stars=[5, 5, 1, 5, 4, 5],
+        )
+    compute_scores(engine, tmp_path / "wh", as_of=NOW)
+    return world
+
+
+def test_the_owner_sees_the_breakdown_and_others_only_the_tier(scored: World) -> None:
+    c, shop = scored.client, scored.a.shop_id
+    mine = c.get(f"{API}/scores/shops/{shop}", headers=scored.as_("merchant_a")).json()
+    assert mine["status"] == "provisional" and mine["sample"] == 6 and mine["min_sample"] == 30
+    assert mine["lower"] <= mine["score"] <= mine["upper"]
+    assert {m["metric"] for m in mine["breakdown"]} >= {"bad_review_rate", "late_pickup_rate"}
+    assert all(h["gain"] > 0 and "points" in h["text"] for h in mine["hints"])
+
+    theirs = c.get(f"{API}/scores/shops/{shop}", headers=scored.as_("merchant_b")).json()
+    assert theirs["tier"] == mine["tier"]
+    assert theirs["score"] is None and theirs["breakdown"] is None and theirs["hints"] is None
+
+    product = c.get(
+        f"{API}/scores/products/{scored.a.product_id}", headers=scored.as_("operator")
+    ).json()
+    assert product["kind"] == "product" and product["score"] is not None
+
+    none = c.get(f"{API}/scores/shops/{scored.b.shop_id}", headers=scored.as_("merchant_b"))
+    assert none.json()["status"] == "no_score" and none.json()["tier"] is None
+    assert c.get(f"{API}/scores/shops/999999", headers=scored.as_("buyer")).status_code == 404
+    assert c.get(f"{API}/scores/shelves/1", headers=scored.as_("buyer")).status_code == 422
+
+
+def test_history_and_eligibility_are_the_owners(scored: World) -> None:
+    c, shop = scored.client, scored.a.shop_id
+    history = c.get(f"{API}/scores/shops/{shop}/history", headers=scored.as_("merchant_a"))
+    assert history.status_code == 200 and len(history.json()) == 1
+    denied = c.get(f"{API}/scores/shops/{shop}/history", headers=scored.as_("merchant_b"))
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+
+    gates = c.get(f"{API}/scores/shops/{shop}/eligibility", headers=scored.as_("merchant_a"))
+    body = gates.json()
+    assert body["rewards"]["allowed"] is True
+    assert body["campaign_excellent"]["code"] in {"tier_met", "tier_too_low"}
+
+
+def test_definitions_are_public(scored: World) -> None:
+    body = scored.client.get(f"{API}/scores/definitions", headers=scored.as_("buyer")).json()
+    assert [d["kind"] for d in body["definitions"]] == ["product", "store", "creator"]
+    assert [t["tier"] for t in body["tiers"]] == ["excellent", "good", "fair", "low"]
+
+
+def test_appeals_are_filed_by_the_owner_and_decided_by_the_platform(
+    scored: World, engine: Engine
+) -> None:
+    c = scored.client
+    with session_factory(engine)() as s:
+        review_id = s.scalar(select(Review.id).where(Review.stars == 1))
+    body = {
+        "shop_id": scored.a.shop_id,
+        "defect_kind": "review",
+        "defect_id": review_id,
+        "reason": "the photo shows another shop's goods",
+    }
+    assert (
+        c.post(f"{API}/scores/appeals", json=body, headers=scored.as_("merchant_b")).status_code
+        == 403
+    )
+    wrong_shop = {**body, "shop_id": scored.b.shop_id}
+    r = c.post(f"{API}/scores/appeals", json=wrong_shop, headers=scored.as_("merchant_b"))
+    assert r.status_code == 403  # not a defect of shop B
+    filed = c.post(f"{API}/scores/appeals", json=body, headers=scored.as_("merchant_a"))
+    assert filed.status_code == 201 and filed.json()["status"] == "pending"
+    again = c.post(f"{API}/scores/appeals", json=body, headers=scored.as_("merchant_a"))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate"
+
+    listed = c.get(f"{API}/scores/appeals", headers=scored.as_("merchant_b")).json()
+    assert listed["items"] == []
+    appeal_id = filed.json()["id"]
+    decision = {"upheld": True, "note": "waybill checked"}
+    url = f"{API}/scores/appeals/{appeal_id}/decision"
+    assert c.post(url, json=decision, headers=scored.as_("merchant_a")).status_code == 403
+    decided = c.post(url, json=decision, headers=scored.as_("operator"))
+    assert decided.status_code == 200 and decided.json()["status"] == "upheld"
+    assert c.post(url, json=decision, headers=scored.as_("operator")).status_code == 409
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"defect_kind": "tweet"},
+        {"reason": ""},
+        {"reason": "x" * 2001},
+        {"defect_id": 0},
+        {"shop_id": "one"},
+    ],
+)
+def test_bad_appeals_are_refused_with_a_clear_error(
+    scored: World, change: dict[str, object]
+) -> None:
+    body = {"shop_id": scored.a.shop_id, "defect_kind": "review", "defect_id": 1, "reason": "r"}
+    r = scored.client.post(
+        f"{API}/scores/appeals", json={**body, **change}, headers=scored.as_("merchant_a")
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+
+
+def test_an_appeal_against_an_unknown_defect_is_not_found(scored: World) -> None:
+    body = {
+        "shop_id": scored.a.shop_id,
+        "defect_kind": "after_sales",
+        "defect_id": 424242,
+        "reason": "no such request",
+    }
+    r = scored.client.post(f"{API}/scores/appeals", json=body, headers=scored.as_("merchant_a"))
+    assert r.status_code == 404
