@@ -253,6 +253,8 @@ def demo(
             on_day=day_done,
             on_built=lambda: progress.update(task, description="simulating days"),
         )
+        progress.update(task, description="scoring shops, products and creators")
+        run.summary["scores"] = _demo_scores(run, out)
         summary_path = write_summary(run.summary, out / "summary.json")
         with session_factory(run.engine)() as session:
             report_path = render_report(session, run.summary, out / "report.html")
@@ -262,6 +264,26 @@ def demo(
     )
     console.print(f"summary: {summary_path}\nreport:  {report_path}\nstore:   {run.store}")
     console.print(f"explore it: TRUSTFLOW_DATABASE_URL=sqlite:///{run.store} trustflow serve")
+
+
+def _demo_scores(run: Any, out: Path) -> dict[str, Any]:
+    """Score the simulated marketplace like the nightly job would, and (simulator only) say
+    how well the store experience score ranks shops against the hidden truth."""
+    from trustflow.db import session_factory
+    from trustflow.scoring.service import compute_scores, tier_counts
+    from trustflow.simulate.score_quality import evaluate
+
+    scored = compute_scores(run.engine, out / "warehouse")
+    quality = evaluate(out / "warehouse", run.truth, days=1)
+    with session_factory(run.engine)() as session:
+        tiers = tier_counts(session)
+    return {
+        "version": scored.version_id,
+        "as_of": scored.as_of.isoformat(),
+        "tiers": tiers,
+        "store_spearman_vs_truth": round(quality.spearman_store_vs_truth, 3),
+        "compute_seconds": round(scored.seconds_compute, 3),
+    }
 
 
 def _print_summary(s: dict[str, Any], title: str) -> None:
@@ -276,6 +298,18 @@ def _print_summary(s: dict[str, Any], title: str) -> None:
     for field, value in s["gmv_by_channel_yuan"].items():
         table.add_row(f"  {field}", f"{value:,}")
     table.add_row("refund rate", f"{s['refund_rate']:.1%}")
+    scores = s.get("scores", {})
+    for kind, label in (("store", "store"), ("product", "product"), ("creator", "creator")):
+        tiers = scores.get("tiers", {}).get(kind)
+        if tiers:
+            table.add_row(
+                f"{label} scores: excellent/good/fair/low",
+                "/".join(str(tiers.get(t, 0)) for t in ("excellent", "good", "fair", "low")),
+            )
+    if "store_spearman_vs_truth" in scores:
+        table.add_row(
+            "store score vs hidden truth (Spearman)", f"{scores['store_spearman_vs_truth']}"
+        )
     table.add_row(
         "follow page GMV / 1,000 impressions", f"{s['follow_gmv_per_1000_impressions_yuan']:,}"
     )

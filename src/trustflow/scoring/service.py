@@ -12,10 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-import polars as pl
-from sqlalchemy import Engine, Table, delete, select, update
+from sqlalchemy import Engine, Table, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustflow.aftersales.models import AfterSalesRequest, Review
@@ -186,8 +185,33 @@ def history(
     return [(r[0], r[1]) for r in rows]
 
 
-def metrics_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(rows)
+def published_scores(session: Session, kind: ScoreKind) -> list[tuple[float, str, str]]:
+    """(score, tier, status) of every entity of ``kind`` in the active version."""
+    version = active_version(session)
+    if version is None:
+        return []
+    rows = session.execute(
+        select(EntityScore.score, EntityScore.tier, EntityScore.status).where(
+            EntityScore.version_id == version.id, EntityScore.kind == kind
+        )
+    ).all()
+    return [(float(r[0]), r[1].value, r[2].value) for r in rows]
+
+
+def tier_counts(session: Session) -> dict[str, dict[str, int]]:
+    """How many entities of each kind sit in each tier, in the active version."""
+    version = active_version(session)
+    if version is None:
+        return {}
+    rows = session.execute(
+        select(EntityScore.kind, EntityScore.tier, func.count())
+        .where(EntityScore.version_id == version.id)
+        .group_by(EntityScore.kind, EntityScore.tier)
+    ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for kind, tier, n in rows:
+        counts.setdefault(kind.value, {})[tier.value] = int(n)
+    return counts
 
 
 # Appeals ----------------------------------------------------------------------------------

@@ -67,6 +67,10 @@ def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
     rows = []
     extended = "extended" if definition.extended_window_days else "0"
     for metric in definition.metrics:
+        # Recency-weighted opportunities are worth fewer independent observations:
+        # (sum of weights)^2 / sum of squared weights (Kish's effective sample size).
+        opp = metric.opportunities
+        effective = f"{opp} * {opp} / NULLIF({opp}_sq, 0)" if definition.half_life_days else opp
         weight = f"{metric.weight!r}"
         if definition.kind is ScoreKind.STORE and rules.CATEGORY_WEIGHTS:
             cases = " ".join(
@@ -79,6 +83,7 @@ def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
             f" '{metric.name}' AS metric, '{metric.dimension}' AS dimension,"
             f" CAST({metric.defects} AS DOUBLE) AS defects,"
             f" CAST({metric.opportunities} AS DOUBLE) AS opportunities,"
+            f" CAST({effective} AS DOUBLE) AS effective,"
             " CAST(sample AS BIGINT) AS sample,"
             f" CAST({weight} AS DOUBLE) AS weight,"
             f" CAST({metric.floor!r} AS DOUBLE) AS floor, {extended} AS extended FROM {tally}"
@@ -349,9 +354,11 @@ creator_tally AS (
     SELECT creator_id AS entity_id, 0 AS category_id,
            COUNT(*) AS sample,
            SUM(reviewed * {recency}) AS reviews,
+           SUM(reviewed * {recency} * {recency}) AS reviews_sq,
            SUM(bad_review * bw * {recency}) AS bad_reviews,
            SUM(held_review) AS held_reviews,
            SUM(delivered * {recency}) AS delivered,
+           SUM(delivered * {recency} * {recency}) AS delivered_sq,
            SUM(goods_quality * bw * {recency}) AS goods_refunds,
            SUM(content_complaint * bw * {recency}) AS content_complaints
     FROM facts WHERE creator_id IS NOT NULL AND age_s < {creator.window_days * DAY}
@@ -372,11 +379,12 @@ benchmarks AS (
            COALESCE(SUM(defects) / NULLIF(SUM(opportunities), 0), 0.0) AS benchmark,
            GREATEST(MAX(floor), COALESCE(SUM(defects) / NULLIF(SUM(opportunities), 0), 0.0))
                AS scale,
-           SUM(opportunities) AS total,
-           SUM(opportunities * opportunities) AS total_sq,
+           SUM(COALESCE(effective, 0)) AS total,
+           SUM(COALESCE(effective * effective, 0)) AS total_sq,
            SUM(CASE WHEN opportunities > 0 THEN 1 ELSE 0 END) AS entities,
            SUM(CASE WHEN opportunities > 0
-                    THEN defects * defects / opportunities ELSE 0 END) AS sum_nr2,
+                    THEN effective * (defects / opportunities) * (defects / opportunities)
+                    ELSE 0 END) AS sum_nr2,
            AVG(CASE WHEN opportunities > 0 THEN defects / opportunities END) AS entity_mean
     FROM m GROUP BY kind, category_id, metric
 ),

@@ -11,6 +11,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from trustflow.analytics import summary as analytics
+from trustflow.scoring import service as scoring_service
+from trustflow.scoring.models import ScoreKind
 
 FIELD_NAMES = {
     "self_broadcast": ("Self-broadcast", "自播"),
@@ -105,10 +107,50 @@ def _charts(session: Session) -> list[dict[str, Any]]:
         ("top", "Top shops by GMV", "GMV最高的店铺", fig_top),
         ("traffic", "Traffic by surface", "各流量场曝光", fig_traffic),
     ]
+    fig_scores = _score_figure(session)
+    if fig_scores is not None:
+        figures.append(
+            ("scores", "The three scores, by tier", "三大评分分布（按等级）", fig_scores)
+        )
     return [
         {"id": key, "en": en, "zh": zh, "html": _html(fig, i == 0)}
         for i, (key, en, zh, fig) in enumerate(figures)
     ]
+
+
+SCORE_NAMES = {
+    ScoreKind.STORE: ("Store experience", "店铺体验分"),
+    ScoreKind.PRODUCT: ("Product", "商品分"),
+    ScoreKind.CREATOR: ("Creator reputation", "带货口碑分"),
+}
+TIER_COLOURS = {"excellent": "#1a9850", "good": "#91cf60", "fair": "#fdae61", "low": "#d73027"}
+
+
+def _score_figure(session: Session) -> go.Figure | None:
+    """Score distributions of the published version, one box per score, points by tier."""
+    fig = go.Figure()
+    for kind, (en, zh) in SCORE_NAMES.items():
+        rows = scoring_service.published_scores(session, kind)
+        for tier, colour in TIER_COLOURS.items():
+            values = [score for score, t, _ in rows if t == tier]
+            if values:
+                fig.add_trace(
+                    go.Box(
+                        y=values,
+                        x=[f"{en} {zh}"] * len(values),
+                        name=tier,
+                        legendgroup=tier,
+                        showlegend=kind is ScoreKind.STORE,
+                        marker_color=colour,
+                        boxpoints="all",
+                        jitter=0.4,
+                        pointpos=0,
+                    )
+                )
+    if not fig.data:
+        return None
+    fig.update_layout(yaxis_title="score 分", boxmode="group", **_LAYOUT)
+    return fig
 
 
 def render_report(session: Session, summary: dict[str, Any], path: Path) -> Path:
