@@ -133,6 +133,10 @@ def _pick(rng: np.random.Generator, shares: tuple[float, ...], size: int) -> np.
 # Drawing --------------------------------------------------------------------------------
 
 
+#: How many ``step`` calls :func:`draw` makes (for the progress bar).
+STEPS = 6
+
+
 @dataclass
 class Drawn:
     tables: dict[str, pa.Table]
@@ -468,7 +472,9 @@ def _partitions(name: str, table: pa.Table) -> list[tuple[Path, pa.Table]]:
     return parts
 
 
-def write(drawn: Drawn, root: Path, advance: Callable[[int], None], total: Callable[[int], None]):
+def write(
+    drawn: Drawn, root: Path, advance: Callable[[int], None], total: Callable[[int], None]
+) -> None:
     jobs: list[tuple[Path, pa.Table]] = []
     for name in DAY_COLUMNS:
         jobs.extend(_partitions(name, drawn.tables[name]))
@@ -510,14 +516,14 @@ def ensure(root: Path, orders: int, *, seed: int = 11) -> dict[str, Any]:
         console=Console(stderr=True),
         transient=False,
     ) as progress:
-        task = progress.add_task(f"drawing {orders:,} orders", total=7)
-        labels = iter(range(1, 8))
+        task = progress.add_task(f"drawing {orders:,} orders", total=STEPS)
+        done = iter(range(STEPS))
 
         def step(label: str) -> None:
-            progress.update(task, completed=next(labels) - 1, description=f"drawing {label}")
+            progress.update(task, completed=next(done), description=f"drawing {label}")
 
         drawn = draw(sizes, seed, step)
-        progress.update(task, completed=7, description=f"drew {orders:,} orders")
+        progress.update(task, completed=STEPS, description=f"drew {orders:,} orders")
         files = progress.add_task("writing Parquet", total=None)
         write(
             drawn,

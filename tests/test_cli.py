@@ -69,8 +69,9 @@ def test_demo_writes_summary_and_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["days"] == 2 and summary["seed"] == 3 and summary["orders"] > 0
+    assert sum(summary["scores"]["tiers"]["store"].values()) > 0  # the shops were scored
     report = (out / "report.html").read_text()
-    assert "chart-gmv" in report and "Plotly" in report
+    assert "chart-gmv" in report and "chart-scores" in report and "Plotly" in report
     assert '<script src="http' not in report  # opens offline: nothing fetched
 
 
@@ -106,3 +107,34 @@ def test_demo_runs_under_another_policy(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "summary.json").read_text())["policy"] == "uniform"
+
+
+def test_scores_compute_publishes_a_version_and_exports_the_warehouse(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUSTFLOW_WAREHOUSE", str(tmp_path / "wh.duckdb"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    runner.invoke(app, ["db", "upgrade"])
+
+    result = runner.invoke(app, ["scores", "compute", "--as-of", "2026-03-01T00:00:00+00:00"])
+    assert result.exit_code == 0, result.output
+    assert "score version 1 active" in result.output
+    assert (tmp_path / "wh" / "manifest.json").exists()
+
+    exported = runner.invoke(app, ["warehouse", "export"])
+    assert exported.exit_code == 0 and "orders" in exported.output
+
+
+@pytest.mark.parametrize("as_of", ["yesterday", "2026-03-01T00:00:00"])
+def test_scores_compute_refuses_an_unclear_time(store: Path, as_of: str) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["db", "upgrade"])
+    result = runner.invoke(app, ["scores", "compute", "--as-of", as_of])
+    assert result.exit_code == 2
+    assert "invalid_input" in result.output and "Traceback" not in result.output
+
+
+def test_scores_compute_refuses_an_unmigrated_store(store: Path) -> None:
+    result = CliRunner().invoke(app, ["scores", "compute"])
+    assert result.exit_code == 2 and "store_not_migrated" in result.output
