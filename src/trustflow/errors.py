@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     NO_DISTRIBUTION_OFFER = "no_distribution_offer"
     BRAND_NOT_AUTHORISED = "brand_not_authorised"
     CONTENT_NOT_LIVE = "content_not_live"
+    SCORE_RESTRICTED = "score_restricted"
     INTERNAL = "internal_error"
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Creator
 from trustflow.bulk import (
     IntArray,
     existing_pairs,
+    fetch_map,
     insert_many,
     insert_returning_ids,
     require_all_exist,
@@ -56,10 +58,48 @@ def select_offers(
     require_all_exist(session, table(Creator), [c for c, _ in pairs], "creator")
     require_all_exist(session, table(DistributionOffer), [o for _, o in pairs], "offer")
     present = existing_pairs(session, selections.c.creator_id, selections.c.offer_id, pairs)
+    blocked = _restricted_pairs(session, pairs)
     rows = [
         {"creator_id": c, "offer_id": o, "created_at": at}
         for c, o in pairs
-        if (c, o) not in present
+        if (c, o) not in present and (c, o) not in blocked
     ]
     insert_many(session, selections, rows)
     return len(rows)
+
+
+def _restricted_pairs(session: Session, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Picks the scores forbid (as the one-at-a-time path refuses them): a restricted
+    creator, product or shop."""
+    from trustflow.scoring import gates
+    from trustflow.scoring.models import ScoreKind
+    from trustflow.scoring.service import active_version
+
+    if active_version(session) is None:
+        return set()
+    offers, products = table(DistributionOffer), table(Product)
+    offer_product = {
+        o: row[1]
+        for o, row in fetch_map(
+            session, select(offers.c.id, offers.c.product_id), offers.c.id, [o for _, o in pairs]
+        ).items()
+    }
+    product_shop = {
+        p: row[1]
+        for p, row in fetch_map(
+            session,
+            select(products.c.id, products.c.shop_id),
+            products.c.id,
+            sorted(set(offer_product.values())),
+        ).items()
+    }
+    bad_creators = gates.restricted(session, ScoreKind.CREATOR, [c for c, _ in pairs])
+    bad_products = gates.restricted(session, ScoreKind.PRODUCT, product_shop)
+    bad_shops = gates.restricted(session, ScoreKind.STORE, product_shop.values())
+    return {
+        (c, o)
+        for c, o in pairs
+        if c in bad_creators
+        or offer_product[o] in bad_products
+        or product_shop[offer_product[o]] in bad_shops
+    }

@@ -103,6 +103,13 @@ def select_offer(
     )
     if existing is not None:
         return existing
+    from trustflow.scoring import gates
+
+    decision = gates.distribution_eligibility(session, offer.product_id)
+    if decision.allowed:
+        decision = gates.creator_eligibility(session, creator_id)
+    if not decision.allowed:
+        raise Conflict(decision.reason, code=ErrorCode.SCORE_RESTRICTED)
     selection = CreatorSelection(creator_id=creator_id, offer_id=offer_id, created_at=at)
     session.add(selection)
     session.flush()

@@ -14,15 +14,17 @@ act on. The rules, as published in docs/scores.md:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustflow.catalog.models import Product
 from trustflow.errors import NotFound
 from trustflow.scoring import rules
 from trustflow.scoring.models import EntityScore, ScoreKind, Tier
-from trustflow.scoring.service import get_score
+from trustflow.scoring.service import active_version, get_score
 
 _RANK = {tier: i for i, (tier, _) in enumerate(rules.TIERS)}  # 0 = best
 
@@ -114,3 +116,24 @@ def creator_eligibility(session: Session, creator_id: int) -> Decision:
             _describe(ScoreKind.CREATOR, creator_id, score) + " and is restricted",
         )
     return Decision(True, "eligible", _describe(ScoreKind.CREATOR, creator_id, score))
+
+
+def restricted(session: Session, kind: ScoreKind, ids: Iterable[int]) -> set[int]:
+    """Which of ``ids`` are restricted in the active version (one query, for batch paths)."""
+    version = active_version(session)
+    wanted = sorted(set(ids))
+    if version is None or not wanted:
+        return set()
+    found: set[int] = set()
+    for start in range(0, len(wanted), 1000):
+        found.update(
+            session.scalars(
+                select(EntityScore.entity_id).where(
+                    EntityScore.version_id == version.id,
+                    EntityScore.kind == kind,
+                    EntityScore.restricted.is_(True),
+                    EntityScore.entity_id.in_(wanted[start : start + 1000]),
+                )
+            )
+        )
+    return found

@@ -1,0 +1,105 @@
+"""The gates: one place to ask what a score allows, with a code and a reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session
+
+from tests import factories
+from trustflow.distribution import bulk as distribution_bulk
+from trustflow.distribution import service as distribution_service
+from trustflow.errors import Conflict, ErrorCode
+from trustflow.scoring import gates
+from trustflow.scoring.models import (
+    EntityScore,
+    ScoreKind,
+    ScoreStatus,
+    ScoreVersion,
+    Tier,
+    VersionState,
+)
+
+AT = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _publish(
+    session: Session, *rows: tuple[ScoreKind, int, float, Tier, ScoreStatus, bool]
+) -> None:
+    version = ScoreVersion(as_of=AT, engine="test", state=VersionState.ACTIVE)
+    session.add(version)
+    session.flush()
+    for kind, entity_id, score, tier, status, restricted in rows:
+        session.add(
+            EntityScore(
+                version_id=version.id,
+                kind=kind,
+                entity_id=entity_id,
+                score=score,
+                lower=score - 5,
+                upper=score + 5,
+                sample=100,
+                status=status,
+                tier=tier,
+                restricted=restricted,
+                detail={},
+            )
+        )
+    session.flush()
+
+
+def test_a_restricted_shop_gets_no_rewards_campaigns_or_distribution(session: Session) -> None:
+    cat = factories.category(session)
+    bad = factories.seller(session, category_id=cat, name="Bad")
+    creator, _ = factories.creator_selling(session, bad.product_id)
+    offer = distribution_service.create_offer(
+        session, product_id=bad.product_id, commission_bps=3000, valid_from=AT
+    )
+    _publish(session, (ScoreKind.STORE, bad.shop_id, 52.0, Tier.LOW, ScoreStatus.SCORED, True))
+
+    assert gates.reward_eligibility(session, bad.shop_id).code == "restricted"
+    assert not gates.campaign_registration(session, bad.shop_id).allowed
+    decision = gates.distribution_eligibility(session, bad.product_id)
+    assert not decision.allowed and "52.0" in decision.reason
+
+    with pytest.raises(Conflict) as refused:
+        distribution_service.select_offer(session, creator_id=creator, offer_id=offer.id, at=AT)
+    assert refused.value.code is ErrorCode.SCORE_RESTRICTED
+    added = distribution_bulk.select_offers(
+        session, np.array([creator]), np.array([offer.id]), at=AT
+    )
+    assert added == 0  # the batch path applies the same rule
+
+
+def test_provisional_and_unscored_shops_are_not_held_back(session: Session) -> None:
+    cat = factories.category(session)
+    new = factories.seller(session, category_id=cat, name="New")
+    small = factories.seller(session, category_id=cat, name="Small")
+    _publish(
+        session, (ScoreKind.STORE, small.shop_id, 70.0, Tier.FAIR, ScoreStatus.PROVISIONAL, False)
+    )
+
+    assert gates.reward_eligibility(session, small.shop_id).allowed
+    good_campaign = gates.campaign_registration(session, small.shop_id, min_tier=Tier.GOOD)
+    assert (good_campaign.allowed, good_campaign.code) == (False, "tier_too_low")
+    assert gates.campaign_registration(session, small.shop_id, min_tier=Tier.FAIR).allowed
+
+    unscored = gates.campaign_registration(session, new.shop_id)
+    assert (unscored.allowed, unscored.code) == (True, "no_score")
+    assert not gates.campaign_registration(session, new.shop_id, min_tier=Tier.EXCELLENT).allowed
+    assert gates.distribution_eligibility(session, new.product_id).allowed
+
+
+def test_a_restricted_creator_takes_on_no_new_distribution(session: Session) -> None:
+    cat = factories.category(session)
+    good = factories.seller(session, category_id=cat)
+    creator, _ = factories.creator_selling(session, good.product_id)
+    offer = distribution_service.create_offer(
+        session, product_id=good.product_id, commission_bps=2500, valid_from=AT
+    )
+    _publish(session, (ScoreKind.CREATOR, creator, 40.0, Tier.LOW, ScoreStatus.SCORED, True))
+    assert gates.creator_eligibility(session, creator).code == "restricted"
+    with pytest.raises(Conflict):
+        distribution_service.select_offer(session, creator_id=creator, offer_id=offer.id, at=AT)
