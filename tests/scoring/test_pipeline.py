@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from trustflow.aftersales.models import Review
 from trustflow.db import transaction
+from trustflow.errors import Conflict
 from trustflow.orders import service as orders_service
 from trustflow.orders.models import Order
 from trustflow.scoring import rules
@@ -166,3 +167,19 @@ def test_export_by_watermark_rewrites_only_the_days_that_changed(
     assert day.filter(pl.col("id") == first_order)["status"].item() == "received"
     every = pl.read_parquet(wh / "orders" / "*" / "*.parquet")
     assert every.height == 60 and every["id"].n_unique() == 60
+
+
+def test_a_run_overtaken_by_a_newer_one_cannot_publish_its_stale_version(
+    engine: Engine, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    _market(factory, [5, 1, 5])
+    with transaction(factory) as s:  # an older run, still writing
+        stale = ScoreVersion(as_of=NOW, engine="duckdb")
+        s.add(stale)
+    newer = scoring.compute_scores(engine, tmp_path / "wh", as_of=NOW)
+
+    with pytest.raises(Conflict, match="superseded"):
+        scoring.activate(factory, stale.id, entities=0)
+    with factory() as s:
+        active = scoring.active_version(s)
+        assert active is not None and active.id == newer.version_id

@@ -80,7 +80,9 @@ def details(metrics: pl.DataFrame) -> dict[tuple[str, int], dict[str, Any]]:
                 "points": round(r["points"], 2),
             }
         )
-        if r["gain"] >= MIN_HINT_GAIN and len(entry["hints"]) < MAX_HINTS:
+        # Only what the entity's own record shows: no advice on chats it never had.
+        actionable = r["opportunities"] > 0 and r["defects"] > 0
+        if actionable and r["gain"] >= MIN_HINT_GAIN and len(entry["hints"]) < MAX_HINTS:
             entry["hints"].append(
                 {
                     "metric": r["metric"],

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete, func, select, update
+from sqlalchemy import CursorResult, Engine, Table, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustflow.aftersales.models import AfterSalesRequest, Review
@@ -135,18 +135,26 @@ def publish(
         written += part.height
         if fail_after_rows is not None and written >= fail_after_rows:
             raise RuntimeError("simulated crash while writing scores")
+    activate(factory, version_id, entities=written)
+    return version_id
+
+
+def activate(factory: sessionmaker[Session], version_id: int, *, entities: int) -> None:
+    """Make a fully written version the one served, in one short transaction."""
     with factory() as session, session.begin():
+        switched = session.execute(
+            update(ScoreVersion)
+            .where(ScoreVersion.id == version_id, ScoreVersion.state == VersionState.BUILDING)
+            .values(state=VersionState.ACTIVE, activated_at=utcnow(), entities=entities)
+        )
+        if cast(CursorResult[Any], switched).rowcount != 1:
+            # A run started after this one cleared it away; the newer run publishes.
+            raise Conflict(f"score version {version_id} was superseded while it was written")
         session.execute(
             update(ScoreVersion)
-            .where(ScoreVersion.state == VersionState.ACTIVE)
+            .where(ScoreVersion.state == VersionState.ACTIVE, ScoreVersion.id != version_id)
             .values(state=VersionState.SUPERSEDED)
         )
-        session.execute(
-            update(ScoreVersion)
-            .where(ScoreVersion.id == version_id)
-            .values(state=VersionState.ACTIVE, activated_at=utcnow(), entities=written)
-        )
-    return version_id
 
 
 # Reads ------------------------------------------------------------------------------------
