@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from trustflow.warehouse.export import DIMENSIONS, FACTS, arrow_schema
 
 #: Bumped whenever the generator changes, so an old cache is rebuilt.
-VERSION = 3
+VERSION = 4
 MARKER = "bench-warehouse.json"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
@@ -197,7 +197,7 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
     shipped = np.where(
         picked != NONE, paid + ((picked - paid) * rng.uniform(0.3, 0.95, n)).astype(np.int64), NONE
     )
-    transit = rng.uniform(20 * HOUR, 80 * HOUR, n)
+    transit = rng.uniform(20 * HOUR, 64 * HOUR, n)
     slow = rng.random(n) < np.minimum(0.08 * shop_logistics[shop], 0.7)
     transit[slow] += rng.exponential(48 * HOUR, int(slow.sum()))
     delivered = np.where(picked != NONE, picked + (transit * US).astype(np.int64), NONE)

@@ -110,6 +110,13 @@ def _metric_frame(
 ) -> list[pd.DataFrame]:
     frames = []
     for metric in definition.metrics:
+        opp = tally[metric.opportunities].to_numpy(np.float64)
+        effective = opp
+        if definition.half_life_days:
+            # Kish's effective sample size of recency-weighted opportunities (NULL if none).
+            sq = tally[f"{metric.opportunities}_sq"].to_numpy(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                effective = np.where(sq != 0, opp * opp / sq, np.nan)
         weight = np.full(len(tally), metric.weight)
         if codes is not None:
             for code, weights in rules.CATEGORY_WEIGHTS.items():
@@ -123,7 +130,8 @@ def _metric_frame(
                     "metric": metric.name,
                     "dimension": metric.dimension,
                     "defects": tally[metric.defects].to_numpy(np.float64),
-                    "opportunities": tally[metric.opportunities].to_numpy(np.float64),
+                    "opportunities": opp,
+                    "effective": effective,
                     "sample": tally["sample"].to_numpy(np.int64),
                     "weight": weight,
                     "floor": float(metric.floor),
@@ -386,9 +394,11 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             {
                 "entity_id": cf["creator_id"].to_numpy(),
                 "reviews": cf["reviewed"].to_numpy() * recency,
+                "reviews_sq": cf["reviewed"].to_numpy() * recency * recency,
                 "bad_reviews": cf["bad_w"].to_numpy() * recency,
                 "held_reviews": cf["held_review"].to_numpy(),
                 "delivered": cf["delivered"].to_numpy() * recency,
+                "delivered_sq": cf["delivered"].to_numpy() * recency * recency,
                 "goods_refunds": cf["goods_quality_w"].to_numpy() * recency,
                 "content_complaints": cf["content_w"].to_numpy() * recency,
             }
@@ -427,32 +437,35 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
     # Benchmarks, the fitted prior strength, the shrunk rate and its points.
-    d, n = m["defects"], m["opportunities"]
+    d, n, eff = m["defects"], m["opportunities"], m["effective"]
     has = n > 0
+    rr = (d / n.where(has)).where(has)
     keys = ["kind", "category_id", "metric"]
     bench = (
         m[keys]
         .assign(
             d=d,
             n=n,
-            n2=n * n,
+            e=eff.fillna(0.0),
+            e2=(eff * eff).fillna(0.0),
             has=_flag(has),
-            nr2=np.where(has, d * d / n.where(has, 1.0), 0.0),
-            rr=(d / n).where(has),
+            nr2=(eff * rr * rr).where(has, 0.0),
+            rr=rr,
             floor=m["floor"],
         )
         .groupby(keys, as_index=False)
         .agg(
             d=("d", "sum"),
-            total=("n", "sum"),
-            total_sq=("n2", "sum"),
+            n=("n", "sum"),
+            total=("e", "sum"),
+            total_sq=("e2", "sum"),
             entities=("has", "sum"),
             sum_nr2=("nr2", "sum"),
             entity_mean=("rr", "mean"),
             floor=("floor", "max"),
         )
     )
-    bench["benchmark"] = (bench["d"] / bench["total"].where(bench["total"] != 0)).fillna(0.0)
+    bench["benchmark"] = (bench["d"] / bench["n"].where(bench["n"] != 0)).fillna(0.0)
     bench["scale"] = np.maximum(bench["floor"], bench["benchmark"])
     b, total = bench["benchmark"], bench["total"]
     disp = bench.loc[total > 0].assign(
@@ -560,9 +573,11 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 _STORE_KEYS = {"shop_id", "shop_category", "recent", "extended"}
 _CREATOR_SUMS = (
     "reviews",
+    "reviews_sq",
     "bad_reviews",
     "held_reviews",
     "delivered",
+    "delivered_sq",
     "goods_refunds",
     "content_complaints",
 )
@@ -571,26 +586,63 @@ _CREATOR_SUMS = (
 # Comparison, scan size, memory ceiling ------------------------------------------------
 
 
-def compare(duck: pd.DataFrame, peer: pd.DataFrame) -> dict[str, Any]:
-    """How far the pandas scores are from DuckDB's, entity by entity."""
-    keys = ["kind", "entity_id"]
+def _diff(
+    duck: pd.DataFrame, peer: pd.DataFrame, keys: list[str], close: tuple[str, ...]
+) -> tuple[int, dict[str, float], pd.DataFrame]:
     joined = duck.merge(peer, on=keys, how="outer", suffixes=("", "_pd"), indicator=True)
     both = joined["_merge"] == "both"
-    only = int((~both).sum())
     j = joined.loc[both]
-    diff = {
-        c: float((j[c].astype(float) - j[f"{c}_pd"].astype(float)).abs().max() or 0.0)
-        for c in ("score", "lower", "upper", "sample", "held_reviews")
-    }
-    differ = {c: int((j[c] != j[f"{c}_pd"]).sum()) for c in ("status", "tier", "restricted")}
-    differ["extended"] = int((j["extended"].astype(int) != j["extended_pd"].astype(int)).sum())
+    diff = {}
+    for c in close:
+        a, b = j[c].astype(float), j[f"{c}_pd"].astype(float)
+        same_null = a.isna() & b.isna()
+        gap = (a - b).abs().where(~same_null, 0.0).fillna(np.inf)
+        diff[c] = float(gap.max()) if len(gap) else 0.0
+    return int((~both).sum()), diff, j
+
+
+def compare(
+    duck: pd.DataFrame, peer: pd.DataFrame, duck_m: pd.DataFrame, peer_m: pd.DataFrame
+) -> dict[str, Any]:
+    """How far the pandas results are from DuckDB's: every entity, every sub-metric."""
+    closeness = ("score", "lower", "upper", "sample", "held_reviews")
+    unmatched, diff, j = _diff(duck, peer, ["kind", "entity_id"], closeness)
+    differ = {c: int((j[c] != j[f"{c}_pd"]).sum()) for c in ("status", "tier")}
+    for c in ("restricted", "extended"):
+        differ[c] = int((j[c].astype(int) != j[f"{c}_pd"].astype(int)).sum())
+    metric_closeness = (
+        "defects",
+        "opportunities",
+        "prior_strength",
+        "weight",
+        "benchmark",
+        "scale",
+        "raw_rate",
+        "rate",
+        "variance",
+        "points",
+        "breach",
+    )
+    metric_unmatched, metric_diff, _ = _diff(
+        duck_m, peer_m, ["kind", "entity_id", "metric"], metric_closeness
+    )
     matches = (
-        only == 0
+        unmatched == 0
+        and metric_unmatched == 0
         and len(duck) == len(peer)
+        and len(duck_m) == len(peer_m)
         and all(v < 1e-6 for v in diff.values())
+        and all(v < 1e-6 for v in metric_diff.values())
         and not any(differ.values())
     )
-    return {"matches": matches, "unmatched": only, "max_abs_diff": diff, "differ": differ}
+    return {
+        "matches": matches,
+        "unmatched": unmatched,
+        "max_abs_diff": diff,
+        "differ": differ,
+        "metrics_unmatched": metric_unmatched,
+        "metrics_max_abs_diff": metric_diff,
+    }
 
 
 def scan_bytes(root: Path, as_of: int) -> int:
@@ -665,8 +717,8 @@ def main(argv: list[str] | None = None) -> None:
     log(f"scan: {scanned / 1e9:.3f} GB of column chunks")
 
     seconds, duck = timed("duckdb", lambda: compute_duckdb(root, as_of, sql.FULL))
-    pandas_seconds, (_, peer) = timed("pandas", lambda: compute_pandas(root, as_of))
-    check = compare(duck.scores.to_pandas(), peer)
+    pandas_seconds, (peer_metrics, peer) = timed("pandas", lambda: compute_pandas(root, as_of))
+    check = compare(duck.scores.to_pandas(), peer, duck.metrics.to_pandas(), peer_metrics)
     log(f"pandas vs duckdb: {json.dumps(check)}")
 
     scores = duck.scores

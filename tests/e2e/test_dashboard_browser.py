@@ -138,3 +138,33 @@ def test_the_demo_report_opens_offline_with_its_charts(
     page.click("#lang")
     assert page.locator("h2 [lang=zh]").first.is_visible()
     context.close()
+
+
+def test_a_merchant_reads_its_own_score_breakdown_hints_and_trend(
+    run: SimulationRun, served: tuple[str, str], browser: object, tmp_path: Path
+) -> None:
+    from trustflow.scoring.rules import STORE
+    from trustflow.scoring.service import compute_scores
+
+    compute_scores(run.engine, tmp_path / "warehouse")
+    with transaction(session_factory(run.engine)) as s:
+        _, key = accounts_service.create_api_key(s, role=Role.MERCHANT, subject_id=1)
+    url, _ = served
+    page = browser.new_page(viewport={"width": 1200, "height": 1600})  # type: ignore[attr-defined]
+    page.add_init_script("localStorage.setItem('trustflow-lang', 'en')")
+    page.goto(url + "/scores")
+    page.fill("#key", key)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#chart-trend .main-svg", timeout=15_000)
+
+    assert page.inner_text("#message") == ""
+    assert page.locator("#shop option").count() >= 1
+    assert float(page.inner_text("#score")) > 0
+    assert "interval" in page.inner_text("#interval")
+    assert page.locator("#breakdown tr").count() == len(STORE.metrics)
+    assert page.locator("#hints li").count() >= 1
+    assert page.locator("#gates tr").count() == 3
+    page.click("#lang")
+    assert "店铺体验分" in page.inner_text("#title")
+    assert "差评率" in page.inner_text("#breakdown")
+    page.screenshot(path=str(tmp_path / "scores.png"), full_page=True)

@@ -50,6 +50,10 @@ class Metric:
     opportunities: str
     floor: float  # the smallest rate that points are measured against
 
+    @property
+    def label_zh(self) -> str:
+        return METRIC_NAMES_ZH[self.name]
+
 
 @dataclass(frozen=True)
 class ScoreDefinition:
@@ -235,6 +239,20 @@ CREATOR = ScoreDefinition(
         ),
     ),
 )
+
+#: The sub-metrics' Chinese names, as merchants know them.
+METRIC_NAMES_ZH = {
+    "bad_review_rate": "差评率",
+    "quality_refund_rate": "品质退款率",
+    "complaint_rate": "投诉成立率",
+    "late_pickup_rate": "揽收超时率",
+    "slow_delivery_rate": "配送慢单率",
+    "logistics_complaint_rate": "物流投诉率",
+    "slow_chat_rate": "客服慢响应率",
+    "slow_handling_rate": "售后慢处理率",
+    "dispute_lost_rate": "纠纷判责率",
+    "content_complaint_rate": "内容不符投诉率",
+}
 
 DEFINITIONS: dict[ScoreKind, ScoreDefinition] = {d.kind: d for d in (PRODUCT, STORE, CREATOR)}
 

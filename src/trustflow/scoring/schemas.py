@@ -77,6 +77,7 @@ class EligibilityOut(Shape):
 class MetricDefinitionOut(Shape):
     name: str
     label: str
+    label_zh: str
     dimension: str
     weight: float
     floor: float

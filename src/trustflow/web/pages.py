@@ -1,4 +1,4 @@
-"""The dashboard at ``/``: a page that asks for an operator key and draws the marketplace.
+"""The dashboard at ``/`` (operators) and the score page at ``/scores`` (merchants, creators).
 
 The page holds no data itself; it calls ``/api/v1/analytics/overview`` with the key the
 operator enters (kept in the browser only), so the API's access rules apply to it too.
@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from trustflow.scoring import rules
 from trustflow.web.report import FIELD_NAMES, SURFACE_NAMES
 
 router = APIRouter(include_in_schema=False)
@@ -26,6 +27,12 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 @router.get("/", response_class=HTMLResponse)
 def dashboard() -> str:
     return _env.get_template("dashboard.html").render(fields=FIELD_NAMES, surfaces=SURFACE_NAMES)
+
+
+@router.get("/scores", response_class=HTMLResponse)
+def my_scores() -> str:
+    """A merchant's (or creator's) own scores: breakdown, hints, trend and what they allow."""
+    return _env.get_template("scores.html").render(metric_names_zh=rules.METRIC_NAMES_ZH)
 
 
 @router.get("/static/plotly.min.js")

@@ -68,6 +68,7 @@ def definitions(principal: PrincipalDep) -> DefinitionsOut:
                     MetricDefinitionOut(
                         name=m.name,
                         label=m.label,
+                        label_zh=m.label_zh,
                         dimension=m.dimension,
                         weight=m.weight,
                         floor=m.floor,
