@@ -91,9 +91,9 @@ SQL_INSERT = (
     "INSERT INTO orders (buyer_id, shop_id, product_id, sku_id, quantity, unit_price_fen,"
     " goods_amount_fen, merchant_discount_fen, platform_discount_fen, paid_amount_fen, channel,"
     " creator_id, offer_id, commission_bps, commission_fen, status, idempotency_key,"
-    " request_hash, created_at, ship_by)"
+    " request_hash, created_at, updated_at, ship_by)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, 'distribution', ?, ?, ?, ?, 'pending_payment',"
-    " ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?)"
     " ON CONFLICT (buyer_id, idempotency_key) DO NOTHING RETURNING id"
 )
 SQL_RESERVE = "UPDATE skus SET stock = stock - ? WHERE id = ? AND stock >= ?"
@@ -157,6 +157,7 @@ def _sql_block(db_path: Path, world: dict[str, Any], start: int, n: int, at: dat
                     commission,
                     key,
                     fingerprint,
+                    ts,
                     ts,
                     ship_by,
                 ),
