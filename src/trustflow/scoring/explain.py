@@ -16,11 +16,13 @@ from trustflow.scoring import rules
 MIN_HINT_GAIN = 0.5
 MAX_HINTS = 3
 
-_LABELS = {
-    (d.kind.value, m.name): (m.label, m.dimension)
-    for d in rules.DEFINITIONS.values()
-    for m in d.metrics
-}
+_LABELS = pl.DataFrame(
+    [
+        {"kind": d.kind.value, "metric": m.name, "label": m.label}
+        for d in rules.DEFINITIONS.values()
+        for m in d.metrics
+    ]
+)
 
 
 def with_hints(metrics: pl.DataFrame) -> pl.DataFrame:
@@ -42,56 +44,57 @@ def with_hints(metrics: pl.DataFrame) -> pl.DataFrame:
     return (
         metrics.with_columns(target=target, share=share)
         .with_columns(gain=pl.col("share") * (new_points - pl.col("points")))
-        .with_columns(
-            label=pl.struct("kind", "metric").map_elements(
-                lambda r: _LABELS[(r["kind"], r["metric"])][0], return_dtype=pl.String
-            ),
-            dimension=pl.struct("kind", "metric").map_elements(
-                lambda r: _LABELS[(r["kind"], r["metric"])][1], return_dtype=pl.String
-            ),
-        )
+        .join(_LABELS, on=["kind", "metric"], how="left")
     )
 
 
-def hint_text(label: str, rate: float, target: float, gain: float) -> str:
-    return f"cut the {label} from {rate:.1%} to {target:.1%}: +{gain:.1f} points"
-
-
 def details(metrics: pl.DataFrame) -> dict[tuple[str, int], dict[str, Any]]:
-    """The stored detail of every entity: its metric breakdown and its best hints."""
-    rows = with_hints(metrics).sort("kind", "entity_id", "gain", descending=[False, False, True])
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    for r in rows.iter_rows(named=True):
-        key = (r["kind"], int(r["entity_id"]))
-        entry = out.get(key)
-        if entry is None:
-            entry = out[key] = {"metrics": [], "hints": [], "held_reviews": int(r["held_reviews"])}
-        entry["metrics"].append(
-            {
-                "metric": r["metric"],
-                "label": r["label"],
-                "dimension": r["dimension"],
-                "weight": round(r["share"], 4),
-                "defects": round(r["defects"], 3),
-                "opportunities": round(r["opportunities"], 3),
-                "raw_rate": None if r["raw_rate"] is None else round(r["raw_rate"], 5),
-                "rate": round(r["rate"], 5),
-                "benchmark": round(r["benchmark"], 5),
-                "points": round(r["points"], 2),
-            }
+    """The stored detail of every entity: its metric breakdown and its best hints.
+
+    Built column-wise by Polars (one group-by); Python only receives the finished objects.
+    """
+    rows = with_hints(metrics)
+    # Only what the entity's own record shows: no advice on chats it never had.
+    actionable = (
+        (pl.col("opportunities") > 0) & (pl.col("defects") > 0) & (pl.col("gain") >= MIN_HINT_GAIN)
+    )
+    rows = rows.with_columns(
+        text=pl.format(
+            "cut the {} from {}% to {}%: +{} points",
+            "label",
+            (pl.col("rate") * 100).round(1),
+            (pl.col("target") * 100).round(1),
+            pl.col("gain").round(1),
         )
-        # Only what the entity's own record shows: no advice on chats it never had.
-        actionable = r["opportunities"] > 0 and r["defects"] > 0
-        if actionable and r["gain"] >= MIN_HINT_GAIN and len(entry["hints"]) < MAX_HINTS:
-            entry["hints"].append(
-                {
-                    "metric": r["metric"],
-                    "from_rate": round(r["rate"], 5),
-                    "to_rate": round(r["target"], 5),
-                    "gain": round(r["gain"], 2),
-                    "text": hint_text(r["label"], r["rate"], r["target"], r["gain"]),
-                }
-            )
-    for entry in out.values():
-        entry["metrics"].sort(key=lambda m: (m["dimension"], m["metric"]))
-    return out
+    )
+    metric = pl.struct(
+        "metric",
+        "label",
+        "dimension",
+        pl.col("share").round(4).alias("weight"),
+        pl.col("defects").round(3),
+        pl.col("opportunities").round(3),
+        pl.col("raw_rate").round(5),
+        pl.col("rate").round(5),
+        pl.col("benchmark").round(5),
+        pl.col("points").round(2),
+    )
+    hint = pl.struct(
+        "metric",
+        pl.col("rate").round(5).alias("from_rate"),
+        pl.col("target").round(5).alias("to_rate"),
+        pl.col("gain").round(2),
+        "text",
+    )
+    grouped = rows.group_by("kind", "entity_id").agg(
+        metric.sort_by(["dimension", "metric"]).alias("metrics"),
+        hint.filter(actionable)
+        .sort_by(pl.col("gain").filter(actionable), descending=True)
+        .head(MAX_HINTS)
+        .alias("hints"),
+        pl.col("held_reviews").first().cast(pl.Int64),
+    )
+    return {
+        (kind, int(entity)): {"metrics": m, "hints": h, "held_reviews": held}
+        for kind, entity, m, h, held in grouped.iter_rows()
+    }

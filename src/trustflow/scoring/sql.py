@@ -420,7 +420,8 @@ shrunk AS (
 rated AS (
     SELECT shrunk.*, {rate} AS rate, {mass} AS mass FROM shrunk
 )
-SELECT s.kind, s.entity_id, s.category_id, s.metric, s.defects, s.opportunities, s.sample,
+SELECT s.kind, s.entity_id, s.category_id, s.metric, s.dimension, s.defects, s.opportunities,
+       s.sample,
        s.extended, s.prior_strength,
        s.weight, s.benchmark, s.scale, s.raw_rate, s.rate,
        s.rate * (1 - s.rate) / (s.mass + 1) AS variance,
