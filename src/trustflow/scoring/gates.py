@@ -60,9 +60,7 @@ def campaign_registration(
             )
         return Decision(True, "no_score", f"shop {shop_id} has no score yet: new shops may enter")
     if score.restricted:
-        return Decision(
-            False, "restricted", _describe(ScoreKind.STORE, shop_id, score) + " and is restricted"
-        )
+        return _unless_restricted(session, ScoreKind.STORE, shop_id)
     if _at_least(score.tier, min_tier):
         return Decision(True, "tier_met", _describe(ScoreKind.STORE, shop_id, score))
     return Decision(
@@ -72,16 +70,21 @@ def campaign_registration(
     )
 
 
-def reward_eligibility(session: Session, shop_id: int) -> Decision:
-    """May this shop receive reward traffic or subsidies (the Chuanliu plan, campaign boosts)?"""
-    score = get_score(session, ScoreKind.STORE, shop_id)
+def _unless_restricted(session: Session, kind: ScoreKind, entity_id: int) -> Decision:
+    """Allowed unless the entity's score is restricted (no score: allowed, not held back)."""
+    score = get_score(session, kind, entity_id)
     if score is None:
-        return Decision(True, "no_score", f"shop {shop_id} has no score yet: not held back")
+        return Decision(True, "no_score", f"{kind.value} {entity_id} has no score yet")
     if score.restricted:
         return Decision(
-            False, "restricted", _describe(ScoreKind.STORE, shop_id, score) + " and is restricted"
+            False, "restricted", _describe(kind, entity_id, score) + " and is restricted"
         )
-    return Decision(True, "eligible", _describe(ScoreKind.STORE, shop_id, score))
+    return Decision(True, "eligible", _describe(kind, entity_id, score))
+
+
+def reward_eligibility(session: Session, shop_id: int) -> Decision:
+    """May this shop receive reward traffic or subsidies (the Chuanliu plan, campaign boosts)?"""
+    return _unless_restricted(session, ScoreKind.STORE, shop_id)
 
 
 def distribution_eligibility(session: Session, product_id: int) -> Decision:
@@ -92,30 +95,12 @@ def distribution_eligibility(session: Session, product_id: int) -> Decision:
     shop = reward_eligibility(session, product.shop_id)
     if not shop.allowed:
         return shop
-    score = get_score(session, ScoreKind.PRODUCT, product_id)
-    if score is not None and score.restricted:
-        return Decision(
-            False,
-            "restricted",
-            _describe(ScoreKind.PRODUCT, product_id, score) + " and is restricted",
-        )
-    if score is None:
-        return Decision(True, "no_score", f"product {product_id} has no score yet")
-    return Decision(True, "eligible", _describe(ScoreKind.PRODUCT, product_id, score))
+    return _unless_restricted(session, ScoreKind.PRODUCT, product_id)
 
 
 def creator_eligibility(session: Session, creator_id: int) -> Decision:
     """May this creator take on new distribution and receive reward traffic?"""
-    score = get_score(session, ScoreKind.CREATOR, creator_id)
-    if score is None:
-        return Decision(True, "no_score", f"creator {creator_id} has no score yet")
-    if score.restricted:
-        return Decision(
-            False,
-            "restricted",
-            _describe(ScoreKind.CREATOR, creator_id, score) + " and is restricted",
-        )
-    return Decision(True, "eligible", _describe(ScoreKind.CREATOR, creator_id, score))
+    return _unless_restricted(session, ScoreKind.CREATOR, creator_id)
 
 
 def restricted(session: Session, kind: ScoreKind, ids: Iterable[int]) -> set[int]:
