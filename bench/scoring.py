@@ -12,9 +12,9 @@ as straightforward pandas (``read_parquet`` of the needed columns, merges, group
 per row), also producing the per-metric rows and the per-entity scores. Each path runs once
 untimed (to warm the OS file cache and imports), then the best of two timed runs counts. DuckDB
 uses its default thread count, pandas what it uses by itself (pyarrow's reader is threaded).
-``pandas_matches`` says whether the two agree on every entity (same entities; score, interval
-and sample within 1e-6; same status, tier and restriction): the proof that the peer computes
-the same thing.
+``pandas_matches`` says whether the two agree on every entity and every sub-metric (same rows;
+score, interval, sample, rates, prior strengths and points within 1e-6; same status, tier,
+restriction and breaches): the proof that the peer computes the same thing.
 
 ``scan_gb_per_s`` is the uncompressed size of the Parquet column chunks that the SQL reads (the
 columns it names, in every file, counted once) per second of ``seconds``;
@@ -275,6 +275,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     # facts: one row per order with its flags and the buyer's weight.
     f = base.merge(reviewed, on="order_id", how="left")
+    del base, reviewed
     f = f.merge(by_order, left_on="order_id", right_index=True, how="left")
     for column in by_order.columns:
         f[column] = f[column].fillna(0)
@@ -296,14 +297,15 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     f["logistics_w"] = f["logistics_complaint"] * bw
     f["goods_quality_w"] = f["goods_quality"] * bw
     f["content_w"] = f["content_complaint"] * bw
+    f["recent"] = _flag(f["age_s"] < store.window_days * DAY)
+    f = f[list(_FACT_COLUMNS)]
 
     # Store: 30 days, or 90 for a shop with fewer than min_sample orders in 30 days.
-    sf = f.loc[f["age_s"] < store_long * DAY]
     by_age = (
-        sf.assign(recent=_flag(sf["age_s"] < store.window_days * DAY))
+        f.loc[f["age_s"] < store_long * DAY]
         .groupby(["shop_id", "shop_category", "recent"], as_index=False)
         .agg(
-            sample=("order_id", "size"),
+            sample=("age_s", "size"),
             reviews=("reviewed", "sum"),
             bad_reviews=("bad_w", "sum"),
             held_reviews=("held_review", "sum"),
@@ -316,7 +318,6 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             disputes_lost=("dispute_lost", "sum"),
         )
     )
-    del sf
     recent_sample = (by_age["recent"] * by_age["sample"]).groupby(by_age["shop_id"]).sum()
     windows = pd.DataFrame(
         {"shop_id": recent_sample.index, "extended": _flag(recent_sample < store.min_sample)}
@@ -374,7 +375,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         f.loc[f["age_s"] < product.window_days * DAY]
         .groupby(["product_id", "product_category"], as_index=False)
         .agg(
-            sample=("order_id", "size"),
+            sample=("age_s", "size"),
             reviews=("reviewed", "sum"),
             bad_reviews=("bad_w", "sum"),
             held_reviews=("held_review", "sum"),
@@ -501,6 +502,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             "entity_id",
             "category_id",
             "metric",
+            "dimension",
             "defects",
             "opportunities",
             "sample",
@@ -570,6 +572,28 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return metrics, scores
 
 
+#: What the tallies read from the per-order facts.
+_FACT_COLUMNS = (
+    "shop_id",
+    "shop_category",
+    "product_id",
+    "product_category",
+    "creator_id",
+    "age_s",
+    "recent",
+    "reviewed",
+    "bad_w",
+    "held_review",
+    "delivered",
+    "merchant_quality_w",
+    "goods_quality_w",
+    "content_w",
+    "pickup_due",
+    "late_pickup",
+    "slow_delivery",
+    "logistics_w",
+    "dispute_lost",
+)
 _STORE_KEYS = {"shop_id", "shop_category", "recent", "extended"}
 _CREATOR_SUMS = (
     "reviews",
@@ -707,7 +731,7 @@ def main(argv: list[str] | None = None) -> None:
     as_of = int(info["as_of"])
     rows = info["rows"]
     log(
-        f"warehouse {root} ({'cached' if info['cached'] else 'generated'} in"
+        f"warehouse {root} ({'cached; ' if info['cached'] else ''}generated in"
         f" {info['generate_seconds']}s): " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
     )
 
@@ -735,7 +759,7 @@ def main(argv: list[str] | None = None) -> None:
                 "scan_ratio": round(scan / memcopy, 4),
                 "scan_gb": round(scanned / 1e9, 3),
                 "pandas_matches": check["matches"],
-                "max_score_diff": check["max_abs_diff"]["score"],
+                "max_score_diff": float(f"{check['max_abs_diff']['score']:.3g}"),
                 "entities": scores.height,
                 "stores": int((scores["kind"] == ScoreKind.STORE.value).sum()),
                 "products": int((scores["kind"] == ScoreKind.PRODUCT.value).sum()),
