@@ -232,14 +232,14 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     complaints = pd.concat(
         [
             bad_rv.loc[bad_rv["at_s"] >= abuse_from].groupby("buyer_id").size(),
-            asr.loc[(asr["kind"] == "refund_only") & (asr["at_s"] >= abuse_from)]
+            asr.loc[(asr["kind"] == "refund_only") & counted & (asr["at_s"] >= abuse_from)]
             .groupby("buyer_id")
             .size(),
         ]
     )
     complaints = complaints.groupby(level=0).sum().astype(np.float64)
     deliveries = (
-        base.loc[(base["delivered_s"] < t) & (base["age_s"] < rules.ABUSE_WINDOW_DAYS * DAY)]
+        base.loc[(base["delivered_s"] < t) & (base["paid_s"] >= abuse_from)]
         .groupby("buyer_id")
         .size()
     )
@@ -285,7 +285,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     f["bad_review"] = _flag((held == 0) & (f["stars"] <= bad))
     f["held_review"] = _flag(held == 1)
     f["delivered"] = _flag(f["delivered_s"] < t)
-    open_ = f["cancelled_s"].isna() | (f["cancelled_s"] >= t)
+    open_ = f["cancelled_s"].isna() | (f["cancelled_s"] > f["ship_by_s"])
     due = (f["ship_by_s"] < t) & open_
     f["pickup_due"] = _flag(due)
     f["late_pickup"] = _flag(due & (f["picked_s"].isna() | (f["picked_s"] > f["ship_by_s"])))
@@ -341,9 +341,14 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     first = _secs(chats["first_message_at"])
     chats = chats.assign(first_s=first).loc[(first < t) & (first >= t - chats["span"])]
     answer = chats["first_response_seconds"]
+    answered = (chats["first_s"] + answer < t).fillna(False).astype(bool)
     chats = chats.assign(
         slow=_flag(
-            answer.isna() | (answer > rules.SLOW_CHAT_SECONDS) | (chats["first_s"] + answer >= t)
+            np.where(
+                answered,
+                answer > rules.SLOW_CHAT_SECONDS,
+                t - chats["first_s"] > rules.SLOW_CHAT_SECONDS,
+            )
         )
     )
     shop_chats = chats.groupby("shop_id").agg(chats=("slow", "size"), slow_chats=("slow", "sum"))
@@ -352,12 +357,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     slow_after = rules.SLOW_HANDLING_HOURS * 3600
     rq = asr[["shop_id", "at_s", "handled_s"]].merge(spans, on="shop_id")
     rq = rq.loc[rq["at_s"] >= t - rq["span"]]
-    rq = rq.assign(
-        slow=_flag(
-            (rq["handled_s"].fillna(t) - rq["at_s"] > slow_after)
-            | ((rq["handled_s"] >= t) & (t - rq["at_s"] > slow_after))
-        )
-    )
+    rq = rq.assign(slow=_flag(np.minimum(rq["handled_s"].fillna(t), t) - rq["at_s"] > slow_after))
     shop_requests = rq.groupby("shop_id").agg(
         requests=("slow", "size"), slow_handlings=("slow", "sum")
     )
@@ -777,6 +777,10 @@ def main(argv: list[str] | None = None) -> None:
             }
         )
     )
+    if not check["matches"]:
+        # The peer no longer implements the same definitions: the speed-up means nothing.
+        log("pandas and DuckDB disagree: update the pandas peer to match scoring/sql.py")
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

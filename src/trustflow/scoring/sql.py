@@ -111,6 +111,20 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
     store_long = store.extended_window_days or store.window_days
     extend = _flag(f"SUM(recent * sample) < {store.min_sample}") if options.extend_small else "0"
     half_life = creator.half_life_days or float(creator.window_days)
+    # An order cancelled before its pick-up promise was never due; one cancelled after it
+    # (or after t) was, so cancelling a late order does not hide the late pick-up.
+    not_cancelled_in_time = "(b.cancelled_s IS NULL OR b.cancelled_s > b.ship_by_s)"
+    # Only what was known at t: a chat answered (by t) too slowly, or unanswered at t and
+    # already past the limit; a request handled too late, or unhandled at t and already late.
+    message_s = _secs("c.first_message_at")
+    slow_chat = _flag(
+        f"CASE WHEN {message_s} + c.first_response_seconds < {t}"
+        f" THEN c.first_response_seconds > {rules.SLOW_CHAT_SECONDS}"
+        f" ELSE {t} - {message_s} > {rules.SLOW_CHAT_SECONDS} END"
+    )
+    slow_handling = _flag(
+        f"LEAST(COALESCE(a.handled_s, {t}), {t}) - a.at_s > {rules.SLOW_HANDLING_HOURS * 3600}"
+    )
     recency = f"POWER(0.5, age_s / {half_life * DAY!r})"
 
     metrics = "\nUNION ALL\n".join(
@@ -129,8 +143,6 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
 WITH
 base AS (
     SELECT o.id AS order_id, o.buyer_id, o.shop_id, o.product_id, o.creator_id,
-           s.category_id AS shop_category, c.code AS category_code,
-           p.category_id AS product_category,
            {t} - {_secs("o.paid_at")} AS age_s,
            {_secs("o.paid_at")} AS paid_s,
            {_secs("o.ship_by")} AS ship_by_s,
@@ -138,9 +150,6 @@ base AS (
            {_secs("o.delivered_at")} AS delivered_s,
            {_secs("o.cancelled_at")} AS cancelled_s
     FROM orders o
-    JOIN shops s ON s.id = o.shop_id
-    JOIN categories c ON c.id = s.category_id
-    JOIN products p ON p.id = o.product_id
     WHERE o.paid_at IS NOT NULL
       AND {_secs("o.paid_at")} < {t}
       AND {_secs("o.paid_at")} >= {t - ORDER_WINDOW_DAYS * DAY}
@@ -191,19 +200,25 @@ complaints AS (
         GROUP BY buyer_id
         UNION ALL
         SELECT buyer_id, COUNT(*) AS n FROM asr
-        WHERE kind = '{AfterSalesKind.REFUND_ONLY.value}'
+        WHERE kind = '{AfterSalesKind.REFUND_ONLY.value}' AND counted = 1
           AND at_s >= {t - rules.ABUSE_WINDOW_DAYS * DAY}
         GROUP BY buyer_id
     ) u GROUP BY buyer_id
 ),
 deliveries AS (
-    SELECT buyer_id, COUNT(*) AS delivered FROM base
-    WHERE delivered_s < {t} AND age_s < {rules.ABUSE_WINDOW_DAYS * DAY}
+    -- Only buyers who complained at all can be abnormal.
+    SELECT buyer_id, COUNT(*) AS delivered FROM orders
+    WHERE {_secs("delivered_at")} < {t}
+      AND {_secs("paid_at")} >= {t - rules.ABUSE_WINDOW_DAYS * DAY}
+      AND buyer_id IN (SELECT buyer_id FROM complaints)
     GROUP BY buyer_id
 ),
 platform AS (
     SELECT CAST(SUM(c.complaints) AS DOUBLE)
-           / GREATEST((SELECT SUM(delivered) FROM deliveries), 1) AS rate
+           / GREATEST((SELECT COUNT(*) FROM orders
+                       WHERE {_secs("delivered_at")} < {t}
+                         AND {_secs("paid_at")} >= {t - rules.ABUSE_WINDOW_DAYS * DAY}), 1)
+               AS rate
     FROM complaints c
 ),
 buyer_weights AS (
@@ -231,18 +246,16 @@ by_order AS (
     FROM asr a GROUP BY a.order_id
 ),
 facts AS (
-    SELECT b.order_id, b.shop_id, b.product_id, b.creator_id, b.shop_category,
-           b.category_code, b.product_category, b.age_s,
+    SELECT b.shop_id, b.product_id, b.creator_id, b.age_s,
            {buyer_weight} AS bw,
            {_flag("r.order_id IS NOT NULL AND r.held = 0")} AS reviewed,
            {_flag(f"r.held = 0 AND r.stars <= {rules.BAD_REVIEW_MAX_STARS}")} AS bad_review,
            {_flag("r.held = 1")} AS held_review,
            {_flag(f"b.delivered_s < {t}")} AS delivered,
-           {_flag(f"b.ship_by_s < {t} AND (b.cancelled_s IS NULL OR b.cancelled_s >= {t})")}
-               AS pickup_due,
+           {_flag(f"b.ship_by_s < {t} AND {not_cancelled_in_time}")} AS pickup_due,
            {
         _flag(
-            f"b.ship_by_s < {t} AND (b.cancelled_s IS NULL OR b.cancelled_s >= {t})"
+            f"b.ship_by_s < {t} AND {not_cancelled_in_time}"
             " AND (b.picked_s IS NULL OR b.picked_s > b.ship_by_s)"
         )
     } AS late_pickup,
@@ -262,7 +275,7 @@ facts AS (
     LEFT JOIN buyer_weights bw ON bw.buyer_id = b.buyer_id
 ),
 shop_orders_by_age AS (
-    SELECT shop_id, shop_category, MAX(category_code) AS category_code,
+    SELECT shop_id,
            {_flag(f"age_s < {store.window_days * DAY}")} AS recent,
            COUNT(*) AS sample,
            SUM(reviewed) AS reviews,
@@ -276,7 +289,7 @@ shop_orders_by_age AS (
            SUM(logistics_complaint * bw) AS logistics_complaints,
            SUM(dispute_lost) AS disputes_lost
     FROM facts WHERE age_s < {store_long * DAY}
-    GROUP BY shop_id, shop_category, {_flag(f"age_s < {store.window_days * DAY}")}
+    GROUP BY shop_id, {_flag(f"age_s < {store.window_days * DAY}")}
 ),
 shop_windows AS (
     SELECT shop_id,
@@ -284,8 +297,8 @@ shop_windows AS (
     FROM shop_orders_by_age GROUP BY shop_id
 ),
 shop_orders AS (
-    SELECT o.shop_id AS entity_id, o.shop_category AS category_id,
-           MAX(o.category_code) AS category_code,
+    SELECT o.shop_id AS entity_id, MAX(s.category_id) AS category_id,
+           MAX(c.code) AS category_code,
            MAX(w.extended) AS extended,
            SUM(o.sample) AS sample,
            SUM(o.reviews) AS reviews,
@@ -298,19 +311,16 @@ shop_orders AS (
            SUM(o.slow_deliveries) AS slow_deliveries,
            SUM(o.logistics_complaints) AS logistics_complaints,
            SUM(o.disputes_lost) AS disputes_lost
-    FROM shop_orders_by_age o JOIN shop_windows w ON w.shop_id = o.shop_id
+    FROM shop_orders_by_age o
+    JOIN shop_windows w ON w.shop_id = o.shop_id
+    JOIN shops s ON s.id = o.shop_id
+    JOIN categories c ON c.id = s.category_id
     WHERE o.recent = 1 OR w.extended = 1
-    GROUP BY o.shop_id, o.shop_category
+    GROUP BY o.shop_id
 ),
 shop_chats AS (
     SELECT c.shop_id, COUNT(*) AS chats,
-           SUM({
-        _flag(
-            "c.first_response_seconds IS NULL"
-            f" OR c.first_response_seconds > {rules.SLOW_CHAT_SECONDS}"
-            f" OR {_secs('c.first_message_at')} + c.first_response_seconds >= {t}"
-        )
-    }) AS slow_chats
+           SUM({slow_chat}) AS slow_chats
     FROM chats c JOIN shop_windows w ON w.shop_id = c.shop_id
     WHERE {_secs("c.first_message_at")} < {t}
       AND {_secs("c.first_message_at")} >= {t} - (CASE WHEN w.extended = 1
@@ -319,12 +329,7 @@ shop_chats AS (
 ),
 shop_requests AS (
     SELECT a.shop_id, COUNT(*) AS requests,
-           SUM({
-        _flag(
-            f"COALESCE(a.handled_s, {t}) - a.at_s > {rules.SLOW_HANDLING_HOURS * 3600}"
-            f" OR (a.handled_s >= {t} AND {t} - a.at_s > {rules.SLOW_HANDLING_HOURS * 3600})"
-        )
-    }) AS slow_handlings
+           SUM({slow_handling}) AS slow_handlings
     FROM asr a JOIN shop_windows w ON w.shop_id = a.shop_id
     WHERE a.at_s >= {t} - (CASE WHEN w.extended = 1
           THEN {store_long * DAY} ELSE {store.window_days * DAY} END)
@@ -338,8 +343,8 @@ store_tally AS (
     LEFT JOIN shop_chats ch ON ch.shop_id = o.entity_id
     LEFT JOIN shop_requests rq ON rq.shop_id = o.entity_id
 ),
-product_tally AS (
-    SELECT product_id AS entity_id, product_category AS category_id,
+product_orders AS (
+    SELECT product_id,
            COUNT(*) AS sample,
            SUM(reviewed) AS reviews,
            SUM(bad_review * bw) AS bad_reviews,
@@ -348,7 +353,12 @@ product_tally AS (
            SUM(merchant_quality * bw) AS quality_refunds,
            SUM(dispute_lost) AS complaints
     FROM facts WHERE age_s < {product.window_days * DAY}
-    GROUP BY product_id, product_category
+    GROUP BY product_id
+),
+product_tally AS (
+    SELECT o.product_id AS entity_id, p.category_id, o.sample, o.reviews, o.bad_reviews,
+           o.held_reviews, o.delivered, o.quality_refunds, o.complaints
+    FROM product_orders o JOIN products p ON p.id = o.product_id
 ),
 creator_tally AS (
     SELECT creator_id AS entity_id, 0 AS category_id,
