@@ -10,7 +10,7 @@ second after the newest payment; it counts reading the Parquet files, both SQL s
 hand-over of the results as Polars frames. ``pandas_seconds`` is the same definitions written
 as straightforward pandas (``read_parquet`` of the needed columns, merges, group-bys, no loop
 per row), also producing the per-metric rows and the per-entity scores. Each path runs once
-untimed (to warm the OS file cache and imports), then the best of two timed runs counts. DuckDB
+untimed (to warm the OS file cache and imports), then the best of three timed runs counts. DuckDB
 uses its default thread count, pandas what it uses by itself (pyarrow's reader is threaded).
 ``pandas_matches`` says whether the two agree on every entity and every sub-metric (same rows;
 score, interval, sample, rates, prior strengths and points within 1e-6; same status, tier,
@@ -704,7 +704,7 @@ def memcopy_gb_per_s(nbytes: int = 1 << 30, repeats: int = 5) -> float:
     return nbytes / 1e9 / best
 
 
-def timed(label: str, fn: Callable[[], T], runs: int = 2) -> tuple[float, T]:
+def timed(label: str, fn: Callable[[], T], runs: int = 3) -> tuple[float, T]:
     """One untimed warm-up run, then the best of ``runs``; returns (seconds, first result)."""
     started = time.perf_counter()
     result = fn()
