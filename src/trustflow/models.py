@@ -20,7 +20,13 @@ from trustflow.content.models import (
 from trustflow.db import Base
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.orders.models import Order, OrderEvent, Payment
-from trustflow.scoring.models import EntityScore, ScoreAppeal, ScoreVersion
+from trustflow.scoring.models import (
+    BurstDecision,
+    EntityScore,
+    ReviewBurst,
+    ScoreAppeal,
+    ScoreVersion,
+)
 from trustflow.traffic.models import Impression
 
 metadata = Base.metadata
@@ -29,6 +35,7 @@ __all__ = [
     "AfterSalesRequest",
     "ApiKey",
     "Base",
+    "BurstDecision",
     "Buyer",
     "Category",
     "ChatThread",
@@ -47,6 +54,7 @@ __all__ = [
     "PriceChange",
     "Product",
     "Review",
+    "ReviewBurst",
     "ScoreAppeal",
     "ScoreVersion",
     "ServiceProvider",

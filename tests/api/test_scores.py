@@ -140,3 +140,51 @@ def test_an_appeal_against_an_unknown_defect_is_not_found(scored: World) -> None
     }
     r = scored.client.post(f"{API}/scores/appeals", json=body, headers=scored.as_("merchant_a"))
     assert r.status_code == 404
+
+
+@pytest.fixture
+def burst(world: World, engine: Engine, tmp_path: Path) -> World:
+    start = NOW.replace(hour=0, minute=0, second=0) - timedelta(days=6)
+    with transaction(session_factory(engine)) as s:
+        factories.delivered_orders(
+            s,
+            world.a,
+            buyer_id=world.buyer_id,
+            count=3,
+            start=start - timedelta(days=3),
+            stars=[5] * 3,
+        )
+        for i in range(6):
+            factories.delivered_orders(
+                s,
+                world.a,
+                buyer_id=factories.buyer(s, f"b{i}"),
+                count=1,
+                start=start + timedelta(hours=i),
+                stars=[1],
+                key=f"burst{i}",
+            )
+    compute_scores(engine, tmp_path / "wh", as_of=NOW)
+    return world
+
+
+def test_held_bursts_are_listed_for_their_shop_and_judged_by_the_platform(burst: World) -> None:
+    c = burst.client
+    mine = c.get(f"{API}/scores/bursts", headers=burst.as_("merchant_a")).json()["items"]
+    assert [(b["shop_id"], b["bad_reviews"]) for b in mine] == [(burst.a.shop_id, 6)]
+    assert c.get(f"{API}/scores/bursts", headers=burst.as_("merchant_b")).json()["items"] == []
+
+    verdict = {"shop_id": burst.a.shop_id, "day": mine[0]["day"], "verdict": "dismissed"}
+    url = f"{API}/scores/bursts/decision"
+    assert c.post(url, json=verdict, headers=burst.as_("merchant_a")).status_code == 403
+    decided = c.post(url, json=verdict, headers=burst.as_("operator"))
+    assert decided.status_code == 200 and decided.json()["verdict"] == "dismissed"
+    again = c.post(url, json=verdict, headers=burst.as_("operator"))
+    assert again.status_code == 409
+    assert c.get(f"{API}/scores/bursts", headers=burst.as_("operator")).json()["items"] == []
+
+    unknown = {**verdict, "day": "2020-01-01"}
+    assert c.post(url, json=unknown, headers=burst.as_("operator")).status_code == 404
+    for bad in ({"verdict": "maybe"}, {"day": "yesterday"}, {"shop_id": 0}):
+        r = c.post(url, json={**verdict, **bad}, headers=burst.as_("operator"))
+        assert r.status_code == 422

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from trustflow.aftersales.models import Review
 from trustflow.db import transaction
-from trustflow.errors import Conflict
+from trustflow.errors import Conflict, NotFound
 from trustflow.orders import service as orders_service
 from trustflow.orders.models import Order
 from trustflow.scoring import rules
 from trustflow.scoring import service as scoring
 from trustflow.scoring.models import (
+    BurstVerdict,
     DefectKind,
     ScoreKind,
     ScoreStatus,
@@ -183,3 +184,78 @@ def test_a_run_overtaken_by_a_newer_one_cannot_publish_its_stale_version(
     with factory() as s:
         active = scoring.active_version(s)
         assert active is not None and active.id == newer.version_id
+
+
+def test_a_held_burst_awaits_a_verdict_and_the_verdict_holds(
+    engine: Engine, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Twenty good orders, then six buyers' one-star reviews on one day: a burst, held back.
+    sold = _market(factory, [5] * 20)
+    with transaction(factory) as s:
+        for i in range(6):
+            factories.delivered_orders(
+                s,
+                sold,
+                buyer_id=factories.buyer(s, f"unhappy {i}"),
+                count=1,
+                start=NOW - timedelta(days=5) + timedelta(hours=i),
+                stars=[1],
+                key=f"unhappy{i}",
+            )
+    wh = tmp_path / "wh"
+    scoring.compute_scores(engine, wh, as_of=NOW)
+    with factory() as s:
+        held = s.scalars(scoring.pending_bursts(s)).all()
+        assert [(b.shop_id, b.bad_reviews) for b in held] == [(sold.shop_id, 6)]
+        store = scoring.get_score(s, ScoreKind.STORE, sold.shop_id)
+        assert store is not None and store.detail["held_reviews"] == 6
+        assert _bad_reviews(store.detail) == 0
+        day = held[0].epoch_day
+
+    with transaction(factory) as s:
+        scoring.decide_burst(s, shop_id=sold.shop_id, epoch_day=day, verdict=BurstVerdict.CONFIRMED)
+        with pytest.raises(Conflict):
+            scoring.decide_burst(
+                s, shop_id=sold.shop_id, epoch_day=day, verdict=BurstVerdict.DISMISSED
+            )
+    scoring.compute_scores(engine, wh, as_of=NOW + timedelta(hours=1))
+    with factory() as s:
+        assert s.scalars(scoring.pending_bursts(s)).all() == []
+        store = scoring.get_score(s, ScoreKind.STORE, sold.shop_id)
+        assert store is not None
+        assert store.detail["held_reviews"] == 0 and _bad_reviews(store.detail) == 6
+
+
+def test_a_dismissed_burst_never_counts(
+    engine: Engine, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    sold = _market(factory, [5] * 20)
+    with transaction(factory) as s:
+        factories.delivered_orders(
+            s,
+            sold,
+            buyer_id=factories.buyer(s, "bot"),
+            count=6,
+            start=NOW - timedelta(days=5),
+            stars=[1] * 6,
+            key="bot",
+        )
+    wh = tmp_path / "wh"
+    scoring.compute_scores(engine, wh, as_of=NOW)
+    with transaction(factory) as s:
+        (burst,) = s.scalars(scoring.pending_bursts(s)).all()
+        scoring.decide_burst(
+            s, shop_id=sold.shop_id, epoch_day=burst.epoch_day, verdict=BurstVerdict.DISMISSED
+        )
+        with pytest.raises(NotFound):
+            scoring.decide_burst(
+                s,
+                shop_id=sold.shop_id,
+                epoch_day=burst.epoch_day - 3,
+                verdict=BurstVerdict.DISMISSED,
+            )
+    scoring.compute_scores(engine, wh, as_of=NOW + timedelta(hours=1))
+    with factory() as s:
+        store = scoring.get_score(s, ScoreKind.STORE, sold.shop_id)
+        assert store is not None and _bad_reviews(store.detail) == 0
+        assert s.scalars(scoring.pending_bursts(s)).all() == []

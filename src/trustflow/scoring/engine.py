@@ -23,6 +23,7 @@ class Computed:
 
     metrics: pl.DataFrame
     scores: pl.DataFrame
+    bursts: pl.DataFrame  # shop-days of bad reviews held back, awaiting a verdict
 
 
 def _duckdb_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
@@ -64,6 +65,7 @@ def compute_duckdb(
         return Computed(
             metrics=con.sql("SELECT * FROM score_metrics").pl(),
             scores=con.sql("SELECT * FROM entity_scores").pl(),
+            bursts=con.sql("SELECT * FROM review_bursts").pl(),
         )
     finally:
         if own:
@@ -109,9 +111,11 @@ def compute_spark(spark: Any, root: Path, as_of: int, options: sql.Options = sql
             frames[step] = df
 
     def collect(df: Any) -> pl.DataFrame:
-        rows = [r.asDict() for r in df.collect()]
-        return pl.DataFrame(rows, infer_schema_length=None)
+        rows = [tuple(r) for r in df.collect()]
+        return pl.DataFrame(rows, schema=df.columns, orient="row", infer_schema_length=None)
 
     return Computed(
-        metrics=collect(frames["score_metrics"]), scores=collect(frames["entity_scores"])
+        metrics=collect(frames["score_metrics"]),
+        scores=collect(frames["entity_scores"]),
+        bursts=collect(frames["review_bursts"]),
     )

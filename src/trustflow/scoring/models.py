@@ -116,3 +116,40 @@ class ScoreAppeal(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (UniqueConstraint("defect_kind", "defect_id"),)
+
+
+class BurstVerdict(StrEnum):
+    #: The reviews are genuine: score them.
+    CONFIRMED = "confirmed"
+    #: The burst was an attack: its bad reviews never count.
+    DISMISSED = "dismissed"
+
+
+class ReviewBurst(Base):
+    """A shop's day of bad reviews held back by a computation, awaiting a platform verdict."""
+
+    __tablename__ = "review_bursts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("score_versions.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    #: Days since 1970-01-01 (UTC), the day the bad reviews were left.
+    epoch_day: Mapped[int] = mapped_column(Integer)
+    bad_reviews: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("version_id", "shop_id", "epoch_day"),)
+
+
+class BurstDecision(Base):
+    """The platform's verdict on one shop's burst day; it holds for every later computation."""
+
+    __tablename__ = "burst_decisions"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    epoch_day: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[BurstVerdict] = mapped_column(enum_type(BurstVerdict))
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("shop_id", "epoch_day"),)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import Field
 
 from trustflow.api.types import Id, LongText, Statement
 from trustflow.schemas_base import Shape
-from trustflow.scoring.models import AppealStatus, DefectKind, ScoreKind, Tier
+from trustflow.scoring.models import AppealStatus, BurstVerdict, DefectKind, ScoreKind, Tier
 
 
 class MetricOut(Shape):
@@ -128,3 +128,26 @@ class AppealOut(Shape):
     decision_note: str
     created_at: datetime
     decided_at: datetime | None
+
+
+class BurstOut(Shape):
+    """A shop's day of bad reviews held back for review instead of scored."""
+
+    shop_id: int
+    day: date
+    bad_reviews: int
+
+
+class BurstDecisionIn(Shape):
+    shop_id: Id
+    day: date
+    verdict: BurstVerdict
+    note: LongText = ""
+
+
+class BurstDecisionOut(Shape):
+    shop_id: int
+    day: date
+    verdict: BurstVerdict
+    note: str
+    decided_at: datetime

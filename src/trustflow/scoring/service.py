@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Table, delete, func, select, update
+from sqlalchemy import CursorResult, Engine, Select, Table, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustflow.aftersales.models import AfterSalesRequest, Review
@@ -25,8 +25,11 @@ from trustflow.scoring import explain, sql
 from trustflow.scoring.engine import Computed, compute_duckdb
 from trustflow.scoring.models import (
     AppealStatus,
+    BurstDecision,
+    BurstVerdict,
     DefectKind,
     EntityScore,
+    ReviewBurst,
     ScoreAppeal,
     ScoreKind,
     ScoreVersion,
@@ -104,6 +107,7 @@ def publish(
         # A version left half-written by a crashed run is never served: clear it out.
         stale = select(ScoreVersion.id).where(ScoreVersion.state == VersionState.BUILDING)
         session.execute(delete(EntityScore).where(EntityScore.version_id.in_(stale)))
+        session.execute(delete(ReviewBurst).where(ReviewBurst.version_id.in_(stale)))
         session.execute(delete(ScoreVersion).where(ScoreVersion.state == VersionState.BUILDING))
         version = ScoreVersion(as_of=as_of, engine=engine_name, started_at=utcnow())
         session.add(version)
@@ -135,6 +139,20 @@ def publish(
         written += part.height
         if fail_after_rows is not None and written >= fail_after_rows:
             raise RuntimeError("simulated crash while writing scores")
+    if computed.bursts.height:
+        with factory() as session, session.begin():
+            bursts = computed.bursts
+            insert_columns(
+                session,
+                cast(Table, ReviewBurst.__table__),
+                {
+                    "version_id": [version_id] * bursts.height,
+                    "shop_id": bursts["shop_id"].to_list(),
+                    "epoch_day": bursts["epoch_day"].to_list(),
+                    "bad_reviews": bursts["bad_reviews"].to_list(),
+                },
+                rows=bursts.height,
+            )
     activate(factory, version_id, entities=written)
     return version_id
 
@@ -291,3 +309,56 @@ def decide_appeal(
     appeal.decided_at = at or utcnow()
     session.flush()
     return appeal
+
+
+# Bursts of bad reviews ---------------------------------------------------------------------
+
+
+def pending_bursts(session: Session) -> Select[Any]:
+    """Burst days the active version held back and nobody has judged yet, newest first."""
+    version = active_version(session)
+    decided = select(BurstDecision.id).where(
+        BurstDecision.shop_id == ReviewBurst.shop_id,
+        BurstDecision.epoch_day == ReviewBurst.epoch_day,
+    )
+    return (
+        select(ReviewBurst)
+        .where(ReviewBurst.version_id == (version.id if version else -1), ~decided.exists())
+        .order_by(ReviewBurst.epoch_day.desc(), ReviewBurst.shop_id)
+    )
+
+
+def decide_burst(
+    session: Session,
+    *,
+    shop_id: int,
+    epoch_day: int,
+    verdict: BurstVerdict,
+    note: str = "",
+    at: datetime | None = None,
+) -> BurstDecision:
+    """The platform's verdict on a held burst: confirmed reviews are scored from the next
+    computation on; dismissed ones never count. One verdict per shop and day."""
+    flagged = session.scalar(
+        select(ReviewBurst.id).where(
+            ReviewBurst.shop_id == shop_id, ReviewBurst.epoch_day == epoch_day
+        )
+    )
+    if flagged is None:
+        raise NotFound(f"no burst of bad reviews was held for shop {shop_id} on that day")
+    existing = session.scalar(
+        select(BurstDecision.verdict).where(
+            BurstDecision.shop_id == shop_id, BurstDecision.epoch_day == epoch_day
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            f"the burst of shop {shop_id} on that day is already {existing.value}",
+            code=ErrorCode.DUPLICATE,
+        )
+    decision = BurstDecision(
+        shop_id=shop_id, epoch_day=epoch_day, verdict=verdict, note=note, decided_at=at or utcnow()
+    )
+    session.add(decision)
+    session.flush()
+    return decision

@@ -1,13 +1,15 @@
 """The three scores as SQL: one definition, written for DuckDB and transpiled for Spark.
 
 The query reads the warehouse tables (``orders``, ``after_sales``, ``reviews``, ``chats``,
-``shops``, ``products``, ``categories``, ``appeals``) and runs in two steps:
+``shops``, ``products``, ``categories``, ``appeals``) and runs in three steps:
 
 ``score_metrics``
     one row per (score kind, entity, sub-metric): defects, opportunities, the category
     benchmark, the raw and the scored (shrunk) rate, its posterior variance and its points;
 ``entity_scores``
-    one row per (score kind, entity): score, 90% interval, sample, status, tier, restriction.
+    one row per (score kind, entity): score, 90% interval, sample, status, tier, restriction;
+``review_bursts``
+    the shop-days of bad reviews held back and still waiting for the platform's verdict.
 
 Everything is computed as of a moment ``as_of`` (epoch seconds): only what had happened by
 then counts, so yesterday's scores can be recomputed today. Outcomes settled later (an
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 from trustflow.aftersales.models import AfterSalesKind, DisputeOutcome, ResponsibleParty
 from trustflow.scoring import rules
-from trustflow.scoring.models import DefectKind, ScoreKind, ScoreStatus, Tier
+from trustflow.scoring.models import BurstVerdict, DefectKind, ScoreKind, ScoreStatus, Tier
 from trustflow.scoring.rules import DAY_SECONDS as DAY
 
 # The scoring tables hold aggregates of data already in the warehouse; every literal put into
@@ -139,6 +141,38 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
         rate = "CASE WHEN opportunities > 0 THEN defects / opportunities ELSE benchmark END"
         mass = "GREATEST(opportunities, 1.0)"
 
+    review_ctes = f"""
+rv AS (
+    SELECT r.id, r.order_id, r.buyer_id, r.shop_id, r.stars,
+           {_secs("r.created_at")} AS at_s
+    FROM reviews r
+    LEFT JOIN appeals ap ON ap.defect_kind = '{DefectKind.REVIEW.value}' AND ap.defect_id = r.id
+    WHERE ap.defect_id IS NULL
+      AND {_secs("r.created_at")} < {t} AND {_secs("r.created_at")} >= {event_from}
+),
+bad_days AS (
+    SELECT shop_id, CAST(FLOOR(at_s / {DAY}) AS BIGINT) AS day, COUNT(*) AS k
+    FROM rv WHERE stars <= {rules.BAD_REVIEW_MAX_STARS}
+    GROUP BY shop_id, CAST(FLOOR(at_s / {DAY}) AS BIGINT)
+),
+flagged AS (
+    -- days the burst rule flags
+    SELECT shop_id, day, k FROM (
+        SELECT shop_id, day, k, SUM(k) OVER (PARTITION BY shop_id) AS total FROM bad_days
+    ) x
+    WHERE k >= {rules.BURST_MIN_BAD_REVIEWS}
+      AND k > {rules.BURST_FACTOR!r} * ((total - k) / {burst_days}.0 + 1)
+),
+bursts AS (
+    -- days held back: flagged and not confirmed genuine, or dismissed as an attack
+    SELECT f.shop_id, f.day FROM flagged f
+    LEFT JOIN burst_decisions d ON d.shop_id = f.shop_id AND d.epoch_day = f.day
+    WHERE d.verdict IS NULL OR d.verdict <> '{BurstVerdict.CONFIRMED.value}'
+    UNION
+    SELECT shop_id, epoch_day AS day FROM burst_decisions
+    WHERE verdict = '{BurstVerdict.DISMISSED.value}'
+),"""
+
     score_metrics = f"""
 WITH
 base AS (
@@ -154,26 +188,7 @@ base AS (
       AND {_secs("o.paid_at")} < {t}
       AND {_secs("o.paid_at")} >= {t - ORDER_WINDOW_DAYS * DAY}
 ),
-rv AS (
-    SELECT r.id, r.order_id, r.buyer_id, r.shop_id, r.stars,
-           {_secs("r.created_at")} AS at_s
-    FROM reviews r
-    LEFT JOIN appeals ap ON ap.defect_kind = '{DefectKind.REVIEW.value}' AND ap.defect_id = r.id
-    WHERE ap.defect_id IS NULL
-      AND {_secs("r.created_at")} < {t} AND {_secs("r.created_at")} >= {event_from}
-),
-bad_days AS (
-    SELECT shop_id, CAST(FLOOR(at_s / {DAY}) AS BIGINT) AS day, COUNT(*) AS k
-    FROM rv WHERE stars <= {rules.BAD_REVIEW_MAX_STARS}
-    GROUP BY shop_id, CAST(FLOOR(at_s / {DAY}) AS BIGINT)
-),
-bursts AS (
-    SELECT shop_id, day FROM (
-        SELECT shop_id, day, k, SUM(k) OVER (PARTITION BY shop_id) AS total FROM bad_days
-    ) x
-    WHERE k >= {rules.BURST_MIN_BAD_REVIEWS}
-      AND k > {rules.BURST_FACTOR!r} * ((total - k) / {burst_days}.0 + 1)
-),
+{review_ctes}
 reviewed AS (
     SELECT r.order_id, r.stars,
            CASE WHEN {held} THEN 1 ELSE 0 END AS held
@@ -483,4 +498,16 @@ SELECT kind, entity_id, score,
        held_reviews
 FROM graded
 """
-    return [("score_metrics", score_metrics), ("entity_scores", entity_scores)]
+    pending_bursts = f"""
+WITH
+{review_ctes.rstrip().rstrip(",")}
+SELECT f.shop_id, f.day AS epoch_day, f.k AS bad_reviews
+FROM flagged f
+LEFT JOIN burst_decisions d ON d.shop_id = f.shop_id AND d.epoch_day = f.day
+WHERE d.verdict IS NULL
+"""
+    return [
+        ("score_metrics", score_metrics),
+        ("entity_scores", entity_scores),
+        ("review_bursts", pending_bursts),
+    ]

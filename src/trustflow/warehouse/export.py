@@ -8,7 +8,8 @@ days' partitions whole from the store. A partition is written beside its old fil
 renamed over it; the manifest (watermarks) is replaced last. A crash at any point leaves
 files that the next export simply rewrites: exporting is idempotent.
 
-Dimension tables (shops, products, categories, upheld appeals) are small and copied whole.
+Dimension tables (shops, products, categories, burst verdicts, upheld appeals) are small and
+copied whole.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
 from trustflow.catalog.models import Category, Product, Shop
 from trustflow.db import UtcDateTime
 from trustflow.orders.models import Order
-from trustflow.scoring.models import AppealStatus, ScoreAppeal
+from trustflow.scoring.models import AppealStatus, BurstDecision, ScoreAppeal
 
 #: Rows committed up to this long after a later-stamped row are still picked up.
 SAFETY_LAG = timedelta(minutes=10)
@@ -148,6 +149,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("shops", _cols(Shop, "id", "merchant_id", "kind", "category_id", "status")),
     Dimension("products", _cols(Product, "id", "shop_id", "category_id", "status")),
     Dimension("categories", _cols(Category, "id", "code")),
+    Dimension("burst_decisions", _cols(BurstDecision, "shop_id", "epoch_day", "verdict")),
     Dimension(
         "appeals",
         _cols(ScoreAppeal, "id", "shop_id", "defect_kind", "defect_id"),

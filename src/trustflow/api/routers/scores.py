@@ -3,6 +3,8 @@ and hints (its owner and operators), eligibility, and appeals against defects.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -22,11 +24,14 @@ from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 from trustflow.scoring import gates, rules
 from trustflow.scoring import service as scoring_service
-from trustflow.scoring.models import AppealStatus, ScoreAppeal, ScoreKind, Tier
+from trustflow.scoring.models import AppealStatus, ReviewBurst, ScoreAppeal, ScoreKind, Tier
 from trustflow.scoring.schemas import (
     AppealDecisionIn,
     AppealIn,
     AppealOut,
+    BurstDecisionIn,
+    BurstDecisionOut,
+    BurstOut,
     DefinitionOut,
     DefinitionsOut,
     EligibilityOut,
@@ -37,6 +42,7 @@ from trustflow.scoring.schemas import (
 )
 
 router = APIRouter(tags=["scores"])
+EPOCH = date(1970, 1, 1)
 
 
 class Scored(StrEnum):
@@ -242,3 +248,58 @@ def decide_appeal(
     )
     session.commit()
     return appeal
+
+
+def _day(epoch_day: int) -> date:
+    return EPOCH + timedelta(days=epoch_day)
+
+
+@router.get("/scores/bursts", response_model=PageOut[BurstOut])
+def list_bursts(
+    session: SessionDep,
+    principal: PrincipalDep,
+    shop_id: IdQuery = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> object:
+    """Bursts of bad reviews held back and awaiting the platform's verdict. A merchant sees
+    its own shops' bursts; operators see all."""
+    stmt = scoring_service.pending_bursts(session)
+    if not principal.is_operator:
+        stmt = stmt.where(
+            ReviewBurst.shop_id.in_(access.managed_shop_ids(session, principal) or [])
+        )
+    if shop_id is not None:
+        stmt = stmt.where(ReviewBurst.shop_id == shop_id)
+    page = paginate(session, stmt, limit=limit, offset=offset)
+    return replace(
+        page,
+        items=[
+            BurstOut(shop_id=b.shop_id, day=_day(b.epoch_day), bad_reviews=b.bad_reviews)
+            for b in page.items
+        ],
+    )
+
+
+@router.post("/scores/bursts/decision", response_model=BurstDecisionOut)
+def decide_burst(
+    body: BurstDecisionIn, session: SessionDep, principal: PrincipalDep
+) -> BurstDecisionOut:
+    """Confirm a held burst (its reviews are scored from the next computation) or dismiss it
+    as an attack (they never count)."""
+    access.require_operator(principal)
+    decision = scoring_service.decide_burst(
+        session,
+        shop_id=body.shop_id,
+        epoch_day=(body.day - EPOCH).days,
+        verdict=body.verdict,
+        note=body.note,
+    )
+    session.commit()
+    return BurstDecisionOut(
+        shop_id=decision.shop_id,
+        day=_day(decision.epoch_day),
+        verdict=decision.verdict,
+        note=decision.note,
+        decided_at=decision.decided_at,
+    )
