@@ -102,7 +102,7 @@ def test_an_upheld_appeal_removes_the_defect_from_the_next_computation(
 
 
 def test_a_crash_while_publishing_leaves_the_previous_version_served(
-    engine: Engine, factory: sessionmaker[Session], tmp_path: Path
+    engine: Engine, factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sold = _market(factory, [5, 4, 5])
     wh = tmp_path / "wh"
@@ -118,8 +118,14 @@ def test_a_crash_while_publishing_leaves_the_previous_version_served(
             stars=[1, 1, 1],
             key="late",
         )
+
+    def crash(*args: object, **kwargs: object) -> None:  # every row written, then the crash
+        raise RuntimeError("simulated crash before the switch")
+
+    monkeypatch.setattr(scoring, "activate", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        scoring.compute_scores(engine, wh, as_of=NOW + timedelta(days=1), fail_after_rows=1)
+        scoring.compute_scores(engine, wh, as_of=NOW + timedelta(days=1))
+    monkeypatch.undo()
 
     with factory() as s:
         active = scoring.active_version(s)

@@ -8,6 +8,7 @@ switch leaves the previous version served; the next run clears the half-written 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,11 +67,8 @@ def compute_scores(
     *,
     as_of: datetime | None = None,
     progress: Progress | None = None,
-    fail_after_rows: int | None = None,
 ) -> ScoreRun:
-    """Export, compute and publish. ``fail_after_rows`` simulates a crash mid-write (tests)."""
-    import time
-
+    """Export, compute and publish."""
     step = progress or (lambda _msg: None)
     step("exporting the store to the warehouse")
     report = export(engine, warehouse)
@@ -83,7 +81,7 @@ def compute_scores(
     seconds = time.perf_counter() - started
     step("publishing a new version")
     factory = sessionmaker(engine, expire_on_commit=False)
-    version_id = publish(factory, computed, as_of=when, fail_after_rows=fail_after_rows)
+    version_id = publish(factory, computed, as_of=when)
     counts = computed.scores.group_by("kind").len().rows()
     return ScoreRun(
         version_id=version_id,
@@ -100,7 +98,6 @@ def publish(
     *,
     as_of: datetime,
     engine_name: str = "duckdb",
-    fail_after_rows: int | None = None,
 ) -> int:
     detail = explain.details(computed.metrics)
     with factory() as session, session.begin():
@@ -137,8 +134,6 @@ def publish(
                 rows=part.height,
             )
         written += part.height
-        if fail_after_rows is not None and written >= fail_after_rows:
-            raise RuntimeError("simulated crash while writing scores")
     if computed.bursts.height:
         with factory() as session, session.begin():
             bursts = computed.bursts
