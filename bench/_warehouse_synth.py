@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from trustflow.warehouse.export import DIMENSIONS, FACTS, arrow_schema
 
 #: Bumped whenever the generator changes, so an old cache is rebuilt.
-VERSION = 4
+VERSION = 5
 MARKER = "bench-warehouse.json"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
@@ -444,6 +444,8 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
         "products": products,
         "categories": categories,
         "appeals": appeals,
+        # no platform verdicts on bursts yet: every burst the rule flags is held
+        "burst_decisions": SCHEMAS["burst_decisions"].empty_table(),
     }
     return Drawn(tables=tables, as_of=as_of)
 
