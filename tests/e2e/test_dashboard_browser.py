@@ -168,3 +168,53 @@ def test_a_merchant_reads_its_own_score_breakdown_hints_and_trend(
     assert "店铺体验分" in page.inner_text("#title")
     assert "差评率" in page.inner_text("#breakdown")
     page.screenshot(path=str(tmp_path / "scores.png"), full_page=True)
+
+
+def test_an_operator_works_through_the_score_review_queue(
+    run: SimulationRun, served: tuple[str, str], browser: object
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from tests import factories
+    from trustflow.aftersales.models import Review
+    from trustflow.scoring import service as scoring_service
+    from trustflow.scoring.models import AppealStatus, DefectKind, ScoreAppeal
+
+    with transaction(session_factory(run.engine)) as s:
+        sold = factories.seller(s, category_id=factories.category(s, "queue"), name="Queue")
+        factories.delivered_orders(
+            s,
+            sold,
+            buyer_id=factories.buyer(s),
+            count=1,
+            start=datetime(2026, 1, 1, tzinfo=UTC),
+            stars=[1],
+            key="queue",
+        )
+        review_id = s.scalar(select(Review.id).where(Review.shop_id == sold.shop_id))
+        assert review_id is not None
+        appeal = scoring_service.file_appeal(
+            s,
+            shop_id=sold.shop_id,
+            defect_kind=DefectKind.REVIEW,
+            defect_id=review_id,
+            reason="the parcel went to another address",
+        )
+        appeal_id = appeal.id
+    url, key = served
+    page = browser.new_page(viewport={"width": 1280, "height": 2400})  # type: ignore[attr-defined]
+    page.add_init_script("localStorage.setItem('trustflow-lang', 'en')")
+    page.goto(url + "/")
+    page.fill("#key", key)
+    page.click("#login button[type=submit]")
+    uphold = page.locator(f"#appeals button[data-action=uphold][data-id='{appeal_id}']")
+    uphold.wait_for(timeout=15_000)
+    assert "another address" in page.inner_text("#appeals")
+    uphold.click()
+    page.wait_for_function(
+        f"!document.querySelector(\"#appeals button[data-id='{appeal_id}']\")", timeout=15_000
+    )
+    with session_factory(run.engine)() as s:
+        assert s.get(ScoreAppeal, appeal_id).status is AppealStatus.UPHELD  # type: ignore[union-attr]
