@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,41 @@ class Settings(BaseSettings):
     unpaid_order_ttl_minutes: int = Field(
         default=30, ge=1, description="Unpaid orders older than this may be expired."
     )
+
+    # --- Chuanliu plan (川流计划): reward traffic for goods owners whose goods creators
+    # distribute and who self-broadcast steadily. Rules and formula: docs/chuanliu.md.
+    chuanliu_yearly_pool_impressions: int = Field(
+        default=60_000_000_000,
+        ge=0,
+        description="The plan's yearly reward impressions at the reference platform's size.",
+    )
+    chuanliu_reference_daily_impressions: int = Field(
+        default=10_000_000_000,
+        gt=0,
+        description="Daily organic impressions of the platform the yearly pool refers to; the "
+        "daily pool is yearly / 365 × this marketplace's daily impressions ÷ this.",
+    )
+    chuanliu_distribution_window_days: int = Field(
+        default=30, ge=1, le=365, description="Days of distribution (and GMV) that count."
+    )
+    chuanliu_min_distributing_creators: int = Field(
+        default=1, ge=1, description="Creators who must have sold the owner's goods in the window."
+    )
+    chuanliu_live_window_days: int = Field(
+        default=14, ge=1, le=365, description="Days over which steady self-broadcast is judged."
+    )
+    chuanliu_min_live_days: int = Field(
+        default=4, ge=1, description="Days of the live window with a self-broadcast started."
+    )
+    chuanliu_creator_share: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="Share of the daily pool for creators."
+    )
+
+    @model_validator(mode="after")
+    def _chuanliu_live_days_fit_the_window(self) -> Settings:
+        if self.chuanliu_min_live_days > self.chuanliu_live_window_days:
+            raise ValueError("chuanliu_min_live_days cannot exceed chuanliu_live_window_days")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

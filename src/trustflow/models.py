@@ -27,6 +27,7 @@ from trustflow.scoring.models import (
     ScoreAppeal,
     ScoreVersion,
 )
+from trustflow.traffic.chuanliu_models import ChuanliuLedger
 from trustflow.traffic.models import Impression
 
 metadata = Base.metadata
@@ -39,6 +40,7 @@ __all__ = [
     "Buyer",
     "Category",
     "ChatThread",
+    "ChuanliuLedger",
     "Creator",
     "CreatorSelection",
     "DistributionOffer",
