@@ -1,0 +1,548 @@
+"""The daily allocation plan: who gets which impressions, as one linear programme.
+
+Supply nodes are (surface, hour, audience segment) cells with a forecast number of impressions.
+Candidates are live rooms, short videos and product cards. An *edge* says a candidate may be
+shown in a node, with the value of one impression there (expected GMV: click rate × conversion ×
+order value, times the trust multipliers). The plan chooses impressions ``x`` per edge to
+
+    maximise   Σ value·x
+    subject to Σ_i x[i, j] ≤ supply[j]                      every node j
+               lower[i] ≤ Σ_j x[i, j] ≤ upper[i]           every candidate i
+               x ≥ 0
+
+``lower`` carries the promises (Chuanliu reward traffic, campaign guarantees, the exploration
+floor for new merchants); ``upper`` is the cap on any one room's share.
+
+Two solvers:
+
+- :func:`solve_exact`: the LP itself through HiGHS (SciPy). The reference, for instances small
+  enough.
+- :func:`solve_dual`: the production solver. It adds a small entropy term to the objective,
+  which makes the optimum ``x = exp((value + φ[i] − β[j]) / ε)`` for a price ``β[j] ≥ 0`` per
+  node and a potential ``φ[i]`` per candidate (positive when a promise binds, negative when a
+  cap does). Like SHALE it alternates closed-form passes: every node's price is set so its
+  supply is met, then every candidate's potential so its bounds are met; each pass is two
+  vectorised reductions over the edges. ε shrinks stage by stage (warm-started: the duals are
+  in value units, so they carry over), which takes the plan to the LP optimum.
+
+The duals are what serving uses: an item's score in a node is ``value + φ − β``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from trustflow.errors import InvalidInput
+
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An allocation instance. Edges are sorted by candidate (``cand`` is non-decreasing)."""
+
+    supply: FloatArray
+    cand: IndexArray
+    node: IndexArray
+    value: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.supply)
+
+    @property
+    def n_cand(self) -> int:
+        return len(self.lower)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.value)
+
+    def validate(self) -> None:
+        """Refuse instances that would make either solver meaningless."""
+        n, m = self.n_cand, self.n_nodes
+        if not (len(self.cand) == len(self.node) == len(self.value)):
+            raise InvalidInput("edge arrays differ in length")
+        if len(self.upper) != n:
+            raise InvalidInput("lower and upper differ in length")
+        if n == 0 or m == 0 or self.n_edges == 0:
+            raise InvalidInput("an allocation needs candidates, supply nodes and edges")
+        if self.cand.min() < 0 or self.cand.max() >= n or self.node.min() < 0:
+            raise InvalidInput("edge refers to an unknown candidate")
+        if self.node.max() >= m:
+            raise InvalidInput("edge refers to an unknown supply node")
+        if np.any(np.diff(self.cand) < 0):
+            raise InvalidInput("edges must be sorted by candidate")
+        if not np.all(np.isfinite(self.value)) or self.value.min() < 0:
+            raise InvalidInput("values must be finite and non-negative")
+        if not np.all(np.isfinite(self.supply)) or self.supply.min() < 0:
+            raise InvalidInput("supply must be finite and non-negative")
+        if self.lower.min() < 0 or np.any(self.upper < self.lower):
+            raise InvalidInput("each candidate needs 0 ≤ lower ≤ upper")
+        reach = _weighted_count(self.cand, weights=self.supply[self.node], minlength=n)
+        short = np.flatnonzero(self.lower > reach * (1 + 1e-9))
+        if len(short):
+            raise InvalidInput(
+                f"{len(short)} candidates are promised more than the supply they can reach "
+                f"(first: candidate {int(short[0])})"
+            )
+        if self.lower.sum() > self.supply.sum():
+            raise InvalidInput("promises exceed the total supply")
+
+
+@dataclass
+class Solution:
+    """Impressions per edge, the duals, and how the solve went."""
+
+    x: FloatArray
+    objective: float
+    seconds: float
+    solver: str
+    node_price: FloatArray = field(default_factory=lambda: np.zeros(0))
+    cand_potential: FloatArray = field(default_factory=lambda: np.zeros(0))
+    iterations: int = 0
+    #: worst shortfall of a promise, as a share of the promise (0 = every promise met)
+    max_shortfall: float = 0.0
+    #: worst excess over a cap, as a share of the cap
+    max_excess: float = 0.0
+
+    def per_candidate(self, problem: Problem) -> FloatArray:
+        return _weighted_count(problem.cand, weights=self.x, minlength=problem.n_cand)
+
+
+def _weighted_count(index: IndexArray, *, weights: npt.ArrayLike, minlength: int) -> FloatArray:
+    """``np.bincount`` with weights, typed as the floats it returns."""
+    return np.bincount(index, weights=weights, minlength=minlength).astype(np.float64, copy=False)
+
+
+def _bound_violations(problem: Problem, totals: FloatArray) -> tuple[float, float]:
+    promised = problem.lower > 0
+    shortfall = (
+        float(np.max((problem.lower[promised] - totals[promised]) / problem.lower[promised]))
+        if promised.any()
+        else 0.0
+    )
+    capped = np.isfinite(problem.upper) & (problem.upper > 0)
+    excess = (
+        float(np.max((totals[capped] - problem.upper[capped]) / problem.upper[capped]))
+        if capped.any()
+        else 0.0
+    )
+    return max(shortfall, 0.0), max(excess, 0.0)
+
+
+def solve_exact(problem: Problem) -> Solution:
+    """The LP optimum through HiGHS (dual simplex / IPM chosen by HiGHS)."""
+    from scipy.optimize import linprog  # type: ignore[import-untyped]
+    from scipy.sparse import csr_array, vstack  # type: ignore[import-untyped]
+
+    problem.validate()
+    n, m, e = problem.n_cand, problem.n_nodes, problem.n_edges
+    cols = np.arange(e)
+    blocks = [csr_array((np.ones(e), (problem.node, cols)), shape=(m, e))]
+    rhs = [problem.supply]
+    capped = np.flatnonzero(np.isfinite(problem.upper))
+    by_cand = csr_array((np.ones(e), (problem.cand, cols)), shape=(n, e))
+    if len(capped):
+        blocks.append(by_cand[capped])
+        rhs.append(problem.upper[capped])
+    promised = np.flatnonzero(problem.lower > 0)
+    if len(promised):
+        blocks.append(-by_cand[promised])
+        rhs.append(-problem.lower[promised])
+    started = time.perf_counter()
+    result = linprog(
+        -problem.value,
+        A_ub=vstack(blocks).tocsr(),
+        b_ub=np.concatenate(rhs),
+        bounds=(0, None),
+        method="highs",
+    )
+    seconds = time.perf_counter() - started
+    if result.status != 0:
+        raise InvalidInput(f"HiGHS could not solve the plan: {result.message}")
+    x = np.maximum(np.asarray(result.x, dtype=np.float64), 0.0)  # HiGHS leaves -1e-12s
+    shortfall, excess = _bound_violations(
+        problem, _weighted_count(problem.cand, weights=x, minlength=n)
+    )
+    return Solution(
+        x=x,
+        objective=float(problem.value @ x),
+        seconds=seconds,
+        solver="highs",
+        iterations=int(getattr(result, "nit", 0)),
+        max_shortfall=shortfall,
+        max_excess=excess,
+    )
+
+
+class _SmoothDual:
+    """The entropy-smoothed dual as a function of the node prices alone.
+
+    For prices ``β``, candidate ``i`` would spread its impressions over its edges by softmax
+    of ``(value − β) / ε`` and take ``t = clip(K, lower, upper)`` of them, where
+    ``K = Σ_j exp((value − β_j) / ε)``; that choice is closed form (the candidate potential
+    ``φ = ε·log(t / K)``), so only the prices are searched. The function is convex and smooth,
+    its gradient is supply minus load per node.
+    """
+
+    def __init__(self, problem: Problem, dtype: type[np.floating]) -> None:  # type: ignore[type-arg]
+        self.scale_v = float(np.median(problem.value)) or 1.0
+        self.scale_s = float(problem.supply.sum()) or 1.0
+        self.dtype = dtype
+        self.v = (problem.value / self.scale_v).astype(dtype)
+        self.supply = problem.supply / self.scale_s
+        self.cand, self.node = problem.cand, problem.node
+        self.n, self.m = problem.n_cand, problem.n_nodes
+        lower = problem.lower / self.scale_s
+        upper = problem.upper / self.scale_s
+        self.lower, self.upper = lower, upper
+        self.supply_floor = np.maximum(self.supply, 1e-300)
+        self.log_lower = np.log(np.where(lower > 0, lower, 1.0))
+        self.log_lower[lower <= 0] = -np.inf
+        self.log_upper = np.log(np.where(np.isfinite(upper), np.maximum(upper, 1e-300), 1.0))
+        self.log_upper[~np.isfinite(upper)] = np.inf
+        self.starts = np.searchsorted(self.cand, np.arange(self.n)).astype(np.intp)
+        counts = np.diff(np.append(self.starts, len(self.cand)))
+        self.width = int(counts[0]) if len(counts) and np.all(counts == counts[0]) else 0
+        # Block layout: rows of equal width whose nodes are base, base + 1, ... in rows sorted
+        # by base (a candidate eligible on every surface and hour of its segment). Then node
+        # prices are broadcast per block and loads summed per block, without gathers.
+        self.blocks: list[tuple[int, int, int]] = []
+        if self.width:
+            grid = self.node.reshape(self.n, self.width)
+            base = grid[:, 0]
+            if np.all(np.diff(base) >= 0) and np.array_equal(
+                grid - base[:, None], np.broadcast_to(np.arange(self.width), grid.shape)
+            ):
+                firsts = np.flatnonzero(np.diff(base, prepend=-1))
+                if len(firsts) <= 4096:
+                    ends = np.append(firsts[1:], self.n)
+                    self.blocks = [
+                        (int(base[a]), int(a), int(b)) for a, b in zip(firsts, ends, strict=True)
+                    ]
+        self.eps = 1.0
+        self.x = np.zeros(0, dtype=dtype)
+        self.log_t = np.zeros(self.n)
+        self.log_k = np.zeros(self.n)
+
+    def _row_max(self, z: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
+        if self.width:
+            return np.asarray(z.max(axis=1), dtype=np.float64)
+        return np.asarray(np.maximum.reduceat(z, self.starts), dtype=np.float64)
+
+    def _row_sum(self, z: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
+        if self.width:
+            return np.asarray(z.sum(axis=1), dtype=np.float64)
+        return np.asarray(np.add.reduceat(z, self.starts), dtype=np.float64)
+
+    def row_totals(self, x: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
+        return (
+            self._row_sum(x.reshape(self.n, self.width))
+            if self.width
+            else _weighted_count(self.cand, weights=x, minlength=self.n)
+        )
+
+    def per_row(self, a: FloatArray) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
+        """``a[cand]`` flat, for multiplying the flat plan."""
+        if self.width:
+            return np.repeat(a.astype(self.dtype), self.width)
+        return a.astype(self.dtype)[self.cand]
+
+    def node_load(self, x: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
+        if self.blocks:
+            grid = x.reshape(self.n, self.width)
+            load = np.zeros(self.m)
+            for base, a, b in self.blocks:
+                load[base : base + self.width] += grid[a:b].sum(axis=0, dtype=np.float64)
+            return load
+        return _weighted_count(self.node, weights=x, minlength=self.m)
+
+    def _per_row(self, a: FloatArray) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
+        """``a[cand]``, broadcast instead of gathered when every row has the same width."""
+        a = a.astype(self.dtype)
+        return a[:, None] if self.width else a[self.cand]
+
+    def __call__(self, beta: FloatArray) -> tuple[float, FloatArray]:
+        eps = self.eps
+        v = self.v.reshape(self.n, self.width) if self.width else self.v
+        b32 = beta.astype(self.dtype)
+        if self.blocks:
+            z = np.empty_like(v)
+            for base, a, b in self.blocks:
+                np.subtract(v[a:b], b32[base : base + self.width], out=z[a:b])
+        else:
+            node = self.node.reshape(self.n, self.width) if self.width else self.node
+            z = v - b32[node]
+        zmax = self._row_max(z)
+        z -= self._per_row(zmax)
+        z *= self.dtype(1.0 / eps)
+        ez = np.exp(z, out=z)
+        ksum = self._row_sum(ez)
+        log_k = zmax / eps + np.log(ksum)
+        log_t = np.clip(log_k, self.log_lower, self.log_upper)
+        ez *= self._per_row(np.exp(log_t - np.log(ksum)))
+        if self.blocks:
+            load = np.zeros(self.m)
+            for base, a, b in self.blocks:
+                load[base : base + self.width] += ez[a:b].sum(axis=0, dtype=np.float64)
+        else:
+            load = _weighted_count(self.node, weights=ez.reshape(-1), minlength=self.m)
+        ez = ez.reshape(-1)
+        self.x, self.log_t, self.log_k = ez, log_t, log_k
+        # Σ_i ψ_i(K_i): εK inside the bounds, the tangent line of εt(1 + log K − log t) outside
+        inside = log_k == log_t
+        psi = np.where(
+            inside,
+            np.exp(np.minimum(log_t, 700.0)),
+            np.exp(np.minimum(log_t, 700.0)) * (1.0 + log_k - log_t),
+        )
+        value = float(self.supply @ beta + eps * psi.sum())
+        return value, self.supply - load
+
+
+def _polish(
+    dual: _SmoothDual, beta: FloatArray, passes: int
+) -> tuple[FloatArray, npt.NDArray[np.floating]]:  # type: ignore[type-arg]
+    """Sinkhorn passes from the L-BFGS prices: alternately scale every candidate onto its
+    bounds and price every node onto its supply (the exact coordinate steps of the same
+    smoothed dual). Ends on a node pass, so the returned plan never oversells a node."""
+    eps = dual.eps
+    dual(beta)
+    x = dual.x
+    beta = beta.copy()
+    lower = np.maximum(dual.lower, 0.0)
+    for _ in range(passes):
+        totals = dual.row_totals(x)
+        target = np.clip(totals, lower, dual.upper)
+        x *= dual.per_row(np.divide(target, totals, out=np.ones_like(totals), where=totals > 0))
+        load = dual.node_load(x)
+        step = np.maximum(np.log(np.maximum(load, 1e-300)) - np.log(dual.supply_floor), -beta / eps)
+        step = np.maximum(step, -30.0)  # an empty node's price falls over several passes
+        beta += eps * step
+        x *= np.exp(-step).astype(dual.dtype)[dual.node]
+    return beta, _project(dual, x)
+
+
+def _project(dual: _SmoothDual, x: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
+    """Make the plan feasible: every candidate scaled onto its bounds, then nodes over their
+    supply scaled down, promised traffic served first (as guaranteed delivery is) and taken
+    from the others. Caps and supply then hold exactly; a promise falls short only where its
+    nodes are oversold by promises alone."""
+    totals = dual.row_totals(x)
+    target = np.clip(totals, np.maximum(dual.lower, 0.0), dual.upper)
+    x *= dual.per_row(np.divide(target, totals, out=np.ones_like(totals), where=totals > 0))
+    promised = dual.per_row((dual.lower > 0).astype(np.float64))
+    load = dual.node_load(x)
+    load_p = dual.node_load(x * promised)
+    load_o = np.maximum(load - load_p, 0.0)
+    keep_p = np.minimum(1.0, dual.supply / np.maximum(load_p, 1e-300))
+    keep_o = np.clip((dual.supply - load_p) / np.maximum(load_o, 1e-300), 0.0, 1.0)
+    x *= np.where(
+        promised > 0, keep_p.astype(dual.dtype)[dual.node], keep_o.astype(dual.dtype)[dual.node]
+    )
+    return x
+
+
+def solve_dual(
+    problem: Problem,
+    *,
+    eps_stages: tuple[float, ...] = (0.3, 0.1, 0.03),
+    evaluations_per_stage: int | tuple[int, ...] = 100,
+    sample_above: int = 20_000,
+    sample_share: float = 0.1,
+    polish_passes: int = 20,
+    seed: int = 0,
+    dtype: type[np.floating] = np.float32,  # type: ignore[type-arg]
+) -> Solution:
+    """Minimise the smoothed dual over node prices, then read the plan off the softmax.
+
+    L-BFGS-B runs stage by stage as ε shrinks, warm-started, with the prices scaled by each
+    node's curvature. ``eps_stages`` are relative to the median value. Above ``sample_above``
+    candidates the prices are first solved on a random sample of candidates facing a
+    proportional share of supply (prices are in value units, so they carry over), and the full
+    problem then needs only the last stage.
+
+    Candidates always meet their bounds in the smoothed plan; nodes whose load still exceeds
+    supply at the end are scaled down to it, which is what ``max_shortfall`` reports.
+    """
+    problem.validate()
+    if np.any(np.bincount(problem.cand, minlength=problem.n_cand) == 0):
+        raise InvalidInput("every candidate needs at least one edge")
+    started = time.perf_counter()
+    dual = _SmoothDual(problem, dtype)
+    beta: FloatArray | None = None
+    evaluations = 0
+    stages = eps_stages
+    if problem.n_cand > sample_above and 0 < sample_share < 1:
+        sub = _sample(problem, sample_share, seed)
+        warm = solve_dual(
+            sub,
+            eps_stages=eps_stages,
+            evaluations_per_stage=evaluations_per_stage,
+            sample_above=problem.n_cand,
+            dtype=dtype,
+        )
+        beta = warm.node_price / dual.scale_v
+        evaluations += warm.iterations
+        stages = eps_stages[-1:]
+    if beta is None:
+        beta = _best_values(dual, problem)
+    budgets = (
+        evaluations_per_stage
+        if isinstance(evaluations_per_stage, tuple)
+        else (evaluations_per_stage,) * len(eps_stages)
+    )
+    for eps, budget in zip(stages, budgets[-len(stages) :], strict=True):
+        beta, used = _minimise(dual, beta, eps, budget)
+        evaluations += used
+    beta, x32 = _polish(dual, beta, polish_passes)
+    evaluations += polish_passes
+    x = x32.astype(np.float64) * dual.scale_s
+    shortfall, excess = _bound_violations(
+        problem, _weighted_count(problem.cand, weights=x, minlength=problem.n_cand)
+    )
+    return Solution(
+        x=x,
+        objective=float(problem.value @ x),
+        seconds=time.perf_counter() - started,
+        solver="dual",
+        node_price=beta * dual.scale_v,
+        cand_potential=dual.eps * (dual.log_t - dual.log_k) * dual.scale_v,  # before polish
+        iterations=evaluations,
+        max_shortfall=shortfall,
+        max_excess=excess,
+    )
+
+
+def _best_values(dual: _SmoothDual, problem: Problem) -> FloatArray:
+    """Every node priced at its best value: no candidate wants more than it can have."""
+    order = np.argsort(problem.node, kind="stable")
+    present = np.bincount(problem.node, minlength=problem.n_nodes) > 0
+    starts = np.searchsorted(problem.node[order], np.arange(problem.n_nodes))
+    beta = np.zeros(problem.n_nodes)
+    beta[present] = np.maximum.reduceat(dual.v[order], starts[present])
+    return beta
+
+
+def _minimise(
+    dual: _SmoothDual, beta: FloatArray, eps: float, evaluations: int
+) -> tuple[FloatArray, int]:
+    from scipy.optimize import minimize  # type: ignore[import-untyped]
+
+    dual.eps = eps
+    # precondition: the dual's curvature in node j is about supply[j] / ε
+    d = np.sqrt(eps / np.maximum(dual.supply, 1e-12 * dual.supply.max()))
+
+    def scaled(u: FloatArray) -> tuple[float, FloatArray]:
+        value, grad = dual(u * d)
+        return value, grad * d
+
+    result = minimize(
+        scaled,
+        beta / d,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, None)] * dual.m,
+        options={"maxfun": evaluations, "maxcor": 20, "ftol": 1e-13, "gtol": 1e-10},
+    )
+    return np.asarray(result.x, dtype=np.float64) * d, int(result.nfev)
+
+
+def _sample(problem: Problem, share: float, seed: int) -> Problem:
+    """A random share of the candidates, facing the same share of every node's supply."""
+    rng = np.random.default_rng(seed)
+    keep = rng.random(problem.n_cand) < share
+    keep[rng.integers(problem.n_cand)] = True
+    new_index = np.cumsum(keep) - 1
+    edge = keep[problem.cand]
+    fraction = float(keep.mean())
+    return Problem(
+        supply=problem.supply * fraction,
+        cand=new_index[problem.cand[edge]].astype(np.int32),
+        node=problem.node[edge],
+        value=problem.value[edge],
+        lower=problem.lower[keep],
+        upper=problem.upper[keep],
+    )
+
+
+def lp_dual_bound(problem: Problem, node_price: FloatArray) -> float:
+    """An upper bound on the LP optimum from any prices ``β ≥ 0`` (weak duality): each node
+    sells its supply at its price, each candidate takes its bound at its best margin
+    ``max_j (value − β_j)``. ``objective / bound`` certifies how close a plan is to optimal
+    on instances too large for the exact solver."""
+    beta = np.maximum(node_price, 0.0)
+    margin = np.full(problem.n_cand, -np.inf)
+    np.maximum.at(margin, problem.cand, problem.value - beta[problem.node])
+    upper = np.where(np.isfinite(problem.upper), problem.upper, 0.0)
+    if np.any((margin > 0) & ~np.isfinite(problem.upper)):
+        return float("inf")
+    take = np.where(margin > 0, upper, problem.lower)
+    return float(problem.supply @ beta + take @ margin)
+
+
+# -- synthetic instances ---------------------------------------------------------------------
+
+SURFACE_SHARE = np.array([0.16, 0.24, 0.18, 0.10, 0.14, 0.10, 0.08])
+#: a day's traffic by hour: low at night, evening peak (live commerce's prime time)
+HOUR_PROFILE = np.array(
+    [2, 1, 1, 0.5, 0.5, 0.5, 1, 2, 3, 4, 4, 4, 5, 5, 4, 4, 4, 5, 6, 8, 9, 9, 7, 4], dtype=float
+)
+
+
+def random_problem(
+    n_candidates: int,
+    *,
+    n_segments: int = 4,
+    n_surfaces: int = 7,
+    n_hours: int = 24,
+    impressions_per_candidate: float = 2_000.0,
+    promised_share: float = 0.08,
+    new_share: float = 0.1,
+    cap_share: float = 0.01,
+    seed: int = 0,
+) -> Problem:
+    """A plan-shaped instance: every candidate may be shown on every surface and hour of its
+    audience segment. Values are candidate quality × surface affinity × hour factor, heavy
+    tailed like real conversion. A share of candidates carry promises (reward traffic, about
+    twice their fair share), new ones an exploration floor, and every one a share cap."""
+    if n_candidates < 1 or n_segments < 1 or n_surfaces < 1 or n_hours < 1:
+        raise InvalidInput("an instance needs at least one candidate, segment, surface, hour")
+    rng = np.random.default_rng(seed)
+    shares = SURFACE_SHARE[:n_surfaces] / SURFACE_SHARE[:n_surfaces].sum()
+    hours = np.resize(HOUR_PROFILE, n_hours)
+    hours = hours / hours.sum()
+    seg_size = rng.dirichlet(np.full(n_segments, 4.0))
+    total = impressions_per_candidate * n_candidates
+    supply = (
+        total * seg_size[:, None, None] * shares[None, :, None] * hours[None, None, :]
+    ).ravel()
+    per_seg = n_surfaces * n_hours
+    segment = np.sort(rng.choice(n_segments, size=n_candidates, p=seg_size)).astype(np.int32)
+    quality = rng.lognormal(0.0, 0.8, n_candidates)
+    affinity = rng.lognormal(0.0, 0.5, (n_candidates, n_surfaces))
+    hour_factor = rng.lognormal(0.0, 0.2, (n_candidates, n_hours))
+    cand = np.repeat(np.arange(n_candidates, dtype=np.int32), per_seg)
+    local = np.tile(np.arange(per_seg, dtype=np.int32), n_candidates)
+    node = (segment[cand] * per_seg + local).astype(np.int32)
+    value = (
+        quality[:, None, None] * affinity[:, :, None] * hour_factor[:, None, :]
+    ).ravel() * 100.0
+    seg_supply = supply.reshape(n_segments, -1).sum(axis=1)
+    seg_count = np.bincount(segment, minlength=n_segments)
+    fair = seg_supply[segment] / np.maximum(seg_count[segment], 1)
+    lower = np.zeros(n_candidates)
+    promised = rng.random(n_candidates) < promised_share
+    lower[promised] = 2.0 * fair[promised]
+    new = ~promised & (rng.random(n_candidates) < new_share)
+    lower[new] = 0.3 * fair[new]
+    upper = np.maximum(cap_share * seg_supply[segment], 2 * lower)
+    return Problem(supply=supply, cand=cand, node=node, value=value, lower=lower, upper=upper)
