@@ -1,6 +1,6 @@
 """Copy the marketplace store into the warehouse: Parquet files partitioned by day.
 
-Fact tables (orders, after-sales, reviews, chats) are exported by watermark. Each carries a
+Fact tables (orders, after-sales, reviews, chats, impressions) are exported by watermark. Each carries a
 column that every named action stamps (``updated_at``; reviews never change, so their
 ``created_at``). An export reads the rows stamped since the last watermark (less a safety lag,
 for transactions that committed late), finds the days they belong to, and rewrites those
@@ -8,8 +8,8 @@ days' partitions whole from the store. A partition is written beside its old fil
 renamed over it; the manifest (watermarks) is replaced last. A crash at any point leaves
 files that the next export simply rewrites: exporting is idempotent.
 
-Dimension tables (shops, products, categories, burst verdicts, upheld appeals) are small and
-copied whole.
+Dimension tables (shops, creators, products, categories, live sessions, short videos, burst
+verdicts, upheld appeals) are small and copied whole.
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ from sqlalchemy.types import NullType
 
 import trustflow.models  # noqa: F401  (every table, so foreign keys resolve)
 from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
+from trustflow.accounts.models import Creator
 from trustflow.catalog.models import Category, Product, Shop
+from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import UtcDateTime
 from trustflow.orders.models import Order
 from trustflow.scoring.models import AppealStatus, BurstDecision, ScoreAppeal
+from trustflow.traffic.models import Impression
 
 #: Rows committed up to this long after a later-stamped row are still picked up.
 SAFETY_LAG = timedelta(minutes=10)
@@ -143,10 +146,36 @@ FACTS: tuple[Fact, ...] = (
         _col(ChatThread, "first_message_at"),
         _col(ChatThread, "updated_at"),
     ),
+    Fact(  # append-only: a row is never changed once logged
+        "impressions",
+        _cols(
+            Impression,
+            "id",
+            "surface",
+            "item_kind",
+            "item_id",
+            "buyer_id",
+            "shown_at",
+            "count",
+            "is_reward",
+            "reward_plan",
+            "plan_version",
+        ),
+        _col(Impression, "shown_at"),
+        _col(Impression, "shown_at"),
+    ),
 )
 
 DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("shops", _cols(Shop, "id", "merchant_id", "kind", "category_id", "status")),
+    Dimension(
+        "shops", _cols(Shop, "id", "merchant_id", "kind", "category_id", "status", "created_at")
+    ),
+    Dimension("creators", _cols(Creator, "id", "created_at")),
+    Dimension(  # sessions change state without a stamp, so they are copied whole
+        "live_sessions",
+        _cols(LiveSession, "id", "shop_id", "creator_id", "status", "started_at", "ended_at"),
+    ),
+    Dimension("short_videos", _cols(ShortVideo, "id", "shop_id", "creator_id", "posted_at")),
     Dimension("products", _cols(Product, "id", "shop_id", "category_id", "status")),
     Dimension("categories", _cols(Category, "id", "code")),
     Dimension("burst_decisions", _cols(BurstDecision, "shop_id", "epoch_day", "verdict")),
