@@ -61,6 +61,41 @@ class Settings(BaseSettings):
         default=0.2, ge=0.0, le=1.0, description="Share of the daily pool for creators."
     )
 
+    # --- The daily traffic plan (docs/traffic.md).
+    traffic_segments: int = Field(
+        default=4, ge=1, le=64, description="Audience segments the plan splits supply into."
+    )
+    traffic_supply_days: int = Field(
+        default=14, ge=1, le=90, description="Days of impressions the supply forecast reads."
+    )
+    traffic_value_days: int = Field(
+        default=28, ge=1, le=180, description="Days of impressions and GMV that value reads."
+    )
+    traffic_shrinkage_impressions: float = Field(
+        default=2_000.0,
+        gt=0,
+        description="Pseudo-impressions at the category's rate added to each candidate's own.",
+    )
+    traffic_cap_share: float = Field(
+        default=0.02, gt=0, le=1, description="Most of its reachable supply one candidate gets."
+    )
+    traffic_new_merchant_days: int = Field(
+        default=30, ge=1, le=365, description="Shops younger than this get the exploration floor."
+    )
+    traffic_new_floor_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="A new shop's floor as a share of an equal split of its reachable supply.",
+    )
+
+    traffic_flush_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description="Feed servers batch impressions and pacing counts this long (0: per request).",
+    )
+
     @model_validator(mode="after")
     def _chuanliu_live_days_fit_the_window(self) -> Settings:
         if self.chuanliu_min_live_days > self.chuanliu_live_window_days:

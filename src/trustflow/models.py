@@ -29,6 +29,7 @@ from trustflow.scoring.models import (
 )
 from trustflow.traffic.chuanliu_models import ChuanliuLedger
 from trustflow.traffic.models import Impression
+from trustflow.traffic.plan_models import PacingCounter, PlanCandidate, PlanNode, TrafficPlan
 
 metadata = Base.metadata
 
@@ -52,7 +53,10 @@ __all__ = [
     "Merchant",
     "Order",
     "OrderEvent",
+    "PacingCounter",
     "Payment",
+    "PlanCandidate",
+    "PlanNode",
     "PriceChange",
     "Product",
     "Review",
@@ -65,5 +69,6 @@ __all__ = [
     "ShortVideo",
     "ShortVideoProduct",
     "Sku",
+    "TrafficPlan",
     "metadata",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -24,8 +27,17 @@ from trustflow.web import pages
 API_PREFIX = "/api/v1"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    server = getattr(app.state, "feed_server", None)
+    if server is not None:  # write the impressions and pacing counts still buffered
+        server.close()
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="trustflow",
         version=__version__,
         description="A trust-driven live-commerce marketplace engine.",

@@ -108,6 +108,9 @@ class Solution:
     node_price: FloatArray = field(default_factory=lambda: np.zeros(0))
     cand_potential: FloatArray = field(default_factory=lambda: np.zeros(0))
     iterations: int = 0
+    #: the entropy temperature of the plan in value units: within a node, candidates share
+    #: impressions by ``exp((value + potential) / temperature)`` (0: the exact LP's vertex)
+    temperature: float = 0.0
     #: worst shortfall of a promise, as a share of the promise (0 = every promise met)
     max_shortfall: float = 0.0
     #: worst excess over a cap, as a share of the cap
@@ -172,11 +175,19 @@ def solve_exact(problem: Problem) -> Solution:
     shortfall, excess = _bound_violations(
         problem, _weighted_count(problem.cand, weights=x, minlength=n)
     )
+    # duals: ≤-rows have marginals ≤ 0 in the minimisation; a node's price is minus its row's
+    marginals = -np.asarray(result.ineqlin.marginals, dtype=np.float64)
+    potential = np.zeros(n)
+    potential[capped] -= marginals[m : m + len(capped)]
+    potential[promised] += marginals[m + len(capped) :]
     return Solution(
         x=x,
         objective=float(problem.value @ x),
         seconds=seconds,
         solver="highs",
+        node_price=marginals[:m],
+        cand_potential=potential,
+        temperature=0.0,
         iterations=int(getattr(result, "nit", 0)),
         max_shortfall=shortfall,
         max_excess=excess,
@@ -416,6 +427,7 @@ def solve_dual(
         solver="dual",
         node_price=beta * dual.scale_v,
         cand_potential=dual.eps * (dual.log_t - dual.log_k) * dual.scale_v,  # before polish
+        temperature=dual.eps * dual.scale_v,
         iterations=evaluations,
         max_shortfall=shortfall,
         max_excess=excess,

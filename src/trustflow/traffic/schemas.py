@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field
@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field
 from trustflow.api.types import Id, Label
 from trustflow.schemas_base import Shape
 from trustflow.traffic.models import ItemKind, Surface
+from trustflow.traffic.plan_models import CandidateKind, PlanStatus
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")]
 
@@ -43,3 +44,41 @@ class ImpressionOut(Shape):
     is_reward: bool
     reward_plan: str | None
     plan_version: str | None
+
+
+class FeedItemOut(Shape):
+    item_kind: ItemKind
+    item_id: int
+    candidate_kind: CandidateKind
+    entity_id: int
+    shop_id: int | None
+    #: the plan's score: expected GMV of one impression × trust + the plan's potential (fen)
+    score: float
+    #: a reward impression (Chuanliu) counted against the owner's promise
+    reward: bool
+
+
+class FeedOut(Shape):
+    plan_version: str
+    surface: Surface
+    user_id: int
+    segment: int
+    #: the plan's price of one impression in this surface, hour and segment (fen)
+    price: float
+    items: list[FeedItemOut]
+
+
+class PlanOut(Shape):
+    id: int
+    version: str
+    plan_day: date
+    status: PlanStatus
+    solver: str
+    segments: int
+    candidates: int
+    nodes: int
+    objective_fen: int
+    max_shortfall: float
+    solve_seconds: float
+    created_at: datetime
+    activated_at: datetime | None

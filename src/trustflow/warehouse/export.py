@@ -1,7 +1,7 @@
 """Copy the marketplace store into the warehouse: Parquet files partitioned by day.
 
-Fact tables (orders, after-sales, reviews, chats, impressions) are exported by watermark. Each carries a
-column that every named action stamps (``updated_at``; reviews never change, so their
+Fact tables (orders, after-sales, reviews, chats, impressions) are exported by watermark. Each
+carries a column that every named action stamps (``updated_at``; reviews never change, so their
 ``created_at``). An export reads the rows stamped since the last watermark (less a safety lag,
 for transactions that committed late), finds the days they belong to, and rewrites those
 days' partitions whole from the store. A partition is written beside its old file and
@@ -30,8 +30,8 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import NullType
 
 import trustflow.models  # noqa: F401  (every table, so foreign keys resolve)
-from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
 from trustflow.accounts.models import Creator
+from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
 from trustflow.catalog.models import Category, Product, Shop
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import UtcDateTime

@@ -1,18 +1,31 @@
-"""The impressions log."""
+"""The impressions log, the active traffic plan, and feed serving."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
 
 from trustflow.accounts import access
+from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.types import Limit, Offset
+from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
+from trustflow.traffic import plan as traffic_plan
 from trustflow.traffic import service as traffic_service
 from trustflow.traffic.models import Impression, Surface
-from trustflow.traffic.schemas import ImpressionBatchIn, ImpressionBatchOut, ImpressionOut
+from trustflow.traffic.schemas import (
+    FeedOut,
+    ImpressionBatchIn,
+    ImpressionBatchOut,
+    ImpressionOut,
+    PlanOut,
+)
+from trustflow.traffic.serving import MAX_ITEMS, FeedServer
 
 router = APIRouter(tags=["traffic"])
 
@@ -43,3 +56,45 @@ def list_impressions(
     if surface is not None:
         stmt = stmt.where(Impression.surface == surface)
     return paginate(session, stmt, limit=limit, offset=offset)
+
+
+def feed_server(request: Request) -> FeedServer:
+    """The process's feed server (one per worker; pacing state lives in the store)."""
+    server: FeedServer | None = getattr(request.app.state, "feed_server", None)
+    if server is None:
+        from trustflow.config import get_settings
+
+        server = FeedServer(
+            request.app.state.session_factory,
+            flush_seconds=get_settings().traffic_flush_seconds,
+        )
+        request.app.state.feed_server = server
+    return server
+
+
+@router.get("/feed", response_model=FeedOut)
+def feed(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    user_id: Annotated[int, Query(ge=1, le=2**62)],
+    surface: Surface,
+    n: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = 10,
+) -> object:
+    """What ``user_id`` sees on ``surface`` now: live rooms (the follow page: rooms the user
+    follows that are live) or product cards, drawn under the active traffic plan and paced.
+    Buyers ask for their own feed; operators (feed front ends) for anyone's."""
+    if not (principal.is_operator or principal.is_(Role.BUYER, user_id)):
+        raise Forbidden("a buyer may only fetch their own feed")
+    result = feed_server(request).serve(session, user_id=user_id, surface=surface, n=n)
+    return asdict(result)
+
+
+@router.get("/traffic/plan", response_model=PlanOut)
+def active_plan(session: SessionDep, principal: PrincipalDep) -> object:
+    """The traffic plan in force."""
+    access.require_role(principal, Role.OPERATOR, Role.MERCHANT, Role.CREATOR)
+    plan = traffic_plan.active_plan(session)
+    if plan is None:
+        raise NotFound("no traffic plan is active")
+    return PlanOut.model_validate({**plan.__dict__, "version": plan.version})

@@ -1,0 +1,463 @@
+"""Feed serving: one request (user, surface, n) → ranked items, under the active plan.
+
+The plan (:mod:`trustflow.traffic.plan`) gives each candidate a score in value units
+(``value × trust + potential``: the potential lifts promised candidates and holds back capped
+ones) and each node (surface, hour, segment) a price. Within a node the plan shares
+impressions by ``exp(score / temperature)``, so serving draws its ``n`` items by that softmax
+(Gumbel top-k, without replacement), times a **pacing** factor that keeps each candidate on
+its planned schedule through the day: ``(planned so far + c) / (delivered + c)``, where
+"planned so far" follows the day's supply curve minute by minute. Promised candidates also
+pace on their reward schedule, and their impressions count as reward traffic until the
+promise is met.
+
+Pacing state is shared by every worker and host: served counts are added to
+``traffic_pacing_counters`` with atomic increments (``delivered = delivered + n``), and each
+server reads back the rows changed since its last read. Servers batch their increments and
+their impression log rows for at most ``traffic_flush_seconds`` (0: flush within the request),
+so the shared state is at most that stale, and a process holds no pacing state of its own
+beyond counts not yet flushed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as clock
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustflow.accounts.models import Buyer, Follow
+from trustflow.content.models import LiveSession, LiveStatus
+from trustflow.db import utcnow
+from trustflow.errors import InvalidInput, NotFound
+from trustflow.traffic.chuanliu import PLAN as CHUANLIU
+from trustflow.traffic.models import Impression, ItemKind, Surface
+from trustflow.traffic.plan import HOURS, KINDS, SHELF_SURFACES, SURFACES
+from trustflow.traffic.plan_models import (
+    CandidateKind,
+    PacingCounter,
+    PlanCandidate,
+    PlanNode,
+    PlanStatus,
+    TrafficPlan,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+MAX_ITEMS = 50
+#: pseudo-impressions that keep pacing calm while counts are small
+PACE_DAMPING = 20.0
+PACE_RANGE = (0.1, 10.0)
+#: counters stamped by transactions that were still open at a read may carry an earlier stamp
+_READ_OVERLAP = timedelta(seconds=2)
+_SHOP_ROOM = KINDS.index(CandidateKind.SHOP_ROOM)
+_CREATOR_ROOM = KINDS.index(CandidateKind.CREATOR_ROOM)
+_CARD = KINDS.index(CandidateKind.PRODUCT_CARD)
+
+
+def segment_of(user_id: int, segments: int) -> int:
+    """A buyer's audience segment: a stable hash bucket (Fibonacci hashing)."""
+    return (((user_id * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> 40) % segments
+
+
+@dataclass
+class PlanSnapshot:
+    """One plan, loaded once per process (plans never change once stored)."""
+
+    plan_id: int
+    version: str
+    segments: int
+    temperature: float
+    kind: IntArray
+    entity_id: IntArray
+    shop_id: IntArray
+    score: FloatArray
+    planned: FloatArray
+    promised: FloatArray
+    price: FloatArray  # (surfaces, hours, segments)
+    #: cumulative share of the day's supply by minute, for rooms and for cards
+    day_curve: dict[bool, FloatArray]
+    index: dict[tuple[int, int], int]
+    cards: IntArray
+    delivered: FloatArray = field(init=False)
+    reward_delivered: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.delivered = np.zeros(len(self.kind))
+        self.reward_delivered = np.zeros(len(self.kind))
+
+    @classmethod
+    def load(cls, session: Session, plan: TrafficPlan) -> PlanSnapshot:
+        rows = session.execute(
+            select(
+                PlanCandidate.idx,
+                PlanCandidate.kind,
+                PlanCandidate.entity_id,
+                PlanCandidate.shop_id,
+                PlanCandidate.value_fen,
+                PlanCandidate.multiplier,
+                PlanCandidate.potential,
+                PlanCandidate.planned_impressions,
+                PlanCandidate.promised_impressions,
+            )
+            .where(PlanCandidate.plan_id == plan.id)
+            .order_by(PlanCandidate.idx)
+        ).all()
+        codes = {k: i for i, k in enumerate(KINDS)}
+        kind = np.array([codes[r[1]] for r in rows], dtype=np.int64)
+        entity = np.array([r[2] for r in rows], dtype=np.int64)
+        shop = np.array([r[3] or 0 for r in rows], dtype=np.int64)
+        score = np.array([r[4] * r[5] + r[6] for r in rows], dtype=np.float64)
+        price = np.zeros((len(SURFACES), HOURS, plan.segments))
+        supply = np.zeros((len(SURFACES), HOURS))
+        order = {s: i for i, s in enumerate(SURFACES)}
+        for surface, hour, segment, sup, pr in session.execute(
+            select(
+                PlanNode.surface, PlanNode.hour, PlanNode.segment, PlanNode.supply, PlanNode.price
+            ).where(PlanNode.plan_id == plan.id)
+        ):
+            price[order[surface], hour, segment] = pr
+            supply[order[surface], hour] += sup
+        shelf = np.array([s in SHELF_SURFACES for s in SURFACES])
+        curves = {}
+        for is_shelf in (False, True):
+            per_hour = supply[shelf == is_shelf].sum(axis=0)
+            per_minute = np.repeat(per_hour / 60.0, 60)
+            total = per_minute.sum()
+            curves[is_shelf] = (
+                np.cumsum(per_minute) / total if total > 0 else np.linspace(0, 1, 24 * 60)
+            )
+        snapshot = cls(
+            plan_id=plan.id,
+            version=plan.version,
+            segments=plan.segments,
+            temperature=max(plan.temperature, 1e-9),
+            kind=kind,
+            entity_id=entity,
+            shop_id=shop,
+            score=score,
+            planned=np.array([r[7] for r in rows], dtype=np.float64),
+            promised=np.array([r[8] for r in rows], dtype=np.float64),
+            price=price,
+            day_curve=curves,
+            index={(int(k), int(e)): i for i, (k, e) in enumerate(zip(kind, entity, strict=True))},
+            cards=np.flatnonzero(kind == _CARD),
+        )
+        return snapshot
+
+    def pace(
+        self, idx: IntArray, now: datetime, shelf: bool
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Log pacing factor per candidate, and whether each is still owed reward traffic."""
+        minute = now.hour * 60 + now.minute
+        share = float(self.day_curve[shelf][minute])
+        planned = self.planned[idx] * share
+        pace = (planned + PACE_DAMPING) / (self.delivered[idx] + PACE_DAMPING)
+        promised = self.promised[idx]
+        owed = self.reward_delivered[idx] < promised
+        reward_pace = (promised * share + PACE_DAMPING) / (
+            self.reward_delivered[idx] + PACE_DAMPING
+        )
+        pace = np.where(owed, np.maximum(pace, reward_pace), pace)
+        return np.log(np.clip(pace, *PACE_RANGE)), owed
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    item_kind: ItemKind
+    item_id: int
+    candidate_kind: CandidateKind
+    entity_id: int
+    shop_id: int | None
+    score: float
+    reward: bool
+
+
+@dataclass(frozen=True)
+class Feed:
+    plan_version: str
+    surface: Surface
+    user_id: int
+    segment: int
+    price: float
+    items: list[FeedItem]
+
+
+class FeedServer:
+    """Serves feeds from the active plan; one per process, shared by its request threads."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        flush_seconds: float = 0.0,
+        refresh_seconds: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        self.factory = factory
+        self.flush_seconds = flush_seconds
+        self.refresh_seconds = refresh_seconds
+        self.rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()
+        self._snapshot: PlanSnapshot | None = None
+        self._checked = -1e9
+        self._live: tuple[IntArray, IntArray, IntArray] | None = None  # session, kind, entity
+        self._live_at = -1e9
+        self._counts: dict[tuple[int, int], list[int]] = {}
+        self._rows: list[dict[str, Any]] = []
+        self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- state --------------------------------------------------------------------------
+
+    def snapshot(self, session: Session) -> PlanSnapshot:
+        now = clock.monotonic()
+        if self._snapshot is None or now - self._checked > self.refresh_seconds:
+            active = session.scalars(
+                select(TrafficPlan).where(TrafficPlan.status == PlanStatus.ACTIVE)
+            ).first()
+            self._checked = now
+            if active is None:
+                raise NotFound("no traffic plan is active: run `trustflow traffic plan`")
+            if self._snapshot is None or self._snapshot.plan_id != active.id:
+                snapshot = PlanSnapshot.load(session, active)
+                with self._lock:
+                    self._snapshot = snapshot
+                    self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
+                self._read_counters(session)
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def _live_rooms(self, session: Session, snapshot: PlanSnapshot) -> tuple[IntArray, IntArray]:
+        """Live sessions now and their candidate index (-1: host not in the plan)."""
+        now = clock.monotonic()
+        if self._live is None or now - self._live_at > self.refresh_seconds:
+            rows = session.execute(
+                select(LiveSession.id, LiveSession.shop_id, LiveSession.creator_id).where(
+                    LiveSession.status == LiveStatus.LIVE
+                )
+            ).all()
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            kind = np.array(
+                [_SHOP_ROOM if r[1] is not None else _CREATOR_ROOM for r in rows], dtype=np.int64
+            )
+            entity = np.array(
+                [r[1] if r[1] is not None else (r[2] or 0) for r in rows], dtype=np.int64
+            )
+            self._live = (ids, kind, entity)
+            self._live_at = now
+        ids, kind, entity = self._live
+        idx = np.array(
+            [snapshot.index.get((int(k), int(e)), -1) for k, e in zip(kind, entity, strict=True)],
+            dtype=np.int64,
+        )
+        keep = idx >= 0
+        return ids[keep], idx[keep]
+
+    # -- serving ------------------------------------------------------------------------
+
+    def serve(
+        self,
+        session: Session,
+        *,
+        user_id: int,
+        surface: Surface,
+        n: int,
+        at: datetime | None = None,
+    ) -> Feed:
+        if not 1 <= n <= MAX_ITEMS:
+            raise InvalidInput(f"n must be between 1 and {MAX_ITEMS}")
+        if session.get(Buyer, user_id) is None:
+            raise NotFound(f"buyer {user_id} not found")
+        now = at or utcnow()
+        snap = self.snapshot(session)
+        segment = segment_of(user_id, snap.segments)
+        shelf = surface in SHELF_SURFACES
+        if shelf:
+            idx = snap.cards
+            item_ids = snap.entity_id[idx]
+        else:
+            item_ids, idx = self._live_rooms(session, snap)
+            if surface is Surface.FOLLOW:
+                followed = session.execute(
+                    select(Follow.creator_id, Follow.shop_id).where(Follow.buyer_id == user_id)
+                ).all()
+                keys = {(_CREATOR_ROOM, c) for c, _ in followed if c is not None} | {
+                    (_SHOP_ROOM, s) for _, s in followed if s is not None
+                }
+                mine = np.array(
+                    [(int(snap.kind[i]), int(snap.entity_id[i])) in keys for i in idx],
+                    dtype=bool,
+                )
+                item_ids, idx = item_ids[mine], idx[mine]
+        items: list[FeedItem] = []
+        if len(idx):
+            with self._lock:
+                log_pace, owed = snap.pace(idx, now, shelf)
+            logits = snap.score[idx] / snap.temperature + log_pace
+            logits += self.rng.gumbel(size=len(idx))
+            take = min(n, len(idx))
+            top = (
+                np.argpartition(-logits, take - 1)[:take]
+                if take < len(idx)
+                else np.arange(len(idx))
+            )
+            top = top[np.argsort(-logits[top])]
+            for t in top.tolist():
+                i = int(idx[t])
+                items.append(
+                    FeedItem(
+                        item_kind=ItemKind.PRODUCT_CARD if shelf else ItemKind.LIVE_SESSION,
+                        item_id=int(item_ids[t]),
+                        candidate_kind=KINDS[int(snap.kind[i])],
+                        entity_id=int(snap.entity_id[i]),
+                        shop_id=int(snap.shop_id[i]) or None,
+                        score=float(snap.score[i]),
+                        reward=bool(owed[t]),
+                    )
+                )
+            self._record(snap, surface, user_id, now, [int(idx[t]) for t in top.tolist()], items)
+        price = float(snap.price[SURFACES.index(surface), now.hour, segment])
+        feed = Feed(snap.version, surface, user_id, segment, price, items)
+        if self.flush_seconds <= 0:
+            self.flush(session)
+        else:
+            self._ensure_flusher()
+        return feed
+
+    def _record(
+        self,
+        snap: PlanSnapshot,
+        surface: Surface,
+        user_id: int,
+        now: datetime,
+        idx: list[int],
+        items: list[FeedItem],
+    ) -> None:
+        with self._lock:
+            for i, item in zip(idx, items, strict=True):
+                count = self._counts.setdefault((snap.plan_id, i), [0, 0])
+                count[0] += 1
+                count[1] += item.reward
+                snap.delivered[i] += 1
+                snap.reward_delivered[i] += item.reward
+                self._rows.append(
+                    {
+                        "surface": surface,
+                        "item_kind": item.item_kind,
+                        "item_id": item.item_id,
+                        "buyer_id": user_id,
+                        "shown_at": now,
+                        "count": 1,
+                        "is_reward": item.reward,
+                        "reward_plan": CHUANLIU if item.reward else None,
+                        "plan_version": snap.version,
+                    }
+                )
+
+    # -- shared state -------------------------------------------------------------------
+
+    def flush(self, session: Session | None = None) -> int:
+        """Write buffered impressions and add buffered counts to the shared counters, in one
+        transaction; then read back every counter changed since the last read."""
+        with self._lock:
+            counts, rows = self._counts, self._rows
+            self._counts, self._rows = {}, []
+        own = session is None
+        s = session or self.factory()
+        try:
+            if rows or counts:
+                try:
+                    if rows:
+                        s.execute(insert(Impression), rows)
+                    if counts:
+                        self._add_counts(s, counts)
+                    s.commit()
+                except Exception:  # kept buffered, retried next tick
+                    s.rollback()
+                    with self._lock:  # keep them for the next flush
+                        for key, (d, r) in counts.items():
+                            c = self._counts.setdefault(key, [0, 0])
+                            c[0] += d
+                            c[1] += r
+                        self._rows[:0] = rows
+                    raise
+            self._read_counters(s)
+        finally:
+            if own:
+                s.close()
+        return len(rows)
+
+    @staticmethod
+    def _add_counts(session: Session, counts: dict[tuple[int, int], list[int]]) -> None:
+        now = utcnow()
+        values = [
+            {"plan_id": p, "idx": i, "delivered": d, "reward_delivered": r, "updated_at": now}
+            for (p, i), (d, r) in sorted(counts.items())  # one lock order for every server
+        ]
+        dialect = session.get_bind().dialect.name
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(PacingCounter)
+        session.execute(
+            ins.on_conflict_do_update(
+                index_elements=["plan_id", "idx"],
+                set_={
+                    "delivered": PacingCounter.delivered + ins.excluded.delivered,
+                    "reward_delivered": PacingCounter.reward_delivered
+                    + ins.excluded.reward_delivered,
+                    "updated_at": ins.excluded.updated_at,
+                },
+            ),
+            values,
+        )
+
+    def _read_counters(self, session: Session) -> None:
+        snap = self._snapshot
+        if snap is None:
+            return
+        since = self._read_since
+        started = utcnow()
+        rows = session.execute(
+            select(
+                PacingCounter.idx, PacingCounter.delivered, PacingCounter.reward_delivered
+            ).where(PacingCounter.plan_id == snap.plan_id, PacingCounter.updated_at >= since)
+        ).all()
+        session.rollback()
+        with self._lock:
+            for i, d, r in rows:
+                pending = self._counts.get((snap.plan_id, i), (0, 0))
+                snap.delivered[i] = d + pending[0]
+                snap.reward_delivered[i] = r + pending[1]
+            # rows stamped by transactions still open now may carry an earlier stamp
+            self._read_since = started - _READ_OVERLAP
+
+    def _ensure_flusher(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._flush_loop, daemon=True, name="feed-flush")
+            self._thread.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except Exception:  # kept buffered, retried next tick
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._snapshot is not None:
+            self.flush()

@@ -1,0 +1,282 @@
+"""Feed serving under the active plan: who sees what, reward traffic, pacing shared across
+servers, and the plan switch."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests import factories
+from trustflow.accounts import service as accounts_service
+from trustflow.accounts.models import Role
+from trustflow.api.app import create_app
+from trustflow.content import service as content_service
+from trustflow.errors import Conflict
+from trustflow.traffic import plan as tp
+from trustflow.traffic.models import Impression, Surface
+from trustflow.traffic.plan_models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
+from trustflow.traffic.serving import FeedServer
+
+NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Market:
+    shops: list[int]
+    products: list[int]
+    creator: int
+    buyers: list[int]
+    live: dict[str, int]  # host -> live session id
+
+
+def _market(session: Session) -> Market:
+    cat = factories.category(session)
+    sellers = [factories.seller(session, category_id=cat, name=f"Shop {i}") for i in range(3)]
+    creator = accounts_service.create_creator(session, name="Host", fans=100)
+    buyers = [factories.buyer(session, name=f"B{i}") for i in range(3)]
+    live = {}
+    for host, kw in (
+        ("shop0", {"shop_id": sellers[0].shop_id}),
+        ("creator", {"creator_id": creator.id}),
+    ):
+        s = content_service.schedule_live(session, **kw)
+        content_service.start_live(session, live_id=s.id)
+        live[host] = s.id
+    # shop 1 has a room in the plan but is not live now
+    accounts_service.follow(session, buyer_id=buyers[0], shop_id=sellers[0].shop_id)
+    accounts_service.follow(session, buyer_id=buyers[0], shop_id=sellers[1].shop_id)
+    session.commit()
+    return Market(
+        [s.shop_id for s in sellers], [s.product_id for s in sellers], creator.id, buyers, live
+    )
+
+
+def _plan(
+    session: Session, m: Market, *, promised_shop0: int = 0, day: date = date(2026, 3, 2)
+) -> TrafficPlan:
+    kinds = (
+        [CandidateKind.SHOP_ROOM] * 3
+        + [CandidateKind.CREATOR_ROOM]
+        + [CandidateKind.PRODUCT_CARD] * 3
+    )
+    entity = [*m.shops, m.creator, *m.products]
+    shop = [*m.shops, 0, *m.shops]
+    segments = 2
+    supply = np.full(len(tp.SURFACES) * tp.HOURS * segments, 100.0)
+    inputs = tp.PlanInputs(
+        day=day,
+        segments=segments,
+        supply=supply,
+        kind=np.array([tp.KINDS.index(k) for k in kinds], dtype=np.int64),
+        entity_id=np.array(entity, dtype=np.int64),
+        shop_id=np.array(shop, dtype=np.int64),
+        value_fen=np.array([50.0, 40.0, 30.0, 45.0, 20.0, 25.0, 30.0]),
+        multiplier=np.ones(len(kinds)),
+        hours=np.ones((len(kinds), tp.HOURS), dtype=bool),
+        promised=np.array([promised_shop0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+        is_new=np.zeros(len(kinds), dtype=bool),
+    )
+    plan = tp.store(session, tp.solve(inputs))
+    tp.activate(session, plan.id)
+    session.commit()
+    return plan
+
+
+def _client(factory: sessionmaker[Session], engine: Engine) -> TestClient:
+    app = create_app(engine)
+    app.state.feed_server = FeedServer(factory, refresh_seconds=0.0, seed=1)
+    return TestClient(app)
+
+
+def _key(session: Session, role: Role, subject: int | None) -> dict[str, str]:
+    _, secret = accounts_service.create_api_key(session, role=role, subject_id=subject)
+    session.commit()
+    return {"X-API-Key": secret}
+
+
+def test_feed_shows_live_rooms_followed_rooms_and_cards_and_logs_them(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    plan = _plan(session, m)
+    op = _key(session, Role.OPERATOR, None)
+    with _client(factory, engine) as client:
+        featured = client.get(
+            f"/api/v1/feed?user_id={m.buyers[1]}&surface=featured&n=10", headers=op
+        )
+        follow = client.get(f"/api/v1/feed?user_id={m.buyers[0]}&surface=follow&n=10", headers=op)
+        shelf = client.get(f"/api/v1/feed?user_id={m.buyers[1]}&surface=mall&n=2", headers=op)
+    assert featured.status_code == 200, featured.text
+    body = featured.json()
+    assert body["plan_version"] == plan.version
+    assert {i["item_id"] for i in body["items"]} == set(m.live.values())  # shop 1 is not live
+    # follows shop 0 (live) and shop 1 (not live): only shop 0's room
+    assert [i["item_id"] for i in follow.json()["items"]] == [m.live["shop0"]]
+    cards = shelf.json()["items"]
+    assert len(cards) == 2 and {c["item_kind"] for c in cards} == {"product_card"}
+    assert {c["item_id"] for c in cards} <= set(m.products)
+    logged = session.execute(
+        select(Impression.buyer_id, Impression.plan_version, func.count()).group_by(
+            Impression.buyer_id, Impression.plan_version
+        )
+    ).all()
+    assert sorted(logged) == sorted(
+        [(m.buyers[1], plan.version, 4), (m.buyers[0], plan.version, 1)]
+    )
+    counted = session.scalar(select(func.sum(PacingCounter.delivered)))
+    assert counted == 5
+
+
+def test_reward_impressions_stop_when_the_promise_is_met(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    _plan(session, m, promised_shop0=3)
+    server = FeedServer(factory, refresh_seconds=0.0, seed=2)
+    rewards = []
+    for _ in range(12):
+        feed = server.serve(session, user_id=m.buyers[2], surface=Surface.FEATURED, n=2, at=NOON)
+        rewards += [
+            i.reward
+            for i in feed.items
+            if i.candidate_kind is CandidateKind.SHOP_ROOM and i.entity_id == m.shops[0]
+        ]
+    assert sum(rewards) == 3 and rewards[:3] == [True, True, True]
+    assert session.scalar(select(func.count()).where(Impression.is_reward.is_(True))) == 3
+    assert session.scalar(select(func.count()).where(Impression.reward_plan == "chuanliu")) == 3
+
+
+def test_pacing_holds_back_a_candidate_ahead_of_its_schedule(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    plan = _plan(session, m)
+    server = FeedServer(factory, refresh_seconds=0.0, seed=3)
+    snap = server.snapshot(session)
+    ahead = snap.index[(tp.KINDS.index(CandidateKind.PRODUCT_CARD), m.products[0])]
+    # another server already delivered this card's whole day by noon
+    session.add(PacingCounter(plan_id=plan.id, idx=ahead, delivered=int(snap.planned[ahead]) + 1))
+    session.commit()
+    fresh = FeedServer(factory, refresh_seconds=0.0, seed=3)
+    shown = {p: 0 for p in m.products}
+    for _ in range(200):
+        feed = fresh.serve(session, user_id=m.buyers[2], surface=Surface.SEARCH, n=1, at=NOON)
+        shown[feed.items[0].item_id] += 1
+    assert shown[m.products[0]] < min(shown[m.products[1]], shown[m.products[2]]) / 3
+
+
+def test_activation_switches_plans_atomically_and_serving_follows(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    first = _plan(session, m)
+    server = FeedServer(factory, refresh_seconds=0.0, seed=4)
+    before = server.serve(session, user_id=m.buyers[1], surface=Surface.MALL, n=1)
+    second = _plan(session, m, day=date(2026, 3, 3))
+    after = server.serve(session, user_id=m.buyers[1], surface=Surface.MALL, n=1)
+    assert (before.plan_version, after.plan_version) == (first.version, second.version)
+    statuses = dict(session.execute(select(TrafficPlan.id, TrafficPlan.status)).all())
+    assert statuses == {first.id: PlanStatus.RETIRED, second.id: PlanStatus.ACTIVE}
+    with pytest.raises(Conflict):
+        tp.activate(session, first.id)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("user_id={b}&surface=nowhere", 422),
+        ("user_id={b}&surface=featured&n=0", 422),
+        ("user_id={b}&surface=featured&n=51", 422),
+        ("user_id=999999&surface=featured", 404),
+        ("surface=featured", 422),
+    ],
+)
+def test_bad_feed_requests_get_clear_errors(
+    engine: Engine, factory: sessionmaker[Session], session: Session, query: str, code: int
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    op = _key(session, Role.OPERATOR, None)
+    with _client(factory, engine) as client:
+        r = client.get("/api/v1/feed?" + query.format(b=m.buyers[0]), headers=op)
+    assert r.status_code == code
+    assert r.json()["error"]["code"] in {"invalid_input", "not_found"}
+
+
+def test_buyers_see_only_their_own_feed_and_strangers_none(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    mine = _key(session, Role.BUYER, m.buyers[0])
+    with _client(factory, engine) as client:
+        assert (
+            client.get(f"/api/v1/feed?user_id={m.buyers[0]}&surface=mall", headers=mine).status_code
+            == 200
+        )
+        assert (
+            client.get(f"/api/v1/feed?user_id={m.buyers[1]}&surface=mall", headers=mine).status_code
+            == 403
+        )
+        assert client.get(f"/api/v1/feed?user_id={m.buyers[0]}&surface=mall").status_code == 401
+
+
+def test_no_active_plan_is_a_clear_404(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    op = _key(session, Role.OPERATOR, None)
+    with _client(factory, engine) as client:
+        r = client.get(f"/api/v1/feed?user_id={m.buyers[0]}&surface=mall", headers=op)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_servers_share_pacing_counters_under_concurrency(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    """Four servers (as four workers would) serve concurrently, each on its own connection,
+    flushing in batches: no increment is lost and every impression is logged once."""
+    m = _market(session)
+    plan = _plan(session, m)
+    servers = [
+        FeedServer(factory, refresh_seconds=0.0, flush_seconds=0.05, seed=s) for s in range(4)
+    ]
+    per_thread, n = 40, 3
+    errors: list[BaseException] = []
+
+    def work(server: FeedServer) -> None:
+        try:
+            with factory() as s:
+                for _ in range(per_thread):
+                    server.serve(s, user_id=m.buyers[1], surface=Surface.MALL, n=n)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(srv,)) for srv in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for srv in servers:
+        srv.close()
+    assert not errors
+    total = len(servers) * per_thread * n
+    session.expire_all()
+    assert (
+        session.scalar(
+            select(func.sum(PacingCounter.delivered)).where(PacingCounter.plan_id == plan.id)
+        )
+        == total
+    )
+    assert session.scalar(select(func.count()).select_from(Impression)) == total
+    # and every server sees the shared totals after a read
+    probe = FeedServer(factory, refresh_seconds=0.0)
+    assert probe.snapshot(session).delivered.sum() == total
