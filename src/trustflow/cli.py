@@ -22,10 +22,12 @@ db_app = typer.Typer(help="The marketplace store's schema.", no_args_is_help=Tru
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 scores_app = typer.Typer(help="Product, store experience and creator reputation scores.")
 warehouse_app = typer.Typer(help="The columnar copy of the store that batch jobs read.")
+traffic_app = typer.Typer(help="The daily traffic plan and the health of traffic.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(scores_app, name="scores", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse", no_args_is_help=True)
+app.add_typer(traffic_app, name="traffic", no_args_is_help=True)
 
 console = Console(stderr=True)
 
@@ -188,6 +190,106 @@ def scores_compute(
         + ", ".join(f"{n:,} {kind}" for kind, n in sorted(run.entities.items()))
         + f" (computed in {run.seconds_compute:.2f} s)"
     )
+
+
+def _parse_day(value: str | None, what: str) -> Any:
+    from datetime import UTC, date, datetime
+
+    from trustflow.errors import InvalidInput
+
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{what} must be a date like 2026-03-01, not {value!r}") from None
+
+
+class SolverName(StrEnum):
+    DUAL = "dual"
+    EXACT = "exact"
+
+
+@traffic_app.command("plan")
+def traffic_plan(
+    day: Annotated[str | None, typer.Option(help="Plan day (UTC date); default: today.")] = None,
+    solver: Annotated[SolverName, typer.Option(help="dual (production) or exact (HiGHS).")] = (
+        SolverName.DUAL
+    ),
+    activate: Annotated[bool, typer.Option(help="Switch the new plan in.")] = True,
+) -> None:
+    """The daily job: export by watermark, promise the day's Chuanliu reward traffic, forecast
+    supply, value candidates, solve the plan, store it and switch it in."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from trustflow import migrate
+    from trustflow.config import get_settings
+    from trustflow.db import default_engine, session_factory
+    from trustflow.traffic import plan as tp
+    from trustflow.warehouse.export import export
+
+    with _clear_errors():
+        plan_day = _parse_day(day, "--day")
+        engine = default_engine()
+        if not migrate.is_current(engine):
+            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+            raise typer.Exit(2)
+        root = get_settings().warehouse_files
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        ) as progress:
+            task = progress.add_task("exporting the store to the warehouse", total=None)
+            export(engine, root)
+            with session_factory(engine)() as session:
+                progress.update(task, description="forecasting supply and valuing candidates")
+                inputs = tp.gather_inputs(session, root, plan_day)
+                session.commit()  # the day's Chuanliu promises stand even if the solve fails
+                progress.update(task, description=f"solving ({solver.value})")
+                built = tp.solve(inputs, solver=solver.value)
+                progress.update(task, description="storing the plan")
+                plan = tp.store(session, built)
+                if activate:
+                    tp.activate(session, plan.id)
+                session.commit()
+    sol = built.solution
+    console.print(
+        f"[green]{plan.version}[/green] for {plan_day} ({plan.status.value}): "
+        f"{len(inputs):,} candidates, {built.problem.n_nodes:,} supply nodes, "
+        f"{built.problem.n_edges:,} edges; expected GMV {sol.objective / 100:,.0f} yuan; "
+        f"solved in {sol.seconds:.2f} s; worst promise shortfall {sol.max_shortfall:.2%}"
+    )
+
+
+@traffic_app.command("report")
+def traffic_report(
+    start: Annotated[str | None, typer.Option(help="First day (UTC date); default: end − 6.")] = (
+        None
+    ),
+    end: Annotated[str | None, typer.Option(help="Last day (UTC date); default: today.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write traffic_health.html here.")] = None,
+) -> None:
+    """Ecosystem health: concentration (Gini), new merchants' share, promised vs delivered
+    reward traffic, per day."""
+    from datetime import timedelta
+
+    from trustflow.config import get_settings
+    from trustflow.db import default_engine, session_factory
+    from trustflow.traffic import health
+    from trustflow.warehouse.export import export
+
+    with _clear_errors():
+        last = _parse_day(end, "--end")
+        first = _parse_day(start, "--start") if start else last - timedelta(days=6)
+        engine, root = default_engine(), get_settings().warehouse_files
+        with console.status("exporting the store to the warehouse"):
+            export(engine, root)
+        with session_factory(engine)() as session:
+            report = health.health_report(root, session, start=first, end=last)
+        for table in health.render_text(report):
+            console.print(table)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            console.print(f"chart: {health.write_chart(report, out / 'traffic_health.html')}")
 
 
 class Scale(StrEnum):
