@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -37,3 +39,32 @@ def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+#: How long the hot paths (feed serving) trust a key they have seen, in seconds: a revoked
+#: key keeps fetching feeds for at most this long.
+PRINCIPAL_TTL = 5.0
+_seen: dict[str, tuple[float, Principal]] = {}
+
+
+def get_principal_cached(
+    session: SessionDep, api_key: Annotated[str | None, Security(api_key_header)]
+) -> Principal:
+    """:func:`get_principal` for hot read paths: a key seen in the last
+    :data:`PRINCIPAL_TTL` seconds is not looked up again (only keys that authenticated are
+    remembered, by digest)."""
+    if not api_key:
+        raise Unauthenticated("send your API key in the X-API-Key header")
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    now = time.monotonic()
+    hit = _seen.get(digest)
+    if hit is not None and now - hit[0] < PRINCIPAL_TTL:
+        return hit[1]
+    principal = get_principal(session, api_key)
+    if len(_seen) > 100_000:
+        _seen.clear()
+    _seen[digest] = (now, principal)
+    return principal
+
+
+CachedPrincipalDep = Annotated[Principal, Depends(get_principal_cached)]

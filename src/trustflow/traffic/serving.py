@@ -56,6 +56,8 @@ MAX_ITEMS = 50
 #: pseudo-impressions that keep pacing calm while counts are small
 PACE_DAMPING = 20.0
 PACE_RANGE = (0.1, 10.0)
+#: draws per pool refresh from which requests pick uniformly (two-stage sampling)
+SHORTLIST = 1024
 #: counters stamped by transactions that were still open at a read may carry an earlier stamp
 _READ_OVERLAP = timedelta(seconds=2)
 _SHOP_ROOM = KINDS.index(CandidateKind.SHOP_ROOM)
@@ -171,6 +173,15 @@ class PlanSnapshot:
 
 
 @dataclass(frozen=True)
+class _Pool:
+    plan_id: int
+    at: float
+    idx: IntArray  # candidate index per poolable item
+    item_ids: IntArray  # live session id or product id
+    shortlist: IntArray  # positions into idx, drawn by weight with replacement
+
+
+@dataclass(frozen=True)
 class FeedItem:
     item_kind: ItemKind
     item_id: int
@@ -209,8 +220,8 @@ class FeedServer:
         self._lock = threading.Lock()
         self._snapshot: PlanSnapshot | None = None
         self._checked = -1e9
-        self._live: tuple[IntArray, IntArray, IntArray] | None = None  # session, kind, entity
-        self._live_at = -1e9
+        self._pools: dict[bool, _Pool] = {}
+        self._buyers: set[int] = set()
         self._counts: dict[tuple[int, int], list[int]] = {}
         self._rows: list[dict[str, Any]] = []
         self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
@@ -237,31 +248,85 @@ class FeedServer:
         assert self._snapshot is not None
         return self._snapshot
 
-    def _live_rooms(self, session: Session, snapshot: PlanSnapshot) -> tuple[IntArray, IntArray]:
-        """Live sessions now and their candidate index (-1: host not in the plan)."""
-        now = clock.monotonic()
-        if self._live is None or now - self._live_at > self.refresh_seconds:
+    def _pool(self, session: Session, snap: PlanSnapshot, shelf: bool, now: datetime) -> _Pool:
+        """What a surface family can show now (live rooms, or cards), and a shortlist drawn
+        from it by the plan's softmax × pacing. Rebuilt every ``refresh_seconds``."""
+        tick = clock.monotonic()
+        cached = self._pools.get(shelf)
+        if (
+            cached is not None
+            and cached.plan_id == snap.plan_id
+            and tick - cached.at <= self.refresh_seconds
+        ):
+            return cached
+        if shelf:
+            idx = snap.cards
+            item_ids = snap.entity_id[idx]
+        else:
             rows = session.execute(
                 select(LiveSession.id, LiveSession.shop_id, LiveSession.creator_id).where(
                     LiveSession.status == LiveStatus.LIVE
                 )
             ).all()
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            kind = np.array(
-                [_SHOP_ROOM if r[1] is not None else _CREATOR_ROOM for r in rows], dtype=np.int64
-            )
-            entity = np.array(
-                [r[1] if r[1] is not None else (r[2] or 0) for r in rows], dtype=np.int64
-            )
-            self._live = (ids, kind, entity)
-            self._live_at = now
-        ids, kind, entity = self._live
-        idx = np.array(
-            [snapshot.index.get((int(k), int(e)), -1) for k, e in zip(kind, entity, strict=True)],
-            dtype=np.int64,
-        )
-        keep = idx >= 0
-        return ids[keep], idx[keep]
+            session.rollback()
+            found = [
+                (
+                    r[0],
+                    snap.index.get(
+                        (_SHOP_ROOM, r[1]) if r[1] is not None else (_CREATOR_ROOM, r[2] or 0), -1
+                    ),
+                )
+                for r in rows
+            ]
+            item_ids = np.array([f[0] for f in found], dtype=np.int64)
+            idx = np.array([f[1] for f in found], dtype=np.int64)
+            keep = idx >= 0
+            item_ids, idx = item_ids[keep], idx[keep]
+        shortlist = np.zeros(0, dtype=np.int64)
+        if len(idx):
+            with self._lock:
+                log_pace, _ = snap.pace(idx, now, shelf)
+            logits = snap.score[idx] / snap.temperature + log_pace
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            shortlist = self.rng.choice(len(idx), size=SHORTLIST, p=p)
+        pool = _Pool(snap.plan_id, tick, idx, item_ids, shortlist)
+        self._pools[shelf] = pool
+        return pool
+
+    def _draw(self, snap: PlanSnapshot, pool: _Pool, n: int) -> IntArray:
+        """``n`` distinct positions of the pool: uniform over the shortlist, which was drawn
+        by the plan's weights (two-stage sampling), then ordered by score."""
+        if len(pool.idx) <= n:
+            picked = np.arange(len(pool.idx))
+        else:
+            order = pool.shortlist[self.rng.permutation(len(pool.shortlist))]
+            _, first = np.unique(order, return_index=True)
+            picked = order[np.sort(first)][:n]
+            if len(picked) < n:  # a shortlist dominated by a few: fill by score
+                rest = np.setdiff1d(np.argsort(-snap.score[pool.idx]), picked, assume_unique=True)
+                picked = np.concatenate([picked, rest[: n - len(picked)]])
+        return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
+
+    def _followed(
+        self, session: Session, snap: PlanSnapshot, pool: _Pool, user_id: int, now: datetime, n: int
+    ) -> IntArray:
+        """The follow page: live rooms of hosts the user follows, by the plan's weights."""
+        followed = session.execute(
+            select(Follow.creator_id, Follow.shop_id).where(Follow.buyer_id == user_id)
+        ).all()
+        wanted = [
+            snap.index.get((_CREATOR_ROOM, c) if c is not None else (_SHOP_ROOM, sh or 0), -1)
+            for c, sh in followed
+        ]
+        picked = np.flatnonzero(np.isin(pool.idx, np.array(wanted, dtype=np.int64)))
+        if len(picked) > n:
+            with self._lock:
+                log_pace, _ = snap.pace(pool.idx[picked], now, False)
+            logits = snap.score[pool.idx[picked]] / snap.temperature + log_pace
+            logits += self.rng.gumbel(size=len(picked))
+            picked = picked[np.argsort(-logits)[:n]]
+        return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
 
     # -- serving ------------------------------------------------------------------------
 
@@ -276,56 +341,41 @@ class FeedServer:
     ) -> Feed:
         if not 1 <= n <= MAX_ITEMS:
             raise InvalidInput(f"n must be between 1 and {MAX_ITEMS}")
-        if session.get(Buyer, user_id) is None:
-            raise NotFound(f"buyer {user_id} not found")
+        if user_id not in self._buyers:
+            if session.get(Buyer, user_id) is None:
+                raise NotFound(f"buyer {user_id} not found")
+            if len(self._buyers) > 1_000_000:
+                self._buyers.clear()
+            self._buyers.add(user_id)  # buyers are never deleted
         now = at or utcnow()
         snap = self.snapshot(session)
         segment = segment_of(user_id, snap.segments)
         shelf = surface in SHELF_SURFACES
-        if shelf:
-            idx = snap.cards
-            item_ids = snap.entity_id[idx]
+        pool = self._pool(session, snap, shelf, now)
+        if surface is Surface.FOLLOW:
+            picked = self._followed(session, snap, pool, user_id, now, n)
         else:
-            item_ids, idx = self._live_rooms(session, snap)
-            if surface is Surface.FOLLOW:
-                followed = session.execute(
-                    select(Follow.creator_id, Follow.shop_id).where(Follow.buyer_id == user_id)
-                ).all()
-                keys = {(_CREATOR_ROOM, c) for c, _ in followed if c is not None} | {
-                    (_SHOP_ROOM, s) for _, s in followed if s is not None
-                }
-                mine = np.array(
-                    [(int(snap.kind[i]), int(snap.entity_id[i])) in keys for i in idx],
-                    dtype=bool,
-                )
-                item_ids, idx = item_ids[mine], idx[mine]
+            picked = self._draw(snap, pool, n)
+        chosen = pool.idx[picked]
         items: list[FeedItem] = []
-        if len(idx):
+        if len(chosen):
             with self._lock:
-                log_pace, owed = snap.pace(idx, now, shelf)
-            logits = snap.score[idx] / snap.temperature + log_pace
-            logits += self.rng.gumbel(size=len(idx))
-            take = min(n, len(idx))
-            top = (
-                np.argpartition(-logits, take - 1)[:take]
-                if take < len(idx)
-                else np.arange(len(idx))
-            )
-            top = top[np.argsort(-logits[top])]
-            for t in top.tolist():
-                i = int(idx[t])
+                owed = snap.reward_delivered[chosen] < snap.promised[chosen]
+            for i, item_id, reward in zip(
+                chosen.tolist(), pool.item_ids[picked].tolist(), owed.tolist(), strict=True
+            ):
                 items.append(
                     FeedItem(
                         item_kind=ItemKind.PRODUCT_CARD if shelf else ItemKind.LIVE_SESSION,
-                        item_id=int(item_ids[t]),
+                        item_id=item_id,
                         candidate_kind=KINDS[int(snap.kind[i])],
                         entity_id=int(snap.entity_id[i]),
                         shop_id=int(snap.shop_id[i]) or None,
                         score=float(snap.score[i]),
-                        reward=bool(owed[t]),
+                        reward=reward,
                     )
                 )
-            self._record(snap, surface, user_id, now, [int(idx[t]) for t in top.tolist()], items)
+            self._record(snap, surface, user_id, now, chosen.tolist(), items)
         price = float(snap.price[SURFACES.index(surface), now.hour, segment])
         feed = Feed(snap.version, surface, user_id, segment, price, items)
         if self.flush_seconds <= 0:

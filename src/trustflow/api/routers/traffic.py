@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from trustflow.accounts import access
 from trustflow.accounts.models import Role
-from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.deps import CachedPrincipalDep, PrincipalDep, SessionDep
 from trustflow.api.types import Limit, Offset
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
@@ -76,7 +76,7 @@ def feed_server(request: Request) -> FeedServer:
 def feed(
     request: Request,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: CachedPrincipalDep,
     user_id: Annotated[int, Query(ge=1, le=2**62)],
     surface: Surface,
     n: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = 10,
