@@ -30,6 +30,7 @@ The duals are what serving uses: an item's score in a node is ``value + φ − �
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -194,6 +195,65 @@ def solve_exact(problem: Problem) -> Solution:
     )
 
 
+@dataclass(frozen=True)
+class _Group:
+    """Rows ``a:b`` sharing one node list (``nodes``), stored row-major from edge ``e``."""
+
+    nodes: npt.NDArray[np.intp]
+    a: int
+    b: int
+    e: int
+
+    @property
+    def rows(self) -> int:
+        return self.b - self.a
+
+    @property
+    def width(self) -> int:
+        return len(self.nodes)
+
+    def view(self, flat: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
+        return flat[self.e : self.e + self.rows * self.width].reshape(self.rows, self.width)
+
+
+#: Candidates sharing a node list are evaluated as a dense block when at least this many do;
+#: the others edge by edge.
+MIN_GROUP_ROWS = 64
+
+
+def _group_rows(problem: Problem) -> tuple[Problem, IndexArray, npt.NDArray[np.intp]] | None:
+    """The problem with candidates reordered so that those eligible for the same nodes are
+    adjacent (real plans have few such patterns: all cards share one, rooms one per usual
+    airtime), and the row and edge permutations; ``None`` when there are too many patterns."""
+    n = problem.n_cand
+    starts = np.searchsorted(problem.cand, np.arange(n))
+    counts = np.diff(np.append(starts, problem.n_edges))
+    position = np.arange(problem.n_edges) - starts[problem.cand]
+    salt = np.random.default_rng(12345).integers(1, 2**62, int(counts.max()), dtype=np.int64)
+    with np.errstate(over="ignore"):
+        key = np.add.reduceat(problem.node.astype(np.int64) * salt[position] + 1, starts)
+    key = key * 1_000_003 + counts
+    _, pattern, size = np.unique(key, return_inverse=True, return_counts=True)
+    # patterns shared by many candidates first (evaluated as dense blocks), the rest after
+    # (evaluated edge by edge)
+    small = size[pattern] < MIN_GROUP_ROWS
+    order = np.lexsort((np.arange(n), pattern, small)).astype(np.int32)
+    sorted_counts = counts[order]
+    new_starts = np.concatenate([[0], np.cumsum(sorted_counts)[:-1]])
+    edge_perm = np.repeat(starts[order], sorted_counts) + (
+        np.arange(problem.n_edges) - np.repeat(new_starts, sorted_counts)
+    )
+    grouped = Problem(
+        supply=problem.supply,
+        cand=np.repeat(np.arange(n, dtype=np.int32), sorted_counts),
+        node=problem.node[edge_perm],
+        value=problem.value[edge_perm],
+        lower=problem.lower[order],
+        upper=problem.upper[order],
+    )
+    return grouped, order, edge_perm
+
+
 class _SmoothDual:
     """The entropy-smoothed dual as a function of the node prices alone.
 
@@ -202,6 +262,10 @@ class _SmoothDual:
     ``K = Σ_j exp((value − β_j) / ε)``; that choice is closed form (the candidate potential
     ``φ = ε·log(t / K)``), so only the prices are searched. The function is convex and smooth,
     its gradient is supply minus load per node.
+
+    Candidates eligible for the same nodes are evaluated together as one dense block (prices
+    broadcast, loads summed down the columns), so a plan with a few hundred airtime patterns
+    costs about as much per edge as one with a single pattern.
     """
 
     def __init__(self, problem: Problem, dtype: type[np.floating]) -> None:  # type: ignore[type-arg]
@@ -221,92 +285,89 @@ class _SmoothDual:
         self.log_upper = np.log(np.where(np.isfinite(upper), np.maximum(upper, 1e-300), 1.0))
         self.log_upper[~np.isfinite(upper)] = np.inf
         self.starts = np.searchsorted(self.cand, np.arange(self.n)).astype(np.intp)
-        counts = np.diff(np.append(self.starts, len(self.cand)))
-        self.width = int(counts[0]) if len(counts) and np.all(counts == counts[0]) else 0
-        # Block layout: rows of equal width whose nodes are base, base + 1, ... in rows sorted
-        # by base (a candidate eligible on every surface and hour of its segment). Then node
-        # prices are broadcast per block and loads summed per block, without gathers.
-        self.blocks: list[tuple[int, int, int]] = []
-        if self.width:
-            grid = self.node.reshape(self.n, self.width)
-            base = grid[:, 0]
-            if np.all(np.diff(base) >= 0) and np.array_equal(
-                grid - base[:, None], np.broadcast_to(np.arange(self.width), grid.shape)
-            ):
-                firsts = np.flatnonzero(np.diff(base, prepend=-1))
-                if len(firsts) <= 4096:
-                    ends = np.append(firsts[1:], self.n)
-                    self.blocks = [
-                        (int(base[a]), int(a), int(b)) for a, b in zip(firsts, ends, strict=True)
-                    ]
+        self.counts = np.diff(np.append(self.starts, len(self.cand)))
+        self.groups, self.rest = self._find_groups()
+        self.rest_edge = int(self.starts[self.rest]) if self.rest < self.n else len(self.cand)
+        self.rest_starts = self.starts[self.rest :] - self.rest_edge
+        self.rest_cand = self.cand[self.rest_edge :] - self.rest
+        self.rest_node = self.node[self.rest_edge :]
         self.eps = 1.0
         self.x = np.zeros(0, dtype=dtype)
         self.log_t = np.zeros(self.n)
         self.log_k = np.zeros(self.n)
 
-    def _row_max(self, z: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
-        if self.width:
-            return np.asarray(z.max(axis=1), dtype=np.float64)
-        return np.asarray(np.maximum.reduceat(z, self.starts), dtype=np.float64)
-
-    def _row_sum(self, z: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
-        if self.width:
-            return np.asarray(z.sum(axis=1), dtype=np.float64)
-        return np.asarray(np.add.reduceat(z, self.starts), dtype=np.float64)
+    def _find_groups(self) -> tuple[list[_Group], int]:
+        """Runs of at least :data:`MIN_GROUP_ROWS` adjacent rows with identical node lists
+        (rows come sorted that way from :func:`_group_rows`), and the first row after them:
+        rows from there on are evaluated edge by edge."""
+        groups: list[_Group] = []
+        firsts = np.flatnonzero(np.diff(self.counts, prepend=-1) != 0)
+        for a, b in zip(firsts.tolist(), [*firsts[1:].tolist(), self.n], strict=True):
+            w, e = int(self.counts[a]), int(self.starts[a])
+            grid = self.node[e : e + (b - a) * w].reshape(b - a, w)
+            change = np.flatnonzero(np.any(grid[1:] != grid[:-1], axis=1)) + 1
+            for c0, c1 in itertools.pairwise([0, *change.tolist(), b - a]):
+                if c1 - c0 < MIN_GROUP_ROWS:
+                    return groups, a + c0
+                groups.append(_Group(grid[c0].astype(np.intp), a + c0, a + c1, e + c0 * w))
+        return groups, self.n
 
     def row_totals(self, x: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
-        return (
-            self._row_sum(x.reshape(self.n, self.width))
-            if self.width
-            else _weighted_count(self.cand, weights=x, minlength=self.n)
-        )
+        out = np.empty(self.n)
+        for g in self.groups:
+            out[g.a : g.b] = g.view(x).sum(axis=1, dtype=np.float64)
+        if self.rest < self.n:
+            out[self.rest :] = _weighted_count(
+                self.rest_cand, weights=x[self.rest_edge :], minlength=self.n - self.rest
+            )
+        return out
 
     def per_row(self, a: FloatArray) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
         """``a[cand]`` flat, for multiplying the flat plan."""
-        if self.width:
-            return np.repeat(a.astype(self.dtype), self.width)
-        return a.astype(self.dtype)[self.cand]
+        return np.repeat(a.astype(self.dtype), self.counts)
 
     def node_load(self, x: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
-        if self.blocks:
-            grid = x.reshape(self.n, self.width)
-            load = np.zeros(self.m)
-            for base, a, b in self.blocks:
-                load[base : base + self.width] += grid[a:b].sum(axis=0, dtype=np.float64)
-            return load
-        return _weighted_count(self.node, weights=x, minlength=self.m)
-
-    def _per_row(self, a: FloatArray) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
-        """``a[cand]``, broadcast instead of gathered when every row has the same width."""
-        a = a.astype(self.dtype)
-        return a[:, None] if self.width else a[self.cand]
+        load = np.zeros(self.m)
+        for g in self.groups:
+            load[g.nodes] += g.view(x).sum(axis=0, dtype=np.float64)
+        if self.rest < self.n:
+            load += _weighted_count(self.rest_node, weights=x[self.rest_edge :], minlength=self.m)
+        return load
 
     def __call__(self, beta: FloatArray) -> tuple[float, FloatArray]:
         eps = self.eps
-        v = self.v.reshape(self.n, self.width) if self.width else self.v
         b32 = beta.astype(self.dtype)
-        if self.blocks:
-            z = np.empty_like(v)
-            for base, a, b in self.blocks:
-                np.subtract(v[a:b], b32[base : base + self.width], out=z[a:b])
-        else:
-            node = self.node.reshape(self.n, self.width) if self.width else self.node
-            z = v - b32[node]
-        zmax = self._row_max(z)
-        z -= self._per_row(zmax)
-        z *= self.dtype(1.0 / eps)
-        ez = np.exp(z, out=z)
-        ksum = self._row_sum(ez)
-        log_k = zmax / eps + np.log(ksum)
-        log_t = np.clip(log_k, self.log_lower, self.log_upper)
-        ez *= self._per_row(np.exp(log_t - np.log(ksum)))
-        if self.blocks:
-            load = np.zeros(self.m)
-            for base, a, b in self.blocks:
-                load[base : base + self.width] += ez[a:b].sum(axis=0, dtype=np.float64)
-        else:
-            load = _weighted_count(self.node, weights=ez.reshape(-1), minlength=self.m)
-        ez = ez.reshape(-1)
+        inv = self.dtype(1.0 / eps)
+        ez = np.empty_like(self.v)
+        load = np.zeros(self.m)
+        log_k = np.empty(self.n)
+        log_t = np.empty(self.n)
+        for g in self.groups:
+            z = g.view(ez)
+            np.subtract(g.view(self.v), b32[g.nodes], out=z)
+            zmax = z.max(axis=1)
+            z -= zmax[:, None]
+            z *= inv
+            np.exp(z, out=z)
+            ksum = z.sum(axis=1, dtype=np.float64)
+            lk = zmax / eps + np.log(ksum)
+            lt = np.clip(lk, self.log_lower[g.a : g.b], self.log_upper[g.a : g.b])
+            z *= np.exp(lt - np.log(ksum)).astype(self.dtype)[:, None]
+            load[g.nodes] += z.sum(axis=0, dtype=np.float64)
+            log_k[g.a : g.b], log_t[g.a : g.b] = lk, lt
+        if self.rest < self.n:
+            r, cand = self.rest, self.rest_cand
+            z = np.subtract(self.v[self.rest_edge :], b32[self.rest_node], out=ez[self.rest_edge :])
+            zmax = np.maximum.reduceat(z, self.rest_starts).astype(np.float64)
+            z -= zmax.astype(self.dtype)[cand]
+            z *= inv
+            np.exp(z, out=z)
+            ksum = np.add.reduceat(z, self.rest_starts, dtype=np.float64)
+            lk = zmax / eps + np.log(ksum)
+            lt = np.clip(lk, self.log_lower[r:], self.log_upper[r:])
+            z *= np.exp(lt - np.log(ksum)).astype(self.dtype)[cand]
+            load += _weighted_count(self.rest_node, weights=z, minlength=self.m)
+            log_k[r:], log_t[r:] = lk, lt
         self.x, self.log_t, self.log_k = ez, log_t, log_k
         # Σ_i ψ_i(K_i): εK inside the bounds, the tangent line of εt(1 + log K − log t) outside
         inside = log_k == log_t
@@ -388,6 +449,10 @@ def solve_dual(
     if np.any(np.bincount(problem.cand, minlength=problem.n_cand) == 0):
         raise InvalidInput("every candidate needs at least one edge")
     started = time.perf_counter()
+    original = problem
+    grouped = _group_rows(problem)
+    if grouped is not None:
+        problem, row_order, edge_perm = grouped
     dual = _SmoothDual(problem, dtype)
     beta: FloatArray | None = None
     evaluations = 0
@@ -417,6 +482,15 @@ def solve_dual(
     beta, x32 = _polish(dual, beta, polish_passes)
     evaluations += polish_passes
     x = x32.astype(np.float64) * dual.scale_s
+    potential = dual.eps * (dual.log_t - dual.log_k) * dual.scale_v  # before polish
+    if grouped is not None:  # back to the caller's order
+        x_caller = np.empty_like(x)
+        x_caller[edge_perm] = x
+        x = x_caller
+        potential_caller = np.empty_like(potential)
+        potential_caller[row_order] = potential
+        potential = potential_caller
+        problem = original
     shortfall, excess = _bound_violations(
         problem, _weighted_count(problem.cand, weights=x, minlength=problem.n_cand)
     )
@@ -426,7 +500,7 @@ def solve_dual(
         seconds=time.perf_counter() - started,
         solver="dual",
         node_price=beta * dual.scale_v,
-        cand_potential=dual.eps * (dual.log_t - dual.log_k) * dual.scale_v,  # before polish
+        cand_potential=potential,
         temperature=dual.eps * dual.scale_v,
         iterations=evaluations,
         max_shortfall=shortfall,
