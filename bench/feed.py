@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> None:
             _, key = accounts_service.create_api_key(session, role=Role.OPERATOR, subject_id=None)
             session.commit()
         _log(
-            f"  {plan.version}: {built.problem.n_edges:,} edges, solved in {built.solution.seconds:.1f} s"
+            f"  {plan.version}: {built.problem.n_edges:,} edges, "
+            f"solved in {built.solution.seconds:.1f} s"
         )
 
         rng = np.random.default_rng(args.seed + 2)

@@ -101,11 +101,11 @@ def serve(
     host: str = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the API (``/api/v1``, OpenAPI at ``/openapi.json``, dashboard at ``/``)."""
-    import uvicorn
-
     from trustflow import migrate
+    from trustflow.api.server import run
     from trustflow.db import default_engine
 
     with _clear_errors():
@@ -113,14 +113,7 @@ def serve(
             console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
             raise typer.Exit(2)
 
-    uvicorn.run(
-        "trustflow.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-    )
+    run(host, port, workers, access_log=access_log)
 
 
 def _parse_as_of(value: str | None) -> Any:
