@@ -300,12 +300,13 @@ class FeedServer:
         if len(pool.idx) <= n:
             picked = np.arange(len(pool.idx))
         else:
-            order = pool.shortlist[self.rng.permutation(len(pool.shortlist))]
-            _, first = np.unique(order, return_index=True)
-            picked = order[np.sort(first)][:n]
-            if len(picked) < n:  # a shortlist dominated by a few: fill by score
-                rest = np.setdiff1d(np.argsort(-snap.score[pool.idx]), picked, assume_unique=True)
-                picked = np.concatenate([picked, rest[: n - len(picked)]])
+            draws = pool.shortlist[self.rng.integers(0, len(pool.shortlist), 4 * n)].tolist()
+            distinct = list(dict.fromkeys(draws))[:n]
+            if len(distinct) < n:  # a shortlist dominated by a few: fill by score
+                taken = set(distinct)
+                best = np.argsort(-snap.score[pool.idx]).tolist()
+                distinct += [p for p in best if p not in taken][: n - len(distinct)]
+            picked = np.array(distinct, dtype=np.int64)
         return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
 
     def _followed(
