@@ -36,7 +36,7 @@ from trustflow.simulate.config import SimConfig
 from trustflow.simulate.population import Population
 from trustflow.traffic import service as traffic_service
 from trustflow.traffic.models import ItemKind, Surface
-from trustflow.traffic.policy import BaselinePolicy, Candidates, FeedPolicy
+from trustflow.traffic.policy import BaselinePolicy, Candidates, FeedPolicy, Shown
 
 DAY = 86_400
 HOUR = 3_600
@@ -194,11 +194,13 @@ class Simulation:
             self._catalog_moves(session, t0)
             lives, videos = self._content(session, t0)
             self.policy.refresh(session, at=_dt(t0)[0])
+            served = 0.0
             for hour, share, live_on in BATCHES:
                 at = t0 + int(hour * HOUR)
                 self._traffic_batch(
-                    session, d, at, share, lives if live_on else None, videos, stats
+                    session, d, at, (served, share), lives if live_on else None, videos, stats
                 )
+                served += share
             if len(lives):
                 content_bulk.end_lives(session, lives.ids, at=_dt(t0 + LIVE_END)[0])
             self._fulfil_and_react(session, d, t0 + DAY)
@@ -373,40 +375,43 @@ class Simulation:
             return [videos]
         return [self._cards()]
 
-    def _weights(self, surface: str, parts: list[Content]) -> tuple[np.ndarray, np.ndarray]:
+    def _hosts(self, content: Content) -> tuple[IntArray, IntArray]:
+        """Store ids of each element's shop and creator (0 where none), as policies see them."""
         pop = self.pop
         assert pop is not None
+        shop_db = np.where(content.shop >= 0, pop.shop_ids[np.maximum(content.shop, 0)], 0)
+        creator_db = np.where(
+            content.creator >= 0, pop.creator_ids[np.maximum(content.creator, 0)], 0
+        )
+        return shop_db.astype(np.int64), creator_db.astype(np.int64)
+
+    def _candidates(self, surface: str, part: Content) -> Candidates:
+        shop_db, creator_db = self._hosts(part)
+        return Candidates(Surface(surface), part.kind, part.ids, shop_db, creator_db)
+
+    def _weights(self, surface: str, parts: list[Content]) -> tuple[np.ndarray, np.ndarray]:
+        """Each element's weight, and the part of it that is reward traffic."""
         weights, reward = [], []
         for part in parts:
-            creator_db = np.where(
-                part.creator >= 0, pop.creator_ids[np.maximum(part.creator, 0)], 0
-            )
-            shop_db = np.where(part.shop >= 0, pop.shop_ids[np.maximum(part.shop, 0)], 0)
-            allocation = self.policy.allocate(
-                Candidates(Surface(surface), part.kind, part.ids, shop_db, creator_db)
-            )
+            allocation = self.policy.allocate(self._candidates(surface, part))
             weights.append(np.asarray(allocation.weights, dtype=np.float64))
-            mask = (
-                allocation.reward_mask
-                if allocation.reward_mask is not None
-                else np.zeros(len(part), dtype=bool)
-            )
-            reward.append(mask)
-        return np.concatenate(weights) if weights else np.zeros(0), np.concatenate(
-            reward
-        ) if reward else np.zeros(0, dtype=bool)
+            reward.append(allocation.reward_part())
+        if not weights:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(weights), np.concatenate(reward)
 
     def _traffic_batch(
         self,
         session: Session,
         d: int,
         at: int,
-        share: float,
+        supply: tuple[float, float],
         lives: Content | None,
         videos: Content,
         stats: DayStats,
     ) -> None:
         """Serve one batch of traffic on every surface, and turn some of it into orders.
+        ``supply`` is (the share of the day's traffic served before, this batch's share).
 
         Impressions are not drawn one by one: by Poisson splitting, each viewer's impressions
         of each candidate are independent Poisson counts. The few that could become orders are
@@ -417,20 +422,33 @@ class Simulation:
         pop, rng, cfg = self.pop, self.rng, self.config
         assert pop is not None
         n_b, n_creators = len(pop.buyer_ids), len(pop.creator_ids)
+        supply_served, share = supply
         per_buyer = (
             pop.buyer_activity * cfg.sessions_per_buyer * cfg.impressions_per_session * share
         )
         follow_keys = np.sort(pop.follow_buyer * n_creators + pop.follow_creator)
         buys: list[dict[str, np.ndarray]] = []
+        offer = {surface: self._surface_pool(surface, lives, videos) for surface in SURFACES}
+        begin_batch = getattr(self.policy, "begin_batch", None)
+        if begin_batch is not None:
+            begin_batch(
+                at=_dt(at)[0],
+                supply_share=share,
+                supply_served=supply_served,
+                on_offer=[
+                    self._candidates(s, part) for s, parts in offer.items() for part in parts
+                ],
+            )
         for surface in SURFACES:
-            parts = self._surface_pool(surface, lives, videos)
+            parts = offer[surface]
             pool = self._pool(parts)
             if len(pool) == 0:
                 continue
             kinds = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
             part_kind = [p.kind for p in parts]
-            weights, reward = self._weights(surface, parts)
+            weights, reward_weights = self._weights(surface, parts)
             weights = np.where(pool.product_count > 0, weights, 0.0)
+            reward_weights = np.where(pool.product_count > 0, reward_weights, 0.0)
             bound = self._conversion_bound(surface, pool)
             lam = per_buyer * cfg.surface_share[surface]
             viewer_group, n_groups, edge_group, edge_elem = self._edges(surface, pool, follow_keys)
@@ -461,6 +479,7 @@ class Simulation:
             shown = np.bincount(elem, minlength=len(pool)) + np.bincount(
                 edge_elem, weights=rest, minlength=len(pool)
             ).astype(np.int64)
+            reward = self._reward_share(shown, weights, reward_weights)
             self._log_impressions(
                 session, surface, pool, kinds, part_kind, shown, reward, at, stats
             )
@@ -616,6 +635,14 @@ class Simulation:
         )
         return np.asarray(np.minimum(p, 0.6), dtype=np.float64)
 
+    def _reward_share(self, shown: IntArray, weights: np.ndarray, reward: np.ndarray) -> IntArray:
+        """How many of each element's impressions are reward traffic: each one is, with
+        probability reward weight ÷ weight."""
+        if not (reward > 0).any():
+            return np.zeros(len(shown), dtype=np.int64)
+        p = np.clip(np.divide(reward, weights, out=np.zeros(len(shown)), where=weights > 0), 0, 1)
+        return self.rng.binomial(shown, p).astype(np.int64)
+
     def _log_impressions(
         self,
         session: Session,
@@ -624,24 +651,33 @@ class Simulation:
         kinds: np.ndarray,
         part_kind: list[ItemKind],
         shown: IntArray,
-        reward: np.ndarray,
+        reward: IntArray,
         at: int,
         stats: DayStats,
     ) -> None:
-        uniq = np.flatnonzero(shown)
-        counts = shown[uniq]
-        stats.impressions += int(counts.sum())
+        """Log each element's organic impressions, and its reward impressions in rows of
+        their own under the policy's plan; tell a policy that listens what was shown."""
+        stats.impressions += int(shown.sum())
         plan = getattr(self.policy, "reward_plan", None)
+        if not plan:
+            reward = np.zeros_like(shown)
+        organic = shown - reward
+        rows, paid = np.flatnonzero(organic), np.flatnonzero(reward)
+        elems = np.concatenate([rows, paid])
         traffic_service.log_impression_counts(
             session,
-            [Surface(surface)] * len(uniq),
-            [part_kind[int(k)] for k in kinds[uniq]],
-            pool.ids[uniq].tolist(),
-            counts.tolist(),
+            [Surface(surface)] * len(elems),
+            [part_kind[int(k)] for k in kinds[elems]],
+            pool.ids[elems].tolist(),
+            np.concatenate([organic[rows], reward[paid]]).tolist(),
             shown_at=_dt(at)[0],
-            reward_plan=[plan if r else None for r in reward[uniq]] if plan else None,
+            reward_plan=[None] * len(rows) + [plan] * len(paid) if plan else None,
             plan_version=self.policy.name,
         )
+        observe = getattr(self.policy, "observe", None)
+        if observe is not None:
+            shop_db, creator_db = self._hosts(pool)
+            observe(Shown(Surface(surface), shop_db, creator_db, shown, reward))
 
     def _place(
         self, session: Session, d: int, at: int, buy: dict[str, np.ndarray], stats: DayStats

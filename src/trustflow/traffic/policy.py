@@ -4,12 +4,20 @@ A policy sees the candidates of one surface (live rooms, short videos or product
 returns a non-negative weight per candidate; the surface then shows candidates in proportion
 to their weights. This is the narrow interface between traffic and whoever serves it (the
 API's feed, the simulator): a smarter policy replaces the baseline without either changing.
+
+A policy that pays for reward traffic says which part of each weight is reward
+(:attr:`Allocation.reward_weights`); the server logs that share of the impressions as reward,
+under the policy's ``reward_plan``. A policy that paces promised traffic needs to hear back
+from the server, through two optional methods (:class:`PacedPolicy`): ``begin_batch`` before
+each batch of traffic, with the batch's share of the day's supply, and ``observe`` with what
+each surface showed. Servers call them only when the policy has them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 import numpy as np
@@ -18,8 +26,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trustflow.bulk import IntArray, table
+from trustflow.config import Settings
 from trustflow.orders.models import Order, OrderStatus
+from trustflow.traffic import chuanliu
+from trustflow.traffic.chuanliu_models import PartyKind
 from trustflow.traffic.models import ItemKind, Surface
+from trustflow.traffic.pacing import Pacer
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -42,12 +54,40 @@ class Candidates:
 
 @dataclass(frozen=True)
 class Allocation:
-    """Weights per candidate, and which candidates' impressions are reward traffic (and whose
-    plan pays for them)."""
+    """Weights per candidate, and which of their traffic is reward traffic (and whose plan
+    pays for it).
+
+    ``reward_weights`` is the part of each weight that is reward traffic
+    (0 ≤ reward_weights ≤ weights): a candidate's impressions are reward impressions with
+    probability ``reward_weights / weights``. ``reward_mask`` is the coarse form: all of a
+    masked candidate's impressions are reward. Without either, all traffic is organic.
+    """
 
     weights: FloatArray
     reward_plan: str | None = None
     reward_mask: npt.NDArray[np.bool_] | None = None
+    reward_weights: FloatArray | None = None
+
+    def reward_part(self) -> FloatArray:
+        """The reward part of each weight, from ``reward_weights`` or ``reward_mask``."""
+        weights = np.asarray(self.weights, dtype=np.float64)
+        if self.reward_weights is not None:
+            return np.clip(np.asarray(self.reward_weights, dtype=np.float64), 0.0, weights)
+        if self.reward_mask is not None:
+            return np.where(self.reward_mask, weights, 0.0)
+        return np.zeros(len(weights), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What one surface showed in one batch, per candidate: all impressions and the reward
+    impressions among them. ``shop_id`` and ``creator_id`` as in :class:`Candidates`."""
+
+    surface: Surface
+    shop_id: IntArray
+    creator_id: IntArray
+    impressions: IntArray
+    reward_impressions: IntArray
 
 
 class FeedPolicy(Protocol):
@@ -58,6 +98,26 @@ class FeedPolicy(Protocol):
 
     def allocate(self, candidates: Candidates) -> Allocation:
         """Weights for one surface's candidates."""
+
+
+class PacedPolicy(FeedPolicy, Protocol):
+    """A policy that paces traffic during the day: its server tells it when each batch of
+    traffic begins and what was shown. Both methods are optional for a :class:`FeedPolicy`."""
+
+    def begin_batch(
+        self,
+        *,
+        at: datetime,
+        supply_share: float,
+        supply_served: float,
+        on_offer: Sequence[Candidates],
+    ) -> None:
+        """A batch carrying ``supply_share`` of the day's supply starts at ``at``, after
+        ``supply_served`` of it was served (both shares of the day's traffic, 0..1), with
+        ``on_offer`` on its surfaces (one :class:`Candidates` per surface and item kind)."""
+
+    def observe(self, shown: Shown) -> None:
+        """What a surface showed in the current batch."""
 
 
 @dataclass
@@ -123,8 +183,186 @@ class UniformPolicy:
         return Allocation(weights=np.ones(len(candidates), dtype=np.float64))
 
 
+#: Surfaces where the platform recommends, so reward traffic can be placed: every viewer may
+#: be shown every candidate. Follow, search and the shop page answer what the viewer asked for.
+REWARD_SURFACES = frozenset(
+    {Surface.FEATURED, Surface.DISCOVER, Surface.SHORT_VIDEO_TO_LIVE, Surface.MALL}
+)
+_SHOP, _CREATOR = 0, 1
+
+
+@dataclass
+class ChuanliuPolicy:
+    """Deliver the Chuanliu plan's promised reward impressions (docs/chuanliu.md) on top of a
+    base policy, paced through the day so that each party receives what it was promised.
+
+    Each day it writes the day's promises to the ledger (:func:`chuanliu.promise`). Before each
+    batch a :class:`~trustflow.traffic.pacing.Pacer` gives every promised party a reward share
+    ``r``: on each recommending surface (:data:`REWARD_SURFACES`) where the party has something
+    on offer, its items there get reward weight ``r ×`` the surface's organic weight, split
+    evenly. A shop is paid through its own live rooms, short videos and product cards, a
+    creator through its rooms and videos: the items :func:`chuanliu.reconcile` credits to them.
+    The pacer expects ``r ×`` the surface's supply (learned from earlier days at the same time)
+    per surface, and corrects that with what the party was actually shown (``observe``); a
+    shortfall carries into the next day's target.
+
+    The tally of what was delivered lives in this process; a feed served by several processes
+    would keep it in the store.
+    """
+
+    base: FeedPolicy = field(default_factory=BaselinePolicy)
+    settings: Settings | None = None
+    #: The reward share ``r`` is at most 1: a party's reward traffic on a surface is never
+    #: weighted above all of the surface's organic traffic.
+    pacer: Pacer = field(default_factory=lambda: Pacer(max_weight=1.0))
+    name: str = "chuanliu"
+    reward_plan: str = chuanliu.PLAN
+    _day: date | None = None
+    _party: dict[tuple[PartyKind, int], int] = field(default_factory=dict)
+    #: Today's promised shops and creators, by id (sorted), and their party indices.
+    _shop_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _shop_party: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _creator_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _creator_party: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Time of day (minutes) -> slot; impressions per (slot, surface), from earlier days.
+    _slots: dict[int, int] = field(default_factory=dict)
+    _supply: dict[tuple[int, Surface], float] = field(default_factory=dict)
+    #: The batch in progress: its slot, each party's reward share, each surface's organic
+    #: weight and each party's number of items there, and what was shown.
+    _slot: int | None = None
+    _share: FloatArray = field(default_factory=lambda: np.zeros(0))
+    _surface_weight: dict[Surface, float] = field(default_factory=dict)
+    _items: dict[Surface, IntArray] = field(default_factory=dict)
+    _received: FloatArray = field(default_factory=lambda: np.zeros(0))
+    _shown: dict[Surface, int] = field(default_factory=dict)
+
+    def refresh(self, session: Session, *, at: datetime) -> None:
+        self.base.refresh(session, at=at)
+        day = at.astimezone(UTC).date()
+        if day == self._day:
+            return
+        self._close_batch()
+        rows = chuanliu.promise(session, day, settings=self.settings)
+        keys = [(row.party_kind, int(row.party_id)) for row in rows]
+        new = [k for k in keys if k not in self._party]
+        for k in new:
+            self._party[k] = len(self._party)
+        self.pacer.add_parties([_SHOP if kind is PartyKind.SHOP else _CREATOR for kind, _ in new])
+        promised = np.zeros(self.pacer.parties)
+        active = np.zeros(self.pacer.parties, dtype=bool)
+        for row, key in zip(rows, keys, strict=True):
+            promised[self._party[key]] = row.promised_impressions
+            active[self._party[key]] = True
+        self.pacer.start_day(promised, active)
+        self._shop_ids, self._shop_party = self._lookup(keys, PartyKind.SHOP)
+        self._creator_ids, self._creator_party = self._lookup(keys, PartyKind.CREATOR)
+        self._share = np.zeros(self.pacer.parties)
+        self._day = day
+
+    def begin_batch(
+        self,
+        *,
+        at: datetime,
+        supply_share: float,
+        supply_served: float,
+        on_offer: Sequence[Candidates] = (),
+    ) -> None:
+        """Plan the batch: ``on_offer`` is every surface's candidates in it (one
+        :class:`Candidates` per surface and item kind)."""
+        self._close_batch()
+        slot = self._slots.setdefault(at.hour * 60 + at.minute, len(self._slots))
+        n = self.pacer.parties
+        self._surface_weight, self._items = {}, {}
+        for candidates in on_offer:
+            if candidates.surface not in REWARD_SURFACES:
+                continue
+            weight = float(np.sum(self.base.allocate(candidates).weights))
+            surface = candidates.surface
+            self._surface_weight[surface] = self._surface_weight.get(surface, 0.0) + weight
+            party = self._party_of(candidates.shop_id, candidates.creator_id)
+            items = np.bincount(party[party >= 0], minlength=n)
+            self._items[surface] = self._items.get(surface, np.zeros(n, dtype=np.int64)) + items
+        capacity = np.zeros(n)
+        for surface, items in self._items.items():
+            capacity += np.where(items > 0, self._expected_supply(slot, surface), 0.0)
+        self._share = self.pacer.weights(
+            slot, supply_served=supply_served, supply_share=supply_share, capacity=capacity
+        )
+        self._slot = slot
+        self._received = np.zeros(n)
+        self._shown = {}
+
+    def allocate(self, candidates: Candidates) -> Allocation:
+        base = self.base.allocate(candidates)
+        weights = np.asarray(base.weights, dtype=np.float64)
+        items = self._items.get(candidates.surface)
+        if items is None or not self._share.any():
+            return Allocation(weights=weights, reward_plan=self.reward_plan)
+        party = self._party_of(candidates.shop_id, candidates.creator_id)
+        mine = party >= 0
+        reward = np.zeros(len(candidates))
+        reward[mine] = (
+            self._share[party[mine]]
+            * self._surface_weight[candidates.surface]
+            / np.maximum(items[party[mine]], 1)
+        )
+        return Allocation(
+            weights=weights + reward, reward_plan=self.reward_plan, reward_weights=reward
+        )
+
+    def observe(self, shown: Shown) -> None:
+        if self._slot is None:
+            return
+        self._shown[shown.surface] = self._shown.get(shown.surface, 0) + int(
+            np.sum(shown.impressions)
+        )
+        party = self._party_of(shown.shop_id, shown.creator_id)
+        got = (party >= 0) & (shown.reward_impressions > 0)
+        self._received += np.bincount(
+            party[got], weights=shown.reward_impressions[got], minlength=self.pacer.parties
+        )
+
+    def _expected_supply(self, slot: int, surface: Surface) -> float:
+        """Impressions the surface is expected to serve in this slot: what it served at this
+        time on earlier days. Without history nothing is expected, and no reward is placed
+        until a batch at this time has been seen."""
+        return self._supply.get((slot, surface), 0.0)
+
+    def _close_batch(self) -> None:
+        if self._slot is None:
+            return
+        self.pacer.record(self._received)
+        for surface, impressions in self._shown.items():
+            key = (self._slot, surface)
+            before = self._supply.get(key)
+            self._supply[key] = impressions if before is None else 0.5 * (before + impressions)
+        self._slot = None
+
+    def _lookup(
+        self, keys: list[tuple[PartyKind, int]], kind: PartyKind
+    ) -> tuple[IntArray, IntArray]:
+        ids = np.array(sorted(i for k, i in keys if k is kind), dtype=np.int64)
+        return ids, np.array([self._party[(kind, int(i))] for i in ids], dtype=np.int64)
+
+    def _party_of(self, shop_id: IntArray, creator_id: IntArray) -> IntArray:
+        """Today's promised party of each candidate, or -1: the shop for a shop's own items
+        and product cards, the host creator for a creator's rooms and videos."""
+        shop_id, creator_id = np.asarray(shop_id), np.asarray(creator_id)
+        by_shop = _find(self._shop_ids, self._shop_party, shop_id)
+        by_creator = _find(self._creator_ids, self._creator_party, creator_id)
+        return np.where(shop_id > 0, by_shop, by_creator)
+
+
+def _find(sorted_ids: IntArray, values: IntArray, ids: IntArray) -> IntArray:
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == ids, values[pos], -1).astype(np.int64)
+
+
 #: Policies the command line can name (``trustflow demo --policy``).
-POLICIES: dict[str, type[BaselinePolicy] | type[UniformPolicy]] = {
+POLICIES: dict[str, Callable[[], FeedPolicy]] = {
     "baseline": BaselinePolicy,
     "uniform": UniformPolicy,
+    "chuanliu": ChuanliuPolicy,
 }
