@@ -294,6 +294,8 @@ class Scale(StrEnum):
 class PolicyName(StrEnum):
     BASELINE = "baseline"
     UNIFORM = "uniform"
+    CHUANLIU = "chuanliu"
+    PLAN = "plan"
 
 
 @app.command()

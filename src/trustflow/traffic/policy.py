@@ -361,8 +361,17 @@ def _find(sorted_ids: IntArray, values: IntArray, ids: IntArray) -> IntArray:
 
 
 #: Policies the command line can name (``trustflow demo --policy``).
+def plan_policy() -> FeedPolicy:
+    """The whole traffic engine: the daily plan (:mod:`trustflow.traffic.plan_policy`) with
+    Chuanliu reward traffic paced on top."""
+    from trustflow.traffic.plan_policy import PlanPolicy
+
+    return ChuanliuPolicy(base=PlanPolicy(), name="plan")
+
+
 POLICIES: dict[str, Callable[[], FeedPolicy]] = {
     "baseline": BaselinePolicy,
     "uniform": UniformPolicy,
     "chuanliu": ChuanliuPolicy,
+    "plan": plan_policy,
 }
