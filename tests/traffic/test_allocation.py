@@ -71,8 +71,11 @@ def test_prices_certify_the_plan_by_weak_duality() -> None:
     bound = lp_dual_bound(problem, dual.node_price)
     assert bound >= exact.objective * (1 - 1e-9)
     assert dual.objective / bound >= 0.98
-    # prices are what serving subtracts: a busier node is dearer than an idle one
+    # prices are in value units: never negative, never above the best value on offer there
+    best = np.zeros(problem.n_nodes)
+    np.maximum.at(best, problem.node, problem.value)
     assert np.all(dual.node_price >= 0)
+    assert np.all(dual.node_price <= best + 1e-9)
 
 
 def test_sampled_warm_start_still_meets_promises() -> None:

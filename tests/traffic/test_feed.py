@@ -280,3 +280,19 @@ def test_servers_share_pacing_counters_under_concurrency(
     # and every server sees the shared totals after a read
     probe = FeedServer(factory, refresh_seconds=0.0)
     assert probe.snapshot(session).delivered.sum() == total
+
+
+def test_the_plan_in_force_is_shown_to_operators_and_sellers_not_buyers(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    op = _key(session, Role.OPERATOR, None)
+    buyer = _key(session, Role.BUYER, m.buyers[0])
+    with _client(factory, engine) as client:
+        assert client.get("/api/v1/traffic/plan", headers=op).status_code == 404
+        plan = _plan(session, m)
+        shown = client.get("/api/v1/traffic/plan", headers=op)
+        assert client.get("/api/v1/traffic/plan", headers=buyer).status_code == 403
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert (body["version"], body["status"], body["candidates"]) == (plan.version, "active", 7)

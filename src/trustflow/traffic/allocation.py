@@ -499,7 +499,9 @@ def solve_dual(
         objective=float(problem.value @ x),
         seconds=time.perf_counter() - started,
         solver="dual",
-        node_price=beta * dual.scale_v,
+        # a price above every value there only says no one wants the node: the LP's price is
+        # then anything from that value up; report the least
+        node_price=np.minimum(beta * dual.scale_v, _node_max(problem.value, problem)),
         cand_potential=potential,
         temperature=dual.eps * dual.scale_v,
         iterations=evaluations,
@@ -508,14 +510,19 @@ def solve_dual(
     )
 
 
-def _best_values(dual: _SmoothDual, problem: Problem) -> FloatArray:
-    """Every node priced at its best value: no candidate wants more than it can have."""
+def _node_max(value: npt.NDArray[np.floating], problem: Problem) -> FloatArray:  # type: ignore[type-arg]
+    """The best value of each node's edges (0 for a node no one may use)."""
     order = np.argsort(problem.node, kind="stable")
     present = np.bincount(problem.node, minlength=problem.n_nodes) > 0
     starts = np.searchsorted(problem.node[order], np.arange(problem.n_nodes))
-    beta = np.zeros(problem.n_nodes)
-    beta[present] = np.maximum.reduceat(dual.v[order], starts[present])
-    return beta
+    best = np.zeros(problem.n_nodes)
+    best[present] = np.maximum.reduceat(value[order], starts[present])
+    return best
+
+
+def _best_values(dual: _SmoothDual, problem: Problem) -> FloatArray:
+    """Every node priced at its best value: no candidate wants more than it can have."""
+    return _node_max(dual.v, problem)
 
 
 def _minimise(

@@ -97,4 +97,4 @@ def active_plan(session: SessionDep, principal: PrincipalDep) -> object:
     plan = traffic_plan.active_plan(session)
     if plan is None:
         raise NotFound("no traffic plan is active")
-    return PlanOut.model_validate({**plan.__dict__, "version": plan.version})
+    return plan
