@@ -6,14 +6,21 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from tests.traffic.test_feed import _market, _plan
 from trustflow.db import session_factory
 from trustflow.simulate.config import config_for
 from trustflow.simulate.runner import run_simulation
-from trustflow.traffic.models import Impression
-from trustflow.traffic.plan_models import PlanStatus, TrafficPlan
-from trustflow.traffic.policy import POLICIES
+from trustflow.traffic import plan as tp
+from trustflow.traffic.models import Impression, ItemKind, Surface
+from trustflow.traffic.plan_models import CandidateKind, PlanStatus, TrafficPlan
+from trustflow.traffic.plan_policy import PlanPolicy
+from trustflow.traffic.policy import POLICIES, Candidates
+from trustflow.traffic.serving import PlanSnapshot
 
 
 def test_a_simulation_runs_on_daily_plans(tmp_path: Path) -> None:
@@ -33,3 +40,24 @@ def test_a_simulation_runs_on_daily_plans(tmp_path: Path) -> None:
     assert surfaces == 7
     assert run.summary["policy"] == "plan"
     assert run.summary["orders"] > 0
+
+
+def test_a_promise_is_not_paid_twice(session: Session) -> None:
+    """The plan counts a Chuanliu promise in the room's planned impressions; the reward pacer
+    delivers it on top, so the organic weight is what the plan allotted beyond it."""
+    m = _market(session)
+    plan = _plan(session, m, promised_shop0=30)
+    snap = PlanSnapshot.load(session, plan)
+    room = snap.index[(tp.KINDS.index(CandidateKind.SHOP_ROOM), m.shops[0])]
+    policy = PlanPolicy(snapshot=snap)
+    weights = policy.allocate(
+        Candidates(
+            Surface.FEATURED,
+            ItemKind.LIVE_SESSION,
+            np.array([m.live["shop0"]]),
+            np.array([m.shops[0]]),
+            np.array([0]),
+        )
+    ).weights
+    assert snap.planned[room] >= 30
+    assert weights[0] == pytest.approx(max(snap.planned[room] - 30, 1.0))

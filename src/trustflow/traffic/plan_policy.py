@@ -4,13 +4,18 @@ Each day :meth:`PlanPolicy.refresh` does what ``trustflow traffic plan`` does: e
 history to the warehouse, promise the day's Chuanliu reward traffic, build and solve the plan,
 store it and switch it in. A surface then shows its candidates in proportion to the
 impressions the plan allotted them; candidates the plan does not know yet (a host's first live,
-a new card) get a floor, so they are seen and can earn a value. On the first days, with no
-history to plan from, the policy falls back to the baseline.
+a new card) get a floor, so they are seen and can earn a value. A Chuanliu promise is part of
+what the plan allots a room, but it is delivered as reward traffic by the pacer on top
+(:class:`~trustflow.traffic.policy.ChuanliuPolicy`), so the organic weight is the planned
+impressions beyond the promise. On the first days, with no history to plan from, the policy
+falls back to the baseline.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,8 +66,9 @@ class PlanPolicy:
     def refresh(self, session: Session, *, at: datetime) -> None:
         from trustflow.warehouse.export import export
 
-        if self.warehouse is None:
+        if self.warehouse is None:  # a scratch warehouse, removed with the policy
             self.warehouse = Path(tempfile.mkdtemp(prefix="trustflow-plan-warehouse-"))
+            weakref.finalize(self, shutil.rmtree, self.warehouse, True)
         self.fallback.refresh(session, at=at)
         # the day's transaction holds the store (SQLite): export through its own connection
         export(cast(Engine, _Borrowed(session.connection())), self.warehouse)
@@ -97,5 +103,9 @@ class PlanPolicy:
             ]
         idx = np.array([snap.index.get(k, -1) for k in keys], dtype=np.int64)
         floors = np.array([self._floor.get(k[0], 1.0) for k in keys])
-        weights = np.where(idx >= 0, snap.planned[np.maximum(idx, 0)], floors)
+        # a promise is delivered as reward traffic (paced on top by ChuanliuPolicy): the plan's
+        # organic share is what it planned beyond the promise
+        found = np.maximum(idx, 0)
+        organic = snap.planned[found] - snap.promised[found]
+        weights = np.where(idx >= 0, organic, floors)
         return Allocation(weights=np.maximum(weights, 1.0))

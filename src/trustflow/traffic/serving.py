@@ -34,6 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustflow.accounts.models import Buyer, Follow
+from trustflow.bulk import table
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound
@@ -63,6 +64,46 @@ _READ_OVERLAP = timedelta(seconds=2)
 _SHOP_ROOM = KINDS.index(CandidateKind.SHOP_ROOM)
 _CREATOR_ROOM = KINDS.index(CandidateKind.CREATOR_ROOM)
 _CARD = KINDS.index(CandidateKind.PRODUCT_CARD)
+
+
+_COUNTERS = table(PacingCounter)
+_IMPRESSIONS = table(Impression)
+_IMPRESSION_COLUMNS = (
+    "surface",
+    "item_kind",
+    "item_id",
+    "buyer_id",
+    "shown_at",
+    "count",
+    "is_reward",
+    "reward_plan",
+    "plan_version",
+)
+
+
+def _write_impressions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append served impressions: COPY on PostgreSQL, a plain multi-row insert elsewhere."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(_IMPRESSIONS), rows)
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    columns = ", ".join(_IMPRESSION_COLUMNS)
+    with cursor.copy(f"COPY impressions ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    row["surface"].value,
+                    row["item_kind"].value,
+                    row["item_id"],
+                    row["buyer_id"],
+                    row["shown_at"],
+                    row["count"],
+                    row["is_reward"],
+                    row["reward_plan"],
+                    row["plan_version"],
+                ]
+            )
 
 
 def segment_of(user_id: int, segments: int) -> int:
@@ -221,7 +262,8 @@ class FeedServer:
         self._snapshot: PlanSnapshot | None = None
         self._checked = -1e9
         self._pools: dict[bool, _Pool] = {}
-        self._buyers: set[int] = set()
+        #: which buyer ids exist (buyers are never deleted; new ones get higher ids)
+        self._buyer_ids = np.zeros(0, dtype=bool)
         self._counts: dict[tuple[int, int], list[int]] = {}
         self._rows: list[dict[str, Any]] = []
         self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
@@ -329,6 +371,21 @@ class FeedServer:
             picked = picked[np.argsort(-logits)[:n]]
         return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
 
+    def _known_buyer(self, session: Session, user_id: int) -> bool:
+        """Does this buyer exist? Answered from a bitmap of buyer ids, extended with the ids
+        created since it was last read when a larger id turns up."""
+        if user_id >= len(self._buyer_ids):
+            newer = session.scalars(
+                select(Buyer.id).where(Buyer.id >= len(self._buyer_ids)).order_by(Buyer.id)
+            ).all()
+            session.rollback()
+            if newer:
+                grown = np.zeros(max(newer[-1] + 1, len(self._buyer_ids)), dtype=bool)
+                grown[: len(self._buyer_ids)] = self._buyer_ids
+                grown[np.array(newer, dtype=np.int64)] = True
+                self._buyer_ids = grown
+        return user_id < len(self._buyer_ids) and bool(self._buyer_ids[user_id])
+
     # -- serving ------------------------------------------------------------------------
 
     def serve(
@@ -342,12 +399,8 @@ class FeedServer:
     ) -> Feed:
         if not 1 <= n <= MAX_ITEMS:
             raise InvalidInput(f"n must be between 1 and {MAX_ITEMS}")
-        if user_id not in self._buyers:
-            if session.get(Buyer, user_id) is None:
-                raise NotFound(f"buyer {user_id} not found")
-            if len(self._buyers) > 1_000_000:
-                self._buyers.clear()
-            self._buyers.add(user_id)  # buyers are never deleted
+        if not self._known_buyer(session, user_id):
+            raise NotFound(f"buyer {user_id} not found")
         now = at or utcnow()
         snap = self.snapshot(session)
         segment = segment_of(user_id, snap.segments)
@@ -429,7 +482,7 @@ class FeedServer:
             if rows or counts:
                 try:
                     if rows:
-                        s.execute(insert(Impression), rows)
+                        _write_impressions(s, rows)
                     if counts:
                         self._add_counts(s, counts)
                     s.commit()
@@ -456,13 +509,13 @@ class FeedServer:
             for (p, i), (d, r) in sorted(counts.items())  # one lock order for every server
         ]
         dialect = session.get_bind().dialect.name
-        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(PacingCounter)
-        session.execute(
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(_COUNTERS)
+        session.connection().execute(
             ins.on_conflict_do_update(
                 index_elements=["plan_id", "idx"],
                 set_={
-                    "delivered": PacingCounter.delivered + ins.excluded.delivered,
-                    "reward_delivered": PacingCounter.reward_delivered
+                    "delivered": _COUNTERS.c.delivered + ins.excluded.delivered,
+                    "reward_delivered": _COUNTERS.c.reward_delivered
                     + ins.excluded.reward_delivered,
                     "updated_at": ins.excluded.updated_at,
                 },
@@ -476,11 +529,15 @@ class FeedServer:
             return
         since = self._read_since
         started = utcnow()
-        rows = session.execute(
-            select(
-                PacingCounter.idx, PacingCounter.delivered, PacingCounter.reward_delivered
-            ).where(PacingCounter.plan_id == snap.plan_id, PacingCounter.updated_at >= since)
-        ).all()
+        rows = (
+            session.connection()
+            .execute(
+                select(_COUNTERS.c.idx, _COUNTERS.c.delivered, _COUNTERS.c.reward_delivered).where(
+                    _COUNTERS.c.plan_id == snap.plan_id, _COUNTERS.c.updated_at >= since
+                )
+            )
+            .all()
+        )
         session.rollback()
         with self._lock:
             for i, d, r in rows:
