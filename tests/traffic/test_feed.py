@@ -296,3 +296,22 @@ def test_the_plan_in_force_is_shown_to_operators_and_sellers_not_buyers(
     assert shown.status_code == 200, shown.text
     body = shown.json()
     assert (body["version"], body["status"], body["candidates"]) == (plan.version, "active", 7)
+
+
+def test_warm_servers_serve_from_memory_and_still_log_everything(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    server = FeedServer(factory, refresh_seconds=60.0, flush_seconds=0.05, seed=6)
+    assert server.needs_store(m.buyers[1], Surface.MALL)
+    server.serve(session, user_id=m.buyers[1], surface=Surface.MALL, n=2)  # warms the pool
+    assert not server.needs_store(m.buyers[1], Surface.MALL)
+    assert server.needs_store(m.buyers[1], Surface.FOLLOW)  # the follow list is read each time
+    for _ in range(5):
+        feed = server.serve(None, user_id=m.buyers[1], surface=Surface.MALL, n=2)
+        assert len(feed.items) == 2
+    server.close()  # flushes what is buffered
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Impression)) == 12
+    assert session.scalar(select(func.sum(PacingCounter.delivered))) == 12

@@ -272,9 +272,26 @@ class FeedServer:
 
     # -- state --------------------------------------------------------------------------
 
-    def snapshot(self, session: Session) -> PlanSnapshot:
+    def needs_store(self, user_id: int, surface: Surface) -> bool:
+        """Would serving this request read the store (the follow list, a new buyer id, a
+        refresh that is due)? If not, it is pure computation on this process's state."""
+        tick = clock.monotonic()
+        pool = self._pools.get(surface in SHELF_SURFACES)
+        return (
+            surface is Surface.FOLLOW
+            or user_id >= len(self._buyer_ids)
+            or self._snapshot is None
+            or tick - self._checked > self.refresh_seconds
+            or pool is None
+            or pool.plan_id != self._snapshot.plan_id
+            or tick - pool.at > self.refresh_seconds
+        )
+
+    def snapshot(self, session: Session | None) -> PlanSnapshot:
         now = clock.monotonic()
-        if self._snapshot is None or now - self._checked > self.refresh_seconds:
+        if session is not None and (
+            self._snapshot is None or now - self._checked > self.refresh_seconds
+        ):
             active = session.scalars(
                 select(TrafficPlan).where(TrafficPlan.status == PlanStatus.ACTIVE)
             ).first()
@@ -290,7 +307,9 @@ class FeedServer:
         assert self._snapshot is not None
         return self._snapshot
 
-    def _pool(self, session: Session, snap: PlanSnapshot, shelf: bool, now: datetime) -> _Pool:
+    def _pool(
+        self, session: Session | None, snap: PlanSnapshot, shelf: bool, now: datetime
+    ) -> _Pool:
         """What a surface family can show now (live rooms, or cards), and a shortlist drawn
         from it by the plan's softmax × pacing. Rebuilt every ``refresh_seconds``."""
         tick = clock.monotonic()
@@ -298,9 +317,10 @@ class FeedServer:
         if (
             cached is not None
             and cached.plan_id == snap.plan_id
-            and tick - cached.at <= self.refresh_seconds
+            and (session is None or tick - cached.at <= self.refresh_seconds)
         ):
             return cached
+        assert session is not None, "a pool is built from the store"
         if shelf:
             idx = snap.cards
             item_ids = snap.entity_id[idx]
@@ -371,10 +391,10 @@ class FeedServer:
             picked = picked[np.argsort(-logits)[:n]]
         return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
 
-    def _known_buyer(self, session: Session, user_id: int) -> bool:
+    def _known_buyer(self, session: Session | None, user_id: int) -> bool:
         """Does this buyer exist? Answered from a bitmap of buyer ids, extended with the ids
         created since it was last read when a larger id turns up."""
-        if user_id >= len(self._buyer_ids):
+        if session is not None and user_id >= len(self._buyer_ids):
             newer = session.scalars(
                 select(Buyer.id).where(Buyer.id >= len(self._buyer_ids)).order_by(Buyer.id)
             ).all()
@@ -390,7 +410,7 @@ class FeedServer:
 
     def serve(
         self,
-        session: Session,
+        session: Session | None,
         *,
         user_id: int,
         surface: Surface,
@@ -407,6 +427,7 @@ class FeedServer:
         shelf = surface in SHELF_SURFACES
         pool = self._pool(session, snap, shelf, now)
         if surface is Surface.FOLLOW:
+            assert session is not None, "the follow page reads the follow list"
             picked = self._followed(session, snap, pool, user_id, now, n)
         else:
             picked = self._draw(snap, pool, n)
@@ -433,7 +454,7 @@ class FeedServer:
         price = float(snap.price[SURFACES.index(surface), now.hour, segment])
         feed = Feed(snap.version, surface, user_id, segment, price, items)
         if self.flush_seconds <= 0:
-            self.flush(session)
+            self.flush(session or None)
         else:
             self._ensure_flusher()
         return feed

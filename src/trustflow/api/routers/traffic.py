@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from trustflow.accounts import access
 from trustflow.accounts.models import Role
@@ -26,7 +27,7 @@ from trustflow.traffic.schemas import (
     ImpressionOut,
     PlanOut,
 )
-from trustflow.traffic.serving import MAX_ITEMS, FeedServer
+from trustflow.traffic.serving import MAX_ITEMS, Feed, FeedServer
 
 router = APIRouter(tags=["traffic"])
 
@@ -74,7 +75,7 @@ def feed_server(request: Request) -> FeedServer:
 
 
 @router.get("/feed", response_model=FeedOut)
-def feed(
+async def feed(
     request: Request,
     principal: CachedPrincipalDep,
     user_id: Annotated[int, Query(ge=1, le=2**62)],
@@ -85,13 +86,23 @@ def feed(
     follows that are live) or product cards, drawn under the active traffic plan and paced.
     Buyers ask for their own feed; operators (feed front ends) for anyone's.
 
-    The hot path: the session is opened here rather than as a dependency, and the answer is
-    written directly (its shape is ``FeedOut``), to save thread hops and a validation pass."""
+    The hot path. Most requests are computed from this process's copy of the plan and
+    pacing state without touching the store, so they run on the event loop; those that must
+    read the store (the follow list, a refresh that is due) run in the thread pool. The answer
+    is written directly (its shape is ``FeedOut``)."""
     if not (principal.is_operator or principal.is_(Role.BUYER, user_id)):
         raise Forbidden("a buyer may only fetch their own feed")
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
-        result = feed_server(request).serve(session, user_id=user_id, surface=surface, n=n)
+    server = feed_server(request)
+    if server.needs_store(user_id, surface) or server.flush_seconds <= 0:
+        factory: sessionmaker[Session] = request.app.state.session_factory
+
+        def with_store() -> Feed:
+            with factory() as session:
+                return server.serve(session, user_id=user_id, surface=surface, n=n)
+
+        result = await run_in_threadpool(with_store)
+    else:
+        result = server.serve(None, user_id=user_id, surface=surface, n=n)
     return JSONResponse(
         {
             "plan_version": result.plan_version,
