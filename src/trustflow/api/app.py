@@ -45,13 +45,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = session_factory(engine or default_engine())
     install_error_handlers(app)
     for module in (
+        traffic,  # first: the feed is the hottest route, and routes are matched in order
         accounts,
         catalog,
         distribution,
         content,
         orders,
         aftersales,
-        traffic,
         analytics,
         scores,
     ):

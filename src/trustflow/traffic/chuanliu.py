@@ -66,6 +66,7 @@ __all__ = [
     "Reconciliation",
     "Reward",
     "TierAssessment",
+    "accrued",
     "assess",
     "daily_pool",
     "eligibility",
@@ -228,15 +229,17 @@ class TierAssessment:
 
 @dataclass(frozen=True)
 class Reward:
-    """Reward impressions promised to one party for one plan day. ``weight`` is its claim on
-    its side's pool (tier weight × store multiplier for a shop, distribution GMV in fen for a
-    creator); ``basis`` says it in words."""
+    """Reward impressions one party earned on one plan day: its share of the day's pool.
+    :func:`promise` promises earned impressions once the party's unpromised ones reach the
+    minimum promise. ``weight`` is its claim on its side's pool (tier weight × store
+    multiplier for a shop, distribution GMV in fen for a creator); ``basis`` says it in
+    words."""
 
     party_kind: PartyKind
     party_id: int
     tier: ChuanliuTier | None
     weight: int
-    promised_impressions: int
+    earned_impressions: int
     basis: str
 
 
@@ -692,7 +695,7 @@ def plan(session: Session, day: date, *, settings: Settings | None = None) -> Da
             party_id=a.shop_id,
             tier=a.tier,
             weight=a.weight,
-            promised_impressions=share,
+            earned_impressions=share,
             basis=f"tier {a.tier.value} ({a.points:.2f} points) × store experience "
             f"{a.store_tier.value if a.store_tier else 'no score'} "
             f"({RULES.store_multiplier(a.store_tier)}%): weight {a.weight:,} "
@@ -707,7 +710,7 @@ def plan(session: Session, day: date, *, settings: Settings | None = None) -> Da
             party_id=c,
             tier=None,
             weight=sold_by[c],
-            promised_impressions=share,
+            earned_impressions=share,
             basis=f"sold {_yuan(sold_by[c])} of qualifying goods owners' goods in the "
             f"{windows.distribution_days} days before {day}",
         )
@@ -813,11 +816,33 @@ def _ledger_rows(session: Session, day: date) -> list[ChuanliuLedger]:
     )
 
 
+def accrued(session: Session, day: date) -> dict[tuple[PartyKind, int], int]:
+    """Each party's earned but not yet promised reward impressions at the start of ``day``:
+    what it earned on the ledger's earlier days less what it was promised (parties with none
+    are left out)."""
+    _check_day(day)
+    unpromised = func.sum(_ledger.c.earned_impressions - _ledger.c.promised_impressions)
+    return {
+        (PartyKind(kind), int(party)): int(amount)
+        for kind, party, amount in session.execute(
+            select(_ledger.c.party_kind, _ledger.c.party_id, unpromised)
+            .where(_ledger.c.plan_day < day)
+            .group_by(_ledger.c.party_kind, _ledger.c.party_id)
+            .having(unpromised > 0)
+        )
+    }
+
+
 def promise(
     session: Session, day: date, *, settings: Settings | None = None
 ) -> list[ChuanliuLedger]:
     """Write ``day``'s promises to the ledger, one row per rewarded party, in one statement
     inside the caller's transaction, and return the day's rows (shops, then creators).
+
+    Each row records what the party earned today (its share of the pool, :func:`rewards`) and
+    what is promised to it: its earnings not yet promised, today's included, once they reach
+    ``chuanliu_min_promise_impressions``, else nothing (they accrue to a later day). Days are
+    promised in order: accrual reads the days before ``day`` already in the ledger.
 
     Idempotent: a day already promised keeps its promises (a promise made to a merchant is not
     rewritten by a later run), and a concurrent run inserts nothing twice.
@@ -828,18 +853,24 @@ def promise(
     if existing:
         return existing
     now = utcnow()
-    rows = [
-        {
-            "plan_day": day,
-            "party_kind": r.party_kind,
-            "party_id": r.party_id,
-            "tier": r.tier,
-            "promised_impressions": r.promised_impressions,
-            "delivered_impressions": 0,
-            "updated_at": now,
-        }
-        for r in rewards(session, day, settings=s)
-    ]
+    minimum = s.chuanliu_min_promise_impressions
+    earned = rewards(session, day, settings=s)
+    carried = accrued(session, day) if earned else {}
+    rows = []
+    for r in earned:
+        due = carried.get((r.party_kind, r.party_id), 0) + r.earned_impressions
+        rows.append(
+            {
+                "plan_day": day,
+                "party_kind": r.party_kind,
+                "party_id": r.party_id,
+                "tier": r.tier,
+                "earned_impressions": r.earned_impressions,
+                "promised_impressions": due if due >= minimum else 0,
+                "delivered_impressions": 0,
+                "updated_at": now,
+            }
+        )
     if rows:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(

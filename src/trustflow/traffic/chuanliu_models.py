@@ -28,8 +28,10 @@ class ChuanliuTier(StrEnum):
 
 
 class ChuanliuLedger(Base):
-    """One party's reward impressions for one plan day: what the plan promised, and what feed
-    serving delivered (reconciled from the impressions log). One row per day and party."""
+    """One party's reward impressions for one plan day: what it earned (its share of the day's
+    pool), what the plan promised (its unpromised earnings, once they reach the minimum
+    promise), and what feed serving delivered (reconciled from the impressions log). One row
+    per day and party."""
 
     __tablename__ = "chuanliu_ledger"
 
@@ -39,6 +41,9 @@ class ChuanliuLedger(Base):
     party_id: Mapped[int] = mapped_column(BigInteger)
     #: The goods owner's tier; creators earn by distribution GMV and have none.
     tier: Mapped[ChuanliuTier | None] = mapped_column(enum_type(ChuanliuTier))
+    #: The party's share of the day's pool. Shares are promised once a party's unpromised
+    #: shares reach ``chuanliu_min_promise_impressions`` (docs/chuanliu.md, accrual).
+    earned_impressions: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     promised_impressions: Mapped[int] = mapped_column(BigInteger)
     delivered_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -49,5 +54,6 @@ class ChuanliuLedger(Base):
             "promised_impressions >= 0 AND delivered_impressions >= 0",
             name="impressions_non_negative",
         ),
+        CheckConstraint("earned_impressions >= 0", name="earned_non_negative"),
         Index("ix_chuanliu_ledger_party", "party_kind", "party_id"),
     )

@@ -1,47 +1,61 @@
-"""Pacing promised reward traffic: how much reward weight each party gets in the next batch of
+"""Pacing promised reward traffic: how much reward weight each party gets in the next step of
 traffic, so that the impressions it receives land on what it was promised.
 
-A feed serves a day in batches (the simulator: three, at 10:00, 15:00 and 20:30; a live feed:
-every period it re-plans), and each batch carries a known share of the day's supply (the
-hour-of-day profile). Before each batch the pacer turns, for every party p,
+A feed serves a day in **batches** (the simulator: three, at 10:00, 15:00 and 20:30; a live
+feed: every period it re-plans), and each batch carries a known share of the day's supply (the
+hour-of-day profile). A batch is served in one or more **steps** (the simulator serves the
+surfaces of a batch one after the other, and reports each before the next is drawn), and the
+pacer re-plans before each step from what was delivered so far. For every party p it keeps
 
 - its **target** for the day: today's promise, plus the **balance** carried from earlier days
   (promised − delivered: positive after a shortfall, negative after an overshoot), plus a
   **lead** (below), never below zero;
-- what it was **delivered** today so far;
-- ``S``, the share of the day's supply already served, and ``s``, the next batch's share;
-- ``κ[p]``, the impressions a unit of reward weight is expected to bring it in this batch: the
-  caller's model of the batch (what the party has on offer, on how much supply), or ``s`` when
-  the caller has none;
+- what it was **delivered** today so far, and in the open batch so far;
+- ``κ[p]``, the impressions a unit of reward weight is expected to bring it in the step: the
+  caller's model of the step (what the party has on offer, on how much supply);
 - ``ρ[p, slot]``, its measured **rate**: impressions received per impression expected
-  (per unit of ``κ``), from earlier batches at the same time of day (below),
+  (per unit of ``κ``), from earlier steps at the same time of day and place (below).
 
-into the batch's reward weight::
+**Batch.** When a batch opens, after ``S`` of the day's supply was served and carrying ``s``
+of it, each party that can be shown in it (``reachable``) is given the batch's plan::
 
-    remaining[p] = max(target[p] − delivered[p], 0)
-    plan[p]      = remaining[p] × s / (1 − S)
-    weight[p]    = min(plan[p] / (ρ[p, slot] × κ[p]), max_weight)
+    remaining[p]  = max(target[p] − delivered[p], 0)
+    batch[p]      = remaining[p] × s / (1 − S)
 
 What is left is spread over the rest of the day in proportion to supply, and all of it goes
-into the day's last batch (``s = 1 − S``). Each batch re-plans from what was actually
-delivered, so an error of one batch is corrected by the next. A party with nothing on offer
-(``κ = 0``) gets no weight, and its plan moves to later batches. A party that has been
-delivered its target gets no weight: a finished promise is never topped up, and it is
-overshot only by the noise of its last batch, which the next day's target gives back.
+into the day's last batch (``s = 1 − S``). A party with nothing on offer in a batch is planned
+nothing in it, and its remaining moves to later batches.
 
-**Rate.** After a batch, each party that was exposed adds its impressions ``d`` and its
-expected impressions ``w·κ`` to sums discounted by ``λ`` per batch in that slot::
+**Step.** Before each step the batch's plan still open is spread over the party's steps left in
+the batch in proportion to what they are expected to bring it (``κ`` now, ``κ_later`` in the
+batch's later steps), and turned into weight::
+
+    left[p]   = max(min(batch[p] − delivered in the batch[p], remaining[p]), 0)
+    plan[p]   = left[p] × κ[p] / (κ[p] + κ_later[p])
+    weight[p] = min(plan[p] / (ρ[p, slot] × κ[p]), max_weight)
+
+Each step re-plans from what was actually delivered, so an error of one step is corrected by
+the next; only the last step of the day is uncorrected, and its error is the noise of its own
+plan. A party that has been delivered its target gets no weight: a finished promise is never
+topped up, and it is overshot only by the noise of its last step, which the next day's target
+gives back. (A batch served in one step is the case ``κ_later = 0``: :meth:`Pacer.weights`.)
+
+**Rate.** After a step, each party that was exposed adds its impressions ``d`` and its
+expected impressions ``w·κ`` to sums discounted by ``λ`` per step in that slot, and so does
+its group (shops, creators)::
 
     num ← λ·num + d,    den ← λ·den + w·κ,    ρ = (num + n₀) / (den + n₀ / ĝ)
 
-A ratio of sums rather than a mean of ratios, shrunk towards a guess ``ĝ`` by ``n₀``
-pseudo-impressions, so that a batch with few impressions (or none, by chance) does not swing
-the estimate. The guess is the median measured rate of the party's group (shops, creators) in
-the slot, else of all parties there, else ``default_rate``. Slots (times of day) keep separate
-rates because what is on offer, and how crowded it is, differs by hour.
+A ratio of sums rather than a mean of ratios, shrunk towards the group's rate ``ĝ`` (its ratio
+of sums in the slot, else that of all parties there, else ``default_rate``) by ``n₀``
+pseudo-impressions. A party that receives a handful of impressions a step cannot measure its
+own rate to better than tens of per cent, and an error in the rate is an error in the mean of
+every step, which no later step can tell from noise; the group, which receives thousands,
+can. So a party's own measurements only move its rate once they are many. Slots (times of day,
+places) keep separate rates because what is on offer, and how crowded it is, differs by hour.
 
 **Days.** When a day closes, ``balance += promised − delivered``. Over many days the totals
-land on the sum of the promises, up to the error of the final batch. Parties without a promise
+land on the sum of the promises, up to the error of the final step. Parties without a promise
 on a day get no reward traffic that day (delivery is reconciled against the day's promises),
 and keep their balance for the next day they are promised.
 
@@ -56,7 +70,7 @@ promised days on which it had nothing on offer,
 A party that always has something on offer gets no lead, and one that is absent on half its
 days may end a day up to half a day's promise ahead. That lead is the tolerance: at any day's
 end a party has been delivered at most its promises so far plus one lead, plus the noise of
-its last batch.
+its last step.
 """
 
 from __future__ import annotations
@@ -80,14 +94,21 @@ def reward_weights(
     supply_share: float,
     max_weight: float = np.inf,
 ) -> FloatArray:
-    """The control law: the reward weight of each party for a batch carrying
-    ``supply_share`` of the day's supply after ``supply_served`` was served, given the
-    impressions it still needs today (``remaining``) and what a unit of weight is expected to
-    bring it in this batch (``ρ × κ``). Zero where nothing remains or nothing can be delivered;
-    at most ``max_weight``."""
+    """The control law of a batch served in one step: the reward weight of each party for a
+    batch carrying ``supply_share`` of the day's supply after ``supply_served`` was served,
+    given the impressions it still needs today (``remaining``) and what a unit of weight is
+    expected to bring it in this batch (``ρ × κ``). Zero where nothing remains or nothing can
+    be delivered; at most ``max_weight``."""
     need = np.maximum(np.asarray(remaining, dtype=np.float64), 0.0)
-    per_weight = np.asarray(expected_per_weight, dtype=np.float64)
-    plan = need * supply_share / max(1.0 - supply_served, supply_share, 1e-9)
+    plan = need * _batch_fraction(supply_served, supply_share)
+    return _to_weight(plan, np.asarray(expected_per_weight, dtype=np.float64), max_weight)
+
+
+def _batch_fraction(supply_served: float, supply_share: float) -> float:
+    return supply_share / max(1.0 - supply_served, supply_share, 1e-9)
+
+
+def _to_weight(plan: FloatArray, per_weight: FloatArray, max_weight: float) -> FloatArray:
     usable = (plan > 0) & (per_weight > 0)
     weight = np.divide(plan, per_weight, out=np.zeros_like(plan), where=usable)
     return np.minimum(weight, max_weight)
@@ -101,15 +122,17 @@ def _empty() -> FloatArray:
 class Pacer:
     """Closed-loop pacing state for parties indexed 0..n−1 (see the module docstring).
 
-    Per day: :meth:`start_day` with the promises, then per batch :meth:`weights` and, once the
-    batch was served, :meth:`record` with what each party received. ``group`` labels parties
-    whose rates resemble each other (shops, creators); it is only used for a first guess.
+    Per day: :meth:`start_day` with the promises; per batch :meth:`open_batch`, then per step
+    :meth:`step` and, once the step was served, :meth:`record` with what each party received.
+    (:meth:`weights` is a batch of one step.) ``group`` labels parties whose rates resemble
+    each other (shops, creators): a party's rate is shrunk towards its group's.
     """
 
     default_rate: float = 1.0
     max_weight: float = np.inf
     discount: float = 0.6
-    prior_impressions: float = 3.0
+    #: Pseudo-impressions at the group's rate added to a party's own measurements.
+    prior_impressions: float = 30.0
     #: Days of expected absence a party may be delivered ahead (the lead, module docstring).
     lead_days: float = 1.0
     #: Weight of the latest day in each party's absence rate.
@@ -122,9 +145,15 @@ class Pacer:
     active: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     #: Share of its promised days on which a party had nothing on offer (smoothed).
     absence: FloatArray = field(default_factory=_empty)
+    #: The open batch's plan for each party, and what it was delivered in the batch so far.
+    batch_plan: FloatArray = field(default_factory=_empty)
+    batch_delivered: FloatArray = field(default_factory=_empty)
     _present: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     _num: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     _den: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    #: The same sums per (group, slot), discounted per step in the slot.
+    _group_num: dict[tuple[int, int], float] = field(default_factory=dict)
+    _group_den: dict[tuple[int, int], float] = field(default_factory=dict)
     _weight: FloatArray = field(default_factory=_empty)
     _exposure: FloatArray = field(default_factory=_empty)
     _slot: int | None = None
@@ -145,6 +174,8 @@ class Pacer:
             "target",
             "delivered",
             "absence",
+            "batch_plan",
+            "batch_delivered",
             "_weight",
             "_exposure",
         ):
@@ -171,6 +202,8 @@ class Pacer:
             self.active, np.maximum(self.promised + self.balance + lead, 0.0), 0.0
         )
         self.delivered = np.zeros(self.parties)
+        self.batch_plan = np.zeros(self.parties)
+        self.batch_delivered = np.zeros(self.parties)
         self._present = np.zeros(self.parties, dtype=bool)
         self._weight = np.zeros(self.parties)
         self._exposure = np.zeros(self.parties)
@@ -189,23 +222,69 @@ class Pacer:
         )
         self._day_open = False
 
+    @property
+    def remaining(self) -> FloatArray:
+        """What each party still needs today (0 for a party without a promise today)."""
+        return np.where(self.active, np.maximum(self.target - self.delivered, 0.0), 0.0)
+
     def rate(self, slot: int) -> FloatArray:
-        """Each party's estimated rate in ``slot``: its measurements, shrunk towards a guess
-        by ``prior_impressions`` pseudo-impressions. The guess is the median measured rate of
-        the party's group in the slot, else of all parties there, else ``default_rate``."""
+        """Each party's estimated rate in ``slot``: its measurements, shrunk towards its
+        group's rate there (else that of all parties there, else ``default_rate``) by
+        ``prior_impressions`` pseudo-impressions."""
         self._ensure_slot(slot)
         num, den = self._num[:, slot], self._den[:, slot]
-        known = den > 0
-        own = np.divide(num, den, out=np.zeros(self.parties), where=known)
         guess = np.full(self.parties, self.default_rate)
-        measured = known & (num > 0)
-        if measured.any():
-            guess[:] = float(np.median(own[measured]))
-            for g in np.unique(self.group[measured]):
-                mine = self.group == g
-                guess[mine] = float(np.median(own[measured & mine]))
+        in_slot = [
+            (g, self._group_num[(g, s)], d)
+            for (g, s), d in self._group_den.items()
+            if s == slot and d > 0
+        ]
+        total_num = sum(n for _, n, _ in in_slot)
+        total_den = sum(d for _, _, d in in_slot)
+        if total_num > 0 and total_den > 0:
+            guess[:] = total_num / total_den
+        for g, n, d in in_slot:
+            if n > 0:
+                guess[self.group == g] = n / d
         n0 = self.prior_impressions
         return (num + n0) / (den + n0 / guess)
+
+    def open_batch(
+        self, *, supply_served: float, supply_share: float, reachable: npt.ArrayLike
+    ) -> FloatArray:
+        """Open a batch carrying ``supply_share`` of the day's supply after ``supply_served``
+        was served: each ``reachable`` party (one with something on offer in it) is planned
+        its share of what it still needs today. Returns the batch's plan."""
+        if not self._day_open:
+            raise RuntimeError("start_day before opening a batch")
+        can = np.asarray(reachable, dtype=bool)
+        self._present |= can
+        fraction = _batch_fraction(supply_served, supply_share)
+        self.batch_plan = np.where(can, self.remaining * fraction, 0.0)
+        self.batch_delivered = np.zeros(self.parties)
+        return self.batch_plan
+
+    def step(
+        self, slot: int, *, capacity: npt.ArrayLike, later: npt.ArrayLike | None = None
+    ) -> FloatArray:
+        """The reward weight of each party for the next step of the open batch, in ``slot``.
+
+        ``capacity`` is each party's expected impressions per unit of weight in this step
+        (0 for a party with nothing on offer), ``later`` the same summed over the batch's
+        steps still to come (none: this is the batch's last step for everyone). The rate
+        corrects that expectation."""
+        if not self._day_open:
+            raise RuntimeError("start_day before asking for weights")
+        exposure = np.asarray(capacity, dtype=np.float64)
+        after = np.zeros(self.parties) if later is None else np.asarray(later, dtype=np.float64)
+        left = np.maximum(np.minimum(self.batch_plan - self.batch_delivered, self.remaining), 0.0)
+        share = np.divide(
+            exposure, exposure + after, out=np.zeros(self.parties), where=exposure > 0
+        )
+        weight = _to_weight(left * share, self.rate(slot) * exposure, self.max_weight)
+        self._weight, self._exposure, self._slot = weight, exposure, slot
+        self._present |= exposure > 0
+        return weight
 
     def weights(
         self,
@@ -215,45 +294,42 @@ class Pacer:
         supply_share: float,
         capacity: npt.ArrayLike | None = None,
     ) -> FloatArray:
-        """The reward weight of each party for the next batch, in time-of-day ``slot``, which
-        serves ``supply_share`` of the day's supply after ``supply_served`` was served.
+        """The reward weight of each party for a batch served in one step, in time-of-day
+        ``slot``, which serves ``supply_share`` of the day's supply after ``supply_served``
+        was served.
 
         ``capacity``, when the caller knows it, is each party's expected impressions per unit
         of weight in this batch (0 for a party with nothing on offer); the rate then corrects
         that expectation. Without it, a unit of weight is expected to bring ``rate × share``.
         """
-        if not self._day_open:
-            raise RuntimeError("start_day before asking for weights")
-        remaining = np.where(self.active, self.target - self.delivered, 0.0)
         exposure = (
             np.full(self.parties, supply_share)
             if capacity is None
             else np.asarray(capacity, dtype=np.float64)
         )
-        weight = reward_weights(
-            remaining,
-            self.rate(slot) * exposure,
-            supply_served=supply_served,
-            supply_share=supply_share,
-            max_weight=self.max_weight,
+        self.open_batch(
+            supply_served=supply_served, supply_share=supply_share, reachable=exposure > 0
         )
-        self._weight, self._exposure, self._slot = weight, exposure, slot
-        self._present |= exposure > 0
-        return weight
+        return self.step(slot, capacity=exposure)
 
     def record(self, delivered: npt.ArrayLike) -> None:
-        """What each party received in the batch just served. Parties that had weight and
-        something on offer update their rate in the batch's slot."""
+        """What each party received in the step just served. Parties that had weight and
+        something on offer update their rate, and their group's, in the step's slot."""
         got = np.asarray(delivered, dtype=np.float64)
         self.delivered = self.delivered + got
+        self.batch_delivered = self.batch_delivered + got
         if self._slot is None:
             return
         shown = (self._weight > 0) & (self._exposure > 0)
         slot, lam = self._slot, self.discount
+        expected = self._weight * self._exposure
         self._num[shown, slot] = lam * self._num[shown, slot] + got[shown]
-        self._den[shown, slot] = (
-            lam * self._den[shown, slot] + self._weight[shown] * self._exposure[shown]
-        )
+        self._den[shown, slot] = lam * self._den[shown, slot] + expected[shown]
+        for g in np.unique(self.group[shown]):
+            mine = shown & (self.group == g)
+            key = (int(g), slot)
+            self._group_num[key] = lam * self._group_num.get(key, 0.0) + float(got[mine].sum())
+            self._group_den[key] = lam * self._group_den.get(key, 0.0) + float(expected[mine].sum())
         self._slot = None
 
     def _ensure_slot(self, slot: int) -> None:

@@ -196,15 +196,19 @@ class ChuanliuPolicy:
     """Deliver the Chuanliu plan's promised reward impressions (docs/chuanliu.md) on top of a
     base policy, paced through the day so that each party receives what it was promised.
 
-    Each day it writes the day's promises to the ledger (:func:`chuanliu.promise`). Before each
-    batch a :class:`~trustflow.traffic.pacing.Pacer` gives every promised party a reward share
-    ``r``: on each recommending surface (:data:`REWARD_SURFACES`) where the party has something
-    on offer, its items there get reward weight ``r ×`` the surface's organic weight, split
-    evenly. A shop is paid through its own live rooms, short videos and product cards, a
-    creator through its rooms and videos: the items :func:`chuanliu.reconcile` credits to them.
-    The pacer expects ``r ×`` the surface's supply (learned from earlier days at the same time)
-    per surface, and corrects that with what the party was actually shown (``observe``); a
-    shortfall carries into the next day's target.
+    Each day it writes the day's promises to the ledger (:func:`chuanliu.promise`). A
+    :class:`~trustflow.traffic.pacing.Pacer` plans each batch, and then each recommending
+    surface (:data:`REWARD_SURFACES`) of the batch as a step of its own, re-planned from what
+    the surfaces served before it delivered (``observe``). A step gives every promised party
+    with something on the surface a **share** ``r`` of the surface's impressions: its items
+    there get reward weight ``r × W / (1 − Σr)``, split evenly, where ``W`` is the surface's
+    organic weight and ``Σr`` the shares of all parties on it. So each party's part of the
+    surface's total weight, reward included, is its share ``r``. A shop is paid through its
+    own live rooms, short videos and product cards (its products are always on the mall's
+    shelf), a creator through its rooms and videos: the items :func:`chuanliu.reconcile`
+    credits to them. The pacer expects ``r ×`` the surface's supply (learned from earlier days
+    at the same time), corrects that by the rate it measures, and carries a shortfall into the
+    next day's target.
 
     The tally of what was delivered lives in this process; a feed served by several processes
     would keep it in the store.
@@ -212,11 +216,12 @@ class ChuanliuPolicy:
 
     base: FeedPolicy = field(default_factory=BaselinePolicy)
     settings: Settings | None = None
-    #: The reward share ``r`` is at most 1: a party's reward traffic on a surface is never
-    #: weighted above all of the surface's organic traffic.
-    pacer: Pacer = field(default_factory=lambda: Pacer(max_weight=1.0))
+    #: A party's share of a surface's impressions in one step is at most this.
+    pacer: Pacer = field(default_factory=lambda: Pacer(max_weight=0.5))
     name: str = "chuanliu"
     reward_plan: str = chuanliu.PLAN
+    #: Reward traffic takes at most this share of a surface's impressions in one step.
+    max_surface_share: float = 0.5
     _day: date | None = None
     _party: dict[tuple[PartyKind, int], int] = field(default_factory=dict)
     #: Today's promised shops and creators, by id (sorted), and their party indices.
@@ -224,15 +229,19 @@ class ChuanliuPolicy:
     _shop_party: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _creator_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _creator_party: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    #: Time of day (minutes) -> slot; impressions per (slot, surface), from earlier days.
-    _slots: dict[int, int] = field(default_factory=dict)
+    #: (time of day in minutes, surface) -> the pacer's slot; impressions per (minute,
+    #: surface), from earlier days.
+    _slots: dict[tuple[int, Surface], int] = field(default_factory=dict)
     _supply: dict[tuple[int, Surface], float] = field(default_factory=dict)
-    #: The batch in progress: its slot, each party's reward share, each surface's organic
-    #: weight and each party's number of items there, and what was shown.
-    _slot: int | None = None
-    _share: FloatArray = field(default_factory=lambda: np.zeros(0))
+    #: The batch in progress: its time of day, each surface's organic weight and each party's
+    #: number of items there, the surfaces still to serve, the reward weight per party and
+    #: item of each surface planned, and what was shown.
+    _minute: int | None = None
     _surface_weight: dict[Surface, float] = field(default_factory=dict)
     _items: dict[Surface, IntArray] = field(default_factory=dict)
+    _unplanned: list[Surface] = field(default_factory=list)
+    _reward: dict[Surface, FloatArray] = field(default_factory=dict)
+    _stepping: bool = False
     _received: FloatArray = field(default_factory=lambda: np.zeros(0))
     _shown: dict[Surface, int] = field(default_factory=dict)
 
@@ -256,7 +265,6 @@ class ChuanliuPolicy:
         self.pacer.start_day(promised, active)
         self._shop_ids, self._shop_party = self._lookup(keys, PartyKind.SHOP)
         self._creator_ids, self._creator_party = self._lookup(keys, PartyKind.CREATOR)
-        self._share = np.zeros(self.pacer.parties)
         self._day = day
 
     def begin_batch(
@@ -268,11 +276,11 @@ class ChuanliuPolicy:
         on_offer: Sequence[Candidates] = (),
     ) -> None:
         """Plan the batch: ``on_offer`` is every surface's candidates in it (one
-        :class:`Candidates` per surface and item kind)."""
+        :class:`Candidates` per surface and item kind), in the order they will be served."""
         self._close_batch()
-        slot = self._slots.setdefault(at.hour * 60 + at.minute, len(self._slots))
         n = self.pacer.parties
-        self._surface_weight, self._items = {}, {}
+        minute = at.hour * 60 + at.minute
+        self._surface_weight, self._items, self._reward = {}, {}, {}
         for candidates in on_offer:
             if candidates.surface not in REWARD_SURFACES:
                 continue
@@ -282,36 +290,36 @@ class ChuanliuPolicy:
             party = self._party_of(candidates.shop_id, candidates.creator_id)
             items = np.bincount(party[party >= 0], minlength=n)
             self._items[surface] = self._items.get(surface, np.zeros(n, dtype=np.int64)) + items
-        capacity = np.zeros(n)
-        for surface, items in self._items.items():
-            capacity += np.where(items > 0, self._expected_supply(slot, surface), 0.0)
-        self._share = self.pacer.weights(
-            slot, supply_served=supply_served, supply_share=supply_share, capacity=capacity
+        self._minute = minute
+        self._unplanned = [s for s in self._items if self._expected_supply(minute, s) > 0]
+        reachable = np.zeros(n, dtype=bool)
+        for surface in self._unplanned:
+            reachable |= self._items[surface] > 0
+        self.pacer.open_batch(
+            supply_served=supply_served, supply_share=supply_share, reachable=reachable
         )
-        self._slot = slot
         self._received = np.zeros(n)
         self._shown = {}
 
     def allocate(self, candidates: Candidates) -> Allocation:
         base = self.base.allocate(candidates)
         weights = np.asarray(base.weights, dtype=np.float64)
-        items = self._items.get(candidates.surface)
-        if items is None or not self._share.any():
+        surface = candidates.surface
+        if surface in self._unplanned:
+            self._plan_step(surface)
+        per_party = self._reward.get(surface)
+        if per_party is None or not per_party.any():
             return Allocation(weights=weights, reward_plan=self.reward_plan)
         party = self._party_of(candidates.shop_id, candidates.creator_id)
         mine = party >= 0
         reward = np.zeros(len(candidates))
-        reward[mine] = (
-            self._share[party[mine]]
-            * self._surface_weight[candidates.surface]
-            / np.maximum(items[party[mine]], 1)
-        )
+        reward[mine] = per_party[party[mine]]
         return Allocation(
             weights=weights + reward, reward_plan=self.reward_plan, reward_weights=reward
         )
 
     def observe(self, shown: Shown) -> None:
-        if self._slot is None:
+        if self._minute is None:
             return
         self._shown[shown.surface] = self._shown.get(shown.surface, 0) + int(
             np.sum(shown.impressions)
@@ -322,21 +330,54 @@ class ChuanliuPolicy:
             party[got], weights=shown.reward_impressions[got], minlength=self.pacer.parties
         )
 
-    def _expected_supply(self, slot: int, surface: Surface) -> float:
-        """Impressions the surface is expected to serve in this slot: what it served at this
+    def _plan_step(self, surface: Surface) -> None:
+        """Plan ``surface`` as the batch's next step, after recording the step before it: each
+        party's share of the surface, from what it still needs in the batch and what it can
+        be shown on the surfaces still to serve; then the reward weight of each party's item
+        there, so that its part of the surface's whole weight is its share."""
+        assert self._minute is not None
+        self._record_step()
+        self._unplanned.remove(surface)
+        minute = self._minute
+        on = self._items[surface] > 0
+        capacity = np.where(on, self._expected_supply(minute, surface), 0.0)
+        later = np.zeros(self.pacer.parties)
+        for other in self._unplanned:
+            later += np.where(self._items[other] > 0, self._expected_supply(minute, other), 0.0)
+        share = self.pacer.step(self._slot(minute, surface), capacity=capacity, later=later)
+        self._stepping = True
+        total = float(share.sum())
+        if total > self.max_surface_share:  # never reached with a pool of a few per cent
+            share = share * (self.max_surface_share / total)
+            total = self.max_surface_share
+        crowding = self._surface_weight[surface] / (1.0 - total)
+        self._reward[surface] = share * crowding / np.maximum(self._items[surface], 1)
+
+    def _record_step(self) -> None:
+        if self._stepping:
+            self.pacer.record(self._received)
+            self._received = np.zeros(self.pacer.parties)
+            self._stepping = False
+
+    def _slot(self, minute: int, surface: Surface) -> int:
+        return self._slots.setdefault((minute, surface), len(self._slots))
+
+    def _expected_supply(self, minute: int, surface: Surface) -> float:
+        """Impressions the surface is expected to serve in this batch: what it served at this
         time on earlier days. Without history nothing is expected, and no reward is placed
         until a batch at this time has been seen."""
-        return self._supply.get((slot, surface), 0.0)
+        return self._supply.get((minute, surface), 0.0)
 
     def _close_batch(self) -> None:
-        if self._slot is None:
+        if self._minute is None:
             return
-        self.pacer.record(self._received)
+        self._record_step()
         for surface, impressions in self._shown.items():
-            key = (self._slot, surface)
+            key = (self._minute, surface)
             before = self._supply.get(key)
             self._supply[key] = impressions if before is None else 0.5 * (before + impressions)
-        self._slot = None
+        self._minute = None
+        self._unplanned, self._reward = [], {}
 
     def _lookup(
         self, keys: list[tuple[PartyKind, int]], kind: PartyKind

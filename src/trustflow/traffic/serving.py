@@ -220,6 +220,7 @@ class _Pool:
     idx: IntArray  # candidate index per poolable item
     item_ids: IntArray  # live session id or product id
     shortlist: IntArray  # positions into idx, drawn by weight with replacement
+    by_score: list[int]  # positions into idx, best score first
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,8 @@ class FeedServer:
             p = np.exp(logits - logits.max())
             p /= p.sum()
             shortlist = self.rng.choice(len(idx), size=SHORTLIST, p=p)
-        pool = _Pool(snap.plan_id, tick, idx, item_ids, shortlist)
+        by_score = np.argsort(-snap.score[idx], kind="stable")[: 2 * MAX_ITEMS].tolist()
+        pool = _Pool(snap.plan_id, tick, idx, item_ids, shortlist, by_score)
         self._pools[shelf] = pool
         return pool
 
@@ -362,12 +364,11 @@ class FeedServer:
         if len(pool.idx) <= n:
             picked = np.arange(len(pool.idx))
         else:
-            draws = pool.shortlist[self.rng.integers(0, len(pool.shortlist), 4 * n)].tolist()
+            draws = pool.shortlist[self.rng.integers(0, len(pool.shortlist), 8 * n)].tolist()
             distinct = list(dict.fromkeys(draws))[:n]
             if len(distinct) < n:  # a shortlist dominated by a few: fill by score
                 taken = set(distinct)
-                best = np.argsort(-snap.score[pool.idx]).tolist()
-                distinct += [p for p in best if p not in taken][: n - len(distinct)]
+                distinct += [p for p in pool.by_score if p not in taken][: n - len(distinct)]
             picked = np.array(distinct, dtype=np.int64)
         return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
 
