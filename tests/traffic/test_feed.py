@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -19,6 +19,7 @@ from trustflow.accounts.models import Role
 from trustflow.api.app import create_app
 from trustflow.content import service as content_service
 from trustflow.errors import Conflict
+from trustflow.orders.models import Channel
 from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression, Surface
 from trustflow.traffic.plan_models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
@@ -34,6 +35,7 @@ class Market:
     creator: int
     buyers: list[int]
     live: dict[str, int]  # host -> live session id
+    skus: list[int]
 
 
 def _market(session: Session) -> Market:
@@ -54,7 +56,12 @@ def _market(session: Session) -> Market:
     accounts_service.follow(session, buyer_id=buyers[0], shop_id=sellers[1].shop_id)
     session.commit()
     return Market(
-        [s.shop_id for s in sellers], [s.product_id for s in sellers], creator.id, buyers, live
+        [s.shop_id for s in sellers],
+        [s.product_id for s in sellers],
+        creator.id,
+        buyers,
+        live,
+        [s.sku_id for s in sellers],
     )
 
 
@@ -315,3 +322,35 @@ def test_warm_servers_serve_from_memory_and_still_log_everything(
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Impression)) == 12
     assert session.scalar(select(func.sum(PacingCounter.delivered))) == 12
+
+
+def test_reward_traffic_goes_first_to_the_owners_precise_audience(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    """Buyers who bought a promised owner's goods through a creator, and that creator's fans,
+    see the owner's live room first, as reward traffic; other buyers are not singled out."""
+    m = _market(session)
+    seller_creator, _ = factories.creator_selling(session, m.products[0])
+    factories.paid_order(
+        session,
+        buyer_id=m.buyers[2],
+        sku_id=m.skus[0],
+        key="precise-1",
+        channel=Channel.DISTRIBUTION,
+        creator_id=seller_creator,
+    )
+    accounts_service.follow(session, buyer_id=m.buyers[1], creator_id=seller_creator)
+    session.commit()
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    _plan(session, m, promised_shop0=5, day=tomorrow)
+    server = FeedServer(factory, refresh_seconds=0.0, seed=7)
+    snap = server.snapshot(session)
+    room = snap.index[(tp.KINDS.index(CandidateKind.SHOP_ROOM), m.shops[0])]
+    assert snap.precise == {m.buyers[2]: [room], m.buyers[1]: [room]}
+    for buyer in (m.buyers[2], m.buyers[1]):
+        first = server.serve(session, user_id=buyer, surface=Surface.DISCOVER, n=2).items[0]
+        assert (first.candidate_kind, first.entity_id, first.reward) == (
+            CandidateKind.SHOP_ROOM,
+            m.shops[0],
+            True,
+        )

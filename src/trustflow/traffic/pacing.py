@@ -135,6 +135,11 @@ class Pacer:
     prior_impressions: float = 30.0
     #: Days of expected absence a party may be delivered ahead (the lead, module docstring).
     lead_days: float = 1.0
+    #: The error a day may close with, as a share of the party's promises so far (precision,
+    #: module docstring), and the safety margin, in standard deviations of a step's noise, a
+    #: step keeps below what is left when it is brought forward.
+    precision: float = 0.02
+    margin: float = 1.0
     #: Weight of the latest day in each party's absence rate.
     absence_smoothing: float = 0.2
     group: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -145,6 +150,9 @@ class Pacer:
     active: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     #: Share of its promised days on which a party had nothing on offer (smoothed).
     absence: FloatArray = field(default_factory=_empty)
+    #: Each party's promises so far, and the days it was promised on (a promise of 0 counts).
+    promised_total: FloatArray = field(default_factory=_empty)
+    promised_days: FloatArray = field(default_factory=_empty)
     #: The open batch's plan for each party, and what it was delivered in the batch so far.
     batch_plan: FloatArray = field(default_factory=_empty)
     batch_delivered: FloatArray = field(default_factory=_empty)
@@ -174,6 +182,8 @@ class Pacer:
             "target",
             "delivered",
             "absence",
+            "promised_total",
+            "promised_days",
             "batch_plan",
             "batch_delivered",
             "_weight",
@@ -197,7 +207,9 @@ class Pacer:
             raise ValueError(f"expected {self.parties} promises, got {promised_now.shape}")
         self.active = promised_now > 0 if active is None else np.asarray(active, dtype=bool).copy()
         self.promised = np.where(self.active, promised_now, 0.0)
-        lead = self.lead_days * self.absence * self.promised
+        self.promised_total = self.promised_total + self.promised
+        self.promised_days = self.promised_days + self.active
+        lead = self.lead_days * self.absence * self.mean_promise
         self.target = np.where(
             self.active, np.maximum(self.promised + self.balance + lead, 0.0), 0.0
         )
@@ -221,6 +233,16 @@ class Pacer:
             self.active, (1 - beta) * self.absence + beta * absent, self.absence
         )
         self._day_open = False
+
+    @property
+    def mean_promise(self) -> FloatArray:
+        """Each party's mean daily promise over the days it was promised on."""
+        return np.divide(
+            self.promised_total,
+            self.promised_days,
+            out=np.zeros(self.parties),
+            where=self.promised_days > 0,
+        )
 
     @property
     def remaining(self) -> FloatArray:
@@ -277,11 +299,16 @@ class Pacer:
             raise RuntimeError("start_day before asking for weights")
         exposure = np.asarray(capacity, dtype=np.float64)
         after = np.zeros(self.parties) if later is None else np.asarray(later, dtype=np.float64)
-        left = np.maximum(np.minimum(self.batch_plan - self.batch_delivered, self.remaining), 0.0)
+        remaining = self.remaining
+        left = np.maximum(np.minimum(self.batch_plan - self.batch_delivered, remaining), 0.0)
         share = np.divide(
             exposure, exposure + after, out=np.zeros(self.parties), where=exposure > 0
         )
-        weight = _to_weight(left * share, self.rate(slot) * exposure, self.max_weight)
+        # Precision: bring forward what the day's last step could not deliver precisely.
+        may_leave = (self.precision * self.promised_total) ** 2
+        forward = remaining - may_leave - self.margin * np.sqrt(remaining)
+        plan = np.clip(np.maximum(left * share, forward), 0.0, remaining)
+        weight = _to_weight(plan, self.rate(slot) * exposure, self.max_weight)
         self._weight, self._exposure, self._slot = weight, exposure, slot
         self._present |= exposure > 0
         return weight

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time as clock
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from trustflow.bulk import table
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound
+from trustflow.orders.models import Channel, Order
 from trustflow.traffic.chuanliu import PLAN as CHUANLIU
 from trustflow.traffic.models import Impression, ItemKind, Surface
 from trustflow.traffic.plan import HOURS, KINDS, SHELF_SURFACES, SURFACES
@@ -106,6 +107,55 @@ def _write_impressions(session: Session, rows: list[dict[str, Any]]) -> None:
             )
 
 
+#: days of distribution orders that define a promised owner's precise audience
+PRECISE_DAYS = 30
+#: most (buyer, room) pairs a server holds for precise targeting
+PRECISE_PAIRS = 2_000_000
+
+
+def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[int, list[int]]:
+    """Buyers who bought a promised owner's goods through creators in the last
+    :data:`PRECISE_DAYS` days, and the fans of those creators (buyers like them: the customer
+    group distribution found), each mapped to the owner's room. Reward traffic goes to them
+    first (docs/traffic.md)."""
+    rooms = {
+        int(e): i
+        for i, (k, e) in enumerate(zip(snap.kind.tolist(), snap.entity_id.tolist(), strict=True))
+        if k == _SHOP_ROOM and snap.promised[i] > 0
+    }
+    if not rooms:
+        return {}
+    end = datetime.combine(day, time(), tzinfo=UTC)
+    sold = (
+        select(Order.shop_id, Order.buyer_id, Order.creator_id)
+        .where(
+            Order.channel == Channel.DISTRIBUTION,
+            Order.paid_at >= end - timedelta(days=PRECISE_DAYS),
+            Order.paid_at < end,
+            Order.shop_id.in_(list(rooms)),
+        )
+        .subquery()
+    )
+    buyers = select(sold.c.buyer_id, sold.c.shop_id).distinct()
+    fans = (
+        select(Follow.buyer_id, sold.c.shop_id)
+        .join(sold, Follow.creator_id == sold.c.creator_id)
+        .distinct()
+    )
+    audience: dict[int, list[int]] = {}
+    pairs = 0
+    for query in (buyers, fans):  # buyers first: they are kept if the cap bites
+        for buyer, shop in session.execute(query.limit(PRECISE_PAIRS - pairs)):
+            rooms_of = audience.setdefault(int(buyer), [])
+            if rooms[int(shop)] not in rooms_of:
+                rooms_of.append(rooms[int(shop)])
+                pairs += 1
+        if pairs >= PRECISE_PAIRS:
+            break
+    session.rollback()
+    return audience
+
+
 def segment_of(user_id: int, segments: int) -> int:
     """A buyer's audience segment: a stable hash bucket (Fibonacci hashing)."""
     return (((user_id * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> 40) % segments
@@ -130,6 +180,8 @@ class PlanSnapshot:
     day_curve: dict[bool, FloatArray]
     index: dict[tuple[int, int], int]
     cards: IntArray
+    #: the Chuanliu plan's precise audience (精准人群): buyer → promised rooms it goes to first
+    precise: dict[int, list[int]] = field(default_factory=dict)
     delivered: FloatArray = field(init=False)
     reward_delivered: FloatArray = field(init=False)
 
@@ -194,6 +246,7 @@ class PlanSnapshot:
             index={(int(k), int(e)): i for i, (k, e) in enumerate(zip(kind, entity, strict=True))},
             cards=np.flatnonzero(kind == _CARD),
         )
+        snapshot.precise = _precise_audience(session, snapshot, plan.plan_day)
         return snapshot
 
     def pace(
@@ -221,6 +274,7 @@ class _Pool:
     item_ids: IntArray  # live session id or product id
     shortlist: IntArray  # positions into idx, drawn by weight with replacement
     by_score: list[int]  # positions into idx, best score first
+    position: dict[int, int]  # candidate index -> position in idx
 
 
 @dataclass(frozen=True)
@@ -354,7 +408,8 @@ class FeedServer:
             p /= p.sum()
             shortlist = self.rng.choice(len(idx), size=SHORTLIST, p=p)
         by_score = np.argsort(-snap.score[idx], kind="stable")[: 2 * MAX_ITEMS].tolist()
-        pool = _Pool(snap.plan_id, tick, idx, item_ids, shortlist, by_score)
+        position = {} if shelf else {c: p for p, c in enumerate(idx.tolist())}
+        pool = _Pool(snap.plan_id, tick, idx, item_ids, shortlist, by_score, position)
         self._pools[shelf] = pool
         return pool
 
@@ -371,6 +426,22 @@ class FeedServer:
                 distinct += [p for p in pool.by_score if p not in taken][: n - len(distinct)]
             picked = np.array(distinct, dtype=np.int64)
         return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
+
+    def _precise_first(
+        self, snap: PlanSnapshot, pool: _Pool, user_id: int, picked: IntArray, n: int
+    ) -> IntArray:
+        """Promised rooms still owed reward traffic, live now and with this buyer in their
+        precise audience, go first."""
+        with self._lock:
+            first = [
+                pool.position[c]
+                for c in snap.precise[user_id]
+                if c in pool.position and snap.reward_delivered[c] < snap.promised[c]
+            ]
+        if not first:
+            return picked
+        rest = [p for p in picked.tolist() if p not in first]
+        return np.array((first + rest)[:n], dtype=np.int64)
 
     def _followed(
         self, session: Session, snap: PlanSnapshot, pool: _Pool, user_id: int, now: datetime, n: int
@@ -432,6 +503,8 @@ class FeedServer:
             picked = self._followed(session, snap, pool, user_id, now, n)
         else:
             picked = self._draw(snap, pool, n)
+        if not shelf and user_id in snap.precise:
+            picked = self._precise_first(snap, pool, user_id, picked, n)
         chosen = pool.idx[picked]
         items: list[FeedItem] = []
         if len(chosen):
