@@ -31,7 +31,9 @@ The duals are what serving uses: an item's score in a node is ``value + φ − �
 from __future__ import annotations
 
 import itertools
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,6 +218,31 @@ class _Group:
         return flat[self.e : self.e + self.rows * self.width].reshape(self.rows, self.width)
 
 
+#: Edges per piece of work when a solve is spread over the machine's cores.
+PIECE_EDGES = 200_000
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One thread per core, shared by every solve in the process."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="dual")
+    return _executor
+
+
+def _split(groups: list[_Group]) -> list[_Group]:
+    """Groups cut into row ranges of about :data:`PIECE_EDGES` edges, so that every core has
+    work even when one group (say, all product cards) holds most edges."""
+    pieces = []
+    for g in groups:
+        rows = max(1, PIECE_EDGES // max(g.width, 1))
+        for a in range(g.a, g.b, rows):
+            b = min(a + rows, g.b)
+            pieces.append(_Group(g.nodes, a, b, g.e + (a - g.a) * g.width))
+    return pieces
+
+
 #: Candidates sharing a node list are evaluated as a dense block when at least this many do;
 #: the others edge by edge.
 MIN_GROUP_ROWS = 64
@@ -287,6 +314,7 @@ class _SmoothDual:
         self.starts = np.searchsorted(self.cand, np.arange(self.n)).astype(np.intp)
         self.counts = np.diff(np.append(self.starts, len(self.cand)))
         self.groups, self.rest = self._find_groups()
+        self.pieces = _split(self.groups)
         self.rest_edge = int(self.starts[self.rest]) if self.rest < self.n else len(self.cand)
         self.rest_starts = self.starts[self.rest :] - self.rest_edge
         self.rest_cand = self.cand[self.rest_edge :] - self.rest
@@ -342,7 +370,8 @@ class _SmoothDual:
         load = np.zeros(self.m)
         log_k = np.empty(self.n)
         log_t = np.empty(self.n)
-        for g in self.groups:
+
+        def piece(g: _Group) -> tuple[_Group, FloatArray, FloatArray, FloatArray]:
             z = g.view(ez)
             np.subtract(g.view(self.v), b32[g.nodes], out=z)
             zmax = z.max(axis=1)
@@ -353,7 +382,12 @@ class _SmoothDual:
             lk = zmax / eps + np.log(ksum)
             lt = np.clip(lk, self.log_lower[g.a : g.b], self.log_upper[g.a : g.b])
             z *= np.exp(lt - np.log(ksum)).astype(self.dtype)[:, None]
-            load[g.nodes] += z.sum(axis=0, dtype=np.float64)
+            return g, lk, lt, z.sum(axis=0, dtype=np.float64)
+
+        # pieces write disjoint slices; numpy releases the GIL inside each operation
+        done = _pool().map(piece, self.pieces) if len(self.pieces) > 1 else map(piece, self.pieces)
+        for g, lk, lt, column in done:
+            load[g.nodes] += column
             log_k[g.a : g.b], log_t[g.a : g.b] = lk, lt
         if self.rest < self.n:
             r, cand = self.rest, self.rest_cand
