@@ -440,12 +440,39 @@ def _polish(
 def _project(dual: _SmoothDual, x: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
     """Make the plan feasible: every candidate scaled onto its bounds, then nodes over their
     supply scaled down, promised traffic served first (as guaranteed delivery is) and taken
-    from the others. Caps and supply then hold exactly; a promise falls short only where its
-    nodes are oversold by promises alone."""
+    from the others. A promise still short is then topped up from the supply its nodes have
+    beyond promised traffic (a few rounds). Caps and supply hold exactly; a promise falls
+    short only where its nodes are oversold by promises alone."""
     totals = dual.row_totals(x)
     target = np.clip(totals, np.maximum(dual.lower, 0.0), dual.upper)
     x *= dual.per_row(np.divide(target, totals, out=np.ones_like(totals), where=totals > 0))
-    promised = dual.per_row((dual.lower > 0).astype(np.float64))
+    is_promised = dual.lower > 0
+    promised = dual.per_row(is_promised.astype(np.float64))
+    x = _promised_first(dual, x, promised)
+    for _ in range(PROMISE_ROUNDS):
+        deficit = np.where(is_promised, dual.lower - dual.row_totals(x), 0.0)
+        if not np.any(deficit > dual.lower * 1e-6):
+            break
+        spare = np.maximum(dual.supply - dual.node_load(x * promised), 0.0)
+        room = spare.astype(dual.dtype)[dual.node] * dual.per_row((deficit > 0).astype(np.float64))
+        share = np.divide(
+            deficit, dual.row_totals(room), out=np.zeros_like(deficit), where=deficit > 0
+        )
+        x += room * dual.per_row(np.minimum(share, 1.0))
+        x = _promised_first(dual, x, promised)
+    return x
+
+
+#: rounds of topping up promises that the smoothed plan left short
+PROMISE_ROUNDS = 4
+
+
+def _promised_first(
+    dual: _SmoothDual,
+    x: npt.NDArray[np.floating],  # type: ignore[type-arg]
+    promised: npt.NDArray[np.floating],  # type: ignore[type-arg]
+) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
+    """Scale each oversold node down to its supply, promised traffic first served."""
     load = dual.node_load(x)
     load_p = dual.node_load(x * promised)
     load_o = np.maximum(load - load_p, 0.0)
