@@ -51,7 +51,7 @@ def test_dual_solver_reaches_the_lp_optimum_and_keeps_every_bound(seed: int) -> 
     exact = solve_exact(problem)
     dual = solve_dual(problem)
     _check_feasible(problem, exact, tolerance=1e-6)
-    _check_feasible(problem, dual, tolerance=0.01)
+    _check_feasible(problem, dual, tolerance=1e-3)
     assert dual.objective / exact.objective >= 0.99
     assert dual.objective <= exact.objective * (1 + 1e-6)  # no plan beats the optimum
 
@@ -60,7 +60,7 @@ def test_dual_solver_handles_candidates_with_different_reach() -> None:
     problem = _ragged(random_problem(300, seed=5), keep_share=0.4, seed=5)
     exact = solve_exact(problem)
     dual = solve_dual(problem)
-    _check_feasible(problem, dual, tolerance=0.01)
+    _check_feasible(problem, dual, tolerance=1e-3)
     assert dual.objective / exact.objective >= 0.99
 
 
@@ -82,7 +82,7 @@ def test_sampled_warm_start_still_meets_promises() -> None:
     problem = random_problem(2_000, seed=7)
     exact = solve_exact(problem)
     dual = solve_dual(problem, sample_above=1_000, sample_share=0.25)
-    _check_feasible(problem, dual, tolerance=0.05)
+    _check_feasible(problem, dual, tolerance=1e-3)  # promises topped up, not approximated
     assert dual.objective / exact.objective >= 0.97
 
 
