@@ -39,9 +39,12 @@ from trustflow.traffic.service import ImpressionRecord, log_impressions
 DAY = date(2026, 3, 15)
 MIDNIGHT = datetime(2026, 3, 15, tzinfo=UTC)
 DOC = Path(__file__).parents[2] / "docs" / "chuanliu.md"
-#: A pool of exactly the marketplace's daily organic impressions (yearly/365 = reference).
+#: A pool of exactly the marketplace's daily organic impressions (yearly/365 = reference),
+#: every share promised the day it is earned (no minimum promise: accrual is tested apart).
 ONE_TO_ONE = Settings(
-    chuanliu_yearly_pool_impressions=365_000, chuanliu_reference_daily_impressions=1_000
+    chuanliu_yearly_pool_impressions=365_000,
+    chuanliu_reference_daily_impressions=1_000,
+    chuanliu_min_promise_impressions=0,
 )
 K = Settings().chuanliu_min_live_days
 
@@ -296,15 +299,13 @@ def test_a_diligent_growing_widely_distributed_owner_ranks_above_a_bare_qualifie
     assert (top.self_broadcast_gmv_fen, top.previous_self_broadcast_gmv_fen) == (297_000, 99_000)
     assert top.weight == 400 * 120 and bare.weight == 100 * 100  # no score is neutral
     shops = {r.party_id: r for r in day_plan.rewards if r.party_kind is PartyKind.SHOP}
-    assert shops[strong.shop_id].promised_impressions > shops[weak.shop_id].promised_impressions
+    assert shops[strong.shop_id].earned_impressions > shops[weak.shop_id].earned_impressions
     # 1,000 a day: 200 to the four creators by their GMV, 800 to the shops 48,000 : 10,000.
     assert (day_plan.pool, day_plan.creator_pool, day_plan.shop_pool) == (1_000, 200, 800)
-    assert shops[strong.shop_id].promised_impressions == 662  # 800 × 48/58 = 662.07
-    creators = [
-        r.promised_impressions for r in day_plan.rewards if r.party_kind is PartyKind.CREATOR
-    ]
+    assert shops[strong.shop_id].earned_impressions == 662  # 800 × 48/58 = 662.07
+    creators = [r.earned_impressions for r in day_plan.rewards if r.party_kind is PartyKind.CREATOR]
     assert creators == [60, 60, 60, 20]  # 29,700 fen each for the strong owner, 9,900 for the weak
-    assert sum(r.promised_impressions for r in day_plan.rewards) == day_plan.pool
+    assert sum(r.earned_impressions for r in day_plan.rewards) == day_plan.pool
 
 
 # The pool and its split -------------------------------------------------------------------------
@@ -384,7 +385,7 @@ def test_without_an_eligible_creator_the_shops_get_the_whole_pool(session: Sessi
 
     day_plan = chuanliu.plan(session, DAY, settings=ONE_TO_ONE)
 
-    assert [(r.party_kind, r.party_id, r.promised_impressions) for r in day_plan.rewards] == [
+    assert [(r.party_kind, r.party_id, r.earned_impressions) for r in day_plan.rewards] == [
         (PartyKind.SHOP, sold.shop_id, 300)
     ]
 
@@ -421,6 +422,30 @@ def test_promising_a_day_twice_writes_its_promises_once(session: Session) -> Non
     assert [row.party_id for row in shop_rows] == [first.shop_id, second.shop_id]
     assert all(row.tier is not None and row.delivered_impressions == 0 for row in shop_rows)
     assert all(row.tier is None for row in again if row.party_kind is PartyKind.CREATOR)
+
+
+def test_small_shares_accrue_until_they_reach_the_minimum_promise(session: Session) -> None:
+    """A creator earning 30 a day against a minimum promise of 100 is promised nothing for three
+    days and all 120 on the fourth; the owner, earning 120 a day, is promised every day."""
+    cat = factories.category(session)
+    sold = qualifying_shop(session, cat, "Owner", live_days=K + 3)
+    (creator,) = creators_of(session, sold.shop_id)
+    organic(session, 150, days=10)  # a pool of 150 a day: 30 to the creator, 120 to the owner
+    settings = ONE_TO_ONE.model_copy(update={"chuanliu_min_promise_impressions": 100})
+    days = [DAY - timedelta(days=d) for d in (3, 2, 1, 0)]
+
+    rows = [
+        {r.party_kind: r for r in chuanliu.promise(session, day, settings=settings)} for day in days
+    ]
+    carried = chuanliu.accrued(session, DAY)
+
+    creator_rows = [day_rows[PartyKind.CREATOR] for day_rows in rows]
+    owner_rows = [day_rows[PartyKind.SHOP] for day_rows in rows]
+    assert [r.earned_impressions for r in creator_rows] == [30, 30, 30, 30]
+    assert [r.promised_impressions for r in creator_rows] == [0, 0, 0, 120]
+    assert [r.promised_impressions for r in owner_rows] == [120] * 4
+    assert carried == {(PartyKind.CREATOR, creator): 90}  # what DAY's promise paid out
+    assert chuanliu.accrued(session, DAY + timedelta(days=1)) == {}  # nothing earned is lost
 
 
 def test_reconcile_counts_the_days_reward_impressions_of_each_promised_party(

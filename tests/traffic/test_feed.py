@@ -66,7 +66,12 @@ def _market(session: Session) -> Market:
 
 
 def _plan(
-    session: Session, m: Market, *, promised_shop0: int = 0, day: date = date(2026, 3, 2)
+    session: Session,
+    m: Market,
+    *,
+    promised_shop0: int = 0,
+    day: date = date(2026, 3, 2),
+    commit: bool = True,
 ) -> TrafficPlan:
     kinds = (
         [CandidateKind.SHOP_ROOM] * 3
@@ -92,7 +97,8 @@ def _plan(
     )
     plan = tp.store(session, tp.solve(inputs))
     tp.activate(session, plan.id)
-    session.commit()
+    if commit:
+        session.commit()
     return plan
 
 

@@ -159,6 +159,80 @@ def test_only_a_party_that_misses_days_is_allowed_a_lead() -> None:
     assert pacer.target[1] == pytest.approx(10.0 + 50.0 + 10.0 * pacer.absence[1])
 
 
+def test_a_batch_is_spread_over_its_steps_by_what_each_can_bring() -> None:
+    pacer = Pacer(precision=1.0)  # nothing brought forward: the plan follows supply
+    pacer.add_parties([0, 0])
+    pacer.start_day([1000.0, 1000.0])
+
+    plan = pacer.open_batch(supply_served=0.0, supply_share=0.5, reachable=[True, False])
+    first = pacer.step(0, capacity=[100.0, 0.0], later=[300.0, 0.0])
+    pacer.record([125.0, 0.0])
+    second = pacer.step(1, capacity=[300.0, 0.0])
+    pacer.record([375.0, 0.0])
+    pacer.open_batch(supply_served=0.5, supply_share=0.5, reachable=[True, True])
+    last = pacer.step(2, capacity=[100.0, 100.0])
+
+    assert plan.tolist() == [500.0, 0.0]  # half the day's supply; nothing to show: nothing
+    assert first[0] * 100 == pytest.approx(125.0)  # a quarter of the batch's reach
+    assert second[0] * 300 == pytest.approx(375.0)  # the rest of the batch
+    assert (last * 100).tolist() == pytest.approx([500.0, 1000.0])  # the day's last batch
+
+
+def test_a_young_promise_is_brought_forward_so_that_the_day_closes_precisely() -> None:
+    pacer = Pacer()
+    pacer.add_parties([0])
+    world = World(rate=1.0)
+
+    pacer.start_day([100.0])
+    young = pacer.weights(0, supply_served=0.0, supply_share=0.28, capacity=[280.0])
+    pacer.record(young * 280)
+    for _ in range(8):
+        world.day(pacer, 100.0)
+    pacer.start_day([100.0])
+    old = pacer.weights(0, supply_served=0.0, supply_share=0.28, capacity=[280.0])
+
+    # The day's last step, whose noise nothing corrects, may be left what errs by 2% of the 100
+    # promised so far (a noise of √4 = 2): all but that and a margin of two standard deviations
+    # (100 − 4 − 2·√100) comes forward. With 1,000 promised, 400 may be left (an error of 20):
+    # the day follows supply (28% of 100).
+    assert young[0] * 280 == pytest.approx(76.0)
+    assert old[0] * 280 == pytest.approx(28.0)
+
+
+def test_a_partys_rate_is_its_groups_until_its_own_measurements_are_many() -> None:
+    pacer = Pacer(prior_impressions=30.0, group_prior_impressions=300.0)
+    pacer.add_parties([0, 0, 1])
+    pacer.start_day([1000.0, 5.0, 1000.0])
+    weight = pacer.weights(0, supply_served=0.0, supply_share=1.0, capacity=[100.0] * 3)
+    pacer.record(weight * 100 * np.array([0.5, 0.0, 2.0]))  # the small party got nothing
+    pacer.add_parties([0])
+
+    rate = pacer.rate(0)
+
+    # the shops' ratio of sums (500 of 1,005), itself shrunk towards all parties' (2,500 of
+    # 2,005) by 300 pseudo-impressions
+    everyone = 2500 / 2005
+    group = (500 + 300) / (1005 + 300 / everyone)
+    assert rate[0] == pytest.approx(0.5, rel=0.02)  # 500 of 1,000: its own
+    assert rate[1] == pytest.approx(group, rel=0.1)  # 0 of 5 says little: near its group's
+    assert rate[2] == pytest.approx(2.0, rel=0.01)  # alone in its group: its own, nearly
+    assert rate[3] == pytest.approx(group)  # nothing measured yet: its group's
+
+
+def test_the_weights_of_a_step_together_are_capped_and_the_rest_waits() -> None:
+    pacer = Pacer()
+    pacer.add_parties([0, 0])
+    pacer.start_day([100.0, 300.0])
+    pacer.open_batch(supply_served=0.0, supply_share=1.0, reachable=[True, True])
+
+    weight = pacer.step(0, capacity=[1000.0, 1000.0], max_total=0.2)
+    pacer.record(weight * 1000)
+
+    assert weight.tolist() == pytest.approx([0.05, 0.15])  # 0.1 and 0.3, halved alike
+    assert pacer.remaining.tolist() == pytest.approx([50.0, 150.0])
+    assert pacer.rate(0).tolist() == pytest.approx([1.0, 1.0])  # the cap is not a low rate
+
+
 def test_reward_weights_are_the_reward_part_of_the_weights() -> None:
     weights = np.array([2.0, 3.0, 4.0])
 

@@ -3,7 +3,7 @@ one in force at a time, and traffic that follows what each plan allotted."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +61,19 @@ def test_a_promise_is_not_paid_twice(session: Session) -> None:
     ).weights
     assert snap.planned[room] >= 30
     assert weights[0] == pytest.approx(max(snap.planned[room] - 30, 1.0))
+
+
+def test_loading_a_plan_keeps_the_callers_unfinished_work(session: Session) -> None:
+    """The simulator stores, activates and loads a day's plan in the day's transaction: reading
+    the promised owners' audience must not end that transaction (it once rolled it back, and
+    the day's plan with it)."""
+    m = _market(session)
+    _plan(session, m, promised_shop0=30)
+    plan = _plan(session, m, promised_shop0=30, day=date(2026, 3, 3), commit=False)
+
+    snap = PlanSnapshot.load(session, plan)
+    session.commit()
+
+    assert snap.plan_id == plan.id
+    active = session.scalars(select(TrafficPlan).where(TrafficPlan.status == PlanStatus.ACTIVE))
+    assert [p.id for p in active] == [plan.id]

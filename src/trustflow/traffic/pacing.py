@@ -131,15 +131,18 @@ class Pacer:
     default_rate: float = 1.0
     max_weight: float = np.inf
     discount: float = 0.6
-    #: Pseudo-impressions at the group's rate added to a party's own measurements.
+    #: Pseudo-impressions at the group's rate added to a party's own measurements, and at
+    #: all parties' rate to a group's; the discount of a group's sums per step in a slot.
     prior_impressions: float = 30.0
+    group_prior_impressions: float = 300.0
+    group_discount: float = 0.8
     #: Days of expected absence a party may be delivered ahead (the lead, module docstring).
-    lead_days: float = 1.0
+    lead_days: float = 0.0
     #: The error a day may close with, as a share of the party's promises so far (precision,
     #: module docstring), and the safety margin, in standard deviations of a step's noise, a
     #: step keeps below what is left when it is brought forward.
     precision: float = 0.02
-    margin: float = 1.0
+    margin: float = 2.0
     #: Weight of the latest day in each party's absence rate.
     absence_smoothing: float = 0.2
     group: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -251,11 +254,11 @@ class Pacer:
 
     def rate(self, slot: int) -> FloatArray:
         """Each party's estimated rate in ``slot``: its measurements, shrunk towards its
-        group's rate there (else that of all parties there, else ``default_rate``) by
-        ``prior_impressions`` pseudo-impressions."""
+        group's rate there by ``prior_impressions`` pseudo-impressions; the group's is its
+        measurements shrunk towards the rate of all parties there (``default_rate`` before
+        any) by ``group_prior_impressions``."""
         self._ensure_slot(slot)
         num, den = self._num[:, slot], self._den[:, slot]
-        guess = np.full(self.parties, self.default_rate)
         in_slot = [
             (g, self._group_num[(g, s)], d)
             for (g, s), d in self._group_den.items()
@@ -263,11 +266,11 @@ class Pacer:
         ]
         total_num = sum(n for _, n, _ in in_slot)
         total_den = sum(d for _, _, d in in_slot)
-        if total_num > 0 and total_den > 0:
-            guess[:] = total_num / total_den
+        everyone = total_num / total_den if total_num > 0 else self.default_rate
+        guess = np.full(self.parties, everyone)
+        n1 = self.group_prior_impressions
         for g, n, d in in_slot:
-            if n > 0:
-                guess[self.group == g] = n / d
+            guess[self.group == g] = (n + n1) / (d + n1 / everyone)
         n0 = self.prior_impressions
         return (num + n0) / (den + n0 / guess)
 
@@ -287,14 +290,21 @@ class Pacer:
         return self.batch_plan
 
     def step(
-        self, slot: int, *, capacity: npt.ArrayLike, later: npt.ArrayLike | None = None
+        self,
+        slot: int,
+        *,
+        capacity: npt.ArrayLike,
+        later: npt.ArrayLike | None = None,
+        max_total: float = np.inf,
     ) -> FloatArray:
         """The reward weight of each party for the next step of the open batch, in ``slot``.
 
         ``capacity`` is each party's expected impressions per unit of weight in this step
         (0 for a party with nothing on offer), ``later`` the same summed over the batch's
         steps still to come (none: this is the batch's last step for everyone). The rate
-        corrects that expectation."""
+        corrects that expectation. The weights of all parties together are at most
+        ``max_total`` (scaled down alike when they would be more): what they do not deliver
+        stays for later steps."""
         if not self._day_open:
             raise RuntimeError("start_day before asking for weights")
         exposure = np.asarray(capacity, dtype=np.float64)
@@ -309,6 +319,9 @@ class Pacer:
         forward = remaining - may_leave - self.margin * np.sqrt(remaining)
         plan = np.clip(np.maximum(left * share, forward), 0.0, remaining)
         weight = _to_weight(plan, self.rate(slot) * exposure, self.max_weight)
+        total = float(weight.sum())
+        if total > max_total:
+            weight = weight * (max_total / total)
         self._weight, self._exposure, self._slot = weight, exposure, slot
         self._present |= exposure > 0
         return weight
@@ -348,15 +361,15 @@ class Pacer:
         if self._slot is None:
             return
         shown = (self._weight > 0) & (self._exposure > 0)
-        slot, lam = self._slot, self.discount
+        slot, lam, mu = self._slot, self.discount, self.group_discount
         expected = self._weight * self._exposure
         self._num[shown, slot] = lam * self._num[shown, slot] + got[shown]
         self._den[shown, slot] = lam * self._den[shown, slot] + expected[shown]
         for g in np.unique(self.group[shown]):
             mine = shown & (self.group == g)
             key = (int(g), slot)
-            self._group_num[key] = lam * self._group_num.get(key, 0.0) + float(got[mine].sum())
-            self._group_den[key] = lam * self._group_den.get(key, 0.0) + float(expected[mine].sum())
+            self._group_num[key] = mu * self._group_num.get(key, 0.0) + float(got[mine].sum())
+            self._group_den[key] = mu * self._group_den.get(key, 0.0) + float(expected[mine].sum())
         self._slot = None
 
     def _ensure_slot(self, slot: int) -> None:

@@ -344,13 +344,14 @@ class ChuanliuPolicy:
         later = np.zeros(self.pacer.parties)
         for other in self._unplanned:
             later += np.where(self._items[other] > 0, self._expected_supply(minute, other), 0.0)
-        share = self.pacer.step(self._slot(minute, surface), capacity=capacity, later=later)
+        share = self.pacer.step(
+            self._slot(minute, surface),
+            capacity=capacity,
+            later=later,
+            max_total=self.max_surface_share,
+        )
         self._stepping = True
-        total = float(share.sum())
-        if total > self.max_surface_share:  # never reached with a pool of a few per cent
-            share = share * (self.max_surface_share / total)
-            total = self.max_surface_share
-        crowding = self._surface_weight[surface] / (1.0 - total)
+        crowding = self._surface_weight[surface] / (1.0 - float(share.sum()))
         self._reward[surface] = share * crowding / np.maximum(self._items[surface], 1)
 
     def _record_step(self) -> None:

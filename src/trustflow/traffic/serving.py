@@ -152,7 +152,6 @@ def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[i
                 pairs += 1
         if pairs >= PRECISE_PAIRS:
             break
-    session.rollback()
     return audience
 
 
