@@ -417,6 +417,17 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
             "status": _enum(
                 _pick(rng, (0.97, 0.02, 0.01), n_shops), ("active", "suspended", "closed")
             ),
+            # opened up to two years before the window
+            "created_at": _ts((start_s - rng.integers(0, 2 * 365 * DAY, n_shops)) * 1_000_000),
+        },
+    )
+    creators = _table(
+        "creators",
+        {
+            "id": _ids(np.arange(1, sizes.creators + 1)),
+            "created_at": _ts(
+                (start_s - rng.integers(0, 2 * 365 * DAY, sizes.creators)) * 1_000_000
+            ),
         },
     )
     products = _table(
@@ -441,12 +452,16 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
         "reviews": reviews,
         "chats": chats,
         "shops": shops,
+        "creators": creators,
         "products": products,
         "categories": categories,
         "appeals": appeals,
         # no platform verdicts on bursts yet: every burst the rule flags is held
         "burst_decisions": SCHEMAS["burst_decisions"].empty_table(),
     }
+    # traffic (impressions, live sessions, videos) is not scored: empty, with its schema
+    for name in SCHEMAS.keys() - tables.keys():
+        tables[name] = SCHEMAS[name].empty_table()
     return Drawn(tables=tables, as_of=as_of)
 
 

@@ -21,6 +21,7 @@ from trustflow.content import service as content_service
 from trustflow.errors import Conflict
 from trustflow.orders.models import Channel
 from trustflow.traffic import plan as tp
+from trustflow.traffic import serving
 from trustflow.traffic.models import Impression, Surface
 from trustflow.traffic.plan_models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
 from trustflow.traffic.serving import FeedServer
@@ -320,14 +321,20 @@ def test_warm_servers_serve_from_memory_and_still_log_everything(
     assert server.needs_store(m.buyers[1], Surface.MALL)
     server.serve(session, user_id=m.buyers[1], surface=Surface.MALL, n=2)  # warms the pool
     assert not server.needs_store(m.buyers[1], Surface.MALL)
-    assert server.needs_store(m.buyers[1], Surface.FOLLOW)  # the follow list is read each time
+    assert server.needs_store(m.buyers[1], Surface.FOLLOW)  # the live pool is not built yet
+    server.serve(session, user_id=m.buyers[0], surface=Surface.FOLLOW, n=5)
+    assert not server.needs_store(m.buyers[0], Surface.FOLLOW)  # the pool indexes followers
+    followed = server.serve(None, user_id=m.buyers[0], surface=Surface.FOLLOW, n=5)
+    # follows shop 0 (live) and shop 1 (not live): only shop 0's room, from memory
+    assert [i.item_id for i in followed.items] == [m.live["shop0"]]
+    assert server.serve(None, user_id=m.buyers[1], surface=Surface.FOLLOW, n=5).items == []
     for _ in range(5):
         feed = server.serve(None, user_id=m.buyers[1], surface=Surface.MALL, n=2)
         assert len(feed.items) == 2
     server.close()  # flushes what is buffered
     session.expire_all()
-    assert session.scalar(select(func.count()).select_from(Impression)) == 12
-    assert session.scalar(select(func.sum(PacingCounter.delivered))) == 12
+    assert session.scalar(select(func.count()).select_from(Impression)) == 14
+    assert session.scalar(select(func.sum(PacingCounter.delivered))) == 14
 
 
 def test_reward_traffic_goes_first_to_the_owners_precise_audience(
@@ -360,3 +367,22 @@ def test_reward_traffic_goes_first_to_the_owners_precise_audience(
             m.shops[0],
             True,
         )
+
+
+def test_too_many_followers_to_hold_are_read_from_the_store(
+    engine: Engine,
+    factory: sessionmaker[Session],
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    monkeypatch.setattr(serving, "FOLLOW_PAIRS", 0)
+    server = FeedServer(factory, refresh_seconds=60.0, flush_seconds=0.05, seed=6)
+
+    with factory() as request_session:  # as the route does
+        followed = server.serve(request_session, user_id=m.buyers[0], surface=Surface.FOLLOW, n=5)
+
+    assert [i.item_id for i in followed.items] == [m.live["shop0"]]
+    assert server.needs_store(m.buyers[0], Surface.FOLLOW)  # no index: the list is read
+    server.close()

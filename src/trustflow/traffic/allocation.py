@@ -320,7 +320,10 @@ class _SmoothDual:
         self.rest_cand = self.cand[self.rest_edge :] - self.rest
         self.rest_node = self.node[self.rest_edge :]
         self.eps = 1.0
-        self.x = np.zeros(0, dtype=dtype)
+        self._v_eps: tuple[float, npt.NDArray[np.floating]] | None = None  # type: ignore[type-arg]
+        self._ez = np.zeros(0, dtype=dtype)
+        self._row_scale = np.ones(0, dtype=dtype)
+        self._unscaled = False
         self.log_t = np.zeros(self.n)
         self.log_k = np.zeros(self.n)
 
@@ -362,27 +365,50 @@ class _SmoothDual:
             load += _weighted_count(self.rest_node, weights=x[self.rest_edge :], minlength=self.m)
         return load
 
+    @property
+    def x(self) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
+        """The plan of the last evaluation (flat, in edge order). An evaluation leaves the dense
+        blocks unscaled (their loads come from the row scales); they are scaled here, once."""
+        if self._unscaled:
+            for g in self.groups:
+                g.view(self._ez)[...] *= self._row_scale[g.a : g.b, None]
+            self._unscaled = False
+        return self._ez
+
+    @x.setter
+    def x(self, value: npt.NDArray[np.floating]) -> None:  # type: ignore[type-arg]
+        self._ez, self._unscaled = value, False
+
+    def _scaled_values(self, eps: float) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
+        """``value / ε`` in the working precision, kept while ε stays."""
+        if self._v_eps is None or self._v_eps[0] != eps:
+            self._v_eps = (eps, (self.v / self.dtype(eps)).astype(self.dtype))
+        return self._v_eps[1]
+
     def __call__(self, beta: FloatArray) -> tuple[float, FloatArray]:
         eps = self.eps
-        b32 = beta.astype(self.dtype)
         inv = self.dtype(1.0 / eps)
+        b32 = beta.astype(self.dtype)
+        v_eps, b_eps = self._scaled_values(eps), b32 * inv
         ez = np.empty_like(self.v)
+        row_scale = np.ones(self.n, dtype=self.dtype)
         load = np.zeros(self.m)
         log_k = np.empty(self.n)
         log_t = np.empty(self.n)
 
         def piece(g: _Group) -> tuple[_Group, FloatArray, FloatArray, FloatArray]:
+            # z = exp((value − β)/ε − row max): five passes over the block, two of them BLAS
             z = g.view(ez)
-            np.subtract(g.view(self.v), b32[g.nodes], out=z)
+            np.subtract(g.view(v_eps), b_eps[g.nodes], out=z)
             zmax = z.max(axis=1)
             z -= zmax[:, None]
-            z *= inv
             np.exp(z, out=z)
-            ksum = z.sum(axis=1, dtype=np.float64)
-            lk = zmax / eps + np.log(ksum)
+            ksum = (z @ np.ones(g.width, dtype=self.dtype)).astype(np.float64)
+            lk = zmax.astype(np.float64) + np.log(ksum)
             lt = np.clip(lk, self.log_lower[g.a : g.b], self.log_upper[g.a : g.b])
-            z *= np.exp(lt - np.log(ksum)).astype(self.dtype)[:, None]
-            return g, lk, lt, z.sum(axis=0, dtype=np.float64)
+            scale = np.exp(lt - np.log(ksum)).astype(self.dtype)
+            row_scale[g.a : g.b] = scale
+            return g, lk, lt, (scale @ z).astype(np.float64)
 
         # pieces write disjoint slices; numpy releases the GIL inside each operation
         done = _pool().map(piece, self.pieces) if len(self.pieces) > 1 else map(piece, self.pieces)
@@ -402,7 +428,8 @@ class _SmoothDual:
             z *= np.exp(lt - np.log(ksum)).astype(self.dtype)[cand]
             load += _weighted_count(self.rest_node, weights=z, minlength=self.m)
             log_k[r:], log_t[r:] = lk, lt
-        self.x, self.log_t, self.log_k = ez, log_t, log_k
+        self._ez, self._row_scale, self._unscaled = ez, row_scale, bool(self.groups)
+        self.log_t, self.log_k = log_t, log_k
         # Σ_i ψ_i(K_i): εK inside the bounds, the tangent line of εt(1 + log K − log t) outside
         inside = log_k == log_t
         psi = np.where(
@@ -465,6 +492,8 @@ def _project(dual: _SmoothDual, x: npt.NDArray[np.floating]) -> npt.NDArray[np.f
 
 #: rounds of topping up promises that the smoothed plan left short
 PROMISE_ROUNDS = 4
+#: L-BFGS-B memory (correction pairs)
+LBFGS_MEMORY = 20
 
 
 def _promised_first(
@@ -605,7 +634,7 @@ def _minimise(
         jac=True,
         method="L-BFGS-B",
         bounds=[(0.0, None)] * dual.m,
-        options={"maxfun": evaluations, "maxcor": 20, "ftol": 1e-13, "gtol": 1e-10},
+        options={"maxfun": evaluations, "maxcor": LBFGS_MEMORY, "ftol": 1e-13, "gtol": 1e-10},
     )
     return np.asarray(result.x, dtype=np.float64) * d, int(result.nfev)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time as clock
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -111,6 +111,9 @@ def _write_impressions(session: Session, rows: list[dict[str, Any]]) -> None:
 PRECISE_DAYS = 30
 #: most (buyer, room) pairs a server holds for precise targeting
 PRECISE_PAIRS = 2_000_000
+#: most (follower, live room) pairs a server holds for the follow page; beyond, it reads each
+#: request's follow list from the store
+FOLLOW_PAIRS = 5_000_000
 
 
 def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[int, list[int]]:
@@ -153,6 +156,37 @@ def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[i
         if pairs >= PRECISE_PAIRS:
             break
     return audience
+
+
+def _follow_index(session: Session, live_ids: IntArray) -> tuple[IntArray | None, IntArray]:
+    """Who follows the live rooms ``live_ids`` (a creator's room: its creator's followers; a
+    shop's room: the shop's), as buyers sorted with each one's room position in ``live_ids``.
+    ``None`` when there are more than :data:`FOLLOW_PAIRS` pairs."""
+    if not len(live_ids):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    live = LiveSession.status == LiveStatus.LIVE
+    of_creators = (
+        select(Follow.buyer_id, LiveSession.id)
+        .join(LiveSession, Follow.creator_id == LiveSession.creator_id)
+        .where(live, LiveSession.shop_id.is_(None))
+    )
+    of_shops = (
+        select(Follow.buyer_id, LiveSession.id)
+        .join(LiveSession, Follow.shop_id == LiveSession.shop_id)
+        .where(live)
+    )
+    pairs = session.execute(of_creators.union_all(of_shops).limit(FOLLOW_PAIRS + 1)).all()
+    session.rollback()
+    if len(pairs) > FOLLOW_PAIRS:
+        return None, np.zeros(0, dtype=np.int64)
+    found = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    order = np.argsort(live_ids, kind="stable")
+    at = np.searchsorted(live_ids[order], found[:, 1])
+    known = at < len(live_ids)
+    known[known] = live_ids[order][at[known]] == found[known, 1]  # rooms not in the plan: out
+    buyer, pos = found[known, 0], order[at[known]]
+    by_buyer = np.argsort(buyer, kind="stable")
+    return buyer[by_buyer], pos[by_buyer]
 
 
 def segment_of(user_id: int, segments: int) -> int:
@@ -274,6 +308,16 @@ class _Pool:
     shortlist: IntArray  # positions into idx, drawn by weight with replacement
     by_score: list[int]  # positions into idx, best score first
     position: dict[int, int]  # candidate index -> position in idx
+    #: the follow page's index: buyers (sorted) and the position of a live room each follows;
+    #: None when the rooms' followers were too many to hold (the page then reads the store)
+    follow_buyer: IntArray | None = None
+    follow_pos: IntArray | None = None
+
+    def followed(self, user_id: int) -> IntArray:
+        """Positions of the live rooms ``user_id`` follows (from the follow index)."""
+        assert self.follow_buyer is not None and self.follow_pos is not None
+        lo, hi = np.searchsorted(self.follow_buyer, [user_id, user_id + 1])
+        return np.unique(self.follow_pos[lo:hi])
 
 
 @dataclass(frozen=True)
@@ -332,7 +376,7 @@ class FeedServer:
         tick = clock.monotonic()
         pool = self._pools.get(surface in SHELF_SURFACES)
         return (
-            surface is Surface.FOLLOW
+            (surface is Surface.FOLLOW and (pool is None or pool.follow_buyer is None))
             or user_id >= len(self._buyer_ids)
             or self._snapshot is None
             or tick - self._checked > self.refresh_seconds
@@ -375,6 +419,8 @@ class FeedServer:
         ):
             return cached
         assert session is not None, "a pool is built from the store"
+        follow_buyer: IntArray | None = None
+        follow_pos: IntArray | None = None
         if shelf:
             idx = snap.cards
             item_ids = snap.entity_id[idx]
@@ -398,6 +444,7 @@ class FeedServer:
             idx = np.array([f[1] for f in found], dtype=np.int64)
             keep = idx >= 0
             item_ids, idx = item_ids[keep], idx[keep]
+            follow_buyer, follow_pos = _follow_index(session, item_ids)
         shortlist = np.zeros(0, dtype=np.int64)
         if len(idx):
             with self._lock:
@@ -409,6 +456,8 @@ class FeedServer:
         by_score = np.argsort(-snap.score[idx], kind="stable")[: 2 * MAX_ITEMS].tolist()
         position = {} if shelf else {c: p for p, c in enumerate(idx.tolist())}
         pool = _Pool(snap.plan_id, tick, idx, item_ids, shortlist, by_score, position)
+        if not shelf:
+            pool = replace(pool, follow_buyer=follow_buyer, follow_pos=follow_pos)
         self._pools[shelf] = pool
         return pool
 
@@ -443,17 +492,28 @@ class FeedServer:
         return np.array((first + rest)[:n], dtype=np.int64)
 
     def _followed(
-        self, session: Session, snap: PlanSnapshot, pool: _Pool, user_id: int, now: datetime, n: int
+        self,
+        session: Session | None,
+        snap: PlanSnapshot,
+        pool: _Pool,
+        user_id: int,
+        now: datetime,
+        n: int,
     ) -> IntArray:
-        """The follow page: live rooms of hosts the user follows, by the plan's weights."""
-        followed = session.execute(
-            select(Follow.creator_id, Follow.shop_id).where(Follow.buyer_id == user_id)
-        ).all()
-        wanted = [
-            snap.index.get((_CREATOR_ROOM, c) if c is not None else (_SHOP_ROOM, sh or 0), -1)
-            for c, sh in followed
-        ]
-        picked = np.flatnonzero(np.isin(pool.idx, np.array(wanted, dtype=np.int64)))
+        """The follow page: live rooms of hosts the user follows, by the plan's weights. The
+        rooms come from the pool's follow index, else from the user's follow list."""
+        if pool.follow_buyer is not None:
+            picked = pool.followed(user_id)
+        else:
+            assert session is not None, "without a follow index the page reads the follow list"
+            followed = session.execute(
+                select(Follow.creator_id, Follow.shop_id).where(Follow.buyer_id == user_id)
+            ).all()
+            wanted = [
+                snap.index.get((_CREATOR_ROOM, c) if c is not None else (_SHOP_ROOM, sh or 0), -1)
+                for c, sh in followed
+            ]
+            picked = np.flatnonzero(np.isin(pool.idx, np.array(wanted, dtype=np.int64)))
         if len(picked) > n:
             with self._lock:
                 log_pace, _ = snap.pace(pool.idx[picked], now, False)
@@ -498,7 +558,6 @@ class FeedServer:
         shelf = surface in SHELF_SURFACES
         pool = self._pool(session, snap, shelf, now)
         if surface is Surface.FOLLOW:
-            assert session is not None, "the follow page reads the follow list"
             picked = self._followed(session, snap, pool, user_id, now, n)
         else:
             picked = self._draw(snap, pool, n)
