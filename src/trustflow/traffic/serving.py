@@ -53,6 +53,7 @@ from trustflow.traffic.plan_models import (
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 MAX_ITEMS = 50
 #: pseudo-impressions that keep pacing calm while counts are small
@@ -114,6 +115,8 @@ PRECISE_PAIRS = 2_000_000
 #: most (follower, live room) pairs a server holds for the follow page; beyond, it reads each
 #: request's follow list from the store
 FOLLOW_PAIRS = 5_000_000
+#: seconds between reads of the live rooms' followers (a new follow shows within this)
+FOLLOW_REFRESH_SECONDS = 10.0
 
 
 def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[int, list[int]]:
@@ -158,12 +161,10 @@ def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[i
     return audience
 
 
-def _follow_index(session: Session, live_ids: IntArray) -> tuple[IntArray | None, IntArray]:
-    """Who follows the live rooms ``live_ids`` (a creator's room: its creator's followers; a
-    shop's room: the shop's), as buyers sorted with each one's room position in ``live_ids``.
-    ``None`` when there are more than :data:`FOLLOW_PAIRS` pairs."""
-    if not len(live_ids):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+def _live_followers(session: Session) -> tuple[IntArray, IntArray] | None:
+    """Who follows a room that is live now (a creator's room: its creator's followers; a
+    shop's room: the shop's): buyers, sorted, beside the live session each follows. ``None``
+    when there are more than :data:`FOLLOW_PAIRS` pairs."""
     live = LiveSession.status == LiveStatus.LIVE
     of_creators = (
         select(Follow.buyer_id, LiveSession.id)
@@ -175,18 +176,22 @@ def _follow_index(session: Session, live_ids: IntArray) -> tuple[IntArray | None
         .join(LiveSession, Follow.shop_id == LiveSession.shop_id)
         .where(live)
     )
-    pairs = session.execute(of_creators.union_all(of_shops).limit(FOLLOW_PAIRS + 1)).all()
+    rows = session.execute(of_creators.union_all(of_shops).limit(FOLLOW_PAIRS + 1)).all()
     session.rollback()
-    if len(pairs) > FOLLOW_PAIRS:
-        return None, np.zeros(0, dtype=np.int64)
-    found = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(rows) > FOLLOW_PAIRS:
+        return None
+    flat = np.fromiter((v for row in rows for v in row), dtype=np.int64, count=2 * len(rows))
+    pairs = flat.reshape(-1, 2)
+    by_buyer = np.argsort(pairs[:, 0], kind="stable")
+    return pairs[by_buyer, 0], pairs[by_buyer, 1]
+
+
+def _positions(live_ids: IntArray, wanted: IntArray) -> tuple[BoolArray, IntArray]:
+    """Where each of ``wanted`` (live session ids) is in ``live_ids``, and which are there."""
     order = np.argsort(live_ids, kind="stable")
-    at = np.searchsorted(live_ids[order], found[:, 1])
-    known = at < len(live_ids)
-    known[known] = live_ids[order][at[known]] == found[known, 1]  # rooms not in the plan: out
-    buyer, pos = found[known, 0], order[at[known]]
-    by_buyer = np.argsort(buyer, kind="stable")
-    return buyer[by_buyer], pos[by_buyer]
+    at = np.minimum(np.searchsorted(live_ids[order], wanted), max(len(live_ids) - 1, 0))
+    found = live_ids[order][at] == wanted if len(live_ids) else np.zeros(len(wanted), dtype=bool)
+    return found, order[at[found]] if len(live_ids) else np.zeros(0, dtype=np.int64)
 
 
 def segment_of(user_id: int, segments: int) -> int:
@@ -317,7 +322,7 @@ class _Pool:
         """Positions of the live rooms ``user_id`` follows (from the follow index)."""
         assert self.follow_buyer is not None and self.follow_pos is not None
         lo, hi = np.searchsorted(self.follow_buyer, [user_id, user_id + 1])
-        return np.unique(self.follow_pos[lo:hi])
+        return self.follow_pos[lo:hi]  # a (buyer, room) pair is one follow: no repeats
 
 
 @dataclass(frozen=True)
@@ -367,28 +372,36 @@ class FeedServer:
         self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._follows: tuple[IntArray, IntArray] | None = None
+        self._follows_at = -1e9
 
     # -- state --------------------------------------------------------------------------
 
     def needs_store(self, user_id: int, surface: Surface) -> bool:
-        """Would serving this request read the store (the follow list, a new buyer id, a
-        refresh that is due)? If not, it is pure computation on this process's state."""
-        tick = clock.monotonic()
+        """Would serving this request read the store (the follow list, a new buyer id, state
+        not loaded yet)? If not, it is pure computation on this process's state. A server
+        that flushes in the background also refreshes its plan and pools there, so only a
+        synchronous one (``flush_seconds`` 0) reads the store for a refresh that is due."""
         pool = self._pools.get(surface in SHELF_SURFACES)
-        return (
-            (surface is Surface.FOLLOW and (pool is None or pool.follow_buyer is None))
-            or user_id >= len(self._buyer_ids)
+        if (
+            user_id >= len(self._buyer_ids)
             or self._snapshot is None
-            or tick - self._checked > self.refresh_seconds
             or pool is None
             or pool.plan_id != self._snapshot.plan_id
-            or tick - pool.at > self.refresh_seconds
-        )
+            or (surface is Surface.FOLLOW and pool.follow_buyer is None)
+        ):
+            return True
+        if self.flush_seconds > 0:
+            return False
+        tick = clock.monotonic()
+        return tick - self._checked > self.refresh_seconds or tick - pool.at > self.refresh_seconds
 
-    def snapshot(self, session: Session | None) -> PlanSnapshot:
+    def snapshot(self, session: Session | None, *, due: bool = True) -> PlanSnapshot:
+        """The plan in force, as this process holds it. With a session it is loaded if it
+        was not, and (``due``) checked for a switch every ``refresh_seconds``."""
         now = clock.monotonic()
         if session is not None and (
-            self._snapshot is None or now - self._checked > self.refresh_seconds
+            self._snapshot is None or (due and now - self._checked > self.refresh_seconds)
         ):
             active = session.scalars(
                 select(TrafficPlan).where(TrafficPlan.status == PlanStatus.ACTIVE)
@@ -406,16 +419,23 @@ class FeedServer:
         return self._snapshot
 
     def _pool(
-        self, session: Session | None, snap: PlanSnapshot, shelf: bool, now: datetime
+        self,
+        session: Session | None,
+        snap: PlanSnapshot,
+        shelf: bool,
+        now: datetime,
+        *,
+        due: bool = True,
     ) -> _Pool:
         """What a surface family can show now (live rooms, or cards), and a shortlist drawn
-        from it by the plan's softmax × pacing. Rebuilt every ``refresh_seconds``."""
+        from it by the plan's softmax × pacing. Built with a session when missing, and
+        rebuilt (``due``) every ``refresh_seconds``."""
         tick = clock.monotonic()
         cached = self._pools.get(shelf)
         if (
             cached is not None
             and cached.plan_id == snap.plan_id
-            and (session is None or tick - cached.at <= self.refresh_seconds)
+            and (session is None or not due or tick - cached.at <= self.refresh_seconds)
         ):
             return cached
         assert session is not None, "a pool is built from the store"
@@ -444,7 +464,10 @@ class FeedServer:
             idx = np.array([f[1] for f in found], dtype=np.int64)
             keep = idx >= 0
             item_ids, idx = item_ids[keep], idx[keep]
-            follow_buyer, follow_pos = _follow_index(session, item_ids)
+            follows = self._live_followers(session)
+            if follows is not None:
+                planned, follow_pos = _positions(item_ids, follows[1])
+                follow_buyer = follows[0][planned]  # rooms that ended or are not planned: out
         shortlist = np.zeros(0, dtype=np.int64)
         if len(idx):
             with self._lock:
@@ -553,10 +576,11 @@ class FeedServer:
         if not self._known_buyer(session, user_id):
             raise NotFound(f"buyer {user_id} not found")
         now = at or utcnow()
-        snap = self.snapshot(session)
+        inline = self.flush_seconds <= 0  # else the background loop refreshes
+        snap = self.snapshot(session, due=inline)
         segment = segment_of(user_id, snap.segments)
         shelf = surface in SHELF_SURFACES
-        pool = self._pool(session, snap, shelf, now)
+        pool = self._pool(session, snap, shelf, now, due=inline)
         if surface is Surface.FOLLOW:
             picked = self._followed(session, snap, pool, user_id, now, n)
         else:
@@ -713,8 +737,27 @@ class FeedServer:
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
+                self.refresh()
             except Exception:  # kept buffered, retried next tick
                 continue
+
+    def refresh(self) -> None:
+        """Bring the plan and the pools served so far up to date if they are due (the
+        background loop's second job: requests then never wait for a refresh)."""
+        if self._snapshot is None:
+            return
+        with self.factory() as session:
+            snap = self.snapshot(session)
+            now = utcnow()
+            for shelf in list(self._pools):
+                self._pool(session, snap, shelf, now)
+
+    def _live_followers(self, session: Session) -> tuple[IntArray, IntArray] | None:
+        """:func:`_live_followers`, read again every :data:`FOLLOW_REFRESH_SECONDS`."""
+        tick = clock.monotonic()
+        if tick - self._follows_at > FOLLOW_REFRESH_SECONDS:
+            self._follows, self._follows_at = _live_followers(session), tick
+        return self._follows
 
     def close(self) -> None:
         self._stop.set()
