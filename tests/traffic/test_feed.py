@@ -18,6 +18,7 @@ from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Role
 from trustflow.api.app import create_app
 from trustflow.content import service as content_service
+from trustflow.content.models import LiveSession
 from trustflow.errors import Conflict
 from trustflow.orders.models import Channel
 from trustflow.traffic import plan as tp
@@ -386,3 +387,19 @@ def test_too_many_followers_to_hold_are_read_from_the_store(
     assert [i.item_id for i in followed.items] == [m.live["shop0"]]
     assert server.needs_store(m.buyers[0], Surface.FOLLOW)  # no index: the list is read
     server.close()
+
+
+def test_integer_rows_arrive_as_one_array_with_nulls_as_zero(session: Session) -> None:
+    m = _market(session)
+    stmt = select(LiveSession.id, LiveSession.shop_id, LiveSession.creator_id).order_by(
+        LiveSession.id
+    )
+    expected = [[i, s or 0, c or 0] for i, s, c in session.execute(stmt).all()]
+
+    rows = serving.int_rows(session, stmt)
+
+    assert rows.dtype == np.int64 and sorted(rows.tolist()) == expected
+    assert any(r[1] == 0 for r in expected) and any(r[2] == 0 for r in expected)
+    assert m.live["shop0"] in rows[:, 0]
+    empty = serving.int_rows(session, stmt.where(LiveSession.id < 0))
+    assert empty.shape == (0, 3)

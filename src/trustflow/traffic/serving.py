@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import insert, select
+from sqlalchemy import BigInteger, cast, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.selectable import SelectBase
 
 from trustflow.accounts.models import Buyer, Follow
 from trustflow.bulk import table
@@ -161,6 +162,41 @@ def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[i
     return audience
 
 
+#: PostgreSQL's binary COPY: the signature, flags and header extension length, and per tuple a
+#: field count, then per field its length and bytes (docs: "COPY", "Binary Format")
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00"
+_COPY_HEADER_BYTES = len(_COPY_HEADER) + 8
+
+
+def int_rows(session: Session, stmt: SelectBase) -> IntArray:
+    """The rows of ``stmt``, whose columns are integers (NULL reads as 0), as an
+    ``(n, columns)`` array. On PostgreSQL they arrive by binary COPY and are parsed by NumPy,
+    so no Python object is made per row and a large read never holds the interpreter for
+    long; elsewhere they are fetched in chunks."""
+    inner = stmt.subquery()
+    wide = select(*(func.coalesce(cast(c, BigInteger), 0) for c in inner.c))
+    k = len(inner.c)
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        out = [
+            np.array(chunk, dtype=np.int64).reshape(-1, k)
+            for chunk in session.execute(wide.execution_options(yield_per=20_000)).partitions()
+        ]
+        return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
+    sql = wide.compile(dialect=dialect, compile_kwargs={"literal_binds": True}).string
+    raw = session.connection().connection.driver_connection
+    assert raw is not None, "a live connection"
+    with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
+        data = b"".join(copy)
+    if not data.startswith(_COPY_HEADER) or data[15:19] != b"\x00\x00\x00\x00":
+        raise RuntimeError("unexpected COPY header")
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    for i in range(k):
+        fields += [(f"len{i}", ">i4"), (f"v{i}", ">i8")]
+    tuples = np.frombuffer(data[_COPY_HEADER_BYTES:-2], dtype=np.dtype(fields))
+    return np.stack([tuples[f"v{i}"].astype(np.int64) for i in range(k)], axis=1)
+
+
 def _live_followers(session: Session) -> tuple[IntArray, IntArray] | None:
     """Who follows a room that is live now (a creator's room: its creator's followers; a
     shop's room: the shop's): buyers, sorted, beside the live session each follows. ``None``
@@ -176,12 +212,10 @@ def _live_followers(session: Session) -> tuple[IntArray, IntArray] | None:
         .join(LiveSession, Follow.shop_id == LiveSession.shop_id)
         .where(live)
     )
-    rows = session.execute(of_creators.union_all(of_shops).limit(FOLLOW_PAIRS + 1)).all()
+    pairs = int_rows(session, of_creators.union_all(of_shops).limit(FOLLOW_PAIRS + 1))
     session.rollback()
-    if len(rows) > FOLLOW_PAIRS:
+    if len(pairs) > FOLLOW_PAIRS:
         return None
-    flat = np.fromiter((v for row in rows for v in row), dtype=np.int64, count=2 * len(rows))
-    pairs = flat.reshape(-1, 2)
     by_buyer = np.argsort(pairs[:, 0], kind="stable")
     return pairs[by_buyer, 0], pairs[by_buyer, 1]
 
@@ -445,23 +479,22 @@ class FeedServer:
             idx = snap.cards
             item_ids = snap.entity_id[idx]
         else:
-            rows = session.execute(
+            rows = int_rows(
+                session,
                 select(LiveSession.id, LiveSession.shop_id, LiveSession.creator_id).where(
                     LiveSession.status == LiveStatus.LIVE
-                )
-            ).all()
+                ),
+            )
             session.rollback()
-            found = [
-                (
-                    r[0],
-                    snap.index.get(
-                        (_SHOP_ROOM, r[1]) if r[1] is not None else (_CREATOR_ROOM, r[2] or 0), -1
-                    ),
-                )
-                for r in rows
-            ]
-            item_ids = np.array([f[0] for f in found], dtype=np.int64)
-            idx = np.array([f[1] for f in found], dtype=np.int64)
+            index = snap.index
+            item_ids = rows[:, 0]
+            idx = np.array(
+                [
+                    index.get((_SHOP_ROOM, sh) if sh else (_CREATOR_ROOM, c), -1)
+                    for sh, c in rows[:, 1:].tolist()
+                ],
+                dtype=np.int64,
+            )
             keep = idx >= 0
             item_ids, idx = item_ids[keep], idx[keep]
             follows = self._live_followers(session)
@@ -706,21 +739,24 @@ class FeedServer:
             return
         since = self._read_since
         started = utcnow()
-        rows = (
-            session.connection()
-            .execute(
-                select(_COUNTERS.c.idx, _COUNTERS.c.delivered, _COUNTERS.c.reward_delivered).where(
-                    _COUNTERS.c.plan_id == snap.plan_id, _COUNTERS.c.updated_at >= since
-                )
-            )
-            .all()
+        rows = int_rows(
+            session,
+            select(_COUNTERS.c.idx, _COUNTERS.c.delivered, _COUNTERS.c.reward_delivered).where(
+                _COUNTERS.c.plan_id == snap.plan_id, _COUNTERS.c.updated_at >= since
+            ),
         )
         session.rollback()
+        idx = rows[:, 0]
         with self._lock:
-            for i, d, r in rows:
-                pending = self._counts.get((snap.plan_id, i), (0, 0))
-                snap.delivered[i] = d + pending[0]
-                snap.reward_delivered[i] = r + pending[1]
+            # the store's totals, plus what this server counted and has not flushed yet
+            snap.delivered[idx] = rows[:, 1]
+            snap.reward_delivered[idx] = rows[:, 2]
+            read = np.zeros(len(snap.delivered), dtype=bool)
+            read[idx] = True
+            for (plan_id, i), (d, r) in self._counts.items():
+                if plan_id == snap.plan_id and read[i]:
+                    snap.delivered[i] += d
+                    snap.reward_delivered[i] += r
             # rows stamped by transactions still open now may carry an earlier stamp
             self._read_since = started - _READ_OVERLAP
 
