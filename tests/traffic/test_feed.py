@@ -403,3 +403,30 @@ def test_integer_rows_arrive_as_one_array_with_nulls_as_zero(session: Session) -
     assert m.live["shop0"] in rows[:, 0]
     empty = serving.int_rows(session, stmt.where(LiveSession.id < 0))
     assert empty.shape == (0, 3)
+
+
+def test_the_follow_page_follows_new_follows_and_unfollows(
+    engine: Engine,
+    factory: sessionmaker[Session],
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    monkeypatch.setattr(serving, "FOLLOW_REFRESH_SECONDS", 0.0)
+    server = FeedServer(factory, refresh_seconds=0.0, seed=3)
+
+    def follow_page() -> list[int]:
+        with factory() as request_session:
+            feed = server.serve(request_session, user_id=m.buyers[2], surface=Surface.FOLLOW, n=5)
+        return sorted(i.item_id for i in feed.items)
+
+    assert follow_page() == []
+    first = accounts_service.follow(session, buyer_id=m.buyers[2], creator_id=m.creator)
+    accounts_service.follow(session, buyer_id=m.buyers[2], shop_id=m.shops[0])
+    session.commit()
+    assert follow_page() == sorted([m.live["creator"], m.live["shop0"]])
+    accounts_service.unfollow(session, buyer_id=m.buyers[2], follow_id=first.id)
+    session.commit()
+    assert follow_page() == [m.live["shop0"]]
+    server.close()

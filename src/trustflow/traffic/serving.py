@@ -54,7 +54,6 @@ from trustflow.traffic.plan_models import (
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 MAX_ITEMS = 50
 #: pseudo-impressions that keep pacing calm while counts are small
@@ -113,10 +112,10 @@ def _write_impressions(session: Session, rows: list[dict[str, Any]]) -> None:
 PRECISE_DAYS = 30
 #: most (buyer, room) pairs a server holds for precise targeting
 PRECISE_PAIRS = 2_000_000
-#: most (follower, live room) pairs a server holds for the follow page; beyond, it reads each
-#: request's follow list from the store
+#: most follows a server holds for the follow page; beyond, it reads each request's follow
+#: list from the store
 FOLLOW_PAIRS = 5_000_000
-#: seconds between reads of the live rooms' followers (a new follow shows within this)
+#: seconds between reads of the follows (a new follow, or an unfollow, shows within this)
 FOLLOW_REFRESH_SECONDS = 10.0
 
 
@@ -197,35 +196,40 @@ def int_rows(session: Session, stmt: SelectBase) -> IntArray:
     return np.stack([tuples[f"v{i}"].astype(np.int64) for i in range(k)], axis=1)
 
 
-def _live_followers(session: Session) -> tuple[IntArray, IntArray] | None:
-    """Who follows a room that is live now (a creator's room: its creator's followers; a
-    shop's room: the shop's): buyers, sorted, beside the live session each follows. ``None``
-    when there are more than :data:`FOLLOW_PAIRS` pairs."""
-    live = LiveSession.status == LiveStatus.LIVE
-    of_creators = (
-        select(Follow.buyer_id, LiveSession.id)
-        .join(LiveSession, Follow.creator_id == LiveSession.creator_id)
-        .where(live, LiveSession.shop_id.is_(None))
+def _host_key(shop_id: IntArray, creator_id: IntArray) -> IntArray:
+    """One integer per host: a shop (its rooms are shop rooms) or a creator (0: none)."""
+    return np.where(shop_id > 0, 2 * shop_id + 1, 2 * creator_id)
+
+
+def _follows(session: Session) -> tuple[IntArray, IntArray] | None:
+    """Every follow as (buyer, host key), sorted by buyer: a sequential read, with no join, so
+    it costs the store little however many rooms are live. ``None`` when there are more than
+    :data:`FOLLOW_PAIRS`."""
+    rows = int_rows(
+        session,
+        select(Follow.buyer_id, Follow.shop_id, Follow.creator_id).limit(FOLLOW_PAIRS + 1),
     )
-    of_shops = (
-        select(Follow.buyer_id, LiveSession.id)
-        .join(LiveSession, Follow.shop_id == LiveSession.shop_id)
-        .where(live)
-    )
-    pairs = int_rows(session, of_creators.union_all(of_shops).limit(FOLLOW_PAIRS + 1))
     session.rollback()
-    if len(pairs) > FOLLOW_PAIRS:
+    if len(rows) > FOLLOW_PAIRS:
         return None
-    by_buyer = np.argsort(pairs[:, 0], kind="stable")
-    return pairs[by_buyer, 0], pairs[by_buyer, 1]
+    by_buyer = np.argsort(rows[:, 0], kind="stable")
+    rows = rows[by_buyer]
+    return rows[:, 0], _host_key(rows[:, 1], rows[:, 2])
 
 
-def _positions(live_ids: IntArray, wanted: IntArray) -> tuple[BoolArray, IntArray]:
-    """Where each of ``wanted`` (live session ids) is in ``live_ids``, and which are there."""
-    order = np.argsort(live_ids, kind="stable")
-    at = np.minimum(np.searchsorted(live_ids[order], wanted), max(len(live_ids) - 1, 0))
-    found = live_ids[order][at] == wanted if len(live_ids) else np.zeros(len(wanted), dtype=bool)
-    return found, order[at[found]] if len(live_ids) else np.zeros(0, dtype=np.int64)
+def _followed_rooms(
+    follows: tuple[IntArray, IntArray], room_host: IntArray
+) -> tuple[IntArray, IntArray]:
+    """The follow index of a live pool: buyers (sorted) beside the position of a room they
+    follow, for the follows whose host is live in the pool (``room_host``: each room's host
+    key; a host live in two rooms at once is found in one)."""
+    buyer, host = follows
+    if not len(room_host):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(room_host, kind="stable")
+    at = np.minimum(np.searchsorted(room_host[order], host), len(room_host) - 1)
+    live = room_host[order][at] == host
+    return buyer[live], order[at[live]]
 
 
 def segment_of(user_id: int, segments: int) -> int:
@@ -406,7 +410,7 @@ class FeedServer:
         self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._follows: tuple[IntArray, IntArray] | None = None
+        self._follow_list: tuple[IntArray, IntArray] | None = None
         self._follows_at = -1e9
 
     # -- state --------------------------------------------------------------------------
@@ -487,7 +491,7 @@ class FeedServer:
             )
             session.rollback()
             index = snap.index
-            item_ids = rows[:, 0]
+            item_ids, host = rows[:, 0], _host_key(rows[:, 1], rows[:, 2])
             idx = np.array(
                 [
                     index.get((_SHOP_ROOM, sh) if sh else (_CREATOR_ROOM, c), -1)
@@ -496,11 +500,10 @@ class FeedServer:
                 dtype=np.int64,
             )
             keep = idx >= 0
-            item_ids, idx = item_ids[keep], idx[keep]
-            follows = self._live_followers(session)
+            item_ids, idx, host = item_ids[keep], idx[keep], host[keep]
+            follows = self._follows(session)
             if follows is not None:
-                planned, follow_pos = _positions(item_ids, follows[1])
-                follow_buyer = follows[0][planned]  # rooms that ended or are not planned: out
+                follow_buyer, follow_pos = _followed_rooms(follows, host)
         shortlist = np.zeros(0, dtype=np.int64)
         if len(idx):
             with self._lock:
@@ -788,12 +791,12 @@ class FeedServer:
             for shelf in list(self._pools):
                 self._pool(session, snap, shelf, now)
 
-    def _live_followers(self, session: Session) -> tuple[IntArray, IntArray] | None:
-        """:func:`_live_followers`, read again every :data:`FOLLOW_REFRESH_SECONDS`."""
+    def _follows(self, session: Session) -> tuple[IntArray, IntArray] | None:
+        """:func:`_follows`, read again every :data:`FOLLOW_REFRESH_SECONDS`."""
         tick = clock.monotonic()
         if tick - self._follows_at > FOLLOW_REFRESH_SECONDS:
-            self._follows, self._follows_at = _live_followers(session), tick
-        return self._follows
+            self._follow_list, self._follows_at = _follows(session), tick
+        return self._follow_list
 
     def close(self) -> None:
         self._stop.set()
