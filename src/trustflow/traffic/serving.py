@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BigInteger, cast, func, insert, select
+from sqlalchemy import BigInteger, cast, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -161,39 +161,29 @@ def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[i
     return audience
 
 
-#: PostgreSQL's binary COPY: the signature, flags and header extension length, and per tuple a
-#: field count, then per field its length and bytes (docs: "COPY", "Binary Format")
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00"
-_COPY_HEADER_BYTES = len(_COPY_HEADER) + 8
-
-
 def int_rows(session: Session, stmt: SelectBase) -> IntArray:
     """The rows of ``stmt``, whose columns are integers (NULL reads as 0), as an
-    ``(n, columns)`` array. On PostgreSQL they arrive by binary COPY and are parsed by NumPy,
-    so no Python object is made per row and a large read never holds the interpreter for
-    long; elsewhere they are fetched in chunks."""
+    ``(n, columns)`` array. On PostgreSQL the store packs them into one ``bytea`` (each value's
+    8 big-endian bytes, ``int8send``) that NumPy reads as is: one value crosses the wire and no
+    Python object is made per row, so a large read never holds the interpreter while requests
+    wait. Elsewhere they are fetched in chunks."""
     inner = stmt.subquery()
-    wide = select(*(func.coalesce(cast(c, BigInteger), 0) for c in inner.c))
-    k = len(inner.c)
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
+    values = [func.coalesce(cast(c, BigInteger), 0) for c in inner.c]
+    k = len(values)
+    if session.get_bind().dialect.name != "postgresql":
         out = [
             np.array(chunk, dtype=np.int64).reshape(-1, k)
-            for chunk in session.execute(wide.execution_options(yield_per=20_000)).partitions()
+            for chunk in session.execute(
+                select(*values).execution_options(yield_per=20_000)
+            ).partitions()
         ]
         return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
-    sql = wide.compile(dialect=dialect, compile_kwargs={"literal_binds": True}).string
-    raw = session.connection().connection.driver_connection
-    assert raw is not None, "a live connection"
-    with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
-        data = b"".join(copy)
-    if not data.startswith(_COPY_HEADER) or data[15:19] != b"\x00\x00\x00\x00":
-        raise RuntimeError("unexpected COPY header")
-    fields: list[tuple[str, str]] = [("count", ">i2")]
-    for i in range(k):
-        fields += [(f"len{i}", ">i4"), (f"v{i}", ">i8")]
-    tuples = np.frombuffer(data[_COPY_HEADER_BYTES:-2], dtype=np.dtype(fields))
-    return np.stack([tuples[f"v{i}"].astype(np.int64) for i in range(k)], axis=1)
+    row: Any = func.int8send(values[0])
+    for v in values[1:]:
+        row = row.op("||")(func.int8send(v))
+    packed = session.scalar(select(func.string_agg(row, literal_column("''::bytea"))))
+    flat = np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
+    return flat.reshape(-1, k)
 
 
 def _host_key(shop_id: IntArray, creator_id: IntArray) -> IntArray:
