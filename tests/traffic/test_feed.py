@@ -3,6 +3,7 @@ servers, and the plan switch."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -430,3 +431,18 @@ def test_the_follow_page_follows_new_follows_and_unfollows(
     session.commit()
     assert follow_page() == [m.live["shop0"]]
     server.close()
+
+
+def test_only_a_serving_process_freezes_its_warm_objects_out_of_the_collector(
+    factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    gc.unfreeze()
+    try:
+        FeedServer(factory).snapshot(session)
+        assert gc.get_freeze_count() == 0  # a library user's process is left alone
+        FeedServer(factory, freeze_gc=True).snapshot(session)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -69,6 +69,7 @@ def feed_server(request: Request) -> FeedServer:
         server = FeedServer(
             request.app.state.session_factory,
             flush_seconds=get_settings().traffic_flush_seconds,
+            freeze_gc=True,
         )
         request.app.state.feed_server = server
     return server
