@@ -15,7 +15,8 @@ Pacing state is shared by every worker and host: served counts are added to
 server reads back the rows changed since its last read. Servers batch their increments and
 their impression log rows for at most ``traffic_flush_seconds`` (0: flush within the request),
 so the shared state is at most that stale, and a process holds no pacing state of its own
-beyond counts not yet flushed.
+beyond counts not yet flushed. The same background loop refreshes what a warm server holds
+(the plan, the live rooms, the follow list), so requests are computed from memory.
 """
 
 from __future__ import annotations
@@ -343,7 +344,7 @@ class _Pool:
     by_score: list[int]  # positions into idx, best score first
     position: dict[int, int]  # candidate index -> position in idx
     #: the follow page's index: buyers (sorted) and the position of a live room each follows;
-    #: None when the rooms' followers were too many to hold (the page then reads the store)
+    #: None when the follows were too many to hold (the page then reads the store)
     follow_buyer: IntArray | None = None
     follow_pos: IntArray | None = None
 

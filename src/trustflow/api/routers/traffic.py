@@ -89,7 +89,7 @@ async def feed(
 
     The hot path. Most requests are computed from this process's copy of the plan and
     pacing state without touching the store, so they run on the event loop; those that must
-    read the store (the follow list, a refresh that is due) run in the thread pool. The answer
+    read the store (a cold server, an unknown buyer id) run in the thread pool. The answer
     is written directly (its shape is ``FeedOut``)."""
     if not (principal.is_operator or principal.is_(Role.BUYER, user_id)):
         raise Forbidden("a buyer may only fetch their own feed")
