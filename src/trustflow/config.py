@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         default=0.2, ge=0.0, le=1.0, description="Share of the daily pool for creators."
     )
     chuanliu_min_promise_impressions: int = Field(
-        default=100,
+        default=200,
         ge=0,
         description="The smallest promise: a party's shares of the daily pool accrue until "
         "its unpromised shares reach this, and are then promised together (0: every share "
