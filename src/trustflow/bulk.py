@@ -13,10 +13,22 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Select, Table, bindparam, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.sql.selectable import SelectBase
 
 #: Keep IN-lists under SQLite's default host-parameter limit, with room for other parameters.
 CHUNK = 900
@@ -223,6 +235,31 @@ def execute_columns(
         return int(cursor.rowcount)
     finally:
         cursor.close()
+
+
+def int_rows(session: Session, stmt: SelectBase) -> IntArray:
+    """The rows of ``stmt``, whose columns are integers (NULL reads as 0), as an
+    ``(n, columns)`` array. On PostgreSQL the store packs them into one ``bytea`` (each value's
+    8 big-endian bytes, ``int8send``) that NumPy reads as is: one value crosses the wire and no
+    Python object is made per row, so a large read never holds the interpreter while requests
+    wait. Elsewhere they are fetched in chunks."""
+    inner = stmt.subquery()
+    values = [func.coalesce(sql_cast(c, BigInteger), 0) for c in inner.c]
+    k = len(values)
+    if session.get_bind().dialect.name != "postgresql":
+        out = [
+            np.array(chunk, dtype=np.int64).reshape(-1, k)
+            for chunk in session.execute(
+                select(*values).execution_options(yield_per=20_000)
+            ).partitions()
+        ]
+        return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
+    row: Any = func.int8send(values[0])
+    for v in values[1:]:
+        row = row.op("||")(func.int8send(v))
+    packed = session.scalar(select(func.string_agg(row, literal_column("''::bytea"))))
+    flat = np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
+    return flat.reshape(-1, k)
 
 
 def existing_ids(session: Session, target: Table, ids: Sequence[int] | IntArray) -> set[int]:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
+from trustflow import bulk
 from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Role
 from trustflow.api.app import create_app
@@ -397,12 +398,12 @@ def test_integer_rows_arrive_as_one_array_with_nulls_as_zero(session: Session) -
     )
     expected = [[i, s or 0, c or 0] for i, s, c in session.execute(stmt).all()]
 
-    rows = serving.int_rows(session, stmt)
+    rows = bulk.int_rows(session, stmt)
 
     assert rows.dtype == np.int64 and sorted(rows.tolist()) == expected
     assert any(r[1] == 0 for r in expected) and any(r[2] == 0 for r in expected)
     assert m.live["shop0"] in rows[:, 0]
-    empty = serving.int_rows(session, stmt.where(LiveSession.id < 0))
+    empty = bulk.int_rows(session, stmt.where(LiveSession.id < 0))
     assert empty.shape == (0, 3)
 
 

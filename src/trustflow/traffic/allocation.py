@@ -375,10 +375,6 @@ class _SmoothDual:
             self._unscaled = False
         return self._ez
 
-    @x.setter
-    def x(self, value: npt.NDArray[np.floating]) -> None:  # type: ignore[type-arg]
-        self._ez, self._unscaled = value, False
-
     def _scaled_values(self, eps: float) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
         """``value / ε`` in the working precision, kept while ε stays."""
         if self._v_eps is None or self._v_eps[0] != eps:

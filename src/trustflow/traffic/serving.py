@@ -30,14 +30,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BigInteger, cast, func, insert, literal_column, select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.selectable import SelectBase
 
 from trustflow.accounts.models import Buyer, Follow
-from trustflow.bulk import table
+from trustflow.bulk import driver_cursor, int_rows, table
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound
@@ -91,7 +90,7 @@ def _write_impressions(session: Session, rows: list[dict[str, Any]]) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(insert(_IMPRESSIONS), rows)
         return
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver_cursor(session).raw
     columns = ", ".join(_IMPRESSION_COLUMNS)
     with cursor.copy(f"COPY impressions ({columns}) FROM STDIN") as copy:
         for row in rows:
@@ -163,37 +162,12 @@ def _precise_audience(session: Session, snap: PlanSnapshot, day: date) -> dict[i
     return audience
 
 
-def int_rows(session: Session, stmt: SelectBase) -> IntArray:
-    """The rows of ``stmt``, whose columns are integers (NULL reads as 0), as an
-    ``(n, columns)`` array. On PostgreSQL the store packs them into one ``bytea`` (each value's
-    8 big-endian bytes, ``int8send``) that NumPy reads as is: one value crosses the wire and no
-    Python object is made per row, so a large read never holds the interpreter while requests
-    wait. Elsewhere they are fetched in chunks."""
-    inner = stmt.subquery()
-    values = [func.coalesce(cast(c, BigInteger), 0) for c in inner.c]
-    k = len(values)
-    if session.get_bind().dialect.name != "postgresql":
-        out = [
-            np.array(chunk, dtype=np.int64).reshape(-1, k)
-            for chunk in session.execute(
-                select(*values).execution_options(yield_per=20_000)
-            ).partitions()
-        ]
-        return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
-    row: Any = func.int8send(values[0])
-    for v in values[1:]:
-        row = row.op("||")(func.int8send(v))
-    packed = session.scalar(select(func.string_agg(row, literal_column("''::bytea"))))
-    flat = np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
-    return flat.reshape(-1, k)
-
-
 def _host_key(shop_id: IntArray, creator_id: IntArray) -> IntArray:
     """One integer per host: a shop (its rooms are shop rooms) or a creator (0: none)."""
     return np.where(shop_id > 0, 2 * shop_id + 1, 2 * creator_id)
 
 
-def _follows(session: Session) -> tuple[IntArray, IntArray] | None:
+def _read_follows(session: Session) -> tuple[IntArray, IntArray] | None:
     """Every follow as (buyer, host key), sorted by buyer: a sequential read, with no join, so
     it costs the store little however many rooms are live. ``None`` when there are more than
     :data:`FOLLOW_PAIRS`."""
@@ -793,10 +767,10 @@ class FeedServer:
                 self._pool(session, snap, shelf, now)
 
     def _follows(self, session: Session) -> tuple[IntArray, IntArray] | None:
-        """:func:`_follows`, read again every :data:`FOLLOW_REFRESH_SECONDS`."""
+        """:func:`_read_follows`, read again every :data:`FOLLOW_REFRESH_SECONDS`."""
         tick = clock.monotonic()
         if tick - self._follows_at > FOLLOW_REFRESH_SECONDS:
-            self._follow_list, self._follows_at = _follows(session), tick
+            self._follow_list, self._follows_at = _read_follows(session), tick
         return self._follow_list
 
     def close(self) -> None:
