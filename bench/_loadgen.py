@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import chain, zip_longest
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 #: What the drivers send: pre-built requests cycled through, or a function of the request's
 #: sequence number (0, 1, 2, ...) returning the request bytes.
@@ -191,8 +191,8 @@ class _Conn(asyncio.Protocol):
     # --- asyncio.Protocol ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it
+        self.transport = cast(asyncio.Transport, transport)
         sockname = transport.get_extra_info("sockname")
         self.local_port = sockname[1] if sockname else 0
 

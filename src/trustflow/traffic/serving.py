@@ -30,13 +30,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustflow.accounts.models import Buyer, Follow
-from trustflow.bulk import driver_cursor, int_rows, table
+from trustflow.bulk import Labels, copy_columns, int_rows, table
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound
@@ -64,6 +63,21 @@ PACE_RANGE = (0.1, 10.0)
 SHORTLIST = 1024
 #: counters stamped by transactions that were still open at a read may carry an earlier stamp
 _READ_OVERLAP = timedelta(seconds=2)
+#: the served counts added to the shared counters in one statement (arrays in, sorted)
+_ADD_COUNTS_PG = text(
+    """
+    INSERT INTO traffic_pacing_counters (plan_id, idx, delivered, reward_delivered, updated_at)
+    SELECT plan_id, idx, delivered, reward_delivered, :now
+    FROM unnest(
+        CAST(:plan AS bigint[]), CAST(:idx AS int[]),
+        CAST(:delivered AS bigint[]), CAST(:reward AS bigint[])
+    ) AS served (plan_id, idx, delivered, reward_delivered)
+    ON CONFLICT (plan_id, idx) DO UPDATE SET
+        delivered = traffic_pacing_counters.delivered + excluded.delivered,
+        reward_delivered = traffic_pacing_counters.reward_delivered + excluded.reward_delivered,
+        updated_at = excluded.updated_at
+    """
+)
 _SHOP_ROOM = KINDS.index(CandidateKind.SHOP_ROOM)
 _CREATOR_ROOM = KINDS.index(CandidateKind.CREATOR_ROOM)
 _CARD = KINDS.index(CandidateKind.PRODUCT_CARD)
@@ -71,42 +85,85 @@ _CARD = KINDS.index(CandidateKind.PRODUCT_CARD)
 
 _COUNTERS = table(PacingCounter)
 _IMPRESSIONS = table(Impression)
-_IMPRESSION_COLUMNS = (
-    "surface",
-    "item_kind",
-    "item_id",
-    "buyer_id",
-    "shown_at",
-    "count",
-    "is_reward",
-    "reward_plan",
-    "plan_version",
-)
+_SURFACE_VALUES = [s.value for s in SURFACES]
+_SHELF_CODES = np.array([i for i, s in enumerate(SURFACES) if s in SHELF_SURFACES])
+_ITEM_KINDS = [ItemKind.LIVE_SESSION.value, ItemKind.PRODUCT_CARD.value]  # rooms, cards
 
 
-def _write_impressions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append served impressions: COPY on PostgreSQL, a plain multi-row insert elsewhere."""
-    conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(_IMPRESSIONS), rows)
-        return
-    cursor = driver_cursor(session).raw
-    columns = ", ".join(_IMPRESSION_COLUMNS)
-    with cursor.copy(f"COPY impressions ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    row["surface"].value,
-                    row["item_kind"].value,
-                    row["item_id"],
-                    row["buyer_id"],
-                    row["shown_at"],
-                    row["count"],
-                    row["is_reward"],
-                    row["reward_plan"],
-                    row["plan_version"],
-                ]
-            )
+class _Served:
+    """Impressions served and not flushed yet, column by column: a request appends its
+    items with a few array writes, and a flush hands the lot to the store in one COPY."""
+
+    DTYPES: dict[str, Any] = {
+        "plan_id": np.int64,
+        "idx": np.int64,  # candidate index in the plan
+        "surface": np.int64,  # index into SURFACES
+        "item_id": np.int64,
+        "buyer_id": np.int64,
+        "shown_at": "datetime64[us]",
+        "reward": np.bool_,
+    }
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.size = 0
+        self.columns = {k: np.empty(capacity, dtype=t) for k, t in self.DTYPES.items()}
+
+    def append(self, n: int, **values: Any) -> None:
+        end = self.size + n
+        if end > len(self.columns["idx"]):
+            grown = max(end, 2 * len(self.columns["idx"]))
+            for name, old in self.columns.items():
+                self.columns[name] = np.empty(grown, dtype=old.dtype)
+                self.columns[name][: self.size] = old[: self.size]
+        for name, value in values.items():
+            self.columns[name][self.size : end] = value
+        self.size = end
+
+    def view(self) -> dict[str, npt.NDArray[Any]]:
+        return {k: a[: self.size] for k, a in self.columns.items()}
+
+    def extend(self, other: _Served) -> None:
+        self.append(other.size, **other.view())
+
+
+def _log_served(
+    session: Session, rows: dict[str, npt.NDArray[Any]], versions: dict[int, str]
+) -> None:
+    """Append served impressions to the log (one binary COPY on PostgreSQL)."""
+    plans, plan_code = np.unique(rows["plan_id"], return_inverse=True)
+    reward = rows["reward"]
+    copy_columns(
+        session,
+        _IMPRESSIONS,
+        {
+            "surface": Labels(rows["surface"], _SURFACE_VALUES),
+            "item_kind": Labels(
+                np.isin(rows["surface"], _SHELF_CODES).astype(np.int64), _ITEM_KINDS
+            ),
+            "item_id": rows["item_id"],
+            "buyer_id": rows["buyer_id"],
+            "shown_at": rows["shown_at"],
+            "count": 1,
+            "is_reward": reward,
+            "reward_plan": Labels(reward.astype(np.int64), [None, CHUANLIU]),
+            "plan_version": Labels(
+                plan_code.astype(np.int64), [versions[p] for p in plans.tolist()]
+            ),
+        },
+        rows=len(reward),
+    )
+
+
+def _served_counts(
+    rows: dict[str, npt.NDArray[Any]],
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Served impressions summed per (plan, candidate), sorted: (plan, idx, delivered,
+    reward delivered)."""
+    key = rows["plan_id"] << 32 | rows["idx"]
+    keys, inverse = np.unique(key, return_inverse=True)
+    delivered = np.bincount(inverse, minlength=len(keys)).astype(np.int64)
+    reward = np.bincount(inverse, weights=rows["reward"], minlength=len(keys)).astype(np.int64)
+    return keys >> 32, keys & 0xFFFFFFFF, delivered, reward
 
 
 #: days of distribution orders that define a promised owner's precise audience
@@ -230,6 +287,23 @@ class PlanSnapshot:
     def __post_init__(self) -> None:
         self.delivered = np.zeros(len(self.kind))
         self.reward_delivered = np.zeros(len(self.kind))
+        # rooms by host key, for looking up many live rooms at once
+        host = np.where(
+            self.kind == _SHOP_ROOM,
+            2 * self.entity_id + 1,
+            np.where(self.kind == _CREATOR_ROOM, 2 * self.entity_id, -1),
+        )
+        self._host_order = np.argsort(host, kind="stable")
+        self._host_sorted = host[self._host_order]
+        #: product cards, best score first (a card pool's fallback order)
+        self.cards_by_score = np.argsort(-self.score[self.cards], kind="stable")
+
+    def rooms_of(self, host: IntArray) -> IntArray:
+        """The candidate index of each host's room (see :func:`_host_key`), -1 if none."""
+        if not len(self._host_sorted):
+            return np.full(len(host), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._host_sorted, host), len(self._host_sorted) - 1)
+        return np.where(self._host_sorted[at] == host, self._host_order[at], -1)
 
     @classmethod
     def load(cls, session: Session, plan: TrafficPlan) -> PlanSnapshot:
@@ -316,7 +390,7 @@ class _Pool:
     item_ids: IntArray  # live session id or product id
     shortlist: IntArray  # positions into idx, drawn by weight with replacement
     by_score: list[int]  # positions into idx, best score first
-    position: dict[int, int]  # candidate index -> position in idx
+    position: IntArray  # candidate index -> position in idx (-1: not in the pool)
     #: the follow page's index: buyers (sorted) and the position of a live room each follows;
     #: None when the follows were too many to hold (the page then reads the store)
     follow_buyer: IntArray | None = None
@@ -377,13 +451,16 @@ class FeedServer:
         self._pools: dict[bool, _Pool] = {}
         #: which buyer ids exist (buyers are never deleted; new ones get higher ids)
         self._buyer_ids = np.zeros(0, dtype=bool)
-        self._counts: dict[tuple[int, int], list[int]] = {}
-        self._rows: list[dict[str, Any]] = []
+        self._served = _Served()
+        self._versions: dict[int, str] = {}  # plan id -> version, for the log
         self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._follow_list: tuple[IntArray, IntArray] | None = None
         self._follows_at = -1e9
+        self._follow_index_of: (
+            tuple[tuple[IntArray, IntArray], IntArray, tuple[IntArray, IntArray]] | None
+        ) = None
 
     # -- state --------------------------------------------------------------------------
 
@@ -423,6 +500,7 @@ class FeedServer:
                 snapshot = PlanSnapshot.load(session, active)
                 with self._lock:
                     self._snapshot = snapshot
+                    self._versions[snapshot.plan_id] = snapshot.version
                     self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
                 self._read_counters(session)
                 if self.freeze_gc:
@@ -460,25 +538,18 @@ class FeedServer:
         else:
             rows = int_rows(
                 session,
-                select(LiveSession.id, LiveSession.shop_id, LiveSession.creator_id).where(
-                    LiveSession.status == LiveStatus.LIVE
-                ),
+                select(LiveSession.id, LiveSession.shop_id, LiveSession.creator_id)
+                .where(LiveSession.status == LiveStatus.LIVE)
+                .order_by(LiveSession.id),
             )
             session.rollback()
-            index = snap.index
             item_ids, host = rows[:, 0], _host_key(rows[:, 1], rows[:, 2])
-            idx = np.array(
-                [
-                    index.get((_SHOP_ROOM, sh) if sh else (_CREATOR_ROOM, c), -1)
-                    for sh, c in rows[:, 1:].tolist()
-                ],
-                dtype=np.int64,
-            )
+            idx = snap.rooms_of(host)
             keep = idx >= 0
             item_ids, idx, host = item_ids[keep], idx[keep], host[keep]
             follows = self._follows(session)
             if follows is not None:
-                follow_buyer, follow_pos = _followed_rooms(follows, host)
+                follow_buyer, follow_pos = self._follow_index(follows, host)
         shortlist = np.zeros(0, dtype=np.int64)
         if len(idx):
             with self._lock:
@@ -487,8 +558,13 @@ class FeedServer:
             p = np.exp(logits - logits.max())
             p /= p.sum()
             shortlist = self.rng.choice(len(idx), size=SHORTLIST, p=p)
-        by_score = np.argsort(-snap.score[idx], kind="stable")[: 2 * MAX_ITEMS].tolist()
-        position = {} if shelf else {c: p for p, c in enumerate(idx.tolist())}
+        if shelf:
+            by_score = snap.cards_by_score[: 2 * MAX_ITEMS].tolist()
+            position = np.zeros(0, dtype=np.int64)
+        else:
+            by_score = np.argsort(-snap.score[idx], kind="stable")[: 2 * MAX_ITEMS].tolist()
+            position = np.full(len(snap.kind), -1, dtype=np.int64)
+            position[idx] = np.arange(len(idx))
         pool = _Pool(snap.plan_id, tick, idx, item_ids, shortlist, by_score, position)
         if not shelf:
             pool = replace(pool, follow_buyer=follow_buyer, follow_pos=follow_pos)
@@ -514,12 +590,11 @@ class FeedServer:
     ) -> IntArray:
         """Promised rooms still owed reward traffic, live now and with this buyer in their
         precise audience, go first."""
+        rooms = np.array(snap.precise[user_id], dtype=np.int64)
+        at = pool.position[rooms]
         with self._lock:
-            first = [
-                pool.position[c]
-                for c in snap.precise[user_id]
-                if c in pool.position and snap.reward_delivered[c] < snap.promised[c]
-            ]
+            owed = snap.reward_delivered[rooms] < snap.promised[rooms]
+        first = at[(at >= 0) & owed].tolist()
         if not first:
             return picked
         rest = [p for p in picked.tolist() if p not in first]
@@ -543,11 +618,10 @@ class FeedServer:
             followed = session.execute(
                 select(Follow.creator_id, Follow.shop_id).where(Follow.buyer_id == user_id)
             ).all()
-            wanted = [
-                snap.index.get((_CREATOR_ROOM, c) if c is not None else (_SHOP_ROOM, sh or 0), -1)
-                for c, sh in followed
-            ]
-            picked = np.flatnonzero(np.isin(pool.idx, np.array(wanted, dtype=np.int64)))
+            hosts = np.array([[sh or 0, c or 0] for c, sh in followed], dtype=np.int64)
+            hosts = hosts.reshape(-1, 2)
+            wanted = snap.rooms_of(_host_key(hosts[:, 0], hosts[:, 1]))
+            picked = np.flatnonzero(np.isin(pool.idx, wanted))
         if len(picked) > n:
             with self._lock:
                 log_pace, _ = snap.pace(pool.idx[picked], now, False)
@@ -599,25 +673,43 @@ class FeedServer:
         if not shelf and user_id in snap.precise:
             picked = self._precise_first(snap, pool, user_id, picked, n)
         chosen = pool.idx[picked]
-        items: list[FeedItem] = []
-        if len(chosen):
-            with self._lock:
-                owed = snap.reward_delivered[chosen] < snap.promised[chosen]
-            for i, item_id, reward in zip(
-                chosen.tolist(), pool.item_ids[picked].tolist(), owed.tolist(), strict=True
-            ):
-                items.append(
-                    FeedItem(
-                        item_kind=ItemKind.PRODUCT_CARD if shelf else ItemKind.LIVE_SESSION,
-                        item_id=item_id,
-                        candidate_kind=KINDS[int(snap.kind[i])],
-                        entity_id=int(snap.entity_id[i]),
-                        shop_id=int(snap.shop_id[i]) or None,
-                        score=float(snap.score[i]),
-                        reward=reward,
-                    )
-                )
-            self._record(snap, surface, user_id, now, chosen.tolist(), items)
+        item_ids = pool.item_ids[picked]
+        with self._lock:
+            reward = snap.reward_delivered[chosen] < snap.promised[chosen]
+            # a host live in two rooms at once is one candidate: add.at counts both
+            np.add.at(snap.delivered, chosen, 1)
+            np.add.at(snap.reward_delivered, chosen, reward)
+            self._served.append(
+                len(chosen),
+                plan_id=snap.plan_id,
+                idx=chosen,
+                surface=SURFACES.index(surface),
+                item_id=item_ids,
+                buyer_id=user_id,
+                shown_at=np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us"),
+                reward=reward,
+            )
+        item_kind = ItemKind.PRODUCT_CARD if shelf else ItemKind.LIVE_SESSION
+        items = [
+            FeedItem(
+                item_kind=item_kind,
+                item_id=item_id,
+                candidate_kind=KINDS[kind],
+                entity_id=entity,
+                shop_id=shop or None,
+                score=score,
+                reward=owed,
+            )
+            for item_id, kind, entity, shop, score, owed in zip(
+                item_ids.tolist(),
+                snap.kind[chosen].tolist(),
+                snap.entity_id[chosen].tolist(),
+                snap.shop_id[chosen].tolist(),
+                snap.score[chosen].tolist(),
+                reward.tolist(),
+                strict=True,
+            )
+        ]
         price = float(snap.price[SURFACES.index(surface), now.hour, segment])
         feed = Feed(snap.version, surface, user_id, segment, price, items)
         if self.flush_seconds <= 0:
@@ -626,78 +718,55 @@ class FeedServer:
             self._ensure_flusher()
         return feed
 
-    def _record(
-        self,
-        snap: PlanSnapshot,
-        surface: Surface,
-        user_id: int,
-        now: datetime,
-        idx: list[int],
-        items: list[FeedItem],
-    ) -> None:
-        with self._lock:
-            for i, item in zip(idx, items, strict=True):
-                count = self._counts.setdefault((snap.plan_id, i), [0, 0])
-                count[0] += 1
-                count[1] += item.reward
-                snap.delivered[i] += 1
-                snap.reward_delivered[i] += item.reward
-                self._rows.append(
-                    {
-                        "surface": surface,
-                        "item_kind": item.item_kind,
-                        "item_id": item.item_id,
-                        "buyer_id": user_id,
-                        "shown_at": now,
-                        "count": 1,
-                        "is_reward": item.reward,
-                        "reward_plan": CHUANLIU if item.reward else None,
-                        "plan_version": snap.version,
-                    }
-                )
-
     # -- shared state -------------------------------------------------------------------
 
     def flush(self, session: Session | None = None) -> int:
-        """Write buffered impressions and add buffered counts to the shared counters, in one
+        """Write buffered impressions and add their counts to the shared counters, in one
         transaction; then read back every counter changed since the last read."""
         with self._lock:
-            counts, rows = self._counts, self._rows
-            self._counts, self._rows = {}, []
+            served, self._served = self._served, _Served()
+            versions = dict(self._versions)
         own = session is None
         s = session or self.factory()
         try:
-            if rows or counts:
+            if served.size:
                 try:
-                    if rows:
-                        _write_impressions(s, rows)
-                    if counts:
-                        self._add_counts(s, counts)
+                    rows = served.view()
+                    _log_served(s, rows, versions)
+                    self._add_counts(s, *_served_counts(rows))
                     s.commit()
                 except Exception:  # kept buffered, retried next tick
                     s.rollback()
-                    with self._lock:  # keep them for the next flush
-                        for key, (d, r) in counts.items():
-                            c = self._counts.setdefault(key, [0, 0])
-                            c[0] += d
-                            c[1] += r
-                        self._rows[:0] = rows
+                    with self._lock:
+                        served.extend(self._served)
+                        self._served = served
                     raise
             self._read_counters(s)
         finally:
             if own:
                 s.close()
-        return len(rows)
+        return served.size
 
     @staticmethod
-    def _add_counts(session: Session, counts: dict[tuple[int, int], list[int]]) -> None:
+    def _add_counts(
+        session: Session, plan: IntArray, idx: IntArray, delivered: IntArray, reward: IntArray
+    ) -> None:
+        """Atomic increments of the shared counters, in (plan, idx) order: every server
+        takes the row locks in one order."""
         now = utcnow()
-        values = [
-            {"plan_id": p, "idx": i, "delivered": d, "reward_delivered": r, "updated_at": now}
-            for (p, i), (d, r) in sorted(counts.items())  # one lock order for every server
-        ]
-        dialect = session.get_bind().dialect.name
-        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(_COUNTERS)
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                _ADD_COUNTS_PG,
+                {
+                    "plan": plan.tolist(),
+                    "idx": idx.tolist(),
+                    "delivered": delivered.tolist(),
+                    "reward": reward.tolist(),
+                    "now": now,
+                },
+            )
+            return
+        ins = sqlite_insert(_COUNTERS)
         session.connection().execute(
             ins.on_conflict_do_update(
                 index_elements=["plan_id", "idx"],
@@ -708,7 +777,12 @@ class FeedServer:
                     "updated_at": ins.excluded.updated_at,
                 },
             ),
-            values,
+            [
+                {"plan_id": p, "idx": i, "delivered": d, "reward_delivered": r, "updated_at": now}
+                for p, i, d, r in zip(
+                    plan.tolist(), idx.tolist(), delivered.tolist(), reward.tolist(), strict=True
+                )
+            ],
         )
 
     def _read_counters(self, session: Session) -> None:
@@ -726,15 +800,16 @@ class FeedServer:
         session.rollback()
         idx = rows[:, 0]
         with self._lock:
-            # the store's totals, plus what this server counted and has not flushed yet
+            # the store's totals, plus what this server served and has not flushed yet
             snap.delivered[idx] = rows[:, 1]
             snap.reward_delivered[idx] = rows[:, 2]
             read = np.zeros(len(snap.delivered), dtype=bool)
             read[idx] = True
-            for (plan_id, i), (d, r) in self._counts.items():
-                if plan_id == snap.plan_id and read[i]:
-                    snap.delivered[i] += d
-                    snap.reward_delivered[i] += r
+            pending = self._served.view()
+            mine = pending["plan_id"] == snap.plan_id
+            mine[mine] = read[pending["idx"][mine]]
+            np.add.at(snap.delivered, pending["idx"][mine], 1)
+            np.add.at(snap.reward_delivered, pending["idx"][mine], pending["reward"][mine])
             # rows stamped by transactions still open now may carry an earlier stamp
             self._read_since = started - _READ_OVERLAP
 
@@ -765,6 +840,18 @@ class FeedServer:
             now = utcnow()
             for shelf in list(self._pools):
                 self._pool(session, snap, shelf, now)
+
+    def _follow_index(
+        self, follows: tuple[IntArray, IntArray], host: IntArray
+    ) -> tuple[IntArray, IntArray]:
+        """:func:`_followed_rooms`, computed again only when the follows or the live rooms
+        changed since the last pool."""
+        cached = self._follow_index_of
+        if cached is not None and cached[0] is follows and np.array_equal(cached[1], host):
+            return cached[2]
+        index = _followed_rooms(follows, host)
+        self._follow_index_of = (follows, host, index)
+        return index
 
     def _follows(self, session: Session) -> tuple[IntArray, IntArray] | None:
         """:func:`_read_follows`, read again every :data:`FOLLOW_REFRESH_SECONDS`."""
