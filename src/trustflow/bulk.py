@@ -343,6 +343,9 @@ def _binary_field(column: Column[Any], data: Any, rows: int) -> tuple[str, Any]:
         return "?", np.broadcast_to(values, rows)
     if python_type is int and values.dtype.kind in "iu":
         width = 8 if isinstance(column.type, BigInteger) else 4
+        limit = np.iinfo(f"i{width}")
+        if values.size and (values.min() < limit.min or values.max() > limit.max):
+            raise ValueError(f"column {column.name!r}: a value does not fit in {width} bytes")
         return f">i{width}", np.broadcast_to(values, rows)
     raise TypeError(f"column {column.name!r}: pass integers, booleans, datetime64 or Labels")
 
@@ -360,14 +363,18 @@ def copy_columns(session: Session, target: Table, columns: Mapping[str, Any], *,
     """
     if rows == 0:
         return
+    columns = {
+        n: Labels(np.zeros((), dtype=np.int64), [v]) if isinstance(v, str) else v
+        for n, v in columns.items()
+    }
+    names = list(columns)
+    label_names = [n for n in names if isinstance(columns[n], Labels)]
+    fields = {  # checked on every backend
+        n: _binary_field(target.c[n], columns[n], rows) for n in names if n not in label_names
+    }
     if session.get_bind().dialect.name != "postgresql":
         insert_columns(session, target, _as_python(columns, rows), rows=rows)
         return
-    names = list(columns)
-    label_names = [n for n in names if isinstance(columns[n], Labels)]
-    fields = {
-        n: _binary_field(target.c[n], columns[n], rows) for n in names if n not in label_names
-    }
     # one group per combination of labels: its rows have the same layout
     group = np.zeros(rows, dtype=np.int64)
     for n in label_names:

@@ -447,3 +447,47 @@ def test_only_a_serving_process_freezes_its_warm_objects_out_of_the_collector(
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_the_log_holds_exactly_what_was_served(
+    factory: sessionmaker[Session], session: Session
+) -> None:
+    """Every field of every row a warm server logs (one COPY per flush on PostgreSQL)."""
+    m = _market(session)
+    plan = _plan(session, m, promised_shop0=2)
+    server = FeedServer(factory, refresh_seconds=60.0, flush_seconds=60.0, seed=4)
+    served = []
+    at = NOON
+    for i, (buyer, surface) in enumerate(
+        [(m.buyers[0], Surface.FOLLOW), (m.buyers[1], Surface.DISCOVER)] * 3
+        + [(m.buyers[2], Surface.MALL), (m.buyers[1], Surface.SEARCH)]
+    ):
+        at = NOON + timedelta(seconds=i, microseconds=123_457)
+        feed = server.serve(session, user_id=buyer, surface=surface, n=3, at=at)
+        served += [
+            (surface, it.item_kind, it.item_id, buyer, at, it.reward, plan.version)
+            for it in feed.items
+        ]
+    assert any(reward for *_, reward, _ in served) and not all(r for *_, r, _ in served)
+    session.rollback()
+    assert server.flush() == len(served)
+    rows = session.execute(
+        select(
+            Impression.surface,
+            Impression.item_kind,
+            Impression.item_id,
+            Impression.buyer_id,
+            Impression.shown_at,
+            Impression.is_reward,
+            Impression.plan_version,
+            Impression.reward_plan,
+            Impression.count,
+        )
+    ).all()
+    assert sorted((*r[:7],) for r in rows) == sorted(served)
+    assert all(r.reward_plan == ("chuanliu" if r.is_reward else None) for r in rows)
+    assert {r.count for r in rows} == {1}
+    counted = dict(session.execute(select(PacingCounter.idx, PacingCounter.delivered)).all())
+    assert sum(counted.values()) == len(served)
+    session.rollback()
+    server.close()

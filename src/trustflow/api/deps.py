@@ -46,6 +46,8 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 #: How long the hot paths (feed serving) trust a key they have seen, in seconds: a revoked
 #: key keeps fetching feeds for at most this long.
 PRINCIPAL_TTL = 5.0
+#: the clock the cache keeps time by (tests move it)
+_clock = time.monotonic
 #: keys remembered, by digest: (monotonic time its lookup began, the principal)
 _seen: dict[str, tuple[float, Principal]] = {}
 #: lookups under way, by digest: concurrent requests with one key share one
@@ -65,7 +67,7 @@ async def get_principal_cached(
     digest = hashlib.sha256(api_key.encode()).hexdigest()
     hit = _seen.get(digest)
     if hit is not None:
-        age = time.monotonic() - hit[0]
+        age = _clock() - hit[0]
         if age < PRINCIPAL_TTL:
             if age > PRINCIPAL_TTL / 2:
                 _lookup(request, api_key, digest)
@@ -86,7 +88,7 @@ def _lookup(
         return task
 
     async def look_up() -> Principal | Unauthenticated:
-        began = time.monotonic()
+        began = _clock()
         try:
             principal = await run_in_threadpool(_authenticate, request, api_key)
         except Unauthenticated as exc:

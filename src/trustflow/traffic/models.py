@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
@@ -38,7 +38,8 @@ class Impression(Base):
     surface: Mapped[Surface] = mapped_column(enum_type(Surface))
     item_kind: Mapped[ItemKind] = mapped_column(enum_type(ItemKind))
     item_id: Mapped[int] = mapped_column(BigInteger)
-    buyer_id: Mapped[int | None] = mapped_column(ForeignKey("buyers.id"))
+    #: checked by the writers, not by a foreign key: the log takes thousands of rows a second
+    buyer_id: Mapped[int | None] = mapped_column(IdType)
     shown_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     count: Mapped[int] = mapped_column(Integer, default=1)
     is_reward: Mapped[bool] = mapped_column(Boolean, default=False)

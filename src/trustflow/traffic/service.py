@@ -10,7 +10,8 @@ import numpy as np
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from trustflow.bulk import insert_columns, table
+from trustflow.accounts.models import Buyer
+from trustflow.bulk import insert_columns, require_all_exist, table
 from trustflow.errors import InvalidInput
 from trustflow.traffic.models import Impression, ItemKind, Surface
 
@@ -32,7 +33,8 @@ class ImpressionRecord:
 
 
 def log_impressions(session: Session, records: Sequence[ImpressionRecord]) -> int:
-    """Append impressions in one statement. A reward impression must name its plan."""
+    """Append impressions in one statement. A reward impression must name its plan, and a
+    viewer must be a buyer (checked here: the log has no foreign key)."""
     if len(records) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH} rows per batch")
     for record in records:
@@ -40,6 +42,9 @@ def log_impressions(session: Session, records: Sequence[ImpressionRecord]) -> in
             raise InvalidInput("reward impressions name their plan, and only they do")
         if not 1 <= record.count <= MAX_COUNT:
             raise InvalidInput(f"count must be in 1..{MAX_COUNT}")
+    viewers = [r.buyer_id for r in records if r.buyer_id is not None]
+    if viewers:
+        require_all_exist(session, table(Buyer), viewers, "buyer")
     if records:
         session.execute(insert(Impression), [record.__dict__ for record in records])
     return len(records)
