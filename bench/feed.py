@@ -46,7 +46,7 @@ from trustflow.traffic.models import Impression, Surface
 from trustflow.traffic.plan_models import CandidateKind, PacingCounter
 
 DB_NAME = "trustflow_bench_feed"
-FLUSH_SECONDS = 1.0
+FLUSH_SECONDS = 0.25
 SEGMENTS = 4
 console = Console(stderr=True)
 

@@ -161,19 +161,23 @@ class DriverStatement:
             self._by_dialect[dialect.name] = found
         return found
 
-    def execute(self, cursor: DriverCursor, params: Mapping[str, Any]) -> Any:
+    def execute(
+        self, cursor: DriverCursor, params: Mapping[str, Any], *, binary: bool = False
+    ) -> Any:
         """Run once with ``params`` on a :func:`driver_cursor`; returns the driver's cursor
-        (fetch its rows, read its rowcount)."""
+        (fetch its rows, read its rowcount). ``binary`` (PostgreSQL): results arrive in the
+        binary format, e.g. ``bytea`` as raw bytes rather than hex text."""
         sql, plan, positional = self._prepared(cursor.dialect)
         values = []
         for _name, key, literal, proc in plan:
             v = params.get(key, literal)
             values.append(proc(v) if proc is not None and v is not None else v)
         raw = cursor.raw
+        extra = {"binary": True} if binary else {}
         if positional:
-            raw.execute(sql, tuple(values))
+            raw.execute(sql, tuple(values), **extra)
         else:
-            raw.execute(sql, {p[0]: v for p, v in zip(plan, values, strict=True)})
+            raw.execute(sql, {p[0]: v for p, v in zip(plan, values, strict=True)}, **extra)
         return raw
 
 
@@ -243,7 +247,8 @@ def int_rows(session: Session, stmt: SelectBase) -> IntArray:
     ``(n, columns)`` array. On PostgreSQL the store packs them into one ``bytea`` (each value's
     8 big-endian bytes, ``int8send``) that NumPy reads as is: one value crosses the wire and no
     Python object is made per row, so a large read never holds the interpreter while requests
-    wait. Elsewhere they are fetched in chunks."""
+    wait; it arrives in the binary format, so not even the bytes are decoded. Elsewhere they
+    are fetched in chunks."""
     inner = stmt.subquery()
     values = [func.coalesce(sql_cast(c, BigInteger), 0) for c in inner.c]
     k = len(values)
@@ -258,8 +263,13 @@ def int_rows(session: Session, stmt: SelectBase) -> IntArray:
     row: Any = func.int8send(values[0])
     for v in values[1:]:
         row = row.op("||")(func.int8send(v))
-    packed = session.scalar(select(func.string_agg(row, literal_column("''::bytea"))))
-    flat = np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
+    packed = select(func.string_agg(row, literal_column("''::bytea")))
+    with driver_cursor(session).raw as raw:
+        cursor = DriverStatement(packed).execute(
+            DriverCursor(raw, session.get_bind().dialect), {}, binary=True
+        )
+        value = cursor.fetchone()[0]
+    flat = np.frombuffer(value or b"", dtype=">i8").astype(np.int64)
     return flat.reshape(-1, k)
 
 

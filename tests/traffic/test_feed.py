@@ -491,3 +491,30 @@ def test_the_log_holds_exactly_what_was_served(
     assert sum(counted.values()) == len(served)
     session.rollback()
     server.close()
+
+
+def test_the_follow_list_is_read_again_only_when_follows_changed(
+    factory: sessionmaker[Session], session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    monkeypatch.setattr(serving, "FOLLOW_REFRESH_SECONDS", 0.0)
+    reads = []
+    real = serving._read_follows
+    monkeypatch.setattr(serving, "_read_follows", lambda s: reads.append(1) or real(s))
+    server = FeedServer(factory, refresh_seconds=0.0, seed=3)
+
+    def follow_page() -> list[int]:
+        with factory() as request_session:
+            feed = server.serve(request_session, user_id=m.buyers[2], surface=Surface.FOLLOW, n=5)
+        return [i.item_id for i in feed.items]
+
+    assert follow_page() == [] and follow_page() == [] and len(reads) == 1
+    follow = accounts_service.follow(session, buyer_id=m.buyers[2], creator_id=m.creator)
+    session.commit()
+    assert follow_page() == [m.live["creator"]] and follow_page() == [m.live["creator"]]
+    assert len(reads) == 2
+    accounts_service.unfollow(session, buyer_id=m.buyers[2], follow_id=follow.id)
+    session.commit()
+    assert follow_page() == [] and len(reads) == 3
+    server.close()

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -458,6 +458,7 @@ class FeedServer:
         self._stop = threading.Event()
         self._follow_list: tuple[IntArray, IntArray] | None = None
         self._follows_at = -1e9
+        self._follows_stamp: tuple[Any, ...] = ()
         self._follow_index_of: (
             tuple[tuple[IntArray, IntArray], IntArray, tuple[IntArray, IntArray]] | None
         ) = None
@@ -720,9 +721,9 @@ class FeedServer:
 
     # -- shared state -------------------------------------------------------------------
 
-    def flush(self, session: Session | None = None) -> int:
+    def flush(self, session: Session | None = None, *, read: bool = True) -> int:
         """Write buffered impressions and add their counts to the shared counters, in one
-        transaction; then read back every counter changed since the last read."""
+        transaction; then (``read``) read back every counter changed since the last read."""
         with self._lock:
             served, self._served = self._served, _Served()
             versions = dict(self._versions)
@@ -741,7 +742,8 @@ class FeedServer:
                         served.extend(self._served)
                         self._served = served
                     raise
-            self._read_counters(s)
+            if read:
+                self._read_counters(s)
         finally:
             if own:
                 s.close()
@@ -823,19 +825,27 @@ class FeedServer:
             self._thread.start()
 
     def _flush_loop(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
+        # each server flushes on its own jittered beat: servers that started together do
+        # not keep writing at the same moment
+        beat = np.random.default_rng()
+        read_at = clock.monotonic()
+        while not self._stop.wait(self.flush_seconds * beat.uniform(0.75, 1.25)):
             try:
-                self.flush()
-                self.refresh()
+                self.flush(read=False)
+                if clock.monotonic() - read_at >= self.refresh_seconds:
+                    read_at = clock.monotonic()
+                    self.refresh()
             except Exception:  # kept buffered, retried next tick
                 continue
 
     def refresh(self) -> None:
-        """Bring the plan and the pools served so far up to date if they are due (the
-        background loop's second job: requests then never wait for a refresh)."""
+        """Read back the shared counters, and bring the plan and the pools served so far up
+        to date if they are due (the background loop's second job, every
+        ``refresh_seconds``: requests then never wait for a refresh)."""
         if self._snapshot is None:
             return
         with self.factory() as session:
+            self._read_counters(session)
             snap = self.snapshot(session)
             now = utcnow()
             for shelf in list(self._pools):
@@ -854,10 +864,16 @@ class FeedServer:
         return index
 
     def _follows(self, session: Session) -> tuple[IntArray, IntArray] | None:
-        """:func:`_read_follows`, read again every :data:`FOLLOW_REFRESH_SECONDS`."""
+        """:func:`_read_follows`, checked every :data:`FOLLOW_REFRESH_SECONDS` and read
+        again if the follows changed: follows are only ever added (with a new id) or
+        deleted, so their count and the sum of their ids change with every change."""
         tick = clock.monotonic()
         if tick - self._follows_at > FOLLOW_REFRESH_SECONDS:
-            self._follow_list, self._follows_at = _read_follows(session), tick
+            self._follows_at = tick
+            stamp = tuple(session.execute(select(func.count(), func.sum(Follow.id))).one())
+            session.rollback()
+            if stamp != self._follows_stamp:
+                self._follow_list, self._follows_stamp = _read_follows(session), stamp
         return self._follow_list
 
     def close(self) -> None:
