@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from trustflow import __version__
 from trustflow.api.errors import install_error_handlers
+from trustflow.api.fast_feed import FastFeed
 from trustflow.api.routers import (
     accounts,
     aftersales,
@@ -57,6 +58,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
+    app.add_middleware(FastFeed)  # a warm server's plain feed requests, before routing
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -64,18 +64,29 @@ async def get_principal_cached(
     one lookup of its key under way, however many requests miss at once."""
     if not api_key:
         raise Unauthenticated("send your API key in the X-API-Key header")
-    digest = hashlib.sha256(api_key.encode()).hexdigest()
-    hit = _seen.get(digest)
+    hit = remembered_principal(request, api_key)
     if hit is not None:
-        age = _clock() - hit[0]
-        if age < PRINCIPAL_TTL:
-            if age > PRINCIPAL_TTL / 2:
-                _lookup(request, api_key, digest)
-            return hit[1]
-    found = await _lookup(request, api_key, digest)
+        return hit
+    found = await _lookup(request, api_key, hashlib.sha256(api_key.encode()).hexdigest())
     if isinstance(found, Unauthenticated):
         raise Unauthenticated(str(found))
     return found
+
+
+def remembered_principal(request: Request, api_key: str) -> Principal | None:
+    """The principal of a key that authenticated in the last :data:`PRINCIPAL_TTL` seconds,
+    else ``None``; past half that life a lookup starts in the background (on the running
+    event loop)."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    hit = _seen.get(digest)
+    if hit is None:
+        return None
+    age = _clock() - hit[0]
+    if age >= PRINCIPAL_TTL:
+        return None
+    if age > PRINCIPAL_TTL / 2:
+        _lookup(request, api_key, digest)
+    return hit[1]
 
 
 def _lookup(

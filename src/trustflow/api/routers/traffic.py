@@ -90,7 +90,9 @@ async def feed(
     The hot path. Most requests are computed from this process's copy of the plan and
     pacing state without touching the store, so they run on the event loop; those that must
     read the store (a cold server, an unknown buyer id) run in the thread pool. The answer
-    is written directly (its shape is ``FeedOut``)."""
+    is written directly (its shape is ``FeedOut``). A warm server's plain requests are
+    answered the same way before routing (:mod:`trustflow.api.fast_feed`); this route
+    defines the feed and answers every other request."""
     if not (principal.is_operator or principal.is_(Role.BUYER, user_id)):
         raise Forbidden("a buyer may only fetch their own feed")
     server = feed_server(request)
@@ -104,27 +106,30 @@ async def feed(
         result = await run_in_threadpool(with_store)
     else:
         result = server.serve(None, user_id=user_id, surface=surface, n=n)
-    return JSONResponse(
-        {
-            "plan_version": result.plan_version,
-            "surface": result.surface.value,
-            "user_id": result.user_id,
-            "segment": result.segment,
-            "price": result.price,
-            "items": [
-                {
-                    "item_kind": i.item_kind.value,
-                    "item_id": i.item_id,
-                    "candidate_kind": i.candidate_kind.value,
-                    "entity_id": i.entity_id,
-                    "shop_id": i.shop_id,
-                    "score": i.score,
-                    "reward": i.reward,
-                }
-                for i in result.items
-            ],
-        }
-    )
+    return JSONResponse(feed_body(result))
+
+
+def feed_body(result: Feed) -> dict[str, object]:
+    """A feed as ``FeedOut`` shows it."""
+    return {
+        "plan_version": result.plan_version,
+        "surface": result.surface.value,
+        "user_id": result.user_id,
+        "segment": result.segment,
+        "price": result.price,
+        "items": [
+            {
+                "item_kind": i.item_kind.value,
+                "item_id": i.item_id,
+                "candidate_kind": i.candidate_kind.value,
+                "entity_id": i.entity_id,
+                "shop_id": i.shop_id,
+                "score": i.score,
+                "reward": i.reward,
+            }
+            for i in result.items
+        ],
+    }
 
 
 @router.get("/traffic/plan", response_model=PlanOut)

@@ -1,0 +1,90 @@
+"""The feed's fast path: a warm server's feed answered before FastAPI routes the request.
+
+``GET /api/v1/feed`` is the hottest request by far, and once a server is warm its answer is
+pure computation on memory (:mod:`trustflow.traffic.serving`): the framework around it --
+route matching, dependency resolution, parameter validation, the exception layers -- then
+costs more than the answer. This ASGI layer answers the common case itself and hands every
+other request, unchanged, to the application:
+
+* the API key is one the server authenticated in the last few seconds
+  (:func:`trustflow.api.deps.remembered_principal`);
+* the query is exactly ``user_id``, ``surface`` and optionally ``n``, each once, in their
+  plain form and range;
+* the caller may see that feed, and the server holds all it needs (no store read).
+
+Anything else -- a first request, a bad parameter, an unknown buyer, a forbidden feed -- goes
+through the FastAPI route, which gives the documented answer or error. The route remains the
+feed's definition (OpenAPI, validation, errors); this path only skips the machinery for
+requests whose outcome is already known to be a plain success.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from trustflow.accounts.models import Role
+from trustflow.api.deps import api_key_header, remembered_principal
+from trustflow.api.routers.traffic import feed_body, feed_server
+from trustflow.errors import TrustflowError
+from trustflow.traffic.models import Surface
+from trustflow.traffic.serving import MAX_ITEMS
+
+FEED_PATH = "/api/v1/feed"
+_MAX_USER_ID = 2**62
+_KEY_HEADER = api_key_header.model.name.lower().encode("latin-1")
+_SURFACES = {s.value: s for s in Surface}
+_REQUIRED = frozenset({"user_id", "surface"})
+_ALLOWED = _REQUIRED | {"n"}
+
+
+def _plain_int(text: str, low: int, high: int) -> int | None:
+    """``text`` as an integer in ``[low, high]`` if it is plain decimal digits, else None."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+class FastFeed:
+    """ASGI middleware: answers plain, warm, authorised feed requests directly."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == FEED_PATH and scope["method"] == "GET":
+            response = self._answer(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _answer(self, scope: Scope) -> JSONResponse | None:
+        keys = [v for k, v in scope["headers"] if k == _KEY_HEADER]
+        if len(keys) != 1:
+            return None
+        query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        params = dict(query)
+        if len(params) != len(query) or not _REQUIRED <= params.keys() <= _ALLOWED:
+            return None
+        user_id = _plain_int(params["user_id"], 1, _MAX_USER_ID)
+        surface = _SURFACES.get(params["surface"])
+        n = _plain_int(params.get("n", "10"), 1, MAX_ITEMS)
+        if user_id is None or surface is None or n is None:
+            return None
+        request = Request(scope)
+        principal = remembered_principal(request, keys[0].decode("latin-1"))
+        if principal is None or not (principal.is_operator or principal.is_(Role.BUYER, user_id)):
+            return None
+        server = feed_server(request)
+        if server.flush_seconds <= 0 or server.needs_store(user_id, surface):
+            return None
+        try:
+            feed = server.serve(None, user_id=user_id, surface=surface, n=n)
+        except TrustflowError:  # e.g. no such buyer: nothing was served, the route answers
+            return None
+        return JSONResponse(feed_body(feed))
