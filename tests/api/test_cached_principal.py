@@ -124,3 +124,32 @@ def test_requests_that_miss_together_share_one_lookup(
     refused = asyncio.run(many("bad"))
     assert calls == ["bad"]
     assert all(isinstance(e, Unauthenticated) for e in refused)
+
+
+def test_a_failed_lookup_reaches_the_request_waiting_and_keeps_a_remembered_key(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    down = threading.Event()
+
+    def authenticate(_: Any, api_key: str) -> Principal:
+        if down.is_set():
+            raise ConnectionError("the store is unreachable")
+        return Principal(role=Role.BUYER, subject_id=7)
+
+    monkeypatch.setattr(deps, "_authenticate", authenticate)
+    request: Any = SimpleNamespace()
+    known = Principal(role=Role.BUYER, subject_id=7)
+
+    async def scenario() -> None:
+        assert await deps.get_principal_cached(request, "key") == known
+        down.set()
+        clock.now += deps.PRINCIPAL_TTL * 0.6  # a background lookup starts, and fails
+        assert await deps.get_principal_cached(request, "key") == known
+        for lookup in list(deps._lookups.values()):
+            assert isinstance(await lookup, ConnectionError)
+        assert await deps.get_principal_cached(request, "key") == known  # still remembered
+        clock.now += deps.PRINCIPAL_TTL
+        with pytest.raises(ConnectionError):  # expired: the request waits, and sees why
+            await deps.get_principal_cached(request, "key")
+
+    asyncio.run(scenario())

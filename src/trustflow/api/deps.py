@@ -51,7 +51,7 @@ _clock = time.monotonic
 #: keys remembered, by digest: (monotonic time its lookup began, the principal)
 _seen: dict[str, tuple[float, Principal]] = {}
 #: lookups under way, by digest: concurrent requests with one key share one
-_lookups: dict[str, asyncio.Task[Principal | Unauthenticated]] = {}
+_lookups: dict[str, asyncio.Task[Principal | Exception]] = {}
 
 
 async def get_principal_cached(
@@ -70,6 +70,8 @@ async def get_principal_cached(
     found = await _lookup(request, api_key, hashlib.sha256(api_key.encode()).hexdigest())
     if isinstance(found, Unauthenticated):
         raise Unauthenticated(str(found))
+    if isinstance(found, Exception):
+        raise found
     return found
 
 
@@ -89,21 +91,23 @@ def remembered_principal(request: Request, api_key: str) -> Principal | None:
     return hit[1]
 
 
-def _lookup(
-    request: Request, api_key: str, digest: str
-) -> asyncio.Task[Principal | Unauthenticated]:
-    """The lookup of ``digest`` under way, started if there is none. It never raises: a key
-    that no longer authenticates is forgotten and its error returned."""
+def _lookup(request: Request, api_key: str, digest: str) -> asyncio.Task[Principal | Exception]:
+    """The lookup of ``digest`` under way, started if there is none. It never raises (a
+    lookup in the background has no one to raise to): a key that no longer authenticates is
+    forgotten and its error returned; any other failure (the store unreachable) is returned
+    and the key stays remembered for the rest of its life."""
     task = _lookups.get(digest)
     if task is not None:
         return task
 
-    async def look_up() -> Principal | Unauthenticated:
+    async def look_up() -> Principal | Exception:
         began = _clock()
         try:
             principal = await run_in_threadpool(_authenticate, request, api_key)
         except Unauthenticated as exc:
             _seen.pop(digest, None)
+            return exc
+        except Exception as exc:
             return exc
         finally:
             _lookups.pop(digest, None)
