@@ -240,6 +240,15 @@ def _read_follows(session: Session) -> tuple[IntArray, IntArray] | None:
     return rows[:, 0], _host_key(rows[:, 1], rows[:, 2])
 
 
+def _find(sorted_keys: IntArray, order: IntArray, wanted: IntArray) -> IntArray:
+    """Where each of ``wanted`` is among keys given sorted (``sorted_keys = keys[order]``):
+    its position in ``keys``, -1 where it is not there."""
+    if not len(sorted_keys):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+    return np.where(sorted_keys[at] == wanted, order[at], -1)
+
+
 def _followed_rooms(
     follows: tuple[IntArray, IntArray], room_host: IntArray
 ) -> tuple[IntArray, IntArray]:
@@ -247,12 +256,10 @@ def _followed_rooms(
     follow, for the follows whose host is live in the pool (``room_host``: each room's host
     key; a host live in two rooms at once is found in one)."""
     buyer, host = follows
-    if not len(room_host):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     order = np.argsort(room_host, kind="stable")
-    at = np.minimum(np.searchsorted(room_host[order], host), len(room_host) - 1)
-    live = room_host[order][at] == host
-    return buyer[live], order[at[live]]
+    at = _find(room_host[order], order, host)
+    live = at >= 0
+    return buyer[live], at[live]
 
 
 def segment_of(user_id: int, segments: int) -> int:
@@ -287,11 +294,12 @@ class PlanSnapshot:
     def __post_init__(self) -> None:
         self.delivered = np.zeros(len(self.kind))
         self.reward_delivered = np.zeros(len(self.kind))
-        # rooms by host key, for looking up many live rooms at once
+        # rooms by host key, for looking up many live rooms at once (cards: no host, -1)
+        shop_room, creator_room = self.kind == _SHOP_ROOM, self.kind == _CREATOR_ROOM
         host = np.where(
-            self.kind == _SHOP_ROOM,
-            2 * self.entity_id + 1,
-            np.where(self.kind == _CREATOR_ROOM, 2 * self.entity_id, -1),
+            shop_room | creator_room,
+            _host_key(self.entity_id * shop_room, self.entity_id * creator_room),
+            -1,
         )
         self._host_order = np.argsort(host, kind="stable")
         self._host_sorted = host[self._host_order]
@@ -300,10 +308,7 @@ class PlanSnapshot:
 
     def rooms_of(self, host: IntArray) -> IntArray:
         """The candidate index of each host's room (see :func:`_host_key`), -1 if none."""
-        if not len(self._host_sorted):
-            return np.full(len(host), -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self._host_sorted, host), len(self._host_sorted) - 1)
-        return np.where(self._host_sorted[at] == host, self._host_order[at], -1)
+        return _find(self._host_sorted, self._host_order, host)
 
     @classmethod
     def load(cls, session: Session, plan: TrafficPlan) -> PlanSnapshot:
@@ -675,6 +680,7 @@ class FeedServer:
             picked = self._precise_first(snap, pool, user_id, picked, n)
         chosen = pool.idx[picked]
         item_ids = pool.item_ids[picked]
+        code = SURFACES.index(surface)
         with self._lock:
             reward = snap.reward_delivered[chosen] < snap.promised[chosen]
             # a host live in two rooms at once is one candidate: add.at counts both
@@ -684,7 +690,7 @@ class FeedServer:
                 len(chosen),
                 plan_id=snap.plan_id,
                 idx=chosen,
-                surface=SURFACES.index(surface),
+                surface=code,
                 item_id=item_ids,
                 buyer_id=user_id,
                 shown_at=np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us"),
@@ -711,7 +717,7 @@ class FeedServer:
                 strict=True,
             )
         ]
-        price = float(snap.price[SURFACES.index(surface), now.hour, segment])
+        price = float(snap.price[code, now.hour, segment])
         feed = Feed(snap.version, surface, user_id, segment, price, items)
         if self.flush_seconds <= 0:
             self.flush(session or None)
