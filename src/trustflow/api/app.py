@@ -58,7 +58,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
-    app.add_middleware(FastFeed)  # a warm server's plain feed requests, before routing
+    # a warm server's plain feed requests, before routing
+    app.add_middleware(FastFeed, path=API_PREFIX + traffic.FEED_ROUTE)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

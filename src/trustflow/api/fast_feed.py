@@ -28,13 +28,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trustflow.accounts.models import Role
 from trustflow.api.deps import api_key_header, remembered_principal
-from trustflow.api.routers.traffic import feed_body, feed_server
+from trustflow.api.routers.traffic import MAX_USER_ID, feed_body, feed_server
 from trustflow.errors import TrustflowError
 from trustflow.traffic.models import Surface
 from trustflow.traffic.serving import MAX_ITEMS
 
-FEED_PATH = "/api/v1/feed"
-_MAX_USER_ID = 2**62
 _KEY_HEADER = api_key_header.model.name.lower().encode("latin-1")
 _SURFACES = {s.value: s for s in Surface}
 _REQUIRED = frozenset({"user_id", "surface"})
@@ -52,11 +50,12 @@ def _plain_int(text: str, low: int, high: int) -> int | None:
 class FastFeed:
     """ASGI middleware: answers plain, warm, authorised feed requests directly."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, path: str) -> None:
         self.app = app
+        self.path = path  # where the feed route is mounted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == FEED_PATH and scope["method"] == "GET":
+        if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "GET":
             response = self._answer(scope)
             if response is not None:
                 await response(scope, receive, send)
@@ -71,7 +70,7 @@ class FastFeed:
         params = dict(query)
         if len(params) != len(query) or not _REQUIRED <= params.keys() <= _ALLOWED:
             return None
-        user_id = _plain_int(params["user_id"], 1, _MAX_USER_ID)
+        user_id = _plain_int(params["user_id"], 1, MAX_USER_ID)
         surface = _SURFACES.get(params["surface"])
         n = _plain_int(params.get("n", "10"), 1, MAX_ITEMS)
         if user_id is None or surface is None or n is None:

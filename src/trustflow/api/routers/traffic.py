@@ -30,6 +30,9 @@ from trustflow.traffic.schemas import (
 from trustflow.traffic.serving import MAX_ITEMS, Feed, FeedServer
 
 router = APIRouter(tags=["traffic"])
+#: the feed's path under the API prefix, and the largest user id a feed request may name
+FEED_ROUTE = "/feed"
+MAX_USER_ID = 2**62
 
 
 @router.post("/impressions", response_model=ImpressionBatchOut, status_code=status.HTTP_201_CREATED)
@@ -75,11 +78,11 @@ def feed_server(request: Request) -> FeedServer:
     return server
 
 
-@router.get("/feed", response_model=FeedOut)
+@router.get(FEED_ROUTE, response_model=FeedOut)
 async def feed(
     request: Request,
     principal: CachedPrincipalDep,
-    user_id: Annotated[int, Query(ge=1, le=2**62)],
+    user_id: Annotated[int, Query(ge=1, le=MAX_USER_ID)],
     surface: Surface,
     n: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = 10,
 ) -> Response:
