@@ -543,7 +543,6 @@ def solve_dual(
     dual = _SmoothDual(problem, dtype)
     beta: FloatArray | None = None
     evaluations = 0
-    stages = eps_stages
     if problem.n_cand > sample_above and 0 < sample_share < 1:
         sub = _sample(problem, sample_share, seed)
         warm = solve_dual(
@@ -555,18 +554,19 @@ def solve_dual(
         )
         beta = warm.node_price / dual.scale_v
         evaluations += warm.iterations
-        stages = eps_stages[-1:]
-    if beta is None:
+    cold = beta is None
+    if beta is None:  # every stage, from every node priced at its best value
         beta = _best_values(dual, problem)
-    budgets = (
-        evaluations_per_stage
-        if isinstance(evaluations_per_stage, tuple)
-        else (evaluations_per_stage,) * len(eps_stages)
-    )
-    if stages is not eps_stages:  # warm from the sample: the last stage, on everything
-        budgets = (warm_evaluations,)
-    for eps, budget in zip(stages, budgets[-len(stages) :], strict=True):
-        beta, used = _minimise(dual, beta, eps, budget, measured=stages is eps_stages)
+        budgets = (
+            evaluations_per_stage
+            if isinstance(evaluations_per_stage, tuple)
+            else (evaluations_per_stage,) * len(eps_stages)
+        )
+        schedule = list(zip(eps_stages, budgets[-len(eps_stages) :], strict=True))
+    else:  # warm from the sample: the last stage, on everything
+        schedule = [(eps_stages[-1], warm_evaluations)]
+    for eps, budget in schedule:
+        beta, used = _minimise(dual, beta, eps, budget, measured=cold)
         evaluations += used
     beta, x32 = _polish(dual, beta, polish_passes)
     evaluations += polish_passes
