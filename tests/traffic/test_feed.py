@@ -407,7 +407,7 @@ def test_integer_rows_arrive_as_one_array_with_nulls_as_zero(session: Session) -
     assert empty.shape == (0, 3)
 
 
-def test_the_follow_page_follows_new_follows_and_unfollows(
+def test_the_follow_page_follows_new_follows_and_unfollows_reading_them_only_then(
     engine: Engine,
     factory: sessionmaker[Session],
     session: Session,
@@ -416,6 +416,9 @@ def test_the_follow_page_follows_new_follows_and_unfollows(
     m = _market(session)
     _plan(session, m)
     monkeypatch.setattr(serving, "FOLLOW_REFRESH_SECONDS", 0.0)
+    reads = []
+    real = serving._read_follows
+    monkeypatch.setattr(serving, "_read_follows", lambda s: reads.append(1) or real(s))
     server = FeedServer(factory, refresh_seconds=0.0, seed=3)
 
     def follow_page() -> list[int]:
@@ -423,14 +426,15 @@ def test_the_follow_page_follows_new_follows_and_unfollows(
             feed = server.serve(request_session, user_id=m.buyers[2], surface=Surface.FOLLOW, n=5)
         return sorted(i.item_id for i in feed.items)
 
-    assert follow_page() == []
+    assert follow_page() == [] and follow_page() == [] and len(reads) == 1
     first = accounts_service.follow(session, buyer_id=m.buyers[2], creator_id=m.creator)
     accounts_service.follow(session, buyer_id=m.buyers[2], shop_id=m.shops[0])
     session.commit()
-    assert follow_page() == sorted([m.live["creator"], m.live["shop0"]])
+    expected = sorted([m.live["creator"], m.live["shop0"]])
+    assert follow_page() == expected and follow_page() == expected and len(reads) == 2
     accounts_service.unfollow(session, buyer_id=m.buyers[2], follow_id=first.id)
     session.commit()
-    assert follow_page() == [m.live["shop0"]]
+    assert follow_page() == [m.live["shop0"]] and len(reads) == 3
     server.close()
 
 
@@ -490,31 +494,4 @@ def test_the_log_holds_exactly_what_was_served(
     counted = dict(session.execute(select(PacingCounter.idx, PacingCounter.delivered)).all())
     assert sum(counted.values()) == len(served)
     session.rollback()
-    server.close()
-
-
-def test_the_follow_list_is_read_again_only_when_follows_changed(
-    factory: sessionmaker[Session], session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    m = _market(session)
-    _plan(session, m)
-    monkeypatch.setattr(serving, "FOLLOW_REFRESH_SECONDS", 0.0)
-    reads = []
-    real = serving._read_follows
-    monkeypatch.setattr(serving, "_read_follows", lambda s: reads.append(1) or real(s))
-    server = FeedServer(factory, refresh_seconds=0.0, seed=3)
-
-    def follow_page() -> list[int]:
-        with factory() as request_session:
-            feed = server.serve(request_session, user_id=m.buyers[2], surface=Surface.FOLLOW, n=5)
-        return [i.item_id for i in feed.items]
-
-    assert follow_page() == [] and follow_page() == [] and len(reads) == 1
-    follow = accounts_service.follow(session, buyer_id=m.buyers[2], creator_id=m.creator)
-    session.commit()
-    assert follow_page() == [m.live["creator"]] and follow_page() == [m.live["creator"]]
-    assert len(reads) == 2
-    accounts_service.unfollow(session, buyer_id=m.buyers[2], follow_id=follow.id)
-    session.commit()
-    assert follow_page() == [] and len(reads) == 3
     server.close()
