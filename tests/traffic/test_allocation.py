@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from trustflow.errors import InvalidInput
+from trustflow.traffic import allocation
 from trustflow.traffic.allocation import (
     Problem,
     Solution,
@@ -64,6 +65,36 @@ def test_dual_solver_handles_candidates_with_different_reach() -> None:
     assert dual.objective / exact.objective >= 0.99
 
 
+@pytest.mark.parametrize("jump", [5.0, 300.0])
+def test_shifted_evaluations_match_fresh_ones_after_prices_jump(jump: float) -> None:
+    """Evaluations reuse each row's last log-sum as a shift. After prices jump (by ``jump``
+    temperatures, down on a third of the nodes, up on the rest), rows that left the shift's
+    window are computed again, pieces take new shifts, and every evaluation, the jump and
+    the small steps after it, equals one made from scratch."""
+    grouped = allocation._group_rows(random_problem(600, seed=7))
+    assert grouped is not None
+    problem = grouped[0]
+    warm = allocation._SmoothDual(problem, np.float32)
+    warm.eps = 0.03
+    beta = warm.node_max(problem.value) / warm.scale_v * 0.8
+    warm(beta)  # takes the shifts
+    assert np.all(warm._shifted_at == warm.eps)
+    rng = np.random.default_rng(7)
+    third = rng.random(len(beta)) < 1 / 3
+    beta[third] = np.maximum(beta[third] - jump * warm.eps, 0.0)
+    beta[~third] += 0.2 * jump * warm.eps
+    for _ in range(3):
+        value, gradient = warm(beta)
+        fresh = allocation._SmoothDual(problem, np.float32)
+        fresh.eps = warm.eps
+        expected_value, expected_gradient = fresh(beta)
+        assert value == pytest.approx(expected_value, rel=1e-5)
+        np.testing.assert_allclose(
+            gradient, expected_gradient, rtol=1e-3, atol=1e-6 * warm.supply.max()
+        )
+        beta = np.maximum(beta + rng.normal(0.0, 0.5 * warm.eps, len(beta)), 0.0)
+
+
 def test_prices_certify_the_plan_by_weak_duality() -> None:
     problem = random_problem(300, seed=6)
     exact = solve_exact(problem)
@@ -84,6 +115,42 @@ def test_sampled_warm_start_still_meets_promises() -> None:
     dual = solve_dual(problem, sample_above=1_000, sample_share=0.25)
     _check_feasible(problem, dual, tolerance=1e-3)  # promises topped up, not approximated
     assert dual.objective / exact.objective >= 0.97
+
+
+def test_first_stage_on_a_sample_reaches_the_lp_optimum() -> None:
+    problem = random_problem(allocation.MIN_SAMPLED, seed=8)
+    exact = solve_exact(problem)
+    sampled = solve_dual(problem)
+    _check_feasible(problem, sampled, tolerance=1e-3)
+    assert sampled.objective / exact.objective >= 0.99
+    cold = solve_dual(problem, first_stage_share=0.0)
+    assert sampled.objective != cold.objective  # the sample did start the solve
+
+
+def test_a_sample_that_cannot_keep_its_promises_falls_back_to_a_cold_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problem = random_problem(allocation.MIN_SAMPLED, seed=9)
+    cold = solve_dual(problem, first_stage_share=0.0)
+
+    def overpromised(problem: Problem, share: float, seed: int) -> Problem:
+        sample = sample_of(problem, share, seed)
+        lower = sample.lower.copy()
+        lower[0] = sample.supply.sum() * 2  # more than any sample could deliver
+        return Problem(
+            supply=sample.supply,
+            cand=sample.cand,
+            node=sample.node,
+            value=sample.value,
+            lower=lower,
+            upper=np.maximum(sample.upper, lower),
+        )
+
+    sample_of = allocation._sample
+    monkeypatch.setattr(allocation, "_sample", overpromised)
+    fallback = solve_dual(problem)
+    assert fallback.objective == cold.objective
+    np.testing.assert_array_equal(fallback.x, cold.x)
 
 
 def _valid() -> dict[str, np.ndarray]:

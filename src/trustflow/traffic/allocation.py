@@ -218,8 +218,22 @@ class _Group:
         return flat[self.e : self.e + self.rows * self.width].reshape(self.rows, self.width)
 
 
+#: exponents are floored here before ``exp``: below about −87 float32 results are subnormal,
+#: which ``exp`` computes many times slower, for terms ~1e-38 of their row's largest
+EXP_FLOOR = -80.0
+#: ... and capped here, where ``exp`` is still far from overflowing a row's sum
+EXP_CEIL = 60.0
+#: A block row's exponents are taken relative to a shift, a recent log K of the row. The
+#: row is exact while its log-sum stays within this distance of 0 (its largest term is then
+#: well inside the floor and the cap); a row further out is computed again from its
+#: maximum. A piece with more than SHIFT_REFRESH of its rows past SHIFT_RECENTRE takes
+#: their current log K as new shifts (one pass), so its next evaluations stay fast.
+SHIFT_WINDOW = 50.0
+SHIFT_RECENTRE = 10.0
+SHIFT_REFRESH = 0.02
+
 #: Edges per piece of work when a solve is spread over the machine's cores.
-PIECE_EDGES = 200_000
+PIECE_EDGES = 400_000
 _executor: ThreadPoolExecutor | None = None
 
 
@@ -232,11 +246,15 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _split(groups: list[_Group]) -> list[_Group]:
-    """Groups cut into row ranges of about :data:`PIECE_EDGES` edges, so that every core has
-    work even when one group (say, all product cards) holds most edges."""
+    """Groups cut into even row ranges of at most :data:`PIECE_EDGES` edges (fewer when the
+    cores would otherwise idle), so that every core has work even when one group (say, all
+    product cards) holds most edges. Every piece costs some fixed work: no small remnants."""
+    total = sum(g.rows * g.width for g in groups)
+    target = max(1, min(PIECE_EDGES, -(-total // (os.cpu_count() or 1))))
     pieces = []
     for g in groups:
-        rows = max(1, PIECE_EDGES // max(g.width, 1))
+        parts = -(-g.rows * g.width // target)
+        rows = -(-g.rows // parts)
         for a in range(g.a, g.b, rows):
             b = min(a + rows, g.b)
             pieces.append(_Group(g.nodes, a, b, g.e + (a - g.a) * g.width))
@@ -322,6 +340,11 @@ class _SmoothDual:
         self.eps = 1.0
         self._v_eps: tuple[float, npt.NDArray[np.floating]] | None = None  # type: ignore[type-arg]
         self._ez = np.zeros(0, dtype=dtype)
+        # the blocks' values less a per-row shift (see __call__), and the ε each piece's
+        # shift was taken at
+        self._v_shift = np.empty_like(self.v)
+        self._shift = np.zeros(self.n)
+        self._shifted_at = np.full(len(self.pieces), np.nan)
         self._row_scale = np.ones(0, dtype=dtype)
         self._unscaled = False
         self.log_t = np.zeros(self.n)
@@ -352,6 +375,69 @@ class _SmoothDual:
                 self.rest_cand, weights=x[self.rest_edge :], minlength=self.n - self.rest
             )
         return out
+
+    def scale_rows(self, x: npt.NDArray[np.floating], factor: FloatArray) -> None:  # type: ignore[type-arg]
+        """``x[i, j] *= factor[i]`` in place (blocks broadcast, no per-edge copy of the
+        factors)."""
+        f = factor.astype(self.dtype)
+        for g in self.groups:
+            g.view(x)[...] *= f[g.a : g.b, None]
+        if self.rest < self.n:
+            x[self.rest_edge :] *= f[self.rest :][self.rest_cand]
+
+    def scale_nodes(self, x: npt.NDArray[np.floating], factor: FloatArray) -> None:  # type: ignore[type-arg]
+        """``x[i, j] *= factor[j]`` in place."""
+        f = factor.astype(self.dtype)
+        for g in self.groups:
+            g.view(x)[...] *= f[g.nodes]
+        if self.rest < self.n:
+            x[self.rest_edge :] *= f[self.rest_node]
+
+    def node_max(self, flat: npt.NDArray[np.floating]) -> FloatArray:  # type: ignore[type-arg]
+        """The largest of each node's edges in ``flat`` (0 for a node with none; values
+        are never negative)."""
+        best = np.zeros(self.m)
+        for g in self.groups:
+            best[g.nodes] = np.maximum(best[g.nodes], g.view(flat).max(axis=0))
+        if self.rest < self.n:
+            np.maximum.at(best, self.rest_node, flat[self.rest_edge :])
+        return best
+
+    def sinkhorn_pass(
+        self,
+        x: npt.NDArray[np.floating],  # type: ignore[type-arg]
+        node_factor: FloatArray | None,
+        lower: FloatArray,
+    ) -> FloatArray:
+        """One pass of :func:`_polish` in place: every node scaled by ``node_factor`` (the
+        last pass's price step), then every candidate onto its bounds; returns the node
+        loads after. Pieces run on the pool, each while its block is in cache."""
+        f = None if node_factor is None else node_factor.astype(self.dtype)
+
+        def piece(g: _Group) -> tuple[_Group, FloatArray]:
+            block = g.view(x)
+            if f is not None:
+                block *= f[g.nodes]
+            totals = (block @ np.ones(g.width, dtype=self.dtype)).astype(np.float64)
+            target = np.clip(totals, lower[g.a : g.b], self.upper[g.a : g.b])
+            ratio = np.divide(target, totals, out=np.ones_like(totals), where=totals > 0)
+            block *= ratio.astype(self.dtype)[:, None]
+            return g, (np.ones(g.rows, dtype=self.dtype) @ block).astype(np.float64)
+
+        load = np.zeros(self.m)
+        done = _pool().map(piece, self.pieces) if len(self.pieces) > 1 else map(piece, self.pieces)
+        for g, column in done:
+            load[g.nodes] += column
+        if self.rest < self.n:
+            rest = x[self.rest_edge :]
+            if f is not None:
+                rest *= f[self.rest_node]
+            totals = _weighted_count(self.rest_cand, weights=rest, minlength=self.n - self.rest)
+            target = np.clip(totals, lower[self.rest :], self.upper[self.rest :])
+            ratio = np.divide(target, totals, out=np.ones_like(totals), where=totals > 0)
+            rest *= ratio.astype(self.dtype)[self.rest_cand]
+            load += _weighted_count(self.rest_node, weights=rest, minlength=self.m)
+        return load
 
     def per_row(self, a: FloatArray) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
         """``a[cand]`` flat, for multiplying the flat plan."""
@@ -392,22 +478,53 @@ class _SmoothDual:
         log_k = np.empty(self.n)
         log_t = np.empty(self.n)
 
-        def piece(g: _Group) -> tuple[_Group, FloatArray, FloatArray, FloatArray]:
-            # z = exp((value − β)/ε − row max): five passes over the block, two of them BLAS
-            z = g.view(ez)
-            np.subtract(g.view(v_eps), b_eps[g.nodes], out=z)
-            zmax = z.max(axis=1)
-            z -= zmax[:, None]
-            np.exp(z, out=z)
-            ksum = (z @ np.ones(g.width, dtype=self.dtype)).astype(np.float64)
-            lk = zmax.astype(np.float64) + np.log(ksum)
+        v_shift, shift, shifted_at = self._v_shift, self._shift, self._shifted_at
+
+        def piece(k: int) -> tuple[_Group, FloatArray, FloatArray, FloatArray]:
+            g = self.pieces[k]
+            z, rows = g.view(ez), slice(g.a, g.b)
+            if shifted_at[k] == eps:
+                # z = exp((value − β)/ε − shift), the shift a recent log K of the row: four
+                # passes over the block, two of them BLAS
+                np.subtract(g.view(v_shift), b_eps[g.nodes], out=z)
+                np.clip(z, EXP_FLOOR, EXP_CEIL, out=z)
+                np.exp(z, out=z)
+                ksum = (z @ np.ones(g.width, dtype=self.dtype)).astype(np.float64)
+                log_ksum = np.log(ksum)
+                lk = shift[rows] + log_ksum
+                drift = np.abs(log_ksum)
+                off = np.flatnonzero(drift > SHIFT_WINDOW)
+                if len(off):  # rows that drifted out of the window: exactly
+                    zz = g.view(v_eps)[off] - b_eps[g.nodes]
+                    zmax = zz.max(axis=1)
+                    zz -= zmax[:, None]
+                    np.maximum(zz, EXP_FLOOR, out=zz)
+                    np.exp(zz, out=zz)
+                    z[off] = zz
+                    ksum[off] = zz.sum(axis=1, dtype=np.float64)
+                    lk[off] = zmax + np.log(ksum[off])
+                if np.count_nonzero(drift > SHIFT_RECENTRE) > SHIFT_REFRESH * g.rows:
+                    np.subtract(g.view(v_eps), lk.astype(self.dtype)[:, None], out=g.view(v_shift))
+                    shift[rows] = lk
+            else:
+                # z = exp((value − β)/ε − row max), and the rows' log K become the shift
+                np.subtract(g.view(v_eps), b_eps[g.nodes], out=z)
+                zmax = z.max(axis=1)
+                z -= zmax[:, None]
+                np.maximum(z, EXP_FLOOR, out=z)
+                np.exp(z, out=z)
+                ksum = (z @ np.ones(g.width, dtype=self.dtype)).astype(np.float64)
+                lk = zmax.astype(np.float64) + np.log(ksum)
+                np.subtract(g.view(v_eps), lk.astype(self.dtype)[:, None], out=g.view(v_shift))
+                shift[rows], shifted_at[k] = lk, eps
             lt = np.clip(lk, self.log_lower[g.a : g.b], self.log_upper[g.a : g.b])
             scale = np.exp(lt - np.log(ksum)).astype(self.dtype)
             row_scale[g.a : g.b] = scale
             return g, lk, lt, (scale @ z).astype(np.float64)
 
         # pieces write disjoint slices; numpy releases the GIL inside each operation
-        done = _pool().map(piece, self.pieces) if len(self.pieces) > 1 else map(piece, self.pieces)
+        k = range(len(self.pieces))
+        done = _pool().map(piece, k) if len(self.pieces) > 1 else map(piece, k)
         for g, lk, lt, column in done:
             load[g.nodes] += column
             log_k[g.a : g.b], log_t[g.a : g.b] = lk, lt
@@ -417,6 +534,7 @@ class _SmoothDual:
             zmax = np.maximum.reduceat(z, self.rest_starts).astype(np.float64)
             z -= zmax.astype(self.dtype)[cand]
             z *= inv
+            np.maximum(z, EXP_FLOOR, out=z)
             np.exp(z, out=z)
             ksum = np.add.reduceat(z, self.rest_starts, dtype=np.float64)
             lk = zmax / eps + np.log(ksum)
@@ -448,15 +566,15 @@ def _polish(
     x = dual.x
     beta = beta.copy()
     lower = np.maximum(dual.lower, 0.0)
+    node_factor = None
     for _ in range(passes):
-        totals = dual.row_totals(x)
-        target = np.clip(totals, lower, dual.upper)
-        x *= dual.per_row(np.divide(target, totals, out=np.ones_like(totals), where=totals > 0))
-        load = dual.node_load(x)
+        load = dual.sinkhorn_pass(x, node_factor, lower)
         step = np.maximum(np.log(np.maximum(load, 1e-300)) - np.log(dual.supply_floor), -beta / eps)
         step = np.maximum(step, -30.0)  # an empty node's price falls over several passes
         beta += eps * step
-        x *= np.exp(-step).astype(dual.dtype)[dual.node]
+        node_factor = np.exp(-step)
+    if node_factor is not None:
+        dual.scale_nodes(x, node_factor)
     return beta, _project(dual, x)
 
 
@@ -468,7 +586,7 @@ def _project(dual: _SmoothDual, x: npt.NDArray[np.floating]) -> npt.NDArray[np.f
     short only where its nodes are oversold by promises alone."""
     totals = dual.row_totals(x)
     target = np.clip(totals, np.maximum(dual.lower, 0.0), dual.upper)
-    x *= dual.per_row(np.divide(target, totals, out=np.ones_like(totals), where=totals > 0))
+    dual.scale_rows(x, np.divide(target, totals, out=np.ones_like(totals), where=totals > 0))
     is_promised = dual.lower > 0
     promised = dual.per_row(is_promised.astype(np.float64))
     x = _promised_first(dual, x, promised)
@@ -486,10 +604,12 @@ def _project(dual: _SmoothDual, x: npt.NDArray[np.floating]) -> npt.NDArray[np.f
     return x
 
 
+#: the fewest candidates for which the first stage runs on a sample
+MIN_SAMPLED = 2_000
 #: rounds of topping up promises that the smoothed plan left short
 PROMISE_ROUNDS = 4
 #: L-BFGS-B memory (correction pairs)
-LBFGS_MEMORY = 20
+LBFGS_MEMORY = 40
 
 
 def _promised_first(
@@ -513,10 +633,11 @@ def solve_dual(
     problem: Problem,
     *,
     eps_stages: tuple[float, ...] = (0.3, 0.1, 0.03),
-    evaluations_per_stage: int | tuple[int, ...] = (60, 60, 100),
+    evaluations_per_stage: int | tuple[int, ...] = (50, 50, 100),
     warm_evaluations: int = 150,
     sample_above: int = 20_000,
     sample_share: float = 0.1,
+    first_stage_share: float = 0.5,
     polish_passes: int = 20,
     seed: int = 0,
     dtype: type[np.floating] = np.float32,  # type: ignore[type-arg]
@@ -527,7 +648,10 @@ def solve_dual(
     node's curvature. ``eps_stages`` are relative to the median value. Above ``sample_above``
     candidates the prices are first solved on a random sample of candidates facing a
     proportional share of supply (prices are in value units, so they carry over), and the full
-    problem then needs only the last stage (``warm_evaluations`` evaluations).
+    problem then needs only the last stage (``warm_evaluations`` evaluations). Below it, from
+    :data:`MIN_SAMPLED` candidates, the first (coarsest) stage alone runs on a sample of
+    ``first_stage_share``: its prices only start the next stage, and they come out as good
+    at half the cost.
 
     Candidates always meet their bounds in the smoothed plan; nodes whose load still exceeds
     supply at the end are scaled down to it, which is what ``max_shortfall`` reports.
@@ -541,32 +665,45 @@ def solve_dual(
     if grouped is not None:
         problem, row_order, edge_perm = grouped
     dual = _SmoothDual(problem, dtype)
-    beta: FloatArray | None = None
+    budgets = (
+        evaluations_per_stage
+        if isinstance(evaluations_per_stage, tuple)
+        else (evaluations_per_stage,) * len(eps_stages)
+    )
+    stages = list(zip(eps_stages, budgets[-len(eps_stages) :], strict=True))
+    best = dual.node_max(problem.value)
+    beta = best / dual.scale_v  # every node priced at its best value: a cold start
     evaluations = 0
-    if problem.n_cand > sample_above and 0 < sample_share < 1:
-        sub = _sample(problem, sample_share, seed)
-        warm = solve_dual(
-            sub,
-            eps_stages=eps_stages,
-            evaluations_per_stage=evaluations_per_stage,
-            sample_above=problem.n_cand,
-            dtype=dtype,
-        )
-        beta = warm.node_price / dual.scale_v
-        evaluations += warm.iterations
-    cold = beta is None
-    if beta is None:  # every stage, from every node priced at its best value
-        beta = _best_values(dual, problem)
-        budgets = (
-            evaluations_per_stage
-            if isinstance(evaluations_per_stage, tuple)
-            else (evaluations_per_stage,) * len(eps_stages)
-        )
-        schedule = list(zip(eps_stages, budgets[-len(eps_stages) :], strict=True))
-    else:  # warm from the sample: the last stage, on everything
-        schedule = [(eps_stages[-1], warm_evaluations)]
+    # (share of candidates, stages solved on that sample, stages then solved on everything)
+    large = problem.n_cand > sample_above and 0 < sample_share < 1
+    if large:
+        plan = (sample_share, stages, [(eps_stages[-1], warm_evaluations)])
+    elif problem.n_cand >= MIN_SAMPLED and 0 < first_stage_share < 1 and len(stages) > 1:
+        plan = (first_stage_share, stages[:1], stages[1:])
+    else:
+        plan = (1.0, [], stages)
+    share, on_sample, schedule = plan
+    measured = True
+    if on_sample:
+        try:
+            warm = solve_dual(
+                _sample(problem, share, seed),
+                eps_stages=tuple(eps for eps, _ in on_sample),
+                evaluations_per_stage=tuple(budget for _, budget in on_sample),
+                sample_above=problem.n_cand,
+                first_stage_share=0.0,
+                polish_passes=polish_passes if large else 0,
+                dtype=dtype,
+            )
+        except InvalidInput:  # the sample cannot keep its promises: start cold instead
+            schedule = stages
+        else:
+            beta = warm.node_price / dual.scale_v
+            evaluations += warm.iterations
+            # warm from the large sample, the curvature is taken from supply (see _minimise)
+            measured = not large
     for eps, budget in schedule:
-        beta, used = _minimise(dual, beta, eps, budget, measured=cold)
+        beta, used = _minimise(dual, beta, eps, budget, measured=measured)
         evaluations += used
     beta, x32 = _polish(dual, beta, polish_passes)
     evaluations += polish_passes
@@ -590,28 +727,13 @@ def solve_dual(
         solver="dual",
         # a price above every value there only says no one wants the node: the LP's price is
         # then anything from that value up; report the least
-        node_price=np.minimum(beta * dual.scale_v, _node_max(problem.value, problem)),
+        node_price=np.minimum(beta * dual.scale_v, best),
         cand_potential=potential,
         temperature=dual.eps * dual.scale_v,
         iterations=evaluations,
         max_shortfall=shortfall,
         max_excess=excess,
     )
-
-
-def _node_max(value: npt.NDArray[np.floating], problem: Problem) -> FloatArray:  # type: ignore[type-arg]
-    """The best value of each node's edges (0 for a node no one may use)."""
-    order = np.argsort(problem.node, kind="stable")
-    present = np.bincount(problem.node, minlength=problem.n_nodes) > 0
-    starts = np.searchsorted(problem.node[order], np.arange(problem.n_nodes))
-    best = np.zeros(problem.n_nodes)
-    best[present] = np.maximum.reduceat(value[order], starts[present])
-    return best
-
-
-def _best_values(dual: _SmoothDual, problem: Problem) -> FloatArray:
-    """Every node priced at its best value: no candidate wants more than it can have."""
-    return _node_max(dual.v, problem)
 
 
 def _minimise(
