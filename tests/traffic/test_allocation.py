@@ -153,6 +153,25 @@ def test_a_sample_that_cannot_keep_its_promises_falls_back_to_a_cold_start(
     np.testing.assert_array_equal(fallback.x, cold.x)
 
 
+def test_solver_runs_blas_on_one_thread_and_gives_the_threads_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from threadpoolctl import threadpool_info
+
+    seen: list[set[int]] = []
+    minimise = allocation._minimise
+
+    def watched(*args: object, **kwargs: object) -> tuple[np.ndarray, int]:
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return minimise(*args, **kwargs)  # type: ignore[arg-type]
+
+    before = {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()}
+    monkeypatch.setattr(allocation, "_minimise", watched)
+    solve_dual(random_problem(200, seed=1))
+    assert seen and all(threads == {1} for threads in seen)
+    assert {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()} == before
+
+
 def _valid() -> dict[str, np.ndarray]:
     return {
         "supply": np.array([10.0, 10.0]),
