@@ -12,9 +12,11 @@ impression rows for that long). The load generator:
    connection counts): ``bare_rps``, ``feed_rps``, ``throughput_ratio``;
 2. offers ``/feed`` half of ``bare_rps`` evenly spaced (open loop, latency from each request's
    scheduled time): ``offered_rps``, ``feed_p50_ms``, ``feed_p99_ms``;
-3. the same at half of ``feed_rps``: ``feed_half_offered_rps``, ``feed_half_p50_ms``,
-   ``feed_half_p99_ms`` (stricter once the feed outruns the bare endpoint, whose route goes
-   through the framework and its thread pool while a warm server's feed requests do not).
+3. before that, the same at lighter loads (a tenth to three tenths of ``bare_rps``): the
+   latency curve (``feed_p99_ms_by_bare_share``) and the highest offered rate of all paced
+   phases whose p99 is within 20 ms (``feed_rps_within_20ms``). The load generator runs on
+   the same two cores as the servers and PostgreSQL (``client_cores_at_half_bare``), so at
+   high offered rates part of the latency is the client's own.
 
 Feed requests mix surfaces by their share of traffic and draw users at random. Afterwards the
 impressions logged and the pacing counters are checked against each other.
@@ -50,6 +52,8 @@ from trustflow.traffic.plan_models import CandidateKind, PacingCounter
 
 DB_NAME = "trustflow_bench_feed"
 FLUSH_SECONDS = 0.25
+#: lighter paced loads, as shares of the bare endpoint's saturation rate
+LADDER = (0.1, 0.2, 0.3)
 SEGMENTS = 4
 console = Console(stderr=True)
 
@@ -273,19 +277,21 @@ def main(argv: list[str] | None = None) -> None:
                 server.host, server.port, feed_requests, counts, seconds, warmup, placement=server
             )
             _log(f"  feed  {feed.summary()}")
+            # lighter loads first: an overloaded phase leaves a backlog behind it
+            curve = {}
+            for share in LADDER:
+                step = fixed_rate(
+                    server.host, server.port, feed_requests, bare.rps * share, seconds, warmup,
+                    placement=server,
+                )  # fmt: skip
+                _log(f"  {share:.0%} of bare {step.summary()}")
+                curve[share] = step
             offered = bare.rps / 2
             paced = fixed_rate(
                 server.host, server.port, feed_requests, offered, seconds, warmup, placement=server
             )
             _log(f"  paced {paced.summary()}")
-            # the same at half the feed's own rate: a stricter figure once the feed outruns
-            # the bare endpoint (the bare route goes through the framework and its thread pool,
-            # a warm server's feed requests do not)
-            own_half = fixed_rate(
-                server.host, server.port, feed_requests, feed.rps / 2, seconds, warmup,
-                placement=server,
-            )  # fmt: skip
-            _log(f"  half of feed's own rate {own_half.summary()}")
+            within = [r.offered_rps or 0.0 for r in (paced, *curve.values()) if r.p99_ms <= 20.0]
         with session_factory(engine)() as session:
             logged = session.scalar(select(func.count()).select_from(Impression)) or 0
             counted = session.scalar(select(func.sum(PacingCounter.delivered))) or 0
@@ -306,11 +312,12 @@ def main(argv: list[str] | None = None) -> None:
                 "feed_p50_ms": round(paced.p50_ms, 2),
                 "feed_p99_ms": round(paced.p99_ms, 2),
                 "paced_achieved_rps": round(paced.rps, 1),
-                "feed_half_offered_rps": round(feed.rps / 2, 1),
-                "feed_half_p50_ms": round(own_half.p50_ms, 2),
-                "feed_half_p99_ms": round(own_half.p99_ms, 2),
-                "feed_half_errors": own_half.errors,
-                "paced_errors": paced.errors,
+                "feed_p99_ms_by_bare_share": {
+                    f"{share:.1f}": round(r.p99_ms, 2) for share, r in curve.items()
+                },
+                "feed_rps_within_20ms": round(max(within, default=0.0), 1),
+                "client_cores_at_half_bare": round(paced.client_cpu_s / paced.seconds, 2),
+                "paced_errors": paced.errors + sum(r.errors for r in curve.values()),
                 "feed_errors": feed.errors,
                 "feed_connections": feed.connections,
                 "bare_connections": bare.connections,

@@ -113,3 +113,27 @@ def test_an_unknown_buyer_is_the_routes_404_and_serves_nothing(
     r = client.get(FEED, params={"user_id": missing, "surface": "discover"}, headers=operator)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert fast == [1]
+
+
+def test_a_failure_on_the_fast_path_leaves_the_request_to_the_route(
+    setup: tuple[TestClient, Market, dict[str, str], list[int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client, m, key, _ = setup
+    plain = {"user_id": m.buyers[1], "surface": "discover"}
+    assert client.get(FEED, params=plain, headers=key).status_code == 200  # warm
+
+    def broken(result: Any) -> dict[str, object]:
+        raise RuntimeError("a bug on the fast path")
+
+    monkeypatch.setattr(fast_feed, "feed_body", broken)
+    r = client.get(FEED, params=plain, headers=key)
+    assert r.status_code == 200
+    assert FeedOut.model_validate(r.json()).user_id == m.buyers[1]
+
+
+def test_health_answers_without_a_key(
+    setup: tuple[TestClient, Market, dict[str, str], list[int]],
+) -> None:
+    r = setup[0].get("/api/v1/health")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}

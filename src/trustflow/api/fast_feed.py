@@ -56,7 +56,10 @@ class FastFeed:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "GET":
-            response = self._answer(scope)
+            try:
+                response = self._answer(scope)
+            except Exception:  # anything unforeseen: the route answers, and reports it
+                response = None
             if response is not None:
                 await response(scope, receive, send)
                 return
