@@ -27,10 +27,9 @@ from trustflow.db import make_engine
 
 DB_NAME = "trustflow_bench_bare"
 #: Closed-loop connections (spread evenly over the workers). Measured on the 2-core machine with
-#: the health endpoint, rps at 4/8/16/32/64 connections in a quiet round: 1472/1961/1684/1844/1445;
-#: requests per server CPU-second (steadier under noise) 906/1057/976/1070/986. 8-32 are equal
-#: within noise; 4 leaves workers idle between requests, 64 only adds queueing (p99 > 130 ms).
-#: 32 leaves headroom for endpoints that wait on the database.
+#: the health endpoint (async, matched first), rps at 4/8/16/32/64 connections, 5 s each:
+#: 6767/7218/7044/7148/6638. 8-32 are equal within noise; 4 leaves workers idle between
+#: requests, 64 only adds queueing. 32 leaves headroom for endpoints that wait on the database.
 CONNECTIONS = 32
 
 
