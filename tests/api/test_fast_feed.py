@@ -34,13 +34,15 @@ def setup(
     key = _key(session, Role.BUYER, m.buyers[1])
     session.close()
     fast: list[int] = []
-    body = fast_feed.feed_body
+    answer = fast_feed.FastFeed._answer
 
-    def counted(result: Any) -> dict[str, object]:
-        fast.append(1)
-        return body(result)
+    def counted(self: fast_feed.FastFeed, scope: Any) -> bytes | None:
+        body = answer(self, scope)
+        if body is not None:
+            fast.append(1)
+        return body
 
-    monkeypatch.setattr(fast_feed, "feed_body", counted)
+    monkeypatch.setattr(fast_feed.FastFeed, "_answer", counted)
     deps._seen.clear()
     app = create_app(engine)
     app.state.feed_server = FeedServer(factory, flush_seconds=60.0, refresh_seconds=60.0, seed=2)
@@ -80,6 +82,7 @@ def test_a_warm_servers_plain_request_is_answered_before_routing(
         ("user_id={buyer}&user_id={buyer}&surface=discover", 200, None),
         ("user_id={other}&surface=discover", 403, "forbidden"),
         ("surface=discover", 422, "invalid_input"),
+        ("user_id={buyer}&surface=discover&n", 422, "invalid_input"),  # a pair without "="
     ],
 )
 def test_anything_but_a_plain_allowed_request_goes_to_the_route(
@@ -97,6 +100,18 @@ def test_anything_but_a_plain_allowed_request_goes_to_the_route(
     if code is not None:
         assert r.json()["error"]["code"] == code
     assert fast == [1]  # the route answered
+
+
+def test_an_escaped_query_is_decoded_as_the_route_decodes_it(
+    setup: tuple[TestClient, Market, dict[str, str], list[int]],
+) -> None:
+    client, m, key, fast = setup
+    plain = f"{FEED}?user_id={m.buyers[1]}&surface=discover"
+    assert client.get(plain, headers=key).status_code == 200  # warm, key remembered
+    r = client.get(f"{FEED}?user_id={m.buyers[1]}&surface=%64iscover&n=1", headers=key)
+    assert r.status_code == 200 and fast == [1]
+    out = FeedOut.model_validate(r.json())
+    assert out.surface == "discover" and len(out.items) == 1
 
 
 def test_an_unknown_buyer_is_the_routes_404_and_serves_nothing(
@@ -123,10 +138,10 @@ def test_a_failure_on_the_fast_path_leaves_the_request_to_the_route(
     plain = {"user_id": m.buyers[1], "surface": "discover"}
     assert client.get(FEED, params=plain, headers=key).status_code == 200  # warm
 
-    def broken(result: Any) -> dict[str, object]:
+    def broken(raw: bytes) -> list[tuple[str, str]]:
         raise RuntimeError("a bug on the fast path")
 
-    monkeypatch.setattr(fast_feed, "feed_body", broken)
+    monkeypatch.setattr(fast_feed, "_query", broken)
     r = client.get(FEED, params=plain, headers=key)
     assert r.status_code == 200
     assert FeedOut.model_validate(r.json()).user_id == m.buyers[1]

@@ -23,12 +23,11 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trustflow.accounts.models import Role
 from trustflow.api.deps import api_key_header, remembered_principal
-from trustflow.api.routers.traffic import MAX_USER_ID, feed_body, feed_server
+from trustflow.api.routers.traffic import FEED_MEDIA_TYPE, MAX_USER_ID, feed_server
 from trustflow.errors import TrustflowError
 from trustflow.traffic.models import Surface
 from trustflow.traffic.serving import MAX_ITEMS
@@ -37,6 +36,22 @@ _KEY_HEADER = api_key_header.model.name.lower().encode("latin-1")
 _SURFACES = {s.value: s for s in Surface}
 _REQUIRED = frozenset({"user_id", "surface"})
 _ALLOWED = _REQUIRED | {"n"}
+_CONTENT_TYPE = (b"content-type", FEED_MEDIA_TYPE.encode("latin-1"))
+
+
+def _query(raw: bytes) -> list[tuple[str, str]] | None:
+    """The query's ``name=value`` pairs; a query with escapes is decoded as the framework
+    decodes it, and one with a pair that is not ``name=value`` is None (the route reads it)."""
+    text = raw.decode("latin-1")
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    pairs = []
+    for pair in text.split("&"):
+        name, eq, value = pair.partition("=")
+        if not eq:
+            return None
+        pairs.append((name, value))
+    return pairs
 
 
 def _plain_int(text: str, low: int, high: int) -> int | None:
@@ -57,19 +72,24 @@ class FastFeed:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "GET":
             try:
-                response = self._answer(scope)
+                body = self._answer(scope)
             except Exception:  # anything unforeseen: the route answers, and reports it
-                response = None
-            if response is not None:
-                await response(scope, receive, send)
+                body = None
+            if body is not None:
+                headers = [_CONTENT_TYPE, (b"content-length", b"%d" % len(body))]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
 
-    def _answer(self, scope: Scope) -> JSONResponse | None:
+    def _answer(self, scope: Scope) -> bytes | None:
+        """The feed's JSON, or None where the route must answer."""
         keys = [v for k, v in scope["headers"] if k == _KEY_HEADER]
         if len(keys) != 1:
             return None
-        query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        query = _query(scope["query_string"])
+        if query is None:
+            return None
         params = dict(query)
         if len(params) != len(query) or not _REQUIRED <= params.keys() <= _ALLOWED:
             return None
@@ -86,7 +106,6 @@ class FastFeed:
         if server.flush_seconds <= 0 or server.needs_store(user_id, surface):
             return None
         try:
-            feed = server.serve(None, user_id=user_id, surface=surface, n=n)
+            return server.serve_json(None, user_id=user_id, surface=surface, n=n)
         except TrustflowError:  # e.g. no such buyer: nothing was served, the route answers
             return None
-        return JSONResponse(feed_body(feed))

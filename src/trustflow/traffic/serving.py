@@ -22,9 +22,10 @@ beyond counts not yet flushed. The same background loop refreshes what a warm se
 from __future__ import annotations
 
 import gc
+import json
 import threading
 import time as clock
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -88,42 +89,64 @@ _IMPRESSIONS = table(Impression)
 _SURFACE_VALUES = [s.value for s in SURFACES]
 _SHELF_CODES = np.array([i for i, s in enumerate(SURFACES) if s in SHELF_SURFACES])
 _ITEM_KINDS = [ItemKind.LIVE_SESSION.value, ItemKind.PRODUCT_CARD.value]  # rooms, cards
+#: how an item's JSON fragment ends, by its reward flag
+_TRUE, _FALSE = b"true}", b"false}"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class _Served:
-    """Impressions served and not flushed yet, column by column: a request appends its
-    items with a few array writes, and a flush hands the lot to the store in one COPY."""
+    """Impressions served and not flushed yet: a request adds one row of its own (plan,
+    surface, buyer, time, how many items) and its items to a few lists; :meth:`view` lays
+    the lot out as columns, one row per impression, for the flush's one COPY."""
 
-    DTYPES: dict[str, Any] = {
-        "plan_id": np.int64,
-        "idx": np.int64,  # candidate index in the plan
-        "surface": np.int64,  # index into SURFACES
-        "item_id": np.int64,
-        "buyer_id": np.int64,
-        "shown_at": "datetime64[us]",
-        "reward": np.bool_,
-    }
-
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self) -> None:
         self.size = 0
-        self.columns = {k: np.empty(capacity, dtype=t) for k, t in self.DTYPES.items()}
+        self._requests: list[tuple[int, int, int, int, int]] = []
+        self._idx: list[int] = []  # candidate index in the plan
+        self._item_id: list[int] = []
+        self._reward: list[bool] = []
 
-    def append(self, n: int, **values: Any) -> None:
-        end = self.size + n
-        if end > len(self.columns["idx"]):
-            grown = max(end, 2 * len(self.columns["idx"]))
-            for name, old in self.columns.items():
-                self.columns[name] = np.empty(grown, dtype=old.dtype)
-                self.columns[name][: self.size] = old[: self.size]
-        for name, value in values.items():
-            self.columns[name][self.size : end] = value
-        self.size = end
+    def add(
+        self,
+        plan_id: int,
+        surface: int,
+        buyer_id: int,
+        shown_at_us: int,
+        idx: list[int],
+        item_ids: list[int],
+        reward: list[bool],
+    ) -> None:
+        self._requests.append((plan_id, surface, buyer_id, shown_at_us, len(idx)))
+        self._idx += idx
+        self._item_id += item_ids
+        self._reward += reward
+        self.size += len(idx)
 
     def view(self) -> dict[str, npt.NDArray[Any]]:
-        return {k: a[: self.size] for k, a in self.columns.items()}
+        """One entry per impression: ``plan_id``, ``idx``, ``surface`` (index into
+        SURFACES), ``item_id``, ``buyer_id``, ``shown_at`` (UTC, microseconds), ``reward``."""
+        requests = np.array(self._requests, dtype=np.int64).reshape(-1, 5)
+        per_request = {
+            name: np.repeat(requests[:, col], requests[:, 4])
+            for col, name in enumerate(("plan_id", "surface", "buyer_id", "shown_at"))
+        }
+        return {
+            "plan_id": per_request["plan_id"],
+            "idx": np.array(self._idx, dtype=np.int64),
+            "surface": per_request["surface"],
+            "item_id": np.array(self._item_id, dtype=np.int64),
+            "buyer_id": per_request["buyer_id"],
+            "shown_at": per_request["shown_at"].astype("datetime64[us]"),
+            "reward": np.array(self._reward, dtype=np.bool_),
+        }
 
     def extend(self, other: _Served) -> None:
-        self.append(other.size, **other.view())
+        self._requests += other._requests
+        self._idx += other._idx
+        self._item_id += other._item_id
+        self._reward += other._reward
+        self.size += other.size
 
 
 def _log_served(
@@ -303,8 +326,42 @@ class PlanSnapshot:
         )
         self._host_order = np.argsort(host, kind="stable")
         self._host_sorted = host[self._host_order]
-        #: product cards, best score first (a card pool's fallback order)
-        self.cards_by_score = np.argsort(-self.score[self.cards], kind="stable")
+        # the feed's JSON up to the user id, by surface, and its prices, by surface, hour
+        # and segment (floats as JSON writes them: their shortest repr)
+        version = json.dumps(self.version)
+        self.json_head = [
+            f'{{"plan_version":{version},"surface":{json.dumps(s.value)},"user_id":'.encode()
+            for s in SURFACES
+        ]
+        self.price_json = [
+            [[repr(p).encode() for p in hour] for hour in surface]
+            for surface in self.price.tolist()
+        ]
+        self._card_fragments: list[bytes] | None = None
+
+    def item_fragments(self, idx: IntArray, item_ids: IntArray, *, shelf: bool) -> list[bytes]:
+        """Each item's JSON as the feed shows it (``FeedItemOut``), up to its reward flag."""
+        head = '{"item_kind":' + json.dumps(_ITEM_KINDS[int(shelf)]) + ',"item_id":'
+        kinds = [json.dumps(k.value) for k in KINDS]
+        return [
+            f'{head}{item},"candidate_kind":{kinds[kind]},"entity_id":{entity},'
+            f'"shop_id":{shop or "null"},"score":{score!r},"reward":'.encode()
+            for item, kind, entity, shop, score in zip(
+                item_ids.tolist(),
+                self.kind[idx].tolist(),
+                self.entity_id[idx].tolist(),
+                self.shop_id[idx].tolist(),
+                self.score[idx].tolist(),
+                strict=True,
+            )
+        ]
+
+    def card_fragments(self, idx: IntArray) -> list[bytes]:
+        """:meth:`item_fragments` of the card pool (``idx``: the cards, best first), made
+        once per plan: a card's item is its product."""
+        if self._card_fragments is None or len(self._card_fragments) != len(idx):
+            self._card_fragments = self.item_fragments(idx, self.entity_id[idx], shelf=True)
+        return self._card_fragments
 
     def rooms_of(self, host: IntArray) -> IntArray:
         """The candidate index of each host's room (see :func:`_host_key`), -1 if none."""
@@ -389,13 +446,23 @@ class PlanSnapshot:
 
 @dataclass(frozen=True)
 class _Pool:
+    """What a surface family can show now, best score first: position ``p`` of the pool is
+    candidate ``idx[p]`` showing item ``item_ids[p]``, so a set of positions sorted is
+    ordered by score."""
+
     plan_id: int
     at: float
     idx: IntArray  # candidate index per poolable item
     item_ids: IntArray  # live session id or product id
     shortlist: IntArray  # positions into idx, drawn by weight with replacement
-    by_score: list[int]  # positions into idx, best score first
     position: IntArray  # candidate index -> position in idx (-1: not in the pool)
+    #: the same per position as Python objects, for the request path: candidate index, item
+    #: id, and the item's JSON as the feed shows it, up to its reward flag
+    idx_list: list[int] = field(default_factory=list)
+    item_list: list[int] = field(default_factory=list)
+    fragments: list[bytes] = field(default_factory=list)
+    #: positions whose candidate has a reward promise (their reward flag is looked up)
+    promised: frozenset[int] = frozenset()
     #: the follow page's index: buyers (sorted) and the position of a live room each follows;
     #: None when the follows were too many to hold (the page then reads the store)
     follow_buyer: IntArray | None = None
@@ -538,6 +605,7 @@ class FeedServer:
         assert session is not None, "a pool is built from the store"
         follow_buyer: IntArray | None = None
         follow_pos: IntArray | None = None
+        follows = None
         if shelf:
             idx = snap.cards
             item_ids = snap.entity_id[idx]
@@ -554,8 +622,11 @@ class FeedServer:
             keep = idx >= 0
             item_ids, idx, host = item_ids[keep], idx[keep], host[keep]
             follows = self._follows(session)
-            if follows is not None:
-                follow_buyer, follow_pos = self._follow_index(follows, host)
+        # best score first (stable): positions sorted are in score order
+        by_score = np.argsort(-snap.score[idx], kind="stable")
+        idx, item_ids = idx[by_score], item_ids[by_score]
+        if not shelf and follows is not None:
+            follow_buyer, follow_pos = self._follow_index(follows, host[by_score])
         shortlist = np.zeros(0, dtype=np.int64)
         if len(idx):
             with self._lock:
@@ -565,35 +636,46 @@ class FeedServer:
             p /= p.sum()
             shortlist = self.rng.choice(len(idx), size=SHORTLIST, p=p)
         if shelf:
-            by_score = snap.cards_by_score[: 2 * MAX_ITEMS].tolist()
             position = np.zeros(0, dtype=np.int64)
+            fragments = snap.card_fragments(idx)
         else:
-            by_score = np.argsort(-snap.score[idx], kind="stable")[: 2 * MAX_ITEMS].tolist()
             position = np.full(len(snap.kind), -1, dtype=np.int64)
             position[idx] = np.arange(len(idx))
-        pool = _Pool(snap.plan_id, tick, idx, item_ids, shortlist, by_score, position)
-        if not shelf:
-            pool = replace(pool, follow_buyer=follow_buyer, follow_pos=follow_pos)
+            fragments = snap.item_fragments(idx, item_ids, shelf=False)
+        pool = _Pool(
+            snap.plan_id,
+            tick,
+            idx,
+            item_ids,
+            shortlist,
+            position,
+            idx_list=idx.tolist(),
+            item_list=item_ids.tolist(),
+            fragments=fragments,
+            promised=frozenset(np.flatnonzero(snap.promised[idx] > 0).tolist()),
+            follow_buyer=follow_buyer,
+            follow_pos=follow_pos,
+        )
         self._pools[shelf] = pool
         return pool
 
-    def _draw(self, snap: PlanSnapshot, pool: _Pool, n: int) -> IntArray:
+    def _draw(self, pool: _Pool, n: int) -> list[int]:
         """``n`` distinct positions of the pool: uniform over the shortlist, which was drawn
-        by the plan's weights (two-stage sampling), then ordered by score."""
-        if len(pool.idx) <= n:
-            picked = np.arange(len(pool.idx))
-        else:
-            draws = pool.shortlist[self.rng.integers(0, len(pool.shortlist), 8 * n)].tolist()
-            distinct = list(dict.fromkeys(draws))[:n]
-            if len(distinct) < n:  # a shortlist dominated by a few: fill by score
-                taken = set(distinct)
-                distinct += [p for p in pool.by_score if p not in taken][: n - len(distinct)]
-            picked = np.array(distinct, dtype=np.int64)
-        return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
+        by the plan's weights (two-stage sampling), in score order."""
+        if len(pool.idx_list) <= n:
+            return list(range(len(pool.idx_list)))
+        draws = pool.shortlist[self.rng.integers(0, len(pool.shortlist), 8 * n)].tolist()
+        distinct = list(dict.fromkeys(draws))[:n]
+        if len(distinct) < n:  # a shortlist dominated by a few: fill by score
+            taken = set(distinct)
+            best = (p for p in range(len(pool.idx_list)) if p not in taken)
+            distinct += [p for p, _ in zip(best, range(n - len(distinct)), strict=False)]
+        distinct.sort()
+        return distinct
 
     def _precise_first(
-        self, snap: PlanSnapshot, pool: _Pool, user_id: int, picked: IntArray, n: int
-    ) -> IntArray:
+        self, snap: PlanSnapshot, pool: _Pool, user_id: int, picked: list[int], n: int
+    ) -> list[int]:
         """Promised rooms still owed reward traffic, live now and with this buyer in their
         precise audience, go first."""
         rooms = np.array(snap.precise[user_id], dtype=np.int64)
@@ -603,8 +685,8 @@ class FeedServer:
         first = at[(at >= 0) & owed].tolist()
         if not first:
             return picked
-        rest = [p for p in picked.tolist() if p not in first]
-        return np.array((first + rest)[:n], dtype=np.int64)
+        rest = [p for p in picked if p not in first]
+        return (first + rest)[:n]
 
     def _followed(
         self,
@@ -614,9 +696,10 @@ class FeedServer:
         user_id: int,
         now: datetime,
         n: int,
-    ) -> IntArray:
-        """The follow page: live rooms of hosts the user follows, by the plan's weights. The
-        rooms come from the pool's follow index, else from the user's follow list."""
+    ) -> list[int]:
+        """The follow page: live rooms of hosts the user follows, by the plan's weights, in
+        score order. The rooms come from the pool's follow index, else from the user's
+        follow list."""
         if pool.follow_buyer is not None:
             picked = pool.followed(user_id)
         else:
@@ -634,7 +717,8 @@ class FeedServer:
             logits = snap.score[pool.idx[picked]] / snap.temperature + log_pace
             logits += self.rng.gumbel(size=len(picked))
             picked = picked[np.argsort(-logits)[:n]]
-        return picked[np.argsort(-snap.score[pool.idx[picked]], kind="stable")]
+        positions: list[int] = picked.tolist()
+        return sorted(positions)
 
     def _known_buyer(self, session: Session | None, user_id: int) -> bool:
         """Does this buyer exist? Answered from a bitmap of buyer ids, extended with the ids
@@ -662,6 +746,75 @@ class FeedServer:
         n: int,
         at: datetime | None = None,
     ) -> Feed:
+        """What ``user_id`` sees on ``surface`` now (``at``, default the clock): ``n`` items
+        at most, drawn under the plan and paced, counted and logged as served. With a
+        session, whatever the server does not hold yet is read from the store."""
+        snap, pool, segment, hour, picked, reward = self._select(session, user_id, surface, n, at)
+        item_kind = ItemKind.PRODUCT_CARD if surface in SHELF_SURFACES else ItemKind.LIVE_SESSION
+        chosen = pool.idx[picked]
+        items = [
+            FeedItem(
+                item_kind=item_kind,
+                item_id=item_id,
+                candidate_kind=KINDS[kind],
+                entity_id=entity,
+                shop_id=shop or None,
+                score=score,
+                reward=owed,
+            )
+            for item_id, kind, entity, shop, score, owed in zip(
+                pool.item_ids[picked].tolist(),
+                snap.kind[chosen].tolist(),
+                snap.entity_id[chosen].tolist(),
+                snap.shop_id[chosen].tolist(),
+                snap.score[chosen].tolist(),
+                reward,
+                strict=True,
+            )
+        ]
+        price = float(snap.price[SURFACES.index(surface), hour, segment])
+        return Feed(snap.version, surface, user_id, segment, price, items)
+
+    def serve_json(
+        self,
+        session: Session | None,
+        *,
+        user_id: int,
+        surface: Surface,
+        n: int,
+        at: datetime | None = None,
+    ) -> bytes:
+        """:meth:`serve`, answered as the feed's JSON (``FeedOut``): the items' JSON is kept
+        with the pool, so a request only joins it with the reward flags."""
+        snap, pool, segment, hour, picked, reward = self._select(session, user_id, surface, n, at)
+        fragments = pool.fragments
+        items = b",".join(
+            [fragments[p] + (_TRUE if r else _FALSE) for p, r in zip(picked, reward, strict=True)]
+        )
+        code = SURFACES.index(surface)
+        return b"".join(
+            (
+                snap.json_head[code],
+                b"%d" % user_id,
+                b',"segment":%d,"price":' % segment,
+                snap.price_json[code][hour][segment],
+                b',"items":[',
+                items,
+                b"]}",
+            )
+        )
+
+    def _select(
+        self,
+        session: Session | None,
+        user_id: int,
+        surface: Surface,
+        n: int,
+        at: datetime | None,
+    ) -> tuple[PlanSnapshot, _Pool, int, int, list[int], list[bool]]:
+        """The request path shared by both answers: the buyer's segment, the hour (UTC) of
+        the plan's price, the items picked (pool positions, in the order shown) and their
+        reward flags, counted and buffered for the log."""
         if not 1 <= n <= MAX_ITEMS:
             raise InvalidInput(f"n must be between 1 and {MAX_ITEMS}")
         if not self._known_buyer(session, user_id):
@@ -675,55 +828,37 @@ class FeedServer:
         if surface is Surface.FOLLOW:
             picked = self._followed(session, snap, pool, user_id, now, n)
         else:
-            picked = self._draw(snap, pool, n)
+            picked = self._draw(pool, n)
         if not shelf and user_id in snap.precise:
             picked = self._precise_first(snap, pool, user_id, picked, n)
-        chosen = pool.idx[picked]
-        item_ids = pool.item_ids[picked]
-        code = SURFACES.index(surface)
+        idx_of = pool.idx_list
+        chosen = [idx_of[p] for p in picked]
+        item_of = pool.item_list
+        promised = pool.promised
         with self._lock:
-            reward = snap.reward_delivered[chosen] < snap.promised[chosen]
+            reward = [False] * len(picked)
+            for i, p in enumerate(picked):
+                if p in promised:  # owed while its reward count is below its promise
+                    c = chosen[i]
+                    if snap.reward_delivered[c] < snap.promised[c]:
+                        reward[i] = True
+                        snap.reward_delivered[c] += 1
             # a host live in two rooms at once is one candidate: add.at counts both
             np.add.at(snap.delivered, chosen, 1)
-            np.add.at(snap.reward_delivered, chosen, reward)
-            self._served.append(
-                len(chosen),
-                plan_id=snap.plan_id,
-                idx=chosen,
-                surface=code,
-                item_id=item_ids,
-                buyer_id=user_id,
-                shown_at=np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us"),
-                reward=reward,
+            self._served.add(
+                snap.plan_id,
+                SURFACES.index(surface),
+                user_id,
+                (now - _EPOCH) // _MICROSECOND,
+                chosen,
+                [item_of[p] for p in picked],
+                reward,
             )
-        item_kind = ItemKind.PRODUCT_CARD if shelf else ItemKind.LIVE_SESSION
-        items = [
-            FeedItem(
-                item_kind=item_kind,
-                item_id=item_id,
-                candidate_kind=KINDS[kind],
-                entity_id=entity,
-                shop_id=shop or None,
-                score=score,
-                reward=owed,
-            )
-            for item_id, kind, entity, shop, score, owed in zip(
-                item_ids.tolist(),
-                snap.kind[chosen].tolist(),
-                snap.entity_id[chosen].tolist(),
-                snap.shop_id[chosen].tolist(),
-                snap.score[chosen].tolist(),
-                reward.tolist(),
-                strict=True,
-            )
-        ]
-        price = float(snap.price[code, now.hour, segment])
-        feed = Feed(snap.version, surface, user_id, segment, price, items)
-        if self.flush_seconds <= 0:
+        if inline:
             self.flush(session or None)
         else:
             self._ensure_flusher()
-        return feed
+        return snap, pool, segment, now.hour, picked, reward
 
     # -- shared state -------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -27,12 +27,14 @@ from trustflow.traffic.schemas import (
     ImpressionOut,
     PlanOut,
 )
-from trustflow.traffic.serving import MAX_ITEMS, Feed, FeedServer
+from trustflow.traffic.serving import MAX_ITEMS, FeedServer
 
 router = APIRouter(tags=["traffic"])
 #: the feed's path under the API prefix, and the largest user id a feed request may name
 FEED_ROUTE = "/feed"
 MAX_USER_ID = 2**62
+#: the feed's answer is JSON (``FeedOut``), written by the feed server itself
+FEED_MEDIA_TYPE = "application/json"
 
 
 @router.post("/impressions", response_model=ImpressionBatchOut, status_code=status.HTTP_201_CREATED)
@@ -102,37 +104,14 @@ async def feed(
     if server.needs_store(user_id, surface) or server.flush_seconds <= 0:
         factory: sessionmaker[Session] = request.app.state.session_factory
 
-        def with_store() -> Feed:
+        def with_store() -> bytes:
             with factory() as session:
-                return server.serve(session, user_id=user_id, surface=surface, n=n)
+                return server.serve_json(session, user_id=user_id, surface=surface, n=n)
 
-        result = await run_in_threadpool(with_store)
+        body = await run_in_threadpool(with_store)
     else:
-        result = server.serve(None, user_id=user_id, surface=surface, n=n)
-    return JSONResponse(feed_body(result))
-
-
-def feed_body(result: Feed) -> dict[str, object]:
-    """A feed as ``FeedOut`` shows it."""
-    return {
-        "plan_version": result.plan_version,
-        "surface": result.surface.value,
-        "user_id": result.user_id,
-        "segment": result.segment,
-        "price": result.price,
-        "items": [
-            {
-                "item_kind": i.item_kind.value,
-                "item_id": i.item_id,
-                "candidate_kind": i.candidate_kind.value,
-                "entity_id": i.entity_id,
-                "shop_id": i.shop_id,
-                "score": i.score,
-                "reward": i.reward,
-            }
-            for i in result.items
-        ],
-    }
+        body = server.serve_json(None, user_id=user_id, surface=surface, n=n)
+    return Response(body, media_type=FEED_MEDIA_TYPE)
 
 
 @router.get("/traffic/plan", response_model=PlanOut)
