@@ -22,6 +22,7 @@ beyond counts not yet flushed. The same background loop refreshes what a warm se
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import threading
 import time as clock
@@ -669,7 +670,7 @@ class FeedServer:
         if len(distinct) < n:  # a shortlist dominated by a few: fill by score
             taken = set(distinct)
             best = (p for p in range(len(pool.idx_list)) if p not in taken)
-            distinct += [p for p, _ in zip(best, range(n - len(distinct)), strict=False)]
+            distinct += itertools.islice(best, n - len(distinct))
         distinct.sort()
         return distinct
 
@@ -682,7 +683,7 @@ class FeedServer:
         at = pool.position[rooms]
         with self._lock:
             owed = snap.reward_delivered[rooms] < snap.promised[rooms]
-        first = at[(at >= 0) & owed].tolist()
+        first: list[int] = at[(at >= 0) & owed].tolist()
         if not first:
             return picked
         rest = [p for p in picked if p not in first]
