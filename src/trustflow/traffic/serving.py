@@ -445,6 +445,31 @@ class PlanSnapshot:
         return np.log(np.clip(pace, *PACE_RANGE)), owed
 
 
+class _Draws:
+    """Uniform picks, with replacement, from a pool's shortlist, drawn many at a time: a
+    request takes the next ``k`` (each pick is used once), so it pays for no random number
+    generation of its own."""
+
+    BATCH = 16_384
+
+    def __init__(self, shortlist: IntArray, rng: np.random.Generator) -> None:
+        self._shortlist = shortlist
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._stream: list[int] = []
+        self._at = 0
+
+    def take(self, k: int) -> list[int]:
+        with self._lock:
+            if self._at + k > len(self._stream):
+                drawn = self._rng.integers(0, len(self._shortlist), max(self.BATCH, k))
+                self._stream = self._shortlist[drawn].tolist()
+                self._at = 0
+            at = self._at
+            self._at = at + k
+            return self._stream[at : at + k]
+
+
 @dataclass(frozen=True)
 class _Pool:
     """What a surface family can show now, best score first: position ``p`` of the pool is
@@ -456,6 +481,7 @@ class _Pool:
     idx: IntArray  # candidate index per poolable item
     item_ids: IntArray  # live session id or product id
     shortlist: IntArray  # positions into idx, drawn by weight with replacement
+    draws: _Draws  # picks from the shortlist for the requests
     position: IntArray  # candidate index -> position in idx (-1: not in the pool)
     #: the same per position as Python objects, for the request path: candidate index, item
     #: id, and the item's JSON as the feed shows it, up to its reward flag
@@ -649,6 +675,7 @@ class FeedServer:
             idx,
             item_ids,
             shortlist,
+            _Draws(shortlist, self.rng),
             position,
             idx_list=idx.tolist(),
             item_list=item_ids.tolist(),
@@ -665,8 +692,7 @@ class FeedServer:
         by the plan's weights (two-stage sampling), in score order."""
         if len(pool.idx_list) <= n:
             return list(range(len(pool.idx_list)))
-        draws = pool.shortlist[self.rng.integers(0, len(pool.shortlist), 8 * n)].tolist()
-        distinct = list(dict.fromkeys(draws))[:n]
+        distinct = list(dict.fromkeys(pool.draws.take(8 * n)))[:n]
         if len(distinct) < n:  # a shortlist dominated by a few: fill by score
             taken = set(distinct)
             best = (p for p in range(len(pool.idx_list)) if p not in taken)
