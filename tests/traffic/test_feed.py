@@ -4,6 +4,7 @@ servers, and the plan switch."""
 from __future__ import annotations
 
 import gc
+import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,7 @@ from trustflow.traffic import plan as tp
 from trustflow.traffic import serving
 from trustflow.traffic.models import Impression, Surface
 from trustflow.traffic.plan_models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
+from trustflow.traffic.schemas import FeedOut
 from trustflow.traffic.serving import FeedServer
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -495,3 +497,31 @@ def test_the_log_holds_exactly_what_was_served(
     assert sum(counted.values()) == len(served)
     session.rollback()
     server.close()
+
+
+def test_the_feeds_json_is_the_served_feed_in_feed_outs_shape_best_score_first(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    _plan(session, m, promised_shop0=1)  # one reward impression owed: both flags appear
+    as_json = FeedServer(factory, flush_seconds=60.0, refresh_seconds=60.0, seed=4)
+    as_feed = FeedServer(factory, flush_seconds=60.0, refresh_seconds=60.0, seed=4)
+    at = datetime(2026, 3, 2, 13, 30, tzinfo=UTC)
+    requests = [(Surface.DISCOVER, 10), (Surface.MALL, 2), (Surface.FOLLOW, 5)] * 2
+    rewards = []
+    for surface, n in requests:
+        user = m.buyers[0]
+        body = as_json.serve_json(session, user_id=user, surface=surface, n=n, at=at)
+        feed = as_feed.serve(session, user_id=user, surface=surface, n=n, at=at)
+        out = FeedOut.model_validate_json(body)
+        assert json.loads(body) == out.model_dump(mode="json")  # exactly FeedOut's fields
+        assert out.model_dump() == FeedOut.model_validate(feed).model_dump()
+        assert out.items, surface
+        scores = [i.score for i in out.items]
+        assert scores == sorted(scores, reverse=True)
+        rewards += [i.reward for i in out.items]
+    assert rewards.count(True) == 1  # the one owed impression, then no more
+    as_json.close()
+    as_feed.close()
+    session.expire_all()
+    assert session.scalar(select(func.count()).where(Impression.is_reward.is_(True))) == 2
