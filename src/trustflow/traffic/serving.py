@@ -309,7 +309,7 @@ class PlanSnapshot:
     #: cumulative share of the day's supply by minute, for rooms and for cards
     day_curve: dict[bool, FloatArray]
     index: dict[tuple[int, int], int]
-    cards: IntArray
+    cards: IntArray  # the product cards, best score first
     #: the Chuanliu plan's precise audience (精准人群): buyer → promised rooms it goes to first
     precise: dict[int, list[int]] = field(default_factory=dict)
     delivered: FloatArray = field(init=False)
@@ -409,6 +409,7 @@ class PlanSnapshot:
             curves[is_shelf] = (
                 np.cumsum(per_minute) / total if total > 0 else np.linspace(0, 1, 24 * 60)
             )
+        cards = np.flatnonzero(kind == _CARD)
         snapshot = cls(
             plan_id=plan.id,
             version=plan.version,
@@ -423,7 +424,7 @@ class PlanSnapshot:
             price=price,
             day_curve=curves,
             index={(int(k), int(e)): i for i, (k, e) in enumerate(zip(kind, entity, strict=True))},
-            cards=np.flatnonzero(kind == _CARD),
+            cards=cards[np.argsort(-score[cards], kind="stable")],
         )
         snapshot.precise = _precise_audience(session, snapshot, plan.plan_day)
         return snapshot
@@ -632,9 +633,8 @@ class FeedServer:
         assert session is not None, "a pool is built from the store"
         follow_buyer: IntArray | None = None
         follow_pos: IntArray | None = None
-        follows = None
         if shelf:
-            idx = snap.cards
+            idx = snap.cards  # best score first
             item_ids = snap.entity_id[idx]
         else:
             rows = int_rows(
@@ -646,14 +646,13 @@ class FeedServer:
             session.rollback()
             item_ids, host = rows[:, 0], _host_key(rows[:, 1], rows[:, 2])
             idx = snap.rooms_of(host)
-            keep = idx >= 0
-            item_ids, idx, host = item_ids[keep], idx[keep], host[keep]
+            keep = np.flatnonzero(idx >= 0)
+            # best score first (stable), as the cards: positions sorted are in score order
+            by_score = np.argsort(-snap.score[idx[keep]], kind="stable")
+            item_ids, idx, host = (a[keep][by_score] for a in (item_ids, idx, host))
             follows = self._follows(session)
-        # best score first (stable): positions sorted are in score order
-        by_score = np.argsort(-snap.score[idx], kind="stable")
-        idx, item_ids = idx[by_score], item_ids[by_score]
-        if not shelf and follows is not None:
-            follow_buyer, follow_pos = self._follow_index(follows, host[by_score])
+            if follows is not None:
+                follow_buyer, follow_pos = self._follow_index(follows, host)
         shortlist = np.zeros(0, dtype=np.int64)
         if len(idx):
             with self._lock:
