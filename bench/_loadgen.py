@@ -16,7 +16,9 @@ Two drivers:
   latency is measured from its *scheduled* send time, so a slow server cannot slow the client down
   and hide its own queueing (no coordinated omission). Requests go to an idle keep-alive
   connection (round robin); when all are busy a new one is opened, up to ``connections``; beyond
-  that they queue in the client -- and the queueing counts in their latency.
+  that they queue in the client -- and the queueing counts in their latency. Above ~1,000/s
+  requests leave in rounds about a millisecond apart (the event loop's timer resolution), each
+  sending those due within the next millisecond, so the scheduler sleeps instead of spinning.
 
 The event loop is uvloop's when uvloop is importable, else asyncio's default one.
 
