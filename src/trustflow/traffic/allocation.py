@@ -667,7 +667,7 @@ def solve_dual(
     problem: Problem,
     *,
     eps_stages: tuple[float, ...] = (0.3, 0.1, 0.03),
-    # the last stage's 80 evaluations reach ~0.997 of the optimum (100: ~0.999, 15% more time)
+    # the last stage's 80 evaluations reach ~0.997 of the optimum (100: ~0.999, ~10% more time)
     evaluations_per_stage: int | tuple[int, ...] = (50, 50, 80),
     warm_evaluations: int = 150,
     sample_above: int = 20_000,
