@@ -525,3 +525,30 @@ def test_the_feeds_json_is_the_served_feed_in_feed_outs_shape_best_score_first(
     as_feed.close()
     session.expire_all()
     assert session.scalar(select(func.count()).where(Impression.is_reward.is_(True))) == 2
+
+
+def test_a_refresh_keeps_the_rooms_it_has_until_the_live_rooms_change(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    server = FeedServer(factory, refresh_seconds=0.0, seed=3)  # every request refreshes
+    user = m.buyers[1]
+
+    def shown() -> set[int]:
+        feed = server.serve(session, user_id=user, surface=Surface.DISCOVER, n=10)
+        return {i.item_id for i in feed.items}
+
+    assert shown() == set(m.live.values())
+    first = server._pools[False]
+    assert shown() == set(m.live.values())
+    again = server._pools[False]
+    assert again is not first and again.fragments is first.fragments  # items kept, redrawn
+    content_service.end_live(session, live_id=m.live["creator"])
+    session.commit()
+    assert shown() == {m.live["shop0"]}
+    assert server._pools[False].fragments is not first.fragments
+    later = content_service.schedule_live(session, creator_id=m.creator)
+    content_service.start_live(session, live_id=later.id)
+    session.commit()
+    assert shown() == {m.live["shop0"], later.id}

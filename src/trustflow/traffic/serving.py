@@ -26,7 +26,7 @@ import itertools
 import json
 import threading
 import time as clock
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -491,6 +491,9 @@ class _Pool:
     fragments: list[bytes] = field(default_factory=list)
     #: positions whose candidate has a reward promise (their reward flag is looked up)
     promised: frozenset[int] = frozenset()
+    #: rooms: the live rooms as read (session id, shop, creator), and each item's host key
+    live: IntArray | None = None
+    host: IntArray | None = None
     #: the follow page's index: buyers (sorted) and the position of a live room each follows;
     #: None when the follows were too many to hold (the page then reads the store)
     follow_buyer: IntArray | None = None
@@ -631,28 +634,14 @@ class FeedServer:
         ):
             return cached
         assert session is not None, "a pool is built from the store"
+        base = self._items(session, snap, shelf, cached)
         follow_buyer: IntArray | None = None
         follow_pos: IntArray | None = None
-        if shelf:
-            idx = snap.cards  # best score first
-            item_ids = snap.entity_id[idx]
-        else:
-            rows = int_rows(
-                session,
-                select(LiveSession.id, LiveSession.shop_id, LiveSession.creator_id)
-                .where(LiveSession.status == LiveStatus.LIVE)
-                .order_by(LiveSession.id),
-            )
-            session.rollback()
-            item_ids, host = rows[:, 0], _host_key(rows[:, 1], rows[:, 2])
-            idx = snap.rooms_of(host)
-            keep = np.flatnonzero(idx >= 0)
-            # best score first (stable), as the cards: positions sorted are in score order
-            by_score = np.argsort(-snap.score[idx[keep]], kind="stable")
-            item_ids, idx, host = (a[keep][by_score] for a in (item_ids, idx, host))
+        if not shelf:
             follows = self._follows(session)
-            if follows is not None:
-                follow_buyer, follow_pos = self._follow_index(follows, host)
+            if follows is not None and base.host is not None:
+                follow_buyer, follow_pos = self._follow_index(follows, base.host)
+        idx = base.idx
         shortlist = np.zeros(0, dtype=np.int64)
         if len(idx):
             with self._lock:
@@ -661,30 +650,73 @@ class FeedServer:
             p = np.exp(logits - logits.max())
             p /= p.sum()
             shortlist = self.rng.choice(len(idx), size=SHORTLIST, p=p)
-        if shelf:
-            position = np.zeros(0, dtype=np.int64)
-            fragments = snap.card_fragments(idx)
-        else:
-            position = np.full(len(snap.kind), -1, dtype=np.int64)
-            position[idx] = np.arange(len(idx))
-            fragments = snap.item_fragments(idx, item_ids, shelf=False)
-        pool = _Pool(
-            snap.plan_id,
-            tick,
-            idx,
-            item_ids,
-            shortlist,
-            _Draws(shortlist, self.rng),
-            position,
-            idx_list=idx.tolist(),
-            item_list=item_ids.tolist(),
-            fragments=fragments,
-            promised=frozenset(np.flatnonzero(snap.promised[idx] > 0).tolist()),
+        pool = replace(
+            base,
+            at=tick,
+            shortlist=shortlist,
+            draws=_Draws(shortlist, self.rng),
             follow_buyer=follow_buyer,
             follow_pos=follow_pos,
         )
         self._pools[shelf] = pool
         return pool
+
+    def _items(
+        self, session: Session, snap: PlanSnapshot, shelf: bool, cached: _Pool | None
+    ) -> _Pool:
+        """A pool's items, best score first, with what requests read of them (no shortlist
+        yet): the cached pool's when the plan and, for rooms, the live rooms are as they
+        were, so a refresh that finds nothing new only redraws the shortlist."""
+        same_plan = cached is not None and cached.plan_id == snap.plan_id
+        if shelf:
+            if same_plan:
+                assert cached is not None
+                return cached
+            idx = snap.cards  # best score first
+            item_ids = snap.entity_id[idx]
+            live = host = None
+            position = np.zeros(0, dtype=np.int64)
+            fragments = snap.card_fragments(idx)
+        else:
+            live = int_rows(
+                session,
+                select(LiveSession.id, LiveSession.shop_id, LiveSession.creator_id)
+                .where(LiveSession.status == LiveStatus.LIVE)
+                .order_by(LiveSession.id),
+            )
+            session.rollback()
+            if (
+                same_plan
+                and cached is not None
+                and cached.live is not None
+                and np.array_equal(cached.live, live)
+            ):
+                return cached
+            item_ids, host = live[:, 0], _host_key(live[:, 1], live[:, 2])
+            idx = snap.rooms_of(host)
+            keep = np.flatnonzero(idx >= 0)
+            # best score first (stable), as the cards: positions sorted are in score order
+            by_score = np.argsort(-snap.score[idx[keep]], kind="stable")
+            item_ids, idx, host = (a[keep][by_score] for a in (item_ids, idx, host))
+            position = np.full(len(snap.kind), -1, dtype=np.int64)
+            position[idx] = np.arange(len(idx))
+            fragments = snap.item_fragments(idx, item_ids, shelf=False)
+        no_shortlist = np.zeros(0, dtype=np.int64)
+        return _Pool(
+            snap.plan_id,
+            clock.monotonic(),
+            idx,
+            item_ids,
+            no_shortlist,
+            _Draws(no_shortlist, self.rng),
+            position,
+            idx_list=idx.tolist(),
+            item_list=item_ids.tolist(),
+            fragments=fragments,
+            promised=frozenset(np.flatnonzero(snap.promised[idx] > 0).tolist()),
+            live=live,
+            host=host,
+        )
 
     def _draw(self, pool: _Pool, n: int) -> list[int]:
         """``n`` distinct positions of the pool: uniform over the shortlist, which was drawn
