@@ -338,7 +338,6 @@ class PlanSnapshot:
             [[repr(p).encode() for p in hour] for hour in surface]
             for surface in self.price.tolist()
         ]
-        self._card_fragments: list[bytes] | None = None
 
     def item_fragments(self, idx: IntArray, item_ids: IntArray, *, shelf: bool) -> list[bytes]:
         """Each item's JSON as the feed shows it (``FeedItemOut``), up to its reward flag."""
@@ -356,13 +355,6 @@ class PlanSnapshot:
                 strict=True,
             )
         ]
-
-    def card_fragments(self, idx: IntArray) -> list[bytes]:
-        """:meth:`item_fragments` of the card pool (``idx``: the cards, best first), made
-        once per plan: a card's item is its product."""
-        if self._card_fragments is None or len(self._card_fragments) != len(idx):
-            self._card_fragments = self.item_fragments(idx, self.entity_id[idx], shelf=True)
-        return self._card_fragments
 
     def rooms_of(self, host: IntArray) -> IntArray:
         """The candidate index of each host's room (see :func:`_host_key`), -1 if none."""
@@ -481,8 +473,8 @@ class _Pool:
     at: float
     idx: IntArray  # candidate index per poolable item
     item_ids: IntArray  # live session id or product id
-    shortlist: IntArray  # positions into idx, drawn by weight with replacement
-    draws: _Draws  # picks from the shortlist for the requests
+    #: picks for the requests from the shortlist (positions drawn by weight, with replacement)
+    draws: _Draws
     position: IntArray  # candidate index -> position in idx (-1: not in the pool)
     #: the same per position as Python objects, for the request path: candidate index, item
     #: id, and the item's JSON as the feed shows it, up to its reward flag
@@ -653,7 +645,6 @@ class FeedServer:
         pool = replace(
             base,
             at=tick,
-            shortlist=shortlist,
             draws=_Draws(shortlist, self.rng),
             follow_buyer=follow_buyer,
             follow_pos=follow_pos,
@@ -676,7 +667,7 @@ class FeedServer:
             item_ids = snap.entity_id[idx]
             live = host = None
             position = np.zeros(0, dtype=np.int64)
-            fragments = snap.card_fragments(idx)
+            fragments = snap.item_fragments(idx, item_ids, shelf=True)
         else:
             live = int_rows(
                 session,
@@ -701,14 +692,12 @@ class FeedServer:
             position = np.full(len(snap.kind), -1, dtype=np.int64)
             position[idx] = np.arange(len(idx))
             fragments = snap.item_fragments(idx, item_ids, shelf=False)
-        no_shortlist = np.zeros(0, dtype=np.int64)
         return _Pool(
             snap.plan_id,
             clock.monotonic(),
             idx,
             item_ids,
-            no_shortlist,
-            _Draws(no_shortlist, self.rng),
+            _Draws(np.zeros(0, dtype=np.int64), self.rng),  # drawn by the caller
             position,
             idx_list=idx.tolist(),
             item_list=item_ids.tolist(),
