@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
+from trustflow import cli, migrate
+from trustflow.accounts.models import ApiKey
 from trustflow.cli import app
 from trustflow.config import get_settings
-from trustflow.db import default_engine
+from trustflow.db import default_engine, session_factory
+from trustflow.traffic import health
+from trustflow.types import MAX_ID
 
 
 @pytest.fixture
@@ -138,3 +148,172 @@ def test_scores_compute_refuses_an_unclear_time(store: Path, as_of: str) -> None
 def test_scores_compute_refuses_an_unmigrated_store(store: Path) -> None:
     result = CliRunner().invoke(app, ["scores", "compute"])
     assert result.exit_code == 2 and "store_not_migrated" in result.output
+
+
+def _one_line(output: str) -> str:
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+def _keys(store: Path) -> int:
+    with session_factory(default_engine())() as s:
+        return int(s.scalar(select(func.count()).select_from(ApiKey)) or 0)
+
+
+@pytest.mark.parametrize("subject_id", [str(MAX_ID + 1), "99999999999999999999", "0", "-1"])
+def test_a_key_for_an_id_no_store_can_hold_is_a_usage_error(store: Path, subject_id: str) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["db", "upgrade"])
+
+    result = runner.invoke(app, ["keys", "create", "--role", "buyer", "--subject-id", subject_id])
+
+    assert result.exit_code == 2
+    assert "--subject-id" in result.output and "Traceback" not in result.output
+    assert _keys(store) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["traffic", "report", "--end", "0001-01-03"],
+        ["traffic", "report", "--end", "9999-12-31"],
+        ["traffic", "report", "--start", "1999-12-31", "--end", "2000-01-02"],
+        ["traffic", "report", "--end", "2100-01-01"],
+        ["traffic", "plan", "--day", "9999-12-31"],
+        ["scores", "compute", "--as-of", "0001-01-01T00:00:00+14:00"],
+        ["scores", "compute", "--as-of", "9999-12-31T23:00:00-12:00"],
+    ],
+)
+def test_a_day_or_time_outside_the_span_is_one_line_with_its_code(
+    store: Path, args: list[str]
+) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["db", "upgrade"])
+
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 2
+    line = _one_line(result.output)
+    assert line.startswith("time_out_of_range: ")
+    assert "from 2000-01-01" in line and ("to 2099-12-31" in line or "to 2100-01-01" in line)
+
+
+@pytest.mark.parametrize("command", ["upgrade", "downgrade"])
+def test_an_unknown_revision_is_refused_with_the_known_heads(store: Path, command: str) -> None:
+    heads = ScriptDirectory.from_config(migrate.alembic_config()).get_heads()
+
+    result = CliRunner().invoke(app, ["db", command, "--revision", "nonexistent"])
+
+    assert result.exit_code == 2
+    line = _one_line(result.output)
+    assert line.startswith("unknown_revision: ") and "nonexistent" in line
+    assert all(head in line for head in heads)
+    assert "alembic_version" not in inspect(default_engine()).get_table_names()
+
+
+def test_an_unforeseen_failure_is_one_line_and_exit_code_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("something nobody\nforesaw")
+
+    monkeypatch.setattr(cli, "app", broken)
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.err == "internal_error: RuntimeError: something nobody foresaw\n"
+
+
+def test_a_usage_error_through_the_entry_point_keeps_click_s_message_and_code_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["trustflow", "keys", "create", "--role", "nobody"])
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--role'" in err and "internal_error" not in err
+
+
+# -- the demo: a store is never replaced unasked, and summary.json depends on the seed only
+
+
+def _demo(out: Path, *extra: str) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--days", "1", "--seed", "5", "--out", str(out), *extra]
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    _demo(out)
+    return out
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_same_seed_writes_the_same_summary_byte_for_byte(
+    demo_out: Path, tmp_path: Path
+) -> None:
+    again = tmp_path / "again"
+    _demo(again)
+    assert (again / "summary.json").read_bytes() == (demo_out / "summary.json").read_bytes()
+    timings = json.loads((again / "timings.json").read_text())
+    assert timings["scores_compute_seconds"] > 0 and timings["simulate_seconds"] > 0
+    assert "seconds" not in (again / "summary.json").read_text()
+
+    _demo(again, "--force")  # replaced whole, its warehouse too: the same figures again
+    assert (again / "summary.json").read_bytes() == (demo_out / "summary.json").read_bytes()
+
+
+def test_demo_refuses_to_replace_an_earlier_store(demo_out: Path) -> None:
+    store = demo_out / "marketplace.db"
+    before = _digest(store)
+
+    result = CliRunner().invoke(app, ["demo", "--days", "1", "--out", str(demo_out)])
+
+    assert result.exit_code == 2
+    line = _one_line(result.output)
+    assert line.startswith("output_exists: ") and "--force" in line
+    assert _digest(store) == before
+
+
+def test_the_traffic_report_keeps_every_figure_when_piped(
+    demo_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "store.db"
+    shutil.copy(demo_out / "marketplace.db", path)
+    monkeypatch.setenv("TRUSTFLOW_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("TRUSTFLOW_WAREHOUSE", str(tmp_path / "warehouse"))
+    get_settings.cache_clear()
+    default_engine.cache_clear()
+    day = date.fromisoformat(
+        json.loads((demo_out / "summary.json").read_text())["config"]["start"][:10]
+    )
+    try:
+        result = CliRunner().invoke(
+            app, ["traffic", "report", "--start", day.isoformat(), "--end", day.isoformat()]
+        )
+        with session_factory(default_engine())() as s:
+            report = health.health_report(get_settings().warehouse_files, s, start=day, end=day)
+    finally:
+        default_engine().dispose()
+        get_settings.cache_clear()
+        default_engine.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
+    assert report.window.impressions > 1_000
+    assert f"{report.window.impressions:,}" in result.output
+    assert f"new merchants (<{health.NEW_MERCHANT_DAYS}d)" in result.output

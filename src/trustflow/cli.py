@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -10,8 +12,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from trustflow.accounts.models import Role
+from trustflow.types import MAX_ID
 
 app = typer.Typer(
     help="trustflow: a trust-driven live-commerce marketplace engine.",
@@ -31,38 +35,68 @@ app.add_typer(traffic_app, name="traffic", no_args_is_help=True)
 
 console = Console(stderr=True)
 
+#: Width of tables written to a pipe or a file: wide enough that no figure is cut to "…".
+PIPED_WIDTH = 400
+
+
+def _refusal(code: str, message: str) -> typer.Exit:
+    """Print one line ``code: message`` (never wrapped, never read as markup); exit 2."""
+    console.print(f"[red]{code}[/red]: {escape(' '.join(message.split()))}", soft_wrap=True)
+    return typer.Exit(2)
+
 
 @contextmanager
 def _clear_errors() -> Iterator[None]:
     """Turn failures a user can fix into one line with a stable code, not a traceback."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, OperationalError, StatementError
 
     from trustflow.errors import TrustflowError
 
     try:
         yield
     except TrustflowError as exc:
-        console.print(f"[red]{exc.code.value}[/red]: {exc.message}")
-        raise typer.Exit(2) from exc
+        raise _refusal(exc.code.value, exc.message) from exc
     except ArgumentError as exc:
-        console.print(f"[red]invalid_settings[/red]: TRUSTFLOW_DATABASE_URL is not usable: {exc}")
-        raise typer.Exit(2) from exc
+        raise _refusal("invalid_settings", f"TRUSTFLOW_DATABASE_URL is not usable: {exc}") from exc
     except OperationalError as exc:
-        console.print(f"[red]store_unavailable[/red]: {exc.orig}")
-        raise typer.Exit(2) from exc
+        raise _refusal("store_unavailable", str(exc.orig)) from exc
+    except StatementError as exc:
+        # a column type's own check (a time outside the span), wrapped by SQLAlchemy
+        if isinstance(exc.orig, TrustflowError):
+            raise _refusal(exc.orig.code.value, exc.orig.message) from exc
+        raise
     except OSError as exc:
-        console.print(f"[red]io_error[/red]: {exc}")
-        raise typer.Exit(2) from exc
+        raise _refusal("io_error", str(exc)) from exc
+
+
+def _migrate(step: Callable[[Any, str], None], revision: str) -> None:
+    """Run an Alembic step; a revision Alembic cannot resolve is ``unknown_revision``."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from trustflow import migrate
+    from trustflow.db import default_engine
+    from trustflow.errors import ErrorCode, InvalidInput
+
+    try:
+        step(default_engine(), revision)
+    except CommandError as exc:
+        heads = ScriptDirectory.from_config(migrate.alembic_config()).get_heads()
+        raise InvalidInput(
+            f"{exc}: name a known revision, head or base (known heads: {', '.join(heads)})",
+            code=ErrorCode.UNKNOWN_REVISION,
+            revision=revision,
+            heads=heads,
+        ) from exc
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     from trustflow import migrate
-    from trustflow.db import default_engine
 
     with _clear_errors():
-        migrate.upgrade(default_engine(), revision)
+        _migrate(migrate.upgrade, revision)
     console.print(f"[green]schema at {revision}[/green]")
 
 
@@ -70,10 +104,9 @@ def db_upgrade(revision: str = "head") -> None:
 def db_downgrade(revision: str = "base") -> None:
     """Undo migrations down to REVISION (default: an empty store)."""
     from trustflow import migrate
-    from trustflow.db import default_engine
 
     with _clear_errors():
-        migrate.downgrade(default_engine(), revision)
+        _migrate(migrate.downgrade, revision)
     console.print(f"[yellow]schema at {revision}[/yellow]")
 
 
@@ -81,7 +114,10 @@ def db_downgrade(revision: str = "base") -> None:
 def keys_create(
     role: Annotated[Role, typer.Option(help="Who the key acts as.")],
     subject_id: Annotated[
-        int | None, typer.Option(help="The merchant/creator/buyer/provider id the key acts as.")
+        int | None,
+        typer.Option(
+            min=1, max=MAX_ID, help="The merchant/creator/buyer/provider id the key acts as."
+        ),
     ] = None,
     label: str = "",
 ) -> None:
@@ -120,6 +156,7 @@ def _parse_as_of(value: str | None) -> Any:
     from datetime import datetime
 
     from trustflow.errors import InvalidInput
+    from trustflow.types import utc_instant
 
     if value is None:
         return None
@@ -127,9 +164,7 @@ def _parse_as_of(value: str | None) -> Any:
         when = datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidInput(f"--as-of must be an ISO 8601 time, got {value!r}") from exc
-    if when.tzinfo is None:
-        raise InvalidInput("--as-of needs a time zone, e.g. 2026-03-01T00:00:00+00:00")
-    return when
+    return utc_instant(when, "--as-of")
 
 
 @warehouse_app.command("export")
@@ -151,8 +186,18 @@ def warehouse_export(
 def scores_compute(
     as_of: Annotated[
         str | None,
-        typer.Option(help="Score as of this time (ISO 8601 with zone); default: newest data."),
+        typer.Option(
+            help="Score as of this time (ISO 8601 with zone); default: just after the newest "
+            "activity of the store's newest busy day (about now for a live store)."
+        ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Publish even an as-of outside the store's data, or a version that drops "
+            "more than 10% of a kind's scores."
+        ),
+    ] = False,
 ) -> None:
     """The nightly job: export by watermark, compute all three scores, publish a new version."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -176,6 +221,7 @@ def scores_compute(
                 engine,
                 get_settings().warehouse_files,
                 as_of=when,
+                force=force,
                 progress=lambda msg: progress.update(task, description=msg),
             )
     console.print(
@@ -189,13 +235,15 @@ def _parse_day(value: str | None, what: str) -> Any:
     from datetime import UTC, date, datetime
 
     from trustflow.errors import InvalidInput
+    from trustflow.types import check_day
 
     if value is None:
         return datetime.now(UTC).date()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{what} must be a date like 2026-03-01, not {value!r}") from None
+    return check_day(day, what)
 
 
 class SolverName(StrEnum):
@@ -268,18 +316,22 @@ def traffic_report(
     from trustflow.config import get_settings
     from trustflow.db import default_engine, session_factory
     from trustflow.traffic import health
+    from trustflow.types import FIRST_DAY
     from trustflow.warehouse.export import export
 
     with _clear_errors():
         last = _parse_day(end, "--end")
-        first = _parse_day(start, "--start") if start else last - timedelta(days=6)
+        first = _parse_day(start, "--start") if start else max(last - timedelta(days=6), FIRST_DAY)
         engine, root = default_engine(), get_settings().warehouse_files
         with console.status("exporting the store to the warehouse"):
             export(engine, root)
         with session_factory(engine)() as session:
             report = health.health_report(root, session, start=first, end=last)
+        tables = Console()
+        if not tables.is_terminal:
+            tables = Console(width=PIPED_WIDTH)
         for table in health.render_text(report):
-            console.print(table)
+            tables.print(table)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             console.print(f"chart: {health.write_chart(report, out / 'traffic_health.html')}")
@@ -309,21 +361,33 @@ def demo(
     policy: Annotated[
         PolicyName, typer.Option(help="Feed policy that serves the traffic.")
     ] = PolicyName.BASELINE,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace the store an earlier run left in --out (and the API keys made on it).",
+        ),
+    ] = False,
 ) -> None:
     """Build a synthetic marketplace, run it day by day, write summary.json and report.html.
 
-    Two runs with the same seed and different --policy differ only by the policy: compare
-    their summary.json files to see what the policy is worth.
+    The same seed gives the same summary.json, byte for byte; how long each step took goes to
+    timings.json beside it. Two runs with the same seed and different --policy differ only by
+    the policy: compare their summary.json files to see what the policy is worth. A --out
+    that already holds a store is refused unless --force.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from trustflow.db import session_factory
     from trustflow.simulate import config_for, run_simulation, write_summary
     from trustflow.simulate.market import DayStats
+    from trustflow.simulate.runner import WAREHOUSE_DIR, check_output
     from trustflow.traffic.policy import POLICIES
     from trustflow.web.report import render_report
 
     config = config_for(scale.value, seed=seed, days=days)  # type: ignore[arg-type]
+    with _clear_errors():
+        check_output(out, replace=force)  # before anything is drawn
     with (
         _clear_errors(),
         Progress(
@@ -337,6 +401,7 @@ def demo(
     ):
         task = progress.add_task("building the marketplace", total=days, orders=0)
         placed = 0
+        started = time.perf_counter()
 
         def day_done(stats: DayStats) -> None:
             nonlocal placed
@@ -349,38 +414,53 @@ def demo(
             policy=POLICIES[policy.value](),
             on_day=day_done,
             on_built=lambda: progress.update(task, description="simulating days"),
+            replace=force,
         )
+        simulated = time.perf_counter()
         progress.update(task, description="scoring shops, products and creators")
-        run.summary["scores"] = _demo_scores(run, out)
+        run.summary["scores"], compute_seconds = _demo_scores(run, out / WAREHOUSE_DIR)
+        scored = time.perf_counter()
         summary_path = write_summary(run.summary, out / "summary.json")
         with session_factory(run.engine)() as session:
             report_path = render_report(session, run.summary, out / "report.html")
+        run.engine.dispose()
+        timings = {
+            "simulate_seconds": round(simulated - started, 3),
+            "scores_seconds": round(scored - simulated, 3),
+            "scores_compute_seconds": round(compute_seconds, 3),
+            "report_seconds": round(time.perf_counter() - scored, 3),
+        }
+        timings_path = write_summary(timings, out / "timings.json")
     _print_summary(
         run.summary,
         f"trustflow demo · {days} days · seed {seed} · {scale.value} · {policy.value} policy",
     )
-    console.print(f"summary: {summary_path}\nreport:  {report_path}\nstore:   {run.store}")
+    console.print(
+        f"summary: {summary_path}\ntimings: {timings_path}\nreport:  {report_path}\n"
+        f"store:   {run.store}"
+    )
     console.print(f"explore it: TRUSTFLOW_DATABASE_URL=sqlite:///{run.store} trustflow serve")
 
 
-def _demo_scores(run: Any, out: Path) -> dict[str, Any]:
+def _demo_scores(run: Any, warehouse: Path) -> tuple[dict[str, Any], float]:
     """Score the simulated marketplace like the nightly job would, and (simulator only) say
-    how well the store experience score ranks shops against the hidden truth."""
+    how well the store experience score ranks shops against the hidden truth. The figures
+    depend on the seed only; the seconds the computation took come apart, for timings.json."""
     from trustflow.db import session_factory
     from trustflow.scoring.service import compute_scores, tier_counts
     from trustflow.simulate.score_quality import evaluate
 
-    scored = compute_scores(run.engine, out / "warehouse")
-    quality = evaluate(out / "warehouse", run.truth, days=1)
+    scored = compute_scores(run.engine, warehouse)
+    quality = evaluate(warehouse, run.truth, days=1)
     with session_factory(run.engine)() as session:
         tiers = tier_counts(session)
-    return {
+    figures = {
         "version": scored.version_id,
         "as_of": scored.as_of.isoformat(),
         "tiers": tiers,
         "store_spearman_vs_truth": round(quality.spearman_store_vs_truth, 3),
-        "compute_seconds": round(scored.seconds_compute, 3),
     }
+    return figures, scored.seconds_compute
 
 
 def _print_summary(s: dict[str, Any], title: str) -> None:
@@ -413,5 +493,15 @@ def _print_summary(s: dict[str, Any], title: str) -> None:
     console.print(table)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """The ``trustflow`` console entry point: the app, where a failure nobody foresaw is still
+    one line with a code (``internal_error``, exit 1), never a traceback. Usage errors keep
+    Click's message and exit code 2."""
+    from trustflow.errors import ErrorCode
+
+    try:
+        app()
+    except Exception as exc:
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"{ErrorCode.INTERNAL.value}: {type(exc).__name__}: {message}\n")
+        raise SystemExit(1) from None

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class Settings(BaseSettings):
@@ -24,7 +26,11 @@ class Settings(BaseSettings):
     )
     warehouse: str = Field(
         default="",
-        description="DuckDB file of the warehouse; empty means var_dir/warehouse.duckdb.",
+        description="DuckDB file of the warehouse (its Parquet files live beside it: "
+        "warehouse.duckdb -> warehouse/). Empty means beside the store: warehouse.duckdb in the "
+        "folder of a SQLite store file (var/trustflow.db -> var/warehouse.duckdb, the demo's "
+        "out/marketplace.db -> out/warehouse.duckdb), var_dir/warehouse.duckdb for any other "
+        "store. A warehouse holds one store's data and refuses another's.",
     )
     sql_echo: bool = False
     page_size_max: int = Field(default=200, ge=1)
@@ -103,6 +109,22 @@ class Settings(BaseSettings):
         description="Feed servers batch impressions and pacing counts this long (0: per request).",
     )
 
+    # --- Limits at the API's edge (trustflow.api.limits): per process, kept in memory.
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1_024, description="Largest request body accepted; beyond: 413."
+    )
+    rate_limit_writes_per_minute: int = Field(
+        default=600, ge=0, description="POST/PUT/PATCH/DELETE per API key and minute (0: none)."
+    )
+    rate_limit_reads_per_minute: int = Field(
+        default=3_000, ge=0, description="Other requests per API key and minute, the feed apart."
+    )
+    rate_limit_anonymous_per_minute: int = Field(
+        default=1_200,
+        ge=0,
+        description="Requests per client address and minute without a working key (0: none).",
+    )
+
     @model_validator(mode="after")
     def _chuanliu_live_days_fit_the_window(self) -> Settings:
         if self.chuanliu_min_live_days > self.chuanliu_live_window_days:
@@ -117,12 +139,30 @@ class Settings(BaseSettings):
 
     @property
     def resolved_warehouse(self) -> Path:
-        return Path(self.warehouse) if self.warehouse else self.var_dir / "warehouse.duckdb"
+        """The warehouse's DuckDB file: as set, else beside the store (see ``warehouse``)."""
+        if self.warehouse:
+            return Path(self.warehouse)
+        return (_sqlite_folder(self.resolved_database_url) or self.var_dir) / "warehouse.duckdb"
 
     @property
     def warehouse_files(self) -> Path:
         """The Parquet files beside the DuckDB file (``warehouse.duckdb`` -> ``warehouse/``)."""
         return self.resolved_warehouse.with_suffix("")
+
+
+def _sqlite_folder(url: str) -> Path | None:
+    """The folder of a SQLite store file, or ``None`` (another backend, in memory, unparsable:
+    the engine reports an unusable URL itself)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):  # a SQLite URI filename: no plain path to stand beside
+        return None
+    return Path(database).parent
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from trustflow.config import get_settings
+from trustflow.errors import ErrorCode, InvalidInput
+from trustflow.types import EARLIEST, LATEST, out_of_range
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,11 +32,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _bound_utc(value: datetime, dialect: Any) -> datetime:
+    value = value.astimezone(UTC)
+    return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+
+def _aware_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every backend.
 
     SQLite has no time zones: values are stored as naive UTC and handed back aware, so the
-    rest of the code only ever sees aware UTC datetimes. Naive input is refused.
+    rest of the code only ever sees aware UTC datetimes. Naive input is refused, and so is a
+    time written outside trustflow's span (:mod:`trustflow.types`) with ``time_out_of_range``:
+    the last line of defence behind the edges. It runs per row in bulk writes, so the check
+    is two comparisons. A time *compared* with a column may lie outside the span (a window
+    that opens before it, a "since the beginning" sentinel): see :class:`UtcComparand`.
     """
 
     impl = DateTime(timezone=True)
@@ -45,13 +62,45 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime: trustflow stores timezone-aware UTC only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        if not EARLIEST <= value < LATEST:  # aware comparisons never overflow
+            raise out_of_range("a stored time", value)
+        return _bound_utc(value, dialect)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return _aware_utc(value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        return _COMPARAND if isinstance(value, datetime) else self
+
+
+class UtcComparand(TypeDecorator[datetime]):
+    """A time compared with a :class:`UtcDateTime` column (``WHERE paid_at >= :since``).
+
+    Everything stored lies in the span, so a bound outside it is meaningful (it is before or
+    after all of it); it only has to exist in UTC, which year 1 at +14:00 does not: that is
+    refused with ``time_out_of_range``, never an ``OverflowError``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: trustflow compares timezone-aware UTC only")
+        try:
+            return _bound_utc(value, dialect)
+        except OverflowError:
+            raise InvalidInput(
+                f"{value.isoformat()} does not exist in UTC", code=ErrorCode.TIME_OUT_OF_RANGE
+            ) from None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return _aware_utc(value)
+
+
+_COMPARAND = UtcComparand()
 
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; BigInteger keys elsewhere.

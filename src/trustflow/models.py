@@ -27,6 +27,7 @@ from trustflow.scoring.models import (
     ScoreAppeal,
     ScoreVersion,
 )
+from trustflow.store_identity import StoreIdentity
 from trustflow.traffic.chuanliu_models import ChuanliuLedger
 from trustflow.traffic.models import Impression
 from trustflow.traffic.plan_models import PacingCounter, PlanCandidate, PlanNode, TrafficPlan
@@ -69,6 +70,7 @@ __all__ = [
     "ShortVideo",
     "ShortVideoProduct",
     "Sku",
+    "StoreIdentity",
     "TrafficPlan",
     "metadata",
 ]

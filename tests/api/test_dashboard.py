@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from tests.api.conftest import World
 
 API = "/api/v1"
@@ -54,3 +58,40 @@ def test_the_overview_counts_paid_orders_by_field(world: World) -> None:
     }
     assert [s["name"] for s in data["top_shops"]] == ["A"]
     assert sum(r["orders"] for r in data["daily"]) == 2
+
+
+def _references(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(
+        r"""(?:url|spec-url)\s*[:=]\s*['"]([^'"]+)['"]""", html
+    )
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/", "/scores"])
+def test_the_pages_load_nothing_from_outside_the_app(world: World, path: str) -> None:
+    page = world.client.get(path)
+
+    assert page.status_code == 200
+    assert re.findall(r"https?://[^\s\"'<>]+", page.text) == []
+    for ref in _references(page.text):
+        assert ref.startswith("/"), ref  # served by this app
+        asset = world.client.get(ref)
+        assert asset.status_code == 200, ref
+        if ref.endswith(".css"):  # a stylesheet pulls in nothing but inline data
+            assert all(u.startswith("data:") for u in _css_urls(asset.text)), ref
+
+
+def _css_urls(css: str) -> list[str]:
+    return [u.strip("'\"") for u in re.findall(r"url\(\s*([^)]+?)\s*\)", css)]
+
+
+def test_the_docs_name_their_assets_and_serve_no_other_file(world: World) -> None:
+    docs, redoc = world.client.get("/docs").text, world.client.get("/redoc").text
+
+    assert "/static/docs/swagger-ui-bundle.js" in docs and "/static/docs/swagger-ui.css" in docs
+    assert "/static/docs/redoc.standalone.js" in redoc
+    assert '"validatorUrl": null' in docs  # Swagger UI's badge would send the spec outside
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        policy = world.client.get(path).headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
+    missing = world.client.get("/static/docs/core.py")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"

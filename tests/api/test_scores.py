@@ -67,7 +67,11 @@ def test_history_and_eligibility_are_the_owners(scored: World) -> None:
     gates = c.get(f"{API}/scores/shops/{shop}/eligibility", headers=scored.as_("merchant_a"))
     body = gates.json()
     assert body["rewards"]["allowed"] is True
-    assert body["campaign_excellent"]["code"] in {"tier_met", "tier_too_low"}
+    # six orders and an excellent score: provisional, not yet proven (in both languages)
+    excellent = body["campaign_excellent"]
+    assert (excellent["allowed"], excellent["code"]) == (False, "score_provisional")
+    assert "24 more paid orders in the window (30 in all)" in excellent["reason"]
+    assert "还需 24 笔已付款订单（共 30 笔）" in excellent["reason_zh"]
 
 
 def test_definitions_are_public(scored: World) -> None:

@@ -50,16 +50,18 @@ def test_a_chat_is_judged_on_what_was_known_at_the_time(
     now = T0 + timedelta(days=2)
     with transaction(factory) as s:
         sold = factories.seller(s, category_id=factories.category(s), at=T0)
-        buyer = factories.buyer(s)
-        factories.paid_order(s, buyer_id=buyer, sku_id=sold.sku_id, key="o", at=T0)
+        # three customers: the score counts each buyer's first chat with the shop only
+        buyers = [factories.buyer(s, f"buyer {i}") for i in range(3)]
+        for i, buyer in enumerate(buyers):
+            factories.paid_order(s, buyer_id=buyer, sku_id=sold.sku_id, key=f"o{i}", at=T0)
         fresh = aftersales_service.open_chat(
-            s, buyer_id=buyer, shop_id=sold.shop_id, at=now - timedelta(seconds=60)
+            s, buyer_id=buyers[0], shop_id=sold.shop_id, at=now - timedelta(seconds=60)
         )
         answered_later = aftersales_service.open_chat(
-            s, buyer_id=buyer, shop_id=sold.shop_id, at=now - timedelta(hours=1)
+            s, buyer_id=buyers[1], shop_id=sold.shop_id, at=now - timedelta(hours=1)
         )
         quick = aftersales_service.open_chat(
-            s, buyer_id=buyer, shop_id=sold.shop_id, at=now - timedelta(hours=2)
+            s, buyer_id=buyers[2], shop_id=sold.shop_id, at=now - timedelta(hours=2)
         )
         aftersales_service.respond_chat(
             s, thread_id=quick.id, at=quick.first_message_at + timedelta(seconds=30)

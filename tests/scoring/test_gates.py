@@ -12,7 +12,8 @@ from tests import factories
 from trustflow.distribution import bulk as distribution_bulk
 from trustflow.distribution import service as distribution_service
 from trustflow.errors import Conflict, ErrorCode
-from trustflow.scoring import gates
+from trustflow.scoring import gates, rules
+from trustflow.scoring import service as scoring
 from trustflow.scoring.models import (
     EntityScore,
     ScoreKind,
@@ -103,3 +104,66 @@ def test_a_restricted_creator_takes_on_no_new_distribution(session: Session) -> 
     assert gates.creator_eligibility(session, creator).code == "restricted"
     with pytest.raises(Conflict):
         distribution_service.select_offer(session, creator_id=creator, offer_id=offer.id, at=AT)
+
+
+def _publish_sampled(
+    session: Session, shop_id: int, score: float, tier: Tier, status: ScoreStatus, sample: int
+) -> None:
+    _publish(session, (ScoreKind.STORE, shop_id, score, tier, status, False))
+    row = scoring.get_score(session, ScoreKind.STORE, shop_id)
+    assert row is not None
+    row.sample = sample
+    session.flush()
+
+
+def test_a_provisional_excellent_is_not_a_proven_excellent(session: Session) -> None:
+    cat = factories.category(session)
+    lucky = factories.seller(session, category_id=cat, name="Lucky")
+    _publish_sampled(session, lucky.shop_id, 100.0, Tier.EXCELLENT, ScoreStatus.PROVISIONAL, 1)
+
+    refused = gates.campaign_registration(session, lucky.shop_id, min_tier=Tier.EXCELLENT)
+
+    assert (refused.allowed, refused.code) == (False, "score_provisional")
+    needed = rules.STORE.min_sample
+    assert "on 1 paid order;" in refused.reason
+    assert (
+        f"{needed - 1} more paid orders" in refused.reason
+        and f"({needed} in all)" in refused.reason
+    )
+    assert f"还需 {needed - 1} 笔" in refused.reason_zh and f"共 {needed} 笔" in refused.reason_zh
+    assert "100.0" in refused.reason_zh and "考核中" in refused.reason_zh
+    # lower bars keep today's rule: a provisional tier counts as it is
+    good = gates.campaign_registration(session, lucky.shop_id, min_tier=Tier.GOOD)
+    assert (good.allowed, good.code) == (True, "tier_met")
+
+
+def test_a_scored_excellent_enters_a_campaign_that_asks_for_excellent(session: Session) -> None:
+    cat = factories.category(session)
+    proven = factories.seller(session, category_id=cat, name="Proven")
+    _publish_sampled(session, proven.shop_id, 93.5, Tier.EXCELLENT, ScoreStatus.SCORED, 120)
+
+    decision = gates.campaign_registration(session, proven.shop_id, min_tier=Tier.EXCELLENT)
+
+    assert (decision.allowed, decision.code) == (True, "tier_met")
+    assert decision.reason == f"store {proven.shop_id} has a score of 93.5 (excellent)"
+    assert decision.reason_zh == f"店铺 {proven.shop_id} 的评分为 93.5（优秀）"
+
+
+def test_every_refusal_has_a_chinese_reason_with_the_same_numbers(session: Session) -> None:
+    cat = factories.category(session)
+    fair = factories.seller(session, category_id=cat, name="Fair")
+    bad = factories.seller(session, category_id=cat, name="Bad")
+    new = factories.seller(session, category_id=cat, name="New")
+    _publish(
+        session,
+        (ScoreKind.STORE, fair.shop_id, 71.2, Tier.FAIR, ScoreStatus.SCORED, False),
+        (ScoreKind.STORE, bad.shop_id, 52.0, Tier.LOW, ScoreStatus.SCORED, True),
+    )
+
+    too_low = gates.campaign_registration(session, fair.shop_id, min_tier=Tier.GOOD)
+    restricted = gates.reward_eligibility(session, bad.shop_id)
+    unscored = gates.campaign_registration(session, new.shop_id, min_tier=Tier.EXCELLENT)
+
+    assert too_low.reason_zh == f"店铺 {fair.shop_id} 的评分为 71.2（一般）；该活动要求良好"
+    assert restricted.reason_zh == f"店铺 {bad.shop_id} 的评分为 52.0（较差），已受限"
+    assert unscored.code == "no_score" and f"店铺 {new.shop_id} 暂无评分" in unscored.reason_zh

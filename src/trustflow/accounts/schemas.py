@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from trustflow.accounts.models import ProviderStatus, Role
 from trustflow.api.types import Id, Name
@@ -16,7 +16,7 @@ class NameIn(Shape):
 
 class CreatorIn(Shape):
     name: Name
-    fans: Annotated[int, Field(ge=0, le=10**10)] = 0
+    fans: Annotated[StrictInt, Field(ge=0, le=10**10)] = 0
 
 
 class MerchantOut(Shape):

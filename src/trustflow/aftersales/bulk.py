@@ -266,21 +266,45 @@ def record_chats(
     first_message_at: Sequence[datetime],
     response_seconds: IntArray,
 ) -> int:
-    """Buyer–shop conversations and how fast the shop first answered (-1: not yet)."""
+    """Buyer–shop conversations and how fast the shop first answered (-1: not yet); returns
+    how many were recorded. Refused, as one at a time: a chat beyond the buyer's
+    :data:`rules.CHATS_PER_SHOP_PER_DAY` with that shop in 24 hours."""
     seconds = np.asarray(response_seconds, dtype=np.int64)
-    require_all_exist(session, table(Buyer), buyer_ids, "buyer")
-    require_all_exist(session, table(Shop), shop_ids, "shop")
-    rows = [
-        {
-            "buyer_id": int(b),
-            "shop_id": int(s),
-            "order_id": None,
-            "first_message_at": t,
-            "first_response_at": t + timedelta(seconds=int(r)) if r >= 0 else None,
-            "first_response_seconds": int(r) if r >= 0 else None,
-            "updated_at": t + timedelta(seconds=int(r)) if r >= 0 else t,
-        }
-        for b, s, t, r in zip(buyer_ids, shop_ids, first_message_at, seconds, strict=True)
-    ]
-    insert_many(session, table(ChatThread), rows)
+    buyers = np.asarray(buyer_ids, dtype=np.int64)
+    shops = np.asarray(shop_ids, dtype=np.int64)
+    require_all_exist(session, table(Buyer), buyers, "buyer")
+    require_all_exist(session, table(Shop), shops, "shop")
+    if len(first_message_at) == 0:
+        return 0
+    chats = table(ChatThread)
+    opened: dict[tuple[int, int], list[datetime]] = {}
+    for buyer, shop, at in fetch_by_ids(
+        session,
+        select(chats.c.buyer_id, chats.c.shop_id, chats.c.first_message_at).where(
+            chats.c.first_message_at > min(first_message_at) - rules.CHAT_LIMIT_WINDOW,
+            chats.c.first_message_at <= max(first_message_at),
+        ),
+        chats.c.buyer_id,
+        buyers,
+    ):
+        opened.setdefault((buyer, shop), []).append(at)
+    rows = []
+    for i in sorted(range(len(buyers)), key=first_message_at.__getitem__):
+        b, s, t, r = int(buyers[i]), int(shops[i]), first_message_at[i], int(seconds[i])
+        earlier = opened.setdefault((b, s), [])
+        if rules.chat_wait(earlier, t) > timedelta(0):
+            continue
+        earlier.append(t)
+        rows.append(
+            {
+                "buyer_id": b,
+                "shop_id": s,
+                "order_id": None,
+                "first_message_at": t,
+                "first_response_at": t + timedelta(seconds=r) if r >= 0 else None,
+                "first_response_seconds": r if r >= 0 else None,
+                "updated_at": t + timedelta(seconds=r) if r >= 0 else t,
+            }
+        )
+    insert_many(session, chats, rows)
     return len(rows)

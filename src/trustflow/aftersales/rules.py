@@ -1,12 +1,19 @@
-"""After-sales rules: the request's state machine and who is presumed responsible.
+"""After-sales rules: the request's state machine, who is presumed responsible, and how
+many chats one buyer may open with one shop.
 
 The responsible party decides whose score a defect counts against. It starts from the
 buyer's stated reason and is settled by arbitration when the merchant disputes it.
+
+Chats feed the shop's ``slow_chat_rate``, so one buyer may open at most
+:data:`CHATS_PER_SHOP_PER_DAY` threads with one shop in any 24 hours (refused with 409
+``buyer_limit_reached``, the wait in the details); the score itself counts each buyer once per
+shop (docs/scores.md, "Abuse resistance").
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from trustflow.aftersales.models import (
     AfterSalesKind,
@@ -70,3 +77,18 @@ def after_approval(kind: AfterSalesKind) -> AfterSalesStatus:
 
 def after_return_received(kind: AfterSalesKind) -> AfterSalesStatus:
     return A.EXCHANGED if kind is K.EXCHANGE else A.REFUNDED
+
+
+#: Chat threads one buyer may open with one shop in any :data:`CHAT_LIMIT_WINDOW`: more than
+#: a customer with several orders asks about, far fewer than a flood.
+CHATS_PER_SHOP_PER_DAY = 5
+CHAT_LIMIT_WINDOW = timedelta(days=1)
+
+
+def chat_wait(opened: Iterable[datetime], at: datetime) -> timedelta:
+    """How long from ``at`` until the buyer may open another chat with the shop, given when
+    it opened its threads with that shop: zero when it may open one now."""
+    recent = sorted(t for t in opened if at - CHAT_LIMIT_WINDOW < t <= at)
+    if len(recent) < CHATS_PER_SHOP_PER_DAY:
+        return timedelta(0)
+    return recent[-CHATS_PER_SHOP_PER_DAY] + CHAT_LIMIT_WINDOW - at

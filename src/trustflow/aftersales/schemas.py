@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from trustflow.aftersales.models import (
     AfterSalesKind,
@@ -51,7 +51,7 @@ class AfterSalesOut(Shape):
 
 
 class ReviewIn(Shape):
-    stars: Annotated[int, Field(ge=1, le=5)]
+    stars: Annotated[StrictInt, Field(ge=1, le=5)]
     text: LongText = ""
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from trustflow.accounts.models import Buyer
 from trustflow.aftersales import rules
 from trustflow.aftersales.models import (
     AfterSalesKind,
@@ -240,12 +242,36 @@ def open_chat(
     order_id: int | None = None,
     at: datetime | None = None,
 ) -> ChatThread:
+    """A buyer starts a conversation with a shop, about an order of theirs or before buying.
+    At most :data:`rules.CHATS_PER_SHOP_PER_DAY` threads with one shop in any 24 hours: each
+    one the shop leaves unanswered counts against its service score."""
     catalog_service.get_shop(session, shop_id)
     if order_id is not None:
         order = orders_service.get_order(session, order_id)
-        if order.buyer_id != buyer_id or order.shop_id != shop_id:
-            raise InvalidInput(f"order {order_id} is not between this buyer and shop")
+        if order.buyer_id != buyer_id:  # another buyer's order: answered as a missing one
+            raise NotFound(f"order {order_id} not found")
+        if order.shop_id != shop_id:
+            raise InvalidInput(f"order {order_id} is not with shop {shop_id}")
     at = at or utcnow()
+    # the buyer's row is locked so that concurrent requests queue for the count
+    if session.get(Buyer, buyer_id, with_for_update=True) is None:
+        raise NotFound(f"buyer {buyer_id} not found")
+    opened = session.scalars(
+        select(ChatThread.first_message_at).where(
+            ChatThread.buyer_id == buyer_id,
+            ChatThread.shop_id == shop_id,
+            ChatThread.first_message_at > at - rules.CHAT_LIMIT_WINDOW,
+        )
+    )
+    wait = rules.chat_wait(opened, at)
+    if wait > timedelta(0):
+        raise Conflict(
+            f"a buyer opens at most {rules.CHATS_PER_SHOP_PER_DAY} chats with one shop a day",
+            code=ErrorCode.BUYER_LIMIT_REACHED,
+            limit=rules.CHATS_PER_SHOP_PER_DAY,
+            window_hours=int(rules.CHAT_LIMIT_WINDOW.total_seconds()) // 3600,
+            retry_after_seconds=math.ceil(wait.total_seconds()),
+        )
     thread = ChatThread(
         buyer_id=buyer_id, shop_id=shop_id, order_id=order_id, first_message_at=at, updated_at=at
     )

@@ -6,6 +6,7 @@ up in integer fen and shown in yuan with two decimals.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -138,6 +139,15 @@ def daily(session: Session) -> list[DailyRow]:
         totals[0] += int(n)
         totals[1] += int(fen)
     return [DailyRow(d, f, n, fen) for (d, f), (n, fen) in sorted(folded.items())]
+
+
+def every_day(days: Iterable[date]) -> list[date]:
+    """Every date from the first to the last of ``days``, both included: a chart over time
+    shows a day without activity as that day, not as a line drawn straight across it."""
+    seen = sorted(set(days))
+    if not seen:
+        return []
+    return [seen[0] + timedelta(days=i) for i in range((seen[-1] - seen[0]).days + 1)]
 
 
 def daily_refunds(session: Session) -> list[tuple[date, int]]:

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trustflow import __version__
+from trustflow.api import docs
 from trustflow.api.errors import install_error_handlers
 from trustflow.api.fast_feed import FastFeed
+from trustflow.api.limits import BodyLimit, RateLimit
 from trustflow.api.routers import (
     accounts,
     aftersales,
@@ -24,10 +26,13 @@ from trustflow.api.routers import (
     scores,
     traffic,
 )
+from trustflow.api.strict_json import StrictJsonBodies
+from trustflow.config import Settings, get_settings
 from trustflow.db import default_engine, session_factory
 from trustflow.web import pages
 
 API_PREFIX = "/api/v1"
+HEALTH_ROUTE = f"{API_PREFIX}/health"
 
 
 @asynccontextmanager
@@ -39,31 +44,36 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class _App(FastAPI):
-    """FastAPI with the feed's fast path in front of its whole middleware stack: a warm
-    server's plain feed request is answered before the framework's error, telemetry and
-    body-limit layers (each wraps every message sent), everything else goes through them."""
+    """FastAPI behind its own ASGI edge (``create_app`` builds it): pure ASGI layers in front
+    of the framework's whole middleware stack, so a warm server's plain feed request is
+    answered before the framework's error and telemetry layers (each wraps every message
+    sent), and an oversized or over-rate request is refused before anything reads it."""
 
-    fast_feed: FastFeed | None = None
+    edge: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.fast_feed is None:
+        if self.edge is None:
             await super().__call__(scope, receive, send)
         else:
             scope["app"] = self  # as Starlette sets it, for the fast path's request.app
-            await self.fast_feed(scope, receive, send)
+            await self.edge(scope, receive, send)
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = _App(
         lifespan=_lifespan,
         title="trustflow",
         version=__version__,
         description="A trust-driven live-commerce marketplace engine.",
+        docs_url=None,  # served offline by trustflow.api.docs
+        redoc_url=None,
     )
     app.state.session_factory = session_factory(engine or default_engine())
     install_error_handlers(app)
+    app.add_middleware(StrictJsonBodies)  # a JSON body that repeats a key: 422, before routing
 
-    @app.get(f"{API_PREFIX}/health", tags=["meta"])
+    @app.get(HEALTH_ROUTE, tags=["meta"])
     async def health() -> dict[str, str]:
         """Liveness: the framework's cheapest answer (matched first, no thread pool)."""
         return {"status": "ok"}
@@ -81,8 +91,16 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
-    # a warm server's plain feed requests, before anything else
-    app.fast_feed = FastFeed(
-        functools.partial(FastAPI.__call__, app), path=API_PREFIX + traffic.FEED_ROUTE
+    app.include_router(docs.router)
+    # The ASGI edge, outermost first: every body is held to its limit; a warm server's plain
+    # feed request is answered next; the rest are counted against their key or address, and
+    # routed. A layer added here wraps the ones after it.
+    feed_path = API_PREFIX + traffic.FEED_ROUTE
+    framework: ASGIApp = functools.partial(FastAPI.__call__, app)
+    rate_limit = RateLimit(
+        framework, settings=settings, unmetered={HEALTH_ROUTE}, key_exempt={feed_path}
     )
+    app.state.rate_limit = rate_limit
+    fast_feed = FastFeed(rate_limit, path=feed_path)
+    app.edge = BodyLimit(fast_feed, max_bytes=settings.max_body_bytes)
     return app

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustflow.errors import ErrorCode, TrustflowError
@@ -57,6 +57,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> JSONResponse:
+        # A column type's own check (a time outside the span) refused a value while the
+        # statement was built: SQLAlchemy wraps it, the caller gets the domain error.
+        if isinstance(exc.orig, TrustflowError):
+            return await _domain(request, exc.orig)
+        raise exc
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -19,6 +19,7 @@ from trustflow.bulk import (
     table,
 )
 from trustflow.catalog import rules
+from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import (
     Category,
     ListingStatus,
@@ -40,8 +41,12 @@ def create_shops(
     *,
     at: datetime,
 ) -> IntArray:
+    """Open shops, their names judged as :func:`trustflow.catalog.service.create_shop` judges
+    one: normalised, and refused when one looks like another shop's name or another's here."""
     require_all_exist(session, table(Merchant), merchant_ids, "merchant")
     require_all_exist(session, table(Category), category_ids, "category")
+    names = [catalog_service.shop_name(n) for n in names]
+    skeletons = catalog_service.check_shop_names(session, names)
     return insert_returning_ids(
         session,
         table(Shop),
@@ -49,12 +54,15 @@ def create_shops(
             {
                 "merchant_id": int(m),
                 "name": n,
+                "name_skeleton": sk,
                 "kind": k,
                 "category_id": int(c),
                 "status": "active",
                 "created_at": at,
             }
-            for m, n, k, c in zip(merchant_ids, names, kinds, category_ids, strict=True)
+            for m, n, sk, k, c in zip(
+                merchant_ids, names, skeletons, kinds, category_ids, strict=True
+            )
         ],
     )
 

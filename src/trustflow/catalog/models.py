@@ -42,14 +42,27 @@ class Category(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
 
 
+#: Room for the skeleton of a 120-character name: one character's skeleton is at most 7
+#: characters (a Hangul syllable: three jamo, some drawn as two), 21 bytes, so the longest
+#: fits a PostgreSQL B-tree entry.
+NAME_SKELETON_LENGTH = 840
+
+
 class Shop(Base):
-    """A merchant's shop (小店)."""
+    """A merchant's shop (小店).
+
+    ``name_skeleton`` is :func:`trustflow.names.name_skeleton` of the name: a new or renamed
+    shop whose skeleton an existing shop already has is refused, found through its index. The
+    index is not unique: stores made before the rule may hold look-alike names, and they keep
+    them (each is still refused as a new name, and a rename of one must not look like the other).
+    """
 
     __tablename__ = "shops"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
+    name_skeleton: Mapped[str] = mapped_column(String(NAME_SKELETON_LENGTH), index=True)
     kind: Mapped[ShopKind] = mapped_column(enum_type(ShopKind))
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     status: Mapped[ShopStatus] = mapped_column(enum_type(ShopStatus), default=ShopStatus.ACTIVE)

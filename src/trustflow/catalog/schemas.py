@@ -3,15 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictInt
 
 from trustflow.api.types import Brand, CategoryName, Code, Id, Name, ShortText, Title
 from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
 from trustflow.catalog.rules import MAX_PRICE_FEN, MAX_STOCK
 from trustflow.schemas_base import Shape
 
-PriceFen = Annotated[int, Field(ge=1, le=MAX_PRICE_FEN)]
-Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
+PriceFen = Annotated[StrictInt, Field(ge=1, le=MAX_PRICE_FEN)]
+Stock = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
 
 
 class CategoryIn(Shape):
@@ -79,7 +79,7 @@ class SkuIn(Shape):
 
 class SkuPatch(Shape):
     price_fen: PriceFen | None = None
-    stock_delta: Annotated[int, Field(ge=-MAX_STOCK, le=MAX_STOCK)] | None = None
+    stock_delta: Annotated[StrictInt, Field(ge=-MAX_STOCK, le=MAX_STOCK)] | None = None
 
 
 class SkuOut(Shape):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, union_all, update
 from sqlalchemy.orm import Session
 
+from trustflow import names
+from trustflow.bulk import chunks
 from trustflow.catalog import rules
 from trustflow.catalog.models import (
+    NAME_SKELETON_LENGTH,
     Category,
     ListingStatus,
     PriceChange,
@@ -20,6 +24,7 @@ from trustflow.catalog.models import (
 )
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
+from trustflow.types import utc_instant
 
 
 def create_category(
@@ -53,9 +58,12 @@ def create_shop(
 
     accounts_service.get_or_raise(session, Merchant, merchant_id)
     get_category(session, category_id)
+    name = shop_name(name)
+    (skeleton,) = check_shop_names(session, [name])
     shop = Shop(
         merchant_id=merchant_id,
         name=name,
+        name_skeleton=skeleton,
         kind=kind,
         category_id=category_id,
         created_at=at or utcnow(),
@@ -71,9 +79,66 @@ def get_shop(session: Session, shop_id: int) -> Shop:
 
 def rename_shop(session: Session, *, shop_id: int, name: str) -> Shop:
     shop = get_shop(session, shop_id)
+    name = shop_name(name)
+    (shop.name_skeleton,) = check_shop_names(session, [name], renaming=shop_id)
     shop.name = name
     session.flush()
     return shop
+
+
+#: An arbitrary constant naming the PostgreSQL advisory lock that shop naming takes.
+_SHOP_NAMES_LOCK = 0x73686F705F6E616D  # "shop_nam"
+
+
+def shop_name(raw: str) -> str:
+    """``raw`` as a shop is named (:func:`trustflow.names.normalise_name`), or invalid_input."""
+    try:
+        return names.normalise_name(raw)
+    except names.NameRefused as exc:
+        raise InvalidInput(exc.message, reason=exc.reason) from None
+
+
+def check_shop_names(
+    session: Session, new_names: Sequence[str], *, renaming: int | None = None
+) -> list[str]:
+    """The skeletons of normalised ``new_names``, refused (409) when one looks like an existing
+    shop's name (``shop_name_confusable``, naming that shop) or is it (``shop_name_taken``),
+    or when two of them look alike. ``renaming``: the shop taking the one new name, whose old
+    name does not count. One shop-naming transaction at a time passes this check, so two
+    look-alikes cannot both pass it (SQLite's BEGIN IMMEDIATE already serialises writers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_SHOP_NAMES_LOCK)))
+    skeletons = [names.name_skeleton(n) for n in new_names]
+    first: dict[str, str] = {}
+    for name, skeleton in zip(new_names, skeletons, strict=True):
+        if len(skeleton) > NAME_SKELETON_LENGTH:
+            raise InvalidInput(f"shop name {name!r} is too long")
+        if skeleton in first:
+            raise _name_clash(name, first[skeleton], None)
+        first[skeleton] = name
+    for part in chunks(list(first)):
+        stmt = select(Shop.id, Shop.name, Shop.name_skeleton).where(Shop.name_skeleton.in_(part))
+        if renaming is not None:
+            stmt = stmt.where(Shop.id != renaming)
+        clash = session.execute(stmt.order_by(Shop.id).limit(1)).first()
+        if clash is not None:
+            raise _name_clash(first[clash.name_skeleton], clash.name, clash.id)
+    return skeletons
+
+
+def _name_clash(name: str, existing: str, shop_id: int | None) -> Conflict:
+    which = f"shop {shop_id}" if shop_id is not None else "another new shop"
+    if name == existing:
+        return Conflict(
+            f"{which} is already named {name!r}",
+            code=ErrorCode.SHOP_NAME_TAKEN,
+            shop_id=shop_id,
+        )
+    return Conflict(
+        f"shop name {name!r} looks like the name of {which} ({existing!r})",
+        code=ErrorCode.SHOP_NAME_CONFUSABLE,
+        shop_id=shop_id,
+    )
 
 
 def set_shop_status(session: Session, *, shop_id: int, status: ShopStatus) -> Shop:
@@ -218,7 +283,7 @@ def lowest_price_30d(session: Session, sku_id: int, *, at: datetime | None = Non
     It counts the price in force when the window opened as well as every change inside it.
     """
     get_sku(session, sku_id)
-    at = at or utcnow()
+    at = utc_instant(at or utcnow(), "at")
     start = at - rules.LOWEST_PRICE_WINDOW
     in_window = select(PriceChange.price_fen).where(
         PriceChange.sku_id == sku_id,

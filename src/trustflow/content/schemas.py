@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from trustflow.api.types import Id, ShortText
 from trustflow.content.models import LiveStatus
 from trustflow.content.service import MAX_LINKED_PRODUCTS
 from trustflow.schemas_base import Shape
+from trustflow.types import Instant
 
 ProductIds = Annotated[list[Id], Field(max_length=MAX_LINKED_PRODUCTS)]
 
@@ -18,7 +19,7 @@ class LiveIn(Shape):
     shop_id: Id | None = None
     title: ShortText = ""
     product_ids: ProductIds = []
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: Instant | None = None
 
 
 class LiveOut(Shape):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustflow.catalog import service as catalog_service
+from trustflow.catalog.models import ListingStatus
 from trustflow.content.models import (
     LiveSession,
     LiveSessionProduct,
@@ -17,7 +18,7 @@ from trustflow.content.models import (
     ShortVideoProduct,
 )
 from trustflow.db import get_or_raise, utcnow
-from trustflow.errors import IllegalTransition, InvalidInput
+from trustflow.errors import ErrorCode, IllegalTransition, InvalidInput, NotFound
 
 MAX_LINKED_PRODUCTS = 200
 
@@ -34,12 +35,28 @@ def _check_host(session: Session, creator_id: int | None, shop_id: int | None) -
         catalog_service.get_shop(session, shop_id)
 
 
-def _check_products(session: Session, product_ids: Sequence[int]) -> list[int]:
+def _check_products(session: Session, product_ids: Sequence[int], shop_id: int | None) -> list[int]:
+    """The distinct products content may link: a shop's own content links the shop's own
+    products; a creator's links listed ones (it sells others' goods through the library).
+    A product its host could not see (another shop's draft) is not found, as a missing one is:
+    the answer tells nothing about what exists."""
     unique = list(dict.fromkeys(product_ids))
     if len(unique) > MAX_LINKED_PRODUCTS:
         raise InvalidInput(f"at most {MAX_LINKED_PRODUCTS} linked products")
     for product_id in unique:
-        catalog_service.get_product(session, product_id)
+        product = catalog_service.get_product(session, product_id)
+        if product.shop_id == shop_id:
+            continue
+        if product.status is not ListingStatus.LISTED:
+            raise NotFound(f"product {product_id} not found")
+        if shop_id is not None:
+            raise InvalidInput(
+                f"product {product_id} is not sold by shop {shop_id}: a shop's content links"
+                " only its own products",
+                code=ErrorCode.PRODUCT_NOT_IN_SHOP,
+                product_id=product_id,
+                shop_id=shop_id,
+            )
     return unique
 
 
@@ -53,7 +70,7 @@ def schedule_live(
     scheduled_at: datetime | None = None,
 ) -> LiveSession:
     _check_host(session, creator_id, shop_id)
-    products = _check_products(session, product_ids)
+    products = _check_products(session, product_ids, shop_id)
     live = LiveSession(
         creator_id=creator_id,
         shop_id=shop_id,
@@ -112,7 +129,7 @@ def post_short_video(
     at: datetime | None = None,
 ) -> ShortVideo:
     _check_host(session, creator_id, shop_id)
-    products = _check_products(session, product_ids)
+    products = _check_products(session, product_ids, shop_id)
     if clipped_from_live_id is not None:
         get_live(session, clipped_from_live_id)
     video = ShortVideo(

@@ -3,18 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from trustflow.api.types import Id
 from trustflow.distribution.service import MAX_COMMISSION_BPS
 from trustflow.schemas_base import Shape
+from trustflow.types import Instant
 
 
 class OfferIn(Shape):
     product_id: Id
     commission_bps: Annotated[int, Field(ge=0, le=MAX_COMMISSION_BPS)]
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
 
 
 class OfferOut(Shape):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from trustflow.api.types import Fen, Id
 from trustflow.orders.models import Channel, ContentKind, OrderStatus
@@ -14,7 +14,7 @@ from trustflow.traffic.models import Surface
 
 class OrderIn(Shape):
     sku_id: Id
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = 1
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
     channel: Channel
     creator_id: Id | None = None
     content_kind: ContentKind | None = None

@@ -8,8 +8,15 @@ act on. The rules, as published in docs/scores.md:
   register for campaigns that ask for "good" or less.
 - **Provisional scores are never penalised.** They are shown and used for tiers, but a
   restriction needs a scored status (see :data:`rules.PENALTY_MIN_DEFECTS`).
+- **A provisional score is not a proven one.** A campaign that asks for excellent needs a
+  scored (not provisional) excellent: a provisional excellent is refused with
+  ``score_provisional`` and told how many more paid orders it needs. Lower bars take
+  provisional tiers as they are.
 - **Restricted** (low tier, scored, and a metric past both the rate and the count
   threshold) closes rewards and distribution until the score recovers.
+
+Every reason is given in English (``reason``) and in Chinese (``reason_zh``), with the same
+numbers, so the score page can show either.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ from sqlalchemy.orm import Session
 from trustflow.catalog.models import Product
 from trustflow.errors import NotFound
 from trustflow.scoring import rules
-from trustflow.scoring.models import EntityScore, ScoreKind, Tier
+from trustflow.scoring.models import EntityScore, ScoreKind, ScoreStatus, Tier
 from trustflow.scoring.service import active_version, get_score
 
 _RANK = {tier: i for i, (tier, _) in enumerate(rules.TIERS)}  # 0 = best
+_KIND_ZH = {ScoreKind.STORE: "店铺", ScoreKind.PRODUCT: "商品", ScoreKind.CREATOR: "达人"}
+_TIER_ZH = {Tier.EXCELLENT: "优秀", Tier.GOOD: "良好", Tier.FAIR: "一般", Tier.LOW: "较差"}
 
 
 @dataclass(frozen=True)
@@ -34,15 +43,30 @@ class Decision:
     allowed: bool
     code: str
     reason: str
+    reason_zh: str
 
 
 def _at_least(tier: Tier, required: Tier) -> bool:
     return _RANK[tier] <= _RANK[required]
 
 
+def _provisional(score: EntityScore) -> bool:
+    return score.status is ScoreStatus.PROVISIONAL
+
+
 def _describe(kind: ScoreKind, entity_id: int, score: EntityScore) -> str:
-    status = "provisional " if score.status.value == "provisional" else ""
+    status = "provisional " if _provisional(score) else ""
     return f"{kind.value} {entity_id} has a {status}score of {score.score:.1f} ({score.tier.value})"
+
+
+def _describe_zh(kind: ScoreKind, entity_id: int, score: EntityScore) -> str:
+    status = "，考核中" if _provisional(score) else ""
+    tier = _TIER_ZH[score.tier]
+    return f"{_KIND_ZH[kind]} {entity_id} 的评分为 {score.score:.1f}（{tier}{status}）"
+
+
+def _paid_orders(n: int, more: str = "") -> str:
+    return f"{n} {more}paid order{'' if n == 1 else 's'}"
 
 
 def campaign_registration(
@@ -57,16 +81,36 @@ def campaign_registration(
                 "no_score",
                 f"shop {shop_id} has no score yet; this campaign "
                 "needs a proven excellent store experience score",
+                f"店铺 {shop_id} 暂无评分；该活动要求已证实的优秀店铺体验分",
             )
-        return Decision(True, "no_score", f"shop {shop_id} has no score yet: new shops may enter")
+        return Decision(
+            True,
+            "no_score",
+            f"shop {shop_id} has no score yet: new shops may enter",
+            f"店铺 {shop_id} 暂无评分：新店可以报名",
+        )
     if score.restricted:
         return _unless_restricted(session, ScoreKind.STORE, shop_id)
+    described = _describe(ScoreKind.STORE, shop_id, score)
+    described_zh = _describe_zh(ScoreKind.STORE, shop_id, score)
+    if min_tier is Tier.EXCELLENT and _provisional(score):
+        needed = rules.STORE.min_sample
+        more = max(1, needed - score.sample)
+        return Decision(
+            False,
+            "score_provisional",
+            f"{described} on {_paid_orders(score.sample)}; this campaign needs a proven "
+            f"excellent score: {_paid_orders(more, 'more ')} in the window ({needed} in all)",
+            f"{described_zh}，基于 {score.sample} 笔已付款订单；该活动要求已证实的优秀评分："
+            f"窗口内还需 {more} 笔已付款订单（共 {needed} 笔）",
+        )
     if _at_least(score.tier, min_tier):
-        return Decision(True, "tier_met", _describe(ScoreKind.STORE, shop_id, score))
+        return Decision(True, "tier_met", described, described_zh)
     return Decision(
         False,
         "tier_too_low",
-        _describe(ScoreKind.STORE, shop_id, score) + f"; this campaign needs {min_tier.value}",
+        described + f"; this campaign needs {min_tier.value}",
+        described_zh + f"；该活动要求{_TIER_ZH[min_tier]}",
     )
 
 
@@ -74,12 +118,22 @@ def _unless_restricted(session: Session, kind: ScoreKind, entity_id: int) -> Dec
     """Allowed unless the entity's score is restricted (no score: allowed, not held back)."""
     score = get_score(session, kind, entity_id)
     if score is None:
-        return Decision(True, "no_score", f"{kind.value} {entity_id} has no score yet")
+        return Decision(
+            True,
+            "no_score",
+            f"{kind.value} {entity_id} has no score yet",
+            f"{_KIND_ZH[kind]} {entity_id} 暂无评分",
+        )
     if score.restricted:
         return Decision(
-            False, "restricted", _describe(kind, entity_id, score) + " and is restricted"
+            False,
+            "restricted",
+            _describe(kind, entity_id, score) + " and is restricted",
+            _describe_zh(kind, entity_id, score) + "，已受限",
         )
-    return Decision(True, "eligible", _describe(kind, entity_id, score))
+    return Decision(
+        True, "eligible", _describe(kind, entity_id, score), _describe_zh(kind, entity_id, score)
+    )
 
 
 def reward_eligibility(session: Session, shop_id: int) -> Decision:

@@ -65,6 +65,7 @@ class DecisionOut(Shape):
     allowed: bool
     code: str
     reason: str
+    reason_zh: str
 
 
 class EligibilityOut(Shape):

@@ -4,6 +4,12 @@
 scores, and publishes them as a new version: every row is written under a version that
 nobody reads yet, then one short transaction makes it the active one. A crash before that
 switch leaves the previous version served; the next run clears the half-written one.
+
+A publication cannot silently wreck the scores merchants see (docs/scores.md, "Pipeline"):
+the default as-of follows the bulk of the store's orders, not a lone order far past it, and a
+version is refused, unless forced, when its as-of lies outside the store's data or when it
+would take a score away from more than :data:`MAX_DROP_SHARE` of the entities of a kind that
+the active version scores.
 """
 
 from __future__ import annotations
@@ -11,19 +17,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Select, Table, delete, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+import duckdb
+from sqlalchemy import CursorResult, Engine, Select, Table, case, delete, func, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from trustflow.aftersales.models import AfterSalesRequest, Review
 from trustflow.bulk import insert_columns
 from trustflow.db import utcnow
 from trustflow.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
-from trustflow.scoring import explain, sql
-from trustflow.scoring.engine import Computed, compute_duckdb
+from trustflow.scoring import explain, rules, sql
+from trustflow.scoring.engine import Computed, compute_duckdb, connect_warehouse
 from trustflow.scoring.models import (
     AppealStatus,
     BurstDecision,
@@ -36,10 +43,23 @@ from trustflow.scoring.models import (
     ScoreVersion,
     VersionState,
 )
-from trustflow.warehouse.export import ExportReport, export, read_manifest
+from trustflow.warehouse.export import FACTS, ExportReport, export
 
 Progress = Callable[[str], None]
 WRITE_CHUNK = 20_000
+
+#: The default as-of follows the newest UTC day whose orders reach this share of the store's
+#: median daily orders over its :data:`RECENT_ACTIVE_DAYS` newest days with orders.
+BUSY_DAY_SHARE = 0.10
+RECENT_ACTIVE_DAYS = 28
+#: An as-of later than the store's newest activity by more than this is refused: by then the
+#: store experience score's window holds none of the store's orders.
+AS_OF_SLACK = timedelta(days=rules.STORE.window_days)
+#: A version may take the score away (no score, or absent) from at most this share of the
+#: entities of a kind that the active version scores, and always from one.
+MAX_DROP_SHARE = 0.10
+#: The facts the scores read: activity in them moves the default as-of.
+_SCORED_FACTS = tuple(f for f in FACTS if f.name != "impressions")
 
 
 @dataclass(frozen=True)
@@ -51,14 +71,98 @@ class ScoreRun:
     seconds_compute: float
 
 
-def default_as_of(root: Path) -> datetime:
-    """Score as of the newest activity in the warehouse (now, for a live marketplace)."""
-    marks = read_manifest(root).get("watermarks", {})
-    newest = max((datetime.fromisoformat(v) for v in marks.values()), default=None)
-    now = datetime.now(UTC).replace(microsecond=0)
-    if newest is None:
+@dataclass(frozen=True)
+class StoreData:
+    """When the store's data begins and ends, as the warehouse holds it."""
+
+    first_order: datetime | None
+    newest_activity: datetime | None
+    #: The newest activity up to the end of the newest busy day (see :data:`BUSY_DAY_SHARE`).
+    newest_busy_activity: datetime | None
+
+
+def _epoch(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def store_data(con: duckdb.DuckDBPyConnection) -> StoreData:
+    """Read the store's data span from the warehouse's partitions, in DuckDB."""
+    stamps = " UNION ALL ".join(
+        f"SELECT {f.stamp_column.name} AS stamp FROM {f.name}"  # noqa: S608 (fixed names)
+        for f in _SCORED_FACTS
+    )
+    row = con.execute(
+        f"""
+        WITH daily AS (
+            SELECT CAST(created_at AS DATE) AS day, COUNT(*) AS n FROM orders GROUP BY 1
+        ),
+        recent AS (SELECT n FROM daily ORDER BY day DESC LIMIT {RECENT_ACTIVE_DAYS}),
+        busy AS (
+            SELECT MAX(day) AS day FROM daily
+            WHERE n >= (SELECT MEDIAN(n) FROM recent) * {BUSY_DAY_SHARE}
+        ),
+        stamps AS ({stamps})
+        SELECT
+            (SELECT EPOCH(MIN(created_at)) FROM orders),
+            (SELECT EPOCH(MAX(stamp)) FROM stamps),
+            (SELECT EPOCH(MAX(stamp)) FROM stamps
+             WHERE stamp < (SELECT CAST(day + 1 AS TIMESTAMPTZ) FROM busy)),
+            (SELECT day FROM busy)
+        """  # noqa: S608 (fixed SQL: names and numbers from this module)
+    ).fetchone()
+    assert row is not None
+    first, newest, newest_busy, busy_day = row
+    if newest_busy is None and isinstance(busy_day, date):  # only creation stamps that day
+        newest_busy = datetime(busy_day.year, busy_day.month, busy_day.day, tzinfo=UTC).timestamp()
+    return StoreData(_epoch(first), _epoch(newest), _epoch(newest_busy))
+
+
+def default_as_of(data: StoreData, now: datetime) -> datetime:
+    """Just after the newest activity of the newest busy day, capped at ``now``.
+
+    For a live marketplace that is about now; a lone order far past the bulk of the data (a
+    test order placed today in a store simulated months ago) does not drag it along."""
+    now = now.replace(microsecond=0)
+    if data.newest_busy_activity is None:
         return now
-    return min(now, newest.replace(microsecond=0) + timedelta(seconds=1))
+    return min(now, data.newest_busy_activity.replace(microsecond=0) + timedelta(seconds=1))
+
+
+def _refuse(message: str, **details: Any) -> Conflict:
+    return Conflict(
+        message + "; `trustflow scores compute --force` publishes it anyway",
+        code=ErrorCode.SCORE_PUBLICATION_REFUSED,
+        **details,
+    )
+
+
+def check_as_of(when: datetime, data: StoreData, now: datetime) -> None:
+    """Refuse an as-of in the future or outside the store's data (docs/scores.md)."""
+    now = now.replace(microsecond=0)
+    fix = f"leave the as-of out for the default ({default_as_of(data, now).isoformat()})"
+    latest = now
+    if data.first_order is not None and data.newest_activity is not None:
+        latest = min(now, data.newest_activity + AS_OF_SLACK)
+        fix = f"pick one from {data.first_order.isoformat()} to {latest.isoformat()}, or {fix}"
+    if when > now:
+        raise _refuse(
+            f"as of {when.isoformat()} is in the future (now is {now.isoformat()}); {fix}",
+            as_of=when.isoformat(),
+        )
+    if data.first_order is None or data.newest_activity is None:
+        return  # an empty store: nothing to be outside of
+    if when <= data.first_order:
+        raise _refuse(
+            f"as of {when.isoformat()} is not after the store's first order "
+            f"({data.first_order.isoformat()}): no score would count anything; {fix}",
+            as_of=when.isoformat(),
+        )
+    if when > latest:
+        raise _refuse(
+            f"as of {when.isoformat()} is more than {AS_OF_SLACK.days} days after the store's "
+            f"newest activity ({data.newest_activity.isoformat()}); {fix}",
+            as_of=when.isoformat(),
+        )
 
 
 def compute_scores(
@@ -66,22 +170,34 @@ def compute_scores(
     warehouse: Path,
     *,
     as_of: datetime | None = None,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> ScoreRun:
-    """Export, compute and publish."""
+    """Export, compute and publish. Unless ``force``, refuses (and publishes nothing) an as-of
+    outside the store's data, or a version that would drop too many scores."""
     step = progress or (lambda _msg: None)
     step("exporting the store to the warehouse")
     report = export(engine, warehouse)
-    when = as_of or default_as_of(warehouse)
-    if when.tzinfo is None:
+    if as_of is not None and as_of.tzinfo is None:
         raise InvalidInput("as_of must be timezone-aware")
-    step("computing the three scores")
-    started = time.perf_counter()
-    computed = compute_duckdb(warehouse, int(when.timestamp()), sql.FULL)
-    seconds = time.perf_counter() - started
+    now = datetime.now(UTC)
+    con = connect_warehouse(warehouse)
+    try:
+        data = store_data(con)
+        when = as_of or default_as_of(data, now)
+        if not force:
+            check_as_of(when, data, now)
+        step("computing the three scores")
+        started = time.perf_counter()
+        computed = compute_duckdb(warehouse, int(when.timestamp()), sql.FULL, con=con)
+        seconds = time.perf_counter() - started
+    finally:
+        con.close()
     step("publishing a new version")
     factory = sessionmaker(engine, expire_on_commit=False)
-    version_id = publish(factory, computed, as_of=when)
+    version_id = publish(
+        factory, computed, as_of=when, max_drop_share=None if force else MAX_DROP_SHARE
+    )
     counts = computed.scores.group_by("kind").len().rows()
     return ScoreRun(
         version_id=version_id,
@@ -98,7 +214,11 @@ def publish(
     *,
     as_of: datetime,
     engine_name: str = "duckdb",
+    max_drop_share: float | None = None,
 ) -> int:
+    """Write ``computed`` as a new version and make it the active one. With
+    ``max_drop_share``, a version that would drop more than that share of a kind's scored
+    entities is discarded instead, and the active version stays active."""
     detail = explain.details(computed.metrics)
     with factory() as session, session.begin():
         # A version left half-written by a crashed run is never served: clear it out.
@@ -148,8 +268,67 @@ def publish(
                 },
                 rows=bursts.height,
             )
+    if max_drop_share is not None:
+        _refuse_a_drop(factory, version_id, as_of=as_of, max_share=max_drop_share)
     activate(factory, version_id, entities=written)
     return version_id
+
+
+def dropped_scores(session: Session, version_id: int) -> dict[str, tuple[int, int]]:
+    """Per kind: (entities the active version scores, how many of them ``version_id`` does
+    not score)."""
+    version = active_version(session)
+    if version is None:
+        return {}
+    old, new = aliased(EntityScore), aliased(EntityScore)
+    kept = (
+        select(new.entity_id)
+        .where(new.version_id == version_id, new.kind == old.kind, new.entity_id == old.entity_id)
+        .exists()
+    )
+    rows = session.execute(
+        select(old.kind, func.count(), func.sum(case((~kept, 1), else_=0)))
+        .where(old.version_id == version.id)
+        .group_by(old.kind)
+        .order_by(old.kind)
+    ).all()
+    return {kind.value: (int(n), int(lost or 0)) for kind, n, lost in rows}
+
+
+def _refuse_a_drop(
+    factory: sessionmaker[Session], version_id: int, *, as_of: datetime, max_share: float
+) -> None:
+    with factory() as session:
+        active = active_version(session)
+        drops = dropped_scores(session, version_id)
+    too_many = {
+        kind: (n, lost) for kind, (n, lost) in drops.items() if lost > max(1, max_share * n)
+    }
+    if not too_many or active is None:
+        return
+    _discard(factory, version_id)
+    lost_text = ", ".join(
+        f"{lost:,} of {n:,} {kind} scores ({lost / n:.0%})" for kind, (n, lost) in too_many.items()
+    )
+    raise _refuse(
+        f"the version as of {as_of.isoformat()} would take away {lost_text} of active version "
+        f"{active.id} (as of {active.as_of.isoformat()}); at most {max_share:.0%} of a kind may "
+        "go. Check the as-of (a time inside the bulk of the store's data) and the warehouse",
+        dropped={k: lost for k, (_, lost) in too_many.items()},
+        active_version=active.id,
+    )
+
+
+def _discard(factory: sessionmaker[Session], version_id: int) -> None:
+    """Remove a version that was written but will never be served."""
+    with factory() as session, session.begin():
+        session.execute(delete(EntityScore).where(EntityScore.version_id == version_id))
+        session.execute(delete(ReviewBurst).where(ReviewBurst.version_id == version_id))
+        session.execute(
+            delete(ScoreVersion).where(
+                ScoreVersion.id == version_id, ScoreVersion.state == VersionState.BUILDING
+            )
+        )
 
 
 def activate(factory: sessionmaker[Session], version_id: int, *, entities: int) -> None:

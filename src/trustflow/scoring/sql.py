@@ -333,13 +333,25 @@ shop_orders AS (
     WHERE o.recent = 1 OR w.extended = 1
     GROUP BY o.shop_id
 ),
-shop_chats AS (
-    SELECT c.shop_id, COUNT(*) AS chats,
-           SUM({slow_chat}) AS slow_chats
-    FROM chats c JOIN shop_windows w ON w.shop_id = c.shop_id
+customers AS (
+    SELECT DISTINCT shop_id, buyer_id FROM base
+),
+buyer_chats AS (
+    -- one buyer, one voice: only customers' chats, and of each its first in the window
+    SELECT c.shop_id, c.first_message_at, c.first_response_seconds,
+           ROW_NUMBER() OVER (PARTITION BY c.shop_id, c.buyer_id
+                              ORDER BY c.first_message_at, c.id) AS nth
+    FROM chats c
+    JOIN shop_windows w ON w.shop_id = c.shop_id
+    JOIN customers cu ON cu.shop_id = c.shop_id AND cu.buyer_id = c.buyer_id
     WHERE {_secs("c.first_message_at")} < {t}
       AND {_secs("c.first_message_at")} >= {t} - (CASE WHEN w.extended = 1
           THEN {store_long * DAY} ELSE {store.window_days * DAY} END)
+),
+shop_chats AS (
+    SELECT c.shop_id, COUNT(*) AS chats,
+           SUM({slow_chat}) AS slow_chats
+    FROM buyer_chats c WHERE c.nth = 1
     GROUP BY c.shop_id
 ),
 shop_requests AS (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -14,11 +15,14 @@ from sqlalchemy import Engine
 from trustflow import migrate
 from trustflow.analytics.summary import marketplace_summary
 from trustflow.db import make_engine, session_factory
+from trustflow.errors import Conflict, ErrorCode
 from trustflow.simulate.config import SimConfig
 from trustflow.simulate.market import DayStats, Simulation
 from trustflow.traffic.policy import FeedPolicy
 
 STORE_NAME = "marketplace.db"
+#: The warehouse the demo scores from, beside its store: replaced with it.
+WAREHOUSE_DIR = "warehouse"
 
 
 @dataclass
@@ -30,12 +34,35 @@ class SimulationRun:
     days: list[DayStats]
 
 
-def fresh_store(out_dir: Path) -> tuple[Engine, Path]:
-    """A new, migrated SQLite store in ``out_dir`` (an earlier run's store is replaced)."""
+def _store_files(out_dir: Path) -> list[Path]:
+    store = out_dir / STORE_NAME
+    return [Path(f"{store}{suffix}") for suffix in ("", "-wal", "-shm")]
+
+
+def check_output(out_dir: Path, *, replace: bool = False) -> None:
+    """Refuse (``output_exists``) an ``out_dir`` holding the store of an earlier run, with the
+    API keys made on it since, unless ``replace``."""
+    if not replace and any(f.exists() for f in _store_files(out_dir)):
+        raise Conflict(
+            f"{out_dir / STORE_NAME} holds the store of an earlier run (and any API keys made "
+            "on it): choose another --out, or pass --force to replace it",
+            code=ErrorCode.OUTPUT_EXISTS,
+            store=str(out_dir / STORE_NAME),
+        )
+
+
+def fresh_store(out_dir: Path, *, replace: bool = False) -> tuple[Engine, Path]:
+    """A new, migrated SQLite store in ``out_dir``.
+
+    An earlier run's store is refused (:func:`check_output`) unless ``replace``: then it
+    goes, and its warehouse with it, so the new store is never scored from the old files.
+    """
+    check_output(out_dir, replace=replace)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = out_dir / STORE_NAME
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    for f in _store_files(out_dir):
+        f.unlink(missing_ok=True)
+    shutil.rmtree(out_dir / WAREHOUSE_DIR, ignore_errors=True)
     engine = make_engine(f"sqlite:///{store.as_posix()}")
     migrate.upgrade(engine)
     return engine, store
@@ -48,8 +75,11 @@ def run_simulation(
     policy: FeedPolicy | None = None,
     on_day: Callable[[DayStats], None] | None = None,
     on_built: Callable[[], None] | None = None,
+    replace: bool = False,
 ) -> SimulationRun:
-    engine, store = fresh_store(out_dir)
+    """Simulate ``config`` into a fresh store in ``out_dir`` (``replace``: see
+    :func:`fresh_store`)."""
+    engine, store = fresh_store(out_dir, replace=replace)
     simulation = Simulation(config, session_factory(engine), policy=policy)
     population = simulation.build()
     if on_built is not None:

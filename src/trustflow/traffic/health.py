@@ -71,6 +71,7 @@ __all__ = [
     "HealthReport",
     "PartyDelivery",
     "TrafficHealth",
+    "chart_figure",
     "gini",
     "health_report",
     "render_text",
@@ -469,19 +470,23 @@ def _row(label: str, t: TrafficHealth) -> list[str]:
 
 def render_text(report: HealthReport) -> list[Table]:
     """Tables for a terminal: the days and the window, impressions by surface, and the parties
-    whose Chuanliu promises were delivered worst."""
+    whose Chuanliu promises were delivered worst. A figure too wide for its column folds onto
+    a second line rather than being cut to "…"."""
     from rich.table import Table
 
     daily = Table(title=f"Traffic health · {report.start} – {report.end}")
     for name in ("day", "impressions", "reward (share)", "parties", "Gini"):
-        daily.add_column(name, justify="left" if name == "day" else "right")
-    daily.add_column(f"top {TOP_PARTIES_PERCENT}%", justify="right")
-    daily.add_column(f"new merchants (<{NEW_MERCHANT_DAYS}d)", justify="right")
-    daily.add_column("new, of reward", justify="right")
-    daily.add_column("Chuanliu promised", justify="right")
-    daily.add_column("delivered", justify="right")
-    daily.add_column("ratio", justify="right")
-    daily.add_column(f"<{UNDER_DELIVERY_PERCENT}% / >{OVER_DELIVERY_PERCENT}%", justify="right")
+        daily.add_column(name, justify="left" if name == "day" else "right", overflow="fold")
+    for name in (
+        f"top {TOP_PARTIES_PERCENT}%",
+        f"new merchants (<{NEW_MERCHANT_DAYS}d)",
+        "new, of reward",
+        "Chuanliu promised",
+        "delivered",
+        "ratio",
+        f"<{UNDER_DELIVERY_PERCENT}% / >{OVER_DELIVERY_PERCENT}%",
+    ):
+        daily.add_column(name, justify="right", overflow="fold")
     for day in report.days:
         daily.add_row(*_row(day.start.isoformat(), day))
     daily.add_section()
@@ -523,90 +528,107 @@ def render_text(report: HealthReport) -> list[Table]:
 def write_chart(report: HealthReport, path: Path) -> Path:
     """Write an HTML page charting daily concentration, new-merchant share and Chuanliu
     delivery to ``path``. plotly.js is embedded in the page, so it opens offline."""
+    fig = chart_figure(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(
+        path,
+        include_plotlyjs=True,
+        full_html=True,
+        config={"displaylogo": False},
+        div_id="traffic-health",  # not a random id: the same report gives the same page
+    )
+    return path
+
+
+def chart_figure(report: HealthReport) -> Any:
+    """The Plotly figure :func:`write_chart` draws, one point per day of the window.
+
+    ``report.days`` holds every day, so a day without traffic is on the chart: its counts
+    (impressions promised and delivered) are zero, and its shares and ratios, having nothing to
+    divide by, are gaps in their lines (``connectgaps=False``) rather than a zero that reads as
+    "no new merchants were shown" or a ramp drawn across the days without data.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from trustflow.web.plotly_text import plotly_text as text
+
     days = [d.start.isoformat() for d in report.days]
+
+    def rate(values: list[float | None], name: str) -> Any:
+        return go.Scatter(x=days, y=values, name=text(name), connectgaps=False)
 
     fig = make_subplots(
         rows=3,
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.08,
-        subplot_titles=(
-            "Traffic concentration (流量集中度)",
-            f"Share to new merchants under {NEW_MERCHANT_DAYS} days (新商家曝光占比)",
-            "Chuanliu reward impressions: promised vs delivered (川流计划 承诺与交付)",
+        subplot_titles=tuple(
+            text(t)
+            for t in (
+                "Traffic concentration (流量集中度)",
+                f"Share to new merchants under {NEW_MERCHANT_DAYS} days (新商家曝光占比)",
+                "Chuanliu reward impressions: promised vs delivered (川流计划 承诺与交付)",
+            )
         ),
         specs=[[{}], [{}], [{"secondary_y": True}]],
     )
+    fig.add_trace(rate([d.gini for d in report.days], "Gini (基尼系数)"), row=1, col=1)
     fig.add_trace(
-        go.Scatter(x=days, y=[d.gini for d in report.days], name="Gini (基尼系数)"),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=days,
-            y=[d.top_share for d in report.days],
-            name=f"Top {TOP_PARTIES_PERCENT}% parties' share (头部{TOP_PARTIES_PERCENT}%占比)",
+        rate(
+            [d.top_share for d in report.days],
+            f"Top {TOP_PARTIES_PERCENT}% parties' share (头部{TOP_PARTIES_PERCENT}%占比)",
         ),
         row=1,
         col=1,
     )
     fig.add_trace(
-        go.Scatter(
-            x=days,
-            y=[d.new_merchant_share for d in report.days],
-            name="Of all impressions (全部曝光)",
+        rate([d.new_merchant_share for d in report.days], "Of all impressions (全部曝光)"),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        rate(
+            [d.new_merchant_reward_share for d in report.days], "Of reward impressions (奖励流量)"
         ),
         row=2,
         col=1,
     )
     fig.add_trace(
-        go.Scatter(
-            x=days,
-            y=[d.new_merchant_reward_share for d in report.days],
-            name="Of reward impressions (奖励流量)",
-        ),
-        row=2,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(x=days, y=[d.delivery.promised for d in report.days], name="Promised (承诺)"),
+        go.Bar(x=days, y=[d.delivery.promised for d in report.days], name=text("Promised (承诺)")),
         row=3,
         col=1,
     )
     fig.add_trace(
-        go.Bar(x=days, y=[d.delivery.delivered for d in report.days], name="Delivered (交付)"),
+        go.Bar(
+            x=days, y=[d.delivery.delivered for d in report.days], name=text("Delivered (交付)")
+        ),
         row=3,
         col=1,
     )
-    fig.add_trace(
-        go.Scatter(
-            x=days,
-            y=[d.delivery.ratio for d in report.days],
-            name="Delivery ratio (交付率)",
-            mode="lines+markers",
-        ),
+    ratio = rate([d.delivery.ratio for d in report.days], "Delivery ratio (交付率)")
+    ratio.mode = "lines+markers"
+    fig.add_trace(ratio, row=3, col=1, secondary_y=True)
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    fig.update_yaxes(title_text=text("0 = equal (均衡)"), rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(
+        title_text=text("share (占比)"), tickformat=".0%", rangemode="tozero", row=2, col=1
+    )
+    fig.update_yaxes(title_text=text("impressions (曝光)"), row=3, col=1)
+    fig.update_yaxes(
+        title_text=text("delivered ÷ promised (交付率)"),
+        tickformat=".0%",
         row=3,
         col=1,
         secondary_y=True,
     )
-    fig.update_yaxes(title_text="0 = equal (均衡)", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="share (占比)", tickformat=".0%", rangemode="tozero", row=2, col=1)
-    fig.update_yaxes(title_text="impressions (曝光)", row=3, col=1)
-    fig.update_yaxes(
-        title_text="delivered ÷ promised", tickformat=".0%", row=3, col=1, secondary_y=True
-    )
     fig.update_layout(
-        title=f"Traffic health (流量生态健康) · {report.start} – {report.end}",
+        title=text(f"Traffic health (流量生态健康) · {report.start} – {report.end}"),
         template="plotly_white",
         barmode="group",
         height=960,
         legend={"orientation": "h"},
-        margin={"l": 60, "r": 60, "t": 90, "b": 40},
+        margin={"l": 20, "r": 20, "t": 90, "b": 20},
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(path, include_plotlyjs=True, full_html=True, config={"displaylogo": False})
-    return path
+    return fig

@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from trustflow.api.types import Id, Label
 from trustflow.schemas_base import Shape
 from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.plan_models import CandidateKind, PlanStatus
+from trustflow.types import Instant
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")]
 
@@ -17,7 +18,7 @@ class ImpressionIn(Shape):
     surface: Surface
     item_kind: ItemKind
     item_id: Id
-    shown_at: AwareDatetime
+    shown_at: Instant
     buyer_id: Id | None = None
     count: Annotated[int, Field(ge=1, le=10**9)] = 1
     is_reward: bool = False

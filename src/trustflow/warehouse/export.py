@@ -10,6 +10,14 @@ files that the next export simply rewrites: exporting is idempotent.
 
 Dimension tables (shops, creators, products, categories, live sessions, short videos, burst
 verdicts, upheld appeals) are small and copied whole.
+
+A warehouse holds one store's data. The manifest records the store's id
+(:mod:`trustflow.store_identity`), and an export from any other store is refused before a file
+is touched: its order ids would collide with the first store's, its days would overwrite the
+first store's partitions, and scores would be published from the mix. A manifest written before
+stores had an id is adopted only by a full export (``--full``), which rewrites every partition
+from this store and removes the ones it did not write; an incremental export refuses it, since
+it cannot tell whose data the folder holds (docs/scores.md, "Pipeline").
 """
 
 from __future__ import annotations
@@ -30,11 +38,13 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import NullType
 
 import trustflow.models  # noqa: F401  (every table, so foreign keys resolve)
+from trustflow import store_identity
 from trustflow.accounts.models import Creator
 from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
 from trustflow.catalog.models import Category, Product, Shop
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import UtcDateTime
+from trustflow.errors import Conflict, ErrorCode
 from trustflow.orders.models import Order
 from trustflow.scoring.models import AppealStatus, BurstDecision, ScoreAppeal
 from trustflow.traffic.models import Impression
@@ -266,16 +276,64 @@ def read_manifest(root: Path) -> dict[str, Any]:
     return data
 
 
+def _holds_data(root: Path) -> bool:
+    return any(root.glob("*/day=*/*.parquet")) or any((root / "dims").glob("*.parquet"))
+
+
+def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    tmp = root / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    os.replace(tmp, root / MANIFEST)
+
+
+def claim(root: Path, store: str, *, full: bool = False) -> dict[str, Any]:
+    """The manifest to export ``store`` on, once the warehouse under ``root`` is known to be
+    this store's; refuses (and touches nothing) when it is another store's, or unknown."""
+    manifest = read_manifest(root)
+    owner = manifest.get("store_id")
+    if owner is not None and owner != store:
+        raise Conflict(
+            f"the warehouse at {root} holds the data of store {owner}, not of this store "
+            f"({store}); point TRUSTFLOW_WAREHOUSE at another file for this store, or remove "
+            f"the folder {root} (and its .duckdb file) to rebuild it from this store",
+            code=ErrorCode.WAREHOUSE_BELONGS_TO_OTHER_STORE,
+            warehouse=str(root),
+            warehouse_store_id=owner,
+            store_id=store,
+        )
+    if owner is None and _holds_data(root):
+        if not full:
+            raise Conflict(
+                f"the warehouse at {root} records no store (an earlier trustflow wrote it), so "
+                "its data may be another store's; run `trustflow warehouse export --full` to "
+                "rewrite it from this store, or point TRUSTFLOW_WAREHOUSE at another file",
+                code=ErrorCode.WAREHOUSE_STORE_UNKNOWN,
+                warehouse=str(root),
+                store_id=store,
+            )
+        return {"store_id": store, "watermarks": {}}
+    if owner is None:  # a new warehouse: claim it before the first file is written
+        root.mkdir(parents=True, exist_ok=True)
+        manifest = {"store_id": store, "watermarks": {}}
+        _write_manifest(root, manifest)
+    return {"store_id": store, "watermarks": {}} if full else manifest
+
+
 def export(engine: Engine, root: Path, *, full: bool = False) -> ExportReport:
-    """Bring the warehouse under ``root`` up to date with the store; returns what moved."""
+    """Bring the warehouse under ``root`` up to date with the store; returns what moved.
+
+    ``full`` ignores the watermarks, rewrites every partition from the store and removes the
+    partitions the store no longer has."""
+    store = store_identity.store_id(engine)
+    manifest = claim(root, store, full=full)
     root.mkdir(parents=True, exist_ok=True)
-    manifest = {"watermarks": {}} if full else read_manifest(root)
     watermarks: dict[str, str] = dict(manifest.get("watermarks", {}))
     report = ExportReport()
+    written: set[Path] = set()
     for fact in FACTS:
         since = watermarks.get(fact.name)
         report.tables[fact.name], new_mark = _export_fact(
-            engine, root, fact, datetime.fromisoformat(since) if since else None
+            engine, root, fact, datetime.fromisoformat(since) if since else None, written
         )
         if new_mark is not None:
             watermarks[fact.name] = new_mark.isoformat()
@@ -287,19 +345,25 @@ def export(engine: Engine, root: Path, *, full: bool = False) -> ExportReport:
         table = _read(engine, stmt, schema)
         _write_atomically(table, root / "dims" / f"{dim.name}.parquet")
         report.tables[dim.name] = {"rows": table.num_rows, "partitions": 1}
-    manifest = {
-        "watermarks": watermarks,
-        "exported_at": datetime.now(UTC).isoformat(),
-        "tables": report.tables,
-    }
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(tmp, root / MANIFEST)
+    if full:
+        for fact in FACTS:
+            for stale in (root / fact.name).glob("day=*/part-0.parquet"):
+                if stale not in written:
+                    stale.unlink()
+    _write_manifest(
+        root,
+        {
+            "store_id": store,
+            "watermarks": watermarks,
+            "exported_at": datetime.now(UTC).isoformat(),
+            "tables": report.tables,
+        },
+    )
     return report
 
 
 def _export_fact(
-    engine: Engine, root: Path, fact: Fact, since: datetime | None
+    engine: Engine, root: Path, fact: Fact, since: datetime | None, written_paths: set[Path]
 ) -> tuple[dict[str, Any], datetime | None]:
     schema = arrow_schema(fact.columns)
     stmt = select(*fact.columns)
@@ -329,7 +393,9 @@ def _export_fact(
         if days is not None and day not in days:
             continue
         part = table.filter(pc.equal(day_values, pa.scalar(day, pa.date32())))
-        _write_atomically(part, _day_path(root, fact.name, day))
+        path = _day_path(root, fact.name, day)
+        _write_atomically(part, path)
+        written_paths.add(path)
         written += 1
         rows += part.num_rows
     return {"rows": rows, "partitions": written}, new_mark

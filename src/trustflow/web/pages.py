@@ -15,7 +15,15 @@ from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from trustflow.scoring import rules
-from trustflow.web.report import FIELD_NAMES, SURFACE_NAMES
+from trustflow.web.report import (
+    CHART_TEXT,
+    DAILY_TICKS_UP_TO,
+    DAY_TICKS,
+    FIELD_NAMES,
+    SHOP_KIND_NAMES,
+    SURFACE_NAMES,
+    TIER_NAMES,
+)
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(
@@ -26,13 +34,25 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard() -> str:
-    return _env.get_template("dashboard.html").render(fields=FIELD_NAMES, surfaces=SURFACE_NAMES)
+    return _env.get_template("dashboard.html").render(
+        fields=FIELD_NAMES,
+        surfaces=SURFACE_NAMES,
+        shop_kinds=SHOP_KIND_NAMES,
+        chart_text=CHART_TEXT,
+        day_ticks=DAY_TICKS,
+        daily_ticks_up_to=DAILY_TICKS_UP_TO,
+    )
 
 
 @router.get("/scores", response_class=HTMLResponse)
 def my_scores() -> str:
     """A merchant's (or creator's) own scores: breakdown, hints, trend and what they allow."""
-    return _env.get_template("scores.html").render(metric_names_zh=rules.METRIC_NAMES_ZH)
+    return _env.get_template("scores.html").render(
+        metric_names_zh=rules.METRIC_NAMES_ZH,
+        tiers=TIER_NAMES,
+        day_ticks=DAY_TICKS,
+        daily_ticks_up_to=DAILY_TICKS_UP_TO,
+    )
 
 
 @router.get("/static/plotly.min.js")

@@ -33,12 +33,13 @@ from trustflow.accounts.schemas import (
     ServiceProviderOut,
 )
 from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.types import IdPath, Limit, Offset
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], responses=ERROR_RESPONSES)
 
 
 @router.get("/me", response_model=MeOut)

@@ -24,6 +24,7 @@ from trustflow.aftersales.schemas import (
     ReviewOut,
 )
 from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.types import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.errors import Forbidden, NotFound
@@ -32,7 +33,7 @@ from trustflow.orders.models import Order
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 
-router = APIRouter(tags=["after-sales"])
+router = APIRouter(tags=["after-sales"], responses=ERROR_RESPONSES)
 
 
 @router.post(

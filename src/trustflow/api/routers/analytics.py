@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from trustflow.accounts import access
 from trustflow.analytics import summary as analytics
 from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.error_responses import ERROR_RESPONSES
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(tags=["analytics"], responses=ERROR_RESPONSES)
 
 
 @router.get("/analytics/overview")

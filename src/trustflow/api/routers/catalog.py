@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.types import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import Category, ListingStatus, PriceChange, Product, Shop, Sku
@@ -33,8 +33,9 @@ from trustflow.db import utcnow
 from trustflow.errors import NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
+from trustflow.types import Instant
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES)
 
 
 @router.post("/categories", response_model=CategoryOut, status_code=status.HTTP_201_CREATED)
@@ -234,7 +235,7 @@ def get_lowest_price(
     sku_id: IdPath,
     session: SessionDep,
     principal: PrincipalDep,
-    at: Annotated[AwareDatetime | None, Query()] = None,
+    at: Annotated[Instant | None, Query()] = None,
 ) -> LowestPriceOut:
     """The lowest price in the 30 days up to ``at`` (default now): the "30-day low" check."""
     sku = catalog_service.get_sku(session, sku_id)

@@ -10,6 +10,7 @@ from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.types import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.content import service as content_service
@@ -19,7 +20,7 @@ from trustflow.errors import Forbidden, InvalidInput
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 
-router = APIRouter(tags=["content"])
+router = APIRouter(tags=["content"], responses=ERROR_RESPONSES)
 
 
 def _require_host(

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.types import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.db import utcnow
@@ -17,7 +18,7 @@ from trustflow.distribution.schemas import OfferIn, OfferOut, SelectionIn, Selec
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 
-router = APIRouter(tags=["distribution"])
+router = APIRouter(tags=["distribution"], responses=ERROR_RESPONSES)
 
 
 @router.post("/offers", response_model=OfferOut, status_code=status.HTTP_201_CREATED)

@@ -16,6 +16,7 @@ from trustflow.accounts import access
 from trustflow.accounts.models import Creator, Role
 from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
+from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.types import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import Product
@@ -41,7 +42,7 @@ from trustflow.scoring.schemas import (
     TierOut,
 )
 
-router = APIRouter(tags=["scores"])
+router = APIRouter(tags=["scores"], responses=ERROR_RESPONSES)
 EPOCH = date(1970, 1, 1)
 
 

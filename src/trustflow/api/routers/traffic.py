@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.api.deps import CachedPrincipalDep, PrincipalDep, SessionDep
+from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.types import Limit, Offset
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
@@ -29,7 +30,7 @@ from trustflow.traffic.schemas import (
 )
 from trustflow.traffic.serving import MAX_ITEMS, FeedServer
 
-router = APIRouter(tags=["traffic"])
+router = APIRouter(tags=["traffic"], responses=ERROR_RESPONSES)
 #: the feed's path under the API prefix, and the largest user id a feed request may name
 FEED_ROUTE = "/feed"
 MAX_USER_ID = 2**62
