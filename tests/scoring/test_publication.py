@@ -170,3 +170,13 @@ def test_one_entity_may_lose_its_score_without_a_refusal(
     run = scoring.compute_scores(engine, wh, as_of=later + timedelta(days=4))
 
     assert run.entities == {"store": 1, "product": 1}  # the quiet shop aged out, as it should
+
+
+def test_the_default_as_of_and_the_guard_are_published_as_they_run() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "scores.md").read_text()
+    pipeline = doc[doc.index("## Pipeline") :]
+
+    assert f"at least {scoring.BUSY_DAY_SHARE:.0%} of the store's median daily orders" in pipeline
+    assert f"over its {scoring.RECENT_ACTIVE_DAYS} newest days with orders" in pipeline
+    assert f"more than {scoring.AS_OF_SLACK.days} days (the store" in pipeline
+    assert f"more than {scoring.MAX_DROP_SHARE:.0%} of the entities" in pipeline
