@@ -114,13 +114,13 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1_024, description="Largest request body accepted; beyond: 413."
     )
     rate_limit_writes_per_minute: int = Field(
-        default=600, ge=0, description="POST/PUT/PATCH/DELETE per API key and minute (0: none)."
+        default=6_000, ge=0, description="POST/PUT/PATCH/DELETE per API key and minute (0: none)."
     )
     rate_limit_reads_per_minute: int = Field(
-        default=3_000, ge=0, description="Other requests per API key and minute, the feed apart."
+        default=12_000, ge=0, description="Other requests per API key and minute, the feed apart."
     )
     rate_limit_anonymous_per_minute: int = Field(
-        default=1_200,
+        default=3_000,
         ge=0,
         description="Requests per client address and minute without a working key (0: none).",
     )

@@ -4,13 +4,14 @@ A shop's name is how buyers and operators tell shops apart, so a name must show 
 :func:`normalise_name` gives every name one form (Unicode NFKC, trimmed, each run of spaces one
 space) and refuses what a reader cannot see or that changes how the rest is drawn: bidi
 controls (a right-to-left override turns ``Shop 2`` into ``2 pohS`` on screen), zero-width
-characters, other control and format characters, unassigned and private-use code points, and
-stacks of combining marks. :func:`name_skeleton` is the key two names share when they look
-alike: the Unicode TR39 skeleton (https://www.unicode.org/reports/tr39/#def-skeleton) of the
-casefolded name, casefolded again, so ``Shоp 2`` (a Cyrillic ``о``) and ``SHOP 2`` meet
-``Shop 2``. The skeleton maps every character to the prototype Unicode's ``confusables.txt``
-gives it, as the ``confusable-homoglyphs`` package ships that table (its
-``confusables.json``).
+characters, other control and format characters (tag characters that smuggle hidden text
+included), line and paragraph separators, and stacks of combining marks.
+
+:func:`name_skeleton` is the key two names share when they look alike: the Unicode TR39
+skeleton (https://www.unicode.org/reports/tr39/#def-skeleton) of the casefolded name,
+casefolded again, so ``Shоp 2`` (a Cyrillic ``о``) and ``SHOP 2`` meet ``Shop 2``. The skeleton
+maps every character to the prototype Unicode's ``confusables.txt`` gives it, as the
+``confusable-homoglyphs`` package ships that table (its ``confusables.json``).
 
 Casefolding first means upper- and lower-case spellings of one name always meet; it also means a
 capital ``I`` is compared as ``i``, not as the ``l`` it resembles (``1`` and ``l`` still meet).
@@ -31,6 +32,7 @@ from importlib import resources
 __all__ = [
     "BIDI_CONTROLS",
     "MAX_COMBINING_RUN",
+    "REFUSED_CATEGORIES",
     "ZERO_WIDTH",
     "NameRefused",
     "name_skeleton",
@@ -48,13 +50,12 @@ ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 #: not writing: real scripts stack two or three after NFKC.
 MAX_COMBINING_RUN = 4
 
-#: General categories refused wherever they appear, with what the refusal calls them.
-_REFUSED_CATEGORIES = {
+#: General categories refused wherever they appear, with what the refusal calls them: every
+#: bidi control and zero-width character is a format character (Cf), named apart above.
+REFUSED_CATEGORIES = {
     "Cc": "control characters (tabs and line breaks included)",
     "Cf": "format characters",
     "Cs": "unpaired surrogates",
-    "Co": "private-use characters",
-    "Cn": "unassigned characters",
     "Zl": "line separators",
     "Zp": "paragraph separators",
 }
@@ -100,7 +101,7 @@ def _refuse_invisible(ch: str) -> None:
             "name_zero_width",
             f"a name may not contain zero-width characters (U+{ord(ch):04X})",
         )
-    what = _REFUSED_CATEGORIES.get(unicodedata.category(ch))
+    what = REFUSED_CATEGORIES.get(unicodedata.category(ch))
     if what is not None:
         raise NameRefused(
             "name_invisible_character", f"a name may not contain {what} (U+{ord(ch):04X})"

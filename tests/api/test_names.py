@@ -69,7 +69,7 @@ def test_a_name_is_kept_in_one_normal_form(raw: str, normal: str) -> None:
         ("Sh\x07op", "name_invisible_character"),
         ("Shop\n2", "name_invisible_character"),
         ("Shop\u00ad2", "name_invisible_character"),  # soft hyphen: a format character
-        ("Shop\ue000", "name_invisible_character"),  # private use
+        ("Shop\U000e0041", "name_invisible_character"),  # a tag character: hidden text
         ("Shop\u2028", "name_invisible_character"),  # line separator
         ("   ", "name_empty"),
         ("\u3000", "name_empty"),

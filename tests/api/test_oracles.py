@@ -137,6 +137,9 @@ def test_another_buyers_order_answers_as_a_missing_one(
 def test_another_buyers_chat_and_after_sales_request_answer_as_missing_ones(world: World) -> None:
     c = world.client
     theirs = _order(world, "other_buyer", "o-4", paid=True)
+    for step in ("ship", "deliver"):
+        r = c.post(f"{API}/orders/{theirs['id']}/{step}", headers=world.as_("merchant_a"))
+        assert r.status_code == 200, r.text
     request = c.post(
         f"{API}/orders/{theirs['id']}/after-sales",
         json={"kind": "refund_only", "reason": "changed_mind"},

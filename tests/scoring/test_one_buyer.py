@@ -220,3 +220,53 @@ def test_a_buyer_opens_at_most_the_daily_chats_with_one_shop(
         == (START + aftersales_rules.CHAT_LIMIT_WINDOW - refused_at).total_seconds()
     )
     assert _chats_to(factory, buyer, shop) == cap + 1
+
+
+def _bad_reviews(factory: sessionmaker[Session], shop_id: int) -> float:
+    with factory() as s:
+        score = scoring.get_score(s, ScoreKind.STORE, shop_id)
+        assert score is not None
+        bad = next(m for m in score.detail["metrics"] if m["metric"] == "bad_review_rate")
+        return float(bad["defects"])
+
+
+def test_a_buyers_bad_reviews_of_one_shop_weigh_one_voice(
+    engine: Engine, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    market = _market(factory)
+    rival = market.rival
+    # a warehouse each time: the orders below are written back in time, past a watermark
+    scoring.compute_scores(engine, tmp_path / "before", as_of=NOW)
+    before = _bad_reviews(factory, rival.shop_id)
+
+    # one buyer orders eight times, a day apart (no burst to hold), and gives each one star
+    with transaction(factory) as s:
+        for day in range(8):
+            factories.delivered_orders(
+                s,
+                rival,
+                buyer_id=market.attacker,
+                count=1,
+                start=START + timedelta(days=day),
+                stars=[1],
+                key=f"bad{day}-",
+            )
+    scoring.compute_scores(engine, tmp_path / "one", as_of=NOW)
+    one_buyer = _bad_reviews(factory, rival.shop_id)
+    assert before < one_buyer <= before + 1
+
+    # four unhappy customers, one bad review each, are four voices
+    with transaction(factory) as s:
+        for i in range(4):
+            buyer = factories.buyer(s, f"unhappy {i}")
+            factories.delivered_orders(
+                s,
+                rival,
+                buyer_id=buyer,
+                count=1,
+                start=START + timedelta(days=2 * i),
+                stars=[1],
+                key=f"u{i}-",
+            )
+    scoring.compute_scores(engine, tmp_path / "many", as_of=NOW)
+    assert _bad_reviews(factory, rival.shop_id) > one_buyer + 3

@@ -8,6 +8,7 @@ and stay parsed from them.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from fastapi import Path, Query
@@ -25,6 +26,28 @@ def _no_control_chars(value: str) -> str:
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
         raise ValueError("control characters are not allowed")
     return value
+
+
+def _refused_in_the_bmp() -> str:
+    """A regex class body of the characters a name refuses, for the schema: ranges of
+    :data:`trustflow.names.REFUSED_CATEGORIES` in the Basic Multilingual Plane (what JSON
+    Schema's regex dialect can name; the few refused beyond it are refused all the same)."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        category = unicodedata.category(chr(code))
+        if category not in names.REFUSED_CATEGORIES or category == "Cs":
+            continue  # a surrogate in a JSON Schema regex would refuse every emoji
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+
+
+_REFUSED = _refused_in_the_bmp()
+#: What the schema tells clients (and the fuzzer) a name looks like: something to read,
+#: nothing invisible. The server's own check (``_readable``) is the authority.
+_NAME_PATTERN = f"^[^{_REFUSED}]*[^\\s{_REFUSED}][^{_REFUSED}]*$"
 
 
 def _readable(max_length: int, *, optional: bool = False) -> AfterValidator:
@@ -48,13 +71,30 @@ def _readable(max_length: int, *, optional: bool = False) -> AfterValidator:
     return AfterValidator(check)
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), _readable(MAX_NAME)]
+_NAME_SCHEMA = Field(json_schema_extra={"pattern": _NAME_PATTERN})
+_OPTIONAL_NAME_SCHEMA = Field(json_schema_extra={"pattern": f"^$|{_NAME_PATTERN}"})
+
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_NAME),
+    _readable(MAX_NAME),
+    _NAME_SCHEMA,
+]
 """A name people read (shop, creator, merchant, buyer, key label): NFKC, trimmed, with no
 bidi control, zero-width, control or format character (see :mod:`trustflow.names`)."""
-Title = Annotated[str, StringConstraints(min_length=1, max_length=200), _readable(200)]
+Title = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), _readable(200), _NAME_SCHEMA
+]
 """A product's title: a name, as :data:`Name`."""
-CategoryName = Annotated[str, StringConstraints(min_length=1, max_length=80), _readable(80)]
-Brand = Annotated[str, StringConstraints(max_length=80), _readable(80, optional=True)]
+CategoryName = Annotated[
+    str, StringConstraints(min_length=1, max_length=80), _readable(80), _NAME_SCHEMA
+]
+Brand = Annotated[
+    str,
+    StringConstraints(max_length=80),
+    _readable(80, optional=True),
+    _OPTIONAL_NAME_SCHEMA,
+]
 Label = Annotated[str, StringConstraints(max_length=40), AfterValidator(_no_control_chars)]
 ShortText = Annotated[str, StringConstraints(max_length=120), AfterValidator(_no_control_chars)]
 LongText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_control_chars)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
 from trustflow.api.types import Brand, CategoryName, Code, Id, Name, ShortText, Title
 from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
@@ -53,7 +53,7 @@ class ProductIn(Shape):
     title: Title
     category_id: Id | None = None
     brand: Brand = ""
-    brand_authorised: bool = False
+    brand_authorised: StrictBool = False
 
 
 class ProductPatch(Shape):
