@@ -111,7 +111,9 @@ class Settings(BaseSettings):
 
     # --- Limits at the API's edge (trustflow.api.limits): per process, kept in memory.
     max_body_bytes: int = Field(
-        default=1_048_576, ge=1_024, description="Largest request body accepted; beyond: 413."
+        default=8_388_608,  # 8 MiB: the largest valid body, 10,000 impressions, is about 5 MB
+        ge=1_024,
+        description="Largest request body accepted; beyond: 413.",
     )
     rate_limit_writes_per_minute: int = Field(
         default=6_000, ge=0, description="POST/PUT/PATCH/DELETE per API key and minute (0: none)."

@@ -26,9 +26,8 @@ shop in one day are held for review instead of scored (:data:`BURST_MIN_BAD_REVI
 Only the scored party's defects count: a carrier's breakage is not the merchant's, and a
 merchant's late pick-up is not the creator's.
 
-One buyer, one voice. A buyer's bad reviews of one shop (of one creator's sales) in the 90
-days of orders read weigh one bad review between them. ``slow_chat_rate`` counts each
-customer once per shop and window, by their first chat with the shop in the window; later
+One buyer, one voice in chats: ``slow_chat_rate`` counts each customer once per shop and
+window, by their first chat with the shop in the window; later
 chats in the window, and chats of buyers with no paid order from the shop in the 90 days
 before the score's moment, do not count. So a buyer who floods a rival with unanswered chats
 weighs what one slow answer weighs, and an account that never bought weighs nothing

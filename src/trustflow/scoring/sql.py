@@ -108,16 +108,6 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
     event_from = t - EVENT_WINDOW_DAYS * DAY
     burst_days = EVENT_WINDOW_DAYS - 1
     buyer_weight = "COALESCE(bw.weight, 1.0)" if options.abuse_weights else "1.0"
-    # One buyer, one voice: a buyer's bad reviews of one shop (of one creator's sales) in the
-    # orders read weigh one bad review between them, times the buyer's abuse weight.
-    bad_flag = _flag(f"r.held = 0 AND r.stars <= {rules.BAD_REVIEW_MAX_STARS}")
-
-    def one_voice(partition: str) -> str:
-        if not options.abuse_weights:
-            return buyer_weight
-        bad_of_buyer = f"SUM({bad_flag}) OVER (PARTITION BY b.buyer_id, {partition})"
-        return f"{buyer_weight} / GREATEST({bad_of_buyer}, 1)"
-
     held = "(bu.shop_id IS NOT NULL AND r.stars <= {bad})" if options.hold_bursts else "FALSE"
     held = held.format(bad=rules.BAD_REVIEW_MAX_STARS)
     store_long = store.extended_window_days or store.window_days
@@ -274,9 +264,7 @@ facts AS (
     SELECT b.shop_id, b.product_id, b.creator_id, b.age_s,
            {buyer_weight} AS bw,
            {_flag("r.order_id IS NOT NULL AND r.held = 0")} AS reviewed,
-           {bad_flag} AS bad_review,
-           {one_voice("b.shop_id")} AS shop_voice,
-           {one_voice("b.creator_id")} AS creator_voice,
+           {_flag(f"r.held = 0 AND r.stars <= {rules.BAD_REVIEW_MAX_STARS}")} AS bad_review,
            {_flag("r.held = 1")} AS held_review,
            {_flag(f"b.delivered_s < {t}")} AS delivered,
            {_flag(f"b.ship_by_s < {t} AND {not_cancelled_in_time}")} AS pickup_due,
@@ -306,7 +294,7 @@ shop_orders_by_age AS (
            {_flag(f"age_s < {store.window_days * DAY}")} AS recent,
            COUNT(*) AS sample,
            SUM(reviewed) AS reviews,
-           SUM(bad_review * shop_voice) AS bad_reviews,
+           SUM(bad_review * bw) AS bad_reviews,
            SUM(held_review) AS held_reviews,
            SUM(delivered) AS delivered,
            SUM(merchant_quality * bw) AS quality_refunds,
@@ -386,7 +374,7 @@ product_orders AS (
     SELECT product_id,
            COUNT(*) AS sample,
            SUM(reviewed) AS reviews,
-           SUM(bad_review * shop_voice) AS bad_reviews,
+           SUM(bad_review * bw) AS bad_reviews,
            SUM(held_review) AS held_reviews,
            SUM(delivered) AS delivered,
            SUM(merchant_quality * bw) AS quality_refunds,
@@ -404,7 +392,7 @@ creator_tally AS (
            COUNT(*) AS sample,
            SUM(reviewed * {recency}) AS reviews,
            SUM(reviewed * {recency} * {recency}) AS reviews_sq,
-           SUM(bad_review * creator_voice * {recency}) AS bad_reviews,
+           SUM(bad_review * bw * {recency}) AS bad_reviews,
            SUM(held_review) AS held_reviews,
            SUM(delivered * {recency}) AS delivered,
            SUM(delivered * {recency} * {recency}) AS delivered_sq,
