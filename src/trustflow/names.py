@@ -8,13 +8,15 @@ characters, other control and format characters (tag characters that smuggle hid
 included), line and paragraph separators, and stacks of combining marks.
 
 :func:`name_skeleton` is the key two names share when they look alike: the Unicode TR39
-skeleton (https://www.unicode.org/reports/tr39/#def-skeleton) of the casefolded name,
-casefolded again, so ``Shоp 2`` (a Cyrillic ``о``) and ``SHOP 2`` meet ``Shop 2``. The skeleton
-maps every character to the prototype Unicode's ``confusables.txt`` gives it, as the
-``confusable-homoglyphs`` package ships that table (its ``confusables.json``).
+skeleton (https://www.unicode.org/reports/tr39/#def-skeleton) of the name, casefolded, and
+the skeleton of that, casefolded again: so ``Shоp 2`` (a Cyrillic ``о``), ``ТЕА`` (Cyrillic
+capitals, whose small forms look like nothing Latin) and ``SHOP 2`` meet their Latin, any-case
+spellings. The skeleton maps every character to the prototype Unicode's ``confusables.txt``
+gives it, as the ``confusable-homoglyphs`` package ships that table (its ``confusables.json``).
 
-Casefolding first means upper- and lower-case spellings of one name always meet; it also means a
-capital ``I`` is compared as ``i``, not as the ``l`` it resembles (``1`` and ``l`` still meet).
+Looks come before case: a capital ``I`` is compared as the ``l`` it resembles, so ``IKEA``
+meets ``lKEA`` and ``Ikea`` but not ``ikea`` (the one case pair of plain Latin letters whose
+looks disagree).
 
 Pure: no store, no web framework. The API (``trustflow.api.types``), the catalog's shop actions
 and its bulk path all call these functions, so a name is judged the same way everywhere.
@@ -126,7 +128,7 @@ def name_skeleton(name: str) -> str:
     spaced = _SPACES.sub(" ", unicodedata.normalize("NFKC", name))
     text = _SPACES.sub(" ", "".join(ch for ch in spaced if unicodedata.category(ch)[0] != "C"))
     text = text.strip()
-    return skeleton(text.casefold()).casefold()
+    return skeleton(skeleton(text).casefold()).casefold()
 
 
 @functools.cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlalchemy import Engine, inspect, select, text
 from tests.api.conftest import World
 from trustflow import migrate, names
 from trustflow.catalog import bulk as catalog_bulk
+from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import Shop, ShopKind
 from trustflow.db import session_factory, transaction
 from trustflow.errors import Conflict
@@ -295,3 +298,37 @@ def test_the_migration_gives_existing_shops_their_skeletons_and_indexes_them(
     assert index["column_names"] == ["name_skeleton"]
     assert not index["unique"]
     assert _open_shop(world, "SHOP 2").json()["error"]["code"] == "shop_name_confusable"
+
+
+def test_concurrent_look_alikes_open_one_shop(engine: Engine, world: World) -> None:
+    factory = session_factory(engine)
+    look_alikes = ["Tea Shop", "Tеa Shop", "TEA SHOP", "Tea Sh0p", "Теа Shop", "tea shop"]
+    barrier = threading.Barrier(len(look_alikes))
+
+    def open_one(name: str) -> int | Exception:
+        barrier.wait()
+        try:
+            with transaction(factory) as s:
+                return catalog_service.create_shop(
+                    s,
+                    merchant_id=world.a.merchant_id,
+                    name=name,
+                    kind=ShopKind.BRAND,
+                    category_id=world.category_id,
+                ).id
+        except Exception as exc:  # which ones were refused, and why, is the point
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(look_alikes)) as pool:
+        results = list(pool.map(open_one, look_alikes))
+
+    opened = [r for r in results if isinstance(r, int)]
+    assert len(opened) == 1
+    assert all(
+        isinstance(r, Conflict) and r.code.value in ("shop_name_taken", "shop_name_confusable")
+        for r in results
+        if not isinstance(r, int)
+    )
+    with factory() as s:
+        skeletons = s.scalars(select(Shop.name_skeleton).where(Shop.id > world.b.shop_id)).all()
+    assert skeletons == ["tea shop"]

@@ -115,7 +115,7 @@ def _require_owner(session: Session, principal: Principal, scored: Scored, entit
         raise Forbidden(f"only the owner of {scored.value[:-1]} {entity_id} sees its detail")
 
 
-@router.get("/scores/{scored}/{entity_id}", response_model=ScoreOut)
+@router.get("/scores/{scored}/{entity_id:int}", response_model=ScoreOut)
 def get_score(
     scored: Scored, entity_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> ScoreOut:
@@ -161,7 +161,7 @@ def get_score(
     )
 
 
-@router.get("/scores/{scored}/{entity_id}/history", response_model=list[HistoryPointOut])
+@router.get("/scores/{scored}/{entity_id:int}/history", response_model=list[HistoryPointOut])
 def score_history(
     scored: Scored,
     entity_id: IdPath,
