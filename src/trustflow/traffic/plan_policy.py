@@ -43,13 +43,17 @@ FLOOR_QUANTILE = 0.1
 
 class _Borrowed:
     """An engine look-alike whose connections are one already open (the export only asks an
-    engine for connections)."""
+    engine for connections, and for the store's identity in a transaction: the open one)."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
+        yield self._connection
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
         yield self._connection
 
 
