@@ -16,8 +16,8 @@ from pydantic import AfterValidator, Field, StrictInt, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from trustflow import names
+from trustflow.types import MAX_ID
 
-MAX_ID = 2**53
 MAX_FEN = 10**12
 MAX_NAME = 120
 
