@@ -95,8 +95,11 @@ def served(run: SimulationRun) -> Iterator[tuple[str, str]]:
         yield url, key
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, for one module's tests. Playwright's synchronous API keeps an asyncio loop
+    running on this thread while it is open, so it is closed with the module: a session-long
+    browser would leave every later test inside a running loop (``asyncio.run`` refuses)."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
