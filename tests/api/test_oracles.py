@@ -221,3 +221,85 @@ def test_another_shops_draft_product_answers_as_a_missing_one(
     assert _answer(other, draft) == _answer(missing, MISSING)
     assert other.status_code == 404
     assert _lives(world) == lives
+
+
+def _sku_and_offer_of_draft(world: World, draft: int) -> tuple[int, int]:
+    """A SKU and a distribution offer on shop B's draft, made by its merchant."""
+    b = world.as_("merchant_b")
+    sku = world.client.post(
+        f"{API}/products/{draft}/skus", json={"price_fen": 990, "stock": 3}, headers=b
+    )
+    assert sku.status_code == 201, sku.text
+    offer = world.client.post(
+        f"{API}/offers", json={"product_id": draft, "commission_bps": 1000}, headers=b
+    )
+    assert offer.status_code == 201, offer.text
+    return int(sku.json()["id"]), int(offer.json()["id"])
+
+
+def test_changing_another_shops_draft_answers_as_a_missing_product(world: World) -> None:
+    """A rival merchant who edits, adds SKUs to, re-prices, or offers another shop's draft
+    learns nothing: each answer is the one for an id that does not exist, and nothing moves."""
+    draft = _draft_of_shop_b(world)
+    sku, offer = _sku_and_offer_of_draft(world, draft)
+    a = world.as_("merchant_a")
+    calls = {
+        "list it": lambda i: world.client.patch(
+            f"{API}/products/{i}", json={"status": "listed"}, headers=a
+        ),
+        "add a sku": lambda i: world.client.post(
+            f"{API}/products/{i}/skus", json={"price_fen": 1, "stock": 1}, headers=a
+        ),
+        "re-price a sku": lambda i: world.client.patch(
+            f"{API}/skus/{i}", json={"price_fen": 1}, headers=a
+        ),
+        "offer it": lambda i: world.client.post(
+            f"{API}/offers", json={"product_id": i, "commission_bps": 9000}, headers=a
+        ),
+        "end its offer": lambda i: world.client.post(f"{API}/offers/{i}/end", headers=a),
+    }
+    ids = {"re-price a sku": sku, "end its offer": offer}
+    before = world.client.get(f"{API}/products/{draft}/skus", headers=world.as_("merchant_b"))
+
+    for what, call in calls.items():
+        own = ids.get(what, draft)
+        other, missing = call(own), call(MISSING)
+        assert other.status_code == 404, (what, other.text)
+        assert _answer(other, own) == _answer(missing, MISSING), what
+
+    assert (
+        world.client.get(f"{API}/products/{draft}", headers=world.as_("merchant_b")).json()[
+            "status"
+        ]
+        == "draft"
+    )
+    after = world.client.get(f"{API}/products/{draft}/skus", headers=world.as_("merchant_b"))
+    assert after.json() == before.json()
+
+
+def test_a_listed_product_of_another_shop_is_refused_as_not_yours(world: World) -> None:
+    """A listed product is public: changing another shop's is a 403 that says why."""
+    r = world.client.patch(
+        f"{API}/products/{world.b.product_id}",
+        json={"status": "delisted"},
+        headers=world.as_("merchant_a"),
+    )
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["code"] == "forbidden"
+
+
+def test_ordering_a_drafts_sku_answers_as_a_missing_sku(world: World) -> None:
+    draft = _draft_of_shop_b(world)
+    sku, _ = _sku_and_offer_of_draft(world, draft)
+
+    def order(sku_id: int) -> Any:
+        return world.client.post(
+            f"{API}/orders",
+            json={"sku_id": sku_id, "quantity": 1, "channel": "shelf_search"},
+            headers={**world.as_("buyer"), "Idempotency-Key": f"draft-{sku_id}"},
+        )
+
+    other, missing = order(sku), order(MISSING)
+
+    assert other.status_code == 404, other.text
+    assert _answer(other, sku) == _answer(missing, MISSING)

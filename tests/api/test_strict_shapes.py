@@ -129,6 +129,35 @@ def test_review_stars_and_refund_amounts_are_json_integers(world: World) -> None
     assert [e["loc"][-1] for e in refund.json()["error"]["details"]["errors"]] == ["refund_fen"]
 
 
+def _impression(**fields: Any) -> dict[str, Any]:
+    shown = {"surface": "discover", "item_kind": "product_card", "shown_at": "2026-03-01T12:00:00Z"}
+    return {"impressions": [{**shown, "item_id": 1, **fields}]}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("offers", {"product_id": 1, "commission_bps": "1500"}, "commission_bps"),
+        ("offers", {"product_id": 1, "commission_bps": 1500.0}, "commission_bps"),
+        ("impressions", _impression(count="3"), "count"),
+        ("impressions", _impression(count=True), "count"),
+        ("impressions", _impression(is_reward=1), "is_reward"),
+        ("impressions", _impression(is_reward="false"), "is_reward"),
+        ("scores/appeals/1/decision", {"upheld": "true"}, "upheld"),
+        ("scores/appeals/1/decision", {"upheld": 0}, "upheld"),
+    ],
+)
+def test_commissions_impression_counts_and_decisions_are_json_numbers_and_booleans(
+    world: World, path: str, body: dict[str, Any], field: str
+) -> None:
+    """A commission, an impression count, a reward flag or an appeal decision sent as text
+    (or a count as a boolean) is refused by name, as money and quantities are."""
+    r = world.client.post(f"{API}/{path}", json=body, headers=world.as_("operator"))
+
+    assert r.status_code == 422, r.text
+    assert [e["loc"][-1] for e in r.json()["error"]["details"]["errors"]] == [field]
+
+
 def test_ids_in_paths_and_counts_in_queries_are_still_read_from_text(world: World) -> None:
     r = world.client.get(
         f"{API}/products?limit=1&shop_id={world.a.shop_id}", headers=world.as_("buyer")

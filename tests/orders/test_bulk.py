@@ -142,3 +142,45 @@ def test_bulk_transitions_follow_the_state_machine(session: Session) -> None:
     assert session.scalar(select(func.count()).select_from(Payment)) == 2
     session.expire_all()
     assert catalog_service.get_sku(session, s.sku_id).stock == 8
+
+
+def test_a_batch_refuses_a_drafts_sku_as_missing_and_a_delisted_one_as_not_on_sale(
+    session: Session,
+) -> None:
+    """As the one-at-a-time path does: a draft was never public, so its SKU is not found; a
+    delisted product was, so ordering it is refused as not on sale."""
+    from trustflow.catalog.models import ListingStatus
+
+    cat = factories.category(session)
+    delisted = factories.seller(session, category_id=cat, name="Gone")
+    catalog_service.set_listing_status(
+        session, product_id=delisted.product_id, status=ListingStatus.DELISTED
+    )
+    shop = factories.seller(session, category_id=cat, name="Next")
+    draft = catalog_service.create_product(session, shop_id=shop.shop_id, title="Next tee")
+    draft_sku = catalog_service.add_sku(session, product_id=draft.id, price_fen=100, stock=9)
+    buyer = factories.buyer(session)
+    session.commit()
+    rows = [
+        {"buyer": buyer, "sku": draft_sku.id, "key": "draft"},
+        {"buyer": buyer, "sku": delisted.sku_id, "key": "delisted"},
+    ]
+
+    result = bulk.place_orders(session, _batch(rows), at=T0)
+
+    assert result.refused == {0: ErrorCode.NOT_FOUND, 1: ErrorCode.NOT_LISTED}
+    for row in rows:
+        request = orders_service.OrderRequest(
+            buyer_id=buyer,
+            sku_id=row["sku"],
+            quantity=1,
+            channel=Channel.SHELF_SEARCH,
+            idempotency_key=f"one-{row['key']}",
+        )
+        try:
+            orders_service.place_order(session, request, at=T0)
+        except Exception as refused:  # the service's refusal carries the same code
+            assert getattr(refused, "code", None) is result.refused[rows.index(row)]
+        else:
+            raise AssertionError("the service placed what the batch refused")
+    assert session.scalar(select(func.count()).select_from(Order)) == 0

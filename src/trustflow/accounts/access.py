@@ -14,7 +14,7 @@ from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Role
 from trustflow.accounts.principal import Principal
 from trustflow.aftersales.models import AfterSalesRequest
-from trustflow.catalog.models import Shop
+from trustflow.catalog.models import ListingStatus, Product, Shop
 from trustflow.errors import Forbidden, NotFound
 from trustflow.orders.models import Order
 
@@ -43,6 +43,28 @@ def can_manage_shop(session: Session, principal: Principal, shop: Shop) -> bool:
 def require_shop_manager(session: Session, principal: Principal, shop: Shop) -> None:
     if not can_manage_shop(session, principal, shop):
         raise Forbidden(f"you do not manage shop {shop.id}")
+
+
+def can_see_product(session: Session, principal: Principal, product: Product) -> bool:
+    """Listed products are public; the others only to the shop's managers."""
+    if product.status is ListingStatus.LISTED:
+        return True
+    shop = session.get(Shop, product.shop_id)
+    return shop is not None and can_manage_shop(session, principal, shop)
+
+
+def require_product_visible(session: Session, principal: Principal, product: Product) -> None:
+    if not can_see_product(session, principal, product):
+        raise NotFound(f"product {product.id} not found")
+
+
+def require_product_manager(session: Session, principal: Principal, product: Product) -> None:
+    """The caller manages the product's shop: 404 for a product it cannot see (another shop's
+    draft), 403 for a listed one it cannot change."""
+    require_product_visible(session, principal, product)
+    shop = session.get(Shop, product.shop_id)
+    if shop is None or not can_manage_shop(session, principal, shop):
+        raise Forbidden(f"you do not manage shop {product.shop_id}")
 
 
 def require_role(principal: Principal, *roles: Role) -> None:

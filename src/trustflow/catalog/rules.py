@@ -26,6 +26,11 @@ OPERATOR_LISTING_TRANSITIONS: dict[ListingStatus, frozenset[ListingStatus]] = {
     L.BLOCKED: frozenset({L.DELISTED}),
 }
 
+#: Listing states a product has never been public in: to anyone but its shop it does not exist
+#: (a buyer who orders a draft's SKU, or a rival who edits it, is told "not found"). A delisted
+#: or blocked product was public; ordering it is refused as not on sale.
+UNPUBLISHED: frozenset[ListingStatus] = frozenset({L.DRAFT})
+
 #: The window for "lowest price in the last 30 days" (近30天最低价).
 LOWEST_PRICE_WINDOW = timedelta(days=30)
 

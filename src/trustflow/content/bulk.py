@@ -19,7 +19,7 @@ from trustflow.bulk import (
     require_all_exist,
     table,
 )
-from trustflow.catalog.models import Product, Shop
+from trustflow.catalog.models import ListingStatus, Product, Shop
 from trustflow.content.models import (
     LiveSession,
     LiveSessionProduct,
@@ -27,9 +27,11 @@ from trustflow.content.models import (
     ShortVideo,
     ShortVideoProduct,
 )
-from trustflow.errors import InvalidInput
+from trustflow.content.rules import MAX_LINKED_PRODUCTS, link_refusals
+from trustflow.errors import ErrorCode, InvalidInput, NotFound
 
 _lives = table(LiveSession)
+_products = table(Product)
 
 
 def _check_hosts(session: Session, creator_ids: IntArray, shop_ids: IntArray) -> None:
@@ -38,6 +40,45 @@ def _check_hosts(session: Session, creator_ids: IntArray, shop_ids: IntArray) ->
         raise InvalidInput("content has exactly one host: creator_id or shop_id")
     require_all_exist(session, table(Creator), creators[creators > 0], "creator")
     require_all_exist(session, table(Shop), shops[shops > 0], "shop")
+
+
+def _check_links(
+    session: Session, shop_ids: IntArray, product_ids: Sequence[Sequence[int]]
+) -> None:
+    """Refuse the whole batch if one piece of content links what its host may not
+    (``trustflow.content.rules``, as the service does)."""
+    if any(len(set(ps)) > MAX_LINKED_PRODUCTS for ps in product_ids):
+        raise InvalidInput(f"at most {MAX_LINKED_PRODUCTS} linked products")
+    linked = np.array([p for ps in product_ids for p in ps], dtype=np.int64)
+    if linked.size == 0:
+        return
+    require_all_exist(session, table(Product), linked, "product")
+    facts = {
+        row.id: row
+        for row in fetch_by_ids(
+            session,
+            select(_products.c.id, _products.c.shop_id, _products.c.status),
+            _products.c.id,
+            linked,
+        )
+    }
+    host = np.repeat(np.asarray(shop_ids, dtype=np.int64), [len(ps) for ps in product_ids])
+    unseen, foreign = link_refusals(
+        host,
+        [facts[int(p)].shop_id for p in linked],
+        [facts[int(p)].status == ListingStatus.LISTED for p in linked],
+    )
+    if unseen.any():
+        raise NotFound(f"product {int(linked[unseen][0])} not found")
+    if foreign.any():
+        i = int(np.flatnonzero(foreign)[0])
+        raise InvalidInput(
+            f"product {int(linked[i])} is not sold by shop {int(host[i])}: a shop's content"
+            " links only its own products",
+            code=ErrorCode.PRODUCT_NOT_IN_SHOP,
+            product_id=int(linked[i]),
+            shop_id=int(host[i]),
+        )
 
 
 def _publish(
@@ -52,7 +93,7 @@ def _publish(
 ) -> IntArray:
     """Insert content hosted by creators or shops, and the products each one links."""
     _check_hosts(session, creator_ids, shop_ids)
-    require_all_exist(session, table(Product), [p for ps in product_ids for p in ps], "product")
+    _check_links(session, shop_ids, product_ids)
     ids = insert_returning_ids(
         session,
         target,

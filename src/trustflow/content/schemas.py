@@ -7,7 +7,7 @@ from pydantic import Field
 
 from trustflow.api.types import Id, ShortText
 from trustflow.content.models import LiveStatus
-from trustflow.content.service import MAX_LINKED_PRODUCTS
+from trustflow.content.rules import MAX_LINKED_PRODUCTS
 from trustflow.schemas_base import Shape
 from trustflow.types import Instant
 

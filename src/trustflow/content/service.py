@@ -17,10 +17,9 @@ from trustflow.content.models import (
     ShortVideo,
     ShortVideoProduct,
 )
+from trustflow.content.rules import MAX_LINKED_PRODUCTS, link_refusals
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import ErrorCode, IllegalTransition, InvalidInput, NotFound
-
-MAX_LINKED_PRODUCTS = 200
 
 
 def _check_host(session: Session, creator_id: int | None, shop_id: int | None) -> None:
@@ -36,20 +35,21 @@ def _check_host(session: Session, creator_id: int | None, shop_id: int | None) -
 
 
 def _check_products(session: Session, product_ids: Sequence[int], shop_id: int | None) -> list[int]:
-    """The distinct products content may link: a shop's own content links the shop's own
-    products; a creator's links listed ones (it sells others' goods through the library).
-    A product its host could not see (another shop's draft) is not found, as a missing one is:
-    the answer tells nothing about what exists."""
+    """The distinct products content hosted by ``shop_id`` (None: by a creator) may link
+    (``trustflow.content.rules``)."""
     unique = list(dict.fromkeys(product_ids))
     if len(unique) > MAX_LINKED_PRODUCTS:
         raise InvalidInput(f"at most {MAX_LINKED_PRODUCTS} linked products")
-    for product_id in unique:
-        product = catalog_service.get_product(session, product_id)
-        if product.shop_id == shop_id:
-            continue
-        if product.status is not ListingStatus.LISTED:
+    products = [catalog_service.get_product(session, product_id) for product_id in unique]
+    unseen, foreign = link_refusals(
+        shop_id or 0,
+        [p.shop_id for p in products],
+        [p.status is ListingStatus.LISTED for p in products],
+    )
+    for product_id, hidden, elsewhere in zip(unique, unseen, foreign, strict=True):
+        if hidden:
             raise NotFound(f"product {product_id} not found")
-        if shop_id is not None:
+        if elsewhere:
             raise InvalidInput(
                 f"product {product_id} is not sold by shop {shop_id}: a shop's content links"
                 " only its own products",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from trustflow.api.types import Id
 from trustflow.distribution.service import MAX_COMMISSION_BPS
@@ -13,7 +13,7 @@ from trustflow.types import Instant
 
 class OfferIn(Shape):
     product_id: Id
-    commission_bps: Annotated[int, Field(ge=0, le=MAX_COMMISSION_BPS)]
+    commission_bps: Annotated[StrictInt, Field(ge=0, le=MAX_COMMISSION_BPS)]
     valid_from: Instant | None = None
     valid_until: Instant | None = None
 

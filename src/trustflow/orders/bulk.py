@@ -32,6 +32,7 @@ from trustflow.bulk import (
     table,
 )
 from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
+from trustflow.catalog.rules import UNPUBLISHED
 from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
@@ -169,7 +170,9 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     price = get(1).astype(np.int64)
     product_id = get(3).astype(np.int64)
     shop_id = get(5).astype(np.int64)
-    refuse(get(4) != ListingStatus.LISTED, ErrorCode.NOT_LISTED)
+    listing = get(4).astype(str)
+    refuse(np.isin(listing, [str(s) for s in UNPUBLISHED]), ErrorCode.NOT_FOUND)
+    refuse(listing != str(ListingStatus.LISTED), ErrorCode.NOT_LISTED)
     refuse(get(6) != ShopStatus.ACTIVE, ErrorCode.SHOP_NOT_ACTIVE)
 
     goods = price * qty

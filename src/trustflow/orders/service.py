@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import instance_state
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import DriverStatement, driver_cursor
 from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
+from trustflow.catalog.rules import UNPUBLISHED
 from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
 from trustflow.db import utcnow
 from trustflow.distribution import service as distribution_service
@@ -267,6 +268,8 @@ def place_order(
         return _replay(get_order(session, existing_id), request)
     if not buyer_exists:
         raise NotFound(f"buyer {request.buyer_id} not found")
+    if listing in UNPUBLISHED:  # never on sale: to a buyer it does not exist
+        raise NotFound(f"sku {request.sku_id} not found")
     if listing != ListingStatus.LISTED:
         raise Conflict(f"product {product_id} is not on sale", code=ErrorCode.NOT_LISTED)
     if shop_status != ShopStatus.ACTIVE:

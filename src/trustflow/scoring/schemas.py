@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from trustflow.api.types import Id, LongText, Statement
 from trustflow.schemas_base import Shape
@@ -115,7 +115,7 @@ class AppealIn(Shape):
 
 
 class AppealDecisionIn(Shape):
-    upheld: bool
+    upheld: StrictBool
     note: LongText = ""
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt
 
 from trustflow.api.types import Id, Label
 from trustflow.schemas_base import Shape
@@ -20,8 +20,8 @@ class ImpressionIn(Shape):
     item_id: Id
     shown_at: Instant
     buyer_id: Id | None = None
-    count: Annotated[int, Field(ge=1, le=10**9)] = 1
-    is_reward: bool = False
+    count: Annotated[StrictInt, Field(ge=1, le=10**9)] = 1
+    is_reward: StrictBool = False
     reward_plan: PlanName | None = None
     plan_version: Label | None = None
 

@@ -128,10 +128,13 @@ def create_product(
 
 def _visible_product(session: SessionDep, principal: PrincipalDep, product_id: int) -> Product:
     product = catalog_service.get_product(session, product_id)
-    if product.status is not ListingStatus.LISTED and not access.can_manage_shop(
-        session, principal, catalog_service.get_shop(session, product.shop_id)
-    ):
-        raise NotFound(f"product {product_id} not found")
+    access.require_product_visible(session, principal, product)
+    return product
+
+
+def _managed_product(session: SessionDep, principal: PrincipalDep, product_id: int) -> Product:
+    product = catalog_service.get_product(session, product_id)
+    access.require_product_manager(session, principal, product)
     return product
 
 
@@ -168,10 +171,7 @@ def set_listing(
     product_id: IdPath, body: ProductPatch, session: SessionDep, principal: PrincipalDep
 ) -> Product:
     """List or delist a product; blocking (下架拦截) is for operators."""
-    product = catalog_service.get_product(session, product_id)
-    access.require_shop_manager(
-        session, principal, catalog_service.get_shop(session, product.shop_id)
-    )
+    product = _managed_product(session, principal, product_id)
     catalog_service.set_listing_status(
         session, product_id=product_id, status=body.status, by_operator=principal.is_operator
     )
@@ -183,10 +183,7 @@ def set_listing(
     "/products/{product_id}/skus", response_model=SkuOut, status_code=status.HTTP_201_CREATED
 )
 def add_sku(product_id: IdPath, body: SkuIn, session: SessionDep, principal: PrincipalDep) -> Sku:
-    product = catalog_service.get_product(session, product_id)
-    access.require_shop_manager(
-        session, principal, catalog_service.get_shop(session, product.shop_id)
-    )
+    _managed_product(session, principal, product_id)
     sku = catalog_service.add_sku(
         session, product_id=product_id, spec=body.spec, price_fen=body.price_fen, stock=body.stock
     )
@@ -203,9 +200,9 @@ def list_skus(product_id: IdPath, session: SessionDep, principal: PrincipalDep) 
 def _managed_sku(session: SessionDep, principal: PrincipalDep, sku_id: int) -> Sku:
     sku = catalog_service.get_sku(session, sku_id)
     product = catalog_service.get_product(session, sku.product_id)
-    access.require_shop_manager(
-        session, principal, catalog_service.get_shop(session, product.shop_id)
-    )
+    if not access.can_see_product(session, principal, product):  # another shop's draft
+        raise NotFound(f"sku {sku_id} not found")
+    access.require_product_manager(session, principal, product)
     return sku
 
 

@@ -15,6 +15,7 @@ from trustflow.db import utcnow
 from trustflow.distribution import service as distribution_service
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.distribution.schemas import OfferIn, OfferOut, SelectionIn, SelectionOut
+from trustflow.errors import NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 
@@ -24,9 +25,8 @@ router = APIRouter(tags=["distribution"], responses=ERROR_RESPONSES)
 @router.post("/offers", response_model=OfferOut, status_code=status.HTTP_201_CREATED)
 def create_offer(body: OfferIn, session: SessionDep, principal: PrincipalDep) -> DistributionOffer:
     """A goods owner puts one of its products in the distribution library (分销库)."""
-    product = catalog_service.get_product(session, body.product_id)
-    access.require_shop_manager(
-        session, principal, catalog_service.get_shop(session, product.shop_id)
+    access.require_product_manager(
+        session, principal, catalog_service.get_product(session, body.product_id)
     )
     offer = distribution_service.create_offer(
         session,
@@ -61,9 +61,9 @@ def list_offers(
 def end_offer(offer_id: IdPath, session: SessionDep, principal: PrincipalDep) -> DistributionOffer:
     offer = distribution_service.get_offer(session, offer_id)
     product = catalog_service.get_product(session, offer.product_id)
-    access.require_shop_manager(
-        session, principal, catalog_service.get_shop(session, product.shop_id)
-    )
+    if not access.can_see_product(session, principal, product):  # another shop's draft
+        raise NotFound(f"offer {offer_id} not found")
+    access.require_product_manager(session, principal, product)
     offer = distribution_service.end_offer(session, offer_id=offer_id)
     session.commit()
     return offer
