@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustflow import migrate
-from trustflow.db import make_engine, session_factory
+from trustflow.config import get_settings
+from trustflow.db import default_engine, make_engine, session_factory
 from trustflow.models import metadata
 
 PG_URL = os.environ.get("TRUSTFLOW_TEST_POSTGRES_URL", "")
@@ -79,3 +80,31 @@ def factory(engine: Engine) -> sessionmaker[Session]:
 def session(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as s:
         yield s
+
+
+CliEnvironment = Callable[..., None]
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliEnvironment]:
+    """Point the CLI at a store, as a user does: ``cli_env("sqlite:///…", warehouse=path)``
+    sets ``TRUSTFLOW_DATABASE_URL`` and ``TRUSTFLOW_WAREHOUSE`` (unset without ``warehouse``:
+    the default beside the store) and drops the cached settings and engine, before the test
+    and after it."""
+
+    def drop_cached() -> None:
+        if default_engine.cache_info().currsize:  # only an engine the test made
+            default_engine().dispose()
+        get_settings.cache_clear()
+        default_engine.cache_clear()
+
+    def use(database_url: str, *, warehouse: Path | None = None) -> None:
+        monkeypatch.setenv("TRUSTFLOW_DATABASE_URL", database_url)
+        if warehouse is None:
+            monkeypatch.delenv("TRUSTFLOW_WAREHOUSE", raising=False)
+        else:
+            monkeypatch.setenv("TRUSTFLOW_WAREHOUSE", str(warehouse))
+        drop_cached()
+
+    yield use
+    drop_cached()

@@ -6,7 +6,6 @@ import hashlib
 import json
 import shutil
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
+from tests.conftest import CliEnvironment
 from trustflow import cli, migrate
 from trustflow.accounts.models import ApiKey
 from trustflow.cli import app
@@ -25,15 +25,10 @@ from trustflow.types import MAX_ID
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def store(tmp_path: Path, cli_env: CliEnvironment) -> Path:
     path = tmp_path / "cli.db"
-    monkeypatch.setenv("TRUSTFLOW_DATABASE_URL", f"sqlite:///{path}")
-    get_settings.cache_clear()
-    default_engine.cache_clear()
-    yield path
-    default_engine().dispose()
-    get_settings.cache_clear()
-    default_engine.cache_clear()
+    cli_env(f"sqlite:///{path}")
+    return path
 
 
 def test_upgrade_then_issue_an_operator_key(store: Path) -> None:
@@ -57,15 +52,10 @@ def test_a_key_for_a_missing_subject_is_a_clear_error(store: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_an_unusable_database_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRUSTFLOW_DATABASE_URL", "nonsense://")
-    get_settings.cache_clear()
-    default_engine.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["db", "upgrade"])
-    finally:
-        get_settings.cache_clear()
-        default_engine.cache_clear()
+def test_an_unusable_database_url_is_a_clear_error(cli_env: CliEnvironment) -> None:
+    cli_env("nonsense://")
+
+    result = CliRunner().invoke(app, ["db", "upgrade"])
 
     assert result.exit_code == 2
     assert "invalid_settings" in result.output
@@ -120,10 +110,9 @@ def test_demo_runs_under_another_policy(tmp_path: Path) -> None:
 
 
 def test_scores_compute_publishes_a_version_and_exports_the_warehouse(
-    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Path, tmp_path: Path, cli_env: CliEnvironment
 ) -> None:
-    monkeypatch.setenv("TRUSTFLOW_WAREHOUSE", str(tmp_path / "wh.duckdb"))
-    get_settings.cache_clear()
+    cli_env(f"sqlite:///{store}", warehouse=tmp_path / "wh.duckdb")
     runner = CliRunner()
     runner.invoke(app, ["db", "upgrade"])
 
@@ -290,27 +279,20 @@ def test_demo_refuses_to_replace_an_earlier_store(demo_out: Path) -> None:
 
 
 def test_the_traffic_report_keeps_every_figure_when_piped(
-    demo_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_out: Path, tmp_path: Path, cli_env: CliEnvironment
 ) -> None:
     path = tmp_path / "store.db"
     shutil.copy(demo_out / "marketplace.db", path)
-    monkeypatch.setenv("TRUSTFLOW_DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("TRUSTFLOW_WAREHOUSE", str(tmp_path / "warehouse"))
-    get_settings.cache_clear()
-    default_engine.cache_clear()
+    cli_env(f"sqlite:///{path}", warehouse=tmp_path / "warehouse")
     day = date.fromisoformat(
         json.loads((demo_out / "summary.json").read_text())["config"]["start"][:10]
     )
-    try:
-        result = CliRunner().invoke(
-            app, ["traffic", "report", "--start", day.isoformat(), "--end", day.isoformat()]
-        )
-        with session_factory(default_engine())() as s:
-            report = health.health_report(get_settings().warehouse_files, s, start=day, end=day)
-    finally:
-        default_engine().dispose()
-        get_settings.cache_clear()
-        default_engine.cache_clear()
+
+    result = CliRunner().invoke(
+        app, ["traffic", "report", "--start", day.isoformat(), "--end", day.isoformat()]
+    )
+    with session_factory(default_engine())() as s:
+        report = health.health_report(get_settings().warehouse_files, s, start=day, end=day)
 
     assert result.exit_code == 0, result.output
     assert "…" not in result.output

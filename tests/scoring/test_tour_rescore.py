@@ -5,7 +5,6 @@ the same scores, from the demo's own warehouse beside its store."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from tests.conftest import CliEnvironment
 from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Role
 from trustflow.api.app import create_app
 from trustflow.cli import app
-from trustflow.config import get_settings
-from trustflow.db import default_engine, make_engine, session_factory, transaction
+from trustflow.db import make_engine, session_factory, transaction
 from trustflow.scoring import service as scoring
 from trustflow.scoring.models import EntityScore, ScoreVersion, VersionState
 from trustflow.simulate import config_for, run_simulation
@@ -40,18 +39,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def tour(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def tour(demo: Path, tmp_path: Path, cli_env: CliEnvironment) -> Path:
     """A private copy of the demo, and the tour's environment: only the store's URL is set."""
     out = tmp_path / "out"
     shutil.copytree(demo, out)
-    monkeypatch.setenv("TRUSTFLOW_DATABASE_URL", f"sqlite:///{(out / STORE_NAME).as_posix()}")
-    monkeypatch.delenv("TRUSTFLOW_WAREHOUSE", raising=False)
-    get_settings.cache_clear()
-    default_engine.cache_clear()
-    yield out
-    default_engine().dispose()
-    get_settings.cache_clear()
-    default_engine.cache_clear()
+    cli_env(f"sqlite:///{(out / STORE_NAME).as_posix()}")
+    return out
 
 
 def _buyer_orders_and_pays_now(store: Path) -> None:

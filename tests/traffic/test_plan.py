@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from tests.conftest import CliEnvironment
 from trustflow.cli import app
 from trustflow.config import get_settings
 from trustflow.db import default_engine, make_engine, session_factory
@@ -96,19 +97,11 @@ def test_a_day_without_history_is_refused(simulated: Simulated, store: Session) 
 
 
 @pytest.fixture
-def cli_store(
-    simulated: Simulated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+def cli_store(simulated: Simulated, tmp_path: Path, cli_env: CliEnvironment) -> Path:
     path = tmp_path / "cli.db"
     shutil.copy(simulated.store, path)
-    monkeypatch.setenv("TRUSTFLOW_DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("TRUSTFLOW_WAREHOUSE", str(tmp_path / "warehouse"))
-    get_settings.cache_clear()
-    default_engine.cache_clear()
-    yield path
-    default_engine().dispose()
-    get_settings.cache_clear()
-    default_engine.cache_clear()
+    cli_env(f"sqlite:///{path}", warehouse=tmp_path / "warehouse")
+    return path
 
 
 def test_cli_plans_switches_and_reports(

@@ -53,6 +53,7 @@ from trustflow.traffic.plan_models import (
     PlanStatus,
     TrafficPlan,
 )
+from trustflow.types import EARLIEST
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -548,7 +549,7 @@ class FeedServer:
         self._buyer_ids = np.zeros(0, dtype=bool)
         self._served = _Served()
         self._versions: dict[int, str] = {}  # plan id -> version, for the log
-        self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
+        self._read_since = EARLIEST  # before anything the store can hold: read it all
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._follow_list: tuple[IntArray, IntArray] | None = None
@@ -597,7 +598,7 @@ class FeedServer:
                 with self._lock:
                     self._snapshot = snapshot
                     self._versions[snapshot.plan_id] = snapshot.version
-                    self._read_since = datetime(1970, 1, 1, tzinfo=UTC)
+                    self._read_since = EARLIEST  # before anything the store can hold: read it all
                 self._read_counters(session)
                 if self.freeze_gc:
                     gc.collect()
