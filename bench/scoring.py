@@ -77,7 +77,7 @@ SCANNED: dict[str, tuple[str, ...]] = {
         "created_at",
         "handled_at",
     ),
-    "chats": ("shop_id", "first_message_at", "first_response_seconds"),
+    "chats": ("id", "buyer_id", "shop_id", "first_message_at", "first_response_seconds"),
     "shops": ("id", "category_id"),
     "products": ("id", "category_id"),
     "categories": ("id", "code"),
@@ -275,6 +275,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     # facts: one row per order with its flags and the buyer's weight.
     f = base.merge(reviewed, on="order_id", how="left")
+    customers = base[["shop_id", "buyer_id"]].drop_duplicates()  # who may chat (below)
     del base, reviewed
     f = f.merge(by_order, left_on="order_id", right_index=True, how="left")
     for column in by_order.columns:
@@ -337,9 +338,14 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         span=np.where(windows["extended"] == 1, store_long * DAY, store.window_days * DAY)
     )[["shop_id", "span"]]
 
-    chats = fact("chats").merge(spans, on="shop_id")
+    # one buyer, one voice: only customers' chats (a paid order in the order window), and of
+    # each customer only the first chat with the shop in the window
+    chats = fact("chats").merge(spans, on="shop_id").merge(customers, on=["shop_id", "buyer_id"])
     first = _secs(chats["first_message_at"])
     chats = chats.assign(first_s=first).loc[(first < t) & (first >= t - chats["span"])]
+    chats = chats.sort_values(["first_s", "id"], kind="stable").drop_duplicates(
+        ["shop_id", "buyer_id"], keep="first"
+    )
     answer = chats["first_response_seconds"]
     answered = (chats["first_s"] + answer < t).fillna(False).astype(bool)
     chats = chats.assign(
