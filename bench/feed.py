@@ -45,6 +45,7 @@ from trustflow.accounts.models import Buyer, Creator, Follow, Merchant, Role
 from trustflow.catalog.models import Category, ListingStatus, Product, Shop, ShopKind
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import make_engine, session_factory
+from trustflow.names import name_skeleton
 from trustflow.traffic import plan as tp
 from trustflow.traffic.allocation import HOUR_PROFILE, SURFACE_SHARE
 from trustflow.traffic.models import Impression, Surface
@@ -88,6 +89,7 @@ def seed(
                 {
                     "merchant_id": i + 1,
                     "name": f"Shop {i}",
+                    "name_skeleton": name_skeleton(f"Shop {i}"),
                     "kind": ShopKind.FAST_BRAND,
                     "category_id": i % 10 + 1,
                 }
