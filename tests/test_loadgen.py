@@ -55,6 +55,6 @@ def test_the_open_loop_offers_its_rate_without_spinning_a_core(ok_server: int) -
     result = fixed_rate("127.0.0.1", ok_server, [get_request("/")], 2_000.0, 2.0, 0.5)
     assert result.errors == 0
     assert result.rps == pytest.approx(2_000.0, rel=0.05)
-    assert result.p99_ms < 50.0
+    # (no latency bound here: on a shared machine that is noise; bench.feed measures latency)
     # the client's own CPU over the 2.5 s run: about a core when it spins, a fraction if not
     assert result.client_cpu_s < 0.5 * 2.5
