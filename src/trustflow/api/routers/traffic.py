@@ -14,7 +14,7 @@ from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.api.deps import CachedPrincipalDep, PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.types import Limit, Offset
+from trustflow.api.params import Limit, Offset
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
