@@ -31,8 +31,8 @@ from trustflow.traffic.health import (
     render_text,
     write_chart,
 )
-from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.service import ImpressionRecord, log_impression_counts, log_impressions
+from trustflow.vocabulary import ItemKind, Surface
 from trustflow.warehouse import export as warehouse
 
 DAY1 = date(2026, 3, 10)

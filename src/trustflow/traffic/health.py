@@ -56,7 +56,7 @@ from trustflow.errors import InvalidInput
 from trustflow.scoring.engine import connect_warehouse
 from trustflow.traffic.chuanliu import PLAN as CHUANLIU
 from trustflow.traffic.chuanliu_models import ChuanliuLedger, PartyKind
-from trustflow.traffic.models import Surface
+from trustflow.vocabulary import Surface
 
 if TYPE_CHECKING:
     from rich.table import Table

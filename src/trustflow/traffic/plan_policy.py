@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 
 from trustflow.errors import InvalidInput
 from trustflow.traffic import plan as tp
-from trustflow.traffic.models import ItemKind
 from trustflow.traffic.plan_models import CandidateKind
 from trustflow.traffic.policy import Allocation, BaselinePolicy, Candidates
 from trustflow.traffic.serving import PlanSnapshot
+from trustflow.vocabulary import ItemKind
 
 _SHOP_ROOM = tp.KINDS.index(CandidateKind.SHOP_ROOM)
 _CREATOR_ROOM = tp.KINDS.index(CandidateKind.CREATOR_ROOM)

@@ -30,8 +30,8 @@ from trustflow.config import Settings
 from trustflow.orders.models import Order, OrderStatus
 from trustflow.traffic import chuanliu
 from trustflow.traffic.chuanliu_models import PartyKind
-from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.pacing import Pacer
+from trustflow.vocabulary import ItemKind, Surface
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -6,9 +6,9 @@ from typing import Annotated
 from pydantic import Field, StrictBool, StrictInt
 
 from trustflow.schemas_base import Shape
-from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.plan_models import CandidateKind, PlanStatus
 from trustflow.types import Id, Instant, Label
+from trustflow.vocabulary import ItemKind, Surface
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")]
 

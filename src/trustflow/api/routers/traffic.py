@@ -20,7 +20,7 @@ from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 from trustflow.traffic import plan as traffic_plan
 from trustflow.traffic import service as traffic_service
-from trustflow.traffic.models import Impression, Surface
+from trustflow.traffic.models import Impression
 from trustflow.traffic.schemas import (
     FeedOut,
     ImpressionBatchIn,
@@ -29,6 +29,7 @@ from trustflow.traffic.schemas import (
     PlanOut,
 )
 from trustflow.traffic.serving import MAX_ITEMS, FeedServer
+from trustflow.vocabulary import Surface
 
 router = APIRouter(tags=["traffic"], responses=ERROR_RESPONSES)
 #: the feed's path under the API prefix, and the largest user id a feed request may name
