@@ -382,7 +382,7 @@ def demo(
     from trustflow.simulate import config_for, run_simulation, write_summary
     from trustflow.simulate.market import DayStats
     from trustflow.simulate.runner import WAREHOUSE_DIR, check_output
-    from trustflow.traffic.policy import POLICIES
+    from trustflow.traffic.plan_policy import POLICIES
     from trustflow.web.report import render_report
 
     config = config_for(scale.value, seed=seed, days=days)  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ from trustflow.simulate.runner import run_simulation
 from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression
 from trustflow.traffic.plan_models import CandidateKind, PlanStatus, TrafficPlan
-from trustflow.traffic.plan_policy import PlanPolicy
-from trustflow.traffic.policy import POLICIES, Candidates
+from trustflow.traffic.plan_policy import POLICIES, PlanPolicy
+from trustflow.traffic.policy import Candidates
 from trustflow.traffic.serving import PlanSnapshot
 from trustflow.vocabulary import ItemKind, Surface
 
