@@ -313,11 +313,13 @@ def traffic_report(
     reward traffic, per day."""
     from datetime import timedelta
 
+    from trustflow import cli_views
     from trustflow.config import get_settings
     from trustflow.db import default_engine, session_factory
     from trustflow.traffic import health
     from trustflow.types import FIRST_DAY
     from trustflow.warehouse.export import export
+    from trustflow.web import health_chart
 
     with _clear_errors():
         last = _parse_day(end, "--end")
@@ -330,11 +332,11 @@ def traffic_report(
         tables = Console()
         if not tables.is_terminal:
             tables = Console(width=PIPED_WIDTH)
-        for table in health.render_text(report):
+        for table in cli_views.render_text(report):
             tables.print(table)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            console.print(f"chart: {health.write_chart(report, out / 'traffic_health.html')}")
+            console.print(f"chart: {health_chart.write_chart(report, out / 'traffic_health.html')}")
 
 
 class Scale(StrEnum):
