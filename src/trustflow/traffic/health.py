@@ -4,10 +4,12 @@ get seen, and does the Chuanliu plan deliver the reward traffic it promised?
 The CLI (``trustflow traffic report --start --end [--out DIR]``) calls, inside
 ``_clear_errors()`` (``InvalidInput`` for a bad window)::
 
+    from trustflow import cli_views
     from trustflow.config import get_settings
     from trustflow.db import default_engine, session_factory
     from trustflow.traffic import health
     from trustflow.warehouse.export import export
+    from trustflow.web import health_chart
 
     engine, root = default_engine(), get_settings().warehouse_files
     export(engine, root)  # by watermark: brings the impressions up to date
