@@ -28,7 +28,7 @@ from trustflow.db import make_engine, session_factory, transaction
 from trustflow.distribution import service as distribution_service
 from trustflow.orders import rules
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Channel
+from trustflow.vocabulary import Channel
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

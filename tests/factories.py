@@ -12,7 +12,8 @@ from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ListingStatus, ShopKind
 from trustflow.distribution import service as distribution_service
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Channel, Order
+from trustflow.orders.models import Order
+from trustflow.vocabulary import Channel
 
 
 @dataclass

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustflow import bulk
-from trustflow.traffic.models import Impression, ItemKind, Surface
+from trustflow.traffic.models import Impression
+from trustflow.vocabulary import ItemKind, Surface
 
 
 def test_copy_columns_writes_every_kind_of_column_exactly(session: Session) -> None:

@@ -313,11 +313,13 @@ def traffic_report(
     reward traffic, per day."""
     from datetime import timedelta
 
+    from trustflow import cli_views
     from trustflow.config import get_settings
     from trustflow.db import default_engine, session_factory
     from trustflow.traffic import health
     from trustflow.types import FIRST_DAY
     from trustflow.warehouse.export import export
+    from trustflow.web import health_chart
 
     with _clear_errors():
         last = _parse_day(end, "--end")
@@ -330,11 +332,11 @@ def traffic_report(
         tables = Console()
         if not tables.is_terminal:
             tables = Console(width=PIPED_WIDTH)
-        for table in health.render_text(report):
+        for table in cli_views.render_text(report):
             tables.print(table)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            console.print(f"chart: {health.write_chart(report, out / 'traffic_health.html')}")
+            console.print(f"chart: {health_chart.write_chart(report, out / 'traffic_health.html')}")
 
 
 class Scale(StrEnum):
@@ -382,7 +384,7 @@ def demo(
     from trustflow.simulate import config_for, run_simulation, write_summary
     from trustflow.simulate.market import DayStats
     from trustflow.simulate.runner import WAREHOUSE_DIR, check_output
-    from trustflow.traffic.policy import POLICIES
+    from trustflow.traffic.plan_policy import POLICIES
     from trustflow.web.report import render_report
 
     config = config_for(scale.value, seed=seed, days=days)  # type: ignore[arg-type]

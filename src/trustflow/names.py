@@ -18,8 +18,9 @@ Looks come before case: a capital ``I`` is compared as the ``l`` it resembles, s
 meets ``lKEA`` and ``Ikea`` but not ``ikea`` (the one case pair of plain Latin letters whose
 looks disagree).
 
-Pure: no store, no web framework. The API (``trustflow.api.types``), the catalog's shop actions
-and its bulk path all call these functions, so a name is judged the same way everywhere.
+Pure: no store, no web framework. The API's input types (``trustflow.types``), the catalog's
+shop actions and its bulk path all call these functions, so a name is judged the same way
+everywhere.
 Stored skeletons follow the confusables data: a new release of it means recomputing them.
 """
 

@@ -11,7 +11,8 @@ from trustflow.accounts import service as accounts_service
 from trustflow.analytics import summary as analytics
 from trustflow.content import service as content_service
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Channel, ContentKind
+from trustflow.orders.models import ContentKind
+from trustflow.vocabulary import Channel
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 

@@ -15,6 +15,8 @@ from tests import factories
 from tests.e2e.conftest import open_page, operator_key, require_chromium, serve, sign_in
 from trustflow.db import make_engine, session_factory, transaction
 from trustflow.simulate import SimulationRun
+from trustflow.traffic.health import Delivery, HealthReport, TrafficHealth
+from trustflow.web.health_chart import write_chart
 from trustflow.web.report import SHOP_KIND_NAMES, render_report
 
 MARKUP = '<a href="https://evil.example/login">Verify operator account</a>'
@@ -190,6 +192,44 @@ def test_the_reports_charts_switch_language_offline(
     assert "关注页" in _texts(page, "#chart-traffic .xtick text")
     assert _labels_outside(page) == []
     page.screenshot(path=str(tmp_path / "report-zh.png"), full_page=True)
+    context.close()
+
+
+def _health_day(day: datetime, impressions: int) -> TrafficHealth:
+    return TrafficHealth(
+        start=day.date(),
+        end=day.date(),
+        impressions=impressions,
+        parties=2,
+        gini=0.3,
+        top_share=0.6,
+        new_merchant_impressions=impressions // 5,
+        delivery=Delivery(promised=10, delivered=9, parties=1),
+    )
+
+
+def test_the_traffic_health_chart_switches_language_offline(browser: Any, tmp_path: Path) -> None:
+    days = tuple(_health_day(DAY_1 + timedelta(days=i), 100 * (i + 1)) for i in range(3))
+    report = HealthReport(
+        start=days[0].start, end=days[-1].end, days=days, window=days[0], worst=()
+    )
+    path = write_chart(report, tmp_path / "traffic_health.html")
+    context = browser.new_context(offline=True)
+    context.add_init_script("localStorage.setItem('trustflow-lang', 'en')")
+    page = context.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_selector("#traffic-health .main-svg", timeout=15_000)
+
+    legend = _texts(page, "#traffic-health .legendtext")
+    assert "Gini" in legend and "Delivery ratio" in legend
+    assert _labels_outside(page) == []
+    page.click("#lang")
+    legend = _texts(page, "#traffic-health .legendtext")
+    assert "基尼系数" in legend and "交付率" in legend and "Gini" not in legend
+    day_ticks = _texts(page, "#traffic-health .x3tick text")  # the bottom chart names the days
+    assert day_ticks and all(t.endswith("日") for t in day_ticks)
+    assert _labels_outside(page) == []
+    page.screenshot(path=str(tmp_path / "traffic-health-zh.png"), full_page=True)
     context.close()
 
 

@@ -16,7 +16,8 @@ from trustflow.catalog.models import Sku
 from trustflow.db import transaction
 from trustflow.errors import OutOfStock
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Channel, Order, OrderStatus
+from trustflow.orders.models import Order, OrderStatus
+from trustflow.vocabulary import Channel
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 R = TypeVar("R")

@@ -13,7 +13,8 @@ from trustflow.catalog import service as catalog_service
 from trustflow.errors import ErrorCode
 from trustflow.orders import bulk
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Channel, Order, OrderEvent, OrderStatus, Payment
+from trustflow.orders.models import Order, OrderEvent, OrderStatus, Payment
+from trustflow.vocabulary import Channel
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -11,8 +11,9 @@ from trustflow.catalog import service as catalog_service
 from trustflow.distribution import service as distribution_service
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, OutOfStock
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Channel, Order, OrderStatus
+from trustflow.orders.models import Order, OrderStatus
 from trustflow.orders.service import OrderRequest
+from trustflow.vocabulary import Channel
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from trustflow.content import service as content_service
 from trustflow.db import utcnow
 from trustflow.errors import ErrorCode, InvalidInput, NotFound
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Channel, ContentKind, Order
+from trustflow.orders.models import ContentKind, Order
 from trustflow.scoring.models import (
     EntityScore,
     ScoreKind,
@@ -33,8 +33,8 @@ from trustflow.scoring.models import (
 from trustflow.traffic import chuanliu
 from trustflow.traffic.chuanliu import RULES, DecisionCode
 from trustflow.traffic.chuanliu_models import ChuanliuLedger, ChuanliuTier, PartyKind
-from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.service import ImpressionRecord, log_impressions
+from trustflow.vocabulary import Channel, ItemKind, Surface
 
 DAY = date(2026, 3, 15)
 MIDNIGHT = datetime(2026, 3, 15, tzinfo=UTC)

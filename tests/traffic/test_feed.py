@@ -23,13 +23,13 @@ from trustflow.api.app import create_app
 from trustflow.content import service as content_service
 from trustflow.content.models import LiveSession
 from trustflow.errors import Conflict
-from trustflow.orders.models import Channel
 from trustflow.traffic import plan as tp
 from trustflow.traffic import serving
-from trustflow.traffic.models import Impression, Surface
+from trustflow.traffic.models import Impression
 from trustflow.traffic.plan_models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
 from trustflow.traffic.schemas import FeedOut
 from trustflow.traffic.serving import FeedServer
+from trustflow.vocabulary import Channel, Surface
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from trustflow.accounts import service as accounts_service
+from trustflow.cli_views import render_text
 from trustflow.content import service as content_service
 from trustflow.db import transaction
 from trustflow.errors import ErrorCode, InvalidInput
@@ -28,12 +29,11 @@ from trustflow.traffic.health import (
     PartyDelivery,
     gini,
     health_report,
-    render_text,
-    write_chart,
 )
-from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.service import ImpressionRecord, log_impression_counts, log_impressions
+from trustflow.vocabulary import ItemKind, Surface
 from trustflow.warehouse import export as warehouse
+from trustflow.web.health_chart import write_chart
 
 DAY1 = date(2026, 3, 10)
 DAY2 = date(2026, 3, 11)

@@ -16,11 +16,12 @@ from trustflow.db import session_factory
 from trustflow.simulate.config import config_for
 from trustflow.simulate.runner import run_simulation
 from trustflow.traffic import plan as tp
-from trustflow.traffic.models import Impression, ItemKind, Surface
+from trustflow.traffic.models import Impression
 from trustflow.traffic.plan_models import CandidateKind, PlanStatus, TrafficPlan
-from trustflow.traffic.plan_policy import PlanPolicy
-from trustflow.traffic.policy import POLICIES, Candidates
+from trustflow.traffic.plan_policy import POLICIES, PlanPolicy
+from trustflow.traffic.policy import Candidates
 from trustflow.traffic.serving import PlanSnapshot
+from trustflow.vocabulary import ItemKind, Surface
 
 
 def test_a_simulation_runs_on_daily_plans(tmp_path: Path) -> None:

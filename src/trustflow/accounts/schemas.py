@@ -6,8 +6,8 @@ from typing import Annotated
 from pydantic import Field, StrictInt
 
 from trustflow.accounts.models import ProviderStatus, Role
-from trustflow.api.types import Id, Name
 from trustflow.schemas_base import Shape
+from trustflow.types import Id, Name
 
 
 class NameIn(Shape):

@@ -23,6 +23,7 @@ from trustflow.accounts.models import (
     ServiceProviderShop,
 )
 from trustflow.accounts.principal import Principal
+from trustflow.catalog.models import Shop
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound, Unauthenticated
 
@@ -79,10 +80,8 @@ def get_or_raise(session: Session, model: type[Participant], ident: int) -> Part
 def assign_shop_to_provider(
     session: Session, *, provider_id: int, shop_id: int, at: datetime | None = None
 ) -> ServiceProviderShop:
-    from trustflow.catalog import service as catalog_service
-
     get_or_raise(session, ServiceProvider, provider_id)
-    catalog_service.get_shop(session, shop_id)
+    db.get_or_raise(session, Shop, shop_id, "shop")
     existing = session.scalar(
         select(ServiceProviderShop).where(
             ServiceProviderShop.provider_id == provider_id,
@@ -168,15 +167,13 @@ def follow(
     at: datetime | None = None,
 ) -> Follow:
     """Follow a creator or a shop. Following twice is harmless: the first follow is returned."""
-    from trustflow.catalog import service as catalog_service
-
     if (creator_id is None) == (shop_id is None):
         raise InvalidInput("follow exactly one of creator_id or shop_id")
     get_or_raise(session, Buyer, buyer_id)
     if creator_id is not None:
         get_or_raise(session, Creator, creator_id)
     if shop_id is not None:
-        catalog_service.get_shop(session, shop_id)
+        db.get_or_raise(session, Shop, shop_id, "shop")
     existing = session.scalar(
         select(Follow).where(
             Follow.buyer_id == buyer_id,

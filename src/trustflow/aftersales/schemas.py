@@ -13,8 +13,8 @@ from trustflow.aftersales.models import (
     ResponsibleParty,
 )
 from trustflow.aftersales.service import MAX_TAGS
-from trustflow.api.types import Fen, Id, LongText, Tag
 from trustflow.schemas_base import Shape
+from trustflow.types import Fen, Id, LongText, Tag
 
 
 class AfterSalesIn(Shape):

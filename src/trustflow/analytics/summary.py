@@ -20,8 +20,9 @@ from trustflow.accounts.models import Buyer, Creator, Follow
 from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus
 from trustflow.bulk import table
 from trustflow.catalog.models import Shop
-from trustflow.orders.models import Channel, Order
-from trustflow.traffic.models import Impression, Surface
+from trustflow.orders.models import Order
+from trustflow.traffic.models import Impression
+from trustflow.vocabulary import Channel, Surface
 
 FIELDS = ("self_broadcast", "distribution", "shelf")
 

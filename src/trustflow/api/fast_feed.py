@@ -29,8 +29,8 @@ from trustflow.accounts.models import Role
 from trustflow.api.deps import api_key_header, remembered_principal
 from trustflow.api.routers.traffic import FEED_MEDIA_TYPE, MAX_USER_ID, feed_server
 from trustflow.errors import TrustflowError
-from trustflow.traffic.models import Surface
 from trustflow.traffic.serving import MAX_ITEMS
+from trustflow.vocabulary import Surface
 
 _KEY_HEADER = api_key_header.model.name.lower().encode("latin-1")
 _SURFACES = {s.value: s for s in Surface}

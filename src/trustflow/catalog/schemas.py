@@ -5,10 +5,10 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
-from trustflow.api.types import Brand, CategoryName, Code, Id, Name, ShortText, Title
 from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
 from trustflow.catalog.rules import MAX_PRICE_FEN, MAX_STOCK
 from trustflow.schemas_base import Shape
+from trustflow.types import Brand, CategoryName, Code, Id, Name, ShortText, Title
 
 PriceFen = Annotated[StrictInt, Field(ge=1, le=MAX_PRICE_FEN)]
 Stock = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from trustflow import names
+from trustflow.accounts.models import Merchant
 from trustflow.bulk import chunks
 from trustflow.catalog import rules
 from trustflow.catalog.models import (
@@ -53,10 +54,7 @@ def create_shop(
     category_id: int,
     at: datetime | None = None,
 ) -> Shop:
-    from trustflow.accounts import service as accounts_service
-    from trustflow.accounts.models import Merchant
-
-    accounts_service.get_or_raise(session, Merchant, merchant_id)
+    get_or_raise(session, Merchant, merchant_id, "merchant")
     get_category(session, category_id)
     name = shop_name(name)
     (skeleton,) = check_shop_names(session, [name])

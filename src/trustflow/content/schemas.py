@@ -5,11 +5,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from trustflow.api.types import Id, ShortText
 from trustflow.content.models import LiveStatus
 from trustflow.content.rules import MAX_LINKED_PRODUCTS
 from trustflow.schemas_base import Shape
-from trustflow.types import Instant
+from trustflow.types import Id, Instant, ShortText
 
 ProductIds = Annotated[list[Id], Field(max_length=MAX_LINKED_PRODUCTS)]
 

@@ -5,10 +5,9 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from trustflow.api.types import Id
 from trustflow.distribution.service import MAX_COMMISSION_BPS
 from trustflow.schemas_base import Shape
-from trustflow.types import Instant
+from trustflow.types import Id, Instant
 
 
 class OfferIn(Shape):

@@ -37,9 +37,9 @@ from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.orders import rules
-from trustflow.orders.models import Channel, ContentKind, Order, OrderEvent, OrderStatus, Payment
+from trustflow.orders.models import ContentKind, Order, OrderEvent, OrderStatus, Payment
 from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest, new_order_row
-from trustflow.traffic.models import Surface
+from trustflow.vocabulary import Channel, Surface
 
 _orders, _skus, _events = table(Order), table(Sku), table(OrderEvent)
 

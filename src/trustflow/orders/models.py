@@ -17,22 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
-from trustflow.traffic.models import Surface
-
-
-class Channel(StrEnum):
-    """Where the sale happened: the three fields of whole-domain operation (全域经营)."""
-
-    SELF_BROADCAST = "self_broadcast"
-    DISTRIBUTION = "distribution"
-    SHELF_SEARCH = "shelf_search"
-    SHELF_MALL = "shelf_mall"
-    SHELF_SHOP = "shelf_shop"
-    SHELF_CARD = "shelf_card"
-
-    @property
-    def is_shelf(self) -> bool:
-        return self.value.startswith("shelf_")
+from trustflow.vocabulary import Channel, Surface
 
 
 class ContentKind(StrEnum):

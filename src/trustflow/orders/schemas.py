@@ -5,11 +5,11 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from trustflow.api.types import Fen, Id
-from trustflow.orders.models import Channel, ContentKind, OrderStatus
+from trustflow.orders.models import ContentKind, OrderStatus
 from trustflow.orders.rules import MAX_QUANTITY
 from trustflow.schemas_base import Shape
-from trustflow.traffic.models import Surface
+from trustflow.types import Fen, Id
+from trustflow.vocabulary import Channel, Surface
 
 
 class OrderIn(Shape):

@@ -34,8 +34,8 @@ from trustflow.errors import (
     OutOfStock,
 )
 from trustflow.orders import rules
-from trustflow.orders.models import Channel, ContentKind, Order, OrderEvent, OrderStatus, Payment
-from trustflow.traffic.models import Surface
+from trustflow.orders.models import ContentKind, Order, OrderEvent, OrderStatus, Payment
+from trustflow.vocabulary import Channel, Surface
 
 MAX_KEY_LENGTH = 80
 

@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 from pydantic import Field, StrictBool
 
-from trustflow.api.types import Id, LongText, Statement
 from trustflow.schemas_base import Shape
 from trustflow.scoring.models import AppealStatus, BurstVerdict, DefectKind, ScoreKind, Tier
+from trustflow.types import Id, LongText, Statement
 
 
 class MetricOut(Shape):

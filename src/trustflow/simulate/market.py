@@ -30,13 +30,13 @@ from trustflow.catalog.models import Sku
 from trustflow.content import bulk as content_bulk
 from trustflow.db import transaction
 from trustflow.orders import bulk as orders_bulk
-from trustflow.orders.models import Channel, ContentKind
+from trustflow.orders.models import ContentKind
 from trustflow.simulate import population as population_mod
 from trustflow.simulate.config import SimConfig
 from trustflow.simulate.population import Population
 from trustflow.traffic import service as traffic_service
-from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.policy import BaselinePolicy, Candidates, FeedPolicy, Shown
+from trustflow.vocabulary import Channel, ItemKind, Surface
 
 DAY = 86_400
 HOUR = 3_600

@@ -44,12 +44,13 @@ from trustflow.config import Settings, get_settings
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import UtcDateTime, utcnow
 from trustflow.errors import InvalidInput, NotFound
-from trustflow.orders.models import Channel, Order
+from trustflow.orders.models import Order
 from trustflow.scoring import gates
 from trustflow.scoring.models import EntityScore, ScoreKind, Tier
 from trustflow.scoring.service import active_version
 from trustflow.traffic.chuanliu_models import ChuanliuLedger, ChuanliuTier, PartyKind
-from trustflow.traffic.models import Impression, ItemKind
+from trustflow.traffic.models import Impression
+from trustflow.vocabulary import Channel, ItemKind
 
 #: The name reward impressions paid for by this plan carry (``Impression.reward_plan``).
 PLAN = "chuanliu"

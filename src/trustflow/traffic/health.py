@@ -4,19 +4,24 @@ get seen, and does the Chuanliu plan deliver the reward traffic it promised?
 The CLI (``trustflow traffic report --start --end [--out DIR]``) calls, inside
 ``_clear_errors()`` (``InvalidInput`` for a bad window)::
 
+    from trustflow import cli_views
     from trustflow.config import get_settings
     from trustflow.db import default_engine, session_factory
     from trustflow.traffic import health
     from trustflow.warehouse.export import export
+    from trustflow.web import health_chart
 
     engine, root = default_engine(), get_settings().warehouse_files
     export(engine, root)  # by watermark: brings the impressions up to date
     with session_factory(engine)() as session:
         report = health.health_report(root, session, start=start, end=end)
-    for table in health.render_text(report):
+    for table in cli_views.render_text(report):
         console.print(table)
     if out is not None:
-        console.print(f"chart: {health.write_chart(report, out / 'traffic_health.html')}")
+        console.print(f"chart: {health_chart.write_chart(report, out / 'traffic_health.html')}")
+
+The report is data; its presentation lives with the adapters: the terminal's tables in
+:mod:`trustflow.cli_views`, the chart page in :mod:`trustflow.web.health_chart`.
 
 ``health_report`` reads the warehouse as last exported and the Chuanliu ledger as last
 reconciled (``chuanliu.reconcile``). It takes either the warehouse's root directory or an open
@@ -45,7 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -56,10 +61,7 @@ from trustflow.errors import InvalidInput
 from trustflow.scoring.engine import connect_warehouse
 from trustflow.traffic.chuanliu import PLAN as CHUANLIU
 from trustflow.traffic.chuanliu_models import ChuanliuLedger, PartyKind
-from trustflow.traffic.models import Surface
-
-if TYPE_CHECKING:
-    from rich.table import Table
+from trustflow.vocabulary import Surface
 
 __all__ = [
     "MAX_WINDOW_DAYS",
@@ -71,11 +73,8 @@ __all__ = [
     "HealthReport",
     "PartyDelivery",
     "TrafficHealth",
-    "chart_figure",
     "gini",
     "health_report",
-    "render_text",
-    "write_chart",
 ]
 
 #: A shop is a new merchant on the days 0 .. 29 after the UTC date it was created.
@@ -171,6 +170,10 @@ class TrafficHealth:
     @property
     def new_merchant_reward_share(self) -> float | None:
         return _share(self.new_merchant_reward_impressions, self.reward_impressions)
+
+    def surface_share(self, surface: str) -> float | None:
+        """The share of the period's impressions shown on ``surface``."""
+        return _share(self.by_surface.get(surface, 0), self.impressions)
 
 
 @dataclass(frozen=True)
@@ -437,198 +440,3 @@ def health_report(
         window=_health(start, end, traffic.get(None), _window_delivery(parties)),
         worst=tuple(promised[:worst]),
     )
-
-
-# Presentation ---------------------------------------------------------------------------------
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
-
-
-def _gini(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
-def _row(label: str, t: TrafficHealth) -> list[str]:
-    d = t.delivery
-    return [
-        label,
-        f"{t.impressions:,}",
-        f"{t.reward_impressions:,} ({_pct(t.reward_share)})",
-        str(t.parties),
-        _gini(t.gini),
-        _pct(t.top_share),
-        _pct(t.new_merchant_share),
-        _pct(t.new_merchant_reward_share),
-        f"{d.promised:,}",
-        f"{d.delivered:,}",
-        _pct(d.ratio),
-        f"{d.under} / {d.over}",
-    ]
-
-
-def render_text(report: HealthReport) -> list[Table]:
-    """Tables for a terminal: the days and the window, impressions by surface, and the parties
-    whose Chuanliu promises were delivered worst. A figure too wide for its column folds onto
-    a second line rather than being cut to "…"."""
-    from rich.table import Table
-
-    daily = Table(title=f"Traffic health · {report.start} – {report.end}")
-    for name in ("day", "impressions", "reward (share)", "parties", "Gini"):
-        daily.add_column(name, justify="left" if name == "day" else "right", overflow="fold")
-    for name in (
-        f"top {TOP_PARTIES_PERCENT}%",
-        f"new merchants (<{NEW_MERCHANT_DAYS}d)",
-        "new, of reward",
-        "Chuanliu promised",
-        "delivered",
-        "ratio",
-        f"<{UNDER_DELIVERY_PERCENT}% / >{OVER_DELIVERY_PERCENT}%",
-    ):
-        daily.add_column(name, justify="right", overflow="fold")
-    for day in report.days:
-        daily.add_row(*_row(day.start.isoformat(), day))
-    daily.add_section()
-    daily.add_row(*_row("window", report.window), style="bold")
-
-    surfaces = Table(title="Impressions by surface")
-    surfaces.add_column("surface")
-    surfaces.add_column("impressions", justify="right")
-    surfaces.add_column("share", justify="right")
-    for surface, n in report.window.by_surface.items():
-        if n:
-            surfaces.add_row(surface, f"{n:,}", _pct(_share(n, report.window.impressions)))
-    if report.window.unowned_impressions:
-        surfaces.caption = (
-            f"{report.window.unowned_impressions:,} impressions of items missing from the "
-            "warehouse's dimensions belong to no party"
-        )
-
-    worst = Table(title="Chuanliu promises delivered worst")
-    worst.add_column("party")
-    for name in ("promised", "delivered", "ratio"):
-        worst.add_column(name, justify="right")
-    for p in report.worst:
-        worst.add_row(
-            f"{p.party_kind.value} {p.party_id}",
-            f"{p.promised:,}",
-            f"{p.delivered:,}",
-            _pct(p.ratio),
-        )
-    shown, delivered = report.window.delivery.shown, report.window.delivery.delivered
-    if shown != delivered:
-        worst.caption = (
-            f"{shown:,} Chuanliu reward impressions in the warehouse, {delivered:,} delivered "
-            "to promised parties: unreconciled days, or a leak in serving"
-        )
-    return [daily, surfaces, worst]
-
-
-def write_chart(report: HealthReport, path: Path) -> Path:
-    """Write an HTML page charting daily concentration, new-merchant share and Chuanliu
-    delivery to ``path``. plotly.js is embedded in the page, so it opens offline."""
-    fig = chart_figure(report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(
-        path,
-        include_plotlyjs=True,
-        full_html=True,
-        config={"displaylogo": False},
-        div_id="traffic-health",  # not a random id: the same report gives the same page
-    )
-    return path
-
-
-def chart_figure(report: HealthReport) -> Any:
-    """The Plotly figure :func:`write_chart` draws, one point per day of the window.
-
-    ``report.days`` holds every day, so a day without traffic is on the chart: its counts
-    (impressions promised and delivered) are zero, and its shares and ratios, having nothing to
-    divide by, are gaps in their lines (``connectgaps=False``) rather than a zero that reads as
-    "no new merchants were shown" or a ramp drawn across the days without data.
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from trustflow.web.plotly_text import plotly_text as text
-
-    days = [d.start.isoformat() for d in report.days]
-
-    def rate(values: list[float | None], name: str) -> Any:
-        return go.Scatter(x=days, y=values, name=text(name), connectgaps=False)
-
-    fig = make_subplots(
-        rows=3,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.08,
-        subplot_titles=tuple(
-            text(t)
-            for t in (
-                "Traffic concentration (流量集中度)",
-                f"Share to new merchants under {NEW_MERCHANT_DAYS} days (新商家曝光占比)",
-                "Chuanliu reward impressions: promised vs delivered (川流计划 承诺与交付)",
-            )
-        ),
-        specs=[[{}], [{}], [{"secondary_y": True}]],
-    )
-    fig.add_trace(rate([d.gini for d in report.days], "Gini (基尼系数)"), row=1, col=1)
-    fig.add_trace(
-        rate(
-            [d.top_share for d in report.days],
-            f"Top {TOP_PARTIES_PERCENT}% parties' share (头部{TOP_PARTIES_PERCENT}%占比)",
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        rate([d.new_merchant_share for d in report.days], "Of all impressions (全部曝光)"),
-        row=2,
-        col=1,
-    )
-    fig.add_trace(
-        rate(
-            [d.new_merchant_reward_share for d in report.days], "Of reward impressions (奖励流量)"
-        ),
-        row=2,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(x=days, y=[d.delivery.promised for d in report.days], name=text("Promised (承诺)")),
-        row=3,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(
-            x=days, y=[d.delivery.delivered for d in report.days], name=text("Delivered (交付)")
-        ),
-        row=3,
-        col=1,
-    )
-    ratio = rate([d.delivery.ratio for d in report.days], "Delivery ratio (交付率)")
-    ratio.mode = "lines+markers"
-    fig.add_trace(ratio, row=3, col=1, secondary_y=True)
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
-    fig.update_yaxes(title_text=text("0 = equal (均衡)"), rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(
-        title_text=text("share (占比)"), tickformat=".0%", rangemode="tozero", row=2, col=1
-    )
-    fig.update_yaxes(title_text=text("impressions (曝光)"), row=3, col=1)
-    fig.update_yaxes(
-        title_text=text("delivered ÷ promised (交付率)"),
-        tickformat=".0%",
-        row=3,
-        col=1,
-        secondary_y=True,
-    )
-    fig.update_layout(
-        title=text(f"Traffic health (流量生态健康) · {report.start} – {report.end}"),
-        template="plotly_white",
-        barmode="group",
-        height=960,
-        legend={"orientation": "h"},
-        margin={"l": 20, "r": 20, "t": 90, "b": 20},
-    )
-    return fig

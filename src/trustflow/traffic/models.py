@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
-
-
-class Surface(StrEnum):
-    FOLLOW = "follow"
-    FEATURED = "featured"
-    DISCOVER = "discover"
-    SHORT_VIDEO_TO_LIVE = "short_video_to_live"
-    SEARCH = "search"
-    MALL = "mall"
-    SHOP = "shop"
-
-
-class ItemKind(StrEnum):
-    LIVE_SESSION = "live_session"
-    SHORT_VIDEO = "short_video"
-    PRODUCT_CARD = "product_card"
+from trustflow.vocabulary import ItemKind, Surface
 
 
 class Impression(Base):

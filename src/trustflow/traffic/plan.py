@@ -46,7 +46,6 @@ from trustflow.scoring.service import active_version
 from trustflow.traffic import chuanliu
 from trustflow.traffic.allocation import Problem, Solution, solve_dual, solve_exact
 from trustflow.traffic.chuanliu_models import PartyKind
-from trustflow.traffic.models import Surface
 from trustflow.traffic.plan_models import (
     CandidateKind,
     PlanCandidate,
@@ -54,16 +53,13 @@ from trustflow.traffic.plan_models import (
     PlanStatus,
     TrafficPlan,
 )
+from trustflow.vocabulary import ROOM_SURFACES, SHELF_SURFACES, Surface
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: surfaces in node order: node = (surface × 24 + hour) × segments + segment
 SURFACES: tuple[Surface, ...] = tuple(Surface)
-ROOM_SURFACES = frozenset(
-    {Surface.FOLLOW, Surface.FEATURED, Surface.DISCOVER, Surface.SHORT_VIDEO_TO_LIVE}
-)
-SHELF_SURFACES = frozenset({Surface.SEARCH, Surface.MALL, Surface.SHOP})
 KINDS: tuple[CandidateKind, ...] = tuple(CandidateKind)
 #: which surfaces show which kind of candidate, indexed [kind, surface]
 SHOWN_ON = np.array(

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
-from trustflow.traffic.models import Surface
+from trustflow.vocabulary import Surface
 
 
 class PlanStatus(StrEnum):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,10 +29,17 @@ from sqlalchemy.orm import Session
 
 from trustflow.errors import InvalidInput
 from trustflow.traffic import plan as tp
-from trustflow.traffic.models import ItemKind
 from trustflow.traffic.plan_models import CandidateKind
-from trustflow.traffic.policy import Allocation, BaselinePolicy, Candidates
+from trustflow.traffic.policy import (
+    Allocation,
+    BaselinePolicy,
+    Candidates,
+    ChuanliuPolicy,
+    FeedPolicy,
+    UniformPolicy,
+)
 from trustflow.traffic.serving import PlanSnapshot
+from trustflow.vocabulary import ItemKind
 
 _SHOP_ROOM = tp.KINDS.index(CandidateKind.SHOP_ROOM)
 _CREATOR_ROOM = tp.KINDS.index(CandidateKind.CREATOR_ROOM)
@@ -113,3 +120,19 @@ class PlanPolicy:
         organic = snap.planned[found] - snap.promised[found]
         weights = np.where(idx >= 0, organic, floors)
         return Allocation(weights=np.maximum(weights, 1.0))
+
+
+def plan_policy() -> FeedPolicy:
+    """The whole traffic engine: the daily plan (:class:`PlanPolicy`) with Chuanliu reward
+    traffic paced on top."""
+    return ChuanliuPolicy(base=PlanPolicy(), name="plan")
+
+
+#: Policies the command line can name (``trustflow demo --policy``). They live here, in the
+#: module that knows every policy, so :mod:`trustflow.traffic.policy` needs no lazy import.
+POLICIES: dict[str, Callable[[], FeedPolicy]] = {
+    "baseline": BaselinePolicy,
+    "uniform": UniformPolicy,
+    "chuanliu": ChuanliuPolicy,
+    "plan": plan_policy,
+}

@@ -15,7 +15,7 @@ each surface showed. Servers call them only when the policy has them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -30,8 +30,8 @@ from trustflow.config import Settings
 from trustflow.orders.models import Order, OrderStatus
 from trustflow.traffic import chuanliu
 from trustflow.traffic.chuanliu_models import PartyKind
-from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.pacing import Pacer
+from trustflow.vocabulary import ItemKind, Surface
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -400,20 +400,3 @@ def _find(sorted_ids: IntArray, values: IntArray, ids: IntArray) -> IntArray:
         return np.full(len(ids), -1, dtype=np.int64)
     pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
     return np.where(sorted_ids[pos] == ids, values[pos], -1).astype(np.int64)
-
-
-#: Policies the command line can name (``trustflow demo --policy``).
-def plan_policy() -> FeedPolicy:
-    """The whole traffic engine: the daily plan (:mod:`trustflow.traffic.plan_policy`) with
-    Chuanliu reward traffic paced on top."""
-    from trustflow.traffic.plan_policy import PlanPolicy
-
-    return ChuanliuPolicy(base=PlanPolicy(), name="plan")
-
-
-POLICIES: dict[str, Callable[[], FeedPolicy]] = {
-    "baseline": BaselinePolicy,
-    "uniform": UniformPolicy,
-    "chuanliu": ChuanliuPolicy,
-    "plan": plan_policy,
-}

@@ -5,11 +5,10 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt
 
-from trustflow.api.types import Id, Label
 from trustflow.schemas_base import Shape
-from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.plan_models import CandidateKind, PlanStatus
-from trustflow.types import Instant
+from trustflow.types import Id, Instant, Label
+from trustflow.vocabulary import ItemKind, Surface
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")]
 

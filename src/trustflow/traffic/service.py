@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import insert_columns, require_all_exist, table
 from trustflow.errors import InvalidInput
-from trustflow.traffic.models import Impression, ItemKind, Surface
+from trustflow.traffic.models import Impression
+from trustflow.vocabulary import ItemKind, Surface
 
 MAX_BATCH = 10_000
 MAX_COUNT = 10**9

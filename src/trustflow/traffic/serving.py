@@ -41,10 +41,10 @@ from trustflow.bulk import Labels, copy_columns, int_rows, table
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound
-from trustflow.orders.models import Channel, Order
+from trustflow.orders.models import Order
 from trustflow.traffic.chuanliu import PLAN as CHUANLIU
-from trustflow.traffic.models import Impression, ItemKind, Surface
-from trustflow.traffic.plan import HOURS, KINDS, SHELF_SURFACES, SURFACES
+from trustflow.traffic.models import Impression
+from trustflow.traffic.plan import HOURS, KINDS, SURFACES
 from trustflow.traffic.plan_models import (
     CandidateKind,
     PacingCounter,
@@ -54,6 +54,7 @@ from trustflow.traffic.plan_models import (
     TrafficPlan,
 )
 from trustflow.types import EARLIEST
+from trustflow.vocabulary import SHELF_SURFACES, Channel, ItemKind, Surface
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -86,7 +86,7 @@ _LAYOUT: dict[str, Any] = {
 _AXIS = {"automargin": True}
 
 
-def _day_axis(days: list[date], lang: int) -> dict[str, Any]:
+def day_axis(days: list[date], lang: int) -> dict[str, Any]:
     """A tick per day on a short chart (Plotly would otherwise tick every few hours, and name
     each day twice); every tick names a day in the page's language."""
     axis = {**_AXIS, "type": "date", "tickformat": DAY_TICKS[lang], "hoverformat": "%Y-%m-%d"}
@@ -100,7 +100,7 @@ def _count_axis(title: str, values: list[int]) -> dict[str, Any]:
     return {**_AXIS, "title": {"text": title}, "tickformat": ",d", **scale}
 
 
-def _figure_json(fig: go.Figure) -> dict[str, Any]:
+def figure_json(fig: go.Figure) -> dict[str, Any]:
     """The figure as plain JSON data (dates as ISO strings), for the page's script block."""
     return dict(json.loads(pio.to_json(fig, validate=False)))
 
@@ -120,7 +120,7 @@ def _gmv_figure(days: list[date], gmv: dict[str, dict[date, float]], lang: int) 
         ]
     )
     fig.update_layout(
-        xaxis=_day_axis(days, lang),
+        xaxis=day_axis(days, lang),
         yaxis={**_AXIS, "title": {"text": CHART_TEXT["gmv"][lang]}},
         **_LAYOUT,
     )
@@ -146,7 +146,7 @@ def _orders_figure(
         ]
     )
     fig.update_layout(
-        xaxis=_day_axis(days, lang),
+        xaxis=day_axis(days, lang),
         yaxis=_count_axis(CHART_TEXT["orders_axis"][lang], order_counts),
         yaxis2={
             **_count_axis(CHART_TEXT["refunds_axis"][lang], refund_counts),
@@ -262,7 +262,7 @@ def report_charts(session: Session) -> list[dict[str, Any]]:
                 "id": key,
                 "title": dict(zip(LANGUAGES, titles, strict=True)),
                 "figure": {
-                    lang: _figure_json(fig)
+                    lang: figure_json(fig)
                     for lang, fig in zip(LANGUAGES, figures, strict=True)
                     if fig is not None
                 },
@@ -271,7 +271,7 @@ def report_charts(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-def _plotly_js() -> str:
+def plotly_js() -> str:
     """plotly.js, inlined so the report opens offline. It goes into the page unescaped, so it
     must not be able to close its own script element."""
     js = str(plotly.offline.get_plotlyjs())
@@ -289,7 +289,7 @@ def render_report(session: Session, summary: dict[str, Any], path: Path) -> Path
         summary=summary,
         charts=report_charts(session),
         fields=FIELD_NAMES,
-        plotly_js=_plotly_js(),
+        plotly_js=plotly_js(),
     )
     path.write_text(html, encoding="utf-8")
     return path

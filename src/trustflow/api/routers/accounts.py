@@ -34,7 +34,7 @@ from trustflow.accounts.schemas import (
 )
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.types import IdPath, Limit, Offset
+from trustflow.api.params import IdPath, Limit, Offset
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut

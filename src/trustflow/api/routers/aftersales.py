@@ -25,7 +25,7 @@ from trustflow.aftersales.schemas import (
 )
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.types import IdPath, IdQuery, Limit, Offset
+from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.errors import Forbidden, NotFound
 from trustflow.orders import service as orders_service

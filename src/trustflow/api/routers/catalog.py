@@ -11,7 +11,7 @@ from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.types import IdPath, IdQuery, Limit, Offset
+from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import Category, ListingStatus, PriceChange, Product, Shop, Sku
 from trustflow.catalog.schemas import (

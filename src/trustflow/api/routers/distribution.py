@@ -9,7 +9,7 @@ from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.types import IdPath, IdQuery, Limit, Offset
+from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.db import utcnow
 from trustflow.distribution import service as distribution_service

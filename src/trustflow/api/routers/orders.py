@@ -13,12 +13,14 @@ from trustflow.accounts.models import Role
 from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.types import IdempotencyKey, IdPath, IdQuery, Limit, Offset
+from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Channel, Order, OrderEvent, OrderStatus
+from trustflow.orders.models import Order, OrderEvent, OrderStatus
 from trustflow.orders.schemas import OrderEventOut, OrderIn, OrderOut
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
+from trustflow.types import IdempotencyKey
+from trustflow.vocabulary import Channel
 
 router = APIRouter(tags=["orders"], responses=ERROR_RESPONSES)
 

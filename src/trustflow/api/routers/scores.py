@@ -17,7 +17,7 @@ from trustflow.accounts.models import Creator, Role
 from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.types import IdPath, IdQuery, Limit, Offset
+from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import Product
 from trustflow.errors import Forbidden, NotFound

@@ -14,13 +14,13 @@ from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.api.deps import CachedPrincipalDep, PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.types import Limit, Offset
+from trustflow.api.params import Limit, Offset
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 from trustflow.traffic import plan as traffic_plan
 from trustflow.traffic import service as traffic_service
-from trustflow.traffic.models import Impression, Surface
+from trustflow.traffic.models import Impression
 from trustflow.traffic.schemas import (
     FeedOut,
     ImpressionBatchIn,
@@ -29,6 +29,7 @@ from trustflow.traffic.schemas import (
     PlanOut,
 )
 from trustflow.traffic.serving import MAX_ITEMS, FeedServer
+from trustflow.vocabulary import Surface
 
 router = APIRouter(tags=["traffic"], responses=ERROR_RESPONSES)
 #: the feed's path under the API prefix, and the largest user id a feed request may name

@@ -1,0 +1,17 @@
+"""FastAPI's path and query parameters: strings on the wire, parsed from them and bounded.
+
+The bounded types of request bodies are :mod:`trustflow.types`, below every context.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from trustflow.types import MAX_ID
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
