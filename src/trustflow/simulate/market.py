@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from trustflow.accounts import bulk as accounts_bulk
 from trustflow.aftersales import bulk as aftersales_bulk
 from trustflow.aftersales.models import (
+    ActorRole,
     AfterSalesKind,
     AfterSalesReason,
     DisputeOutcome,
     ResponsibleParty,
 )
+from trustflow.aftersales.rules import Actor
 from trustflow.bulk import IntArray, table
 from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog.models import Sku
@@ -942,6 +944,7 @@ class Simulation:
                 [AfterSalesKind(k) for k in c["kind"]],
                 [AfterSalesReason(r) for r in c["reason"]],
                 _dt(due),
+                actor=_AFTER_SALES_ACTOR["request"],
             )
             ok = ids > 0
             ids, due = ids[ok], due[ok]
@@ -986,7 +989,11 @@ class Simulation:
             for t in np.unique(due // HOUR):
                 at = due // HOUR == t
                 done = aftersales_bulk.advance_requests(
-                    session, c["req"][at], action, _dt(t * HOUR)[0]
+                    session,
+                    c["req"][at],
+                    action,
+                    _dt(t * HOUR)[0],
+                    actor=_AFTER_SALES_ACTOR[action],
                 )
                 if action == "approve":
                     returns = np.isin(c["req"][at], done) & (c["kind"][at] != "refund_only")
@@ -1004,6 +1011,7 @@ class Simulation:
                     c["req"][sel],
                     "arbitrate",
                     _dt(int(due[sel].max()))[0],
+                    actor=_AFTER_SALES_ACTOR["arbitrate"],
                     outcome=DisputeOutcome.BUYER_WON if wins else DisputeOutcome.MERCHANT_WON,
                     responsible_party=ResponsibleParty(party),
                 )
@@ -1015,7 +1023,11 @@ class Simulation:
             for t in np.unique(due // DAY):
                 at = due // DAY == t
                 aftersales_bulk.advance_requests(
-                    session, c["req"][at], action, _dt(int(due[at].max()))[0]
+                    session,
+                    c["req"][at],
+                    action,
+                    _dt(int(due[at].max()))[0],
+                    actor=_AFTER_SALES_ACTOR[action],
                 )
 
     def _schedule_returns(self, requests: IntArray, at: int) -> None:
@@ -1026,6 +1038,19 @@ class Simulation:
         received = shipped + (rng.uniform(2, 4, len(requests)) * DAY).astype(np.int64)
         self.queues["return_shipped"].push(shipped, req=requests)
         self.queues["return_received"].push(received, req=requests)
+
+
+#: Whom the simulator stands in for in each after-sales action: a role without an id, as one
+#: batch spans many buyers or merchants.
+_AFTER_SALES_ACTOR: dict[str, Actor] = {
+    "request": Actor(ActorRole.BUYER),
+    "approve": Actor(ActorRole.MERCHANT),
+    "reject": Actor(ActorRole.MERCHANT),
+    "escalate": Actor(ActorRole.BUYER),
+    "arbitrate": Actor(ActorRole.PLATFORM),
+    "return_shipped": Actor(ActorRole.BUYER),
+    "return_received": Actor(ActorRole.MERCHANT),
+}
 
 
 def _union(a: IntArray, b: IntArray) -> IntArray:
