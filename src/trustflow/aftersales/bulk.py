@@ -168,7 +168,7 @@ def advance_requests(
 ) -> IntArray:
     """Apply one named action to many requests; returns the ids it applied to. Each move
     writes the same trail event as the one-at-a-time action."""
-    if action not in rules.TRANSITIONS:
+    if action not in rules.TRANSITIONS.moves:
         raise InvalidInput(f"unknown after-sales action {action!r}")
     if (action == "arbitrate") != (outcome is not None and responsible_party is not None):
         raise InvalidInput("arbitration, and only arbitration, takes an outcome and a party")
@@ -183,7 +183,7 @@ def advance_requests(
     )
     params, events = [], []
     for rid, status, kind in facts:
-        if status not in rules.TRANSITIONS[action]:
+        if not rules.TRANSITIONS.allows(action, status):
             continue
         target = rules.target_after(action, kind, outcome)
         params.append(

@@ -32,21 +32,25 @@ from trustflow.aftersales.models import (
     DisputeOutcome,
     ResponsibleParty,
 )
+from trustflow.state_machine import StateMachine, move
 
 A = AfterSalesStatus
 K = AfterSalesKind
 
-#: action -> the states it may start from. Where it leads depends on the kind: see
-#: :func:`target_after`.
-TRANSITIONS: dict[str, frozenset[AfterSalesStatus]] = {
-    "approve": frozenset({A.REQUESTED}),
-    "reject": frozenset({A.REQUESTED}),
-    "withdraw": frozenset({A.REQUESTED, A.REJECTED, A.AWAITING_RETURN}),
-    "escalate": frozenset({A.REJECTED}),
-    "arbitrate": frozenset({A.ESCALATED}),
-    "return_shipped": frozenset({A.AWAITING_RETURN}),
-    "return_received": frozenset({A.RETURNED}),
-}
+#: Each named action, the states it may start from and those it may lead to; which one
+#: depends on the request's kind (and an arbitration's outcome): see :func:`target_after`.
+TRANSITIONS: StateMachine[AfterSalesStatus] = StateMachine(
+    "after-sales request",
+    {
+        "approve": move({A.REQUESTED}, A.REFUNDED, A.AWAITING_RETURN),
+        "reject": move({A.REQUESTED}, A.REJECTED),
+        "withdraw": move({A.REQUESTED, A.REJECTED, A.AWAITING_RETURN}, A.WITHDRAWN),
+        "escalate": move({A.REJECTED}, A.ESCALATED),
+        "arbitrate": move({A.ESCALATED}, A.REFUNDED, A.AWAITING_RETURN, A.CLOSED),
+        "return_shipped": move({A.AWAITING_RETURN}, A.RETURNED),
+        "return_received": move({A.RETURNED}, A.REFUNDED, A.EXCHANGED),
+    },
+)
 
 OPEN_STATES = frozenset(
     {A.REQUESTED, A.APPROVED, A.REJECTED, A.AWAITING_RETURN, A.RETURNED, A.ESCALATED}

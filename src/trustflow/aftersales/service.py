@@ -130,8 +130,7 @@ def _move(
 ) -> AfterSalesRequest:
     """Check the action against the request's state, move it, and write the trail's event."""
     request = get_request(session, request_id, for_update=True)
-    if request.status not in rules.TRANSITIONS[action]:
-        raise IllegalTransition("after-sales request", request.status.value, action)
+    rules.TRANSITIONS.require(action, request.status)
     target = rules.target_after(action, request.kind, outcome)
     _record(session, rules.transition_event(request.id, action, request.status, target, actor, at))
     request.status = target

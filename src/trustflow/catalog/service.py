@@ -23,7 +23,7 @@ from trustflow.catalog.models import (
     Sku,
 )
 from trustflow.db import get_or_raise, utcnow
-from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
+from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from trustflow.types import utc_instant
 
 
@@ -144,8 +144,7 @@ def _name_clash(name: str, existing: str, shop_id: int | None) -> Conflict:
 def set_shop_status(session: Session, *, shop_id: int, status: ShopStatus) -> Shop:
     """Operator action: suspend, reinstate or close a shop. A closed shop stays closed."""
     shop = get_shop(session, shop_id)
-    if shop.status is ShopStatus.CLOSED and status is not ShopStatus.CLOSED:
-        raise IllegalTransition("shop", shop.status.value, f"become {status.value}")
+    rules.SHOP_TRANSITIONS.require(rules.becoming(status), shop.status)
     shop.status = status
     session.flush()
     return shop
@@ -191,8 +190,7 @@ def set_listing_status(
     allowed = (
         rules.OPERATOR_LISTING_TRANSITIONS if by_operator else rules.MERCHANT_LISTING_TRANSITIONS
     )
-    if status not in allowed[product.status]:
-        raise IllegalTransition("product", product.status.value, f"become {status.value}")
+    allowed.require(rules.becoming(status), product.status)
     if status is ListingStatus.LISTED:
         if product.brand and not product.brand_authorised:
             raise Conflict(

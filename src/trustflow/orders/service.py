@@ -340,9 +340,8 @@ def get_order(session: Session, order_id: int, *, for_update: bool = False) -> O
 
 
 def _transition(session: Session, order: Order, action: str, *, at: datetime, actor: str) -> Order:
-    sources, target = rules.TRANSITIONS[action]
-    if order.status not in sources:
-        raise IllegalTransition("order", order.status.value, action)
+    rules.TRANSITIONS.require(action, order.status)
+    target = rules.TRANSITIONS.target(action)
     event = OrderEvent(
         order_id=order.id,
         action=action,
