@@ -6,12 +6,10 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from trustflow import db
 from trustflow.accounts.models import (
     ApiKey,
     Buyer,
@@ -23,7 +21,7 @@ from trustflow.accounts.models import (
     ServiceProviderShop,
 )
 from trustflow.accounts.principal import Principal
-from trustflow.db import utcnow
+from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import InvalidInput, NotFound, Unauthenticated
 
 KEY_SCHEME = "tfk"
@@ -69,11 +67,20 @@ def create_service_provider(session: Session, *, name: str) -> ServiceProvider:
     return provider
 
 
-Participant = TypeVar("Participant", Merchant, Creator, Buyer, ServiceProvider)
+def get_merchant(session: Session, merchant_id: int) -> Merchant:
+    return get_or_raise(session, Merchant, merchant_id, "merchant")
 
 
-def get_or_raise(session: Session, model: type[Participant], ident: int) -> Participant:
-    return db.get_or_raise(session, model, ident, model.__tablename__[:-1].replace("_", " "))
+def get_creator(session: Session, creator_id: int) -> Creator:
+    return get_or_raise(session, Creator, creator_id, "creator")
+
+
+def get_buyer(session: Session, buyer_id: int) -> Buyer:
+    return get_or_raise(session, Buyer, buyer_id, "buyer")
+
+
+def get_service_provider(session: Session, provider_id: int) -> ServiceProvider:
+    return get_or_raise(session, ServiceProvider, provider_id, "service provider")
 
 
 def assign_shop_to_provider(
@@ -81,7 +88,7 @@ def assign_shop_to_provider(
 ) -> ServiceProviderShop:
     from trustflow.catalog import service as catalog_service
 
-    get_or_raise(session, ServiceProvider, provider_id)
+    get_service_provider(session, provider_id)
     catalog_service.get_shop(session, shop_id)
     existing = session.scalar(
         select(ServiceProviderShop).where(
@@ -172,9 +179,9 @@ def follow(
 
     if (creator_id is None) == (shop_id is None):
         raise InvalidInput("follow exactly one of creator_id or shop_id")
-    get_or_raise(session, Buyer, buyer_id)
+    get_buyer(session, buyer_id)
     if creator_id is not None:
-        get_or_raise(session, Creator, creator_id)
+        get_creator(session, creator_id)
     if shop_id is not None:
         catalog_service.get_shop(session, shop_id)
     existing = session.scalar(

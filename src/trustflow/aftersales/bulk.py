@@ -150,7 +150,7 @@ _MOVE = (
         handled_at=func.coalesce(_requests.c.handled_at, bindparam("handled_at")),
         resolved_at=bindparam("resolved_at"),
         dispute_outcome=func.coalesce(bindparam("outcome"), _requests.c.dispute_outcome),
-        responsible_party=func.coalesce(bindparam("party"), _requests.c.responsible_party),
+        responsible_party=func.coalesce(bindparam("responsible"), _requests.c.responsible_party),
         updated_at=bindparam("at"),
     )
 )
@@ -171,7 +171,9 @@ def advance_requests(
     if action not in rules.TRANSITIONS.moves:
         raise InvalidInput(f"unknown after-sales action {action!r}")
     if (action == "arbitrate") != (outcome is not None and responsible_party is not None):
-        raise InvalidInput("arbitration, and only arbitration, takes an outcome and a party")
+        raise InvalidInput(
+            "arbitration, and only arbitration, takes an outcome and a responsible party"
+        )
     if outcome is DisputeOutcome.BUYER_WON and responsible_party is ResponsibleParty.BUYER:
         raise InvalidInput("a dispute the buyer won cannot be the buyer's fault")
     facts = fetch_by_ids(
@@ -194,7 +196,7 @@ def advance_requests(
                 "handled_at": at if action in rules.HANDLING_ACTIONS else None,
                 "resolved_at": at if target in rules.TERMINAL_STATES else None,
                 "outcome": outcome,
-                "party": responsible_party,
+                "responsible": responsible_party,
                 "at": at,
             }
         )

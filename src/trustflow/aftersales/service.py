@@ -28,6 +28,7 @@ from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
+from trustflow.units import HOUR
 
 A = AfterSalesStatus
 MAX_TAGS = 10
@@ -295,7 +296,7 @@ def open_chat(
             f"a buyer opens at most {rules.CHATS_PER_SHOP_PER_DAY} chats with one shop a day",
             code=ErrorCode.BUYER_LIMIT_REACHED,
             limit=rules.CHATS_PER_SHOP_PER_DAY,
-            window_hours=int(rules.CHAT_LIMIT_WINDOW.total_seconds()) // 3600,
+            window_hours=int(rules.CHAT_LIMIT_WINDOW.total_seconds()) // HOUR,
             retry_after_seconds=math.ceil(wait.total_seconds()),
         )
     thread = ChatThread(

@@ -54,9 +54,8 @@ def create_shop(
     at: datetime | None = None,
 ) -> Shop:
     from trustflow.accounts import service as accounts_service
-    from trustflow.accounts.models import Merchant
 
-    accounts_service.get_or_raise(session, Merchant, merchant_id)
+    accounts_service.get_merchant(session, merchant_id)
     get_category(session, category_id)
     name = shop_name(name)
     (skeleton,) = check_shop_names(session, [name])

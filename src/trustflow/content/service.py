@@ -23,12 +23,11 @@ from trustflow.errors import ErrorCode, InvalidInput, NotFound
 
 def _check_host(session: Session, creator_id: int | None, shop_id: int | None) -> None:
     from trustflow.accounts import service as accounts_service
-    from trustflow.accounts.models import Creator
 
     if (creator_id is None) == (shop_id is None):
         raise InvalidInput("content has exactly one host: creator_id or shop_id")
     if creator_id is not None:
-        accounts_service.get_or_raise(session, Creator, creator_id)
+        accounts_service.get_creator(session, creator_id)
     if shop_id is not None:
         catalog_service.get_shop(session, shop_id)
 

@@ -89,9 +89,8 @@ def select_offer(
 ) -> CreatorSelection:
     """A creator picks an offer (选品). Picking the same offer again returns the first pick."""
     from trustflow.accounts import service as accounts_service
-    from trustflow.accounts.models import Creator
 
-    accounts_service.get_or_raise(session, Creator, creator_id)
+    accounts_service.get_creator(session, creator_id)
     offer = get_offer(session, offer_id)
     at = at or utcnow()
     if offer.valid_from > at or (offer.valid_until is not None and offer.valid_until <= at):

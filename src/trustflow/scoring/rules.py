@@ -42,8 +42,6 @@ from dataclasses import dataclass
 from trustflow.aftersales.models import AfterSalesReason, ResponsibleParty
 from trustflow.scoring.models import ScoreKind, Tier
 
-DAY_SECONDS = 86_400
-
 
 @dataclass(frozen=True)
 class Metric:
@@ -336,9 +334,3 @@ def tier_of(score: float) -> Tier:
         if score >= lowest:
             return tier
     return Tier.LOW
-
-
-def metric_weight(definition: ScoreDefinition, metric: Metric, category_code: str | None) -> float:
-    if definition.kind is ScoreKind.STORE and category_code in CATEGORY_WEIGHTS:
-        return CATEGORY_WEIGHTS[category_code][metric.name]
-    return metric.weight

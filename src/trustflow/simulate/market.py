@@ -26,7 +26,7 @@ from trustflow.aftersales.models import (
     ResponsibleParty,
 )
 from trustflow.aftersales.rules import Actor
-from trustflow.bulk import IntArray, table
+from trustflow.bulk import IntArray, sorted_lookup, table
 from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog.models import Sku
 from trustflow.content import bulk as content_bulk
@@ -39,9 +39,8 @@ from trustflow.simulate.population import Population
 from trustflow.traffic import service as traffic_service
 from trustflow.traffic.models import ItemKind, Surface
 from trustflow.traffic.policy import BaselinePolicy, Candidates, FeedPolicy, Shown
+from trustflow.units import DAY, HOUR
 
-DAY = 86_400
-HOUR = 3_600
 #: (hour of day, share of the day's traffic, whether live rooms are on air)
 BATCHES = ((10.0, 0.28, False), (15.0, 0.27, False), (20.5, 0.45, True))
 LIVE_START, LIVE_END = 19 * HOUR, 23 * HOUR
@@ -956,7 +955,7 @@ class Simulation:
             q["approve"].push(handled[approve], req=ids[approve], kind=c["kind"][approve])
             q["reject"].push(handled[~approve], req=ids[~approve])
             escalate = ~approve & (rng.random(n) < np.where(c["abusive"], 0.8, cfg.escalation_rate))
-            party = np.where(
+            responsible = np.where(
                 c["abusive"],
                 ResponsibleParty.BUYER.value,
                 np.where(
@@ -979,7 +978,7 @@ class Simulation:
                 handled[escalate] + 3 * DAY,
                 req=ids[escalate],
                 buyer_wins=buyer_wins[escalate],
-                party=party[escalate],
+                responsible=responsible[escalate],
                 kind=c["kind"][escalate],
             )
         for action in ("approve", "reject", "escalate"):
@@ -1000,11 +999,11 @@ class Simulation:
                     self._schedule_returns(c["req"][at][returns], int(t * HOUR))
         due, c = q["arbitrate"].pop_until(t_end)
         for wins in (True, False):
-            for party in np.unique(c.get("party", np.zeros(0, dtype="<U16"))):
-                sel = (c["buyer_wins"] == wins) & (c["party"] == party)
+            for responsible in np.unique(c.get("responsible", np.zeros(0, dtype="<U16"))):
+                sel = (c["buyer_wins"] == wins) & (c["responsible"] == responsible)
                 if not sel.any():
                     continue
-                if wins and party == ResponsibleParty.BUYER.value:
+                if wins and responsible == ResponsibleParty.BUYER.value:
                     continue
                 done = aftersales_bulk.advance_requests(
                     session,
@@ -1013,7 +1012,7 @@ class Simulation:
                     _dt(int(due[sel].max()))[0],
                     actor=_AFTER_SALES_ACTOR["arbitrate"],
                     outcome=DisputeOutcome.BUYER_WON if wins else DisputeOutcome.MERCHANT_WON,
-                    responsible_party=ResponsibleParty(party),
+                    responsible_party=ResponsibleParty(responsible),
                 )
                 if wins:
                     returns = np.isin(c["req"][sel], done) & (c["kind"][sel] != "refund_only")
@@ -1063,10 +1062,7 @@ def _union(a: IntArray, b: IntArray) -> IntArray:
 
 
 def _contains(sorted_keys: IntArray, keys: IntArray) -> np.ndarray:
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return np.asarray(sorted_keys[pos] == keys, dtype=bool)
+    return sorted_lookup(sorted_keys, keys) >= 0
 
 
 def sample_grouped(
