@@ -24,6 +24,23 @@ from trustflow.accounts.principal import Principal
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import InvalidInput, NotFound, Unauthenticated
 
+__all__ = [
+    "assign_shop_to_provider",
+    "authenticate",
+    "create_api_key",
+    "create_buyer",
+    "create_creator",
+    "create_merchant",
+    "create_service_provider",
+    "follow",
+    "get_buyer",
+    "get_creator",
+    "get_merchant",
+    "provider_shop_ids",
+    "revoke_api_key",
+    "unfollow",
+]
+
 KEY_SCHEME = "tfk"
 
 _SUBJECT_TABLE: dict[Role, type[Merchant | Creator | Buyer | ServiceProvider]] = {

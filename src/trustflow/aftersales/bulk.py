@@ -39,6 +39,13 @@ from trustflow.errors import InvalidInput
 from trustflow.orders import rules as order_rules
 from trustflow.orders.models import Order
 
+__all__ = [
+    "advance_requests",
+    "record_chats",
+    "request_after_sales",
+    "submit_reviews",
+]
+
 A = AfterSalesStatus
 _orders, _requests, _events = table(Order), table(AfterSalesRequest), table(AfterSalesEvent)
 

@@ -34,6 +34,22 @@ from trustflow.aftersales.models import (
 )
 from trustflow.state_machine import StateMachine, move
 
+__all__ = [
+    "AFTER_SALES_WINDOW",
+    "CHATS_PER_SHOP_PER_DAY",
+    "CHAT_LIMIT_WINDOW",
+    "HANDLING_ACTIONS",
+    "NO_REASON_RETURN_WINDOW",
+    "OPEN_STATES",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "Actor",
+    "chat_wait",
+    "presumed_responsible",
+    "target_after",
+    "transition_event",
+]
+
 A = AfterSalesStatus
 K = AfterSalesKind
 
@@ -136,9 +152,6 @@ class Actor:
     def of(cls, principal: Principal) -> Actor:
         """The actor behind an API caller: an operator acts for the platform."""
         return cls(_ACTOR_ROLE[principal.role], principal.subject_id)
-
-
-SYSTEM_ACTOR = Actor(ActorRole.SYSTEM)
 
 
 def transition_event(

@@ -30,6 +30,24 @@ from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
 from trustflow.units import HOUR
 
+__all__ = [
+    "MAX_TAGS",
+    "approve",
+    "arbitrate",
+    "escalate",
+    "get_chat",
+    "get_request",
+    "open_chat",
+    "reject",
+    "request_after_sales",
+    "request_events",
+    "respond_chat",
+    "return_received",
+    "return_shipped",
+    "submit_review",
+    "withdraw",
+]
+
 A = AfterSalesStatus
 MAX_TAGS = 10
 

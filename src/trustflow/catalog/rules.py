@@ -11,6 +11,17 @@ from datetime import timedelta
 from trustflow.catalog.models import ListingStatus, ShopStatus
 from trustflow.state_machine import StateMachine, move
 
+__all__ = [
+    "LOWEST_PRICE_WINDOW",
+    "MAX_PRICE_FEN",
+    "MAX_STOCK",
+    "MERCHANT_LISTING_TRANSITIONS",
+    "OPERATOR_LISTING_TRANSITIONS",
+    "SHOP_TRANSITIONS",
+    "UNPUBLISHED",
+    "becoming",
+]
+
 L = ListingStatus
 
 #: Listing changes a merchant may make, and those reserved to the platform (blocking, and

@@ -26,6 +26,25 @@ from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from trustflow.types import utc_instant
 
+__all__ = [
+    "add_sku",
+    "adjust_stock",
+    "change_price",
+    "check_shop_names",
+    "create_category",
+    "create_product",
+    "create_shop",
+    "get_product",
+    "get_shop",
+    "get_sku",
+    "lowest_price_30d",
+    "price_history",
+    "rename_shop",
+    "set_listing_status",
+    "set_shop_status",
+    "shop_name",
+]
+
 
 def create_category(
     session: Session, *, code: str, name: str, parent_id: int | None = None

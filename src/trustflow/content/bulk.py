@@ -30,6 +30,12 @@ from trustflow.content.models import (
 from trustflow.content.rules import LIVE_TRANSITIONS, MAX_LINKED_PRODUCTS, link_refusals
 from trustflow.errors import ErrorCode, InvalidInput, NotFound
 
+__all__ = [
+    "end_lives",
+    "go_live",
+    "post_videos",
+]
+
 _lives = table(LiveSession)
 _products = table(Product)
 

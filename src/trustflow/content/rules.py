@@ -15,6 +15,12 @@ import numpy.typing as npt
 from trustflow.content.models import LiveStatus
 from trustflow.state_machine import StateMachine, move
 
+__all__ = [
+    "LIVE_TRANSITIONS",
+    "MAX_LINKED_PRODUCTS",
+    "link_refusals",
+]
+
 MAX_LINKED_PRODUCTS = 200
 
 #: A scheduled live session goes on air once, and ends once.

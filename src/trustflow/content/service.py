@@ -20,6 +20,17 @@ from trustflow.content.rules import LIVE_TRANSITIONS, MAX_LINKED_PRODUCTS, link_
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import ErrorCode, InvalidInput, NotFound
 
+__all__ = [
+    "end_live",
+    "get_live",
+    "get_video",
+    "live_product_ids",
+    "post_short_video",
+    "schedule_live",
+    "start_live",
+    "video_product_ids",
+]
+
 
 def _check_host(session: Session, creator_id: int | None, shop_id: int | None) -> None:
     from trustflow.accounts import service as accounts_service

@@ -14,6 +14,16 @@ from trustflow.db import get_or_raise, utcnow
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 
+__all__ = [
+    "MAX_COMMISSION_BPS",
+    "create_offer",
+    "end_offer",
+    "get_offer",
+    "library_query",
+    "offer_terms_subquery",
+    "select_offer",
+]
+
 MAX_COMMISSION_BPS = 9000
 
 

@@ -41,6 +41,12 @@ from trustflow.orders.models import Channel, ContentKind, Order, OrderEvent, Ord
 from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest, new_order_row
 from trustflow.traffic.models import Surface
 
+__all__ = [
+    "OrderBatch",
+    "advance_orders",
+    "place_orders",
+]
+
 _orders, _skus, _events = table(Order), table(Sku), table(OrderEvent)
 
 

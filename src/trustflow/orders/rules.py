@@ -13,6 +13,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from trustflow.orders.models import OrderStatus
 from trustflow.state_machine import StateMachine, move
 
+__all__ = [
+    "AFTER_SALES_OPEN_FROM",
+    "MAX_QUANTITY",
+    "REVIEWABLE_FROM",
+    "SHIP_PROMISE",
+    "TIMESTAMP_FIELD",
+    "TRANSITIONS",
+    "commission_base_fen",
+    "commission_fen",
+]
+
 S = OrderStatus
 
 #: Each named action and the states it may start from, with the state it leads to.

@@ -37,6 +37,23 @@ from trustflow.orders import rules
 from trustflow.orders.models import Channel, ContentKind, Order, OrderEvent, OrderStatus, Payment
 from trustflow.traffic.models import Surface
 
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "OrderRequest",
+    "cancel_order",
+    "confirm_receipt",
+    "deliver_order",
+    "expire_unpaid_orders",
+    "get_order",
+    "new_order_row",
+    "order_events",
+    "orders_query",
+    "pay_order",
+    "pick_up_order",
+    "place_order",
+    "ship_order",
+]
+
 MAX_KEY_LENGTH = 80
 
 

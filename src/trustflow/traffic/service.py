@@ -15,6 +15,12 @@ from trustflow.bulk import insert_columns, require_all_exist, table
 from trustflow.errors import InvalidInput
 from trustflow.traffic.models import Impression, ItemKind, Surface
 
+__all__ = [
+    "ImpressionRecord",
+    "log_impression_counts",
+    "log_impressions",
+]
+
 MAX_BATCH = 10_000
 MAX_COUNT = 10**9
 
