@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trustflow.units import DAY, HOUR
 from trustflow.warehouse.export import DIMENSIONS, FACTS, arrow_schema
 
 #: Bumped whenever the generator changes, so an old cache is rebuilt.
@@ -36,8 +37,6 @@ VERSION = 5
 MARKER = "bench-warehouse.json"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
-DAY = 86_400
-HOUR = 3_600
 US = 1_000_000
 CATEGORIES = ("apparel", "beauty", "food", "home", "digital", "jewelry", "mother_baby", "agri")
 CATEGORY_SHARE = (0.24, 0.16, 0.13, 0.14, 0.12, 0.05, 0.09, 0.07)

@@ -43,9 +43,9 @@ from bench import _warehouse_synth as synth
 from trustflow.scoring import rules, sql
 from trustflow.scoring.engine import compute_duckdb
 from trustflow.scoring.models import ScoreKind, ScoreStatus, Tier
+from trustflow.units import DAY, HOUR
 
 PROJECT = Path(__file__).resolve().parents[1]
-DAY = rules.DAY_SECONDS
 US = 1_000_000
 T = TypeVar("T")
 
@@ -291,7 +291,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     f["pickup_due"] = _flag(due)
     f["late_pickup"] = _flag(due & (f["picked_s"].isna() | (f["picked_s"] > f["ship_by_s"])))
     f["slow_delivery"] = _flag(
-        (f["delivered_s"] < t) & (f["delivered_s"] - f["paid_s"] > rules.SLOW_DELIVERY_HOURS * 3600)
+        (f["delivered_s"] < t) & (f["delivered_s"] - f["paid_s"] > rules.SLOW_DELIVERY_HOURS * HOUR)
     )
     f["bad_w"] = f["bad_review"] * bw
     f["merchant_quality_w"] = f["merchant_quality"] * bw
@@ -360,7 +360,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     shop_chats = chats.groupby("shop_id").agg(chats=("slow", "size"), slow_chats=("slow", "sum"))
     del chats
 
-    slow_after = rules.SLOW_HANDLING_HOURS * 3600
+    slow_after = rules.SLOW_HANDLING_HOURS * HOUR
     rq = asr[["shop_id", "at_s", "handled_s"]].merge(spans, on="shop_id")
     rq = rq.loc[rq["at_s"] >= t - rq["span"]]
     rq = rq.assign(slow=_flag(np.minimum(rq["handled_s"].fillna(t), t) - rq["at_s"] > slow_after))

@@ -82,3 +82,11 @@ def test_copy_columns_refuses_integers_too_wide_for_their_column(session: Sessio
             },
             rows=1,
         )
+
+
+def test_a_sorted_lookup_finds_values_or_positions_and_minus_one_for_the_missing() -> None:
+    keys = np.array([3, 8, 20], dtype=np.int64)
+
+    assert bulk.sorted_lookup(keys, [8, 4, 20, 99, 0]).tolist() == [1, -1, 2, -1, -1]
+    assert bulk.sorted_lookup(keys, [20, 3, 5], values=[30, 80, 200]).tolist() == [200, 30, -1]
+    assert bulk.sorted_lookup(keys[:0], [1, 2]).tolist() == [-1, -1]

@@ -37,6 +37,22 @@ CHUNK = 900
 IntArray = npt.NDArray[np.int64]
 
 
+def sorted_lookup(
+    sorted_keys: npt.NDArray[Any],
+    keys: npt.ArrayLike,
+    values: npt.ArrayLike | None = None,
+) -> IntArray:
+    """A dict lookup on sorted keys without building the dict: for each of ``keys``, the value
+    beside it (``values`` aligned with ``sorted_keys``; its position there when None), or -1
+    where it is not among ``sorted_keys``."""
+    wanted = np.asarray(keys)
+    if len(sorted_keys) == 0:
+        return np.full(len(wanted), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+    found = at if values is None else np.asarray(values)[at]
+    return np.where(sorted_keys[at] == wanted, found, -1).astype(np.int64, copy=False)
+
+
 def table(model: Any) -> Table:
     return cast(Table, model.__table__)
 

@@ -9,7 +9,7 @@ from trustflow.accounts.models import (
     ServiceProvider,
     ServiceProviderShop,
 )
-from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
+from trustflow.aftersales.models import AfterSalesEvent, AfterSalesRequest, ChatThread, Review
 from trustflow.catalog.models import Category, PriceChange, Product, Shop, Sku
 from trustflow.content.models import (
     LiveSession,
@@ -35,6 +35,7 @@ from trustflow.traffic.plan_models import PacingCounter, PlanCandidate, PlanNode
 metadata = Base.metadata
 
 __all__ = [
+    "AfterSalesEvent",
     "AfterSalesRequest",
     "ApiKey",
     "Base",

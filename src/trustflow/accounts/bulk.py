@@ -21,6 +21,14 @@ from trustflow.bulk import (
 from trustflow.catalog.models import Shop
 from trustflow.errors import InvalidInput
 
+__all__ = [
+    "create_buyers",
+    "create_creators",
+    "create_merchants",
+    "follow_creators",
+    "follow_shops",
+]
+
 
 def create_merchants(session: Session, names: Sequence[str], *, at: datetime) -> IntArray:
     return insert_returning_ids(

@@ -6,12 +6,10 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from trustflow import db
 from trustflow.accounts.models import (
     ApiKey,
     Buyer,
@@ -24,8 +22,25 @@ from trustflow.accounts.models import (
 )
 from trustflow.accounts.principal import Principal
 from trustflow.catalog.models import Shop
-from trustflow.db import utcnow
+from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import InvalidInput, NotFound, Unauthenticated
+
+__all__ = [
+    "assign_shop_to_provider",
+    "authenticate",
+    "create_api_key",
+    "create_buyer",
+    "create_creator",
+    "create_merchant",
+    "create_service_provider",
+    "follow",
+    "get_buyer",
+    "get_creator",
+    "get_merchant",
+    "provider_shop_ids",
+    "revoke_api_key",
+    "unfollow",
+]
 
 KEY_SCHEME = "tfk"
 
@@ -70,18 +85,27 @@ def create_service_provider(session: Session, *, name: str) -> ServiceProvider:
     return provider
 
 
-Participant = TypeVar("Participant", Merchant, Creator, Buyer, ServiceProvider)
+def get_merchant(session: Session, merchant_id: int) -> Merchant:
+    return get_or_raise(session, Merchant, merchant_id, "merchant")
 
 
-def get_or_raise(session: Session, model: type[Participant], ident: int) -> Participant:
-    return db.get_or_raise(session, model, ident, model.__tablename__[:-1].replace("_", " "))
+def get_creator(session: Session, creator_id: int) -> Creator:
+    return get_or_raise(session, Creator, creator_id, "creator")
+
+
+def get_buyer(session: Session, buyer_id: int) -> Buyer:
+    return get_or_raise(session, Buyer, buyer_id, "buyer")
+
+
+def get_service_provider(session: Session, provider_id: int) -> ServiceProvider:
+    return get_or_raise(session, ServiceProvider, provider_id, "service provider")
 
 
 def assign_shop_to_provider(
     session: Session, *, provider_id: int, shop_id: int, at: datetime | None = None
 ) -> ServiceProviderShop:
-    get_or_raise(session, ServiceProvider, provider_id)
-    db.get_or_raise(session, Shop, shop_id, "shop")
+    get_service_provider(session, provider_id)
+    get_or_raise(session, Shop, shop_id, "shop")
     existing = session.scalar(
         select(ServiceProviderShop).where(
             ServiceProviderShop.provider_id == provider_id,
@@ -169,11 +193,11 @@ def follow(
     """Follow a creator or a shop. Following twice is harmless: the first follow is returned."""
     if (creator_id is None) == (shop_id is None):
         raise InvalidInput("follow exactly one of creator_id or shop_id")
-    get_or_raise(session, Buyer, buyer_id)
+    get_buyer(session, buyer_id)
     if creator_id is not None:
-        get_or_raise(session, Creator, creator_id)
+        get_creator(session, creator_id)
     if shop_id is not None:
-        db.get_or_raise(session, Shop, shop_id, "shop")
+        get_or_raise(session, Shop, shop_id, "shop")
     existing = session.scalar(
         select(Follow).where(
             Follow.buyer_id == buyer_id,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from trustflow.accounts.models import Buyer
 from trustflow.aftersales import rules
 from trustflow.aftersales.models import (
+    AfterSalesEvent,
     AfterSalesKind,
     AfterSalesReason,
     AfterSalesRequest,
@@ -38,9 +39,15 @@ from trustflow.errors import InvalidInput
 from trustflow.orders import rules as order_rules
 from trustflow.orders.models import Order
 
+__all__ = [
+    "advance_requests",
+    "record_chats",
+    "request_after_sales",
+    "submit_reviews",
+]
+
 A = AfterSalesStatus
-_orders, _requests = table(Order), table(AfterSalesRequest)
-_TERMINAL = frozenset({A.REFUNDED, A.EXCHANGED, A.CLOSED, A.WITHDRAWN})
+_orders, _requests, _events = table(Order), table(AfterSalesRequest), table(AfterSalesEvent)
 
 
 def request_after_sales(
@@ -49,6 +56,8 @@ def request_after_sales(
     kinds: Sequence[AfterSalesKind],
     reasons: Sequence[AfterSalesReason],
     at: Sequence[datetime],
+    *,
+    actor: rules.Actor,
 ) -> IntArray:
     """Open requests for many orders at once; returns the new ids (0 where refused).
 
@@ -128,7 +137,15 @@ def request_after_sales(
         )
         accepted.append(i)
     result = np.zeros(len(ids), dtype=np.int64)
-    result[accepted] = insert_returning_ids(session, _requests, rows)
+    result[accepted] = new_ids = insert_returning_ids(session, _requests, rows)
+    insert_many(
+        session,
+        _events,
+        [
+            rules.transition_event(int(rid), "request", None, A.REQUESTED, actor, row["created_at"])
+            for rid, row in zip(new_ids, rows, strict=True)
+        ],
+    )
     return result
 
 
@@ -140,7 +157,7 @@ _MOVE = (
         handled_at=func.coalesce(_requests.c.handled_at, bindparam("handled_at")),
         resolved_at=bindparam("resolved_at"),
         dispute_outcome=func.coalesce(bindparam("outcome"), _requests.c.dispute_outcome),
-        responsible_party=func.coalesce(bindparam("party"), _requests.c.responsible_party),
+        responsible_party=func.coalesce(bindparam("responsible"), _requests.c.responsible_party),
         updated_at=bindparam("at"),
     )
 )
@@ -152,14 +169,18 @@ def advance_requests(
     action: str,
     at: datetime,
     *,
+    actor: rules.Actor,
     outcome: DisputeOutcome | None = None,
     responsible_party: ResponsibleParty | None = None,
 ) -> IntArray:
-    """Apply one named action to many requests; returns the ids it applied to."""
-    if action not in rules.TRANSITIONS:
+    """Apply one named action to many requests; returns the ids it applied to. Each move
+    writes the same trail event as the one-at-a-time action."""
+    if action not in rules.TRANSITIONS.moves:
         raise InvalidInput(f"unknown after-sales action {action!r}")
     if (action == "arbitrate") != (outcome is not None and responsible_party is not None):
-        raise InvalidInput("arbitration, and only arbitration, takes an outcome and a party")
+        raise InvalidInput(
+            "arbitration, and only arbitration, takes an outcome and a responsible party"
+        )
     if outcome is DisputeOutcome.BUYER_WON and responsible_party is ResponsibleParty.BUYER:
         raise InvalidInput("a dispute the buyer won cannot be the buyer's fault")
     facts = fetch_by_ids(
@@ -169,38 +190,27 @@ def advance_requests(
         request_ids,
         for_update=True,
     )
-    params = []
+    params, events = [], []
     for rid, status, kind in facts:
-        if status not in rules.TRANSITIONS[action]:
+        if not rules.TRANSITIONS.allows(action, status):
             continue
-        target = _target(action, kind, outcome)
+        target = rules.target_after(action, kind, outcome)
         params.append(
             {
                 "rid": rid,
                 "from_status": status,
                 "to_status": target,
-                "handled_at": at if action in {"approve", "reject"} else None,
-                "resolved_at": at if target in _TERMINAL else None,
+                "handled_at": at if action in rules.HANDLING_ACTIONS else None,
+                "resolved_at": at if target in rules.TERMINAL_STATES else None,
                 "outcome": outcome,
-                "party": responsible_party,
+                "responsible": responsible_party,
                 "at": at,
             }
         )
+        events.append(rules.transition_event(rid, action, status, target, actor, at))
     execute_many(session, _MOVE, params)
+    insert_many(session, _events, events)
     return np.array([p["rid"] for p in params], dtype=np.int64)
-
-
-def _target(action: str, kind: AfterSalesKind, outcome: DisputeOutcome | None) -> AfterSalesStatus:
-    if action == "approve" or (action == "arbitrate" and outcome is DisputeOutcome.BUYER_WON):
-        return rules.after_approval(kind)
-    return {
-        "reject": A.REJECTED,
-        "withdraw": A.WITHDRAWN,
-        "escalate": A.ESCALATED,
-        "arbitrate": A.CLOSED,
-        "return_shipped": A.RETURNED,
-        "return_received": rules.after_return_received(kind),
-    }[action]
 
 
 def submit_reviews(

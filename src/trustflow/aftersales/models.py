@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Integer, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
@@ -85,6 +85,34 @@ class AfterSalesRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
     __table_args__ = (CheckConstraint("refund_fen >= 0", name="refund_non_negative"),)
+
+
+class ActorRole(StrEnum):
+    """Who took an after-sales action, as its trail records it: the platform is the operator
+    who arbitrates, the system an automatic rule."""
+
+    BUYER = "buyer"
+    MERCHANT = "merchant"
+    SERVICE_PROVIDER = "service_provider"
+    CREATOR = "creator"
+    PLATFORM = "platform"
+    SYSTEM = "system"
+
+
+class AfterSalesEvent(Base):
+    """Audit trail: one row per named action that opened or moved an after-sales request,
+    with who took it (the id of the buyer, merchant or service provider where there is one)."""
+
+    __tablename__ = "after_sales_events"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("after_sales_requests.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor_role: Mapped[ActorRole] = mapped_column(enum_type(ActorRole))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Review(Base):

@@ -1,5 +1,10 @@
-"""After-sales rules: the request's state machine, who is presumed responsible, and how
-many chats one buyer may open with one shop.
+"""After-sales rules: the request's state machine and the trail it leaves, who is presumed
+responsible, and how many chats one buyer may open with one shop.
+
+Every action that opens or moves a request writes one :class:`AfterSalesEvent` in the same
+transaction: from which state to which, who took it (buyer, merchant, service provider or the
+platform, with their id where there is one) and when. The service and the bulk path build the
+row with :func:`transition_event`, so both leave the same trail.
 
 The responsible party decides whose score a defect counts against. It starts from the
 buyer's stated reason and is settled by arbitration when the merchant disputes it.
@@ -13,33 +18,63 @@ shop (docs/scores.md, "Abuse resistance").
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from trustflow.accounts.models import Role
+from trustflow.accounts.principal import Principal
 from trustflow.aftersales.models import (
+    ActorRole,
     AfterSalesKind,
     AfterSalesReason,
     AfterSalesStatus,
+    DisputeOutcome,
     ResponsibleParty,
 )
+from trustflow.state_machine import StateMachine, move
+
+__all__ = [
+    "AFTER_SALES_WINDOW",
+    "CHATS_PER_SHOP_PER_DAY",
+    "CHAT_LIMIT_WINDOW",
+    "HANDLING_ACTIONS",
+    "NO_REASON_RETURN_WINDOW",
+    "OPEN_STATES",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "Actor",
+    "chat_wait",
+    "presumed_responsible",
+    "target_after",
+    "transition_event",
+]
 
 A = AfterSalesStatus
 K = AfterSalesKind
 
-#: action -> (allowed source states, target state). Some targets depend on the kind: see
-#: :func:`target_after`.
-TRANSITIONS: dict[str, frozenset[AfterSalesStatus]] = {
-    "approve": frozenset({A.REQUESTED}),
-    "reject": frozenset({A.REQUESTED}),
-    "withdraw": frozenset({A.REQUESTED, A.REJECTED, A.AWAITING_RETURN}),
-    "escalate": frozenset({A.REJECTED}),
-    "arbitrate": frozenset({A.ESCALATED}),
-    "return_shipped": frozenset({A.AWAITING_RETURN}),
-    "return_received": frozenset({A.RETURNED}),
-}
+#: Each named action, the states it may start from and those it may lead to; which one
+#: depends on the request's kind (and an arbitration's outcome): see :func:`target_after`.
+TRANSITIONS: StateMachine[AfterSalesStatus] = StateMachine(
+    "after-sales request",
+    {
+        "approve": move({A.REQUESTED}, A.REFUNDED, A.AWAITING_RETURN),
+        "reject": move({A.REQUESTED}, A.REJECTED),
+        "withdraw": move({A.REQUESTED, A.REJECTED, A.AWAITING_RETURN}, A.WITHDRAWN),
+        "escalate": move({A.REJECTED}, A.ESCALATED),
+        "arbitrate": move({A.ESCALATED}, A.REFUNDED, A.AWAITING_RETURN, A.CLOSED),
+        "return_shipped": move({A.AWAITING_RETURN}, A.RETURNED),
+        "return_received": move({A.RETURNED}, A.REFUNDED, A.EXCHANGED),
+    },
+)
 
 OPEN_STATES = frozenset(
     {A.REQUESTED, A.APPROVED, A.REJECTED, A.AWAITING_RETURN, A.RETURNED, A.ESCALATED}
 )
+#: Actions that answer a request; the first stamps ``handled_at`` (the merchant's handling time).
+HANDLING_ACTIONS = frozenset({"approve", "reject"})
+#: States a request ends in; reaching one stamps ``resolved_at``.
+TERMINAL_STATES = frozenset({A.REFUNDED, A.EXCHANGED, A.CLOSED, A.WITHDRAWN})
 
 #: Within this time of delivery a buyer may return without giving a reason (七天无理由退货).
 NO_REASON_RETURN_WINDOW = timedelta(days=7)
@@ -77,6 +112,67 @@ def after_approval(kind: AfterSalesKind) -> AfterSalesStatus:
 
 def after_return_received(kind: AfterSalesKind) -> AfterSalesStatus:
     return A.EXCHANGED if kind is K.EXCHANGE else A.REFUNDED
+
+
+def target_after(
+    action: str, kind: AfterSalesKind, outcome: DisputeOutcome | None = None
+) -> AfterSalesStatus:
+    """Where an allowed action takes a request of this kind: an arbitration the buyer won
+    proceeds as an approval, one the merchant won closes the request."""
+    if action == "approve" or (action == "arbitrate" and outcome is DisputeOutcome.BUYER_WON):
+        return after_approval(kind)
+    return {
+        "reject": A.REJECTED,
+        "withdraw": A.WITHDRAWN,
+        "escalate": A.ESCALATED,
+        "arbitrate": A.CLOSED,
+        "return_shipped": A.RETURNED,
+        "return_received": after_return_received(kind),
+    }[action]
+
+
+_ACTOR_ROLE: dict[Role, ActorRole] = {
+    Role.BUYER: ActorRole.BUYER,
+    Role.MERCHANT: ActorRole.MERCHANT,
+    Role.SERVICE_PROVIDER: ActorRole.SERVICE_PROVIDER,
+    Role.CREATOR: ActorRole.CREATOR,
+    Role.OPERATOR: ActorRole.PLATFORM,
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who takes an after-sales action: a role, and the buyer's, merchant's or service
+    provider's id where one is known."""
+
+    role: ActorRole
+    id: int | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        """The actor behind an API caller: an operator acts for the platform."""
+        return cls(_ACTOR_ROLE[principal.role], principal.subject_id)
+
+
+def transition_event(
+    request_id: int,
+    action: str,
+    from_status: AfterSalesStatus | None,
+    to_status: AfterSalesStatus,
+    actor: Actor,
+    at: datetime,
+) -> dict[str, Any]:
+    """The trail's row for one action on one request (``from_status`` is None when the action
+    opened it)."""
+    return {
+        "request_id": request_id,
+        "action": action,
+        "from_status": None if from_status is None else from_status.value,
+        "to_status": to_status.value,
+        "actor_role": actor.role,
+        "actor_id": actor.id,
+        "at": at,
+    }
 
 
 #: Chat threads one buyer may open with one shop in any :data:`CHAT_LIMIT_WINDOW`: more than

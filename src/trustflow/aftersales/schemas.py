@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import Field, StrictInt
 
 from trustflow.aftersales.models import (
+    ActorRole,
     AfterSalesKind,
     AfterSalesReason,
     AfterSalesStatus,
@@ -48,6 +49,15 @@ class AfterSalesOut(Shape):
     created_at: datetime
     handled_at: datetime | None
     resolved_at: datetime | None
+
+
+class AfterSalesEventOut(Shape):
+    action: str
+    from_status: AfterSalesStatus | None
+    to_status: AfterSalesStatus
+    actor_role: ActorRole
+    actor_id: int | None
+    at: datetime
 
 
 class ReviewIn(Shape):

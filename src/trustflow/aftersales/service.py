@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from trustflow.accounts.models import Buyer
 from trustflow.aftersales import rules
 from trustflow.aftersales.models import (
+    AfterSalesEvent,
     AfterSalesKind,
     AfterSalesReason,
     AfterSalesRequest,
@@ -26,6 +28,25 @@ from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
+from trustflow.units import HOUR
+
+__all__ = [
+    "MAX_TAGS",
+    "approve",
+    "arbitrate",
+    "escalate",
+    "get_chat",
+    "get_request",
+    "open_chat",
+    "reject",
+    "request_after_sales",
+    "request_events",
+    "respond_chat",
+    "return_received",
+    "return_shipped",
+    "submit_review",
+    "withdraw",
+]
 
 A = AfterSalesStatus
 MAX_TAGS = 10
@@ -50,6 +71,7 @@ def request_after_sales(
     kind: AfterSalesKind,
     reason: AfterSalesReason,
     refund_fen: int | None = None,
+    actor: rules.Actor,
     note: str = "",
     at: datetime | None = None,
 ) -> AfterSalesRequest:
@@ -99,6 +121,8 @@ def request_after_sales(
     )
     session.add(request)
     session.flush()
+    _record(session, rules.transition_event(request.id, "request", None, A.REQUESTED, actor, at))
+    session.flush()
     return request
 
 
@@ -115,47 +139,66 @@ def get_request(
 
 
 def _move(
-    session: Session, request_id: int, action: str, target: AfterSalesStatus | None, at: datetime
+    session: Session,
+    request_id: int,
+    action: str,
+    *,
+    actor: rules.Actor,
+    at: datetime,
+    outcome: DisputeOutcome | None = None,
 ) -> AfterSalesRequest:
+    """Check the action against the request's state, move it, and write the trail's event."""
     request = get_request(session, request_id, for_update=True)
-    if request.status not in rules.TRANSITIONS[action]:
-        raise IllegalTransition("after-sales request", request.status.value, action)
+    rules.TRANSITIONS.require(action, request.status)
+    target = rules.target_after(action, request.kind, outcome)
+    _record(session, rules.transition_event(request.id, action, request.status, target, actor, at))
+    request.status = target
     request.updated_at = at
-    if target is not None:
-        request.status = target
-        if target in {A.REFUNDED, A.EXCHANGED, A.CLOSED, A.WITHDRAWN}:
-            request.resolved_at = at
+    if action in rules.HANDLING_ACTIONS:
+        request.handled_at = at
+    if target in rules.TERMINAL_STATES:
+        request.resolved_at = at
     session.flush()
     return request
 
 
-def approve(session: Session, *, request_id: int, at: datetime | None = None) -> AfterSalesRequest:
+def _record(session: Session, event: dict[str, Any]) -> None:
+    session.add(AfterSalesEvent(**event))
+
+
+def approve(
+    session: Session, *, request_id: int, actor: rules.Actor, at: datetime | None = None
+) -> AfterSalesRequest:
     """The merchant accepts: refund-only requests are refunded at once."""
-    at = at or utcnow()
-    request = get_request(session, request_id, for_update=True)
-    request.handled_at = at
-    return _move(session, request_id, "approve", rules.after_approval(request.kind), at)
+    return _move(session, request_id, "approve", actor=actor, at=at or utcnow())
 
 
 def reject(
-    session: Session, *, request_id: int, note: str = "", at: datetime | None = None
+    session: Session,
+    *,
+    request_id: int,
+    actor: rules.Actor,
+    note: str = "",
+    at: datetime | None = None,
 ) -> AfterSalesRequest:
-    at = at or utcnow()
-    request = _move(session, request_id, "reject", A.REJECTED, at)
-    request.handled_at = at
+    request = _move(session, request_id, "reject", actor=actor, at=at or utcnow())
     if note:
         request.note = note
-    session.flush()
+        session.flush()
     return request
 
 
-def withdraw(session: Session, *, request_id: int, at: datetime | None = None) -> AfterSalesRequest:
-    return _move(session, request_id, "withdraw", A.WITHDRAWN, at or utcnow())
+def withdraw(
+    session: Session, *, request_id: int, actor: rules.Actor, at: datetime | None = None
+) -> AfterSalesRequest:
+    return _move(session, request_id, "withdraw", actor=actor, at=at or utcnow())
 
 
-def escalate(session: Session, *, request_id: int, at: datetime | None = None) -> AfterSalesRequest:
+def escalate(
+    session: Session, *, request_id: int, actor: rules.Actor, at: datetime | None = None
+) -> AfterSalesRequest:
     """The buyer disputes a rejection; the platform will arbitrate."""
-    return _move(session, request_id, "escalate", A.ESCALATED, at or utcnow())
+    return _move(session, request_id, "escalate", actor=actor, at=at or utcnow())
 
 
 def arbitrate(
@@ -164,16 +207,16 @@ def arbitrate(
     request_id: int,
     outcome: DisputeOutcome,
     responsible_party: ResponsibleParty,
+    actor: rules.Actor,
     at: datetime | None = None,
 ) -> AfterSalesRequest:
     """The platform settles a dispute. If the buyer wins, the request proceeds as approved and
     the merchant has lost a dispute (it counts in the service score)."""
-    at = at or utcnow()
-    request = get_request(session, request_id, for_update=True)
     if outcome is DisputeOutcome.BUYER_WON and responsible_party is ResponsibleParty.BUYER:
         raise InvalidInput("a dispute the buyer won cannot be the buyer's fault")
-    target = rules.after_approval(request.kind) if outcome is DisputeOutcome.BUYER_WON else A.CLOSED
-    request = _move(session, request_id, "arbitrate", target, at)
+    request = _move(
+        session, request_id, "arbitrate", actor=actor, at=at or utcnow(), outcome=outcome
+    )
     request.dispute_outcome = outcome
     request.responsible_party = responsible_party
     session.flush()
@@ -181,22 +224,24 @@ def arbitrate(
 
 
 def return_shipped(
-    session: Session, *, request_id: int, at: datetime | None = None
+    session: Session, *, request_id: int, actor: rules.Actor, at: datetime | None = None
 ) -> AfterSalesRequest:
-    return _move(session, request_id, "return_shipped", A.RETURNED, at or utcnow())
+    return _move(session, request_id, "return_shipped", actor=actor, at=at or utcnow())
 
 
 def return_received(
-    session: Session, *, request_id: int, at: datetime | None = None
+    session: Session, *, request_id: int, actor: rules.Actor, at: datetime | None = None
 ) -> AfterSalesRequest:
-    request = get_request(session, request_id)
-    return _move(
-        session,
-        request_id,
-        "return_received",
-        rules.after_return_received(request.kind),
-        at or utcnow(),
-    )
+    return _move(session, request_id, "return_received", actor=actor, at=at or utcnow())
+
+
+def request_events(session: Session, request_id: int) -> Sequence[AfterSalesEvent]:
+    """The request's trail, oldest first."""
+    return session.scalars(
+        select(AfterSalesEvent)
+        .where(AfterSalesEvent.request_id == request_id)
+        .order_by(AfterSalesEvent.id)
+    ).all()
 
 
 def submit_review(
@@ -269,7 +314,7 @@ def open_chat(
             f"a buyer opens at most {rules.CHATS_PER_SHOP_PER_DAY} chats with one shop a day",
             code=ErrorCode.BUYER_LIMIT_REACHED,
             limit=rules.CHATS_PER_SHOP_PER_DAY,
-            window_hours=int(rules.CHAT_LIMIT_WINDOW.total_seconds()) // 3600,
+            window_hours=int(rules.CHAT_LIMIT_WINDOW.total_seconds()) // HOUR,
             retry_after_seconds=math.ceil(wait.total_seconds()),
         )
     thread = ChatThread(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Date, Interval, and_, case, cast, distinct, func, literal, or_, select
@@ -22,13 +21,10 @@ from trustflow.bulk import table
 from trustflow.catalog.models import Shop
 from trustflow.orders.models import Order
 from trustflow.traffic.models import Impression
+from trustflow.units import yuan as yuan  # re-exported: the report and the API read it here
 from trustflow.vocabulary import Channel, Surface
 
 FIELDS = ("self_broadcast", "distribution", "shelf")
-
-
-def yuan(fen: int) -> Decimal:
-    return (Decimal(int(fen)) / 100).quantize(Decimal("0.01"))
 
 
 def field_of(channel: Channel | str) -> str:

@@ -31,6 +31,13 @@ from trustflow.catalog.models import (
 )
 from trustflow.errors import InvalidInput
 
+__all__ = [
+    "change_prices",
+    "create_shops",
+    "list_products_with_skus",
+    "restock",
+]
+
 
 def create_shops(
     session: Session,

@@ -24,8 +24,27 @@ from trustflow.catalog.models import (
     Sku,
 )
 from trustflow.db import get_or_raise, utcnow
-from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
+from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from trustflow.types import utc_instant
+
+__all__ = [
+    "add_sku",
+    "adjust_stock",
+    "change_price",
+    "check_shop_names",
+    "create_category",
+    "create_product",
+    "create_shop",
+    "get_product",
+    "get_shop",
+    "get_sku",
+    "lowest_price_30d",
+    "price_history",
+    "rename_shop",
+    "set_listing_status",
+    "set_shop_status",
+    "shop_name",
+]
 
 
 def create_category(
@@ -142,8 +161,7 @@ def _name_clash(name: str, existing: str, shop_id: int | None) -> Conflict:
 def set_shop_status(session: Session, *, shop_id: int, status: ShopStatus) -> Shop:
     """Operator action: suspend, reinstate or close a shop. A closed shop stays closed."""
     shop = get_shop(session, shop_id)
-    if shop.status is ShopStatus.CLOSED and status is not ShopStatus.CLOSED:
-        raise IllegalTransition("shop", shop.status.value, f"become {status.value}")
+    rules.SHOP_TRANSITIONS.require(rules.becoming(status), shop.status)
     shop.status = status
     session.flush()
     return shop
@@ -189,8 +207,7 @@ def set_listing_status(
     allowed = (
         rules.OPERATOR_LISTING_TRANSITIONS if by_operator else rules.MERCHANT_LISTING_TRANSITIONS
     )
-    if status not in allowed[product.status]:
-        raise IllegalTransition("product", product.status.value, f"become {status.value}")
+    allowed.require(rules.becoming(status), product.status)
     if status is ListingStatus.LISTED:
         if product.brand and not product.brand_authorised:
             raise Conflict(

@@ -27,8 +27,14 @@ from trustflow.content.models import (
     ShortVideo,
     ShortVideoProduct,
 )
-from trustflow.content.rules import MAX_LINKED_PRODUCTS, link_refusals
+from trustflow.content.rules import LIVE_TRANSITIONS, MAX_LINKED_PRODUCTS, link_refusals
 from trustflow.errors import ErrorCode, InvalidInput, NotFound
+
+__all__ = [
+    "end_lives",
+    "go_live",
+    "post_videos",
+]
 
 _lives = table(LiveSession)
 _products = table(Product)
@@ -140,7 +146,7 @@ def end_lives(session: Session, live_ids: IntArray, *, at: datetime) -> int:
     on_air = [
         r[0]
         for r in fetch_by_ids(session, select(_lives.c.id, _lives.c.status), _lives.c.id, live_ids)
-        if r[1] is LiveStatus.LIVE
+        if LIVE_TRANSITIONS.allows("end", r[1])
     ]
     execute_columns(
         session,

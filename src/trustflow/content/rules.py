@@ -1,4 +1,5 @@
-"""What a live session or a short video may link: one rule for the service and the bulk path.
+"""What a live session or a short video may link, and how a live session moves: one rule for
+the service and the bulk path each.
 
 A shop's own content links the shop's own products. A creator's content links listed products
 of any shop (a creator sells others' goods through the distribution library). A product the host
@@ -11,7 +12,25 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from trustflow.content.models import LiveStatus
+from trustflow.state_machine import StateMachine, move
+
+__all__ = [
+    "LIVE_TRANSITIONS",
+    "MAX_LINKED_PRODUCTS",
+    "link_refusals",
+]
+
 MAX_LINKED_PRODUCTS = 200
+
+#: A scheduled live session goes on air once, and ends once.
+LIVE_TRANSITIONS: StateMachine[LiveStatus] = StateMachine(
+    "live session",
+    {
+        "start": move({LiveStatus.SCHEDULED}, LiveStatus.LIVE),
+        "end": move({LiveStatus.LIVE}, LiveStatus.ENDED),
+    },
+)
 
 BoolArray = npt.NDArray[np.bool_]
 

@@ -13,23 +13,32 @@ from trustflow.catalog.models import ListingStatus
 from trustflow.content.models import (
     LiveSession,
     LiveSessionProduct,
-    LiveStatus,
     ShortVideo,
     ShortVideoProduct,
 )
-from trustflow.content.rules import MAX_LINKED_PRODUCTS, link_refusals
+from trustflow.content.rules import LIVE_TRANSITIONS, MAX_LINKED_PRODUCTS, link_refusals
 from trustflow.db import get_or_raise, utcnow
-from trustflow.errors import ErrorCode, IllegalTransition, InvalidInput, NotFound
+from trustflow.errors import ErrorCode, InvalidInput, NotFound
+
+__all__ = [
+    "end_live",
+    "get_live",
+    "get_video",
+    "live_product_ids",
+    "post_short_video",
+    "schedule_live",
+    "start_live",
+    "video_product_ids",
+]
 
 
 def _check_host(session: Session, creator_id: int | None, shop_id: int | None) -> None:
     from trustflow.accounts import service as accounts_service
-    from trustflow.accounts.models import Creator
 
     if (creator_id is None) == (shop_id is None):
         raise InvalidInput("content has exactly one host: creator_id or shop_id")
     if creator_id is not None:
-        accounts_service.get_or_raise(session, Creator, creator_id)
+        accounts_service.get_creator(session, creator_id)
     if shop_id is not None:
         catalog_service.get_shop(session, shop_id)
 
@@ -90,9 +99,8 @@ def get_live(session: Session, live_id: int) -> LiveSession:
 
 def start_live(session: Session, *, live_id: int, at: datetime | None = None) -> LiveSession:
     live = get_live(session, live_id)
-    if live.status is not LiveStatus.SCHEDULED:
-        raise IllegalTransition("live session", live.status.value, "start")
-    live.status = LiveStatus.LIVE
+    LIVE_TRANSITIONS.require("start", live.status)
+    live.status = LIVE_TRANSITIONS.target("start")
     live.started_at = at or utcnow()
     session.flush()
     return live
@@ -100,9 +108,8 @@ def start_live(session: Session, *, live_id: int, at: datetime | None = None) ->
 
 def end_live(session: Session, *, live_id: int, at: datetime | None = None) -> LiveSession:
     live = get_live(session, live_id)
-    if live.status is not LiveStatus.LIVE:
-        raise IllegalTransition("live session", live.status.value, "end")
-    live.status = LiveStatus.ENDED
+    LIVE_TRANSITIONS.require("end", live.status)
+    live.status = LIVE_TRANSITIONS.target("end")
     live.ended_at = at or utcnow()
     session.flush()
     return live

@@ -23,6 +23,11 @@ from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.distribution.service import MAX_COMMISSION_BPS
 from trustflow.errors import InvalidInput
 
+__all__ = [
+    "publish_offers",
+    "select_offers",
+]
+
 
 def publish_offers(
     session: Session, product_ids: IntArray, commission_bps: IntArray, *, at: datetime

@@ -14,6 +14,16 @@ from trustflow.db import get_or_raise, utcnow
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 
+__all__ = [
+    "MAX_COMMISSION_BPS",
+    "create_offer",
+    "end_offer",
+    "get_offer",
+    "library_query",
+    "offer_terms_subquery",
+    "select_offer",
+]
+
 MAX_COMMISSION_BPS = 9000
 
 
@@ -89,9 +99,8 @@ def select_offer(
 ) -> CreatorSelection:
     """A creator picks an offer (选品). Picking the same offer again returns the first pick."""
     from trustflow.accounts import service as accounts_service
-    from trustflow.accounts.models import Creator
 
-    accounts_service.get_or_raise(session, Creator, creator_id)
+    accounts_service.get_creator(session, creator_id)
     offer = get_offer(session, offer_id)
     at = at or utcnow()
     if offer.valid_from > at or (offer.valid_until is not None and offer.valid_until <= at):

@@ -41,6 +41,12 @@ from trustflow.orders.models import ContentKind, Order, OrderEvent, OrderStatus,
 from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest, new_order_row
 from trustflow.vocabulary import Channel, Surface
 
+__all__ = [
+    "OrderBatch",
+    "advance_orders",
+    "place_orders",
+]
+
 _orders, _skus, _events = table(Order), table(Sku), table(OrderEvent)
 
 
@@ -379,13 +385,13 @@ def advance_orders(
     Orders whose state does not allow the action are left untouched (and not returned), exactly
     as the one-at-a-time action would refuse them. ``at`` is one time or one per order.
     """
-    if action not in rules.TRANSITIONS:
+    if action not in rules.TRANSITIONS.moves:
         raise InvalidInput(f"unknown order action {action!r}")
     ids = np.asarray(order_ids, dtype=np.int64)
     when = [at] * len(ids) if isinstance(at, datetime) else list(at)
     if len(when) != len(ids):
         raise InvalidInput("one time per order, or one for all")
-    sources, target = rules.TRANSITIONS[action]
+    sources, target = rules.TRANSITIONS.sources(action), rules.TRANSITIONS.target(action)
     facts = fetch_map(
         session,
         select(

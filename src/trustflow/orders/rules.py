@@ -11,18 +11,33 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from trustflow.orders.models import OrderStatus
+from trustflow.state_machine import StateMachine, move
+
+__all__ = [
+    "AFTER_SALES_OPEN_FROM",
+    "MAX_QUANTITY",
+    "REVIEWABLE_FROM",
+    "SHIP_PROMISE",
+    "TIMESTAMP_FIELD",
+    "TRANSITIONS",
+    "commission_base_fen",
+    "commission_fen",
+]
 
 S = OrderStatus
 
 #: Each named action and the states it may start from, with the state it leads to.
-TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
-    "pay": (frozenset({S.PENDING_PAYMENT}), S.PAID),
-    "cancel": (frozenset({S.PENDING_PAYMENT, S.PAID}), S.CANCELLED),
-    "ship": (frozenset({S.PAID}), S.SHIPPED),
-    "pick_up": (frozenset({S.SHIPPED}), S.PICKED_UP),
-    "deliver": (frozenset({S.SHIPPED, S.PICKED_UP}), S.DELIVERED),
-    "confirm_receipt": (frozenset({S.DELIVERED}), S.RECEIVED),
-}
+TRANSITIONS: StateMachine[OrderStatus] = StateMachine(
+    "order",
+    {
+        "pay": move({S.PENDING_PAYMENT}, S.PAID),
+        "cancel": move({S.PENDING_PAYMENT, S.PAID}, S.CANCELLED),
+        "ship": move({S.PAID}, S.SHIPPED),
+        "pick_up": move({S.SHIPPED}, S.PICKED_UP),
+        "deliver": move({S.SHIPPED, S.PICKED_UP}, S.DELIVERED),
+        "confirm_receipt": move({S.DELIVERED}, S.RECEIVED),
+    },
+)
 
 #: Where each action stamps its time on the order.
 TIMESTAMP_FIELD: dict[str, str] = {

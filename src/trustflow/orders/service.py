@@ -37,6 +37,23 @@ from trustflow.orders import rules
 from trustflow.orders.models import ContentKind, Order, OrderEvent, OrderStatus, Payment
 from trustflow.vocabulary import Channel, Surface
 
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "OrderRequest",
+    "cancel_order",
+    "confirm_receipt",
+    "deliver_order",
+    "expire_unpaid_orders",
+    "get_order",
+    "new_order_row",
+    "order_events",
+    "orders_query",
+    "pay_order",
+    "pick_up_order",
+    "place_order",
+    "ship_order",
+]
+
 MAX_KEY_LENGTH = 80
 
 
@@ -340,9 +357,8 @@ def get_order(session: Session, order_id: int, *, for_update: bool = False) -> O
 
 
 def _transition(session: Session, order: Order, action: str, *, at: datetime, actor: str) -> Order:
-    sources, target = rules.TRANSITIONS[action]
-    if order.status not in sources:
-        raise IllegalTransition("order", order.status.value, action)
+    rules.TRANSITIONS.require(action, order.status)
+    target = rules.TRANSITIONS.target(action)
     event = OrderEvent(
         order_id=order.id,
         action=action,

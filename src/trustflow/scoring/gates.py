@@ -1,6 +1,6 @@
 """The one place other contexts ask what a score allows.
 
-Every answer is a :class:`Decision`: yes or no, a stable code and a sentence a merchant can
+Every answer is a :class:`GateDecision`: yes or no, a stable code and a sentence a merchant can
 act on. The rules, as published in docs/scores.md:
 
 - **No score is not a low score.** A shop, product or creator without orders in the window
@@ -39,7 +39,9 @@ _TIER_ZH = {Tier.EXCELLENT: "优秀", Tier.GOOD: "良好", Tier.FAIR: "一般", 
 
 
 @dataclass(frozen=True)
-class Decision:
+class GateDecision:
+    """A score gate's answer: whether the shop, product or creator may take part, and why."""
+
     allowed: bool
     code: str
     reason: str
@@ -71,19 +73,19 @@ def _paid_orders(n: int, more: str = "") -> str:
 
 def campaign_registration(
     session: Session, shop_id: int, *, min_tier: Tier = Tier.GOOD
-) -> Decision:
+) -> GateDecision:
     """May this shop register for a campaign that asks for ``min_tier`` or better?"""
     score = get_score(session, ScoreKind.STORE, shop_id)
     if score is None:
         if min_tier is Tier.EXCELLENT:
-            return Decision(
+            return GateDecision(
                 False,
                 "no_score",
                 f"shop {shop_id} has no score yet; this campaign "
                 "needs a proven excellent store experience score",
                 f"店铺 {shop_id} 暂无评分；该活动要求已证实的优秀店铺体验分",
             )
-        return Decision(
+        return GateDecision(
             True,
             "no_score",
             f"shop {shop_id} has no score yet: new shops may enter",
@@ -96,7 +98,7 @@ def campaign_registration(
     if min_tier is Tier.EXCELLENT and _provisional(score):
         needed = rules.STORE.min_sample
         more = max(1, needed - score.sample)
-        return Decision(
+        return GateDecision(
             False,
             "score_provisional",
             f"{described} on {_paid_orders(score.sample)}; this campaign needs a proven "
@@ -105,8 +107,8 @@ def campaign_registration(
             f"窗口内还需 {more} 笔已付款订单（共 {needed} 笔）",
         )
     if _at_least(score.tier, min_tier):
-        return Decision(True, "tier_met", described, described_zh)
-    return Decision(
+        return GateDecision(True, "tier_met", described, described_zh)
+    return GateDecision(
         False,
         "tier_too_low",
         described + f"; this campaign needs {min_tier.value}",
@@ -114,34 +116,34 @@ def campaign_registration(
     )
 
 
-def _unless_restricted(session: Session, kind: ScoreKind, entity_id: int) -> Decision:
+def _unless_restricted(session: Session, kind: ScoreKind, entity_id: int) -> GateDecision:
     """Allowed unless the entity's score is restricted (no score: allowed, not held back)."""
     score = get_score(session, kind, entity_id)
     if score is None:
-        return Decision(
+        return GateDecision(
             True,
             "no_score",
             f"{kind.value} {entity_id} has no score yet",
             f"{_KIND_ZH[kind]} {entity_id} 暂无评分",
         )
     if score.restricted:
-        return Decision(
+        return GateDecision(
             False,
             "restricted",
             _describe(kind, entity_id, score) + " and is restricted",
             _describe_zh(kind, entity_id, score) + "，已受限",
         )
-    return Decision(
+    return GateDecision(
         True, "eligible", _describe(kind, entity_id, score), _describe_zh(kind, entity_id, score)
     )
 
 
-def reward_eligibility(session: Session, shop_id: int) -> Decision:
+def reward_eligibility(session: Session, shop_id: int) -> GateDecision:
     """May this shop receive reward traffic or subsidies (the Chuanliu plan, campaign boosts)?"""
     return _unless_restricted(session, ScoreKind.STORE, shop_id)
 
 
-def distribution_eligibility(session: Session, product_id: int) -> Decision:
+def distribution_eligibility(session: Session, product_id: int) -> GateDecision:
     """May creators distribute this product? Neither it nor its shop may be restricted."""
     product = session.get(Product, product_id)
     if product is None:
@@ -152,7 +154,7 @@ def distribution_eligibility(session: Session, product_id: int) -> Decision:
     return _unless_restricted(session, ScoreKind.PRODUCT, product_id)
 
 
-def creator_eligibility(session: Session, creator_id: int) -> Decision:
+def creator_eligibility(session: Session, creator_id: int) -> GateDecision:
     """May this creator take on new distribution and receive reward traffic?"""
     return _unless_restricted(session, ScoreKind.CREATOR, creator_id)
 

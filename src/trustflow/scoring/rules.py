@@ -42,7 +42,33 @@ from dataclasses import dataclass
 from trustflow.aftersales.models import AfterSalesReason, ResponsibleParty
 from trustflow.scoring.models import ScoreKind, Tier
 
-DAY_SECONDS = 86_400
+__all__ = [
+    "ABUSE_ALLOWANCE",
+    "ABUSE_WINDOW_DAYS",
+    "BAD_REVIEW_MAX_STARS",
+    "BURST_FACTOR",
+    "BURST_MIN_BAD_REVIEWS",
+    "CATEGORY_WEIGHTS",
+    "CREATOR",
+    "DEFINITIONS",
+    "INTERVAL_Z",
+    "LOGISTICS_REASONS",
+    "METRIC_NAMES_ZH",
+    "PENALTY_MIN_DEFECTS",
+    "PENALTY_RATE_MULTIPLE",
+    "POINTS_PER_BENCHMARK",
+    "PRIOR_STRENGTH_MAX",
+    "PRIOR_STRENGTH_MIN",
+    "PRODUCT",
+    "QUALITY_PARTIES",
+    "QUALITY_REASONS",
+    "SLOW_CHAT_SECONDS",
+    "SLOW_DELIVERY_HOURS",
+    "SLOW_HANDLING_HOURS",
+    "STORE",
+    "TIERS",
+    "ScoreDefinition",
+]
 
 
 @dataclass(frozen=True)
@@ -336,9 +362,3 @@ def tier_of(score: float) -> Tier:
         if score >= lowest:
             return tier
     return Tier.LOW
-
-
-def metric_weight(definition: ScoreDefinition, metric: Metric, category_code: str | None) -> float:
-    if definition.kind is ScoreKind.STORE and category_code in CATEGORY_WEIGHTS:
-        return CATEGORY_WEIGHTS[category_code][metric.name]
-    return metric.weight

@@ -45,6 +45,26 @@ from trustflow.scoring.models import (
 )
 from trustflow.warehouse.export import FACTS, ExportReport, export
 
+__all__ = [
+    "AS_OF_SLACK",
+    "BUSY_DAY_SHARE",
+    "MAX_DROP_SHARE",
+    "RECENT_ACTIVE_DAYS",
+    "activate",
+    "active_version",
+    "compute_scores",
+    "decide_appeal",
+    "decide_burst",
+    "default_as_of",
+    "file_appeal",
+    "get_score",
+    "history",
+    "pending_bursts",
+    "published_scores",
+    "store_data",
+    "tier_counts",
+]
+
 Progress = Callable[[str], None]
 WRITE_CHUNK = 20_000
 

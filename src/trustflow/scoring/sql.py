@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from trustflow.aftersales.models import AfterSalesKind, DisputeOutcome, ResponsibleParty
 from trustflow.scoring import rules
 from trustflow.scoring.models import BurstVerdict, DefectKind, ScoreKind, ScoreStatus, Tier
-from trustflow.scoring.rules import DAY_SECONDS as DAY
+from trustflow.units import DAY, HOUR
 
 # The scoring tables hold aggregates of data already in the warehouse; every literal put into
 # this SQL comes from rules.py or is an integer, never from user input.
@@ -125,7 +125,7 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
         f" ELSE {t} - {message_s} > {rules.SLOW_CHAT_SECONDS} END"
     )
     slow_handling = _flag(
-        f"LEAST(COALESCE(a.handled_s, {t}), {t}) - a.at_s > {rules.SLOW_HANDLING_HOURS * 3600}"
+        f"LEAST(COALESCE(a.handled_s, {t}), {t}) - a.at_s > {rules.SLOW_HANDLING_HOURS * HOUR}"
     )
     recency = f"POWER(0.5, age_s / {half_life * DAY!r})"
 
@@ -198,7 +198,7 @@ reviewed AS (
 ),
 asr AS (
     SELECT a.id, a.order_id, a.shop_id, a.buyer_id, a.kind, a.reason,
-           a.responsible_party AS party, a.dispute_outcome AS outcome,
+           a.responsible_party AS responsible, a.dispute_outcome AS outcome,
            {_flag(counted)} AS counted,
            {_secs("a.created_at")} AS at_s,
            {_secs("a.handled_at")} AS handled_s
@@ -249,15 +249,19 @@ buyer_weights AS (
 ),
 by_order AS (
     SELECT a.order_id,
-        MAX({_flag(f"a.counted = 1 AND a.reason IN {quality} AND a.party = '{merchant}'")})
+        MAX({_flag(f"a.counted = 1 AND a.reason IN {quality} AND a.responsible = '{merchant}'")})
             AS merchant_quality,
-        MAX({_flag(f"a.counted = 1 AND a.reason IN {quality} AND a.party IN {goods_parties}")})
+        MAX({
+        _flag(f"a.counted = 1 AND a.reason IN {quality} AND a.responsible IN {goods_parties}")
+    })
             AS goods_quality,
-        MAX({_flag("a.counted = 1 AND a.reason = 'not_as_described' AND a.party = 'creator'")})
+        MAX({
+        _flag("a.counted = 1 AND a.reason = 'not_as_described' AND a.responsible = 'creator'")
+    })
             AS content_complaint,
-        MAX({_flag(f"a.counted = 1 AND a.reason IN {logistics} AND a.party = '{merchant}'")})
+        MAX({_flag(f"a.counted = 1 AND a.reason IN {logistics} AND a.responsible = '{merchant}'")})
             AS logistics_complaint,
-        MAX({_flag(f"a.outcome = 'buyer_won' AND a.party = '{merchant}'")}) AS dispute_lost
+        MAX({_flag(f"a.outcome = 'buyer_won' AND a.responsible = '{merchant}'")}) AS dispute_lost
     FROM asr a GROUP BY a.order_id
 ),
 facts AS (
@@ -276,7 +280,7 @@ facts AS (
     } AS late_pickup,
            {
         _flag(
-            f"b.delivered_s < {t} AND b.delivered_s - b.paid_s > {rules.SLOW_DELIVERY_HOURS * 3600}"
+            f"b.delivered_s < {t} AND b.delivered_s - b.paid_s > {rules.SLOW_DELIVERY_HOURS * HOUR}"
         )
     } AS slow_delivery,
            COALESCE(x.merchant_quality, 0) AS merchant_quality,

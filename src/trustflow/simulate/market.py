@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from trustflow.accounts import bulk as accounts_bulk
 from trustflow.aftersales import bulk as aftersales_bulk
 from trustflow.aftersales.models import (
+    ActorRole,
     AfterSalesKind,
     AfterSalesReason,
     DisputeOutcome,
     ResponsibleParty,
 )
-from trustflow.bulk import IntArray, table
+from trustflow.aftersales.rules import Actor
+from trustflow.bulk import IntArray, sorted_lookup, table
 from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog.models import Sku
 from trustflow.content import bulk as content_bulk
@@ -36,10 +38,9 @@ from trustflow.simulate.config import SimConfig
 from trustflow.simulate.population import Population
 from trustflow.traffic import service as traffic_service
 from trustflow.traffic.policy import BaselinePolicy, Candidates, FeedPolicy, Shown
+from trustflow.units import DAY, HOUR
 from trustflow.vocabulary import Channel, ItemKind, Surface
 
-DAY = 86_400
-HOUR = 3_600
 #: (hour of day, share of the day's traffic, whether live rooms are on air)
 BATCHES = ((10.0, 0.28, False), (15.0, 0.27, False), (20.5, 0.45, True))
 LIVE_START, LIVE_END = 19 * HOUR, 23 * HOUR
@@ -942,6 +943,7 @@ class Simulation:
                 [AfterSalesKind(k) for k in c["kind"]],
                 [AfterSalesReason(r) for r in c["reason"]],
                 _dt(due),
+                actor=_AFTER_SALES_ACTOR["request"],
             )
             ok = ids > 0
             ids, due = ids[ok], due[ok]
@@ -953,7 +955,7 @@ class Simulation:
             q["approve"].push(handled[approve], req=ids[approve], kind=c["kind"][approve])
             q["reject"].push(handled[~approve], req=ids[~approve])
             escalate = ~approve & (rng.random(n) < np.where(c["abusive"], 0.8, cfg.escalation_rate))
-            party = np.where(
+            responsible = np.where(
                 c["abusive"],
                 ResponsibleParty.BUYER.value,
                 np.where(
@@ -976,7 +978,7 @@ class Simulation:
                 handled[escalate] + 3 * DAY,
                 req=ids[escalate],
                 buyer_wins=buyer_wins[escalate],
-                party=party[escalate],
+                responsible=responsible[escalate],
                 kind=c["kind"][escalate],
             )
         for action in ("approve", "reject", "escalate"):
@@ -986,26 +988,31 @@ class Simulation:
             for t in np.unique(due // HOUR):
                 at = due // HOUR == t
                 done = aftersales_bulk.advance_requests(
-                    session, c["req"][at], action, _dt(t * HOUR)[0]
+                    session,
+                    c["req"][at],
+                    action,
+                    _dt(t * HOUR)[0],
+                    actor=_AFTER_SALES_ACTOR[action],
                 )
                 if action == "approve":
                     returns = np.isin(c["req"][at], done) & (c["kind"][at] != "refund_only")
                     self._schedule_returns(c["req"][at][returns], int(t * HOUR))
         due, c = q["arbitrate"].pop_until(t_end)
         for wins in (True, False):
-            for party in np.unique(c.get("party", np.zeros(0, dtype="<U16"))):
-                sel = (c["buyer_wins"] == wins) & (c["party"] == party)
+            for responsible in np.unique(c.get("responsible", np.zeros(0, dtype="<U16"))):
+                sel = (c["buyer_wins"] == wins) & (c["responsible"] == responsible)
                 if not sel.any():
                     continue
-                if wins and party == ResponsibleParty.BUYER.value:
+                if wins and responsible == ResponsibleParty.BUYER.value:
                     continue
                 done = aftersales_bulk.advance_requests(
                     session,
                     c["req"][sel],
                     "arbitrate",
                     _dt(int(due[sel].max()))[0],
+                    actor=_AFTER_SALES_ACTOR["arbitrate"],
                     outcome=DisputeOutcome.BUYER_WON if wins else DisputeOutcome.MERCHANT_WON,
-                    responsible_party=ResponsibleParty(party),
+                    responsible_party=ResponsibleParty(responsible),
                 )
                 if wins:
                     returns = np.isin(c["req"][sel], done) & (c["kind"][sel] != "refund_only")
@@ -1015,7 +1022,11 @@ class Simulation:
             for t in np.unique(due // DAY):
                 at = due // DAY == t
                 aftersales_bulk.advance_requests(
-                    session, c["req"][at], action, _dt(int(due[at].max()))[0]
+                    session,
+                    c["req"][at],
+                    action,
+                    _dt(int(due[at].max()))[0],
+                    actor=_AFTER_SALES_ACTOR[action],
                 )
 
     def _schedule_returns(self, requests: IntArray, at: int) -> None:
@@ -1028,6 +1039,19 @@ class Simulation:
         self.queues["return_received"].push(received, req=requests)
 
 
+#: Whom the simulator stands in for in each after-sales action: a role without an id, as one
+#: batch spans many buyers or merchants.
+_AFTER_SALES_ACTOR: dict[str, Actor] = {
+    "request": Actor(ActorRole.BUYER),
+    "approve": Actor(ActorRole.MERCHANT),
+    "reject": Actor(ActorRole.MERCHANT),
+    "escalate": Actor(ActorRole.BUYER),
+    "arbitrate": Actor(ActorRole.PLATFORM),
+    "return_shipped": Actor(ActorRole.BUYER),
+    "return_received": Actor(ActorRole.MERCHANT),
+}
+
+
 def _union(a: IntArray, b: IntArray) -> IntArray:
     """Sorted distinct keys of both arrays (a sort beats hashing for these int keys)."""
     keys = np.concatenate([a, b])
@@ -1038,10 +1062,7 @@ def _union(a: IntArray, b: IntArray) -> IntArray:
 
 
 def _contains(sorted_keys: IntArray, keys: IntArray) -> np.ndarray:
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return np.asarray(sorted_keys[pos] == keys, dtype=bool)
+    return sorted_lookup(sorted_keys, keys) >= 0
 
 
 def sample_grouped(

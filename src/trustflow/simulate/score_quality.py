@@ -14,8 +14,8 @@ import polars as pl
 from trustflow.scoring import sql
 from trustflow.scoring.engine import compute_duckdb, connect_warehouse
 from trustflow.scoring.models import ScoreKind
+from trustflow.units import DAY
 
-DAY = 86_400
 #: Shops this small are where shrinkage should earn its keep.
 SMALL_SHOPS = (5, 30)
 #: Shops at least this large must be ranked like the truth.

@@ -7,7 +7,7 @@ distribution capability and incremental commercialisation, sets its share of the
 reward pool; the creators who distributed for qualifying owners share the rest by the GMV
 they sold. The formula is published in docs/chuanliu.md and in :data:`RULES`.
 
-- :func:`eligibility`: one :class:`Decision` per shop, each condition with its observed
+- :func:`eligibility`: one :class:`ChuanliuDecision` per shop, each condition with its observed
   number and threshold;
 - :func:`assess`: the tier of each eligible owner and its three dimension points;
 - :func:`daily_pool`: the day's reward impressions, scaled to this marketplace's size;
@@ -50,6 +50,7 @@ from trustflow.scoring.models import EntityScore, ScoreKind, Tier
 from trustflow.scoring.service import active_version
 from trustflow.traffic.chuanliu_models import ChuanliuLedger, ChuanliuTier, PartyKind
 from trustflow.traffic.models import Impression
+from trustflow.units import DAY, HOUR, yuan
 from trustflow.vocabulary import Channel, ItemKind
 
 #: The name reward impressions paid for by this plan carry (``Impression.reward_plan``).
@@ -58,10 +59,10 @@ PLAN = "chuanliu"
 __all__ = [
     "PLAN",
     "RULES",
+    "ChuanliuDecision",
     "ChuanliuRules",
     "Condition",
     "DayPlan",
-    "Decision",
     "DecisionCode",
     "JoinedGmv",
     "Reconciliation",
@@ -155,7 +156,7 @@ RULES = ChuanliuRules()
 
 
 class DecisionCode(StrEnum):
-    """Stable codes of a :class:`Decision` (clients branch on these, never on the text)."""
+    """Stable codes of a :class:`ChuanliuDecision` (clients branch on these, never on the text)."""
 
     ELIGIBLE = "eligible"
     SHOP_NOT_ACTIVE = "shop_not_active"
@@ -177,7 +178,7 @@ class Condition:
 
 
 @dataclass(frozen=True)
-class Decision:
+class ChuanliuDecision:
     """Whether a goods owner qualifies for the plan on ``day``, and why (every condition,
     met or not)."""
 
@@ -253,7 +254,7 @@ class DayPlan:
     pool: int
     shop_pool: int
     creator_pool: int
-    decisions: list[Decision]
+    decisions: list[ChuanliuDecision]
     assessments: list[TierAssessment]
     rewards: list[Reward]
 
@@ -361,7 +362,7 @@ def _seconds_between(
     session: Session, start: ColumnElement[Any], end: ColumnElement[Any]
 ) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86_400
+        return (func.julianday(end) - func.julianday(start)) * DAY
     return func.extract("epoch", end - start)
 
 
@@ -429,7 +430,7 @@ def _gather(session: Session, windows: _Windows, *, shop_id: int | None = None) 
         else_=_bound_time(w.end),
     )
     seconds = _seconds_between(session, _live.c.started_at, stop)
-    cap = RULES.max_session_hours * 3600
+    cap = RULES.max_session_hours * HOUR
     capped = case((seconds <= 0, 0.0), (seconds >= cap, cap), else_=seconds)
     for owner, days, live_seconds in session.execute(
         select(
@@ -472,7 +473,7 @@ def _store_tiers(session: Session, shop_ids: Sequence[int]) -> dict[int, Tier]:
 # Eligibility ----------------------------------------------------------------------------------
 
 
-def _decide(session: Session, facts: _Facts, settings: Settings) -> list[Decision]:
+def _decide(session: Session, facts: _Facts, settings: Settings) -> list[ChuanliuDecision]:
     w = facts.windows
     min_creators = settings.chuanliu_min_distributing_creators
     min_days = settings.chuanliu_min_live_days
@@ -488,7 +489,7 @@ def _decide(session: Session, facts: _Facts, settings: Settings) -> list[Decisio
             else "the store experience score does not restrict reward traffic"
         )
         decisions.append(
-            Decision(
+            ChuanliuDecision(
                 shop_id=shop_id,
                 day=w.day,
                 conditions=(
@@ -531,7 +532,7 @@ def _decide(session: Session, facts: _Facts, settings: Settings) -> list[Decisio
 
 def eligibility(
     session: Session, day: date, *, shop_id: int | None = None, settings: Settings | None = None
-) -> list[Decision]:
+) -> list[ChuanliuDecision]:
     """Which goods owners qualify for Chuanliu reward traffic on ``day``, and why: every shop
     (or only ``shop_id``, :class:`NotFound` if there is no such shop), by shop id."""
     s = settings or get_settings()
@@ -547,7 +548,9 @@ def _saturation(value: float, median: float) -> float:
     return value / (value + max(median, 1.0)) if value > 0 else 0.0
 
 
-def _assess(session: Session, facts: _Facts, decisions: Sequence[Decision]) -> list[TierAssessment]:
+def _assess(
+    session: Session, facts: _Facts, decisions: Sequence[ChuanliuDecision]
+) -> list[TierAssessment]:
     rules, w = RULES, facts.windows
     eligible = [d.shop_id for d in decisions if d.eligible]
     if not eligible:
@@ -561,7 +564,7 @@ def _assess(session: Session, facts: _Facts, decisions: Sequence[Decision]) -> l
     assessments = []
     for shop_id in eligible:
         live_days, seconds = facts.live.get(shop_id, (0, 0.0))
-        hours = seconds / 3600
+        hours = seconds / HOUR
         current, previous = facts.self_broadcast.get(shop_id, (0, 0))
         diligence = 100 * (
             rules.live_days_share * live_days / w.live_days
@@ -657,10 +660,6 @@ def largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
     return parts
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d} yuan"
-
-
 def plan(session: Session, day: date, *, settings: Settings | None = None) -> DayPlan:
     """The whole of ``day``'s plan: decisions, tiers, the pool and its split.
 
@@ -712,7 +711,7 @@ def plan(session: Session, day: date, *, settings: Settings | None = None) -> Da
             tier=None,
             weight=sold_by[c],
             earned_impressions=share,
-            basis=f"sold {_yuan(sold_by[c])} of qualifying goods owners' goods in the "
+            basis=f"sold {yuan(sold_by[c]):,} yuan of qualifying goods owners' goods in the "
             f"{windows.distribution_days} days before {day}",
         )
         for c, share in zip(creators, creator_shares, strict=True)

@@ -37,7 +37,7 @@ import numpy.typing as npt
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from trustflow.bulk import chunks
+from trustflow.bulk import chunks, sorted_lookup
 from trustflow.config import Settings, get_settings
 from trustflow.db import utcnow
 from trustflow.errors import Conflict, InvalidInput, NotFound
@@ -84,10 +84,6 @@ RESTRICTED_MULTIPLIER = 0.3
 ROOM_DAYS = 14
 #: a promise may take at most this share of the supply its candidate can reach
 MAX_PROMISE_SHARE = 0.9
-
-
-def node_index(surface: int, hour: int, segment: int, segments: int) -> int:
-    return (surface * HOURS + hour) * segments + segment
 
 
 @dataclass
@@ -333,11 +329,10 @@ def _promises(
     }
     key = kind * (1 << 40) + entity
     order = np.argsort(key)
-    for row in rows:
-        want = room[row.party_kind] * (1 << 40) + row.party_id
-        at = int(np.searchsorted(key[order], want))
-        if at < len(order) and key[order[at]] == want:
-            out[order[at]] += row.promised_impressions
+    want = np.array([room[r.party_kind] * (1 << 40) + r.party_id for r in rows], dtype=np.int64)
+    at = sorted_lookup(key[order], want, order)
+    promised = np.array([r.promised_impressions for r in rows], dtype=np.int64)
+    np.add.at(out, at[at >= 0], promised[at >= 0])
     return out
 
 

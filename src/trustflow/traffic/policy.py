@@ -25,7 +25,7 @@ import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from trustflow.bulk import IntArray, table
+from trustflow.bulk import IntArray, sorted_lookup, table
 from trustflow.config import Settings
 from trustflow.orders.models import Order, OrderStatus
 from trustflow.traffic import chuanliu
@@ -390,13 +390,6 @@ class ChuanliuPolicy:
         """Today's promised party of each candidate, or -1: the shop for a shop's own items
         and product cards, the host creator for a creator's rooms and videos."""
         shop_id, creator_id = np.asarray(shop_id), np.asarray(creator_id)
-        by_shop = _find(self._shop_ids, self._shop_party, shop_id)
-        by_creator = _find(self._creator_ids, self._creator_party, creator_id)
+        by_shop = sorted_lookup(self._shop_ids, shop_id, self._shop_party)
+        by_creator = sorted_lookup(self._creator_ids, creator_id, self._creator_party)
         return np.where(shop_id > 0, by_shop, by_creator)
-
-
-def _find(sorted_ids: IntArray, values: IntArray, ids: IntArray) -> IntArray:
-    if len(sorted_ids) == 0:
-        return np.full(len(ids), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    return np.where(sorted_ids[pos] == ids, values[pos], -1).astype(np.int64)

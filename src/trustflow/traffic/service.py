@@ -16,6 +16,12 @@ from trustflow.errors import InvalidInput
 from trustflow.traffic.models import Impression
 from trustflow.vocabulary import ItemKind, Surface
 
+__all__ = [
+    "ImpressionRecord",
+    "log_impression_counts",
+    "log_impressions",
+]
+
 MAX_BATCH = 10_000
 MAX_COUNT = 10**9
 

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustflow.accounts.models import Buyer, Follow
-from trustflow.bulk import Labels, copy_columns, int_rows, table
+from trustflow.bulk import Labels, copy_columns, int_rows, sorted_lookup, table
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound
@@ -266,15 +266,6 @@ def _read_follows(session: Session) -> tuple[IntArray, IntArray] | None:
     return rows[:, 0], _host_key(rows[:, 1], rows[:, 2])
 
 
-def _find(sorted_keys: IntArray, order: IntArray, wanted: IntArray) -> IntArray:
-    """Where each of ``wanted`` is among keys given sorted (``sorted_keys = keys[order]``):
-    its position in ``keys``, -1 where it is not there."""
-    if not len(sorted_keys):
-        return np.full(len(wanted), -1, dtype=np.int64)
-    at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
-    return np.where(sorted_keys[at] == wanted, order[at], -1)
-
-
 def _followed_rooms(
     follows: tuple[IntArray, IntArray], room_host: IntArray
 ) -> tuple[IntArray, IntArray]:
@@ -283,7 +274,7 @@ def _followed_rooms(
     key; a host live in two rooms at once is found in one)."""
     buyer, host = follows
     order = np.argsort(room_host, kind="stable")
-    at = _find(room_host[order], order, host)
+    at = sorted_lookup(room_host[order], host, order)
     live = at >= 0
     return buyer[live], at[live]
 
@@ -360,7 +351,7 @@ class PlanSnapshot:
 
     def rooms_of(self, host: IntArray) -> IntArray:
         """The candidate index of each host's room (see :func:`_host_key`), -1 if none."""
-        return _find(self._host_sorted, self._host_order, host)
+        return sorted_lookup(self._host_sorted, host, self._host_order)
 
     @classmethod
     def load(cls, session: Session, plan: TrafficPlan) -> PlanSnapshot:

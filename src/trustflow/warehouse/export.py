@@ -290,18 +290,18 @@ def claim(root: Path, store: str, *, full: bool = False) -> dict[str, Any]:
     """The manifest to export ``store`` on, once the warehouse under ``root`` is known to be
     this store's; refuses (and touches nothing) when it is another store's, or unknown."""
     manifest = read_manifest(root)
-    owner = manifest.get("store_id")
-    if owner is not None and owner != store:
+    warehouse_store = manifest.get("store_id")
+    if warehouse_store is not None and warehouse_store != store:
         raise Conflict(
-            f"the warehouse at {root} holds the data of store {owner}, not of this store "
+            f"the warehouse at {root} holds the data of store {warehouse_store}, not of this store "
             f"({store}); point TRUSTFLOW_WAREHOUSE at another file for this store, or remove "
             f"the folder {root} (and its .duckdb file) to rebuild it from this store",
             code=ErrorCode.WAREHOUSE_BELONGS_TO_OTHER_STORE,
             warehouse=str(root),
-            warehouse_store_id=owner,
+            warehouse_store_id=warehouse_store,
             store_id=store,
         )
-    if owner is None and _holds_data(root):
+    if warehouse_store is None and _holds_data(root):
         if not full:
             raise Conflict(
                 f"the warehouse at {root} records no store (an earlier trustflow wrote it), so "
@@ -312,7 +312,7 @@ def claim(root: Path, store: str, *, full: bool = False) -> dict[str, Any]:
                 store_id=store,
             )
         return {"store_id": store, "watermarks": {}}
-    if owner is None:  # a new warehouse: claim it before the first file is written
+    if warehouse_store is None:  # a new warehouse: claim it before the first file is written
         root.mkdir(parents=True, exist_ok=True)
         manifest = {"store_id": store, "watermarks": {}}
         _write_manifest(root, manifest)

@@ -59,7 +59,7 @@ def create_merchant(body: NameIn, session: SessionDep, principal: PrincipalDep) 
 def get_merchant(merchant_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Merchant:
     if not (principal.is_operator or principal.is_(Role.MERCHANT, merchant_id)):
         raise NotFound(f"merchant {merchant_id} not found")
-    return accounts_service.get_or_raise(session, Merchant, merchant_id)
+    return accounts_service.get_merchant(session, merchant_id)
 
 
 @router.post("/creators", response_model=CreatorOut, status_code=status.HTTP_201_CREATED)
@@ -73,7 +73,7 @@ def create_creator(body: CreatorIn, session: SessionDep, principal: PrincipalDep
 @router.get("/creators/{creator_id}", response_model=CreatorOut)
 def get_creator(creator_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Creator:
     """Creators are public figures: any caller may read a creator's profile."""
-    return accounts_service.get_or_raise(session, Creator, creator_id)
+    return accounts_service.get_creator(session, creator_id)
 
 
 @router.post("/buyers", response_model=BuyerOut, status_code=status.HTTP_201_CREATED)
@@ -88,7 +88,7 @@ def create_buyer(body: NameIn, session: SessionDep, principal: PrincipalDep) -> 
 def get_buyer(buyer_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Buyer:
     if not (principal.is_operator or principal.is_(Role.BUYER, buyer_id)):
         raise NotFound(f"buyer {buyer_id} not found")
-    return accounts_service.get_or_raise(session, Buyer, buyer_id)
+    return accounts_service.get_buyer(session, buyer_id)
 
 
 @router.post(

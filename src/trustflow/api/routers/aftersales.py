@@ -12,8 +12,16 @@ from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.accounts.principal import Principal
 from trustflow.aftersales import service as aftersales_service
-from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus, ChatThread, Review
+from trustflow.aftersales.models import (
+    AfterSalesEvent,
+    AfterSalesRequest,
+    AfterSalesStatus,
+    ChatThread,
+    Review,
+)
+from trustflow.aftersales.rules import Actor
 from trustflow.aftersales.schemas import (
+    AfterSalesEventOut,
     AfterSalesIn,
     AfterSalesOut,
     ArbitrateIn,
@@ -52,6 +60,7 @@ def request_after_sales(
         reason=body.reason,
         refund_fen=body.refund_fen,
         note=body.note,
+        actor=Actor.of(principal),
     )
     session.commit()
     return request
@@ -93,6 +102,16 @@ def get_after_sales(
     return request
 
 
+@router.get("/after-sales/{request_id}/events", response_model=list[AfterSalesEventOut])
+def get_after_sales_events(
+    request_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> list[AfterSalesEvent]:
+    """The request's trail: each action, from which state to which, who took it and when."""
+    request = aftersales_service.get_request(session, request_id)
+    access.require_request_visible(session, principal, request)
+    return list(aftersales_service.request_events(session, request_id))
+
+
 def _as_seller(session: Session, principal: Principal, request: AfterSalesRequest) -> None:
     access.require_request_visible(session, principal, request)
     access.require_order_seller(
@@ -116,10 +135,10 @@ def _act(
     session: Session,
     principal: Principal,
     guard: Callable[[Session, Principal, AfterSalesRequest], None],
-    action: Callable[[], AfterSalesRequest],
+    action: Callable[[Actor], AfterSalesRequest],
 ) -> AfterSalesRequest:
     guard(session, principal, aftersales_service.get_request(session, request_id))
-    request = action()
+    request = action(Actor.of(principal))
     session.commit()
     return request
 
@@ -131,7 +150,7 @@ def approve(request_id: IdPath, session: SessionDep, principal: PrincipalDep) ->
         session,
         principal,
         _as_seller,
-        lambda: aftersales_service.approve(session, request_id=request_id),
+        lambda actor: aftersales_service.approve(session, request_id=request_id, actor=actor),
     )
 
 
@@ -144,7 +163,9 @@ def reject(
         session,
         principal,
         _as_seller,
-        lambda: aftersales_service.reject(session, request_id=request_id, note=body.note),
+        lambda actor: aftersales_service.reject(
+            session, request_id=request_id, actor=actor, note=body.note
+        ),
     )
 
 
@@ -157,7 +178,9 @@ def return_received(
         session,
         principal,
         _as_seller,
-        lambda: aftersales_service.return_received(session, request_id=request_id),
+        lambda actor: aftersales_service.return_received(
+            session, request_id=request_id, actor=actor
+        ),
     )
 
 
@@ -170,7 +193,9 @@ def return_shipped(
         session,
         principal,
         _as_buyer,
-        lambda: aftersales_service.return_shipped(session, request_id=request_id),
+        lambda actor: aftersales_service.return_shipped(
+            session, request_id=request_id, actor=actor
+        ),
     )
 
 
@@ -181,7 +206,7 @@ def withdraw(request_id: IdPath, session: SessionDep, principal: PrincipalDep) -
         session,
         principal,
         _as_buyer,
-        lambda: aftersales_service.withdraw(session, request_id=request_id),
+        lambda actor: aftersales_service.withdraw(session, request_id=request_id, actor=actor),
     )
 
 
@@ -193,7 +218,7 @@ def escalate(request_id: IdPath, session: SessionDep, principal: PrincipalDep) -
         session,
         principal,
         _as_buyer,
-        lambda: aftersales_service.escalate(session, request_id=request_id),
+        lambda actor: aftersales_service.escalate(session, request_id=request_id, actor=actor),
     )
 
 
@@ -206,9 +231,10 @@ def arbitrate(
         session,
         principal,
         _as_operator,
-        lambda: aftersales_service.arbitrate(
+        lambda actor: aftersales_service.arbitrate(
             session,
             request_id=request_id,
+            actor=actor,
             outcome=body.outcome,
             responsible_party=body.responsible_party,
         ),
