@@ -265,9 +265,8 @@ def traffic_plan(
 
     from trustflow import migrate
     from trustflow.config import get_settings
-    from trustflow.db import default_engine, session_factory
-    from trustflow.traffic import plan as tp
-    from trustflow.warehouse.export import export
+    from trustflow.db import default_engine
+    from trustflow.traffic.flows import run_daily_plan
 
     with _clear_errors():
         plan_day = _parse_day(day, "--day")
@@ -275,27 +274,23 @@ def traffic_plan(
         if not migrate.is_current(engine):
             console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
             raise typer.Exit(2)
-        root = get_settings().warehouse_files
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
-            task = progress.add_task("exporting the store to the warehouse", total=None)
-            export(engine, root)
-            with session_factory(engine)() as session:
-                progress.update(task, description="forecasting supply and valuing candidates")
-                inputs = tp.gather_inputs(session, root, plan_day)
-                session.commit()  # the day's Chuanliu promises stand even if the solve fails
-                progress.update(task, description=f"solving ({solver.value})")
-                built = tp.solve(inputs, solver=solver.value)
-                progress.update(task, description="storing the plan")
-                plan = tp.store(session, built)
-                if activate:
-                    tp.activate(session, plan.id)
-                session.commit()
+            task = progress.add_task("starting", total=None)
+            daily = run_daily_plan(
+                engine,
+                get_settings().warehouse_files,
+                plan_day,
+                solver=solver.value,
+                activate=activate,
+                on_step=lambda name: progress.update(task, description=name),
+            )
+    plan, built = daily.plan, daily.built
     sol = built.solution
     console.print(
         f"[green]{plan.version}[/green] for {plan_day} ({plan.status.value}): "
-        f"{len(inputs):,} candidates, {built.problem.n_nodes:,} supply nodes, "
+        f"{daily.candidates:,} candidates, {built.problem.n_nodes:,} supply nodes, "
         f"{built.problem.n_edges:,} edges; expected GMV {sol.objective / 100:,.0f} yuan; "
         f"solved in {sol.seconds:.2f} s; worst promise shortfall {sol.max_shortfall:.2%}"
     )
