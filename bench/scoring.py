@@ -44,6 +44,7 @@ from trustflow.scoring import rules, sql
 from trustflow.scoring.engine import compute_duckdb
 from trustflow.scoring.models import ScoreKind, ScoreStatus, Tier
 from trustflow.units import DAY, HOUR
+from trustflow.warehouse.reader import dimension_path, fact_dir
 
 PROJECT = Path(__file__).resolve().parents[1]
 US = 1_000_000
@@ -157,10 +158,10 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     store_long = store.extended_window_days or store.window_days
 
     def fact(name: str) -> pd.DataFrame:
-        return pd.read_parquet(root / name, columns=list(SCANNED[name]))
+        return pd.read_parquet(fact_dir(root, name), columns=list(SCANNED[name]))
 
     def dim(name: str) -> pd.DataFrame:
-        return pd.read_parquet(root / "dims" / f"{name}.parquet", columns=list(SCANNED[name]))
+        return pd.read_parquet(dimension_path(root, name), columns=list(SCANNED[name]))
 
     # base: paid orders of the longest window, with their shop's and product's category.
     o = fact("orders")
@@ -685,9 +686,9 @@ def scan_bytes(root: Path, as_of: int) -> int:
     total = 0
     for table, columns in SCANNED.items():
         if table in FACT_NAMES:
-            paths = sorted((root / table).glob("*/*.parquet"))
+            paths = sorted(Path(fact_dir(root, table)).glob("*/*.parquet"))
         else:
-            paths = [root / "dims" / f"{table}.parquet"]
+            paths = [Path(dimension_path(root, table))]
         for path in paths:
             meta = pq.read_metadata(path)
             for g in range(meta.num_row_groups):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -265,9 +264,8 @@ def traffic_plan(
 
     from trustflow import migrate
     from trustflow.config import get_settings
-    from trustflow.db import default_engine, session_factory
-    from trustflow.traffic import plan as tp
-    from trustflow.warehouse.export import export
+    from trustflow.db import default_engine
+    from trustflow.traffic.flows import run_daily_plan
 
     with _clear_errors():
         plan_day = _parse_day(day, "--day")
@@ -275,27 +273,23 @@ def traffic_plan(
         if not migrate.is_current(engine):
             console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
             raise typer.Exit(2)
-        root = get_settings().warehouse_files
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
-            task = progress.add_task("exporting the store to the warehouse", total=None)
-            export(engine, root)
-            with session_factory(engine)() as session:
-                progress.update(task, description="forecasting supply and valuing candidates")
-                inputs = tp.gather_inputs(session, root, plan_day)
-                session.commit()  # the day's Chuanliu promises stand even if the solve fails
-                progress.update(task, description=f"solving ({solver.value})")
-                built = tp.solve(inputs, solver=solver.value)
-                progress.update(task, description="storing the plan")
-                plan = tp.store(session, built)
-                if activate:
-                    tp.activate(session, plan.id)
-                session.commit()
+            task = progress.add_task("starting", total=None)
+            daily = run_daily_plan(
+                engine,
+                get_settings().warehouse_files,
+                plan_day,
+                solver=solver.value,
+                activate=activate,
+                on_step=lambda name: progress.update(task, description=name),
+            )
+    plan, built = daily.plan, daily.built
     sol = built.solution
     console.print(
         f"[green]{plan.version}[/green] for {plan_day} ({plan.status.value}): "
-        f"{len(inputs):,} candidates, {built.problem.n_nodes:,} supply nodes, "
+        f"{daily.candidates:,} candidates, {built.problem.n_nodes:,} supply nodes, "
         f"{built.problem.n_edges:,} edges; expected GMV {sol.objective / 100:,.0f} yuan; "
         f"solved in {sol.seconds:.2f} s; worst promise shortfall {sol.max_shortfall:.2%}"
     )
@@ -380,10 +374,10 @@ def demo(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from trustflow.db import session_factory
-    from trustflow.simulate import config_for, run_simulation, write_summary
+    from trustflow.simulate import config_for
+    from trustflow.simulate.demo import run_demo
     from trustflow.simulate.market import DayStats
-    from trustflow.simulate.runner import WAREHOUSE_DIR, check_output
+    from trustflow.simulate.runner import check_output
     from trustflow.traffic.plan_policy import POLICIES
     from trustflow.web.report import render_report
 
@@ -403,66 +397,31 @@ def demo(
     ):
         task = progress.add_task("building the marketplace", total=days, orders=0)
         placed = 0
-        started = time.perf_counter()
 
         def day_done(stats: DayStats) -> None:
             nonlocal placed
             placed += stats.orders
             progress.update(task, advance=1, orders=placed)
 
-        run = run_simulation(
+        run = run_demo(
             config,
             out,
             policy=POLICIES[policy.value](),
+            write_report=render_report,
+            replace=force,
             on_day=day_done,
             on_built=lambda: progress.update(task, description="simulating days"),
-            replace=force,
+            on_step=lambda name: progress.update(task, description=name),
         )
-        simulated = time.perf_counter()
-        progress.update(task, description="scoring shops, products and creators")
-        run.summary["scores"], compute_seconds = _demo_scores(run, out / WAREHOUSE_DIR)
-        scored = time.perf_counter()
-        summary_path = write_summary(run.summary, out / "summary.json")
-        with session_factory(run.engine)() as session:
-            report_path = render_report(session, run.summary, out / "report.html")
-        run.engine.dispose()
-        timings = {
-            "simulate_seconds": round(simulated - started, 3),
-            "scores_seconds": round(scored - simulated, 3),
-            "scores_compute_seconds": round(compute_seconds, 3),
-            "report_seconds": round(time.perf_counter() - scored, 3),
-        }
-        timings_path = write_summary(timings, out / "timings.json")
     _print_summary(
         run.summary,
         f"trustflow demo · {days} days · seed {seed} · {scale.value} · {policy.value} policy",
     )
     console.print(
-        f"summary: {summary_path}\ntimings: {timings_path}\nreport:  {report_path}\n"
+        f"summary: {run.summary_path}\ntimings: {run.timings_path}\nreport:  {run.report_path}\n"
         f"store:   {run.store}"
     )
     console.print(f"explore it: TRUSTFLOW_DATABASE_URL=sqlite:///{run.store} trustflow serve")
-
-
-def _demo_scores(run: Any, warehouse: Path) -> tuple[dict[str, Any], float]:
-    """Score the simulated marketplace like the nightly job would, and (simulator only) say
-    how well the store experience score ranks shops against the hidden truth. The figures
-    depend on the seed only; the seconds the computation took come apart, for timings.json."""
-    from trustflow.db import session_factory
-    from trustflow.scoring.service import compute_scores, tier_counts
-    from trustflow.simulate.score_quality import evaluate
-
-    scored = compute_scores(run.engine, warehouse)
-    quality = evaluate(warehouse, run.truth, days=1)
-    with session_factory(run.engine)() as session:
-        tiers = tier_counts(session)
-    figures = {
-        "version": scored.version_id,
-        "as_of": scored.as_of.isoformat(),
-        "tiers": tiers,
-        "store_spearman_vs_truth": round(quality.spearman_store_vs_truth, 3),
-    }
-    return figures, scored.seconds_compute
 
 
 def _print_summary(s: dict[str, Any], title: str) -> None:

@@ -15,9 +15,9 @@ from tests import factories
 from trustflow.db import transaction
 from trustflow.errors import Conflict, ErrorCode
 from trustflow.scoring import service as scoring
-from trustflow.scoring.engine import connect_warehouse
 from trustflow.scoring.models import EntityScore, ScoreVersion, VersionState
 from trustflow.warehouse.export import export
+from trustflow.warehouse.reader import open_warehouse
 
 #: The store's history lies well in the past of the wall clock, as a simulated demo's does.
 START = (datetime.now(UTC) - timedelta(days=300)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -69,7 +69,7 @@ def _versions(factory: sessionmaker[Session]) -> list[tuple[int, VersionState, i
 
 def _default_as_of(engine: Engine, root: Path) -> datetime:
     export(engine, root)
-    con = connect_warehouse(root)
+    con = open_warehouse(root)
     try:
         return scoring.default_as_of(scoring.store_data(con), datetime.now(UTC))
     finally:

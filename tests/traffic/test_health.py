@@ -20,7 +20,6 @@ from trustflow.cli_views import render_text
 from trustflow.content import service as content_service
 from trustflow.db import transaction
 from trustflow.errors import ErrorCode, InvalidInput
-from trustflow.scoring.engine import connect_warehouse
 from trustflow.traffic import chuanliu
 from trustflow.traffic.chuanliu_models import ChuanliuLedger, ChuanliuTier, PartyKind
 from trustflow.traffic.health import (
@@ -33,6 +32,7 @@ from trustflow.traffic.health import (
 from trustflow.traffic.service import ImpressionRecord, log_impression_counts, log_impressions
 from trustflow.vocabulary import ItemKind, Surface
 from trustflow.warehouse import export as warehouse
+from trustflow.warehouse.reader import open_warehouse
 from trustflow.web.health_chart import write_chart
 
 DAY1 = date(2026, 3, 10)
@@ -309,7 +309,7 @@ def test_chuanliu_promises_are_compared_with_what_was_delivered(
 def test_an_open_connection_gives_the_same_report_and_keeps_no_scratch_table(
     market: Market, session: Session, report: HealthReport
 ) -> None:
-    con = connect_warehouse(market.root)
+    con = open_warehouse(market.root)
     try:
         again = health_report(con, session, start=DAY1, end=DAY2, worst=1)
         tables = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()

@@ -1,7 +1,8 @@
 """Run the score definitions (:mod:`trustflow.scoring.sql`) on DuckDB or on Apache Spark.
 
-Both engines read the same warehouse files and the same SQL: it is written for DuckDB and
-transpiled for Spark with SQLGlot, so there is one definition to read, test and change.
+Both engines read the same warehouse files (through :mod:`trustflow.warehouse.reader`) and the
+same SQL: it is written for DuckDB and transpiled for Spark with SQLGlot, so there is one
+definition to read, test and change.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import duckdb
 import polars as pl
 
 from trustflow.scoring import sql
-from trustflow.warehouse.export import DIMENSIONS, FACTS, dimension_path, ensure_readable, fact_glob
+from trustflow.warehouse.reader import (
+    DIMENSION_TABLES,
+    FACT_TABLES,
+    dimension_path,
+    ensure_readable,
+    fact_dir,
+    open_warehouse,
+)
 
 
 @dataclass(frozen=True)
@@ -26,30 +34,6 @@ class Computed:
     bursts: pl.DataFrame  # shop-days of bad reviews held back, awaiting a verdict
 
 
-def _duckdb_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
-    ensure_readable(root)
-    for fact in FACTS:
-        con.execute(
-            f"CREATE OR REPLACE VIEW {fact.name} AS SELECT * FROM read_parquet("
-            f"'{fact_glob(root, fact.name)}', hive_partitioning = false, union_by_name = true)"
-        )
-    for dim in DIMENSIONS:
-        con.execute(
-            f"CREATE OR REPLACE VIEW {dim.name} AS "
-            f"SELECT * FROM read_parquet('{dimension_path(root, dim.name)}')"
-        )
-
-
-def connect_warehouse(root: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with a view per warehouse table."""
-    con = duckdb.connect(database)
-    con.execute("SET TimeZone = 'UTC'")
-    # Scores are keyed, never read in file order: let DuckDB skip the ordering work.
-    con.execute("SET preserve_insertion_order = false")
-    _duckdb_views(con, root)
-    return con
-
-
 def compute_duckdb(
     root: Path,
     as_of: int,
@@ -58,7 +42,7 @@ def compute_duckdb(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> Computed:
     own = con is None
-    con = con or connect_warehouse(root)
+    con = con or open_warehouse(root)
     try:
         for name, query in sql.statements(as_of, options):
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
@@ -97,12 +81,10 @@ def spark_steps(name: str, query: str) -> list[tuple[str, str]]:
 def compute_spark(spark: Any, root: Path, as_of: int, options: sql.Options = sql.FULL) -> Computed:
     """The same definitions on a Spark session (local mode in tests, a cluster in production)."""
     ensure_readable(root)
-    for fact in FACTS:
-        spark.read.parquet((root / fact.name).as_posix()).drop("day").createOrReplaceTempView(
-            fact.name
-        )
-    for dim in DIMENSIONS:
-        spark.read.parquet(dimension_path(root, dim.name)).createOrReplaceTempView(dim.name)
+    for name in FACT_TABLES:
+        spark.read.parquet(fact_dir(root, name)).drop("day").createOrReplaceTempView(name)
+    for name in DIMENSION_TABLES:
+        spark.read.parquet(dimension_path(root, name)).createOrReplaceTempView(name)
     frames: dict[str, Any] = {}
     for name, query in sql.statements(as_of, options):
         for step, step_sql in spark_steps(name, query):

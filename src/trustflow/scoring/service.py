@@ -30,7 +30,7 @@ from trustflow.bulk import insert_columns
 from trustflow.db import utcnow
 from trustflow.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
 from trustflow.scoring import explain, rules, sql
-from trustflow.scoring.engine import Computed, compute_duckdb, connect_warehouse
+from trustflow.scoring.engine import Computed, compute_duckdb
 from trustflow.scoring.models import (
     AppealStatus,
     BurstDecision,
@@ -44,6 +44,7 @@ from trustflow.scoring.models import (
     VersionState,
 )
 from trustflow.warehouse.export import FACTS, ExportReport, export
+from trustflow.warehouse.reader import open_warehouse
 
 __all__ = [
     "AS_OF_SLACK",
@@ -201,7 +202,7 @@ def compute_scores(
     if as_of is not None and as_of.tzinfo is None:
         raise InvalidInput("as_of must be timezone-aware")
     now = datetime.now(UTC)
-    con = connect_warehouse(warehouse)
+    con = open_warehouse(warehouse)
     try:
         data = store_data(con)
         when = as_of or default_as_of(data, now)

@@ -12,9 +12,10 @@ from pathlib import Path
 import polars as pl
 
 from trustflow.scoring import sql
-from trustflow.scoring.engine import compute_duckdb, connect_warehouse
+from trustflow.scoring.engine import compute_duckdb
 from trustflow.scoring.models import ScoreKind
 from trustflow.units import DAY
+from trustflow.warehouse.reader import open_warehouse
 
 #: Shops this small are where shrinkage should earn its keep.
 SMALL_SHOPS = (5, 30)
@@ -41,7 +42,7 @@ class Quality:
 
 def newest_activity(root: Path) -> int:
     """Epoch seconds just after the newest paid order in the warehouse."""
-    con = connect_warehouse(root)
+    con = open_warehouse(root)
     try:
         row = con.execute("SELECT MAX(EPOCH(paid_at)) FROM orders").fetchall()[0][0]
     finally:

@@ -25,7 +25,7 @@ The report is data; its presentation lives with the adapters: the terminal's tab
 
 ``health_report`` reads the warehouse as last exported and the Chuanliu ledger as last
 reconciled (``chuanliu.reconcile``). It takes either the warehouse's root directory or an open
-connection from ``scoring.engine.connect_warehouse``.
+connection from ``warehouse.reader.open_warehouse``.
 
 Per UTC day of the window, and for the window as a whole, the report gives:
 
@@ -58,10 +58,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from trustflow.errors import InvalidInput
-from trustflow.scoring.engine import connect_warehouse
 from trustflow.traffic.chuanliu import PLAN as CHUANLIU
 from trustflow.traffic.chuanliu_models import ChuanliuLedger, PartyKind
 from trustflow.vocabulary import Surface
+from trustflow.warehouse.reader import open_warehouse
 
 __all__ = [
     "MAX_WINDOW_DAYS",
@@ -414,14 +414,14 @@ def health_report(
 ) -> HealthReport:
     """Traffic health for each UTC day from ``start`` to ``end`` (both included, at most
     :data:`MAX_WINDOW_DAYS` days) and for the window, with the ``worst`` delivered Chuanliu
-    parties. ``warehouse`` is the warehouse root or a ``connect_warehouse`` connection."""
+    parties. ``warehouse`` is the warehouse root or an ``open_warehouse`` connection."""
     days = _check_window(start, end)
     if not 0 <= worst <= 1_000:
         raise InvalidInput("worst must be in 0..1000")
     if isinstance(warehouse, duckdb.DuckDBPyConnection):
         traffic = _traffic(warehouse, days)
     else:
-        con = connect_warehouse(Path(warehouse))
+        con = open_warehouse(Path(warehouse))
         try:
             traffic = _traffic(con, days)
         finally:

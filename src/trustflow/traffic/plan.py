@@ -269,10 +269,10 @@ def gather_inputs(
 ) -> PlanInputs:
     """Read what day ``day``'s plan needs: the warehouse's history and the store's scores and
     Chuanliu promises (made here if the day has none yet)."""
-    from trustflow.scoring.engine import connect_warehouse
+    from trustflow.warehouse.reader import open_warehouse
 
     s = settings or get_settings()
-    con = connect_warehouse(warehouse)
+    con = open_warehouse(warehouse)
     try:
         supply = forecast_supply(con, day, s)
         end = datetime.combine(day, time(), tzinfo=UTC)

@@ -1,10 +1,11 @@
 """The traffic plan as a feed policy, so the simulator runs the marketplace on it.
 
-Each day :meth:`PlanPolicy.refresh` does what ``trustflow traffic plan`` does: export the day's
-history to the warehouse, promise the day's Chuanliu reward traffic, build and solve the plan,
-store it and switch it in. A surface then shows its candidates in proportion to the
-impressions the plan allotted them; candidates the plan does not know yet (a host's first live,
-a new card) get a floor, so they are seen and can earn a value. A Chuanliu promise is part of
+Each day :meth:`PlanPolicy.refresh` runs the flow ``trustflow traffic plan`` runs
+(:func:`~trustflow.traffic.flows.run_daily_plan`): export the day's history to the warehouse,
+promise the day's Chuanliu reward traffic, build and solve the plan, store it and switch it in.
+A surface then shows its candidates in proportion to the impressions the plan allotted them;
+candidates the plan does not know yet (a host's first live, a new card) get a floor, so they
+are seen and can earn a value. A Chuanliu promise is part of
 what the plan allots a room, but it is delivered as reward traffic by the pacer on top
 (:class:`~trustflow.traffic.policy.ChuanliuPolicy`), so the organic weight is the planned
 impressions beyond the promise. On the first days, with no history to plan from, the policy
@@ -16,19 +17,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast
 
 import numpy as np
-from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from trustflow.errors import InvalidInput
 from trustflow.traffic import plan as tp
+from trustflow.traffic.flows import NoHistory, run_daily_plan
 from trustflow.traffic.plan_models import CandidateKind
 from trustflow.traffic.policy import (
     Allocation,
@@ -48,22 +46,6 @@ _CARD = tp.KINDS.index(CandidateKind.PRODUCT_CARD)
 FLOOR_QUANTILE = 0.1
 
 
-class _Borrowed:
-    """An engine look-alike whose connections are one already open (the export only asks an
-    engine for connections, and for the store's identity in a transaction: the open one)."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        yield self._connection
-
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        yield self._connection
-
-
 @dataclass
 class PlanPolicy:
     warehouse: Path | None = None
@@ -75,23 +57,17 @@ class PlanPolicy:
     _floor: dict[int, float] = field(default_factory=dict)
 
     def refresh(self, session: Session, *, at: datetime) -> None:
-        from trustflow.warehouse.export import export
-
         if self.warehouse is None:  # a scratch warehouse, removed with the policy
             self.warehouse = Path(tempfile.mkdtemp(prefix="trustflow-plan-warehouse-"))
             weakref.finalize(self, shutil.rmtree, self.warehouse, True)
         self.fallback.refresh(session, at=at)
-        # the day's transaction holds the store (SQLite): export through its own connection
-        export(cast(Engine, _Borrowed(session.connection())), self.warehouse)
+        # inside the day's transaction: the flow exports through the session's connection
         try:
-            inputs = tp.gather_inputs(session, self.warehouse, at.date())
-        except InvalidInput:  # no history yet: the baseline runs the day
+            daily = run_daily_plan(session, self.warehouse, at.date(), solver=self.solver)
+        except NoHistory:  # no history yet: the baseline runs the day
             self.snapshot = None
             return
-        plan = tp.store(session, tp.solve(inputs, solver=self.solver))
-        tp.activate(session, plan.id)
-        session.flush()
-        self.snapshot = PlanSnapshot.load(session, plan)
+        self.snapshot = PlanSnapshot.load(session, daily.plan)
         self.plans += 1
         planned = self.snapshot.planned
         self._floor = {

@@ -401,14 +401,6 @@ def _export_fact(
     return {"rows": rows, "partitions": written}, new_mark
 
 
-def fact_glob(root: Path, name: str) -> str:
-    return (root / name / "*" / "*.parquet").as_posix()
-
-
-def dimension_path(root: Path, name: str) -> str:
-    return (root / "dims" / f"{name}.parquet").as_posix()
-
-
 def empty_fact(root: Path, fact: Fact) -> Path:
     """A zero-row file so a never-exported table still has a schema to read."""
     path = root / fact.name / "day=0001-01-01" / "part-0.parquet"
@@ -417,11 +409,9 @@ def empty_fact(root: Path, fact: Fact) -> Path:
     return path
 
 
-def ensure_readable(root: Path) -> None:
-    for fact in FACTS:
-        if not any((root / fact.name).glob("*/*.parquet")):
-            empty_fact(root, fact)
-    for dim in DIMENSIONS:
-        path = root / "dims" / f"{dim.name}.parquet"
-        if not path.exists():
-            _write_atomically(arrow_schema(dim.columns).empty_table(), path)
+def empty_dimension(root: Path, dim: Dimension) -> Path:
+    """A zero-row file so a never-exported dimension still has a schema to read."""
+    path = root / "dims" / f"{dim.name}.parquet"
+    if not path.exists():
+        _write_atomically(arrow_schema(dim.columns).empty_table(), path)
+    return path
