@@ -9,7 +9,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustflow.accounts import access
@@ -24,6 +23,7 @@ from trustflow.catalog.models import Product
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
+from trustflow.scoring import access as scoring_access
 from trustflow.scoring import gates, rules
 from trustflow.scoring import service as scoring_service
 from trustflow.scoring.models import AppealStatus, ReviewBurst, ScoreAppeal, ScoreKind, Tier
@@ -227,11 +227,7 @@ def list_appeals(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> object:
-    stmt = select(ScoreAppeal).order_by(ScoreAppeal.id.desc())
-    if not principal.is_operator:
-        stmt = stmt.where(
-            ScoreAppeal.shop_id.in_(catalog_access.managed_shop_ids(session, principal) or [])
-        )
+    stmt = scoring_access.visible_appeals(session, principal).order_by(ScoreAppeal.id.desc())
     if shop_id is not None:
         stmt = stmt.where(ScoreAppeal.shop_id == shop_id)
     if appeal_status is not None:
@@ -266,11 +262,7 @@ def list_bursts(
 ) -> object:
     """Bursts of bad reviews held back and awaiting the platform's verdict. A merchant sees
     its own shops' bursts; operators see all."""
-    stmt = scoring_service.pending_bursts(session)
-    if not principal.is_operator:
-        stmt = stmt.where(
-            ReviewBurst.shop_id.in_(catalog_access.managed_shop_ids(session, principal) or [])
-        )
+    stmt = scoring_access.visible_pending_bursts(session, principal)
     if shop_id is not None:
         stmt = stmt.where(ReviewBurst.shop_id == shop_id)
     page = paginate(session, stmt, limit=limit, offset=offset)
