@@ -3,7 +3,8 @@
 Operators may do anything; every other caller acts as its own role and subject. What a caller
 may see of a context's things is that context's rule, in its own ``access`` module
 (:mod:`trustflow.catalog.access`, :mod:`trustflow.orders.access`,
-:mod:`trustflow.aftersales.access`, :mod:`trustflow.scoring.access`).
+:mod:`trustflow.aftersales.access`, :mod:`trustflow.scoring.access`,
+:mod:`trustflow.traffic.access`).
 """
 
 from __future__ import annotations
