@@ -25,10 +25,10 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from trustflow.accounts.models import Role
 from trustflow.api.deps import api_key_header, remembered_principal
 from trustflow.api.routers.traffic import FEED_MEDIA_TYPE, MAX_USER_ID, feed_server
 from trustflow.errors import TrustflowError
+from trustflow.traffic.access import may_read_feed
 from trustflow.traffic.serving import MAX_ITEMS
 from trustflow.vocabulary import Surface
 
@@ -100,7 +100,7 @@ class FastFeed:
             return None
         request = Request(scope)
         principal = remembered_principal(request, keys[0].decode("latin-1"))
-        if principal is None or not (principal.is_operator or principal.is_(Role.BUYER, user_id)):
+        if principal is None or not may_read_feed(principal, user_id):
             return None
         server = feed_server(request)
         if server.flush_seconds <= 0 or server.needs_store(user_id, surface):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, exists, insert, select, update
+from sqlalchemy import Table, bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
@@ -47,7 +47,6 @@ __all__ = [
     "get_order",
     "new_order_row",
     "order_events",
-    "orders_query",
     "pay_order",
     "pick_up_order",
     "place_order",
@@ -468,25 +467,3 @@ def order_events(session: Session, order_id: int) -> Sequence[OrderEvent]:
     return session.scalars(
         select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
     ).all()
-
-
-def orders_query(
-    *,
-    buyer_id: int | None = None,
-    shop_ids: Sequence[int] | None = None,
-    creator_id: int | None = None,
-    status: OrderStatus | None = None,
-    channel: Channel | None = None,
-) -> Select[Any]:
-    stmt = select(Order).order_by(Order.id.desc())
-    if buyer_id is not None:
-        stmt = stmt.where(Order.buyer_id == buyer_id)
-    if shop_ids is not None:
-        stmt = stmt.where(Order.shop_id.in_(shop_ids))
-    if creator_id is not None:
-        stmt = stmt.where(Order.creator_id == creator_id)
-    if status is not None:
-        stmt = stmt.where(Order.status == status)
-    if channel is not None:
-        stmt = stmt.where(Order.channel == channel)
-    return stmt

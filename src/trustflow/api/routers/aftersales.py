@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.accounts.principal import Principal
+from trustflow.aftersales import access as aftersales_access
 from trustflow.aftersales import service as aftersales_service
 from trustflow.aftersales.models import (
     AfterSalesEvent,
@@ -35,9 +36,8 @@ from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
-from trustflow.errors import Forbidden, NotFound
+from trustflow.orders import access as orders_access
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Order
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 
@@ -52,7 +52,9 @@ router = APIRouter(tags=["after-sales"], responses=ERROR_RESPONSES)
 def request_after_sales(
     order_id: IdPath, body: AfterSalesIn, session: SessionDep, principal: PrincipalDep
 ) -> AfterSalesRequest:
-    access.require_order_buyer(session, principal, orders_service.get_order(session, order_id))
+    orders_access.require_order_buyer(
+        session, principal, orders_service.get_order(session, order_id)
+    )
     request = aftersales_service.request_after_sales(
         session,
         order_id=order_id,
@@ -75,17 +77,9 @@ def list_after_sales(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> object:
-    stmt = select(AfterSalesRequest).order_by(AfterSalesRequest.id.desc())
-    if principal.role is Role.BUYER:
-        stmt = stmt.where(AfterSalesRequest.buyer_id == principal.subject_id)
-    elif principal.role is Role.CREATOR:
-        stmt = stmt.join(Order, Order.id == AfterSalesRequest.order_id).where(
-            Order.creator_id == principal.subject_id
-        )
-    elif not principal.is_operator:
-        stmt = stmt.where(
-            AfterSalesRequest.shop_id.in_(access.managed_shop_ids(session, principal) or [])
-        )
+    stmt = aftersales_access.visible_requests(session, principal).order_by(
+        AfterSalesRequest.id.desc()
+    )
     if shop_id is not None:
         stmt = stmt.where(AfterSalesRequest.shop_id == shop_id)
     if request_status is not None:
@@ -98,7 +92,7 @@ def get_after_sales(
     request_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> AfterSalesRequest:
     request = aftersales_service.get_request(session, request_id)
-    access.require_request_visible(session, principal, request)
+    aftersales_access.require_request_visible(session, principal, request)
     return request
 
 
@@ -108,20 +102,20 @@ def get_after_sales_events(
 ) -> list[AfterSalesEvent]:
     """The request's trail: each action, from which state to which, who took it and when."""
     request = aftersales_service.get_request(session, request_id)
-    access.require_request_visible(session, principal, request)
+    aftersales_access.require_request_visible(session, principal, request)
     return list(aftersales_service.request_events(session, request_id))
 
 
 def _as_seller(session: Session, principal: Principal, request: AfterSalesRequest) -> None:
-    access.require_request_visible(session, principal, request)
-    access.require_order_seller(
+    aftersales_access.require_request_visible(session, principal, request)
+    orders_access.require_order_seller(
         session, principal, orders_service.get_order(session, request.order_id)
     )
 
 
 def _as_buyer(session: Session, principal: Principal, request: AfterSalesRequest) -> None:
-    access.require_request_visible(session, principal, request)
-    access.require_order_buyer(
+    aftersales_access.require_request_visible(session, principal, request)
+    orders_access.require_order_buyer(
         session, principal, orders_service.get_order(session, request.order_id)
     )
 
@@ -245,7 +239,9 @@ def arbitrate(
 def submit_review(
     order_id: IdPath, body: ReviewIn, session: SessionDep, principal: PrincipalDep
 ) -> Review:
-    access.require_order_buyer(session, principal, orders_service.get_order(session, order_id))
+    orders_access.require_order_buyer(
+        session, principal, orders_service.get_order(session, order_id)
+    )
     review = aftersales_service.submit_review(
         session, order_id=order_id, stars=body.stars, text=body.text, tags=body.tags
     )
@@ -280,12 +276,7 @@ def open_chat(body: ChatIn, session: SessionDep, principal: PrincipalDep) -> Cha
 @router.get("/chats/{thread_id}", response_model=ChatOut)
 def get_chat(thread_id: IdPath, session: SessionDep, principal: PrincipalDep) -> ChatThread:
     thread = aftersales_service.get_chat(session, thread_id)
-    shop = catalog_service.get_shop(session, thread.shop_id)
-    if not (
-        principal.is_(Role.BUYER, thread.buyer_id)
-        or access.can_manage_shop(session, principal, shop)
-    ):
-        raise NotFound(f"chat {thread_id} not found")
+    aftersales_access.require_chat_visible(session, principal, thread)
     return thread
 
 
@@ -293,11 +284,7 @@ def get_chat(thread_id: IdPath, session: SessionDep, principal: PrincipalDep) ->
 def respond_chat(thread_id: IdPath, session: SessionDep, principal: PrincipalDep) -> ChatThread:
     """The shop answers; the first answer fixes the thread's first response time."""
     thread = aftersales_service.get_chat(session, thread_id)
-    shop = catalog_service.get_shop(session, thread.shop_id)
-    if not access.can_manage_shop(session, principal, shop):
-        if principal.is_(Role.BUYER, thread.buyer_id):
-            raise Forbidden("only the shop answers its chats")
-        raise NotFound(f"chat {thread_id} not found")
+    aftersales_access.require_chat_responder(session, principal, thread)
     thread = aftersales_service.respond_chat(session, thread_id=thread_id)
     session.commit()
     return thread

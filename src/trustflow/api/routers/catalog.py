@@ -12,8 +12,9 @@ from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
+from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
-from trustflow.catalog.models import Category, ListingStatus, PriceChange, Product, Shop, Sku
+from trustflow.catalog.models import Category, PriceChange, Product, Shop, Sku
 from trustflow.catalog.schemas import (
     CategoryIn,
     CategoryOut,
@@ -80,7 +81,7 @@ def list_shops(
     """Shops are public storefronts; ``mine=true`` narrows to the shops the caller manages."""
     stmt = select(Shop).order_by(Shop.id)
     if mine:
-        shop_ids = access.managed_shop_ids(session, principal)
+        shop_ids = catalog_access.managed_shop_ids(session, principal)
         if shop_ids is not None:
             stmt = stmt.where(Shop.id.in_(shop_ids))
     return paginate(session, stmt, limit=limit, offset=offset)
@@ -97,7 +98,7 @@ def update_shop(
 ) -> Shop:
     """Owners rename their shop; only operators change its status (suspend, reinstate, close)."""
     shop = catalog_service.get_shop(session, shop_id)
-    access.require_shop_manager(session, principal, shop)
+    catalog_access.require_shop_manager(session, principal, shop)
     if body.status is not None:
         access.require_operator(principal)
         catalog_service.set_shop_status(session, shop_id=shop_id, status=body.status)
@@ -113,7 +114,9 @@ def update_shop(
 def create_product(
     shop_id: IdPath, body: ProductIn, session: SessionDep, principal: PrincipalDep
 ) -> Product:
-    access.require_shop_manager(session, principal, catalog_service.get_shop(session, shop_id))
+    catalog_access.require_shop_manager(
+        session, principal, catalog_service.get_shop(session, shop_id)
+    )
     product = catalog_service.create_product(
         session,
         shop_id=shop_id,
@@ -128,13 +131,13 @@ def create_product(
 
 def _visible_product(session: SessionDep, principal: PrincipalDep, product_id: int) -> Product:
     product = catalog_service.get_product(session, product_id)
-    access.require_product_visible(session, principal, product)
+    catalog_access.require_product_visible(session, principal, product)
     return product
 
 
 def _managed_product(session: SessionDep, principal: PrincipalDep, product_id: int) -> Product:
     product = catalog_service.get_product(session, product_id)
-    access.require_product_manager(session, principal, product)
+    catalog_access.require_product_manager(session, principal, product)
     return product
 
 
@@ -148,16 +151,9 @@ def list_products(
     offset: Offset = 0,
 ) -> object:
     """Listed products for everyone; a shop's managers also see its drafts and delisted ones."""
-    stmt = select(Product).order_by(Product.id)
-    if category_id is not None:
-        stmt = stmt.where(Product.category_id == category_id)
-    if shop_id is not None:
-        stmt = stmt.where(Product.shop_id == shop_id)
-        shop = session.get(Shop, shop_id)
-        if shop is None or not access.can_manage_shop(session, principal, shop):
-            stmt = stmt.where(Product.status == ListingStatus.LISTED)
-    elif not principal.is_operator:
-        stmt = stmt.where(Product.status == ListingStatus.LISTED)
+    stmt = catalog_access.visible_products(
+        session, principal, shop_id=shop_id, category_id=category_id
+    ).order_by(Product.id)
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
@@ -200,9 +196,9 @@ def list_skus(product_id: IdPath, session: SessionDep, principal: PrincipalDep) 
 def _managed_sku(session: SessionDep, principal: PrincipalDep, sku_id: int) -> Sku:
     sku = catalog_service.get_sku(session, sku_id)
     product = catalog_service.get_product(session, sku.product_id)
-    if not access.can_see_product(session, principal, product):  # another shop's draft
+    if not catalog_access.can_see_product(session, principal, product):  # another shop's draft
         raise NotFound(f"sku {sku_id} not found")
-    access.require_product_manager(session, principal, product)
+    catalog_access.require_product_manager(session, principal, product)
     return sku
 
 

@@ -6,12 +6,12 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
+from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
 from trustflow.content import service as content_service
 from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
@@ -34,7 +34,9 @@ def _require_host(
             raise Forbidden("you can only host content as yourself")
     else:
         assert shop_id is not None
-        access.require_shop_manager(session, principal, catalog_service.get_shop(session, shop_id))
+        catalog_access.require_shop_manager(
+            session, principal, catalog_service.get_shop(session, shop_id)
+        )
 
 
 def _live_out(session: Session, live: LiveSession) -> LiveOut:

@@ -10,6 +10,7 @@ from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
+from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
 from trustflow.db import utcnow
 from trustflow.distribution import service as distribution_service
@@ -25,7 +26,7 @@ router = APIRouter(tags=["distribution"], responses=ERROR_RESPONSES)
 @router.post("/offers", response_model=OfferOut, status_code=status.HTTP_201_CREATED)
 def create_offer(body: OfferIn, session: SessionDep, principal: PrincipalDep) -> DistributionOffer:
     """A goods owner puts one of its products in the distribution library (分销库)."""
-    access.require_product_manager(
+    catalog_access.require_product_manager(
         session, principal, catalog_service.get_product(session, body.product_id)
     )
     offer = distribution_service.create_offer(
@@ -61,9 +62,9 @@ def list_offers(
 def end_offer(offer_id: IdPath, session: SessionDep, principal: PrincipalDep) -> DistributionOffer:
     offer = distribution_service.get_offer(session, offer_id)
     product = catalog_service.get_product(session, offer.product_id)
-    if not access.can_see_product(session, principal, product):  # another shop's draft
+    if not catalog_access.can_see_product(session, principal, product):  # another shop's draft
         raise NotFound(f"offer {offer_id} not found")
-    access.require_product_manager(session, principal, product)
+    catalog_access.require_product_manager(session, principal, product)
     offer = distribution_service.end_offer(session, offer_id=offer_id)
     session.commit()
     return offer

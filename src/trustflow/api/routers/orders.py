@@ -14,6 +14,7 @@ from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
+from trustflow.orders import access as orders_access
 from trustflow.orders import service as orders_service
 from trustflow.orders.models import Order, OrderEvent, OrderStatus
 from trustflow.orders.schemas import OrderEventOut, OrderIn, OrderOut
@@ -67,30 +68,20 @@ def list_orders(
     offset: Offset = 0,
 ) -> object:
     """The caller's orders: a buyer's own, a seller's shops', a creator's distribution sales."""
-    buyer_id = creator_id = None
-    shop_ids: list[int] | None = None
-    if principal.role is Role.BUYER:
-        buyer_id = principal.subject_id
-    elif principal.role is Role.CREATOR:
-        creator_id = principal.subject_id
-    elif not principal.is_operator:
-        shop_ids = access.managed_shop_ids(session, principal)
+    stmt = orders_access.visible_orders(session, principal).order_by(Order.id.desc())
     if shop_id is not None:
-        shop_ids = [s for s in shop_ids if s == shop_id] if shop_ids is not None else [shop_id]
-    stmt = orders_service.orders_query(
-        buyer_id=buyer_id,
-        shop_ids=shop_ids,
-        creator_id=creator_id,
-        status=order_status,
-        channel=channel,
-    )
+        stmt = stmt.where(Order.shop_id == shop_id)
+    if order_status is not None:
+        stmt = stmt.where(Order.status == order_status)
+    if channel is not None:
+        stmt = stmt.where(Order.channel == channel)
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
 def get_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
     order = orders_service.get_order(session, order_id)
-    access.require_order_visible(session, principal, order)
+    orders_access.require_order_visible(session, principal, order)
     return order
 
 
@@ -99,7 +90,7 @@ def get_order_events(
     order_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> list[OrderEvent]:
     order = orders_service.get_order(session, order_id)
-    access.require_order_visible(session, principal, order)
+    orders_access.require_order_visible(session, principal, order)
     return list(orders_service.order_events(session, order_id))
 
 
@@ -110,7 +101,9 @@ def pay_order(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> Order:
-    access.require_order_buyer(session, principal, orders_service.get_order(session, order_id))
+    orders_access.require_order_buyer(
+        session, principal, orders_service.get_order(session, order_id)
+    )
     order = orders_service.pay_order(
         session, order_id=order_id, idempotency_key=idempotency_key, actor=principal.actor
     )
@@ -121,7 +114,7 @@ def pay_order(
 def _seller_or_buyer(session: Session, principal: Principal, order: Order) -> None:
     if principal.is_(Role.BUYER, order.buyer_id):
         return
-    access.require_order_seller(session, principal, order)
+    orders_access.require_order_seller(session, principal, order)
 
 
 _Guard = Callable[[Session, Principal, Order], None]
@@ -146,7 +139,7 @@ def cancel_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep)
 @router.post("/orders/{order_id}/ship", response_model=OrderOut)
 def ship_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
     return _act(
-        order_id, session, principal, access.require_order_seller, orders_service.ship_order
+        order_id, session, principal, orders_access.require_order_seller, orders_service.ship_order
     )
 
 
@@ -154,19 +147,31 @@ def ship_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -
 def pick_up_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
     """Carrier scan: the parcel was collected (recorded by the shop's logistics link)."""
     return _act(
-        order_id, session, principal, access.require_order_seller, orders_service.pick_up_order
+        order_id,
+        session,
+        principal,
+        orders_access.require_order_seller,
+        orders_service.pick_up_order,
     )
 
 
 @router.post("/orders/{order_id}/deliver", response_model=OrderOut)
 def deliver_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
     return _act(
-        order_id, session, principal, access.require_order_seller, orders_service.deliver_order
+        order_id,
+        session,
+        principal,
+        orders_access.require_order_seller,
+        orders_service.deliver_order,
     )
 
 
 @router.post("/orders/{order_id}/confirm-receipt", response_model=OrderOut)
 def confirm_receipt(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
     return _act(
-        order_id, session, principal, access.require_order_buyer, orders_service.confirm_receipt
+        order_id,
+        session,
+        principal,
+        orders_access.require_order_buyer,
+        orders_service.confirm_receipt,
     )

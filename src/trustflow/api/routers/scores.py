@@ -9,7 +9,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustflow.accounts import access
@@ -18,11 +17,13 @@ from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
+from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import Product
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
+from trustflow.scoring import access as scoring_access
 from trustflow.scoring import gates, rules
 from trustflow.scoring import service as scoring_service
 from trustflow.scoring.models import AppealStatus, ReviewBurst, ScoreAppeal, ScoreKind, Tier
@@ -98,13 +99,13 @@ def _exists_and_owned(
     """Raises 404 for an unknown entity; answers whether the caller may see its detail."""
     if scored is Scored.SHOPS:
         shop = catalog_service.get_shop(session, entity_id)
-        return access.can_manage_shop(session, principal, shop)
+        return catalog_access.can_manage_shop(session, principal, shop)
     if scored is Scored.PRODUCTS:
         product = session.get(Product, entity_id)
         if product is None:
             raise NotFound(f"product {entity_id} not found")
         shop = catalog_service.get_shop(session, product.shop_id)
-        return access.can_manage_shop(session, principal, shop)
+        return catalog_access.can_manage_shop(session, principal, shop)
     if session.get(Creator, entity_id) is None:
         raise NotFound(f"creator {entity_id} not found")
     return principal.is_operator or principal.is_(Role.CREATOR, entity_id)
@@ -205,7 +206,7 @@ def eligibility(shop_id: IdPath, session: SessionDep, principal: PrincipalDep) -
 def file_appeal(body: AppealIn, session: SessionDep, principal: PrincipalDep) -> ScoreAppeal:
     """A merchant contests a review or after-sales request counted against its shop."""
     shop = catalog_service.get_shop(session, body.shop_id)
-    access.require_shop_manager(session, principal, shop)
+    catalog_access.require_shop_manager(session, principal, shop)
     appeal = scoring_service.file_appeal(
         session,
         shop_id=body.shop_id,
@@ -226,11 +227,7 @@ def list_appeals(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> object:
-    stmt = select(ScoreAppeal).order_by(ScoreAppeal.id.desc())
-    if not principal.is_operator:
-        stmt = stmt.where(
-            ScoreAppeal.shop_id.in_(access.managed_shop_ids(session, principal) or [])
-        )
+    stmt = scoring_access.visible_appeals(session, principal).order_by(ScoreAppeal.id.desc())
     if shop_id is not None:
         stmt = stmt.where(ScoreAppeal.shop_id == shop_id)
     if appeal_status is not None:
@@ -265,11 +262,7 @@ def list_bursts(
 ) -> object:
     """Bursts of bad reviews held back and awaiting the platform's verdict. A merchant sees
     its own shops' bursts; operators see all."""
-    stmt = scoring_service.pending_bursts(session)
-    if not principal.is_operator:
-        stmt = stmt.where(
-            ReviewBurst.shop_id.in_(access.managed_shop_ids(session, principal) or [])
-        )
+    stmt = scoring_access.visible_pending_bursts(session, principal)
     if shop_id is not None:
         stmt = stmt.where(ReviewBurst.shop_id == shop_id)
     page = paginate(session, stmt, limit=limit, offset=offset)

@@ -18,6 +18,7 @@ from trustflow.api.params import Limit, Offset
 from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
+from trustflow.traffic import access as traffic_access
 from trustflow.traffic import plan as traffic_plan
 from trustflow.traffic import service as traffic_service
 from trustflow.traffic.models import Impression
@@ -100,7 +101,7 @@ async def feed(
     is written directly (its shape is ``FeedOut``). A warm server's plain requests are
     answered the same way before routing (:mod:`trustflow.api.fast_feed`); this route
     defines the feed and answers every other request."""
-    if not (principal.is_operator or principal.is_(Role.BUYER, user_id)):
+    if not traffic_access.may_read_feed(principal, user_id):
         raise Forbidden("a buyer may only fetch their own feed")
     server = feed_server(request)
     if server.needs_store(user_id, surface) or server.flush_seconds <= 0:
