@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 
-from trustflow.traffic.allocation import lp_dual_bound, random_problem, solve_dual, solve_exact
+from trustflow.traffic.plan.allocation import lp_dual_bound, random_problem, solve_dual, solve_exact
 
 
 def main(argv: list[str] | None = None) -> None:

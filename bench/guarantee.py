@@ -49,11 +49,11 @@ from trustflow.config import get_settings
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import session_factory, transaction
 from trustflow.simulate import Simulation, config_for
+from trustflow.simulate.policies import ChuanliuPolicy
 from trustflow.simulate.runner import fresh_store
 from trustflow.traffic import chuanliu
-from trustflow.traffic.chuanliu_models import ChuanliuLedger, PartyKind
+from trustflow.traffic.chuanliu.models import ChuanliuLedger, PartyKind
 from trustflow.traffic.models import Impression
-from trustflow.traffic.policy import ChuanliuPolicy
 
 #: Parties promised at least this many impressions over the run are reported apart.
 MEASURABLE = 200

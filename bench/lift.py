@@ -1,7 +1,7 @@
 """Does the budget-split experiment find the reward-traffic plan's true lift, and how far off is
 the naive merchant holdout?
 
-Each seed draws a market (:mod:`trustflow.traffic.lift`: 1,000,000 users, 5,000 merchants, a
+Each seed draws a market (:mod:`trustflow.simulate.lift_market`: 1,000,000 users, 5,000 merchants, a
 pool of 2,000,000 reward impressions a day, 28 pre-period days and 14 test days; a tenth of
 that with ``--quick``) whose plan adds exactly ``true_effect`` fen of GMV a day under full
 rollout, then runs both designs on it with their own random streams.
@@ -32,7 +32,8 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trustflow.traffic.lift import LiftEstimate, LiftMarket
+from trustflow.analytics.lift import LiftEstimate
+from trustflow.simulate.lift_market import LiftMarket
 
 FULL = LiftMarket(
     merchants=5_000,

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from tests.conftest import CliEnvironment
 from trustflow import cli, migrate
 from trustflow.accounts.models import ApiKey
+from trustflow.analytics import health
 from trustflow.cli import app
 from trustflow.config import get_settings
 from trustflow.db import default_engine, session_factory
-from trustflow.traffic import health
 from trustflow.types import MAX_ID
 
 

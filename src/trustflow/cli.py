@@ -308,9 +308,9 @@ def traffic_report(
     from datetime import timedelta
 
     from trustflow import cli_views
+    from trustflow.analytics import health
     from trustflow.config import get_settings
     from trustflow.db import default_engine, session_factory
-    from trustflow.traffic import health
     from trustflow.types import FIRST_DAY
     from trustflow.warehouse.export import export
     from trustflow.web import health_chart
@@ -377,8 +377,8 @@ def demo(
     from trustflow.simulate import config_for
     from trustflow.simulate.demo import run_demo
     from trustflow.simulate.market import DayStats
+    from trustflow.simulate.plan_policy import POLICIES
     from trustflow.simulate.runner import check_output
-    from trustflow.traffic.plan_policy import POLICIES
     from trustflow.web.report import render_report
 
     config = config_for(scale.value, seed=seed, days=days)  # type: ignore[arg-type]

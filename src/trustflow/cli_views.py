@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from trustflow.traffic.health import (
+from trustflow.analytics.health import (
     NEW_MERCHANT_DAYS,
     OVER_DELIVERY_PERCENT,
     TOP_PARTIES_PERCENT,

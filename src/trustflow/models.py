@@ -28,9 +28,9 @@ from trustflow.scoring.models import (
     ScoreVersion,
 )
 from trustflow.store_identity import StoreIdentity
-from trustflow.traffic.chuanliu_models import ChuanliuLedger
+from trustflow.traffic.chuanliu.models import ChuanliuLedger
 from trustflow.traffic.models import Impression
-from trustflow.traffic.plan_models import PacingCounter, PlanCandidate, PlanNode, TrafficPlan
+from trustflow.traffic.plan.models import PacingCounter, PlanCandidate, PlanNode, TrafficPlan
 
 metadata = Base.metadata
 

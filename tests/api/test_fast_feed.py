@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.traffic.test_feed import Market, _key, _market, _plan
+from tests.traffic.serving.test_feed import Market, _key, _market, _plan
 from trustflow.accounts.models import Role
 from trustflow.api import deps, fast_feed
 from trustflow.api.app import create_app

@@ -17,9 +17,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.api.conftest import World
-from tests.traffic.test_feed import _key as feed_key
-from tests.traffic.test_feed import _market as feed_market
-from tests.traffic.test_feed import _plan as feed_plan
+from tests.traffic.serving.test_feed import _key as feed_key
+from tests.traffic.serving.test_feed import _market as feed_market
+from tests.traffic.serving.test_feed import _plan as feed_plan
 from trustflow.accounts.models import Role
 from trustflow.aftersales.models import ChatThread
 from trustflow.api import limits as api_limits

@@ -13,9 +13,9 @@ import pytest
 
 from tests import factories
 from tests.e2e.conftest import open_page, operator_key, require_chromium, serve, sign_in
+from trustflow.analytics.health import Delivery, HealthReport, TrafficHealth
 from trustflow.db import make_engine, session_factory, transaction
 from trustflow.simulate import SimulationRun
-from trustflow.traffic.health import Delivery, HealthReport, TrafficHealth
 from trustflow.web.health_chart import write_chart
 from trustflow.web.report import SHOP_KIND_NAMES, render_report
 

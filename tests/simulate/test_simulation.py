@@ -166,7 +166,7 @@ def test_truth_is_written_for_every_shop_product_and_creator(run: SimulationRun)
 def test_a_policy_is_the_only_difference_between_two_runs(
     run: SimulationRun, tmp_path: Path
 ) -> None:
-    from trustflow.traffic.policy import UniformPolicy
+    from trustflow.simulate.policies import UniformPolicy
 
     uniform = run_simulation(TINY, tmp_path / "uniform", policy=UniformPolicy())
     again = run_simulation(TINY, tmp_path / "uniform2", policy=UniformPolicy())

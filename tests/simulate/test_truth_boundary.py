@@ -38,7 +38,7 @@ def test_no_engine_module_imports_the_simulator() -> None:
         for name, path in modules.items()
         if not name.startswith("trustflow.simulate") and name not in ADAPTERS
     }
-    assert "trustflow.orders.service" in engine and "trustflow.traffic.policy" in engine
+    assert "trustflow.orders.service" in engine and "trustflow.traffic.plan.service" in engine
     offenders = {
         name: sorted(i for i in _imports(path) if i.startswith("trustflow.simulate"))
         for name, path in engine.items()

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from trustflow.analytics.health import Delivery, HealthReport, TrafficHealth
 from trustflow.analytics.summary import every_day
-from trustflow.traffic.health import Delivery, HealthReport, TrafficHealth
 from trustflow.web.health_chart import CHART_TEXT, chart_figure, write_chart
 from trustflow.web.plotly_text import plotly_text
 

@@ -20,9 +20,9 @@ from trustflow.db import session_factory
 from trustflow.scoring.service import compute_scores, tier_counts
 from trustflow.simulate.config import SimConfig
 from trustflow.simulate.market import DayStats
+from trustflow.simulate.policies import FeedPolicy
 from trustflow.simulate.runner import WAREHOUSE_DIR, SimulationRun, run_simulation, write_summary
 from trustflow.simulate.score_quality import evaluate
-from trustflow.traffic.policy import FeedPolicy
 
 __all__ = ["DemoRun", "ReportWriter", "run_demo"]
 

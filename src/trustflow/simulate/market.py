@@ -1,7 +1,7 @@
 """The day-by-day loop of a simulated marketplace, driving the real engine.
 
 Every change goes through the engine's services (their bulk paths), so simulated data obeys
-every rule of the core. Traffic comes from a :class:`~trustflow.traffic.policy.FeedPolicy`;
+every rule of the core. Traffic comes from a :class:`~trustflow.simulate.policies.FeedPolicy`;
 behaviour (who clicks, buys, returns, reviews) is drawn from the hidden truth.
 """
 
@@ -35,9 +35,9 @@ from trustflow.orders import bulk as orders_bulk
 from trustflow.orders.models import ContentKind
 from trustflow.simulate import population as population_mod
 from trustflow.simulate.config import SimConfig
+from trustflow.simulate.policies import BaselinePolicy, Candidates, FeedPolicy, Shown
 from trustflow.simulate.population import Population
 from trustflow.traffic import service as traffic_service
-from trustflow.traffic.policy import BaselinePolicy, Candidates, FeedPolicy, Shown
 from trustflow.units import DAY, HOUR
 from trustflow.vocabulary import Channel, ItemKind, Surface
 

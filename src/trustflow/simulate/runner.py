@@ -18,7 +18,7 @@ from trustflow.db import make_engine, session_factory
 from trustflow.errors import Conflict, ErrorCode
 from trustflow.simulate.config import SimConfig
 from trustflow.simulate.market import DayStats, Simulation
-from trustflow.traffic.policy import FeedPolicy
+from trustflow.simulate.policies import FeedPolicy
 
 STORE_NAME = "marketplace.db"
 #: The warehouse the demo scores from, beside its store: replaced with it.

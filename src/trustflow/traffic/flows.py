@@ -3,7 +3,7 @@ warehouse's history, the store's scores and the day's Chuanliu promises), solve,
 and switch it in.
 
 ``trustflow traffic plan`` runs it on the store's engine (the flow opens and commits its own
-session); the simulator's plan policy (:class:`~trustflow.traffic.plan_policy.PlanPolicy`) runs
+session); the simulator's plan policy (:class:`~trustflow.simulate.plan_policy.PlanPolicy`) runs
 it inside the day's open session, which the caller commits. The flow draws nothing: it names
 each step to ``on_step``, and the command line turns the names into its progress display.
 """
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from trustflow.db import session_factory
 from trustflow.errors import InvalidInput
 from trustflow.traffic import plan as tp
-from trustflow.traffic.plan_models import TrafficPlan
+from trustflow.traffic.plan.models import TrafficPlan
 from trustflow.warehouse.export import export
 
 __all__ = ["DailyPlan", "NoHistory", "run_daily_plan"]

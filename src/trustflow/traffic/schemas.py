@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import Field, StrictBool, StrictInt
 
 from trustflow.schemas_base import Shape
-from trustflow.traffic.plan_models import CandidateKind, PlanStatus
+from trustflow.traffic.plan.models import CandidateKind, PlanStatus
 from trustflow.types import Id, Instant, Label
 from trustflow.vocabulary import ItemKind, Surface
 

@@ -1,7 +1,7 @@
 """The traffic health chart (``trustflow traffic report --out DIR``): one offline HTML page.
 
 Daily concentration, the new merchants' share and Chuanliu delivery, one point per day of the
-window (:mod:`trustflow.traffic.health` computes them). Like the demo's report
+window (:mod:`trustflow.analytics.health` computes them). Like the demo's report
 (:mod:`trustflow.web.report`), the figure is built once per language and the page's language
 switch redraws it; plotly.js is inlined, so the page opens offline. The page holds nothing that
 changes from run to run (no timings, no random element ids): the same report gives the same
@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.subplots import make_subplots
 
-from trustflow.traffic.health import NEW_MERCHANT_DAYS, TOP_PARTIES_PERCENT, HealthReport
+from trustflow.analytics.health import NEW_MERCHANT_DAYS, TOP_PARTIES_PERCENT, HealthReport
 from trustflow.web.plotly_text import plotly_text as text
 from trustflow.web.report import LANGUAGES, day_axis, figure_json, plotly_js
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from trustflow.analytics.lift import Design, LiftEstimate, did_cuped
 from trustflow.errors import ErrorCode, InvalidInput
-from trustflow.traffic.lift import Design, LiftEstimate, LiftMarket, did_cuped
+from trustflow.simulate.lift_market import LiftMarket
 
 SMALL = {"merchants": 300, "users": 20_000, "segments": 10, "reward_pool": 40_000}
 SEEDS = range(10)

@@ -42,10 +42,9 @@ from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound
 from trustflow.orders.models import Order
-from trustflow.traffic.chuanliu import PLAN as CHUANLIU
+from trustflow.traffic.chuanliu.rules import PLAN as CHUANLIU
 from trustflow.traffic.models import Impression
-from trustflow.traffic.plan import HOURS, KINDS, SURFACES
-from trustflow.traffic.plan_models import (
+from trustflow.traffic.plan.models import (
     CandidateKind,
     PacingCounter,
     PlanCandidate,
@@ -53,6 +52,7 @@ from trustflow.traffic.plan_models import (
     PlanStatus,
     TrafficPlan,
 )
+from trustflow.traffic.plan.service import HOURS, KINDS, SURFACES
 from trustflow.types import EARLIEST
 from trustflow.vocabulary import SHELF_SURFACES, Channel, ItemKind, Surface
 

@@ -32,13 +32,13 @@ from trustflow.scoring.models import (
 )
 from trustflow.traffic import chuanliu
 from trustflow.traffic.chuanliu import RULES, DecisionCode
-from trustflow.traffic.chuanliu_models import ChuanliuLedger, ChuanliuTier, PartyKind
+from trustflow.traffic.chuanliu.models import ChuanliuLedger, ChuanliuTier, PartyKind
 from trustflow.traffic.service import ImpressionRecord, log_impressions
 from trustflow.vocabulary import Channel, ItemKind, Surface
 
 DAY = date(2026, 3, 15)
 MIDNIGHT = datetime(2026, 3, 15, tzinfo=UTC)
-DOC = Path(__file__).parents[2] / "docs" / "chuanliu.md"
+DOC = Path(__file__).parents[3] / "docs" / "chuanliu.md"
 #: A pool of exactly the marketplace's daily organic impressions (yearly/365 = reference),
 #: every share promised the day it is earned (no minimum promise: accrual is tested apart).
 ONE_TO_ONE = Settings(

@@ -24,11 +24,11 @@ from trustflow.content import service as content_service
 from trustflow.content.models import LiveSession
 from trustflow.errors import Conflict
 from trustflow.traffic import plan as tp
-from trustflow.traffic import serving
 from trustflow.traffic.models import Impression
-from trustflow.traffic.plan_models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
+from trustflow.traffic.plan.models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
 from trustflow.traffic.schemas import FeedOut
 from trustflow.traffic.serving import FeedServer
+from trustflow.traffic.serving import server as serving
 from trustflow.vocabulary import Channel, Surface
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

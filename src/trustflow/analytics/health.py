@@ -7,7 +7,7 @@ The CLI (``trustflow traffic report --start --end [--out DIR]``) calls, inside
     from trustflow import cli_views
     from trustflow.config import get_settings
     from trustflow.db import default_engine, session_factory
-    from trustflow.traffic import health
+    from trustflow.analytics import health
     from trustflow.warehouse.export import export
     from trustflow.web import health_chart
 
@@ -58,8 +58,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from trustflow.errors import InvalidInput
-from trustflow.traffic.chuanliu import PLAN as CHUANLIU
-from trustflow.traffic.chuanliu_models import ChuanliuLedger, PartyKind
+from trustflow.traffic.chuanliu.models import ChuanliuLedger, PartyKind
+from trustflow.traffic.chuanliu.rules import PLAN as CHUANLIU
 from trustflow.vocabulary import Surface
 from trustflow.warehouse.reader import open_warehouse
 

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.traffic.test_feed import _market, _plan
+from tests.traffic.serving.test_feed import _market, _plan
 from trustflow.db import session_factory
 from trustflow.simulate.config import config_for
+from trustflow.simulate.plan_policy import POLICIES, PlanPolicy
+from trustflow.simulate.policies import Candidates
 from trustflow.simulate.runner import run_simulation
 from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression
-from trustflow.traffic.plan_models import CandidateKind, PlanStatus, TrafficPlan
-from trustflow.traffic.plan_policy import POLICIES, PlanPolicy
-from trustflow.traffic.policy import Candidates
+from trustflow.traffic.plan.models import CandidateKind, PlanStatus, TrafficPlan
 from trustflow.traffic.serving import PlanSnapshot
 from trustflow.vocabulary import ItemKind, Surface
 

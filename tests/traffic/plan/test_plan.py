@@ -23,7 +23,7 @@ from trustflow.simulate.config import config_for
 from trustflow.simulate.runner import run_simulation
 from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression
-from trustflow.traffic.plan_models import CandidateKind, PlanStatus, TrafficPlan
+from trustflow.traffic.plan.models import CandidateKind, PlanStatus, TrafficPlan
 from trustflow.warehouse.export import export
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from trustflow.errors import InvalidInput
-from trustflow.traffic import allocation
-from trustflow.traffic.allocation import (
+from trustflow.traffic.plan import allocation
+from trustflow.traffic.plan.allocation import (
     Problem,
     Solution,
     lp_dual_bound,

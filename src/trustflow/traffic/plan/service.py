@@ -20,7 +20,7 @@ the store's small tables (active scores, the Chuanliu promises of D):
 5. **Bounds.** Chuanliu promises of D are lower bounds on the promised party's room; shops
    younger than ``traffic_new_merchant_days`` get an exploration floor; every candidate is
    capped at ``traffic_cap_share`` of the supply it can reach.
-6. **Solve** (:mod:`trustflow.traffic.allocation`), **store** a draft, **activate**: one
+6. **Solve** (:mod:`trustflow.traffic.plan.allocation`), **store** a draft, **activate**: one
    transaction retires the active plan and activates the new one, so serving sees one plan or
    the other, never a mixture.
 """
@@ -44,9 +44,9 @@ from trustflow.errors import Conflict, InvalidInput, NotFound
 from trustflow.scoring.models import EntityScore, ScoreKind, Tier
 from trustflow.scoring.service import active_version
 from trustflow.traffic import chuanliu
-from trustflow.traffic.allocation import Problem, Solution, solve_dual, solve_exact
-from trustflow.traffic.chuanliu_models import PartyKind
-from trustflow.traffic.plan_models import (
+from trustflow.traffic.chuanliu.models import PartyKind
+from trustflow.traffic.plan.allocation import Problem, Solution, solve_dual, solve_exact
+from trustflow.traffic.plan.models import (
     CandidateKind,
     PlanCandidate,
     PlanNode,

@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 from trustflow.bulk import IntArray, sorted_lookup, table
 from trustflow.config import Settings
 from trustflow.orders.models import Order, OrderStatus
+from trustflow.simulate.pacing import Pacer
 from trustflow.traffic import chuanliu
-from trustflow.traffic.chuanliu_models import PartyKind
-from trustflow.traffic.pacing import Pacer
+from trustflow.traffic.chuanliu.models import PartyKind
 from trustflow.vocabulary import ItemKind, Surface
 
 FloatArray = npt.NDArray[np.float64]
@@ -197,7 +197,7 @@ class ChuanliuPolicy:
     base policy, paced through the day so that each party receives what it was promised.
 
     Each day it writes the day's promises to the ledger (:func:`chuanliu.promise`). A
-    :class:`~trustflow.traffic.pacing.Pacer` plans each batch, and then each recommending
+    :class:`~trustflow.simulate.pacing.Pacer` plans each batch, and then each recommending
     surface (:data:`REWARD_SURFACES`) of the batch as a step of its own, re-planned from what
     the surfaces served before it delivered (``observe``). A step gives every promised party
     with something on the surface a **share** ``r`` of the surface's impressions: its items

@@ -14,12 +14,12 @@ from sqlalchemy import Engine, func, select, text
 from trustflow.config import Settings
 from trustflow.db import session_factory, transaction
 from trustflow.simulate import Simulation, config_for
+from trustflow.simulate.pacing import Pacer, reward_weights
+from trustflow.simulate.policies import REWARD_SURFACES, Allocation, ChuanliuPolicy
 from trustflow.simulate.runner import fresh_store
 from trustflow.traffic import chuanliu
 from trustflow.traffic.chuanliu import Reconciliation
-from trustflow.traffic.chuanliu_models import ChuanliuLedger, PartyKind
-from trustflow.traffic.pacing import Pacer, reward_weights
-from trustflow.traffic.policy import REWARD_SURFACES, Allocation, ChuanliuPolicy
+from trustflow.traffic.chuanliu.models import ChuanliuLedger, PartyKind
 
 #: The simulator's batches: (share of the day's supply served before, the batch's share).
 BATCHES = ((0.0, 0.28), (0.28, 0.27), (0.55, 0.45))

@@ -7,7 +7,7 @@ A surface then shows its candidates in proportion to the impressions the plan al
 candidates the plan does not know yet (a host's first live, a new card) get a floor, so they
 are seen and can earn a value. A Chuanliu promise is part of
 what the plan allots a room, but it is delivered as reward traffic by the pacer on top
-(:class:`~trustflow.traffic.policy.ChuanliuPolicy`), so the organic weight is the planned
+(:class:`~trustflow.simulate.policies.ChuanliuPolicy`), so the organic weight is the planned
 impressions beyond the promise. On the first days, with no history to plan from, the policy
 falls back to the baseline.
 """
@@ -25,10 +25,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from trustflow.traffic import plan as tp
-from trustflow.traffic.flows import NoHistory, run_daily_plan
-from trustflow.traffic.plan_models import CandidateKind
-from trustflow.traffic.policy import (
+from trustflow.simulate.policies import (
     Allocation,
     BaselinePolicy,
     Candidates,
@@ -36,6 +33,9 @@ from trustflow.traffic.policy import (
     FeedPolicy,
     UniformPolicy,
 )
+from trustflow.traffic import plan as tp
+from trustflow.traffic.flows import NoHistory, run_daily_plan
+from trustflow.traffic.plan.models import CandidateKind
 from trustflow.traffic.serving import PlanSnapshot
 from trustflow.vocabulary import ItemKind
 
@@ -105,7 +105,7 @@ def plan_policy() -> FeedPolicy:
 
 
 #: Policies the command line can name (``trustflow demo --policy``). They live here, in the
-#: module that knows every policy, so :mod:`trustflow.traffic.policy` needs no lazy import.
+#: module that knows every policy, so :mod:`trustflow.simulate.policies` needs no lazy import.
 POLICIES: dict[str, Callable[[], FeedPolicy]] = {
     "baseline": BaselinePolicy,
     "uniform": UniformPolicy,

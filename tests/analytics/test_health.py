@@ -16,19 +16,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from trustflow.accounts import service as accounts_service
-from trustflow.cli_views import render_text
-from trustflow.content import service as content_service
-from trustflow.db import transaction
-from trustflow.errors import ErrorCode, InvalidInput
-from trustflow.traffic import chuanliu
-from trustflow.traffic.chuanliu_models import ChuanliuLedger, ChuanliuTier, PartyKind
-from trustflow.traffic.health import (
+from trustflow.analytics.health import (
     Delivery,
     HealthReport,
     PartyDelivery,
     gini,
     health_report,
 )
+from trustflow.cli_views import render_text
+from trustflow.content import service as content_service
+from trustflow.db import transaction
+from trustflow.errors import ErrorCode, InvalidInput
+from trustflow.traffic import chuanliu
+from trustflow.traffic.chuanliu.models import ChuanliuLedger, ChuanliuTier, PartyKind
 from trustflow.traffic.service import ImpressionRecord, log_impression_counts, log_impressions
 from trustflow.vocabulary import ItemKind, Surface
 from trustflow.warehouse import export as warehouse
