@@ -18,8 +18,8 @@ impressions a day either way). So the pool is zero-sum, and the obvious experime
 
 Both are analysed the same way (:func:`did_cuped`): difference-in-differences on each unit's
 daily GMV before and during the test, with the pre-period GMV as a CUPED covariate. The
-market itself (:class:`~trustflow.simulate.lift_market.LiftMarket`, the simulator's) is a small NumPy
-simulator whose true effect is known exactly, so the designs can be checked against it.
+market they are checked against (:class:`~trustflow.simulate.lift_market.LiftMarket`) is a
+small NumPy simulator whose true effect is known exactly.
 docs/lift.md has the reasoning and the formulas.
 """
 
