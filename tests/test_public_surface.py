@@ -12,9 +12,9 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 SURFACES = sorted(
-    f"trustflow.{path.parent.name}.{path.stem}"
-    for name in ("service", "bulk", "rules")
-    for path in (SRC / "trustflow").glob(f"*/{name}.py")
+    ".".join(path.relative_to(SRC).with_suffix("").parts)
+    for name in ("service", "bulk", "rules", "flows")
+    for path in (SRC / "trustflow").glob(f"*/**/{name}.py")
 )
 
 

@@ -36,6 +36,8 @@ from scipy import stats  # type: ignore[import-untyped]
 from trustflow.bulk import IntArray
 from trustflow.errors import InvalidInput
 
+__all__ = ["Design", "LiftEstimate", "did_cuped", "user_buckets"]
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 

@@ -14,6 +14,8 @@ from trustflow.analytics.lift import Design, LiftEstimate, did_cuped, user_bucke
 from trustflow.bulk import IntArray
 from trustflow.errors import InvalidInput
 
+__all__ = ["MAX_PRECISION", "PRE", "TEST", "LiftMarket", "Orders", "Rollout", "SimulatedMarket"]
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 

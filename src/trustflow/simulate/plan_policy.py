@@ -39,6 +39,8 @@ from trustflow.traffic.plan.models import CandidateKind
 from trustflow.traffic.serving import PlanSnapshot
 from trustflow.vocabulary import ItemKind
 
+__all__ = ["FLOOR_QUANTILE", "POLICIES", "PlanPolicy", "plan_policy"]
+
 _SHOP_ROOM = tp.KINDS.index(CandidateKind.SHOP_ROOM)
 _CREATOR_ROOM = tp.KINDS.index(CandidateKind.CREATOR_ROOM)
 _CARD = tp.KINDS.index(CandidateKind.PRODUCT_CARD)

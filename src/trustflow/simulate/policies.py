@@ -33,6 +33,18 @@ from trustflow.traffic import chuanliu
 from trustflow.traffic.chuanliu.models import PartyKind
 from trustflow.vocabulary import ItemKind, Surface
 
+__all__ = [
+    "REWARD_SURFACES",
+    "Allocation",
+    "BaselinePolicy",
+    "Candidates",
+    "ChuanliuPolicy",
+    "FeedPolicy",
+    "PacedPolicy",
+    "Shown",
+    "UniformPolicy",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 

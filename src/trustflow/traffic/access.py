@@ -6,6 +6,8 @@ from __future__ import annotations
 from trustflow.accounts.models import Role
 from trustflow.accounts.principal import Principal
 
+__all__ = ["may_read_feed"]
+
 
 def may_read_feed(principal: Principal, user_id: int) -> bool:
     """Whether ``principal`` may fetch the feed ``user_id`` sees."""

@@ -26,6 +26,8 @@ from trustflow.traffic.chuanliu.rules import (
 )
 from trustflow.units import HOUR
 
+__all__ = ["assess", "assess_facts", "decide", "eligibility"]
+
 # Eligibility ----------------------------------------------------------------------------------
 
 

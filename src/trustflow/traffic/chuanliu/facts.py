@@ -32,6 +32,22 @@ from trustflow.traffic.models import Impression
 from trustflow.units import DAY, HOUR
 from trustflow.vocabulary import Channel
 
+__all__ = [
+    "SHELF_CHANNELS",
+    "Facts",
+    "Windows",
+    "as_int",
+    "bound_time",
+    "check_day",
+    "counted_orders",
+    "gather",
+    "midnight",
+    "read_store_tiers",
+    "seconds_between",
+    "utc_day",
+    "windows_of",
+]
+
 # Days and windows -----------------------------------------------------------------------------
 
 

@@ -29,6 +29,8 @@ from trustflow.traffic.chuanliu.split import rewards
 from trustflow.traffic.models import Impression
 from trustflow.vocabulary import ItemKind
 
+__all__ = ["Reconciliation", "accrued", "promise", "reconcile"]
+
 _impressions, _ledger = table(Impression), table(ChuanliuLedger)
 _live, _videos, _products = table(LiveSession), table(ShortVideo), table(Product)
 

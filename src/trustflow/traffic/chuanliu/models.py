@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
 
+__all__ = ["ChuanliuLedger", "ChuanliuTier", "PartyKind"]
+
 
 class PartyKind(StrEnum):
     """Who earns Chuanliu reward traffic: a goods owner's shop, or a distributing creator."""

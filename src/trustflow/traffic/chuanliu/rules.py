@@ -11,6 +11,16 @@ from enum import StrEnum
 from trustflow.scoring.models import Tier
 from trustflow.traffic.chuanliu.models import ChuanliuTier
 
+__all__ = [
+    "PLAN",
+    "RULES",
+    "ChuanliuDecision",
+    "ChuanliuRules",
+    "Condition",
+    "DecisionCode",
+    "TierAssessment",
+]
+
 #: The name reward impressions paid for by this plan carry (``Impression.reward_plan``).
 PLAN = "chuanliu"
 

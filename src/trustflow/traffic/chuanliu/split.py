@@ -37,6 +37,17 @@ from trustflow.traffic.models import Impression
 from trustflow.units import yuan
 from trustflow.vocabulary import Channel
 
+__all__ = [
+    "DayPlan",
+    "JoinedGmv",
+    "Reward",
+    "daily_pool",
+    "joined_gmv",
+    "largest_remainder",
+    "plan",
+    "rewards",
+]
+
 _orders, _impressions = table(Order), table(Impression)
 
 

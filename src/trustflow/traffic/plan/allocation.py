@@ -45,6 +45,28 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from trustflow.errors import InvalidInput
 
+__all__ = [
+    "EXP_CEIL",
+    "EXP_FLOOR",
+    "HOUR_PROFILE",
+    "LBFGS_MEMORY",
+    "MIN_GROUP_ROWS",
+    "MIN_SAMPLED",
+    "PIECE_EDGES",
+    "PROMISE_ROUNDS",
+    "SHIFT_RECENTRE",
+    "SHIFT_REFRESH",
+    "SHIFT_WINDOW",
+    "SURFACE_SHARE",
+    "IndexArray",
+    "Problem",
+    "Solution",
+    "lp_dual_bound",
+    "random_problem",
+    "solve_dual",
+    "solve_exact",
+]
+
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.int32]
 

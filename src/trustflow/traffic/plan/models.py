@@ -23,6 +23,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
 from trustflow.vocabulary import Surface
 
+__all__ = [
+    "CandidateKind",
+    "PacingCounter",
+    "PlanCandidate",
+    "PlanNode",
+    "PlanStatus",
+    "TrafficPlan",
+]
+
 
 class PlanStatus(StrEnum):
     DRAFT = "draft"

@@ -55,6 +55,26 @@ from trustflow.traffic.plan.models import (
 )
 from trustflow.vocabulary import ROOM_SURFACES, SHELF_SURFACES, Surface
 
+__all__ = [
+    "HOURS",
+    "KINDS",
+    "MAX_PROMISE_SHARE",
+    "RESTRICTED_MULTIPLIER",
+    "ROOM_DAYS",
+    "SHOWN_ON",
+    "SURFACES",
+    "TRUST_MULTIPLIER",
+    "BuiltPlan",
+    "PlanInputs",
+    "activate",
+    "active_plan",
+    "build_problem",
+    "forecast_supply",
+    "gather_inputs",
+    "solve",
+    "store",
+]
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
