@@ -106,6 +106,6 @@ class FastFeed:
         if server.flush_seconds <= 0 or server.needs_store(user_id, surface):
             return None
         try:
-            return server.serve_json(None, user_id=user_id, surface=surface, n=n)
+            return server.serve_json(user_id=user_id, surface=surface, n=n)
         except TrustflowError:  # e.g. no such buyer: nothing was served, the route answers
             return None
