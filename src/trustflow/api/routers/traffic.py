@@ -68,21 +68,6 @@ def list_impressions(
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
-def feed_server(request: Request) -> FeedServer:
-    """The process's feed server (one per worker; pacing state lives in the store)."""
-    server: FeedServer | None = getattr(request.app.state, "feed_server", None)
-    if server is None:
-        from trustflow.config import get_settings
-
-        server = FeedServer(
-            request.app.state.session_factory,
-            flush_seconds=get_settings().traffic_flush_seconds,
-            freeze_gc=True,
-        )
-        request.app.state.feed_server = server
-    return server
-
-
 @router.get(FEED_ROUTE, response_model=FeedOut)
 async def feed(
     request: Request,
@@ -105,7 +90,7 @@ async def feed(
     and answers every other request."""
     if not traffic_access.may_read_feed(principal, user_id):
         raise Forbidden("a buyer may only fetch their own feed")
-    server = feed_server(request)
+    server: FeedServer = request.app.state.feed_server  # built with the app (create_app)
     inline = server.flush_seconds <= 0
     if inline or server.needs_store(user_id, surface):
         factory: sessionmaker[Session] = request.app.state.session_factory
