@@ -29,6 +29,7 @@ from trustflow.api.routers import (
 from trustflow.api.strict_json import StrictJsonBodies
 from trustflow.config import Settings, get_settings
 from trustflow.db import default_engine, session_factory
+from trustflow.traffic.serving import FeedServer
 from trustflow.web import pages
 
 API_PREFIX = "/api/v1"
@@ -38,9 +39,7 @@ HEALTH_ROUTE = f"{API_PREFIX}/health"
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    server = getattr(app.state, "feed_server", None)
-    if server is not None:  # write the impressions and pacing counts still buffered
-        server.close()
+    app.state.feed_server.close()  # write the impressions and pacing counts still buffered
 
 
 class _App(FastAPI):
@@ -70,6 +69,10 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         redoc_url=None,
     )
     app.state.session_factory = session_factory(engine or default_engine())
+    # one per worker; it reads the store only when refreshed, so building it reads nothing
+    app.state.feed_server = FeedServer(
+        app.state.session_factory, flush_seconds=settings.traffic_flush_seconds, freeze_gc=True
+    )
     install_error_handlers(app)
     app.add_middleware(StrictJsonBodies)  # a JSON body that repeats a key: 422, before routing
 

@@ -10,7 +10,9 @@ other request, unchanged, to the application:
   (:func:`trustflow.api.deps.remembered_principal`);
 * the query is exactly ``user_id``, ``surface`` and optionally ``n``, each once, in their
   plain form and range;
-* the caller may see that feed, and the server holds all it needs (no store read).
+* the caller may see that feed, and the app's feed server holds all it needs
+  (``needs_store`` is false) and flushes in the background: the answer is ``serve_json``,
+  pure computation on memory.
 
 Anything else -- a first request, a bad parameter, an unknown buyer, a forbidden feed -- goes
 through the FastAPI route, which gives the documented answer or error. The route remains the
@@ -26,10 +28,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trustflow.api.deps import api_key_header, remembered_principal
-from trustflow.api.routers.traffic import FEED_MEDIA_TYPE, MAX_USER_ID, feed_server
+from trustflow.api.routers.traffic import FEED_MEDIA_TYPE, MAX_USER_ID
 from trustflow.errors import TrustflowError
 from trustflow.traffic.access import may_read_feed
-from trustflow.traffic.serving import MAX_ITEMS
+from trustflow.traffic.serving import MAX_ITEMS, FeedServer
 from trustflow.vocabulary import Surface
 
 _KEY_HEADER = api_key_header.model.name.lower().encode("latin-1")
@@ -102,10 +104,10 @@ class FastFeed:
         principal = remembered_principal(request, keys[0].decode("latin-1"))
         if principal is None or not may_read_feed(principal, user_id):
             return None
-        server = feed_server(request)
+        server: FeedServer = request.app.state.feed_server
         if server.flush_seconds <= 0 or server.needs_store(user_id, surface):
             return None
         try:
-            return server.serve_json(None, user_id=user_id, surface=surface, n=n)
+            return server.serve_json(user_id=user_id, surface=surface, n=n)
         except TrustflowError:  # e.g. no such buyer: nothing was served, the route answers
             return None

@@ -6,13 +6,16 @@ from __future__ import annotations
 import gc
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
@@ -27,7 +30,7 @@ from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression
 from trustflow.traffic.plan.models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
 from trustflow.traffic.schemas import FeedOut
-from trustflow.traffic.serving import FeedServer
+from trustflow.traffic.serving import Feed, FeedServer, audience
 from trustflow.traffic.serving import server as serving
 from trustflow.vocabulary import Channel, Surface
 
@@ -108,6 +111,41 @@ def _plan(
     return plan
 
 
+def _serve(
+    server: FeedServer,
+    session: Session,
+    *,
+    user_id: int,
+    surface: Surface,
+    n: int,
+    at: datetime | None = None,
+) -> Feed:
+    """One request as the feed route serves it: a refresh first if the server needs the
+    store, the feed from memory, and a flush within the request if the server does not flush
+    in the background."""
+    if server.needs_store(user_id, surface):
+        server.refresh(session, user_id=user_id, surface=surface, at=at)
+    feed = server.serve(user_id=user_id, surface=surface, n=n, at=at)
+    if server.flush_seconds <= 0:
+        server.flush(session)
+    return feed
+
+
+@contextmanager
+def _no_store(engine: Engine) -> Iterator[list[str]]:
+    """The statements run on ``engine`` within the block (there should be none)."""
+    statements: list[str] = []
+
+    def executed(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+
+
 def _client(factory: sessionmaker[Session], engine: Engine) -> TestClient:
     app = create_app(engine)
     app.state.feed_server = FeedServer(factory, refresh_seconds=0.0, seed=1)
@@ -161,7 +199,7 @@ def test_reward_impressions_stop_when_the_promise_is_met(
     server = FeedServer(factory, refresh_seconds=0.0, seed=2)
     rewards = []
     for _ in range(12):
-        feed = server.serve(session, user_id=m.buyers[2], surface=Surface.FEATURED, n=2, at=NOON)
+        feed = _serve(server, session, user_id=m.buyers[2], surface=Surface.FEATURED, n=2, at=NOON)
         rewards += [
             i.reward
             for i in feed.items
@@ -178,7 +216,8 @@ def test_pacing_holds_back_a_candidate_ahead_of_its_schedule(
     m = _market(session)
     plan = _plan(session, m)
     server = FeedServer(factory, refresh_seconds=0.0, seed=3)
-    snap = server.snapshot(session)
+    server.refresh(session)
+    snap = server.snapshot
     ahead = snap.index[(tp.KINDS.index(CandidateKind.PRODUCT_CARD), m.products[0])]
     # another server already delivered this card's whole day by noon
     session.add(PacingCounter(plan_id=plan.id, idx=ahead, delivered=int(snap.planned[ahead]) + 1))
@@ -186,7 +225,7 @@ def test_pacing_holds_back_a_candidate_ahead_of_its_schedule(
     fresh = FeedServer(factory, refresh_seconds=0.0, seed=3)
     shown = {p: 0 for p in m.products}
     for _ in range(200):
-        feed = fresh.serve(session, user_id=m.buyers[2], surface=Surface.SEARCH, n=1, at=NOON)
+        feed = _serve(fresh, session, user_id=m.buyers[2], surface=Surface.SEARCH, n=1, at=NOON)
         shown[feed.items[0].item_id] += 1
     assert shown[m.products[0]] < min(shown[m.products[1]], shown[m.products[2]]) / 3
 
@@ -197,9 +236,9 @@ def test_activation_switches_plans_atomically_and_serving_follows(
     m = _market(session)
     first = _plan(session, m)
     server = FeedServer(factory, refresh_seconds=0.0, seed=4)
-    before = server.serve(session, user_id=m.buyers[1], surface=Surface.MALL, n=1)
+    before = _serve(server, session, user_id=m.buyers[1], surface=Surface.MALL, n=1)
     second = _plan(session, m, day=date(2026, 3, 3))
-    after = server.serve(session, user_id=m.buyers[1], surface=Surface.MALL, n=1)
+    after = _serve(server, session, user_id=m.buyers[1], surface=Surface.MALL, n=1)
     assert (before.plan_version, after.plan_version) == (first.version, second.version)
     statuses = dict(session.execute(select(TrafficPlan.id, TrafficPlan.status)).all())
     assert statuses == {first.id: PlanStatus.RETIRED, second.id: PlanStatus.ACTIVE}
@@ -275,7 +314,7 @@ def test_servers_share_pacing_counters_under_concurrency(
         try:
             with factory() as s:
                 for _ in range(per_thread):
-                    server.serve(s, user_id=m.buyers[1], surface=Surface.MALL, n=n)
+                    _serve(server, s, user_id=m.buyers[1], surface=Surface.MALL, n=n)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -298,7 +337,8 @@ def test_servers_share_pacing_counters_under_concurrency(
     assert session.scalar(select(func.count()).select_from(Impression)) == total
     # and every server sees the shared totals after a read
     probe = FeedServer(factory, refresh_seconds=0.0)
-    assert probe.snapshot(session).delivered.sum() == total
+    probe.refresh(session)
+    assert probe.snapshot.delivered.sum() == total
 
 
 def test_the_plan_in_force_is_shown_to_operators_and_sellers_not_buyers(
@@ -324,17 +364,17 @@ def test_warm_servers_serve_from_memory_and_still_log_everything(
     _plan(session, m)
     server = FeedServer(factory, refresh_seconds=60.0, flush_seconds=0.05, seed=6)
     assert server.needs_store(m.buyers[1], Surface.MALL)
-    server.serve(session, user_id=m.buyers[1], surface=Surface.MALL, n=2)  # warms the pool
+    _serve(server, session, user_id=m.buyers[1], surface=Surface.MALL, n=2)  # warms the pool
     assert not server.needs_store(m.buyers[1], Surface.MALL)
     assert server.needs_store(m.buyers[1], Surface.FOLLOW)  # the live pool is not built yet
-    server.serve(session, user_id=m.buyers[0], surface=Surface.FOLLOW, n=5)
+    _serve(server, session, user_id=m.buyers[0], surface=Surface.FOLLOW, n=5)
     assert not server.needs_store(m.buyers[0], Surface.FOLLOW)  # the pool indexes followers
-    followed = server.serve(None, user_id=m.buyers[0], surface=Surface.FOLLOW, n=5)
+    followed = server.serve(user_id=m.buyers[0], surface=Surface.FOLLOW, n=5)
     # follows shop 0 (live) and shop 1 (not live): only shop 0's room, from memory
     assert [i.item_id for i in followed.items] == [m.live["shop0"]]
-    assert server.serve(None, user_id=m.buyers[1], surface=Surface.FOLLOW, n=5).items == []
+    assert server.serve(user_id=m.buyers[1], surface=Surface.FOLLOW, n=5).items == []
     for _ in range(5):
-        feed = server.serve(None, user_id=m.buyers[1], surface=Surface.MALL, n=2)
+        feed = server.serve(user_id=m.buyers[1], surface=Surface.MALL, n=2)
         assert len(feed.items) == 2
     server.close()  # flushes what is buffered
     session.expire_all()
@@ -362,11 +402,12 @@ def test_reward_traffic_goes_first_to_the_owners_precise_audience(
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     _plan(session, m, promised_shop0=5, day=tomorrow)
     server = FeedServer(factory, refresh_seconds=0.0, seed=7)
-    snap = server.snapshot(session)
+    server.refresh(session)
+    snap = server.snapshot
     room = snap.index[(tp.KINDS.index(CandidateKind.SHOP_ROOM), m.shops[0])]
     assert snap.precise == {m.buyers[2]: [room], m.buyers[1]: [room]}
     for buyer in (m.buyers[2], m.buyers[1]):
-        first = server.serve(session, user_id=buyer, surface=Surface.DISCOVER, n=2).items[0]
+        first = _serve(server, session, user_id=buyer, surface=Surface.DISCOVER, n=2).items[0]
         assert (first.candidate_kind, first.entity_id, first.reward) == (
             CandidateKind.SHOP_ROOM,
             m.shops[0],
@@ -374,7 +415,7 @@ def test_reward_traffic_goes_first_to_the_owners_precise_audience(
         )
 
 
-def test_too_many_followers_to_hold_are_read_from_the_store(
+def test_too_many_followers_to_hold_are_read_one_buyer_at_a_time_and_held(
     engine: Engine,
     factory: sessionmaker[Session],
     session: Session,
@@ -382,14 +423,22 @@ def test_too_many_followers_to_hold_are_read_from_the_store(
 ) -> None:
     m = _market(session)
     _plan(session, m)
-    monkeypatch.setattr(serving, "FOLLOW_PAIRS", 0)
-    server = FeedServer(factory, refresh_seconds=60.0, flush_seconds=0.05, seed=6)
-
+    monkeypatch.setattr(audience, "FOLLOW_PAIRS", 0)
+    server = FeedServer(factory, refresh_seconds=60.0, flush_seconds=60.0, seed=6)
+    buyer = m.buyers[0]
     with factory() as request_session:  # as the route does
-        followed = server.serve(request_session, user_id=m.buyers[0], surface=Surface.FOLLOW, n=5)
+        server.refresh(request_session, user_id=buyer, surface=Surface.DISCOVER)
+        assert server.needs_store(buyer, Surface.FOLLOW)  # no index: the buyer's are read
+        server.refresh(request_session, user_id=buyer, surface=Surface.FOLLOW)
+    assert not server.needs_store(buyer, Surface.FOLLOW)  # held
+    assert server.needs_store(m.buyers[1], Surface.FOLLOW)  # another buyer's are not
 
-    assert [i.item_id for i in followed.items] == [m.live["shop0"]]
-    assert server.needs_store(m.buyers[0], Surface.FOLLOW)  # no index: the list is read
+    with _no_store(engine) as statements:
+        followed = server.serve(user_id=buyer, surface=Surface.FOLLOW, n=5)
+
+    assert [i.item_id for i in followed.items] == [m.live["shop0"]] and statements == []
+    monkeypatch.setattr(serving, "FOLLOW_REFRESH_SECONDS", 0.0)
+    assert server.needs_store(buyer, Surface.FOLLOW)  # held too long: read again
     server.close()
 
 
@@ -419,13 +468,13 @@ def test_the_follow_page_follows_new_follows_and_unfollows_reading_them_only_the
     _plan(session, m)
     monkeypatch.setattr(serving, "FOLLOW_REFRESH_SECONDS", 0.0)
     reads = []
-    real = serving._read_follows
-    monkeypatch.setattr(serving, "_read_follows", lambda s: reads.append(1) or real(s))
+    real = serving.read_follows
+    monkeypatch.setattr(serving, "read_follows", lambda s: reads.append(1) or real(s))
     server = FeedServer(factory, refresh_seconds=0.0, seed=3)
 
     def follow_page() -> list[int]:
         with factory() as request_session:
-            feed = server.serve(request_session, user_id=m.buyers[2], surface=Surface.FOLLOW, n=5)
+            feed = _serve(server, request_session, user_id=m.buyers[2], surface=Surface.FOLLOW, n=5)
         return sorted(i.item_id for i in feed.items)
 
     assert follow_page() == [] and follow_page() == [] and len(reads) == 1
@@ -447,9 +496,9 @@ def test_only_a_serving_process_freezes_its_warm_objects_out_of_the_collector(
     _plan(session, m)
     gc.unfreeze()
     try:
-        FeedServer(factory).snapshot(session)
+        FeedServer(factory).refresh(session)
         assert gc.get_freeze_count() == 0  # a library user's process is left alone
-        FeedServer(factory, freeze_gc=True).snapshot(session)
+        FeedServer(factory, freeze_gc=True).refresh(session)
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
@@ -469,7 +518,7 @@ def test_the_log_holds_exactly_what_was_served(
         + [(m.buyers[2], Surface.MALL), (m.buyers[1], Surface.SEARCH)]
     ):
         at = NOON + timedelta(seconds=i, microseconds=123_457)
-        feed = server.serve(session, user_id=buyer, surface=surface, n=3, at=at)
+        feed = _serve(server, session, user_id=buyer, surface=surface, n=3, at=at)
         served += [
             (surface, it.item_kind, it.item_id, buyer, at, it.reward, plan.version)
             for it in feed.items
@@ -511,8 +560,11 @@ def test_the_feeds_json_is_the_served_feed_in_feed_outs_shape_best_score_first(
     rewards = []
     for surface, n in requests:
         user = m.buyers[0]
-        body = as_json.serve_json(session, user_id=user, surface=surface, n=n, at=at)
-        feed = as_feed.serve(session, user_id=user, surface=surface, n=n, at=at)
+        for server in (as_json, as_feed):
+            if server.needs_store(user, surface):
+                server.refresh(session, user_id=user, surface=surface, at=at)
+        body = as_json.serve_json(user_id=user, surface=surface, n=n, at=at)
+        feed = as_feed.serve(user_id=user, surface=surface, n=n, at=at)
         out = FeedOut.model_validate_json(body)
         assert json.loads(body) == out.model_dump(mode="json")  # exactly FeedOut's fields
         assert out.model_dump() == FeedOut.model_validate(feed).model_dump()
@@ -536,7 +588,7 @@ def test_a_refresh_keeps_the_rooms_it_has_until_the_live_rooms_change(
     user = m.buyers[1]
 
     def shown() -> set[int]:
-        feed = server.serve(session, user_id=user, surface=Surface.DISCOVER, n=10)
+        feed = _serve(server, session, user_id=user, surface=Surface.DISCOVER, n=10)
         return {i.item_id for i in feed.items}
 
     assert shown() == set(m.live.values())

@@ -68,21 +68,6 @@ def list_impressions(
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
-def feed_server(request: Request) -> FeedServer:
-    """The process's feed server (one per worker; pacing state lives in the store)."""
-    server: FeedServer | None = getattr(request.app.state, "feed_server", None)
-    if server is None:
-        from trustflow.config import get_settings
-
-        server = FeedServer(
-            request.app.state.session_factory,
-            flush_seconds=get_settings().traffic_flush_seconds,
-            freeze_gc=True,
-        )
-        request.app.state.feed_server = server
-    return server
-
-
 @router.get(FEED_ROUTE, response_model=FeedOut)
 async def feed(
     request: Request,
@@ -95,25 +80,33 @@ async def feed(
     follows that are live) or product cards, drawn under the active traffic plan and paced.
     Buyers ask for their own feed; operators (feed front ends) for anyone's.
 
-    The hot path. Most requests are computed from this process's copy of the plan and
-    pacing state without touching the store, so they run on the event loop; those that must
-    read the store (a cold server, an unknown buyer id) run in the thread pool. The answer
-    is written directly (its shape is ``FeedOut``). A warm server's plain requests are
-    answered the same way before routing (:mod:`trustflow.api.fast_feed`); this route
-    defines the feed and answers every other request."""
+    The hot path. Once the process's feed server holds what a request needs, the answer is
+    pure computation on memory (``serve_json``) and runs on the event loop. A request that
+    needs the store first (a cold server, an unknown buyer id: ``needs_store``), or a server
+    that flushes within the request (``flush_seconds`` 0), runs in the thread pool on a
+    session of its own: ``refresh``, then ``serve_json``, then ``flush``. The answer is
+    written directly (its shape is ``FeedOut``). A warm server's plain requests are answered
+    the same way before routing (:mod:`trustflow.api.fast_feed`); this route defines the feed
+    and answers every other request."""
     if not traffic_access.may_read_feed(principal, user_id):
         raise Forbidden("a buyer may only fetch their own feed")
-    server = feed_server(request)
-    if server.needs_store(user_id, surface) or server.flush_seconds <= 0:
+    server: FeedServer = request.app.state.feed_server  # built with the app (create_app)
+    inline = server.flush_seconds <= 0
+    if inline or server.needs_store(user_id, surface):
         factory: sessionmaker[Session] = request.app.state.session_factory
 
         def with_store() -> bytes:
             with factory() as session:
-                return server.serve_json(session, user_id=user_id, surface=surface, n=n)
+                if server.needs_store(user_id, surface):
+                    server.refresh(session, user_id=user_id, surface=surface)
+                body = server.serve_json(user_id=user_id, surface=surface, n=n)
+                if inline:
+                    server.flush(session)
+                return body
 
         body = await run_in_threadpool(with_store)
     else:
-        body = server.serve_json(None, user_id=user_id, surface=surface, n=n)
+        body = server.serve_json(user_id=user_id, surface=surface, n=n)
     return Response(body, media_type=FEED_MEDIA_TYPE)
 
 
