@@ -46,8 +46,8 @@ from trustflow.catalog.models import Category, ListingStatus, Product, Shop, Sho
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import make_engine, session_factory
 from trustflow.names import name_skeleton
-from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression
+from trustflow.traffic.plan import service as tp
 from trustflow.traffic.plan.allocation import HOUR_PROFILE, SURFACE_SHARE
 from trustflow.traffic.plan.models import CandidateKind, PacingCounter
 from trustflow.vocabulary import Surface

@@ -51,7 +51,7 @@ from trustflow.db import session_factory, transaction
 from trustflow.simulate import Simulation, config_for
 from trustflow.simulate.policies import ChuanliuPolicy
 from trustflow.simulate.runner import fresh_store
-from trustflow.traffic import chuanliu
+from trustflow.traffic.chuanliu import ledger
 from trustflow.traffic.chuanliu.models import ChuanliuLedger, PartyKind
 from trustflow.traffic.models import Impression
 
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         last_day = (config.start + timedelta(days=config.days - 1)).date()
         with transaction(factory) as session:
             days = [
-                chuanliu.reconcile(session, (config.start + timedelta(days=d)).date())
+                ledger.reconcile(session, (config.start + timedelta(days=d)).date())
                 for d in range(config.days)
             ]
             everyone = list(_ledger(session).values())

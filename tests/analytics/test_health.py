@@ -27,7 +27,7 @@ from trustflow.cli_views import render_text
 from trustflow.content import service as content_service
 from trustflow.db import transaction
 from trustflow.errors import ErrorCode, InvalidInput
-from trustflow.traffic import chuanliu
+from trustflow.traffic.chuanliu import ledger, rules
 from trustflow.traffic.chuanliu.models import ChuanliuLedger, ChuanliuTier, PartyKind
 from trustflow.traffic.service import ImpressionRecord, log_impression_counts, log_impressions
 from trustflow.vocabulary import ItemKind, Surface
@@ -43,7 +43,7 @@ MIDNIGHT2 = datetime(2026, 3, 11, tzinfo=UTC)
 NEW_SHOP_CREATED = datetime(2026, 2, 9, 12, tzinfo=UTC)
 OLD_SHOP_CREATED = datetime(2026, 1, 5, 12, tzinfo=UTC)
 UNKNOWN_PRODUCT = 999_999
-CHUANLIU = chuanliu.PLAN
+CHUANLIU = rules.PLAN
 
 
 # gini -----------------------------------------------------------------------------------------
@@ -200,8 +200,8 @@ def build_market(factory: sessionmaker[Session], engine: Engine, root: Path) -> 
             for day, kind, party, promised in promises
         )
     with transaction(factory) as s:
-        assert chuanliu.reconcile(s, DAY1).delivered == 150
-        assert chuanliu.reconcile(s, DAY2).delivered == 100
+        assert ledger.reconcile(s, DAY1).delivered == 150
+        assert ledger.reconcile(s, DAY2).delivered == 100
     root = root / "warehouse"
     warehouse.export(engine, root)
     return Market(root, old.shop_id, new.shop_id, creator)

@@ -17,7 +17,7 @@ from trustflow.api import deps, fast_feed
 from trustflow.api.app import create_app
 from trustflow.traffic.models import Impression
 from trustflow.traffic.schemas import FeedOut
-from trustflow.traffic.serving import FeedServer
+from trustflow.traffic.serving.server import FeedServer
 
 FEED = "/api/v1/feed"
 

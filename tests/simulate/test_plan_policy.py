@@ -17,10 +17,10 @@ from trustflow.simulate.config import config_for
 from trustflow.simulate.plan_policy import POLICIES, PlanPolicy
 from trustflow.simulate.policies import Candidates
 from trustflow.simulate.runner import run_simulation
-from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression
+from trustflow.traffic.plan import service as tp
 from trustflow.traffic.plan.models import CandidateKind, PlanStatus, TrafficPlan
-from trustflow.traffic.serving import PlanSnapshot
+from trustflow.traffic.serving.snapshot import PlanSnapshot
 from trustflow.vocabulary import ItemKind, Surface
 
 

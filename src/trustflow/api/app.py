@@ -29,7 +29,7 @@ from trustflow.api.routers import (
 from trustflow.api.strict_json import StrictJsonBodies
 from trustflow.config import Settings, get_settings
 from trustflow.db import default_engine, session_factory
-from trustflow.traffic.serving import FeedServer
+from trustflow.traffic.serving.server import FeedServer
 from trustflow.web import pages
 
 API_PREFIX = "/api/v1"

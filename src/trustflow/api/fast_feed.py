@@ -31,7 +31,7 @@ from trustflow.api.deps import api_key_header, remembered_principal
 from trustflow.api.routers.traffic import FEED_MEDIA_TYPE, MAX_USER_ID
 from trustflow.errors import TrustflowError
 from trustflow.traffic.access import may_read_feed
-from trustflow.traffic.serving import MAX_ITEMS, FeedServer
+from trustflow.traffic.serving.server import MAX_ITEMS, FeedServer
 from trustflow.vocabulary import Surface
 
 _KEY_HEADER = api_key_header.model.name.lower().encode("latin-1")

@@ -33,10 +33,10 @@ from trustflow.simulate.policies import (
     FeedPolicy,
     UniformPolicy,
 )
-from trustflow.traffic import plan as tp
 from trustflow.traffic.flows import NoHistory, run_daily_plan
+from trustflow.traffic.plan import service as tp
 from trustflow.traffic.plan.models import CandidateKind
-from trustflow.traffic.serving import PlanSnapshot
+from trustflow.traffic.serving.snapshot import PlanSnapshot
 from trustflow.vocabulary import ItemKind
 
 __all__ = ["FLOOR_QUANTILE", "POLICIES", "PlanPolicy", "plan_policy"]

@@ -29,7 +29,7 @@ from trustflow.bulk import IntArray, sorted_lookup, table
 from trustflow.config import Settings
 from trustflow.orders.models import Order, OrderStatus
 from trustflow.simulate.pacing import Pacer
-from trustflow.traffic import chuanliu
+from trustflow.traffic.chuanliu import ledger, rules
 from trustflow.traffic.chuanliu.models import PartyKind
 from trustflow.vocabulary import ItemKind, Surface
 
@@ -208,7 +208,7 @@ class ChuanliuPolicy:
     """Deliver the Chuanliu plan's promised reward impressions (docs/chuanliu.md) on top of a
     base policy, paced through the day so that each party receives what it was promised.
 
-    Each day it writes the day's promises to the ledger (:func:`chuanliu.promise`). A
+    Each day it writes the day's promises to the ledger (:func:`ledger.promise`). A
     :class:`~trustflow.simulate.pacing.Pacer` plans each batch, and then each recommending
     surface (:data:`REWARD_SURFACES`) of the batch as a step of its own, re-planned from what
     the surfaces served before it delivered (``observe``). A step gives every promised party
@@ -217,7 +217,7 @@ class ChuanliuPolicy:
     organic weight and ``Σr`` the shares of all parties on it. So each party's part of the
     surface's total weight, reward included, is its share ``r``. A shop is paid through its
     own live rooms, short videos and product cards (its products are always on the mall's
-    shelf), a creator through its rooms and videos: the items :func:`chuanliu.reconcile`
+    shelf), a creator through its rooms and videos: the items :func:`ledger.reconcile`
     credits to them. The pacer expects ``r ×`` the surface's supply (learned from earlier days
     at the same time), corrects that by the rate it measures, and carries a shortfall into the
     next day's target.
@@ -231,7 +231,7 @@ class ChuanliuPolicy:
     #: A party's share of a surface's impressions in one step is at most this.
     pacer: Pacer = field(default_factory=lambda: Pacer(max_weight=0.5))
     name: str = "chuanliu"
-    reward_plan: str = chuanliu.PLAN
+    reward_plan: str = rules.PLAN
     #: Reward traffic takes at most this share of a surface's impressions in one step.
     max_surface_share: float = 0.5
     _day: date | None = None
@@ -263,7 +263,7 @@ class ChuanliuPolicy:
         if day == self._day:
             return
         self._close_batch()
-        rows = chuanliu.promise(session, day, settings=self.settings)
+        rows = ledger.promise(session, day, settings=self.settings)
         keys = [(row.party_kind, int(row.party_id)) for row in rows]
         new = [k for k in keys if k not in self._party]
         for k in new:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from trustflow.db import session_factory
 from trustflow.errors import InvalidInput
-from trustflow.traffic import plan as tp
+from trustflow.traffic.plan import service as tp
 from trustflow.traffic.plan.models import TrafficPlan
 from trustflow.warehouse.export import export
 

@@ -30,9 +30,9 @@ from trustflow.scoring.models import (
     Tier,
     VersionState,
 )
-from trustflow.traffic import chuanliu
-from trustflow.traffic.chuanliu import RULES, DecisionCode
+from trustflow.traffic.chuanliu import eligibility, ledger, rules, split
 from trustflow.traffic.chuanliu.models import ChuanliuLedger, ChuanliuTier, PartyKind
+from trustflow.traffic.chuanliu.rules import RULES, DecisionCode
 from trustflow.traffic.service import ImpressionRecord, log_impressions
 from trustflow.vocabulary import Channel, ItemKind, Surface
 
@@ -181,7 +181,7 @@ def test_exactly_k_live_days_and_one_creator_qualify_and_each_shortfall_is_expla
     catalog_service.set_shop_status(session, shop_id=suspended.shop_id, status=ShopStatus.SUSPENDED)
     publish_scores(session, (ScoreKind.STORE, restricted.shop_id, Tier.LOW, True))
 
-    decisions = {d.shop_id: d for d in chuanliu.eligibility(session, DAY)}
+    decisions = {d.shop_id: d for d in eligibility.eligibility(session, DAY)}
 
     assert decisions[exact.shop_id].eligible
     assert decisions[exact.shop_id].code is DecisionCode.ELIGIBLE
@@ -197,7 +197,7 @@ def test_exactly_k_live_days_and_one_creator_qualify_and_each_shortfall_is_expla
     assert decisions[restricted.shop_id].code is DecisionCode.SCORE_RESTRICTED
     assert "restricted" in decisions[restricted.shop_id].reason
     assert decisions[suspended.shop_id].code is DecisionCode.SHOP_NOT_ACTIVE
-    eligible = {a.shop_id for a in chuanliu.assess(session, DAY)}
+    eligible = {a.shop_id for a in eligibility.assess(session, DAY)}
     assert eligible == {exact.shop_id}
 
 
@@ -227,7 +227,7 @@ def test_only_the_window_before_the_plan_day_counts(session: Session) -> None:
         if key == "cancelled":
             orders_service.cancel_order(session, order_id=order.id, at=before(4))
 
-    (decision,) = chuanliu.eligibility(session, DAY, shop_id=sold.shop_id)
+    (decision,) = eligibility.eligibility(session, DAY, shop_id=sold.shop_id)
 
     assert decision.observed(DecisionCode.TOO_FEW_LIVE_DAYS) == K - 1
     assert decision.observed(DecisionCode.TOO_FEW_DISTRIBUTING_CREATORS) == 0
@@ -236,17 +236,17 @@ def test_only_the_window_before_the_plan_day_counts(session: Session) -> None:
 def test_bad_days_and_unknown_shops_are_refused(session: Session) -> None:
     tomorrow = utcnow().date() + timedelta(days=1)
     with pytest.raises(InvalidInput) as future:
-        chuanliu.eligibility(session, tomorrow)
+        eligibility.eligibility(session, tomorrow)
     assert future.value.code is ErrorCode.INVALID_INPUT
     with pytest.raises(InvalidInput):
-        chuanliu.daily_pool(session, MIDNIGHT)
+        split.daily_pool(session, MIDNIGHT)
     with pytest.raises(InvalidInput):
-        chuanliu.promise(session, tomorrow)
+        ledger.promise(session, tomorrow)
     with pytest.raises(NotFound) as unknown:
-        chuanliu.eligibility(session, DAY, shop_id=999)
+        eligibility.eligibility(session, DAY, shop_id=999)
     assert unknown.value.code is ErrorCode.NOT_FOUND
     with pytest.raises(NotFound):
-        chuanliu.joined_gmv(session, DAY, shop_id=999)
+        split.joined_gmv(session, DAY, shop_id=999)
     assert session.scalar(select(func.count()).select_from(ChuanliuLedger)) == 0
 
 
@@ -287,7 +287,7 @@ def test_a_diligent_growing_widely_distributed_owner_ranks_above_a_bare_qualifie
     publish_scores(session, (ScoreKind.STORE, strong.shop_id, Tier.EXCELLENT, False))
     organic(session, 1_000, days=7)
 
-    day_plan = chuanliu.plan(session, DAY, settings=ONE_TO_ONE)
+    day_plan = split.plan(session, DAY, settings=ONE_TO_ONE)
 
     by_shop = {a.shop_id: a for a in day_plan.assessments}
     top, bare = by_shop[strong.shop_id], by_shop[weak.shop_id]
@@ -325,7 +325,7 @@ def test_the_daily_pool_scales_with_the_marketplace_and_leaves_reward_traffic_ou
                 before(1),
                 count=50_000,
                 is_reward=True,
-                reward_plan=chuanliu.PLAN,
+                reward_plan=rules.PLAN,
             ),
             ImpressionRecord(  # the plan day itself is not yet known
                 Surface.FOLLOW, ItemKind.LIVE_SESSION, 1, MIDNIGHT, count=50_000
@@ -337,19 +337,19 @@ def test_the_daily_pool_scales_with_the_marketplace_and_leaves_reward_traffic_ou
     )
     defaults = Settings()
 
-    assert chuanliu.daily_pool(session, DAY, settings=ONE_TO_ONE) == 2_000
-    assert chuanliu.daily_pool(session, DAY, settings=half_reference) == 4_000
+    assert split.daily_pool(session, DAY, settings=ONE_TO_ONE) == 2_000
+    assert split.daily_pool(session, DAY, settings=half_reference) == 4_000
     # 60 billion a year at 10 billion a day: 2,000 a day makes 60e9/365 × 2e3/1e10 = 32.88.
-    assert chuanliu.daily_pool(session, DAY, settings=defaults) == 32
+    assert split.daily_pool(session, DAY, settings=defaults) == 32
     organic(session, 2_000, days=7, item_id=2)
-    assert chuanliu.daily_pool(session, DAY, settings=ONE_TO_ONE) == 4_000
+    assert split.daily_pool(session, DAY, settings=ONE_TO_ONE) == 4_000
 
 
 def test_a_young_marketplace_is_sized_by_the_days_it_has(session: Session) -> None:
     organic(session, 700, days=2)
 
-    assert chuanliu.daily_pool(session, DAY, settings=ONE_TO_ONE) == 700
-    assert chuanliu.daily_pool(session, DAY + timedelta(days=8), settings=ONE_TO_ONE) == 0
+    assert split.daily_pool(session, DAY, settings=ONE_TO_ONE) == 700
+    assert split.daily_pool(session, DAY + timedelta(days=8), settings=ONE_TO_ONE) == 0
 
 
 @given(
@@ -359,7 +359,7 @@ def test_a_young_marketplace_is_sized_by_the_days_it_has(session: Session) -> No
 def test_largest_remainder_adds_up_exactly_and_stays_within_one_of_the_quota(
     total: int, weights: list[int]
 ) -> None:
-    parts = chuanliu.largest_remainder(total, weights)
+    parts = split.largest_remainder(total, weights)
 
     whole = sum(weights)
     assert sum(parts) == (total if whole else 0)
@@ -370,10 +370,10 @@ def test_largest_remainder_adds_up_exactly_and_stays_within_one_of_the_quota(
 
 
 def test_largest_remainder_gives_the_left_over_units_to_the_largest_remainders() -> None:
-    assert chuanliu.largest_remainder(10, [1, 1, 1]) == [4, 3, 3]
-    assert chuanliu.largest_remainder(7, [5, 3, 2]) == [4, 2, 1]  # 3.5, 2.1, 1.4
+    assert split.largest_remainder(10, [1, 1, 1]) == [4, 3, 3]
+    assert split.largest_remainder(7, [5, 3, 2]) == [4, 2, 1]  # 3.5, 2.1, 1.4
     with pytest.raises(InvalidInput):
-        chuanliu.largest_remainder(-1, [1])
+        split.largest_remainder(-1, [1])
 
 
 def test_without_an_eligible_creator_the_shops_get_the_whole_pool(session: Session) -> None:
@@ -383,7 +383,7 @@ def test_without_an_eligible_creator_the_shops_get_the_whole_pool(session: Sessi
     publish_scores(session, (ScoreKind.CREATOR, creator, Tier.LOW, True))
     organic(session, 300, days=7)
 
-    day_plan = chuanliu.plan(session, DAY, settings=ONE_TO_ONE)
+    day_plan = split.plan(session, DAY, settings=ONE_TO_ONE)
 
     assert [(r.party_kind, r.party_id, r.earned_impressions) for r in day_plan.rewards] == [
         (PartyKind.SHOP, sold.shop_id, 300)
@@ -393,10 +393,10 @@ def test_without_an_eligible_creator_the_shops_get_the_whole_pool(session: Sessi
 def test_with_no_qualifying_owner_nothing_is_promised(session: Session) -> None:
     organic(session, 300, days=7)
 
-    day_plan = chuanliu.plan(session, DAY, settings=ONE_TO_ONE)
+    day_plan = split.plan(session, DAY, settings=ONE_TO_ONE)
 
     assert (day_plan.pool, day_plan.rewards) == (300, [])
-    assert chuanliu.promise(session, DAY, settings=ONE_TO_ONE) == []
+    assert ledger.promise(session, DAY, settings=ONE_TO_ONE) == []
 
 
 # The ledger -------------------------------------------------------------------------------------
@@ -408,9 +408,9 @@ def test_promising_a_day_twice_writes_its_promises_once(session: Session) -> Non
     second = qualifying_shop(session, cat, "Second", live_days=10)
     organic(session, 1_000, days=7)
 
-    promised = chuanliu.promise(session, DAY, settings=ONE_TO_ONE)
+    promised = ledger.promise(session, DAY, settings=ONE_TO_ONE)
     go_live(session, days=14, shop_id=first.shop_id)  # later activity changes no promise
-    again = chuanliu.promise(session, DAY, settings=ONE_TO_ONE)
+    again = ledger.promise(session, DAY, settings=ONE_TO_ONE)
 
     assert [row.id for row in again] == [row.id for row in promised]
     assert [(r.party_kind, r.promised_impressions) for r in again] == [
@@ -435,9 +435,9 @@ def test_small_shares_accrue_until_they_reach_the_minimum_promise(session: Sessi
     days = [DAY - timedelta(days=d) for d in (3, 2, 1, 0)]
 
     rows = [
-        {r.party_kind: r for r in chuanliu.promise(session, day, settings=settings)} for day in days
+        {r.party_kind: r for r in ledger.promise(session, day, settings=settings)} for day in days
     ]
-    carried = chuanliu.accrued(session, DAY)
+    carried = ledger.accrued(session, DAY)
 
     creator_rows = [day_rows[PartyKind.CREATOR] for day_rows in rows]
     owner_rows = [day_rows[PartyKind.SHOP] for day_rows in rows]
@@ -445,7 +445,7 @@ def test_small_shares_accrue_until_they_reach_the_minimum_promise(session: Sessi
     assert [r.promised_impressions for r in creator_rows] == [0, 0, 0, 120]
     assert [r.promised_impressions for r in owner_rows] == [120] * 4
     assert carried == {(PartyKind.CREATOR, creator): 90}  # what DAY's promise paid out
-    assert chuanliu.accrued(session, DAY + timedelta(days=1)) == {}  # nothing earned is lost
+    assert ledger.accrued(session, DAY + timedelta(days=1)) == {}  # nothing earned is lost
 
 
 def test_reconcile_counts_the_days_reward_impressions_of_each_promised_party(
@@ -455,7 +455,7 @@ def test_reconcile_counts_the_days_reward_impressions_of_each_promised_party(
     sold = qualifying_shop(session, cat, "Owner")
     (creator,) = creators_of(session, sold.shop_id)
     organic(session, 1_000, days=7)
-    chuanliu.promise(session, DAY, settings=ONE_TO_ONE)
+    ledger.promise(session, DAY, settings=ONE_TO_ONE)
     shop_room = content_service.schedule_live(session, shop_id=sold.shop_id).id
     creator_room = content_service.schedule_live(session, creator_id=creator).id
     shop_video = content_service.post_short_video(session, shop_id=sold.shop_id, at=before(1)).id
@@ -484,15 +484,15 @@ def test_reconcile_counts_the_days_reward_impressions_of_each_promised_party(
         ],
     )
 
-    first = chuanliu.reconcile(session, DAY)
-    again = chuanliu.reconcile(session, DAY)
+    first = ledger.reconcile(session, DAY)
+    again = ledger.reconcile(session, DAY)
 
     assert first == again
     assert (first.parties, first.promised, first.delivered) == (2, 1_000, 42 + 11)
     assert (first.reward_impressions, first.unattributed) == (56, 3)
     delivered = {
         (row.party_kind, row.party_id): row.delivered_impressions
-        for row in chuanliu.promise(session, DAY)
+        for row in ledger.promise(session, DAY)
     }
     assert delivered == {(PartyKind.SHOP, sold.shop_id): 42, (PartyKind.CREATOR, creator): 11}
 
@@ -519,10 +519,10 @@ def test_joined_gmv_shows_distribution_and_self_broadcast_side_by_side(session: 
         session, buyer_id=shelf_buyer, sku_id=sold.sku_id, key="old", at=before(45)
     )
 
-    (joined,) = chuanliu.joined_gmv(session, DAY, shop_id=sold.shop_id)
-    everyone = chuanliu.joined_gmv(session, DAY)
+    (joined,) = split.joined_gmv(session, DAY, shop_id=sold.shop_id)
+    everyone = split.joined_gmv(session, DAY)
 
-    assert joined == chuanliu.JoinedGmv(
+    assert joined == split.JoinedGmv(
         shop_id=sold.shop_id,
         distribution_gmv_fen=4 * 5_000,
         self_broadcast_gmv_fen=5_000,

@@ -17,8 +17,8 @@ from trustflow.simulate import Simulation, config_for
 from trustflow.simulate.pacing import Pacer, reward_weights
 from trustflow.simulate.policies import REWARD_SURFACES, Allocation, ChuanliuPolicy
 from trustflow.simulate.runner import fresh_store
-from trustflow.traffic import chuanliu
-from trustflow.traffic.chuanliu import Reconciliation
+from trustflow.traffic.chuanliu import ledger, rules
+from trustflow.traffic.chuanliu.ledger import Reconciliation
 from trustflow.traffic.chuanliu.models import ChuanliuLedger, PartyKind
 
 #: The simulator's batches: (share of the day's supply served before, the batch's share).
@@ -271,7 +271,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     Simulation(CONFIG, factory, policy=ChuanliuPolicy(settings=SETTINGS)).run()
     with transaction(factory) as session:
         days = [
-            chuanliu.reconcile(session, (CONFIG.start + timedelta(days=d)).date())
+            ledger.reconcile(session, (CONFIG.start + timedelta(days=d)).date())
             for d in range(CONFIG.days)
         ]
         totals = {
@@ -333,4 +333,4 @@ def test_reward_traffic_is_a_share_of_an_items_impressions_on_recommending_surfa
 
     assert surfaces and surfaces <= {s.value for s in REWARD_SURFACES}
     assert split and split > 100
-    assert plans == {chuanliu.PLAN}
+    assert plans == {rules.PLAN}

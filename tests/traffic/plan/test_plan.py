@@ -21,8 +21,8 @@ from trustflow.db import default_engine, make_engine, session_factory
 from trustflow.errors import InvalidInput
 from trustflow.simulate.config import config_for
 from trustflow.simulate.runner import run_simulation
-from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression
+from trustflow.traffic.plan import service as tp
 from trustflow.traffic.plan.models import CandidateKind, PlanStatus, TrafficPlan
 from trustflow.warehouse.export import export
 

@@ -26,12 +26,13 @@ from trustflow.api.app import create_app
 from trustflow.content import service as content_service
 from trustflow.content.models import LiveSession
 from trustflow.errors import Conflict
-from trustflow.traffic import plan as tp
 from trustflow.traffic.models import Impression
+from trustflow.traffic.plan import service as tp
 from trustflow.traffic.plan.models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
 from trustflow.traffic.schemas import FeedOut
-from trustflow.traffic.serving import Feed, FeedServer, audience
+from trustflow.traffic.serving import audience
 from trustflow.traffic.serving import server as serving
+from trustflow.traffic.serving.server import Feed, FeedServer
 from trustflow.vocabulary import Channel, Surface
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

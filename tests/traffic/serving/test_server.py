@@ -14,7 +14,7 @@ from tests.traffic.serving.test_feed import _market, _no_store, _plan
 from trustflow.errors import NotFound
 from trustflow.traffic.models import Impression
 from trustflow.traffic.plan.models import PacingCounter
-from trustflow.traffic.serving import Feed, FeedServer, FeedStateMissing
+from trustflow.traffic.serving.server import Feed, FeedServer, FeedStateMissing
 from trustflow.vocabulary import Surface
 
 AT = datetime(2026, 3, 2, 15, 10, tzinfo=UTC)

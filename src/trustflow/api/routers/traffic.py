@@ -19,9 +19,9 @@ from trustflow.errors import Forbidden, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 from trustflow.traffic import access as traffic_access
-from trustflow.traffic import plan as traffic_plan
 from trustflow.traffic import service as traffic_service
 from trustflow.traffic.models import Impression
+from trustflow.traffic.plan import service as traffic_plan
 from trustflow.traffic.schemas import (
     FeedOut,
     ImpressionBatchIn,
@@ -29,7 +29,7 @@ from trustflow.traffic.schemas import (
     ImpressionOut,
     PlanOut,
 )
-from trustflow.traffic.serving import MAX_ITEMS, FeedServer
+from trustflow.traffic.serving.server import MAX_ITEMS, FeedServer
 from trustflow.vocabulary import Surface
 
 router = APIRouter(tags=["traffic"], responses=ERROR_RESPONSES)

@@ -20,50 +20,10 @@ Days are UTC dates. The plan of day D reads only what had happened before D's mi
 order counts if it was paid before then and not cancelled before then. So a day's plan can
 be made at the start of the day and recomputed later with the same answer. Two inputs are
 read as they are now rather than as they were: a shop's status and the active score version.
+
+The plan's modules: :mod:`.rules` (the published rules and what decisions say),
+:mod:`.facts` (what a plan day reads of the store), :mod:`.eligibility` (who qualifies, at
+which tier), :mod:`.split` (the pool and its split), :mod:`.ledger` (promise and reconcile)
+and :mod:`.models` (the ledger's table). The package imports nothing itself (see
+:mod:`trustflow.traffic.plan`); callers import the module they need.
 """
-
-from trustflow.traffic.chuanliu.eligibility import assess, eligibility
-from trustflow.traffic.chuanliu.ledger import Reconciliation, accrued, promise, reconcile
-from trustflow.traffic.chuanliu.rules import (
-    PLAN,
-    RULES,
-    ChuanliuDecision,
-    ChuanliuRules,
-    Condition,
-    DecisionCode,
-    TierAssessment,
-)
-from trustflow.traffic.chuanliu.split import (
-    DayPlan,
-    JoinedGmv,
-    Reward,
-    daily_pool,
-    joined_gmv,
-    largest_remainder,
-    plan,
-    rewards,
-)
-
-__all__ = [
-    "PLAN",
-    "RULES",
-    "ChuanliuDecision",
-    "ChuanliuRules",
-    "Condition",
-    "DayPlan",
-    "DecisionCode",
-    "JoinedGmv",
-    "Reconciliation",
-    "Reward",
-    "TierAssessment",
-    "accrued",
-    "assess",
-    "daily_pool",
-    "eligibility",
-    "joined_gmv",
-    "largest_remainder",
-    "plan",
-    "promise",
-    "reconcile",
-    "rewards",
-]

@@ -1,33 +1,10 @@
-"""The daily traffic plan (:mod:`.service`: forecast, value, solve, store, switch in), its
-solvers (:mod:`.allocation`) and its tables (:mod:`.models`). The names below are the plan's
-public surface; the models are imported from :mod:`.models`."""
+"""The daily traffic plan, one module per idea:
 
-from trustflow.traffic.plan.service import (
-    HOURS,
-    KINDS,
-    SURFACES,
-    BuiltPlan,
-    PlanInputs,
-    activate,
-    active_plan,
-    build_problem,
-    forecast_supply,
-    gather_inputs,
-    solve,
-    store,
-)
+* :mod:`.service` -- forecast supply, value every candidate, solve, store, switch in;
+* :mod:`.allocation` -- the solvers (exact LP for small plans, the smoothed dual at scale);
+* :mod:`.models` -- the plan's tables.
 
-__all__ = [
-    "HOURS",
-    "KINDS",
-    "SURFACES",
-    "BuiltPlan",
-    "PlanInputs",
-    "activate",
-    "active_plan",
-    "build_problem",
-    "forecast_supply",
-    "gather_inputs",
-    "solve",
-    "store",
-]
+The package imports nothing itself: every model module is loaded with all the others
+(:mod:`trustflow.models`), and a package that loaded its services here would pull the
+scores in with its tables. Callers import the module they need.
+"""

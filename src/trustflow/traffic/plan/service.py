@@ -43,7 +43,7 @@ from trustflow.db import utcnow
 from trustflow.errors import Conflict, InvalidInput, NotFound
 from trustflow.scoring.models import EntityScore, ScoreKind, Tier
 from trustflow.scoring.service import active_version
-from trustflow.traffic import chuanliu
+from trustflow.traffic.chuanliu import ledger
 from trustflow.traffic.chuanliu.models import PartyKind
 from trustflow.traffic.plan.allocation import Problem, Solution, solve_dual, solve_exact
 from trustflow.traffic.plan.models import (
@@ -341,7 +341,7 @@ def _promises(
     session: Session, day: date, kind: IntArray, entity: IntArray, settings: Settings
 ) -> IntArray:
     """The day's Chuanliu promises on the promised party's room."""
-    rows = chuanliu.promise(session, day, settings=settings)
+    rows = ledger.promise(session, day, settings=settings)
     out = np.zeros(len(entity), dtype=np.int64)
     room = {
         PartyKind.SHOP: KINDS.index(CandidateKind.SHOP_ROOM),

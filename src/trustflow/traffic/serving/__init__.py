@@ -1,4 +1,4 @@
-"""Feed serving under the active plan. The names below are its public surface.
+"""Feed serving under the active plan, one module per idea:
 
 * :mod:`.snapshot` -- the plan as a process holds it, its pacing, the buyers' segments;
 * :mod:`.audience` -- the precise audience, the follows and the follow index;
@@ -6,23 +6,6 @@
 * :mod:`.counters` -- the impressions buffered, their log rows, the shared pacing counters;
 * :mod:`.server` -- :class:`FeedServer`: the state and its lock, and the three steps
   (``refresh`` reads the store, ``serve`` computes on memory, ``flush`` writes).
+
+The package imports nothing itself; callers import the module they need.
 """
-
-from trustflow.traffic.serving.server import (
-    MAX_ITEMS,
-    Feed,
-    FeedItem,
-    FeedServer,
-    FeedStateMissing,
-)
-from trustflow.traffic.serving.snapshot import PlanSnapshot, segment_of
-
-__all__ = [
-    "MAX_ITEMS",
-    "Feed",
-    "FeedItem",
-    "FeedServer",
-    "FeedStateMissing",
-    "PlanSnapshot",
-    "segment_of",
-]
