@@ -160,7 +160,7 @@ def build(
     )
     keys = np.unique(shop_follow_buyer * n_shops + shop_follow_shop)
     shop_follow_buyer, shop_follow_shop = keys // n_shops, keys % n_shops
-    accounts_bulk.follow_shops(
+    catalog_bulk.follow_shops(
         session, buyer_ids[shop_follow_buyer], shop_ids[shop_follow_shop], at=at
     )
 
@@ -203,7 +203,7 @@ def build(
     ]
     operated = np.flatnonzero(rng.random(n_shops) < config.provider_share)
     for s in operated.tolist():
-        accounts_service.assign_shop_to_provider(
+        catalog_service.assign_shop_to_provider(
             session, provider_id=int(rng.choice(provider_ids)), shop_id=int(shop_ids[s]), at=at
         )
 
