@@ -15,6 +15,7 @@ from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ShopKind
 from trustflow.distribution import bulk as distribution_bulk
+from trustflow.scoring.gates import OFFER_GATE
 from trustflow.simulate.config import CATEGORIES, KIND_SHARE, SimConfig
 from trustflow.simulate.truth import HiddenTruth
 
@@ -194,7 +195,11 @@ def build(
     selection_creator = np.array(sel_creator, dtype=np.int64)
     selection_offer = np.array(sel_offer, dtype=np.int64)
     distribution_bulk.select_offers(
-        session, creator_ids[selection_creator], offer_ids[selection_offer], at=at
+        session,
+        creator_ids[selection_creator],
+        offer_ids[selection_offer],
+        gate=OFFER_GATE,
+        at=at,
     )
 
     provider_ids = [
