@@ -28,6 +28,7 @@ from trustflow.db import make_engine, session_factory, transaction
 from trustflow.distribution import service as distribution_service
 from trustflow.orders import rules
 from trustflow.orders import service as orders_service
+from trustflow.scoring.gates import OFFER_GATE
 from trustflow.vocabulary import Channel
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -47,7 +48,9 @@ def _seed(factory: Any, buyers: int) -> dict[str, Any]:
         offer = distribution_service.create_offer(
             s, product_id=product.id, commission_bps=2000, valid_from=T0
         )
-        distribution_service.select_offer(s, creator_id=creator.id, offer_id=offer.id, at=T0)
+        distribution_service.select_offer(
+            s, creator_id=creator.id, offer_id=offer.id, gate=OFFER_GATE, at=T0
+        )
         buyer_ids = [accounts_service.create_buyer(s, name=f"b{i}").id for i in range(buyers)]
     return {"sku": sku.id, "creator": creator.id, "buyers": buyer_ids}
 

@@ -13,6 +13,7 @@ from trustflow.catalog.models import ListingStatus, ShopKind
 from trustflow.distribution import service as distribution_service
 from trustflow.orders import service as orders_service
 from trustflow.orders.models import Order
+from trustflow.scoring.gates import OFFER_GATE
 from trustflow.vocabulary import Channel
 
 
@@ -61,7 +62,9 @@ def creator_selling(
     offer = distribution_service.create_offer(
         session, product_id=product_id, commission_bps=commission_bps, valid_from=at
     )
-    distribution_service.select_offer(session, creator_id=creator.id, offer_id=offer.id, at=at)
+    distribution_service.select_offer(
+        session, creator_id=creator.id, offer_id=offer.id, gate=OFFER_GATE, at=at
+    )
     return creator.id, offer.id
 
 

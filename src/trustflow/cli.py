@@ -308,21 +308,23 @@ def traffic_report(
     from datetime import timedelta
 
     from trustflow import cli_views
-    from trustflow.analytics import health
+    from trustflow.analytics.flows import run_health_report
     from trustflow.config import get_settings
-    from trustflow.db import default_engine, session_factory
+    from trustflow.db import default_engine
     from trustflow.types import FIRST_DAY
-    from trustflow.warehouse.export import export
     from trustflow.web import health_chart
 
     with _clear_errors():
         last = _parse_day(end, "--end")
         first = _parse_day(start, "--start") if start else max(last - timedelta(days=6), FIRST_DAY)
-        engine, root = default_engine(), get_settings().warehouse_files
-        with console.status("exporting the store to the warehouse"):
-            export(engine, root)
-        with session_factory(engine)() as session:
-            report = health.health_report(root, session, start=first, end=last)
+        with console.status("starting") as status:
+            report = run_health_report(
+                default_engine(),
+                get_settings().warehouse_files,
+                start=first,
+                end=last,
+                on_step=status.update,
+            )
         tables = Console()
         if not tables.is_terminal:
             tables = Console(width=PIPED_WIDTH)

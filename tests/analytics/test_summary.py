@@ -42,7 +42,7 @@ def test_repurchase_and_fans_share_and_daily_fields(session: Session) -> None:
     seller = factories.seller(session, category_id=cat, price_fen=5_000, at=T0)
     creator, _ = factories.creator_selling(session, seller.product_id, at=T0)
     fan, stranger = factories.buyer(session, "fan"), factories.buyer(session, "stranger")
-    accounts_service.follow(session, buyer_id=fan, creator_id=creator, at=T0)
+    accounts_service.follow_creator(session, buyer_id=fan, creator_id=creator, at=T0)
     live = content_service.schedule_live(
         session, creator_id=creator, product_ids=[seller.product_id], scheduled_at=T0
     )

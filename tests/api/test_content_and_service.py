@@ -106,6 +106,25 @@ def test_buyers_follow_and_unfollow_their_own_follows_only(world: World) -> None
     assert c.get(f"{API}/follows", headers=world.as_("buyer")).json()["items"] == []
 
 
+def test_a_follow_names_exactly_one_creator_or_shop(world: World) -> None:
+    c, buyer = world.client, world.as_("buyer")
+    shop = c.post(f"{API}/follows", json={"shop_id": world.a.shop_id}, headers=buyer)
+    assert shop.status_code == 201
+    assert (shop.json()["shop_id"], shop.json()["creator_id"]) == (world.a.shop_id, None)
+    missing = c.post(f"{API}/follows", json={"shop_id": 999_999}, headers=buyer)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "shop 999999 not found"
+
+    both = {"creator_id": world.creator_id, "shop_id": world.a.shop_id}
+    for body in (both, {}):
+        refused = c.post(f"{API}/follows", json=body, headers=buyer)
+        assert refused.json()["error"] == {
+            **refused.json()["error"],
+            "code": "invalid_input",
+            "message": "follow exactly one of creator_id or shop_id",
+        }
+
+
 def test_offers_belong_to_their_goods_owner_and_creators_select_them(world: World) -> None:
     c = world.client
     body = {"product_id": world.b.product_id, "commission_bps": 2500}

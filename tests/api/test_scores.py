@@ -13,6 +13,14 @@ from tests import factories
 from tests.api.conftest import World
 from trustflow.aftersales.models import Review
 from trustflow.db import session_factory, transaction
+from trustflow.scoring.models import (
+    EntityScore,
+    ScoreKind,
+    ScoreStatus,
+    ScoreVersion,
+    Tier,
+    VersionState,
+)
 from trustflow.scoring.service import compute_scores
 
 API = "/api/v1"
@@ -192,3 +200,40 @@ def test_held_bursts_are_listed_for_their_shop_and_judged_by_the_platform(burst:
     for bad in ({"verdict": "maybe"}, {"day": "yesterday"}, {"shop_id": 0}):
         r = c.post(url, json={**verdict, **bad}, headers=burst.as_("operator"))
         assert r.status_code == 422
+
+
+def test_a_restricted_creator_is_refused_an_offer_over_the_api(
+    world: World, engine: Engine
+) -> None:
+    with transaction(session_factory(engine)) as s:
+        version = ScoreVersion(as_of=NOW, engine="test", state=VersionState.ACTIVE)
+        s.add(version)
+        s.flush()
+        s.add(
+            EntityScore(
+                version_id=version.id,
+                kind=ScoreKind.CREATOR,
+                entity_id=world.creator_id,
+                score=40.0,
+                lower=35.0,
+                upper=45.0,
+                sample=100,
+                status=ScoreStatus.SCORED,
+                tier=Tier.LOW,
+                restricted=True,
+                detail={},
+            )
+        )
+    c = world.client
+    body = {"product_id": world.b.product_id, "commission_bps": 2500}
+    offer = c.post(f"{API}/offers", json=body, headers=world.as_("merchant_b")).json()
+
+    refused = c.post(
+        f"{API}/offers/{offer['id']}/selections", json={}, headers=world.as_("creator")
+    )
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "score_restricted"
+    assert refused.json()["error"]["message"] == (
+        f"creator {world.creator_id} has a score of 40.0 (low) and is restricted"
+    )

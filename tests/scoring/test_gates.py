@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests import factories
+from trustflow.accounts import service as accounts_service
 from trustflow.distribution import bulk as distribution_bulk
 from trustflow.distribution import service as distribution_service
 from trustflow.errors import Conflict, ErrorCode
@@ -66,10 +67,12 @@ def test_a_restricted_shop_gets_no_rewards_campaigns_or_distribution(session: Se
     assert not decision.allowed and "52.0" in decision.reason
 
     with pytest.raises(Conflict) as refused:
-        distribution_service.select_offer(session, creator_id=creator, offer_id=offer.id, at=AT)
+        distribution_service.select_offer(
+            session, creator_id=creator, offer_id=offer.id, gate=gates.OFFER_GATE, at=AT
+        )
     assert refused.value.code is ErrorCode.SCORE_RESTRICTED
     added = distribution_bulk.select_offers(
-        session, np.array([creator]), np.array([offer.id]), at=AT
+        session, np.array([creator]), np.array([offer.id]), gate=gates.OFFER_GATE, at=AT
     )
     assert added == 0  # the batch path applies the same rule
 
@@ -101,9 +104,55 @@ def test_a_restricted_creator_takes_on_no_new_distribution(session: Session) -> 
         session, product_id=good.product_id, commission_bps=2500, valid_from=AT
     )
     _publish(session, (ScoreKind.CREATOR, creator, 40.0, Tier.LOW, ScoreStatus.SCORED, True))
-    assert gates.creator_eligibility(session, creator).code == "restricted"
-    with pytest.raises(Conflict):
-        distribution_service.select_offer(session, creator_id=creator, offer_id=offer.id, at=AT)
+    decision = gates.creator_eligibility(session, creator)
+    assert decision.code == "restricted"
+    with pytest.raises(Conflict) as refused:
+        distribution_service.select_offer(
+            session, creator_id=creator, offer_id=offer.id, gate=gates.OFFER_GATE, at=AT
+        )
+    assert refused.value.code is ErrorCode.SCORE_RESTRICTED
+    assert refused.value.message == decision.reason
+    added = distribution_bulk.select_offers(
+        session, np.array([creator]), np.array([offer.id]), gate=gates.OFFER_GATE, at=AT
+    )
+    assert added == 0
+
+
+def test_a_restricted_product_is_not_distributed_though_its_shop_is_fine(
+    session: Session,
+) -> None:
+    cat = factories.category(session)
+    shop = factories.seller(session, category_id=cat, name="Shop")
+    other = factories.seller(session, category_id=cat, name="Other")
+    creator = accounts_service.create_creator(session, name="Creator").id
+    refused_offer, fine_offer = (
+        distribution_service.create_offer(
+            session, product_id=product, commission_bps=2000, valid_from=AT
+        ).id
+        for product in (shop.product_id, other.product_id)
+    )
+    _publish(
+        session, (ScoreKind.PRODUCT, shop.product_id, 45.0, Tier.LOW, ScoreStatus.SCORED, True)
+    )
+    decision = gates.distribution_eligibility(session, shop.product_id)
+    assert (decision.allowed, decision.code) == (False, "restricted")
+
+    with pytest.raises(Conflict) as refused:
+        distribution_service.select_offer(
+            session, creator_id=creator, offer_id=refused_offer, gate=gates.OFFER_GATE, at=AT
+        )
+    assert (refused.value.code, refused.value.message) == (
+        ErrorCode.SCORE_RESTRICTED,
+        decision.reason,
+    )
+    added = distribution_bulk.select_offers(
+        session,
+        np.array([creator, creator]),
+        np.array([refused_offer, fine_offer]),
+        gate=gates.OFFER_GATE,
+        at=AT,
+    )
+    assert added == 1  # the fine offer only: the batch path applies the same rule
 
 
 def _publish_sampled(

@@ -1,9 +1,13 @@
-"""Set-based account actions: create many participants, record many follows."""
+"""Set-based account actions: create many participants, record many follows.
+
+Following shops names shops, so it is catalog's (:func:`trustflow.catalog.bulk.follow_shops`),
+which records the follows through :func:`record_follows`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
 from sqlalchemy import Table
@@ -18,16 +22,19 @@ from trustflow.bulk import (
     require_all_exist,
     table,
 )
-from trustflow.catalog.models import Shop
 from trustflow.errors import InvalidInput
 
 __all__ = [
+    "FollowTarget",
     "create_buyers",
     "create_creators",
     "create_merchants",
     "follow_creators",
-    "follow_shops",
+    "record_follows",
 ]
+
+#: The column of :class:`Follow` that names what is followed.
+FollowTarget = Literal["creator_id", "shop_id"]
 
 
 def create_merchants(session: Session, names: Sequence[str], *, at: datetime) -> IntArray:
@@ -58,21 +65,21 @@ def follow_creators(
     session: Session, buyer_ids: IntArray, creator_ids: IntArray, *, at: datetime
 ) -> int:
     """Record follows of creators; ones that already exist (or repeat) are skipped."""
-    return _follow(session, buyer_ids, creator_ids, "creator_id", table(Creator), at)
+    return record_follows(session, buyer_ids, creator_ids, "creator_id", table(Creator), at=at)
 
 
-def follow_shops(session: Session, buyer_ids: IntArray, shop_ids: IntArray, *, at: datetime) -> int:
-    return _follow(session, buyer_ids, shop_ids, "shop_id", table(Shop), at)
-
-
-def _follow(
+def record_follows(
     session: Session,
     buyer_ids: IntArray,
     target_ids: IntArray,
-    column: str,
+    column: FollowTarget,
     target_table: Table,
+    *,
     at: datetime,
 ) -> int:
+    """Record follows of the creators or shops (``column``) whose ids are in ``target_table``;
+    the whole batch is refused if a buyer or a target is missing, and follows that already
+    exist (or repeat) are skipped. Returns how many were added."""
     follows = table(Follow)
     pairs = sorted(
         set(zip(np.asarray(buyer_ids).tolist(), np.asarray(target_ids).tolist(), strict=True))

@@ -1,4 +1,7 @@
-"""Accounts: create participants, issue and check API keys, follow and unfollow."""
+"""Accounts: create participants, issue and check API keys, follow creators and unfollow.
+
+Following a shop and linking a shop to a service provider name a shop, so those actions are
+catalog's (:mod:`trustflow.catalog.service`); they store their rows in this context's models."""
 
 from __future__ import annotations
 
@@ -21,23 +24,23 @@ from trustflow.accounts.models import (
     ServiceProviderShop,
 )
 from trustflow.accounts.principal import Principal
-from trustflow.catalog.models import Shop
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import InvalidInput, NotFound, Unauthenticated
 
 __all__ = [
-    "assign_shop_to_provider",
     "authenticate",
     "create_api_key",
     "create_buyer",
     "create_creator",
     "create_merchant",
     "create_service_provider",
-    "follow",
+    "follow_creator",
     "get_buyer",
     "get_creator",
     "get_merchant",
+    "get_service_provider",
     "provider_shop_ids",
+    "record_follow",
     "revoke_api_key",
     "unfollow",
 ]
@@ -101,26 +104,6 @@ def get_service_provider(session: Session, provider_id: int) -> ServiceProvider:
     return get_or_raise(session, ServiceProvider, provider_id, "service provider")
 
 
-def assign_shop_to_provider(
-    session: Session, *, provider_id: int, shop_id: int, at: datetime | None = None
-) -> ServiceProviderShop:
-    get_service_provider(session, provider_id)
-    get_or_raise(session, Shop, shop_id, "shop")
-    existing = session.scalar(
-        select(ServiceProviderShop).where(
-            ServiceProviderShop.provider_id == provider_id,
-            ServiceProviderShop.shop_id == shop_id,
-            ServiceProviderShop.until.is_(None),
-        )
-    )
-    if existing is not None:
-        return existing
-    link = ServiceProviderShop(provider_id=provider_id, shop_id=shop_id, since=at or utcnow())
-    session.add(link)
-    session.flush()
-    return link
-
-
 def provider_shop_ids(session: Session, provider_id: int) -> list[int]:
     return list(
         session.scalars(
@@ -182,7 +165,16 @@ def authenticate(session: Session, raw_key: str) -> Principal:
     return Principal(role=key.role, subject_id=key.subject_id, key_id=key.id)
 
 
-def follow(
+def follow_creator(
+    session: Session, *, buyer_id: int, creator_id: int, at: datetime | None = None
+) -> Follow:
+    """Follow a creator. Following twice is harmless: the first follow is returned."""
+    get_buyer(session, buyer_id)
+    get_creator(session, creator_id)
+    return record_follow(session, buyer_id=buyer_id, creator_id=creator_id, at=at)
+
+
+def record_follow(
     session: Session,
     *,
     buyer_id: int,
@@ -190,14 +182,9 @@ def follow(
     shop_id: int | None = None,
     at: datetime | None = None,
 ) -> Follow:
-    """Follow a creator or a shop. Following twice is harmless: the first follow is returned."""
-    if (creator_id is None) == (shop_id is None):
-        raise InvalidInput("follow exactly one of creator_id or shop_id")
-    get_buyer(session, buyer_id)
-    if creator_id is not None:
-        get_creator(session, creator_id)
-    if shop_id is not None:
-        get_or_raise(session, Shop, shop_id, "shop")
+    """Store a buyer's follow of exactly one creator or one shop, both of which the caller has
+    found (:func:`follow_creator`, :func:`trustflow.catalog.service.follow_shop`). A follow
+    already stored is returned."""
     existing = session.scalar(
         select(Follow).where(
             Follow.buyer_id == buyer_id,

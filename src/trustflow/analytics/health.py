@@ -1,24 +1,9 @@
 """Traffic ecosystem health (流量生态健康): is traffic spread or concentrated, do new merchants
 get seen, and does the Chuanliu plan deliver the reward traffic it promised?
 
-The CLI (``trustflow traffic report --start --end [--out DIR]``) calls, inside
-``_clear_errors()`` (``InvalidInput`` for a bad window)::
-
-    from trustflow import cli_views
-    from trustflow.config import get_settings
-    from trustflow.db import default_engine, session_factory
-    from trustflow.analytics import health
-    from trustflow.warehouse.export import export
-    from trustflow.web import health_chart
-
-    engine, root = default_engine(), get_settings().warehouse_files
-    export(engine, root)  # by watermark: brings the impressions up to date
-    with session_factory(engine)() as session:
-        report = health.health_report(root, session, start=start, end=end)
-    for table in cli_views.render_text(report):
-        console.print(table)
-    if out is not None:
-        console.print(f"chart: {health_chart.write_chart(report, out / 'traffic_health.html')}")
+The CLI (``trustflow traffic report --start --end [--out DIR]``) runs it through
+:func:`trustflow.analytics.flows.run_health_report`, which exports by watermark first (bringing
+the impressions up to date); a bad window is ``InvalidInput``.
 
 The report is data; its presentation lives with the adapters: the terminal's tables in
 :mod:`trustflow.cli_views`, the chart page in :mod:`trustflow.web.health_chart`.

@@ -1,4 +1,5 @@
-"""Set-based catalog actions: open shops, list products with SKUs, move prices."""
+"""Set-based catalog actions: open shops, record follows of shops, list products with SKUs,
+move prices."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from trustflow.accounts import bulk as accounts_bulk
 from trustflow.accounts.models import Merchant
 from trustflow.bulk import (
     IntArray,
@@ -34,6 +36,7 @@ from trustflow.errors import InvalidInput
 __all__ = [
     "change_prices",
     "create_shops",
+    "follow_shops",
     "list_products_with_skus",
     "restock",
 ]
@@ -72,6 +75,11 @@ def create_shops(
             )
         ],
     )
+
+
+def follow_shops(session: Session, buyer_ids: IntArray, shop_ids: IntArray, *, at: datetime) -> int:
+    """Record follows of shops; ones that already exist (or repeat) are skipped."""
+    return accounts_bulk.record_follows(session, buyer_ids, shop_ids, "shop_id", table(Shop), at=at)
 
 
 def list_products_with_skus(

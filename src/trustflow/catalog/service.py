@@ -1,4 +1,5 @@
-"""Catalog: categories, shops, products, SKUs, prices and stock."""
+"""Catalog: categories, shops (their followers and service providers among them), products,
+SKUs, prices and stock."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlalchemy import func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from trustflow import names
-from trustflow.accounts.models import Merchant
+from trustflow.accounts import service as accounts_service
+from trustflow.accounts.models import Follow, Merchant, ServiceProviderShop
 from trustflow.bulk import chunks
 from trustflow.catalog import rules
 from trustflow.catalog.models import (
@@ -30,11 +32,13 @@ from trustflow.types import utc_instant
 __all__ = [
     "add_sku",
     "adjust_stock",
+    "assign_shop_to_provider",
     "change_price",
     "check_shop_names",
     "create_category",
     "create_product",
     "create_shop",
+    "follow_shop",
     "get_product",
     "get_shop",
     "get_sku",
@@ -165,6 +169,36 @@ def set_shop_status(session: Session, *, shop_id: int, status: ShopStatus) -> Sh
     shop.status = status
     session.flush()
     return shop
+
+
+def follow_shop(
+    session: Session, *, buyer_id: int, shop_id: int, at: datetime | None = None
+) -> Follow:
+    """A buyer follows a shop. Following twice is harmless: the first follow is returned."""
+    accounts_service.get_buyer(session, buyer_id)
+    get_shop(session, shop_id)
+    return accounts_service.record_follow(session, buyer_id=buyer_id, shop_id=shop_id, at=at)
+
+
+def assign_shop_to_provider(
+    session: Session, *, provider_id: int, shop_id: int, at: datetime | None = None
+) -> ServiceProviderShop:
+    """A service provider starts operating a shop; a link already in force is returned."""
+    accounts_service.get_service_provider(session, provider_id)
+    get_shop(session, shop_id)
+    existing = session.scalar(
+        select(ServiceProviderShop).where(
+            ServiceProviderShop.provider_id == provider_id,
+            ServiceProviderShop.shop_id == shop_id,
+            ServiceProviderShop.until.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing
+    link = ServiceProviderShop(provider_id=provider_id, shop_id=shop_id, since=at or utcnow())
+    session.add(link)
+    session.flush()
+    return link
 
 
 def create_product(

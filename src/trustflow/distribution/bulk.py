@@ -19,6 +19,7 @@ from trustflow.bulk import (
     table,
 )
 from trustflow.catalog.models import Product
+from trustflow.distribution.gate import OfferGate
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.distribution.service import MAX_COMMISSION_BPS
 from trustflow.errors import InvalidInput
@@ -53,9 +54,10 @@ def publish_offers(
 
 
 def select_offers(
-    session: Session, creator_ids: IntArray, offer_ids: IntArray, *, at: datetime
+    session: Session, creator_ids: IntArray, offer_ids: IntArray, *, gate: OfferGate, at: datetime
 ) -> int:
-    """Creators pick offers; picks that already exist are kept, not repeated."""
+    """Creators pick offers; picks that already exist are kept, not repeated, and picks
+    ``gate`` refuses (as the one-at-a-time path refuses them) are left out."""
     selections = table(CreatorSelection)
     pairs = sorted(
         set(zip(np.asarray(creator_ids).tolist(), np.asarray(offer_ids).tolist(), strict=True))
@@ -63,48 +65,27 @@ def select_offers(
     require_all_exist(session, table(Creator), [c for c, _ in pairs], "creator")
     require_all_exist(session, table(DistributionOffer), [o for _, o in pairs], "offer")
     present = existing_pairs(session, selections.c.creator_id, selections.c.offer_id, pairs)
-    blocked = _restricted_pairs(session, pairs)
+    new = [(c, o) for c, o in pairs if (c, o) not in present]
+    refused = _refused(session, new, gate)
     rows = [
-        {"creator_id": c, "offer_id": o, "created_at": at}
-        for c, o in pairs
-        if (c, o) not in present and (c, o) not in blocked
+        {"creator_id": c, "offer_id": o, "created_at": at} for c, o in new if (c, o) not in refused
     ]
     insert_many(session, selections, rows)
     return len(rows)
 
 
-def _restricted_pairs(session: Session, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Picks the scores forbid (as the one-at-a-time path refuses them): a restricted
-    creator, product or shop."""
-    from trustflow.scoring import gates
-    from trustflow.scoring.models import ScoreKind
-    from trustflow.scoring.service import active_version
-
-    if active_version(session) is None:
+def _refused(
+    session: Session, pairs: list[tuple[int, int]], gate: OfferGate
+) -> set[tuple[int, int]]:
+    """The (creator, offer) picks ``gate`` refuses, asked of it by the offers' products."""
+    if not pairs:
         return set()
-    offers, products = table(DistributionOffer), table(Product)
+    offers = table(DistributionOffer)
     offer_product = {
         o: row[1]
         for o, row in fetch_map(
             session, select(offers.c.id, offers.c.product_id), offers.c.id, [o for _, o in pairs]
         ).items()
     }
-    product_shop = {
-        p: row[1]
-        for p, row in fetch_map(
-            session,
-            select(products.c.id, products.c.shop_id),
-            products.c.id,
-            sorted(set(offer_product.values())),
-        ).items()
-    }
-    bad_creators = gates.restricted(session, ScoreKind.CREATOR, [c for c, _ in pairs])
-    bad_products = gates.restricted(session, ScoreKind.PRODUCT, product_shop)
-    bad_shops = gates.restricted(session, ScoreKind.STORE, product_shop.values())
-    return {
-        (c, o)
-        for c, o in pairs
-        if c in bad_creators
-        or offer_product[o] in bad_products
-        or product_shop[offer_product[o]] in bad_shops
-    }
+    refused = gate.refused_pairs(session, {(c, offer_product[o]) for c, o in pairs})
+    return {(c, o) for c, o in pairs if (c, offer_product[o]) in refused}

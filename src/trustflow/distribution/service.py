@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ListingStatus, Product
 from trustflow.db import get_or_raise, utcnow
+from trustflow.distribution.gate import OfferGate
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 
@@ -95,9 +96,15 @@ def library_query(
 
 
 def select_offer(
-    session: Session, *, creator_id: int, offer_id: int, at: datetime | None = None
+    session: Session,
+    *,
+    creator_id: int,
+    offer_id: int,
+    gate: OfferGate,
+    at: datetime | None = None,
 ) -> CreatorSelection:
-    """A creator picks an offer (选品). Picking the same offer again returns the first pick."""
+    """A creator picks an offer (选品), if ``gate`` lets it take on the offer's product.
+    Picking the same offer again returns the first pick."""
     from trustflow.accounts import service as accounts_service
 
     accounts_service.get_creator(session, creator_id)
@@ -112,13 +119,9 @@ def select_offer(
     )
     if existing is not None:
         return existing
-    from trustflow.scoring import gates
-
-    decision = gates.distribution_eligibility(session, offer.product_id)
-    if decision.allowed:
-        decision = gates.creator_eligibility(session, creator_id)
-    if not decision.allowed:
-        raise Conflict(decision.reason, code=ErrorCode.SCORE_RESTRICTED)
+    refusal = gate.refusal(session, creator_id=creator_id, product_id=offer.product_id)
+    if refusal is not None:
+        raise Conflict(refusal, code=ErrorCode.SCORE_RESTRICTED)
     selection = CreatorSelection(creator_id=creator_id, offer_id=offer_id, created_at=at)
     session.add(selection)
     session.flush()

@@ -13,7 +13,8 @@ act on. The rules, as published in docs/scores.md:
   ``score_provisional`` and told how many more paid orders it needs. Lower bars take
   provisional tiers as they are.
 - **Restricted** (low tier, scored, and a metric past both the rate and the count
-  threshold) closes rewards and distribution until the score recovers.
+  threshold) closes rewards and distribution until the score recovers. Distribution asks
+  through :data:`OFFER_GATE`, which callers hand to its picks of offers.
 
 Every reason is given in English (``reason``) and in Chinese (``reason_zh``), with the same
 numbers, so the score page can show either.
@@ -21,13 +22,15 @@ numbers, so the score page can show either.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from trustflow.bulk import fetch_map, table
 from trustflow.catalog.models import Product
+from trustflow.distribution.gate import OfferGate
 from trustflow.errors import NotFound
 from trustflow.scoring import rules
 from trustflow.scoring.models import EntityScore, ScoreKind, ScoreStatus, Tier
@@ -178,3 +181,42 @@ def restricted(session: Session, kind: ScoreKind, ids: Iterable[int]) -> set[int
             )
         )
     return found
+
+
+class ReputationOfferGate:
+    """Distribution's :class:`~trustflow.distribution.gate.OfferGate`, by the scores: a creator
+    may take on a product unless the creator, the product or the product's shop is restricted."""
+
+    def refusal(self, session: Session, *, creator_id: int, product_id: int) -> str | None:
+        decision = distribution_eligibility(session, product_id)
+        if decision.allowed:
+            decision = creator_eligibility(session, creator_id)
+        return None if decision.allowed else decision.reason
+
+    def refused_pairs(
+        self, session: Session, pairs: Collection[tuple[int, int]]
+    ) -> set[tuple[int, int]]:
+        if active_version(session) is None:
+            return set()
+        products = table(Product)
+        product_shop = {
+            p: row[1]
+            for p, row in fetch_map(
+                session,
+                select(products.c.id, products.c.shop_id),
+                products.c.id,
+                sorted({p for _, p in pairs}),
+            ).items()
+        }
+        bad_creators = restricted(session, ScoreKind.CREATOR, [c for c, _ in pairs])
+        bad_products = restricted(session, ScoreKind.PRODUCT, product_shop)
+        bad_shops = restricted(session, ScoreKind.STORE, product_shop.values())
+        return {
+            (c, p)
+            for c, p in pairs
+            if c in bad_creators or p in bad_products or product_shop[p] in bad_shops
+        }
+
+
+#: The gate every pick of an offer passes: the one-at-a-time and the set-based path alike.
+OFFER_GATE: OfferGate = ReputationOfferGate()

@@ -908,7 +908,7 @@ class Simulation:
         )
         new_shop_fans = satisfied & (follow_roll < shop_p)
         if new_shop_fans.any():
-            accounts_bulk.follow_shops(
+            catalog_bulk.follow_shops(
                 session,
                 pop.buyer_ids[buyer[new_shop_fans]],
                 pop.shop_ids[shop[new_shop_fans]],

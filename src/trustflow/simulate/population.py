@@ -15,6 +15,7 @@ from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ShopKind
 from trustflow.distribution import bulk as distribution_bulk
+from trustflow.scoring.gates import OFFER_GATE
 from trustflow.simulate.config import CATEGORIES, KIND_SHARE, SimConfig
 from trustflow.simulate.truth import HiddenTruth
 
@@ -160,7 +161,7 @@ def build(
     )
     keys = np.unique(shop_follow_buyer * n_shops + shop_follow_shop)
     shop_follow_buyer, shop_follow_shop = keys // n_shops, keys % n_shops
-    accounts_bulk.follow_shops(
+    catalog_bulk.follow_shops(
         session, buyer_ids[shop_follow_buyer], shop_ids[shop_follow_shop], at=at
     )
 
@@ -194,7 +195,11 @@ def build(
     selection_creator = np.array(sel_creator, dtype=np.int64)
     selection_offer = np.array(sel_offer, dtype=np.int64)
     distribution_bulk.select_offers(
-        session, creator_ids[selection_creator], offer_ids[selection_offer], at=at
+        session,
+        creator_ids[selection_creator],
+        offer_ids[selection_offer],
+        gate=OFFER_GATE,
+        at=at,
     )
 
     provider_ids = [
@@ -203,7 +208,7 @@ def build(
     ]
     operated = np.flatnonzero(rng.random(n_shops) < config.provider_share)
     for s in operated.tolist():
-        accounts_service.assign_shop_to_provider(
+        catalog_service.assign_shop_to_provider(
             session, provider_id=int(rng.choice(provider_ids)), shop_id=int(shop_ids[s]), at=at
         )
 

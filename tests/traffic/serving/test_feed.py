@@ -23,6 +23,7 @@ from trustflow import bulk
 from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Role
 from trustflow.api.app import create_app
+from trustflow.catalog import service as catalog_service
 from trustflow.content import service as content_service
 from trustflow.content.models import LiveSession
 from trustflow.errors import Conflict
@@ -62,8 +63,8 @@ def _market(session: Session) -> Market:
         content_service.start_live(session, live_id=s.id)
         live[host] = s.id
     # shop 1 has a room in the plan but is not live now
-    accounts_service.follow(session, buyer_id=buyers[0], shop_id=sellers[0].shop_id)
-    accounts_service.follow(session, buyer_id=buyers[0], shop_id=sellers[1].shop_id)
+    catalog_service.follow_shop(session, buyer_id=buyers[0], shop_id=sellers[0].shop_id)
+    catalog_service.follow_shop(session, buyer_id=buyers[0], shop_id=sellers[1].shop_id)
     session.commit()
     return Market(
         [s.shop_id for s in sellers],
@@ -398,7 +399,7 @@ def test_reward_traffic_goes_first_to_the_owners_precise_audience(
         channel=Channel.DISTRIBUTION,
         creator_id=seller_creator,
     )
-    accounts_service.follow(session, buyer_id=m.buyers[1], creator_id=seller_creator)
+    accounts_service.follow_creator(session, buyer_id=m.buyers[1], creator_id=seller_creator)
     session.commit()
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     _plan(session, m, promised_shop0=5, day=tomorrow)
@@ -479,8 +480,8 @@ def test_the_follow_page_follows_new_follows_and_unfollows_reading_them_only_the
         return sorted(i.item_id for i in feed.items)
 
     assert follow_page() == [] and follow_page() == [] and len(reads) == 1
-    first = accounts_service.follow(session, buyer_id=m.buyers[2], creator_id=m.creator)
-    accounts_service.follow(session, buyer_id=m.buyers[2], shop_id=m.shops[0])
+    first = accounts_service.follow_creator(session, buyer_id=m.buyers[2], creator_id=m.creator)
+    catalog_service.follow_shop(session, buyer_id=m.buyers[2], shop_id=m.shops[0])
     session.commit()
     expected = sorted([m.live["creator"], m.live["shop0"]])
     assert follow_page() == expected and follow_page() == expected and len(reads) == 2

@@ -35,7 +35,8 @@ from trustflow.accounts.schemas import (
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, Limit, Offset
-from trustflow.errors import Forbidden, NotFound
+from trustflow.catalog import service as catalog_service
+from trustflow.errors import Forbidden, InvalidInput, NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 
@@ -112,12 +113,10 @@ def assign_shop(
     provider_id: IdPath, body: ProviderShopIn, session: SessionDep, principal: PrincipalDep
 ) -> object:
     """A merchant hands one of its shops to a service provider to operate (or an operator does)."""
-    from trustflow.catalog import service as catalog_service
-
     shop = catalog_service.get_shop(session, body.shop_id)
     if not (principal.is_operator or principal.is_(Role.MERCHANT, shop.merchant_id)):
         raise Forbidden(f"you do not own shop {shop.id}")
-    link = accounts_service.assign_shop_to_provider(
+    link = catalog_service.assign_shop_to_provider(
         session, provider_id=provider_id, shop_id=body.shop_id
     )
     session.commit()
@@ -154,9 +153,14 @@ def revoke_key(key_id: IdPath, session: SessionDep, principal: PrincipalDep) -> 
 @router.post("/follows", response_model=FollowOut, status_code=status.HTTP_201_CREATED)
 def follow(body: FollowIn, session: SessionDep, principal: PrincipalDep) -> Follow:
     buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
-    row = accounts_service.follow(
-        session, buyer_id=buyer_id, creator_id=body.creator_id, shop_id=body.shop_id
-    )
+    if body.creator_id is not None and body.shop_id is None:
+        row = accounts_service.follow_creator(
+            session, buyer_id=buyer_id, creator_id=body.creator_id
+        )
+    elif body.shop_id is not None and body.creator_id is None:
+        row = catalog_service.follow_shop(session, buyer_id=buyer_id, shop_id=body.shop_id)
+    else:
+        raise InvalidInput("follow exactly one of creator_id or shop_id")
     session.commit()
     return row
 

@@ -19,6 +19,7 @@ from trustflow.distribution.schemas import OfferIn, OfferOut, SelectionIn, Selec
 from trustflow.errors import NotFound
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
+from trustflow.scoring.gates import OFFER_GATE
 
 router = APIRouter(tags=["distribution"], responses=ERROR_RESPONSES)
 
@@ -80,7 +81,9 @@ def select_offer(
 ) -> CreatorSelection:
     """A creator picks an offer (选品) to sell in its rooms and videos."""
     creator_id = access.acting_subject(principal, Role.CREATOR, body.creator_id)
-    selection = distribution_service.select_offer(session, creator_id=creator_id, offer_id=offer_id)
+    selection = distribution_service.select_offer(
+        session, creator_id=creator_id, offer_id=offer_id, gate=OFFER_GATE
+    )
     session.commit()
     return selection
 
