@@ -49,8 +49,8 @@ def _place(world: World, body: dict[str, Any] | str, key: str) -> Any:
         {"quantity": 1.0},
         {"quantity": True},
         {"sku_id": "SKU"},  # replaced below by the sku id as a string
-        {"merchant_discount_fen": "0"},
-        {"platform_discount_fen": 0.0},
+        {"creator_id": "1"},
+        {"content_id": 1.0},
     ],
 )
 def test_an_order_with_a_number_that_is_not_a_json_integer_is_refused(
@@ -68,6 +68,33 @@ def test_an_order_with_a_number_that_is_not_a_json_integer_is_refused(
     assert [e["loc"][-1] for e in r.json()["error"]["details"]["errors"]] == [field]
     assert _orders(world) == orders
     assert _skus(world) == skus  # stock untouched
+
+
+@pytest.mark.parametrize(
+    "money",
+    [{"platform_discount_fen": 1000}, {"merchant_discount_fen": 1}, {"paid_amount_fen": 0}],
+)
+def test_a_buyer_cannot_set_its_own_discount_or_price(world: World, money: dict[str, Any]) -> None:
+    # a discount as large as the goods once let a buyer pay 0.00 yuan
+    orders, skus = _orders(world), _skus(world)
+
+    r = _place(world, _order_body(sku_id=world.a.sku_id) | money, "money-1")
+
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_input"
+    (field,) = money
+    assert [e["loc"][-1] for e in r.json()["error"]["details"]["errors"]] == [field]
+    assert _orders(world) == orders  # nothing ordered
+    assert _skus(world) == skus  # stock untouched
+
+
+def test_an_order_through_the_api_pays_the_sku_price(world: World) -> None:
+    r = _place(world, _order_body(sku_id=world.a.sku_id, quantity=2), "price-1")
+
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert order["merchant_discount_fen"] == order["platform_discount_fen"] == 0
+    assert order["paid_amount_fen"] == order["goods_amount_fen"] == 2 * order["unit_price_fen"]
 
 
 def test_the_same_order_with_json_integers_is_placed(world: World) -> None:

@@ -8,11 +8,15 @@ from pydantic import Field, StrictInt
 from trustflow.orders.models import ContentKind, OrderStatus
 from trustflow.orders.rules import MAX_QUANTITY
 from trustflow.schemas_base import Shape
-from trustflow.types import Fen, Id
+from trustflow.types import Id
 from trustflow.vocabulary import Channel, Surface
 
 
 class OrderIn(Shape):
+    """What a buyer asks for. No money: the price is the SKU's, and discounts are money the
+    merchant or the platform gives, so they never come from the request (a body that names
+    one is refused as an unknown field)."""
+
     sku_id: Id
     quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
     channel: Channel
@@ -20,8 +24,6 @@ class OrderIn(Shape):
     content_kind: ContentKind | None = None
     content_id: Id | None = None
     surface: Surface | None = None
-    merchant_discount_fen: Fen = 0
-    platform_discount_fen: Fen = 0
     buyer_id: Id | None = Field(default=None, description="Operators only: the buyer to order for.")
 
 

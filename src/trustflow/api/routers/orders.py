@@ -49,8 +49,6 @@ def place_order(
         content_kind=body.content_kind,
         content_id=body.content_id,
         surface=body.surface,
-        merchant_discount_fen=body.merchant_discount_fen,
-        platform_discount_fen=body.platform_discount_fen,
     )
     order = orders_service.place_order(session, request, actor=principal.actor)
     session.commit()
