@@ -5,13 +5,18 @@ Domain code never reads ``os.environ``; it asks :func:`get_settings`.
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+#: the shortest secret key accepted
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -127,11 +132,53 @@ class Settings(BaseSettings):
         description="Requests per client address and minute without a working key (0: none).",
     )
 
+    # --- Secrets.
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="The key attribution tokens are signed with (32+ random characters). Empty: "
+        "a random key kept in var_dir/secret.key, drawn on first use; every process serving one "
+        "store must share it (set this on a deployment of several hosts).",
+    )
+    attribution_token_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=7 * 24 * 60,
+        description="How long an attribution token handed out with a feed item, a room or a "
+        "shop page stays valid for an order.",
+    )
+
     @model_validator(mode="after")
     def _chuanliu_live_days_fit_the_window(self) -> Settings:
         if self.chuanliu_min_live_days > self.chuanliu_live_window_days:
             raise ValueError("chuanliu_min_live_days cannot exceed chuanliu_live_window_days")
         return self
+
+    def secret_bytes(self) -> bytes:
+        """The deployment's secret: ``secret_key``, else the key file under ``var_dir``
+        (created once, readable by its owner only; concurrent first uses agree on the file
+        that won)."""
+        configured = self.secret_key.get_secret_value()
+        if configured:
+            if len(configured) < MIN_SECRET_LENGTH:
+                raise ValueError(f"secret_key must be at least {MIN_SECRET_LENGTH} characters")
+            return configured.encode()
+        path = self.var_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            drawn = path.with_name(f".secret.key.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(drawn, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            try:
+                os.link(drawn, path)  # atomic: the file appears whole, or another won
+            except FileExistsError:
+                pass
+            finally:
+                drawn.unlink()
+        key = path.read_text().strip()
+        if len(key) < MIN_SECRET_LENGTH:
+            raise ValueError(f"{path} holds no usable key: remove it to draw a new one")
+        return key.encode()
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +12,9 @@ from tests import factories
 from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Role
 from trustflow.api.app import create_app
-from trustflow.db import session_factory, transaction
+from trustflow.db import session_factory, transaction, utcnow
+from trustflow.orders.attribution import Attribution, TokenSigner
+from trustflow.vocabulary import Channel
 
 
 @dataclass
@@ -29,6 +32,22 @@ class World:
 
     def as_(self, who: str) -> dict[str, str]:
         return {"X-API-Key": self.keys[who]}
+
+    def creator_token(self, buyer_id: int | None = None, **fields: Any) -> str:
+        """An attribution token the server would hand ``buyer_id`` (default: the buyer) in
+        the creator's room: a distribution sale of the creator's."""
+        signer: TokenSigner = self.client.app.state.token_signer  # type: ignore[attr-defined]
+        return signer.issue(
+            Attribution(
+                **{
+                    "buyer_id": buyer_id or self.buyer_id,
+                    "channel": Channel.DISTRIBUTION,
+                    "creator_id": self.creator_id,
+                    "expires_at": utcnow() + signer.lifetime,
+                    **fields,
+                }
+            )
+        )
 
 
 @pytest.fixture

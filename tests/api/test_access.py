@@ -10,7 +10,7 @@ API = "/api/v1"
 def _order(world: World, key: str = "k1", who: str = "buyer", sku: int | None = None) -> dict:
     r = world.client.post(
         f"{API}/orders",
-        json={"sku_id": sku or world.a.sku_id, "quantity": 1, "channel": "shelf_search"},
+        json={"sku_id": sku or world.a.sku_id, "quantity": 1},
         headers={**world.as_(who), "Idempotency-Key": key},
     )
     assert r.status_code == 201, r.text
@@ -89,7 +89,7 @@ def test_a_buyer_reads_only_its_own_orders(world: World) -> None:
 def test_a_buyer_cannot_place_orders_for_someone_else(world: World) -> None:
     r = world.client.post(
         f"{API}/orders",
-        json={"sku_id": world.a.sku_id, "channel": "shelf_mall", "buyer_id": world.other_buyer_id},
+        json={"sku_id": world.a.sku_id, "buyer_id": world.other_buyer_id},
         headers={**world.as_("buyer"), "Idempotency-Key": "k"},
     )
     assert r.status_code == 403
@@ -125,7 +125,7 @@ def test_a_revoked_key_stops_working(world: World) -> None:
 def test_a_creator_sees_the_orders_it_sold_but_not_others(world: World) -> None:
     r = world.client.post(
         f"{API}/orders",
-        json={"sku_id": world.a.sku_id, "channel": "distribution", "creator_id": world.creator_id},
+        json={"sku_id": world.a.sku_id, "attribution_token": world.creator_token()},
         headers={**world.as_("buyer"), "Idempotency-Key": "dist"},
     )
     assert r.status_code == 201, r.text

@@ -11,7 +11,7 @@ def _delivered_order(world: World) -> int:
     c, buyer, seller = world.client, world.as_("buyer"), world.as_("merchant_a")
     order = c.post(
         f"{API}/orders",
-        json={"sku_id": world.a.sku_id, "channel": "shelf_mall"},
+        json={"sku_id": world.a.sku_id},
         headers={**buyer, "Idempotency-Key": "trail"},
     ).json()
     c.post(f"{API}/orders/{order['id']}/pay", headers={**buyer, "Idempotency-Key": "pay"})

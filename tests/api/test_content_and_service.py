@@ -26,58 +26,75 @@ def test_a_creator_runs_its_own_live_room_and_no_one_else_can(world: World) -> N
         == "live"
     )
 
-    # a distribution order attributed to the live room carries the creator and the room
+    # the buyer opens the live room: its token attributes the order to the creator and room
+    entered = c.post(
+        f"{API}/attribution-tokens",
+        json={"live_session_id": live["id"]},
+        headers=world.as_("buyer"),
+    )
+    assert entered.status_code == 201, entered.text
+    token = entered.json()["attribution_token"]
     r = c.post(
         f"{API}/orders",
-        json={
-            "sku_id": world.a.sku_id,
-            "channel": "distribution",
-            "creator_id": world.creator_id,
-            "content_kind": "live_session",
-            "content_id": live["id"],
-            "surface": "follow",
-        },
+        json={"sku_id": world.a.sku_id, "attribution_token": token},
         headers={**world.as_("buyer"), "Idempotency-Key": "live-1"},
     )
     assert r.status_code == 201, r.text
-    assert (r.json()["content_id"], r.json()["surface"]) == (live["id"], "follow")
+    placed = r.json()
+    assert (placed["channel"], placed["creator_id"], placed["content_id"]) == (
+        "distribution",
+        world.creator_id,
+        live["id"],
+    )
+    assert placed["commission_fen"] > 0
 
     assert (
         c.post(f"{API}/live-sessions/{live['id']}/end", headers=creator).json()["status"] == "ended"
     )
+    closed = c.post(
+        f"{API}/attribution-tokens",
+        json={"live_session_id": live["id"]},
+        headers=world.as_("buyer"),
+    )
+    assert closed.status_code == 409 and closed.json()["error"]["code"] == "content_not_live"
     late = c.post(
         f"{API}/orders",
-        json={
-            "sku_id": world.a.sku_id,
-            "channel": "distribution",
-            "creator_id": world.creator_id,
-            "content_kind": "live_session",
-            "content_id": live["id"],
-        },
+        json={"sku_id": world.a.sku_id, "attribution_token": token},
         headers={**world.as_("buyer"), "Idempotency-Key": "live-2"},
     )
     assert late.status_code == 409 and late.json()["error"]["code"] == "content_not_live"
 
 
-def test_self_broadcast_needs_the_shops_own_room(world: World) -> None:
+def test_a_shops_room_vouches_only_for_its_own_goods(world: World) -> None:
     c = world.client
     room_b = c.post(
         f"{API}/live-sessions", json={"shop_id": world.b.shop_id}, headers=world.as_("merchant_b")
     ).json()
     c.post(f"{API}/live-sessions/{room_b['id']}/start", headers=world.as_("merchant_b"))
+    token = c.post(
+        f"{API}/attribution-tokens",
+        json={"live_session_id": room_b["id"]},
+        headers=world.as_("buyer"),
+    ).json()["attribution_token"]
 
-    r = c.post(
+    own = c.post(
         f"{API}/orders",
-        json={
-            "sku_id": world.a.sku_id,
-            "channel": "self_broadcast",
-            "content_kind": "live_session",
-            "content_id": room_b["id"],
-        },
-        headers={**world.as_("buyer"), "Idempotency-Key": "sb"},
-    )
+        json={"sku_id": world.b.sku_id, "attribution_token": token},
+        headers={**world.as_("buyer"), "Idempotency-Key": "sb-own"},
+    ).json()
+    rival = c.post(
+        f"{API}/orders",
+        json={"sku_id": world.a.sku_id, "attribution_token": token},
+        headers={**world.as_("buyer"), "Idempotency-Key": "sb-rival"},
+    ).json()
 
-    assert r.status_code == 422  # shop A's goods cannot be self-broadcast in shop B's room
+    assert (own["channel"], own["content_id"]) == ("self_broadcast", room_b["id"])
+    # shop A's goods are not self-broadcast in shop B's room: a plain product-card sale
+    assert (rival["channel"], rival["content_id"], rival["creator_id"]) == (
+        "shelf_card",
+        None,
+        None,
+    )
     assert (
         c.post(
             f"{API}/live-sessions",

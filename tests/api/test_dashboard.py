@@ -31,12 +31,12 @@ def test_the_overview_is_for_operators_only(world: World) -> None:
 def test_the_overview_counts_paid_orders_by_field(world: World) -> None:
     buyer = world.as_("buyer")
     for key, body in (
-        ("a", {"sku_id": world.a.sku_id, "quantity": 2, "channel": "shelf_mall"}),
+        ("a", {"sku_id": world.a.sku_id, "quantity": 2}),
         (
             "b",
-            {"sku_id": world.a.sku_id, "channel": "distribution", "creator_id": world.creator_id},
+            {"sku_id": world.a.sku_id, "attribution_token": world.creator_token()},
         ),
-        ("c", {"sku_id": world.b.sku_id, "channel": "shelf_search"}),  # left unpaid
+        ("c", {"sku_id": world.b.sku_id}),  # left unpaid
     ):
         order = world.client.post(
             f"{API}/orders", json=body, headers={**buyer, "Idempotency-Key": key}

@@ -11,13 +11,13 @@ def test_order_to_review_through_the_api(world: World) -> None:
     c, buyer, seller = world.client, world.as_("buyer"), world.as_("merchant_a")
     r = c.post(
         f"{API}/orders",
-        json={"sku_id": world.a.sku_id, "quantity": 2, "channel": "shelf_mall"},
+        json={"sku_id": world.a.sku_id, "quantity": 2},
         headers={**buyer, "Idempotency-Key": "trip"},
     )
     order = r.json()
     replay = c.post(
         f"{API}/orders",
-        json={"sku_id": world.a.sku_id, "quantity": 2, "channel": "shelf_mall"},
+        json={"sku_id": world.a.sku_id, "quantity": 2},
         headers={**buyer, "Idempotency-Key": "trip"},
     )
     assert replay.status_code == 201 and replay.json()["id"] == order["id"]
@@ -86,7 +86,7 @@ def test_illegal_transitions_are_409_with_a_stable_code(world: World) -> None:
     c, buyer = world.client, world.as_("buyer")
     order = c.post(
         f"{API}/orders",
-        json={"sku_id": world.a.sku_id, "channel": "shelf_card"},
+        json={"sku_id": world.a.sku_id},
         headers={**buyer, "Idempotency-Key": "x"},
     ).json()
 
@@ -100,7 +100,7 @@ def test_illegal_transitions_are_409_with_a_stable_code(world: World) -> None:
 def test_out_of_stock_is_409_and_stock_is_untouched(world: World) -> None:
     r = world.client.post(
         f"{API}/orders",
-        json={"sku_id": world.a.sku_id, "quantity": 11, "channel": "shelf_mall"},
+        json={"sku_id": world.a.sku_id, "quantity": 11},
         headers={**world.as_("buyer"), "Idempotency-Key": "big"},
     )
     assert r.status_code == 409
@@ -112,13 +112,16 @@ def test_out_of_stock_is_409_and_stock_is_untouched(world: World) -> None:
 def test_bad_input_is_422_with_field_errors(world: World) -> None:
     r = world.client.post(
         f"{API}/orders",
-        json={"sku_id": -1, "channel": "teleport"},
+        json={"sku_id": -1, "attribution_token": ""},
         headers={**world.as_("buyer"), "Idempotency-Key": "k"},
     )
     assert r.status_code == 422
     body = r.json()["error"]
     assert body["code"] == "invalid_input"
-    assert {tuple(e["loc"])[-1] for e in body["details"]["errors"]} >= {"sku_id", "channel"}
+    assert {tuple(e["loc"])[-1] for e in body["details"]["errors"]} >= {
+        "sku_id",
+        "attribution_token",
+    }
     assert (
         world.client.get(
             f"{API}/orders/99999999999999999999", headers=world.as_("buyer")

@@ -131,9 +131,7 @@ def _cases() -> list[Any]:
             "buyer",
             "POST",
             lambda w: "/api/v1/orders",
-            _json(
-                lambda w: {"sku_id": w.a.sku_id, "quantity": HUGE_INT, "channel": "shelf_search"}
-            ),
+            _json(lambda w: {"sku_id": w.a.sku_id, "quantity": HUGE_INT}),
         ),
     )
     add(
@@ -177,7 +175,6 @@ def _cases() -> list[Any]:
                     lambda w, q=quantity: {
                         "sku_id": w.a.sku_id,
                         "quantity": q,
-                        "channel": "shelf_search",
                     }
                 ),
             ),
@@ -189,10 +186,7 @@ def _cases() -> list[Any]:
             "buyer",
             "POST",
             lambda w: "/api/v1/orders",
-            lambda w: (
-                f'{{"sku_id": {w.a.sku_id}, "quantity": 1, "quantity": 5,'
-                ' "channel": "shelf_search"}'
-            ).encode(),
+            lambda w: (f'{{"sku_id": {w.a.sku_id}, "quantity": 1, "quantity": 5}}').encode(),
         ),
     )
     for who in ("merchant_a", None):

@@ -30,7 +30,7 @@ def _order(world: World, who: str, key: str, *, paid: bool = False) -> dict[str,
     headers = {**world.as_(who), "Idempotency-Key": key}
     r = world.client.post(
         f"{API}/orders",
-        json={"sku_id": world.a.sku_id, "quantity": 1, "channel": "shelf_search"},
+        json={"sku_id": world.a.sku_id, "quantity": 1},
         headers=headers,
     )
     assert r.status_code == 201, r.text
@@ -295,7 +295,7 @@ def test_ordering_a_drafts_sku_answers_as_a_missing_sku(world: World) -> None:
     def order(sku_id: int) -> Any:
         return world.client.post(
             f"{API}/orders",
-            json={"sku_id": sku_id, "quantity": 1, "channel": "shelf_search"},
+            json={"sku_id": sku_id, "quantity": 1},
             headers={**world.as_("buyer"), "Idempotency-Key": f"draft-{sku_id}"},
         )
 

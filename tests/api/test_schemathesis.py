@@ -72,8 +72,8 @@ NOT_APPLICABLE: dict[tuple[str, str], dict[str, str]] = {
         "positive_data_acceptance": "`at` lies between 2000-01-01 and 2100-01-01 UTC, a range"
         " JSON Schema cannot state for a date-time string (refused as time_out_of_range)",
     },
-    ("POST", "/api/v1/orders"): {
-        "positive_data_acceptance": "creator_id is given for distribution orders and only for them",
+    ("POST", "/api/v1/attribution-tokens"): {
+        "positive_data_acceptance": "exactly one of live_session_id, short_video_id, shop_id",
     },
 }
 
@@ -117,7 +117,7 @@ def with_links(raw: dict[str, Any]) -> dict[str, Any]:
         if source == "/api/v1/products/{product_id}/skus":
             links["order_this_sku"] = {
                 "operationId": paths["/api/v1/orders"]["post"]["operationId"],
-                "requestBody": {"sku_id": "$response.body#/id", "channel": "shelf_search"},
+                "requestBody": {"sku_id": "$response.body#/id"},
             }
         if links:
             post["responses"]["201"]["links"] = links

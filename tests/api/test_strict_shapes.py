@@ -28,7 +28,7 @@ def _skus(world: World) -> list[dict[str, Any]]:
 
 
 def _order_body(**fields: Any) -> dict[str, Any]:
-    return {"sku_id": 0, "quantity": 1, "channel": "shelf_search", **fields}
+    return {"sku_id": 0, "quantity": 1, **fields}
 
 
 def _place(world: World, body: dict[str, Any] | str, key: str) -> Any:
@@ -49,8 +49,8 @@ def _place(world: World, body: dict[str, Any] | str, key: str) -> Any:
         {"quantity": 1.0},
         {"quantity": True},
         {"sku_id": "SKU"},  # replaced below by the sku id as a string
-        {"creator_id": "1"},
-        {"content_id": 1.0},
+        {"buyer_id": "1"},
+        {"buyer_id": 1.0},
     ],
 )
 def test_an_order_with_a_number_that_is_not_a_json_integer_is_refused(
@@ -199,9 +199,7 @@ def test_ids_in_paths_and_counts_in_queries_are_still_read_from_text(world: Worl
 
 def test_an_order_that_repeats_a_key_is_refused_and_nothing_is_ordered(world: World) -> None:
     orders, skus = _orders(world), _skus(world)
-    body = (
-        f'{{"sku_id": {world.a.sku_id}, "quantity": 1, "channel": "shelf_search", "quantity": 10}}'
-    )
+    body = f'{{"sku_id": {world.a.sku_id}, "quantity": 1, "quantity": 10}}'
 
     r = _place(world, body, "dup-1")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -29,6 +30,7 @@ from trustflow.api.routers import (
 from trustflow.api.strict_json import StrictJsonBodies
 from trustflow.config import Settings, get_settings
 from trustflow.db import default_engine, session_factory
+from trustflow.orders.attribution import TokenSigner
 from trustflow.traffic.serving.server import FeedServer
 from trustflow.web import pages
 
@@ -69,9 +71,16 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         redoc_url=None,
     )
     app.state.session_factory = session_factory(engine or default_engine())
+    #: signs the attribution tokens feed items, rooms and shop pages hand out
+    app.state.token_signer = TokenSigner(
+        settings.secret_bytes(), lifetime=timedelta(minutes=settings.attribution_token_minutes)
+    )
     # one per worker; it reads the store only when refreshed, so building it reads nothing
     app.state.feed_server = FeedServer(
-        app.state.session_factory, flush_seconds=settings.traffic_flush_seconds, freeze_gc=True
+        app.state.session_factory,
+        flush_seconds=settings.traffic_flush_seconds,
+        freeze_gc=True,
+        signer=app.state.token_signer,
     )
     install_error_handlers(app)
     app.add_middleware(StrictJsonBodies)  # a JSON body that repeats a key: 422, before routing

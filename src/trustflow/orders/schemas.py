@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
+from trustflow.orders.attribution import MAX_TOKEN_LENGTH
 from trustflow.orders.models import ContentKind, OrderStatus
 from trustflow.orders.rules import MAX_QUANTITY
 from trustflow.schemas_base import Shape
@@ -15,16 +16,39 @@ from trustflow.vocabulary import Channel, Surface
 class OrderIn(Shape):
     """What a buyer asks for. No money: the price is the SKU's, and discounts are money the
     merchant or the platform gives, so they never come from the request (a body that names
-    one is refused as an unknown field)."""
+    one is refused as an unknown field). Nor who sold it: that comes from the attribution
+    token the feed, a room or a shop page handed the buyer (without a valid one, the order
+    is a product-card sale with no creator)."""
 
     sku_id: Id
     quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
-    channel: Channel
-    creator_id: Id | None = None
-    content_kind: ContentKind | None = None
-    content_id: Id | None = None
-    surface: Surface | None = None
+    attribution_token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)] | None = (
+        None
+    )
     buyer_id: Id | None = Field(default=None, description="Operators only: the buyer to order for.")
+
+
+class AttributionIn(Shape):
+    """Where the buyer is: exactly one of a live room, a short video or a shop page."""
+
+    live_session_id: Id | None = None
+    short_video_id: Id | None = None
+    shop_id: Id | None = None
+    buyer_id: Id | None = Field(
+        default=None, description="Operators only (front ends): the buyer the token is for."
+    )
+
+
+class AttributionOut(Shape):
+    """A token for the buyer's next orders from here, and what it vouches for."""
+
+    attribution_token: str
+    channel: Channel
+    creator_id: int | None
+    content_kind: ContentKind | None
+    content_id: int | None
+    shop_id: int | None
+    expires_at: datetime
 
 
 class OrderOut(Shape):

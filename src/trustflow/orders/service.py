@@ -34,12 +34,14 @@ from trustflow.errors import (
     OutOfStock,
 )
 from trustflow.orders import rules
+from trustflow.orders.attribution import UNATTRIBUTED_CHANNEL, Attribution
 from trustflow.orders.models import ContentKind, Order, OrderEvent, OrderStatus, Payment
 from trustflow.vocabulary import Channel, Surface
 
 __all__ = [
     "MAX_KEY_LENGTH",
     "OrderRequest",
+    "attributed_request",
     "cancel_order",
     "confirm_receipt",
     "deliver_order",
@@ -85,6 +87,44 @@ class OrderRequest:
             self.platform_discount_fen,
         )
         return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def attributed_request(
+    session: Session,
+    *,
+    buyer_id: int,
+    sku_id: int,
+    quantity: int,
+    idempotency_key: str,
+    attribution: Attribution | None,
+) -> OrderRequest:
+    """The request a buyer's order becomes: attributed as ``attribution`` (a verified token)
+    says if it vouches for this SKU's goods, else a product-card sale with no creator."""
+    if attribution is not None:
+        goods = session.execute(
+            select(Product.shop_id, Product.id)
+            .join(Sku, Sku.product_id == Product.id)
+            .where(Sku.id == sku_id)
+        ).first()
+        if goods is not None and attribution.covers(shop_id=goods[0], product_id=goods[1]):
+            return OrderRequest(
+                buyer_id=buyer_id,
+                sku_id=sku_id,
+                quantity=quantity,
+                channel=attribution.channel,
+                idempotency_key=idempotency_key,
+                creator_id=attribution.creator_id,
+                content_kind=attribution.content_kind,
+                content_id=attribution.content_id,
+                surface=attribution.surface,
+            )
+    return OrderRequest(
+        buyer_id=buyer_id,
+        sku_id=sku_id,
+        quantity=quantity,
+        channel=UNATTRIBUTED_CHANNEL,
+        idempotency_key=idempotency_key,
+    )
 
 
 def _validate(request: OrderRequest) -> None:

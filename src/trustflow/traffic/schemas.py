@@ -56,6 +56,9 @@ class FeedItemOut(Shape):
     score: float
     #: a reward impression (Chuanliu) counted against the owner's promise
     reward: bool
+    #: hand it back with an order of this item (``POST /orders``): it vouches, for this buyer
+    #: and until it expires, for the channel, surface, host and content the item was shown as
+    attribution_token: str | None
 
 
 class FeedOut(Shape):

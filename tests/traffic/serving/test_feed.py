@@ -27,6 +27,7 @@ from trustflow.catalog import service as catalog_service
 from trustflow.content import service as content_service
 from trustflow.content.models import LiveSession
 from trustflow.errors import Conflict
+from trustflow.orders.attribution import TokenSigner
 from trustflow.traffic.models import Impression
 from trustflow.traffic.plan import service as tp
 from trustflow.traffic.plan.models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
@@ -555,8 +556,9 @@ def test_the_feeds_json_is_the_served_feed_in_feed_outs_shape_best_score_first(
 ) -> None:
     m = _market(session)
     _plan(session, m, promised_shop0=1)  # one reward impression owed: both flags appear
-    as_json = FeedServer(factory, flush_seconds=60.0, refresh_seconds=60.0, seed=4)
-    as_feed = FeedServer(factory, flush_seconds=60.0, refresh_seconds=60.0, seed=4)
+    signer = TokenSigner(b"k" * 32, lifetime=timedelta(hours=1))
+    as_json = FeedServer(factory, flush_seconds=60.0, refresh_seconds=60.0, seed=4, signer=signer)
+    as_feed = FeedServer(factory, flush_seconds=60.0, refresh_seconds=60.0, seed=4, signer=signer)
     at = datetime(2026, 3, 2, 13, 30, tzinfo=UTC)
     requests = [(Surface.DISCOVER, 10), (Surface.MALL, 2), (Surface.FOLLOW, 5)] * 2
     rewards = []
@@ -571,6 +573,7 @@ def test_the_feeds_json_is_the_served_feed_in_feed_outs_shape_best_score_first(
         assert json.loads(body) == out.model_dump(mode="json")  # exactly FeedOut's fields
         assert out.model_dump() == FeedOut.model_validate(feed).model_dump()
         assert out.items, surface
+        assert all(i.attribution_token for i in out.items)
         scores = [i.score for i in out.items]
         assert scores == sorted(scores, reverse=True)
         rewards += [i.reward for i in out.items]
@@ -606,3 +609,46 @@ def test_a_refresh_keeps_the_rooms_it_has_until_the_live_rooms_change(
     content_service.start_live(session, live_id=later.id)
     session.commit()
     assert shown() == {m.live["shop0"], later.id}
+
+
+def test_a_feed_items_token_attributes_an_order_to_what_the_item_showed(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    _plan(session, m)
+    buyer, other = _key(session, Role.BUYER, m.buyers[1]), _key(session, Role.BUYER, m.buyers[2])
+    app = create_app(engine)
+    app.state.feed_server = FeedServer(
+        factory, refresh_seconds=0.0, seed=1, signer=app.state.token_signer
+    )
+    sku_of = dict(zip(m.products, m.skus, strict=True))
+    with TestClient(app) as client:
+        feed = f"/api/v1/feed?user_id={m.buyers[1]}"
+        rooms = client.get(f"{feed}&surface=discover&n=10", headers=buyer).json()["items"]
+        card = client.get(f"{feed}&surface=mall&n=1", headers=buyer).json()["items"][0]
+        room = next(i for i in rooms if i["candidate_kind"] == "shop_room")
+
+        def order(sku: int, token: str, key: str, who: dict[str, str]) -> dict[str, Any]:
+            placed = client.post(
+                "/api/v1/orders",
+                json={"sku_id": sku, "attribution_token": token},
+                headers={**who, "Idempotency-Key": key},
+            )
+            assert placed.status_code == 201, placed.text
+            return dict(placed.json())
+
+        in_room = order(m.skus[0], room["attribution_token"], "room", buyer)
+        from_card = order(sku_of[card["item_id"]], card["attribution_token"], "card", buyer)
+        not_theirs = order(m.skus[0], room["attribution_token"], "stolen", other)
+
+    assert (in_room["channel"], in_room["surface"], in_room["content_id"]) == (
+        "self_broadcast",
+        "discover",
+        m.live["shop0"],
+    )
+    assert (from_card["channel"], from_card["surface"]) == ("shelf_mall", "mall")
+    assert (not_theirs["channel"], not_theirs["surface"], not_theirs["content_id"]) == (
+        "shelf_card",
+        None,
+        None,
+    )

@@ -5,19 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter, Header, Request, status
 from sqlalchemy.orm import Session
 
 from trustflow.accounts import access
-from trustflow.accounts.models import Role
+from trustflow.accounts.models import Buyer, Role
 from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
+from trustflow.db import get_or_raise, utcnow
 from trustflow.orders import access as orders_access
 from trustflow.orders import service as orders_service
+from trustflow.orders.attribution import TokenSigner, source_attribution
 from trustflow.orders.models import Order, OrderEvent, OrderStatus
-from trustflow.orders.schemas import OrderEventOut, OrderIn, OrderOut
+from trustflow.orders.schemas import (
+    AttributionIn,
+    AttributionOut,
+    OrderEventOut,
+    OrderIn,
+    OrderOut,
+)
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 from trustflow.types import IdempotencyKey
@@ -36,23 +44,66 @@ IdempotencyHeader = Annotated[
 
 @router.post("/orders", response_model=OrderOut, status_code=status.HTTP_201_CREATED)
 def place_order(
-    body: OrderIn, idempotency_key: IdempotencyHeader, session: SessionDep, principal: PrincipalDep
+    body: OrderIn,
+    idempotency_key: IdempotencyHeader,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> Order:
+    """Order a SKU. Who sold it comes from ``attribution_token`` (handed out with feed items
+    and by ``POST /attribution-tokens``) if it is genuine, unexpired, the buyer's and for
+    these goods; otherwise the order is a product-card sale with no creator."""
     buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
-    request = orders_service.OrderRequest(
+    signer: TokenSigner = request.app.state.token_signer
+    attribution = (
+        None
+        if body.attribution_token is None
+        else signer.verify(body.attribution_token, buyer_id=buyer_id, at=utcnow())
+    )
+    order_request = orders_service.attributed_request(
+        session,
         buyer_id=buyer_id,
         sku_id=body.sku_id,
         quantity=body.quantity,
-        channel=body.channel,
         idempotency_key=idempotency_key,
-        creator_id=body.creator_id,
-        content_kind=body.content_kind,
-        content_id=body.content_id,
-        surface=body.surface,
+        attribution=attribution,
     )
-    order = orders_service.place_order(session, request, actor=principal.actor)
+    order = orders_service.place_order(session, order_request, actor=principal.actor)
     session.commit()
     return order
+
+
+@router.post(
+    "/attribution-tokens", response_model=AttributionOut, status_code=status.HTTP_201_CREATED
+)
+def issue_attribution_token(
+    body: AttributionIn, request: Request, session: SessionDep, principal: PrincipalDep
+) -> AttributionOut:
+    """A buyer opened a live room, a short video or a shop page: the token its orders from
+    there hand back. Channel, creator and content are what the store knows of the source
+    (a room must be live), bound to this buyer, valid for ``attribution_token_minutes``."""
+    buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
+    get_or_raise(session, Buyer, buyer_id, "buyer")
+    signer: TokenSigner = request.app.state.token_signer
+    at = utcnow()
+    found = source_attribution(
+        session,
+        buyer_id=buyer_id,
+        at=at,
+        expires_at=signer.expiry(at),
+        live_session_id=body.live_session_id,
+        short_video_id=body.short_video_id,
+        shop_id=body.shop_id,
+    )
+    return AttributionOut(
+        attribution_token=signer.issue(found),
+        channel=found.channel,
+        creator_id=found.creator_id,
+        content_kind=found.content_kind,
+        content_id=found.content_id,
+        shop_id=found.shop_id,
+        expires_at=found.expires_at,
+    )
 
 
 @router.get("/orders", response_model=PageOut[OrderOut])

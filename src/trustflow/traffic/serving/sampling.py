@@ -79,6 +79,8 @@ class Pool:
     idx_list: list[int] = field(default_factory=list)
     item_list: list[int] = field(default_factory=list)
     fragments: list[bytes] = field(default_factory=list)
+    #: what each item's attribution token vouches for (``PlanSnapshot.item_vouches``)
+    vouches: list[bytes] = field(default_factory=list)
     #: positions whose candidate has a reward promise (their reward flag is looked up)
     promised: frozenset[int] = frozenset()
     #: rooms: the live rooms as read (session id, shop, creator), and each item's host key
@@ -118,6 +120,7 @@ def pool_items(
         host = None
         position = np.zeros(0, dtype=np.int64)
         fragments = snap.item_fragments(idx, item_ids, shelf=True)
+        vouches = snap.item_vouches(idx, item_ids, shelf=True)
     else:
         assert live is not None, "a pool of rooms is built from the live rooms"
         if (
@@ -136,6 +139,7 @@ def pool_items(
         position = np.full(len(snap.kind), -1, dtype=np.int64)
         position[idx] = np.arange(len(idx))
         fragments = snap.item_fragments(idx, item_ids, shelf=False)
+        vouches = snap.item_vouches(idx, item_ids, shelf=False)
     return Pool(
         snap.plan_id,
         0.0,  # drawn by redrawn
@@ -146,6 +150,7 @@ def pool_items(
         idx_list=idx.tolist(),
         item_list=item_ids.tolist(),
         fragments=fragments,
+        vouches=vouches,
         promised=frozenset(np.flatnonzero(snap.promised[idx] > 0).tolist()),
         live=live,
         host=host,

@@ -47,6 +47,7 @@ from trustflow.bulk import IntArray, int_rows
 from trustflow.content.models import LiveSession, LiveStatus
 from trustflow.db import utcnow
 from trustflow.errors import InvalidInput, NotFound
+from trustflow.orders.attribution import SHELF_CHANNEL, TokenSigner, channel_field, token_head
 from trustflow.traffic.plan.models import CandidateKind, PlanStatus, TrafficPlan
 from trustflow.traffic.plan.service import KINDS, SURFACES
 from trustflow.traffic.serving.audience import followed_rooms, read_follows, read_hosts_followed
@@ -91,7 +92,8 @@ FOLLOW_REFRESH_SECONDS = 10.0
 #: whole (:data:`.audience.FOLLOW_PAIRS`): the longest held go first
 FOLLOW_LISTS_HELD = 4_096
 #: how an item's JSON fragment ends, by its reward flag
-_TRUE, _FALSE = b"true}", b"false}"
+_TRUE, _FALSE = b"true", b"false"
+_TOKEN, _NO_TOKEN = b',"attribution_token":"', b',"attribution_token":null}'
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -111,6 +113,8 @@ class FeedItem:
     shop_id: int | None
     score: float
     reward: bool
+    #: the signed token an order of this item hands back (None: the server signs none)
+    attribution_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,11 @@ class FeedServer:
         refresh_seconds: float = 1.0,
         seed: int | None = None,
         freeze_gc: bool = False,
+        signer: TokenSigner | None = None,
     ) -> None:
         self.factory = factory
+        #: signs each item's attribution token (None: items carry none)
+        self.signer = signer
         #: after loading a plan, move everything alive into the collector's permanent
         #: generation (``gc.freeze``): a full collection of a warm server's ~200,000 objects
         #: otherwise stalls every request in the process for ~0.1 s (more under load). For
@@ -376,6 +383,7 @@ class FeedServer:
         snap, pool, segment, hour, picked, reward = self._select(user_id, surface, n, at)
         item_kind = ItemKind.PRODUCT_CARD if surface in SHELF_SURFACES else ItemKind.LIVE_SESSION
         chosen = pool.idx[picked]
+        tokens = self._tokens(pool, user_id, surface, picked, at)
         items = [
             FeedItem(
                 item_kind=item_kind,
@@ -385,14 +393,16 @@ class FeedServer:
                 shop_id=shop or None,
                 score=score,
                 reward=owed,
+                attribution_token=None if token is None else token.decode(),
             )
-            for item_id, kind, entity, shop, score, owed in zip(
+            for item_id, kind, entity, shop, score, owed, token in zip(
                 pool.item_ids[picked].tolist(),
                 snap.kind[chosen].tolist(),
                 snap.entity_id[chosen].tolist(),
                 snap.shop_id[chosen].tolist(),
                 snap.score[chosen].tolist(),
                 reward,
+                tokens,
                 strict=True,
             )
         ]
@@ -406,8 +416,14 @@ class FeedServer:
         with the pool, so a request only joins it with the reward flags."""
         snap, pool, segment, hour, picked, reward = self._select(user_id, surface, n, at)
         fragments = pool.fragments
+        tokens = self._tokens(pool, user_id, surface, picked, at)
         items = b",".join(
-            [fragments[p] + (_TRUE if r else _FALSE) for p, r in zip(picked, reward, strict=True)]
+            [
+                fragments[p]
+                + (_TRUE if r else _FALSE)
+                + (_NO_TOKEN if t is None else _TOKEN + t + b'"}')
+                for p, r, t in zip(picked, reward, tokens, strict=True)
+            ]
         )
         code = SURFACES.index(surface)
         return b"".join(
@@ -421,6 +437,20 @@ class FeedServer:
                 b"]}",
             )
         )
+
+    def _tokens(
+        self, pool: Pool, user_id: int, surface: Surface, picked: list[int], at: datetime | None
+    ) -> list[bytes | None]:
+        """Each picked item's attribution token, for this buyer on this surface: what the
+        item vouches for, signed, expiring ``signer.lifetime`` from now."""
+        signer = self.signer
+        if signer is None:
+            return [None] * len(picked)
+        head = token_head(user_id, surface, signer.expiry(at or utcnow()))
+        if surface in SHELF_CHANNEL:
+            head += channel_field(SHELF_CHANNEL[surface])
+        vouches, sign = pool.vouches, signer.sign_token
+        return [sign(head + vouches[p]) for p in picked]
 
     def _select(
         self, user_id: int, surface: Surface, n: int, at: datetime | None

@@ -19,10 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustflow.bulk import IntArray, sorted_lookup
+from trustflow.orders.attribution import channel_field, rest_fields
+from trustflow.orders.models import ContentKind
 from trustflow.traffic.plan.models import CandidateKind, PlanCandidate, PlanNode, TrafficPlan
 from trustflow.traffic.plan.service import HOURS, KINDS, SURFACES
 from trustflow.traffic.serving.audience import host_key, precise_audience
-from trustflow.vocabulary import SHELF_SURFACES, ItemKind
+from trustflow.vocabulary import SHELF_SURFACES, Channel, ItemKind
 
 __all__ = [
     "ITEM_KINDS",
@@ -111,6 +113,33 @@ class PlanSnapshot:
                 self.entity_id[idx].tolist(),
                 self.shop_id[idx].tolist(),
                 self.score[idx].tolist(),
+                strict=True,
+            )
+        ]
+
+    def item_vouches(self, idx: IntArray, item_ids: IntArray, *, shelf: bool) -> list[bytes]:
+        """What each item's attribution token vouches for (:mod:`trustflow.orders.attribution`):
+        a room's channel, host and live session; a card's product and shop (its channel is
+        the surface's, added per request)."""
+        if shelf:
+            return [
+                rest_fields(shop_id=shop or None, product_id=product)
+                for product, shop in zip(item_ids.tolist(), self.shop_id[idx].tolist(), strict=True)
+            ]
+        self_broadcast, distribution = (
+            channel_field(Channel.SELF_BROADCAST),
+            channel_field(Channel.DISTRIBUTION),
+        )
+        return [
+            self_broadcast
+            + rest_fields(content_kind=ContentKind.LIVE_SESSION, content_id=item, shop_id=host)
+            if kind == _SHOP_ROOM
+            else distribution
+            + rest_fields(content_kind=ContentKind.LIVE_SESSION, content_id=item, creator_id=host)
+            for item, kind, host in zip(
+                item_ids.tolist(),
+                self.kind[idx].tolist(),
+                self.entity_id[idx].tolist(),
                 strict=True,
             )
         ]
