@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     SHOP_NAME_CONFUSABLE = "shop_name_confusable"
     DUPLICATE_JSON_KEY = "duplicate_json_key"
     PRODUCT_NOT_IN_SHOP = "product_not_in_shop"
+    EVENT_OUT_OF_ORDER = "event_out_of_order"
     INTERNAL = "internal_error"
 
 

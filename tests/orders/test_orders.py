@@ -2,14 +2,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests import factories
+from trustflow.aftersales import bulk as aftersales_bulk
+from trustflow.aftersales import service as aftersales_service
 from trustflow.catalog import service as catalog_service
 from trustflow.distribution import service as distribution_service
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, OutOfStock
+from trustflow.orders import bulk as order_bulk
 from trustflow.orders import service as orders_service
 from trustflow.orders.models import Order, OrderStatus
 from trustflow.orders.service import OrderRequest
@@ -223,3 +227,63 @@ def test_unlisted_products_cannot_be_ordered(session: Session, market) -> None:
     with pytest.raises(Conflict) as err:
         orders_service.place_order(session, _request(seller, buyer, "x"), at=T0)
     assert err.value.code is ErrorCode.NOT_LISTED
+
+
+def test_an_event_earlier_than_the_orders_last_is_refused_and_changes_nothing(
+    session: Session, market: tuple[factories.Seller, int]
+) -> None:
+    seller, buyer = market
+    order = factories.paid_order(session, buyer_id=buyer, sku_id=seller.sku_id, key="o", at=T0)
+    orders_service.ship_order(session, order_id=order.id, at=T0 + timedelta(hours=5))
+    session.commit()
+
+    with pytest.raises(Conflict) as refused:
+        orders_service.deliver_order(session, order_id=order.id, at=T0 + timedelta(hours=4))
+
+    assert refused.value.code is ErrorCode.EVENT_OUT_OF_ORDER
+    session.rollback()
+    stored = orders_service.get_order(session, order.id)
+    assert (stored.status, stored.delivered_at) == (OrderStatus.SHIPPED, None)
+    # the same moment as the last event is in order
+    orders_service.deliver_order(session, order_id=order.id, at=T0 + timedelta(hours=5))
+
+
+def test_the_bulk_path_leaves_an_out_of_order_event_undone_as_one_at_a_time(
+    session: Session, market: tuple[factories.Seller, int]
+) -> None:
+    seller, buyer = market
+    early = factories.paid_order(session, buyer_id=buyer, sku_id=seller.sku_id, key="a", at=T0)
+    late = factories.paid_order(
+        session, buyer_id=buyer, sku_id=seller.sku_id, key="b", at=T0 + timedelta(days=1)
+    )
+
+    shipped = order_bulk.advance_orders(
+        session, [early.id, late.id], "ship", T0 + timedelta(hours=2)
+    )
+
+    assert shipped.tolist() == [early.id]  # the other was paid a day later than this ship
+    session.expire_all()
+    assert orders_service.get_order(session, late.id).status is OrderStatus.PAID
+
+
+def test_a_review_dated_before_delivery_is_refused(
+    session: Session, market: tuple[factories.Seller, int]
+) -> None:
+    seller, buyer = market
+    order = factories.paid_order(session, buyer_id=buyer, sku_id=seller.sku_id, key="r", at=T0)
+    orders_service.ship_order(session, order_id=order.id, at=T0 + timedelta(hours=1))
+    orders_service.deliver_order(session, order_id=order.id, at=T0 + timedelta(days=2))
+
+    with pytest.raises(Conflict) as refused:
+        aftersales_service.submit_review(
+            session, order_id=order.id, stars=1, at=T0 + timedelta(days=1)
+        )
+    bulk_ids = aftersales_bulk.submit_reviews(
+        session,
+        np.array([order.id]),
+        np.array([1]),
+        [T0 + timedelta(days=1)],
+    )
+
+    assert refused.value.code is ErrorCode.EVENT_OUT_OF_ORDER
+    assert bulk_ids.tolist() == [0]

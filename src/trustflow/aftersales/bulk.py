@@ -220,7 +220,8 @@ def submit_reviews(
     at: Sequence[datetime],
     tags: Sequence[Sequence[str]] | None = None,
 ) -> IntArray:
-    """Reviews for delivered orders; refused (0) where the order is not reviewable or reviewed."""
+    """Reviews for delivered orders; refused (0) where the order is not reviewable, is
+    reviewed, or was delivered after the review's time."""
     ids = np.asarray(order_ids, dtype=np.int64)
     stars = np.asarray(stars, dtype=np.int64)
     if ((stars < 1) | (stars > 5)).any():
@@ -237,6 +238,7 @@ def submit_reviews(
             _orders.c.product_id,
             _orders.c.shop_id,
             _orders.c.creator_id,
+            _orders.c.delivered_at,
         ),
         _orders.c.id,
         ids,
@@ -248,6 +250,8 @@ def submit_reviews(
     for i, order_id in enumerate(ids.tolist()):
         order = facts.get(order_id)
         if order is None or order_id in done or order[1] not in order_rules.REVIEWABLE_FROM:
+            continue
+        if order[6] is not None and at[i] < order[6]:  # before delivery, as one at a time
             continue
         done.add(order_id)
         rows.append(

@@ -263,6 +263,13 @@ def submit_review(
         raise InvalidInput(f"at most {MAX_TAGS} tags")
     if session.scalar(select(Review.id).where(Review.order_id == order_id)) is not None:
         raise Conflict(f"order {order_id} is already reviewed", code=ErrorCode.DUPLICATE)
+    at = at or utcnow()
+    if order.delivered_at is not None and at < order.delivered_at:
+        raise Conflict(
+            f"order {order_id} was delivered at {order.delivered_at.isoformat()}: a review"
+            " cannot come before it",
+            code=ErrorCode.EVENT_OUT_OF_ORDER,
+        )
     review = Review(
         order_id=order_id,
         buyer_id=order.buyer_id,
@@ -272,7 +279,7 @@ def submit_review(
         stars=stars,
         text=text,
         tags=list(dict.fromkeys(tags)),
-        created_at=at or utcnow(),
+        created_at=at,
     )
     session.add(review)
     session.flush()

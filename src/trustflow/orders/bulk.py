@@ -382,8 +382,9 @@ def advance_orders(
 ) -> IntArray:
     """Apply one named action to many orders; returns the ids it applied to.
 
-    Orders whose state does not allow the action are left untouched (and not returned), exactly
-    as the one-at-a-time action would refuse them. ``at`` is one time or one per order.
+    Orders whose state does not allow the action, or whose last event is later than the
+    action's time, are left untouched (and not returned), exactly as the one-at-a-time action
+    would refuse them. ``at`` is one time or one per order.
     """
     if action not in rules.TRANSITIONS.moves:
         raise InvalidInput(f"unknown order action {action!r}")
@@ -400,12 +401,18 @@ def advance_orders(
             _orders.c.sku_id,
             _orders.c.quantity,
             _orders.c.paid_amount_fen,
+            *(_orders.c[s] for s in rules.STAMPS),
         ),
         _orders.c.id,
         ids,
         for_update=True,
     )
-    chosen = [i for i, o in enumerate(ids.tolist()) if o in facts and facts[o][1] in sources]
+    # as one at a time: the state must allow the action, and it may not precede the last event
+    chosen = [
+        i
+        for i, o in enumerate(ids.tolist())
+        if o in facts and facts[o][1] in sources and when[i] >= rules.last_event_at(*facts[o][5:])
+    ]
     # A batch may name an order twice: the first mention acts, a repeat would be illegal.
     unique: dict[int, int] = {}
     for i in chosen:

@@ -7,7 +7,7 @@ offer never rewrites what either party was promised.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from trustflow.orders.models import OrderStatus
@@ -18,10 +18,12 @@ __all__ = [
     "MAX_QUANTITY",
     "REVIEWABLE_FROM",
     "SHIP_PROMISE",
+    "STAMPS",
     "TIMESTAMP_FIELD",
     "TRANSITIONS",
     "commission_base_fen",
     "commission_fen",
+    "last_event_at",
 ]
 
 S = OrderStatus
@@ -48,6 +50,18 @@ TIMESTAMP_FIELD: dict[str, str] = {
     "deliver": "delivered_at",
     "confirm_receipt": "received_at",
 }
+
+#: Every time an order records: its placement and each action's stamp.
+STAMPS = ("created_at", *TIMESTAMP_FIELD.values())
+
+
+def last_event_at(*stamps: datetime | None) -> datetime:
+    """When the order's last recorded event happened (of its :data:`STAMPS`). An action
+    earlier than this is refused (``EVENT_OUT_OF_ORDER``): an order's history runs forward,
+    so a parcel is never delivered before it was shipped, nor a receipt confirmed before
+    delivery, whatever the caller's clock says."""
+    return max(s for s in stamps if s is not None)
+
 
 #: A paid order must be handed to the carrier within this promise (发货时效).
 SHIP_PROMISE = timedelta(hours=48)

@@ -397,6 +397,14 @@ def get_order(session: Session, order_id: int, *, for_update: bool = False) -> O
 
 def _transition(session: Session, order: Order, action: str, *, at: datetime, actor: str) -> Order:
     rules.TRANSITIONS.require(action, order.status)
+    last = rules.last_event_at(*(getattr(order, s) for s in rules.STAMPS))
+    if at < last:
+        raise Conflict(
+            f"order {order.id}: {action} at {at.isoformat()} is earlier than its last event"
+            f" ({last.isoformat()})",
+            code=ErrorCode.EVENT_OUT_OF_ORDER,
+            order_id=order.id,
+        )
     target = rules.TRANSITIONS.target(action)
     event = OrderEvent(
         order_id=order.id,
