@@ -13,7 +13,14 @@ from trustflow.catalog import service as catalog_service
 from trustflow.errors import ErrorCode
 from trustflow.orders import bulk
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Order, OrderEvent, OrderStatus, Payment
+from trustflow.orders.models import (
+    CancelParty,
+    CancelReason,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Payment,
+)
 from trustflow.vocabulary import Channel
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -132,17 +139,31 @@ def test_bulk_transitions_follow_the_state_machine(session: Session) -> None:
 
     paid = bulk.advance_orders(session, placed[:2], "pay", T0)
     shipped = bulk.advance_orders(session, placed, "ship", T0 + timedelta(hours=5))
-    cancelled = bulk.advance_orders(session, placed, "cancel", T0 + timedelta(hours=6))
+    # the second order's parcel is intercepted; the third was never paid
+    cancelled = bulk.advance_orders(
+        session,
+        placed[1:],
+        "cancel",
+        T0 + timedelta(hours=6),
+        reason=CancelReason.ADDRESS_UNREACHABLE,
+    )
     session.commit()
 
     assert sorted(paid.tolist()) == sorted(placed[:2].tolist())
     assert sorted(shipped.tolist()) == sorted(placed[:2].tolist())  # the unpaid one cannot ship
-    assert cancelled.tolist() == [placed[2]]
-    statuses = [orders_service.get_order(session, int(o)).status for o in placed]
-    assert statuses == [OrderStatus.SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED]
+    assert cancelled.tolist() == placed[1:].tolist()
+    orders = [orders_service.get_order(session, int(o)) for o in placed]
+    assert [o.status for o in orders] == [
+        OrderStatus.SHIPPED,
+        OrderStatus.CANCELLED,
+        OrderStatus.CANCELLED,
+    ]
+    # the paid one's whole payment goes back to the buyer, the unpaid one owed nothing
+    assert [o.cancel_refund_fen for o in orders] == [0, orders[1].paid_amount_fen, 0]
+    assert {o.cancel_party for o in orders[1:]} == {CancelParty.BUYER}
     assert session.scalar(select(func.count()).select_from(Payment)) == 2
     session.expire_all()
-    assert catalog_service.get_sku(session, s.sku_id).stock == 8
+    assert catalog_service.get_sku(session, s.sku_id).stock == 9
 
 
 def test_a_batch_refuses_a_drafts_sku_as_missing_and_a_delisted_one_as_not_on_sale(

@@ -37,7 +37,14 @@ from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.orders import rules
-from trustflow.orders.models import ContentKind, Order, OrderEvent, OrderStatus, Payment
+from trustflow.orders.models import (
+    CancelReason,
+    ContentKind,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Payment,
+)
 from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest, new_order_row
 from trustflow.vocabulary import Channel, Surface
 
@@ -379,8 +386,10 @@ def advance_orders(
     at: datetime | Sequence[datetime],
     *,
     actor: str = "bulk",
+    reason: CancelReason | None = None,
 ) -> IntArray:
-    """Apply one named action to many orders; returns the ids it applied to.
+    """Apply one named action to many orders; returns the ids it applied to (``reason``:
+    why, for ``cancel``).
 
     Orders whose state does not allow the action, or whose last event is later than the
     action's time, are left untouched (and not returned), exactly as the one-at-a-time action
@@ -388,6 +397,8 @@ def advance_orders(
     """
     if action not in rules.TRANSITIONS.moves:
         raise InvalidInput(f"unknown order action {action!r}")
+    if (action == "cancel") != (reason is not None):
+        raise InvalidInput("a cancellation needs its reason, and only a cancellation has one")
     ids = np.asarray(order_ids, dtype=np.int64)
     when = [at] * len(ids) if isinstance(at, datetime) else list(at)
     if len(when) != len(ids):
@@ -427,12 +438,19 @@ def advance_orders(
     )
     done = np.fromiter(unique.keys(), dtype=np.int64, count=len(unique))
     times = [when[i] for i in unique.values()]
-    execute_columns(
-        session,
-        stmt,
-        {"oid": done, "was": [facts[o][1] for o in unique], "at": times},
-        rows=len(done),
-    )
+    columns: dict[str, Any] = {"oid": done, "was": [facts[o][1] for o in unique], "at": times}
+    if (
+        reason is not None
+    ):  # a cancellation, as one at a time: the reason, its party, the paid amount back
+        stmt = stmt.values(
+            cancel_reason=reason,
+            cancel_party=rules.CANCEL_REASONS[reason].party,
+            cancel_refund_fen=bindparam("refund"),
+        )
+        columns["refund"] = [
+            facts[o][4] if facts[o][1] != OrderStatus.PENDING_PAYMENT else 0 for o in unique
+        ]
+    execute_columns(session, stmt, columns, rows=len(done))
     if action == "pay":
         insert_columns(
             session,

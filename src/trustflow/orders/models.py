@@ -35,6 +35,27 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class CancelReason(StrEnum):
+    """Why an order was cancelled (取消原因). Each reason names who is responsible for it
+    (``orders.rules.CANCEL_REASONS``)."""
+
+    BUYER_CHANGED_MIND = "buyer_changed_mind"
+    UNPAID_TIMEOUT = "unpaid_timeout"
+    ADDRESS_UNREACHABLE = "address_unreachable"
+    MERCHANT_CANNOT_FULFIL = "merchant_cannot_fulfil"
+    LOST_IN_TRANSIT = "lost_in_transit"
+    RISK_CONTROL = "risk_control"
+
+
+class CancelParty(StrEnum):
+    """Who a cancellation is put down to."""
+
+    BUYER = "buyer"
+    MERCHANT = "merchant"
+    CARRIER = "carrier"
+    PLATFORM = "platform"
+
+
 class Order(Base):
     """One buyer's order of one SKU. Price, discounts and commission are frozen at placement."""
 
@@ -72,6 +93,10 @@ class Order(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: why, whose doing, and what went back to the buyer (the whole payment once paid)
+    cancel_reason: Mapped[CancelReason | None] = mapped_column(enum_type(CancelReason))
+    cancel_party: Mapped[CancelParty | None] = mapped_column(enum_type(CancelParty))
+    cancel_refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: When the last named action touched the order; the warehouse export's watermark.
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

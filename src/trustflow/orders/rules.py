@@ -7,14 +7,16 @@ offer never rewrites what either party was promised.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from trustflow.orders.models import OrderStatus
+from trustflow.orders.models import CancelParty, CancelReason, OrderStatus
 from trustflow.state_machine import StateMachine, move
 
 __all__ = [
     "AFTER_SALES_OPEN_FROM",
+    "CANCEL_REASONS",
     "MAX_QUANTITY",
     "REVIEWABLE_FROM",
     "SHIP_PROMISE",
@@ -33,7 +35,8 @@ TRANSITIONS: StateMachine[OrderStatus] = StateMachine(
     "order",
     {
         "pay": move({S.PENDING_PAYMENT}, S.PAID),
-        "cancel": move({S.PENDING_PAYMENT, S.PAID}, S.CANCELLED),
+        # before shipping; after it, the parcel is intercepted or returned to the sender
+        "cancel": move({S.PENDING_PAYMENT, S.PAID, S.SHIPPED, S.PICKED_UP}, S.CANCELLED),
         "ship": move({S.PAID}, S.SHIPPED),
         "pick_up": move({S.SHIPPED}, S.PICKED_UP),
         "deliver": move({S.SHIPPED, S.PICKED_UP}, S.DELIVERED),
@@ -61,6 +64,29 @@ def last_event_at(*stamps: datetime | None) -> datetime:
     so a parcel is never delivered before it was shipped, nor a receipt confirmed before
     delivery, whatever the caller's clock says."""
     return max(s for s in stamps if s is not None)
+
+
+@dataclass(frozen=True)
+class CancelRule:
+    #: who the cancellation is put down to
+    party: CancelParty
+    #: who may cancel for this reason: the buyer, the seller (the shop and its logistics
+    #: link), the system (timeouts); operators may give any reason
+    given_by: frozenset[str]
+
+
+#: Every reason to cancel, whose doing it is and who may give it. Whatever the reason, the
+#: order's stock goes back on sale (after shipping: once the parcel is back with the
+#: sender, which the cancellation records) and a paid order's whole payment goes back to the
+#: buyer (``cancel_refund_fen``).
+CANCEL_REASONS: dict[CancelReason, CancelRule] = {
+    CancelReason.BUYER_CHANGED_MIND: CancelRule(CancelParty.BUYER, frozenset({"buyer"})),
+    CancelReason.UNPAID_TIMEOUT: CancelRule(CancelParty.BUYER, frozenset({"system"})),
+    CancelReason.ADDRESS_UNREACHABLE: CancelRule(CancelParty.BUYER, frozenset({"buyer", "seller"})),
+    CancelReason.MERCHANT_CANNOT_FULFIL: CancelRule(CancelParty.MERCHANT, frozenset({"seller"})),
+    CancelReason.LOST_IN_TRANSIT: CancelRule(CancelParty.CARRIER, frozenset({"seller"})),
+    CancelReason.RISK_CONTROL: CancelRule(CancelParty.PLATFORM, frozenset()),
+}
 
 
 #: A paid order must be handed to the carrier within this promise (发货时效).

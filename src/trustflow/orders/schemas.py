@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import Field, StrictInt
 
 from trustflow.orders.attribution import MAX_TOKEN_LENGTH
-from trustflow.orders.models import ContentKind, OrderStatus
+from trustflow.orders.models import CancelParty, CancelReason, ContentKind, OrderStatus
 from trustflow.orders.rules import MAX_QUANTITY
 from trustflow.schemas_base import Shape
 from trustflow.types import Id
@@ -51,6 +51,12 @@ class AttributionOut(Shape):
     expires_at: datetime
 
 
+class CancelIn(Shape):
+    reason: CancelReason | None = Field(
+        default=None, description="Why (it says whose doing it is); default by who cancels."
+    )
+
+
 class OrderOut(Shape):
     id: int
     buyer_id: int
@@ -80,6 +86,9 @@ class OrderOut(Shape):
     delivered_at: datetime | None
     received_at: datetime | None
     cancelled_at: datetime | None
+    cancel_reason: CancelReason | None
+    cancel_party: CancelParty | None
+    cancel_refund_fen: int
 
 
 class OrderEventOut(Shape):

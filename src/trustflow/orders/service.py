@@ -35,7 +35,14 @@ from trustflow.errors import (
 )
 from trustflow.orders import rules
 from trustflow.orders.attribution import UNATTRIBUTED_CHANNEL, Attribution
-from trustflow.orders.models import ContentKind, Order, OrderEvent, OrderStatus, Payment
+from trustflow.orders.models import (
+    CancelReason,
+    ContentKind,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Payment,
+)
 from trustflow.vocabulary import Channel, Surface
 
 __all__ = [
@@ -284,6 +291,9 @@ def new_order_row(
         "created_at": at,
         "updated_at": at,
         "ship_by": at + rules.SHIP_PROMISE,
+        "cancel_reason": None,
+        "cancel_party": None,
+        "cancel_refund_fen": 0,
     }
 
 
@@ -454,11 +464,22 @@ def pay_order(
 
 
 def cancel_order(
-    session: Session, *, order_id: int, at: datetime | None = None, actor: str = "buyer"
+    session: Session,
+    *,
+    order_id: int,
+    reason: CancelReason = CancelReason.BUYER_CHANGED_MIND,
+    at: datetime | None = None,
+    actor: str = "buyer",
 ) -> Order:
-    """Cancel before shipping; the reserved stock goes back on sale."""
+    """Cancel before delivery, for ``reason`` (which says whose doing it is): before shipping,
+    or after it by intercepting the parcel or returning it to the sender. The stock goes back
+    on sale and a paid order's whole payment back to the buyer."""
     order = get_order(session, order_id, for_update=True)
+    was_paid = order.paid_at is not None
     _transition(session, order, "cancel", at=at or utcnow(), actor=actor)
+    order.cancel_reason = reason
+    order.cancel_party = rules.CANCEL_REASONS[reason].party
+    order.cancel_refund_fen = order.paid_amount_fen if was_paid else 0
     session.execute(
         update(Sku)
         .where(Sku.id == order.sku_id)
@@ -507,7 +528,9 @@ def expire_unpaid_orders(
         )
     ).all()
     for order_id in stale:
-        cancel_order(session, order_id=order_id, at=at, actor="system")
+        cancel_order(
+            session, order_id=order_id, reason=CancelReason.UNPAID_TIMEOUT, at=at, actor="system"
+        )
     return len(stale)
 
 

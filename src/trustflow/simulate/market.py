@@ -32,7 +32,7 @@ from trustflow.catalog.models import Sku
 from trustflow.content import bulk as content_bulk
 from trustflow.db import transaction
 from trustflow.orders import bulk as orders_bulk
-from trustflow.orders.models import ContentKind
+from trustflow.orders.models import CancelReason, ContentKind
 from trustflow.simulate import population as population_mod
 from trustflow.simulate.config import SimConfig
 from trustflow.simulate.policies import BaselinePolicy, Candidates, FeedPolicy, Shown
@@ -776,7 +776,12 @@ class Simulation:
     # -- after the sale ---------------------------------------------------------------------
     def _fulfil_and_react(self, session: Session, d: int, t_end: int) -> None:
         q = self.queues
-        for action in ("cancel", "ship", "pick_up"):
+        due, cols = q["cancel"].pop_until(t_end)
+        if len(due):  # the orders left unpaid
+            orders_bulk.advance_orders(
+                session, cols["order"], "cancel", _dt(due), reason=CancelReason.UNPAID_TIMEOUT
+            )
+        for action in ("ship", "pick_up"):
             due, cols = q[action].pop_until(t_end)
             if len(due):
                 orders_bulk.advance_orders(session, cols["order"], action, _dt(due))

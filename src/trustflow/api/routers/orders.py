@@ -15,13 +15,16 @@ from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.db import get_or_raise, utcnow
+from trustflow.errors import Forbidden
 from trustflow.orders import access as orders_access
+from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
 from trustflow.orders.attribution import TokenSigner, source_attribution
-from trustflow.orders.models import Order, OrderEvent, OrderStatus
+from trustflow.orders.models import CancelReason, Order, OrderEvent, OrderStatus
 from trustflow.orders.schemas import (
     AttributionIn,
     AttributionOut,
+    CancelIn,
     OrderEventOut,
     OrderIn,
     OrderOut,
@@ -180,9 +183,32 @@ def _act(
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)
-def cancel_order(order_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Order:
-    """The buyer (or the shop, e.g. when it cannot fulfil) cancels before shipping."""
-    return _act(order_id, session, principal, _seller_or_buyer, orders_service.cancel_order)
+def cancel_order(
+    order_id: IdPath, session: SessionDep, principal: PrincipalDep, body: CancelIn | None = None
+) -> Order:
+    """Cancel before delivery (after shipping, the parcel is intercepted or returned to the
+    sender), for a reason that says whose doing it is. The buyer gives its own reasons
+    (default: changed its mind), the shop its own (default: it cannot fulfil, or the parcel
+    was lost or undeliverable), operators any. The stock goes back on sale and a paid order's
+    whole payment back to the buyer (``cancel_refund_fen``)."""
+    order = orders_service.get_order(session, order_id)
+    _seller_or_buyer(session, principal, order)
+    if principal.is_operator:
+        side = "operator"
+    elif principal.is_(Role.BUYER, order.buyer_id):
+        side = "buyer"
+    else:
+        side = "seller"
+    reason = (body.reason if body is not None else None) or (
+        CancelReason.BUYER_CHANGED_MIND if side == "buyer" else CancelReason.MERCHANT_CANNOT_FULFIL
+    )
+    if side != "operator" and side not in order_rules.CANCEL_REASONS[reason].given_by:
+        raise Forbidden(f"the {side} cannot cancel for the reason {reason.value}")
+    cancelled = orders_service.cancel_order(
+        session, order_id=order_id, reason=reason, actor=principal.actor
+    )
+    session.commit()
+    return cancelled
 
 
 @router.post("/orders/{order_id}/ship", response_model=OrderOut)
