@@ -177,6 +177,9 @@ Statement = Annotated[
     AfterValidator(_no_control_chars),
 ]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,40}$")]
+#: a delivery region's code (a province's or a city's, as the platform numbers them); ``*``
+#: stands for every region a shop names no transit time for
+RegionCode = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9_\-]{1,32})$")]
 Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=40), AfterValidator(_no_control_chars)
 ]

@@ -62,6 +62,8 @@ class Buyer(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
+    #: where the buyer's parcels go (a region code): it sets the promised delivery window
+    region: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

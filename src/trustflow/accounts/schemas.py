@@ -7,7 +7,7 @@ from pydantic import Field, StrictInt
 
 from trustflow.accounts.models import ProviderStatus, Role
 from trustflow.schemas_base import Shape
-from trustflow.types import Id, Name
+from trustflow.types import Id, Name, RegionCode
 
 
 class NameIn(Shape):
@@ -32,9 +32,21 @@ class CreatorOut(Shape):
     created_at: datetime
 
 
+class BuyerIn(Shape):
+    name: Name
+    region: RegionCode | None = Field(
+        default=None, description="Where the buyer's parcels go: sets promised delivery windows."
+    )
+
+
+class BuyerPatch(Shape):
+    region: RegionCode | None
+
+
 class BuyerOut(Shape):
     id: int
     name: str
+    region: str | None
     created_at: datetime
 
 

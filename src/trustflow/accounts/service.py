@@ -42,6 +42,7 @@ __all__ = [
     "provider_shop_ids",
     "record_follow",
     "revoke_api_key",
+    "set_buyer_region",
     "unfollow",
 ]
 
@@ -74,9 +75,17 @@ def create_creator(session: Session, *, name: str, fans: int = 0) -> Creator:
     return creator
 
 
-def create_buyer(session: Session, *, name: str) -> Buyer:
-    buyer = Buyer(name=name)
+def create_buyer(session: Session, *, name: str, region: str | None = None) -> Buyer:
+    buyer = Buyer(name=name, region=region)
     session.add(buyer)
+    session.flush()
+    return buyer
+
+
+def set_buyer_region(session: Session, *, buyer_id: int, region: str | None) -> Buyer:
+    """Where the buyer's parcels go from now on (orders placed keep their destination)."""
+    buyer = get_buyer(session, buyer_id)
+    buyer.region = region
     session.flush()
     return buyer
 

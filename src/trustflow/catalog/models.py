@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
@@ -66,7 +75,36 @@ class Shop(Base):
     kind: Mapped[ShopKind] = mapped_column(enum_type(ShopKind))
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     status: Mapped[ShopStatus] = mapped_column(enum_type(ShopStatus), default=ShopStatus.ACTIVE)
+    #: how long the shop takes to hand a paid order to the carrier (发货时效): the ship-by
+    #: promise of its orders
+    handling_hours: Mapped[int] = mapped_column(Integer, default=48)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("handling_hours BETWEEN 1 AND 720", name="handling_hours_in_range"),
+    )
+
+
+class ShopTransitTime(Base):
+    """How long the shop's parcels take to reach a region, once handed over: the promised
+    delivery window after ship-by. Region ``*`` covers every region the shop names none for;
+    without either, the platform's default applies (``orders.rules.DEFAULT_TRANSIT_HOURS``)."""
+
+    __tablename__ = "shop_transit_times"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    region: Mapped[str] = mapped_column(String(32))
+    min_hours: Mapped[int] = mapped_column(Integer)
+    max_hours: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("shop_id", "region"),
+        CheckConstraint(
+            "min_hours >= 1 AND min_hours <= max_hours AND max_hours <= 2160",
+            name="transit_window_valid",
+        ),
+    )
 
 
 class Product(Base):

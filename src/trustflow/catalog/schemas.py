@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
 from trustflow.catalog.rules import MAX_PRICE_FEN, MAX_STOCK
 from trustflow.schemas_base import Shape
-from trustflow.types import Brand, CategoryName, Code, Id, Name, ShortText, Title
+from trustflow.types import Brand, CategoryName, Code, Id, Name, RegionCode, ShortText, Title
 
 PriceFen = Annotated[StrictInt, Field(ge=1, le=MAX_PRICE_FEN)]
 Stock = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
@@ -47,6 +47,32 @@ class ShopOut(Shape):
     category_id: int
     status: ShopStatus
     created_at: datetime
+
+
+class TransitTimeIn(Shape):
+    region: RegionCode
+    min_hours: Annotated[StrictInt, Field(ge=1, le=2160)]
+    max_hours: Annotated[StrictInt, Field(ge=1, le=2160)]
+
+
+class FulfilmentIn(Shape):
+    """How fast the shop ships, and how long its parcels take to each region (``*``: every
+    region not named). Orders placed from now on are promised accordingly."""
+
+    handling_hours: Annotated[StrictInt, Field(ge=1, le=720)]
+    transit_times: Annotated[list[TransitTimeIn], Field(max_length=500)] = []
+
+
+class TransitTimeOut(Shape):
+    region: str
+    min_hours: int
+    max_hours: int
+
+
+class FulfilmentOut(Shape):
+    shop_id: int
+    handling_hours: int
+    transit_times: list[TransitTimeOut]
 
 
 class ProductIn(Shape):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, union_all, update
+from sqlalchemy import delete, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from trustflow import names
@@ -23,6 +23,7 @@ from trustflow.catalog.models import (
     Shop,
     ShopKind,
     ShopStatus,
+    ShopTransitTime,
     Sku,
 )
 from trustflow.db import get_or_raise, utcnow
@@ -30,6 +31,7 @@ from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from trustflow.types import utc_instant
 
 __all__ = [
+    "MAX_TRANSIT_REGIONS",
     "add_sku",
     "adjust_stock",
     "assign_shop_to_provider",
@@ -45,9 +47,11 @@ __all__ = [
     "lowest_price_30d",
     "price_history",
     "rename_shop",
+    "set_fulfilment",
     "set_listing_status",
     "set_shop_status",
     "shop_name",
+    "transit_times",
 ]
 
 
@@ -105,6 +109,50 @@ def rename_shop(session: Session, *, shop_id: int, name: str) -> Shop:
     shop.name = name
     session.flush()
     return shop
+
+
+#: The most regions one shop may name transit times for.
+MAX_TRANSIT_REGIONS = 500
+
+
+def set_fulfilment(
+    session: Session,
+    *,
+    shop_id: int,
+    handling_hours: int,
+    transit: Sequence[tuple[str, int, int]],
+) -> Shop:
+    """Set the shop's handling time and its transit times by region (``(region, min_hours,
+    max_hours)``, replacing the ones before): the promises of orders placed from now on.
+    Orders already placed keep the promise they were given."""
+    if not 1 <= handling_hours <= 720:
+        raise InvalidInput("handling_hours must be in 1..720")
+    if len(transit) > MAX_TRANSIT_REGIONS:
+        raise InvalidInput(f"at most {MAX_TRANSIT_REGIONS} regions")
+    if len({region for region, _, _ in transit}) != len(transit):
+        raise InvalidInput("a region is named twice")
+    for region, low, high in transit:
+        if not 1 <= low <= high <= 2160:
+            raise InvalidInput(f"region {region}: need 1 <= min_hours <= max_hours <= 2160")
+    shop = session.scalars(select(Shop).where(Shop.id == shop_id).with_for_update()).first()
+    if shop is None:
+        raise NotFound(f"shop {shop_id} not found")
+    shop.handling_hours = handling_hours
+    session.execute(delete(ShopTransitTime).where(ShopTransitTime.shop_id == shop_id))
+    session.add_all(
+        ShopTransitTime(shop_id=shop_id, region=region, min_hours=low, max_hours=high)
+        for region, low, high in transit
+    )
+    session.flush()
+    return shop
+
+
+def transit_times(session: Session, shop_id: int) -> Sequence[ShopTransitTime]:
+    return session.scalars(
+        select(ShopTransitTime)
+        .where(ShopTransitTime.shop_id == shop_id)
+        .order_by(ShopTransitTime.region)
+    ).all()
 
 
 #: An arbitrary constant naming the PostgreSQL advisory lock that shop naming takes.

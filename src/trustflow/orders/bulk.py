@@ -31,7 +31,7 @@ from trustflow.bulk import (
     insert_returning_ids,
     table,
 )
-from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
+from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, ShopTransitTime, Sku
 from trustflow.catalog.rules import UNPUBLISHED
 from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
@@ -164,6 +164,7 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
             products.c.status,
             products.c.shop_id,
             shops.c.status,
+            shops.c.handling_hours,
         )
         .join(products, products.c.id == _skus.c.product_id)
         .join(shops, shops.c.id == products.c.shop_id),
@@ -210,6 +211,7 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
 
     rows_idx = np.flatnonzero(ok)
     if len(rows_idx):
+        promises = _promises(session, batch, rows_idx, shop_id, get(7), at)
         rows = [
             new_order_row(
                 _request(batch, i),
@@ -219,6 +221,8 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
                 offer_id=int(offer_id[i]) or None,
                 commission_bps=int(bps[i]),
                 at=at,
+                promise=promises[i][0],
+                region=promises[i][1],
             )
             for i in rows_idx.tolist()
         ]
@@ -241,6 +245,51 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     for i in np.flatnonzero(duplicate_of >= 0).tolist():
         order_id[i] = order_id[duplicate_of[i]]
     return BatchResult(order_id=order_id, refused=refused)
+
+
+def _promises(
+    session: Session,
+    batch: OrderBatch,
+    rows_idx: IntArray,
+    shop_id: IntArray,
+    handling_hours: npt.NDArray[Any],
+    at: datetime,
+) -> dict[int, tuple[rules.Promise, str | None]]:
+    """Each placed row's promise and destination, as one at a time: the shop's handling time,
+    its transit time for the buyer's region (else its ``*`` row, else the default)."""
+    regions = {
+        row[0]: row[1]
+        for row in fetch_by_ids(
+            session,
+            select(table(Buyer).c.id, table(Buyer).c.region),
+            table(Buyer).c.id,
+            batch.buyer_id[rows_idx],
+        )
+    }
+    transit = table(ShopTransitTime)
+    windows = {
+        (row[0], row[1]): (row[2], row[3])
+        for row in fetch_by_ids(
+            session,
+            select(transit.c.shop_id, transit.c.region, transit.c.min_hours, transit.c.max_hours),
+            transit.c.shop_id,
+            shop_id[rows_idx],
+        )
+    }
+    out: dict[int, tuple[rules.Promise, str | None]] = {}
+    cache: dict[tuple[int, str | None], rules.Promise] = {}
+    for i in rows_idx.tolist():
+        shop, region = int(shop_id[i]), regions.get(int(batch.buyer_id[i]))
+        key = (shop, region)
+        if key not in cache:
+            hours = windows.get((shop, region)) if region is not None else None
+            cache[key] = rules.promise(
+                at,
+                handling_hours=int(handling_hours[i]),
+                transit_hours=hours or windows.get((shop, "*")) or rules.DEFAULT_TRANSIT_HOURS,
+            )
+        out[i] = (cache[key], region)
+    return out
 
 
 def _request(batch: OrderBatch, i: int) -> OrderRequest:

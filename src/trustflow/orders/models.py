@@ -87,6 +87,12 @@ class Order(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     ship_by: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: the delivery window promised at placement (shown to the buyer), and where to: from
+    #: the shop's handling and transit times for the buyer's region (None: orders placed
+    #: before promises were recorded)
+    ship_to_region: Mapped[str | None] = mapped_column(String(32))
+    deliver_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    deliver_by: Mapped[datetime | None] = mapped_column(UtcDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     picked_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -17,15 +17,18 @@ from trustflow.state_machine import StateMachine, move
 __all__ = [
     "AFTER_SALES_OPEN_FROM",
     "CANCEL_REASONS",
+    "DEFAULT_TRANSIT_HOURS",
     "MAX_QUANTITY",
     "REVIEWABLE_FROM",
     "SHIP_PROMISE",
     "STAMPS",
     "TIMESTAMP_FIELD",
     "TRANSITIONS",
+    "Promise",
     "commission_base_fen",
     "commission_fen",
     "last_event_at",
+    "promise",
 ]
 
 S = OrderStatus
@@ -89,8 +92,28 @@ CANCEL_REASONS: dict[CancelReason, CancelRule] = {
 }
 
 
-#: A paid order must be handed to the carrier within this promise (发货时效).
+#: A paid order must be handed to the carrier within this promise (发货时效), unless its shop
+#: sets its own handling time (``Shop.handling_hours``, 48 by default).
 SHIP_PROMISE = timedelta(hours=48)
+#: The transit window (hours after ship-by) for a region no transit time of the shop covers.
+DEFAULT_TRANSIT_HOURS = (24, 72)
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What an order promises its buyer at placement (履约承诺)."""
+
+    ship_by: datetime
+    deliver_from: datetime
+    deliver_by: datetime
+
+
+def promise(at: datetime, *, handling_hours: int, transit_hours: tuple[int, int]) -> Promise:
+    """Ship within the shop's handling time; arrive within the transit window after that."""
+    ship_by = at + timedelta(hours=handling_hours)
+    low, high = transit_hours
+    return Promise(ship_by, ship_by + timedelta(hours=low), ship_by + timedelta(hours=high))
+
 
 #: States in which the buyer may open an after-sales request or review.
 AFTER_SALES_OPEN_FROM = frozenset({S.SHIPPED, S.PICKED_UP, S.DELIVERED, S.RECEIVED})

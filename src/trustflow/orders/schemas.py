@@ -80,6 +80,9 @@ class OrderOut(Shape):
     status: OrderStatus
     created_at: datetime
     ship_by: datetime
+    ship_to_region: str | None
+    deliver_from: datetime | None
+    deliver_by: datetime | None
     paid_at: datetime | None
     shipped_at: datetime | None
     picked_up_at: datetime | None

@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import instance_state
 
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import DriverStatement, driver_cursor
-from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
+from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, ShopTransitTime, Sku
 from trustflow.catalog.rules import UNPUBLISHED
 from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
 from trustflow.db import utcnow
@@ -195,6 +195,24 @@ _orders, _skus = cast(Table, Order.__table__), cast(Table, Sku.__table__)
 _products, _shops = cast(Table, Product.__table__), cast(Table, Shop.__table__)
 _buyers = cast(Table, Buyer.__table__)
 
+_transit = cast(Table, ShopTransitTime.__table__)
+
+
+def _transit_subquery(column: str, shop_id: Any, region: Any) -> Any:
+    """The shop's transit hours (``column``) for the region, else its ``*`` row; NULL if it
+    names neither (the platform's default applies)."""
+    return (
+        select(_transit.c[column])
+        .where(_transit.c.shop_id == shop_id, _transit.c.region.in_([region, "*"]))
+        .order_by((_transit.c.region == "*").asc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_BUYER_REGION = (
+    select(_buyers.c.region).where(_buyers.c.id == bindparam("buyer_id")).scalar_subquery()
+)
 _OFFER_ID, _OFFER_BPS = distribution_service.offer_terms_subquery(
     bindparam("creator_id"), _skus.c.product_id, bindparam("at", type_=Order.created_at.type)
 )
@@ -214,6 +232,10 @@ _ORDERABLE = DriverStatement(
         .scalar_subquery(),
         _OFFER_ID,
         _OFFER_BPS,
+        _shops.c.handling_hours,
+        _BUYER_REGION,
+        _transit_subquery("min_hours", _shops.c.id, _BUYER_REGION),
+        _transit_subquery("max_hours", _shops.c.id, _BUYER_REGION),
     )
     .join(_products, _products.c.id == _skus.c.product_id)
     .join(_shops, _shops.c.id == _products.c.shop_id)
@@ -256,6 +278,8 @@ def new_order_row(
     offer_id: int | None,
     commission_bps: int,
     at: datetime,
+    promise: rules.Promise,
+    region: str | None,
 ) -> dict[str, Any]:
     """The row a checked request becomes: amounts, frozen commission, promise and fingerprint.
 
@@ -290,7 +314,10 @@ def new_order_row(
         "request_hash": request.fingerprint(),
         "created_at": at,
         "updated_at": at,
-        "ship_by": at + rules.SHIP_PROMISE,
+        "ship_by": promise.ship_by,
+        "ship_to_region": region,
+        "deliver_from": promise.deliver_from,
+        "deliver_by": promise.deliver_by,
         "cancel_reason": None,
         "cancel_party": None,
         "cancel_refund_fen": 0,
@@ -329,6 +356,10 @@ def place_order(
         existing_id,
         offer_id,
         offer_bps,
+        handling_hours,
+        region,
+        transit_min,
+        transit_max,
     ) = row
     if existing_id is not None:
         return _replay(get_order(session, existing_id), request)
@@ -365,6 +396,14 @@ def place_order(
         offer_id=offer_id,
         commission_bps=commission_bps,
         at=at,
+        promise=rules.promise(
+            at,
+            handling_hours=handling_hours,
+            transit_hours=rules.DEFAULT_TRANSIT_HOURS
+            if transit_min is None
+            else (transit_min, transit_max),
+        ),
+        region=region,
     )
     inserted = _INSERT_ORDER[cursor.dialect.name].execute(cursor, values).fetchone()
     order_id = inserted[0] if inserted is not None else None

@@ -20,7 +20,9 @@ from trustflow.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
     ApiKeyOut,
+    BuyerIn,
     BuyerOut,
+    BuyerPatch,
     CreatorIn,
     CreatorOut,
     FollowIn,
@@ -78,9 +80,22 @@ def get_creator(creator_id: IdPath, session: SessionDep, principal: PrincipalDep
 
 
 @router.post("/buyers", response_model=BuyerOut, status_code=status.HTTP_201_CREATED)
-def create_buyer(body: NameIn, session: SessionDep, principal: PrincipalDep) -> Buyer:
+def create_buyer(body: BuyerIn, session: SessionDep, principal: PrincipalDep) -> Buyer:
     access.require_operator(principal)
-    buyer = accounts_service.create_buyer(session, name=body.name)
+    buyer = accounts_service.create_buyer(session, name=body.name, region=body.region)
+    session.commit()
+    return buyer
+
+
+@router.patch("/buyers/{buyer_id}", response_model=BuyerOut)
+def update_buyer(
+    buyer_id: IdPath, body: BuyerPatch, session: SessionDep, principal: PrincipalDep
+) -> Buyer:
+    """A buyer sets where its parcels go (operators for anyone): orders placed from now on are
+    promised a delivery window for that region."""
+    if not (principal.is_operator or principal.is_(Role.BUYER, buyer_id)):
+        raise NotFound(f"buyer {buyer_id} not found")
+    buyer = accounts_service.set_buyer_region(session, buyer_id=buyer_id, region=body.region)
     session.commit()
     return buyer
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from trustflow.accounts import access
 from trustflow.accounts.models import Role
@@ -18,6 +19,8 @@ from trustflow.catalog.models import Category, PriceChange, Product, Shop, Sku
 from trustflow.catalog.schemas import (
     CategoryIn,
     CategoryOut,
+    FulfilmentIn,
+    FulfilmentOut,
     LowestPriceOut,
     PriceChangeOut,
     ProductIn,
@@ -29,6 +32,7 @@ from trustflow.catalog.schemas import (
     SkuIn,
     SkuOut,
     SkuPatch,
+    TransitTimeOut,
 )
 from trustflow.db import utcnow
 from trustflow.errors import NotFound
@@ -37,6 +41,43 @@ from trustflow.schemas_base import PageOut
 from trustflow.types import Instant
 
 router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES)
+
+
+@router.get("/shops/{shop_id}/fulfilment", response_model=FulfilmentOut)
+def get_fulfilment(shop_id: IdPath, session: SessionDep, principal: PrincipalDep) -> FulfilmentOut:
+    """The shop's handling time and transit times: what its orders are promised. Public, as
+    the promise is shown to every buyer."""
+    shop = catalog_service.get_shop(session, shop_id)
+    return _fulfilment_out(session, shop)
+
+
+@router.put("/shops/{shop_id}/fulfilment", response_model=FulfilmentOut)
+def set_fulfilment(
+    shop_id: IdPath, body: FulfilmentIn, session: SessionDep, principal: PrincipalDep
+) -> FulfilmentOut:
+    """Owners set how fast they ship and how long parcels take by region; orders placed from
+    now on are promised accordingly, orders already placed keep their promise."""
+    shop = catalog_service.get_shop(session, shop_id)
+    catalog_access.require_shop_manager(session, principal, shop)
+    catalog_service.set_fulfilment(
+        session,
+        shop_id=shop_id,
+        handling_hours=body.handling_hours,
+        transit=[(t.region, t.min_hours, t.max_hours) for t in body.transit_times],
+    )
+    session.commit()
+    return _fulfilment_out(session, shop)
+
+
+def _fulfilment_out(session: Session, shop: Shop) -> FulfilmentOut:
+    return FulfilmentOut(
+        shop_id=shop.id,
+        handling_hours=shop.handling_hours,
+        transit_times=[
+            TransitTimeOut(region=t.region, min_hours=t.min_hours, max_hours=t.max_hours)
+            for t in catalog_service.transit_times(session, shop.id)
+        ],
+    )
 
 
 @router.post("/categories", response_model=CategoryOut, status_code=status.HTTP_201_CREATED)
