@@ -38,7 +38,7 @@ def test_a_shipped_parcel_intercepted_by_the_buyer_returns_stock_and_payment(
     c.post(f"{API}/orders/{order['id']}/ship", headers=world.as_("merchant_a"))
     before = _stock(world)
 
-    cancelled = c.post(f"{API}/orders/{order['id']}/cancel", headers=world.as_("buyer"))
+    cancelled = c.post(f"{API}/orders/{order['id']}/cancel", json={}, headers=world.as_("buyer"))
 
     assert cancelled.status_code == 200, cancelled.text
     body = cancelled.json()
@@ -79,8 +79,25 @@ def test_a_delivered_order_cannot_be_cancelled(world: World) -> None:
     for step in ("ship", "deliver"):
         c.post(f"{API}/orders/{order['id']}/{step}", headers=world.as_("merchant_a"))
 
-    refused = c.post(f"{API}/orders/{order['id']}/cancel", headers=world.as_("buyer"))
+    refused = c.post(f"{API}/orders/{order['id']}/cancel", json={}, headers=world.as_("buyer"))
 
     assert refused.status_code == 409
     stored = c.get(f"{API}/orders/{order['id']}", headers=world.as_("buyer")).json()
     assert (stored["status"], stored["cancel_refund_fen"]) == ("delivered", 0)
+
+
+def test_a_null_body_is_refused_and_cancels_nothing(world: World) -> None:
+    order = _paid(world, "o4")
+    c = world.client
+    before = _stock(world)
+
+    refused = c.post(
+        f"{API}/orders/{order['id']}/cancel",
+        content=b"null",
+        headers={**world.as_("buyer"), "content-type": "application/json"},
+    )
+
+    assert refused.status_code == 422, refused.text
+    stored = c.get(f"{API}/orders/{order['id']}", headers=world.as_("buyer")).json()
+    assert (stored["status"], stored["cancel_refund_fen"]) == ("paid", 0)
+    assert _stock(world) == before

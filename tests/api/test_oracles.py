@@ -104,7 +104,7 @@ def test_a_chat_about_ones_own_order_with_another_shop_says_so(
         ("GET", "orders/{id}", None),
         ("GET", "orders/{id}/events", None),
         ("POST", "orders/{id}/pay", None),
-        ("POST", "orders/{id}/cancel", None),
+        ("POST", "orders/{id}/cancel", {}),
         ("POST", "orders/{id}/confirm-receipt", None),
         ("POST", "orders/{id}/review", {"stars": 1}),
         ("POST", "orders/{id}/after-sales", {"kind": "refund_only", "reason": "changed_mind"}),

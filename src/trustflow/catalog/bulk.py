@@ -23,6 +23,7 @@ from trustflow.bulk import (
 from trustflow.catalog import rules
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import (
+    DEFAULT_HANDLING_HOURS,
     Category,
     ListingStatus,
     PriceChange,
@@ -68,6 +69,7 @@ def create_shops(
                 "kind": k,
                 "category_id": int(c),
                 "status": "active",
+                "handling_hours": DEFAULT_HANDLING_HOURS,
                 "created_at": at,
             }
             for m, n, sk, k, c in zip(

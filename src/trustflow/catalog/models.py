@@ -57,6 +57,10 @@ class Category(Base):
 NAME_SKELETON_LENGTH = 840
 
 
+#: A shop's handling time until it sets its own: the ship-by promise of 48 hours.
+DEFAULT_HANDLING_HOURS = 48
+
+
 class Shop(Base):
     """A merchant's shop (小店).
 
@@ -77,7 +81,7 @@ class Shop(Base):
     status: Mapped[ShopStatus] = mapped_column(enum_type(ShopStatus), default=ShopStatus.ACTIVE)
     #: how long the shop takes to hand a paid order to the carrier (发货时效): the ship-by
     #: promise of its orders
-    handling_hours: Mapped[int] = mapped_column(Integer, default=48)
+    handling_hours: Mapped[int] = mapped_column(Integer, default=DEFAULT_HANDLING_HOURS)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Header, Query, Request, status
 from sqlalchemy.orm import Session
 
 from trustflow.accounts import access
-from trustflow.accounts.models import Buyer, Role
+from trustflow.accounts.models import Buyer, Creator, Role
 from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
@@ -17,21 +17,24 @@ from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Forbidden
 from trustflow.orders import access as orders_access
+from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
 from trustflow.orders.attribution import TokenSigner, source_attribution
+from trustflow.orders.commission import CommissionStatement
 from trustflow.orders.models import CancelReason, Order, OrderEvent, OrderStatus
 from trustflow.orders.schemas import (
     AttributionIn,
     AttributionOut,
     CancelIn,
+    CommissionStatementOut,
     OrderEventOut,
     OrderIn,
     OrderOut,
 )
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
-from trustflow.types import IdempotencyKey
+from trustflow.types import IdempotencyKey, Instant
 from trustflow.vocabulary import Channel
 
 router = APIRouter(tags=["orders"], responses=ERROR_RESPONSES)
@@ -184,13 +187,14 @@ def _act(
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)
 def cancel_order(
-    order_id: IdPath, session: SessionDep, principal: PrincipalDep, body: CancelIn | None = None
+    order_id: IdPath, body: CancelIn, session: SessionDep, principal: PrincipalDep
 ) -> Order:
     """Cancel before delivery (after shipping, the parcel is intercepted or returned to the
     sender), for a reason that says whose doing it is. The buyer gives its own reasons
     (default: changed its mind), the shop its own (default: it cannot fulfil, or the parcel
-    was lost or undeliverable), operators any. The stock goes back on sale and a paid order's
-    whole payment back to the buyer (``cancel_refund_fen``)."""
+    was lost or undeliverable), operators any; ``{}`` gives the default reason. The stock
+    goes back on sale, a paid order's whole payment back to the buyer (``cancel_refund_fen``)
+    and its commission back from the creator."""
     order = orders_service.get_order(session, order_id)
     _seller_or_buyer(session, principal, order)
     if principal.is_operator:
@@ -199,7 +203,7 @@ def cancel_order(
         side = "buyer"
     else:
         side = "seller"
-    reason = (body.reason if body is not None else None) or (
+    reason = body.reason or (
         CancelReason.BUYER_CHANGED_MIND if side == "buyer" else CancelReason.MERCHANT_CANNOT_FULFIL
     )
     if side != "operator" and side not in order_rules.CANCEL_REASONS[reason].given_by:
@@ -250,3 +254,18 @@ def confirm_receipt(order_id: IdPath, session: SessionDep, principal: PrincipalD
         orders_access.require_order_buyer,
         orders_service.confirm_receipt,
     )
+
+
+@router.get("/creators/{creator_id}/commission-statement", response_model=CommissionStatementOut)
+def get_commission_statement(
+    creator_id: IdPath,
+    start: Annotated[Instant, Query()],
+    end: Annotated[Instant, Query()],
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> CommissionStatement:
+    """A creator's commission for ``[start, end)``: accrued, reversed and settled in the
+    period, and pending at each end. A creator sees its own; operators anyone's."""
+    access.acting_subject(principal, Role.CREATOR, creator_id)
+    get_or_raise(session, Creator, creator_id, "creator")
+    return commission.statement(session, creator_id=creator_id, start=start, end=end)
