@@ -173,6 +173,17 @@ def test_a_key_for_an_id_no_store_can_hold_is_a_usage_error(store: Path, subject
         ["traffic", "plan", "--day", "9999-12-31"],
         ["scores", "compute", "--as-of", "0001-01-01T00:00:00+14:00"],
         ["scores", "compute", "--as-of", "9999-12-31T23:00:00-12:00"],
+        ["commission", "settle", "--at", "9999-12-31T23:00:00-12:00"],
+        [
+            "commission",
+            "statement",
+            "--creator",
+            "1",
+            "--start",
+            "0001-01-01T00:00:00+14:00",
+            "--end",
+            "2026-01-01T00:00:00+00:00",
+        ],
     ],
 )
 def test_a_day_or_time_outside_the_span_is_one_line_with_its_code(
@@ -299,3 +310,30 @@ def test_the_traffic_report_keeps_every_figure_when_piped(
     assert report.window.impressions > 1_000
     assert f"{report.window.impressions:,}" in result.output
     assert f"new merchants (<{health.NEW_MERCHANT_DAYS}d)" in result.output
+
+
+def test_commission_settles_nothing_twice_and_a_statement_names_a_missing_creator(
+    store: Path,
+) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["db", "upgrade"])
+
+    settled = runner.invoke(app, ["commission", "settle", "--at", "2026-03-01T00:00:00+08:00"])
+    missing = runner.invoke(
+        app,
+        [
+            "commission",
+            "statement",
+            "--creator",
+            "7",
+            "--start",
+            "2026-01-01T00:00:00+00:00",
+            "--end",
+            "2026-02-01T00:00:00+00:00",
+        ],
+    )
+
+    assert settled.exit_code == 0, settled.output
+    assert "settled 0 orders as of 2026-02-28T16:00:00+00:00" in _one_line(settled.output)
+    assert missing.exit_code == 2
+    assert _one_line(missing.output) == "not_found: creator 7 not found"

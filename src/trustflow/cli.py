@@ -31,6 +31,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(scores_app, name="scores", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse", no_args_is_help=True)
 app.add_typer(traffic_app, name="traffic", no_args_is_help=True)
+commission_app = typer.Typer(help="Creators' commission: settlement and statements.")
+app.add_typer(commission_app, name="commission", no_args_is_help=True)
 
 console = Console(stderr=True)
 
@@ -152,6 +154,11 @@ def serve(
 
 
 def _parse_as_of(value: str | None) -> Any:
+    return _parse_time(value, "--as-of")
+
+
+def _parse_time(value: str | None, what: str) -> Any:
+    """An ISO 8601 time with a zone from the command line, in the accepted span, or None."""
     from datetime import datetime
 
     from trustflow.errors import InvalidInput
@@ -162,8 +169,8 @@ def _parse_as_of(value: str | None) -> Any:
     try:
         when = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidInput(f"--as-of must be an ISO 8601 time, got {value!r}") from exc
-    return utc_instant(when, "--as-of")
+        raise InvalidInput(f"{what} must be an ISO 8601 time, got {value!r}") from exc
+    return utc_instant(when, what)
 
 
 @warehouse_app.command("export")
@@ -468,3 +475,64 @@ def main() -> None:
         message = " ".join(str(exc).split())
         sys.stderr.write(f"{ErrorCode.INTERNAL.value}: {type(exc).__name__}: {message}\n")
         raise SystemExit(1) from None
+
+
+@commission_app.command("settle")
+def commission_settle(
+    at: Annotated[
+        str | None, typer.Option(help="Settle as of this time (ISO 8601 with a zone); now.")
+    ] = None,
+) -> None:
+    """The daily job: settle the commission of every order whose after-sales window has
+    closed with no request open (what remains after reversals goes to the creator)."""
+    from trustflow import migrate
+    from trustflow.aftersales.settlement import settle_commissions
+    from trustflow.db import default_engine, session_factory, transaction, utcnow
+
+    with _clear_errors():
+        when = _parse_time(at, "--at") or utcnow()
+        engine = default_engine()
+        if not migrate.is_current(engine):
+            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+            raise typer.Exit(2)
+        with transaction(session_factory(engine)) as session:
+            done = settle_commissions(session, at=when)
+    console.print(
+        f"[green]settled[/green] {done.orders:,} orders as of {when.isoformat()}:"
+        f" {done.amount_fen / 100:,.2f} yuan of commission"
+    )
+
+
+@commission_app.command("statement")
+def commission_statement(
+    creator: Annotated[int, typer.Option(min=1, max=MAX_ID, help="The creator's id.")],
+    start: Annotated[str, typer.Option(help="First instant (ISO 8601 with a zone).")],
+    end: Annotated[str, typer.Option(help="End of the period, exclusive.")],
+) -> None:
+    """A creator's commission for [START, END): accrued, reversed, settled, and pending at
+    each end of the period."""
+    from rich.table import Table
+
+    from trustflow.accounts.models import Creator
+    from trustflow.db import get_or_raise, session_factory
+    from trustflow.orders import commission
+
+    with _clear_errors(), session_factory()() as session:
+        first, last = _parse_time(start, "--start"), _parse_time(end, "--end")
+        get_or_raise(session, Creator, creator, "creator")
+        result = commission.statement(session, creator_id=creator, start=first, end=last)
+    table = Table(
+        title=f"creator {creator}: commission from {first.isoformat()} to {last.isoformat()}"
+    )
+    table.add_column("")
+    table.add_column("yuan", justify="right")
+    for label, fen in (
+        ("pending at start", result.pending_at_start_fen),
+        ("accrued", result.accrued_fen),
+        ("reversed", -result.reversed_fen),
+        ("settled", -result.settled_fen),
+        ("pending at end", result.pending_at_end_fen),
+    ):
+        table.add_row(label, f"{fen / 100:,.2f}")
+    console.print(table)
+    console.print(f"{result.orders:,} orders moved in the period")

@@ -19,7 +19,7 @@ from trustflow.content.models import (
 )
 from trustflow.db import Base
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
-from trustflow.orders.models import Order, OrderEvent, Payment
+from trustflow.orders.models import CommissionEntry, Order, OrderEvent, Payment
 from trustflow.scoring.models import (
     BurstDecision,
     EntityScore,
@@ -44,6 +44,7 @@ __all__ = [
     "Category",
     "ChatThread",
     "ChuanliuLedger",
+    "CommissionEntry",
     "Creator",
     "CreatorSelection",
     "DistributionOffer",

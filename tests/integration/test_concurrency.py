@@ -127,3 +127,71 @@ def test_concurrent_payments_of_one_order_pay_once(factory: sessionmaker[Session
         from trustflow.orders.models import Payment
 
         assert s.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+def test_concurrent_settlement_runs_and_refund_approvals_book_each_event_once(
+    factory: sessionmaker[Session],
+) -> None:
+    from datetime import timedelta
+
+    from trustflow.aftersales import service as aftersales_service
+    from trustflow.aftersales.models import ActorRole, AfterSalesKind, AfterSalesReason
+    from trustflow.aftersales.rules import AFTER_SALES_WINDOW, Actor
+    from trustflow.aftersales.settlement import settle_commissions
+    from trustflow.orders.models import CommissionEntry
+
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), stock=50)
+        creator, _ = factories.creator_selling(s, seller.product_id, at=T0)
+        buyer = factories.buyer(s)
+        ids = []
+        for i in range(6):
+            order = factories.paid_order(
+                s,
+                buyer_id=buyer,
+                sku_id=seller.sku_id,
+                key=f"c{i}",
+                channel=Channel.DISTRIBUTION,
+                creator_id=creator,
+                at=T0,
+            )
+            orders_service.ship_order(s, order_id=order.id, at=T0 + timedelta(hours=1))
+            orders_service.deliver_order(s, order_id=order.id, at=T0 + timedelta(days=1))
+            ids.append(order.id)
+        refund = aftersales_service.request_after_sales(
+            s,
+            order_id=ids[0],
+            kind=AfterSalesKind.REFUND_ONLY,
+            reason=AfterSalesReason.QUALITY,
+            actor=Actor(ActorRole.BUYER, buyer),
+            at=T0 + timedelta(days=2),
+        ).id
+
+    def approve(_: int) -> None:
+        with transaction(factory) as s:
+            aftersales_service.approve(
+                s, request_id=refund, actor=Actor(ActorRole.MERCHANT), at=T0 + timedelta(days=3)
+            )
+
+    approvals = _run_together(6, approve)
+
+    def settle(_: int) -> int:
+        with transaction(factory) as s:
+            return settle_commissions(s, at=T0 + timedelta(days=1) + AFTER_SALES_WINDOW).orders
+
+    settled = _run_together(6, settle)
+
+    assert sum(r is None for r in approvals) == 1  # the others find it refunded already
+    assert all(isinstance(r, int) for r in settled), settled
+    assert sum(r for r in settled if isinstance(r, int)) == 5  # each order once
+    with factory() as s:
+        kinds = s.execute(
+            select(CommissionEntry.kind, func.count(), func.sum(CommissionEntry.amount_fen))
+            .group_by(CommissionEntry.kind)
+            .order_by(CommissionEntry.kind)
+        ).all()
+    assert [(k.value, n, fen) for k, n, fen in kinds] == [
+        ("accrued", 6, 6 * 1_980),
+        ("reversed", 1, 1_980),
+        ("settled", 5, 5 * 1_980),
+    ]

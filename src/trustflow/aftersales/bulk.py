@@ -36,6 +36,7 @@ from trustflow.bulk import (
 )
 from trustflow.catalog.models import Shop
 from trustflow.errors import InvalidInput
+from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
 from trustflow.orders.models import Order
 
@@ -185,13 +186,13 @@ def advance_requests(
         raise InvalidInput("a dispute the buyer won cannot be the buyer's fault")
     facts = fetch_by_ids(
         session,
-        select(_requests.c.id, _requests.c.status, _requests.c.kind),
+        select(_requests.c.id, _requests.c.status, _requests.c.kind, _requests.c.order_id),
         _requests.c.id,
         request_ids,
         for_update=True,
     )
-    params, events = [], []
-    for rid, status, kind in facts:
+    params, events, refunded = [], [], {}
+    for rid, status, kind, order_id in facts:
         if not rules.TRANSITIONS.allows(action, status):
             continue
         target = rules.target_after(action, kind, outcome)
@@ -208,8 +209,29 @@ def advance_requests(
             }
         )
         events.append(rules.transition_event(rid, action, status, target, actor, at))
+        if target is A.REFUNDED:
+            refunded[order_id] = rid
     execute_many(session, _MOVE, params)
     insert_many(session, _events, events)
+    if refunded:  # as one at a time: each refund takes its share of the commission back
+        orders = np.fromiter(refunded, dtype=np.int64, count=len(refunded))
+        totals = dict(
+            fetch_by_ids(
+                session,
+                select(_requests.c.order_id, func.sum(_requests.c.refund_fen))
+                .where(_requests.c.status == A.REFUNDED)
+                .group_by(_requests.c.order_id),
+                _requests.c.order_id,
+                orders,
+            )
+        )
+        commission.reverse_commissions(
+            session,
+            orders,
+            [commission.reverse_key(refunded[o]) for o in orders.tolist()],
+            [totals.get(o, 0) for o in orders.tolist()],
+            at=at,
+        )
     return np.array([p["rid"] for p in params], dtype=np.int64)
 
 

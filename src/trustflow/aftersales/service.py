@@ -26,6 +26,7 @@ from trustflow.aftersales.models import (
 from trustflow.catalog import service as catalog_service
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
+from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
 from trustflow.units import HOUR
@@ -159,6 +160,14 @@ def _move(
     if target in rules.TERMINAL_STATES:
         request.resolved_at = at
     session.flush()
+    if target is A.REFUNDED:  # the refunded share of the payment takes its commission back
+        commission.reverse_commissions(
+            session,
+            [request.order_id],
+            [commission.reverse_key(request.id)],
+            [_refunded_so_far(session, request.order_id)],
+            at=at,
+        )
     return request
 
 

@@ -36,7 +36,7 @@ from trustflow.catalog.rules import UNPUBLISHED
 from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
-from trustflow.orders import rules
+from trustflow.orders import commission, rules
 from trustflow.orders.models import (
     CancelReason,
     ContentKind,
@@ -512,10 +512,19 @@ def advance_orders(
             },
             rows=len(done),
         )
+        commission.accrue_commissions(session, done, at=times)
     if action == "cancel":
         skus = np.array([facts[o][2] for o in done], dtype=np.int64)
         qty = np.array([facts[o][3] for o in done], dtype=np.int64)
         execute_many(session, _RETURN_STOCK, _per_sku(skus, qty))
+        paid = [o for o in unique if facts[o][1] != OrderStatus.PENDING_PAYMENT]
+        commission.reverse_commissions(
+            session,
+            paid,
+            [commission.REVERSE_CANCEL] * len(paid),
+            [facts[o][4] for o in paid],
+            at=[when[unique[o]] for o in paid],
+        )
     insert_columns(
         session,
         _events,

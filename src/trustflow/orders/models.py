@@ -148,3 +148,36 @@ class OrderEvent(Base):
     to_status: Mapped[str] = mapped_column(String(24))
     actor: Mapped[str] = mapped_column(String(60), default="system")
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CommissionEntryKind(StrEnum):
+    """What happened to a distribution order's commission (佣金)."""
+
+    #: owed to the creator once the buyer paid (pending until settled)
+    ACCRUED = "accrued"
+    #: taken back because the buyer got money back (a refund, or a paid order cancelled)
+    REVERSED = "reversed"
+    #: what remained was paid out: the return window closed with nothing left open
+    SETTLED = "settled"
+
+
+class CommissionEntry(Base):
+    """One movement of a creator's commission on one order. ``event_key`` names the event
+    (``accrue``, ``settle``, ``reverse:cancel``, ``reverse:request:<id>``) and is unique per
+    order, so retries and concurrent callers never accrue, reverse or settle an event twice."""
+
+    __tablename__ = "commission_entries"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"))
+    kind: Mapped[CommissionEntryKind] = mapped_column(enum_type(CommissionEntryKind))
+    event_key: Mapped[str] = mapped_column(String(40))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "event_key"),
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+        Index("ix_commission_entries_creator_id_at", "creator_id", "at"),
+    )

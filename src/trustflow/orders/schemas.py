@@ -100,3 +100,19 @@ class OrderEventOut(Shape):
     to_status: str
     actor: str
     at: datetime
+
+
+class CommissionStatementOut(Shape):
+    """A creator's commission over ``[start, end)``, in fen: accrued when buyers paid,
+    reversed when they got money back, settled once the after-sales window closed; pending
+    is accrued less reversed and settled, at each end of the period."""
+
+    creator_id: int
+    start: datetime
+    end: datetime
+    accrued_fen: int
+    reversed_fen: int
+    settled_fen: int
+    pending_at_start_fen: int
+    pending_at_end_fen: int
+    orders: int

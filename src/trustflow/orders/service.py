@@ -33,7 +33,7 @@ from trustflow.errors import (
     NotFound,
     OutOfStock,
 )
-from trustflow.orders import rules
+from trustflow.orders import commission, rules
 from trustflow.orders.attribution import UNATTRIBUTED_CHANNEL, Attribution
 from trustflow.orders.models import (
     CancelReason,
@@ -499,6 +499,7 @@ def pay_order(
         )
     )
     session.flush()
+    commission.accrue_commissions(session, [order_id], at=at)
     return order
 
 
@@ -512,10 +513,12 @@ def cancel_order(
 ) -> Order:
     """Cancel before delivery, for ``reason`` (which says whose doing it is): before shipping,
     or after it by intercepting the parcel or returning it to the sender. The stock goes back
-    on sale and a paid order's whole payment back to the buyer."""
+    on sale, a paid order's whole payment back to the buyer and all its commission back from
+    the creator."""
     order = get_order(session, order_id, for_update=True)
     was_paid = order.paid_at is not None
-    _transition(session, order, "cancel", at=at or utcnow(), actor=actor)
+    at = at or utcnow()
+    _transition(session, order, "cancel", at=at, actor=actor)
     order.cancel_reason = reason
     order.cancel_party = rules.CANCEL_REASONS[reason].party
     order.cancel_refund_fen = order.paid_amount_fen if was_paid else 0
@@ -525,6 +528,10 @@ def cancel_order(
         .values(stock=Sku.stock + order.quantity)
         .execution_options(synchronize_session=False)
     )
+    if was_paid:
+        commission.reverse_commissions(
+            session, [order.id], [commission.REVERSE_CANCEL], [order.paid_amount_fen], at=at
+        )
     return order
 
 

@@ -26,6 +26,7 @@ from trustflow.aftersales.models import (
     ResponsibleParty,
 )
 from trustflow.aftersales.rules import Actor
+from trustflow.aftersales.settlement import settle_commissions
 from trustflow.bulk import IntArray, sorted_lookup, table
 from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog.models import Sku
@@ -205,6 +206,8 @@ class Simulation:
             if len(lives):
                 content_bulk.end_lives(session, lives.ids, at=_dt(t0 + LIVE_END)[0])
             self._fulfil_and_react(session, d, t0 + DAY)
+            # the nightly job: creators are paid for orders past their after-sales window
+            settle_commissions(session, at=_dt(t0 + DAY)[0])
         return stats
 
     # -- catalog --------------------------------------------------------------------------
