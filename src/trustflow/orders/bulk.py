@@ -1,8 +1,9 @@
 """Set-based order actions: the same rules as :mod:`trustflow.orders.service`, per batch.
 
-Used by the simulator and by bulk imports. A batch is checked as a whole (SKUs locked, stock
-counted, offers and content looked up once), and every row either becomes an order or is
-refused with the same error code the one-at-a-time path would give. Within a batch, orders
+Used by the simulator and by bulk imports. A batch's facts are fetched as a whole (SKUs
+locked, stock counted, offers and content looked up once); each row is then held to the very
+predicates of :mod:`trustflow.orders.rules` that one order is, and either becomes an order or
+is refused with the same error code the one-at-a-time path would give. Within a batch, orders
 are served in row order: once a SKU's stock is spent, later rows for it are refused.
 """
 
@@ -31,9 +32,8 @@ from trustflow.bulk import (
     insert_returning_ids,
     table,
 )
-from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, ShopTransitTime, Sku
-from trustflow.catalog.rules import UNPUBLISHED
-from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
+from trustflow.catalog.models import Product, Shop, ShopTransitTime, Sku
+from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.orders import commission, rules
@@ -45,7 +45,7 @@ from trustflow.orders.models import (
     OrderStatus,
     Payment,
 )
-from trustflow.orders.service import MAX_KEY_LENGTH, OrderRequest, new_order_row
+from trustflow.orders.service import OrderRequest, new_order_row
 from trustflow.vocabulary import Channel, Surface
 
 __all__ = [
@@ -97,61 +97,27 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
         return BatchResult(order_id=order_id)
     ok = np.ones(n, dtype=bool)
 
-    def refuse(mask: npt.NDArray[np.bool_], code: ErrorCode) -> None:
-        for i in np.flatnonzero(mask & ok):
-            refused[int(i)] = code
-        ok[mask] = False
+    def refuse(i: int, code: ErrorCode | None) -> None:
+        if code is not None:
+            refused[i] = code
+            ok[i] = False
 
+    def remaining() -> list[int]:
+        """The rows no rule has refused yet."""
+        rows: list[int] = np.flatnonzero(ok).tolist()
+        return rows
+
+    # Each row meets the rules of orders/rules.py in the order the one-at-a-time path checks
+    # them, so a row is refused with the code its own request would get there; only the facts
+    # the rules need are fetched once for the whole batch.
     qty = np.asarray(batch.quantity, dtype=np.int64)
     creator = np.asarray(batch.creator_id, dtype=np.int64)
-    content_id = np.asarray(batch.content_id, dtype=np.int64)
     mdisc = np.asarray(batch.merchant_discount_fen, dtype=np.int64)
     pdisc = np.asarray(batch.platform_discount_fen, dtype=np.int64)
-    is_dist = np.array([c is Channel.DISTRIBUTION for c in batch.channel], dtype=bool)
-    has_content = np.array([k is not None for k in batch.content_kind], dtype=bool)
-    key_len = np.array([len(k) for k in batch.idempotency_key])
-    refuse(
-        (qty < 1)
-        | (qty > rules.MAX_QUANTITY)
-        | (mdisc < 0)
-        | (pdisc < 0)
-        | (is_dist != (creator > 0))
-        | (has_content != (content_id > 0))
-        | (key_len < 1)
-        | (key_len > MAX_KEY_LENGTH),
-        ErrorCode.INVALID_INPUT,
-    )
-
-    # Replays: keys this buyer already used return the first order, as one at a time would.
-    keys = list(batch.idempotency_key)
-    pairs = list(zip(batch.buyer_id.tolist(), keys, strict=True))
-    seen = existing_pairs(
-        session,
-        _orders.c.buyer_id,
-        _orders.c.idempotency_key,
-        pairs,
-        _orders.c.id,
-        _orders.c.request_hash,
-    )
-    first_in_batch: dict[tuple[int, str], int] = {}
-    duplicate_of = np.full(n, -1, dtype=np.int64)
+    content_id = np.asarray(batch.content_id, dtype=np.int64)
+    buyer_ids, sku_ids = batch.buyer_id.tolist(), batch.sku_id.tolist()
     for i in range(n):
-        k = (int(batch.buyer_id[i]), keys[i])
-        if k in seen:
-            existing_id, existing_hash = seen[k]
-            if _request(batch, i).fingerprint() == existing_hash:
-                order_id[i] = existing_id
-            else:
-                refused[i] = ErrorCode.IDEMPOTENCY_KEY_REUSED
-            ok[i] = False
-        elif k in first_in_batch:
-            duplicate_of[i] = first_in_batch[k]
-            ok[i] = False
-        else:
-            first_in_batch[k] = i
-
-    buyers = existing_ids(session, table(Buyer), batch.buyer_id[ok])
-    refuse(~np.isin(batch.buyer_id, list(buyers)), ErrorCode.NOT_FOUND)
+        refuse(i, _request_refusal(batch, i))
 
     products, shops = table(Product), table(Shop)
     info = fetch_map(
@@ -172,32 +138,71 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
         batch.sku_id[ok],
         for_update=True,
     )
-    known = np.array([int(s) in info for s in batch.sku_id], dtype=bool)
-    refuse(~known, ErrorCode.NOT_FOUND)
+    for i in remaining():
+        if sku_ids[i] not in info:
+            refuse(i, ErrorCode.NOT_FOUND)
+
+    # Replays: keys this buyer already used return the first order, as one at a time would.
+    keys = list(batch.idempotency_key)
+    seen = existing_pairs(
+        session,
+        _orders.c.buyer_id,
+        _orders.c.idempotency_key,
+        [(buyer_ids[i], keys[i]) for i in remaining()],
+        _orders.c.id,
+        _orders.c.request_hash,
+    )
+    first_in_batch: dict[tuple[int, str], int] = {}
+    duplicate_of = np.full(n, -1, dtype=np.int64)
+    for i in remaining():
+        k = (buyer_ids[i], keys[i])
+        if k in seen:
+            existing_id, existing_hash = seen[k]
+            if _request(batch, i).fingerprint() == existing_hash:
+                order_id[i] = existing_id
+            else:
+                refused[i] = ErrorCode.IDEMPOTENCY_KEY_REUSED
+            ok[i] = False
+        elif k in first_in_batch:
+            duplicate_of[i] = first_in_batch[k]
+            ok[i] = False
+        else:
+            first_in_batch[k] = i
+
+    buyers = existing_ids(session, table(Buyer), batch.buyer_id[ok])
+    for i in remaining():
+        if buyer_ids[i] not in buyers:
+            refuse(i, ErrorCode.NOT_FOUND)
 
     def get(col: int) -> npt.NDArray[Any]:
         """One column of the SKU facts, aligned with the batch's rows."""
-        return np.array(
-            [info[int(s)][col] if int(s) in info else 0 for s in batch.sku_id], dtype=object
-        )
+        return np.array([info[s][col] if s in info else 0 for s in sku_ids], dtype=object)
 
     price = get(1).astype(np.int64)
     product_id = get(3).astype(np.int64)
     shop_id = get(5).astype(np.int64)
-    listing = get(4).astype(str)
-    refuse(np.isin(listing, [str(s) for s in UNPUBLISHED]), ErrorCode.NOT_FOUND)
-    refuse(listing != str(ListingStatus.LISTED), ErrorCode.NOT_LISTED)
-    refuse(get(6) != ShopStatus.ACTIVE, ErrorCode.SHOP_NOT_ACTIVE)
+    for i in remaining():
+        _, _, _, _, listing, _, shop_status, _ = info[sku_ids[i]]
+        refuse(
+            i,
+            rules.listing_refusal(listing)
+            or rules.shop_refusal(shop_status)
+            or rules.excess_discount_refusal(
+                int(price[i]) * int(qty[i]), int(mdisc[i]), int(pdisc[i])
+            ),
+        )
 
-    goods = price * qty
-    refuse(mdisc + pdisc > goods, ErrorCode.INVALID_INPUT)
-
+    is_dist = np.array([c is Channel.DISTRIBUTION for c in batch.channel], dtype=bool)
     offer_id, bps = _offer_terms(session, creator, product_id, is_dist & ok, at)
-    refuse(is_dist & (offer_id == 0), ErrorCode.NO_DISTRIBUTION_OFFER)
-    _check_content(session, batch, content_id, shop_id, creator, at, ok, refuse)
+    for i in remaining():
+        refuse(i, rules.offer_refusal(batch.channel[i], int(offer_id[i]) or None))
+    for i, code in _content_refusals(
+        session, batch, remaining(), content_id, shop_id, creator, at
+    ).items():
+        refuse(i, code)
 
     # Stock: serve rows in order per SKU while the stock lasts.
-    stock = np.array([info[int(s)][2] if int(s) in info else 0 for s in batch.sku_id])
+    stock = np.array([info[s][2] if s in info else 0 for s in sku_ids])
     want = np.where(ok, qty, 0)
     order_idx = np.lexsort((np.arange(n), batch.sku_id))
     sorted_sku = batch.sku_id[order_idx]
@@ -207,7 +212,9 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     base = np.maximum.accumulate(np.where(group_start, csum - want[order_idx], 0))
     within = np.empty(n, dtype=np.int64)
     within[order_idx] = csum - base
-    refuse(within > stock, ErrorCode.OUT_OF_STOCK)
+    for i in remaining():
+        if within[i] > stock[i]:
+            refuse(i, ErrorCode.OUT_OF_STOCK)
 
     rows_idx = np.flatnonzero(ok)
     if len(rows_idx):
@@ -310,6 +317,19 @@ def _request(batch: OrderBatch, i: int) -> OrderRequest:
     )
 
 
+def _request_refusal(batch: OrderBatch, i: int) -> ErrorCode | None:
+    """What the rules say of row ``i``'s request alone, read as :func:`_request` reads it."""
+    return (
+        rules.quantity_refusal(int(batch.quantity[i]))
+        or rules.idempotency_key_refusal(batch.idempotency_key[i])
+        or rules.negative_discount_refusal(
+            int(batch.merchant_discount_fen[i]), int(batch.platform_discount_fen[i])
+        )
+        or rules.creator_refusal(batch.channel[i], int(batch.creator_id[i]) or None)
+        or rules.content_pairing_refusal(batch.content_kind[i], int(batch.content_id[i]) or None)
+    )
+
+
 def _offer_terms(
     session: Session,
     creator: IntArray,
@@ -347,60 +367,55 @@ def _offer_terms(
     return offer_id, bps
 
 
-def _check_content(
+def _content_refusals(
     session: Session,
     batch: OrderBatch,
+    rows: list[int],
     content_id: IntArray,
     shop_id: IntArray,
     creator: IntArray,
     at: datetime,
-    ok: npt.NDArray[np.bool_],
-    refuse: Any,
-) -> None:
-    kinds = np.array([k.value if k else "" for k in batch.content_kind])
-    is_live = kinds == ContentKind.LIVE_SESSION.value
-    if (is_live & ok).any():
+) -> dict[int, ErrorCode]:
+    """The rows among ``rows`` whose content the rules refuse, with why; each kind of content
+    is fetched once for the batch."""
+    out: dict[int, ErrorCode] = {}
+    live_rows = [i for i in rows if batch.content_kind[i] is ContentKind.LIVE_SESSION]
+    if live_rows:
         lives = table(LiveSession)
         facts = fetch_map(
             session,
             select(lives.c.id, lives.c.status, lives.c.shop_id, lives.c.creator_id),
             lives.c.id,
-            content_id[is_live & ok],
+            content_id[live_rows],
         )
-        for i in np.flatnonzero(is_live & ok).tolist():
+        for i in live_rows:
             live = facts.get(int(content_id[i]))
-            if live is None:
-                refuse(_one(len(ok), i), ErrorCode.NOT_FOUND)
-            elif live[1] != LiveStatus.LIVE:
-                refuse(_one(len(ok), i), ErrorCode.CONTENT_NOT_LIVE)
-            elif (batch.channel[i] is Channel.SELF_BROADCAST and live[2] != shop_id[i]) or (
-                batch.channel[i] is Channel.DISTRIBUTION and live[3] != creator[i]
-            ):
-                refuse(_one(len(ok), i), ErrorCode.INVALID_INPUT)
-    is_video = kinds == ContentKind.SHORT_VIDEO.value
-    if (is_video & ok).any():
+            code = rules.live_session_refusal(
+                batch.channel[i],
+                shop_id=int(shop_id[i]),
+                creator_id=int(creator[i]) or None,
+                live_status=None if live is None else live[1],
+                host_shop_id=None if live is None else live[2],
+                host_creator_id=None if live is None else live[3],
+            )
+            if code is not None:
+                out[i] = code
+    video_rows = [i for i in rows if batch.content_kind[i] is ContentKind.SHORT_VIDEO]
+    if video_rows:
         videos = table(ShortVideo)
-        posted = {
-            r[0]: r[1]
-            for r in fetch_by_ids(
+        posted = dict(
+            fetch_by_ids(
                 session,
                 select(videos.c.id, videos.c.posted_at),
                 videos.c.id,
-                content_id[is_video & ok],
+                content_id[video_rows],
             )
-        }
-        for i in np.flatnonzero(is_video & ok).tolist():
-            when = posted.get(int(content_id[i]))
-            if when is None:
-                refuse(_one(len(ok), i), ErrorCode.NOT_FOUND)
-            elif when > at:
-                refuse(_one(len(ok), i), ErrorCode.INVALID_INPUT)
-
-
-def _one(n: int, i: int) -> npt.NDArray[np.bool_]:
-    mask = np.zeros(n, dtype=bool)
-    mask[i] = True
-    return mask
+        )
+        for i in video_rows:
+            code = rules.short_video_refusal(posted.get(int(content_id[i])), at)
+            if code is not None:
+                out[i] = code
+    return out
 
 
 _TAKE_STOCK = (

@@ -1,4 +1,8 @@
-"""The rules an order lives by: its state machine and how commission is frozen.
+"""The rules an order lives by: who may place it, its state machine, how commission is frozen.
+
+Each placement rule is a predicate over plain values that returns the :class:`ErrorCode` a
+refused order carries, or ``None``. The one-at-a-time service and the bulk path both call
+them, so a buyer's order is refused for the same reason whichever path placed it.
 
 Commission (佣金) is owed by the goods owner to the creator who sold a distribution order.
 It is computed once, at placement, from the offer in force then, so a later change to the
@@ -11,13 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from trustflow.orders.models import CancelParty, CancelReason, OrderStatus
+from trustflow.catalog.models import ListingStatus, ShopStatus
+from trustflow.catalog.rules import UNPUBLISHED
+from trustflow.content.models import LiveStatus
+from trustflow.errors import ErrorCode
+from trustflow.orders.models import CancelParty, CancelReason, ContentKind, OrderStatus
 from trustflow.state_machine import StateMachine, move
+from trustflow.vocabulary import Channel
 
 __all__ = [
     "AFTER_SALES_OPEN_FROM",
     "CANCEL_REASONS",
     "DEFAULT_TRANSIT_HOURS",
+    "MAX_KEY_LENGTH",
     "MAX_QUANTITY",
     "REVIEWABLE_FROM",
     "SHIP_PROMISE",
@@ -27,8 +37,19 @@ __all__ = [
     "Promise",
     "commission_base_fen",
     "commission_fen",
+    "content_pairing_refusal",
+    "creator_refusal",
+    "excess_discount_refusal",
+    "idempotency_key_refusal",
     "last_event_at",
+    "listing_refusal",
+    "live_session_refusal",
+    "negative_discount_refusal",
+    "offer_refusal",
     "promise",
+    "quantity_refusal",
+    "shop_refusal",
+    "short_video_refusal",
 ]
 
 S = OrderStatus
@@ -120,6 +141,119 @@ AFTER_SALES_OPEN_FROM = frozenset({S.SHIPPED, S.PICKED_UP, S.DELIVERED, S.RECEIV
 REVIEWABLE_FROM = frozenset({S.DELIVERED, S.RECEIVED})
 
 MAX_QUANTITY = 999
+#: The longest idempotency key a client may send with an order or a payment.
+MAX_KEY_LENGTH = 80
+
+
+# Placement rules, in the order an order is checked against them. The first five judge the
+# request alone; the rest the facts the store holds when the order is placed.
+
+
+def quantity_refusal(quantity: int) -> ErrorCode | None:
+    """A buyer orders between 1 and :data:`MAX_QUANTITY` pieces of a SKU at once; anything
+    else is a mistake in the request, not a purchase."""
+    return None if 1 <= quantity <= MAX_QUANTITY else ErrorCode.INVALID_INPUT
+
+
+def idempotency_key_refusal(key: str) -> ErrorCode | None:
+    """Every order and payment carries a key of 1 to :data:`MAX_KEY_LENGTH` characters, so
+    that a client's retry returns the first result instead of charging the buyer twice."""
+    return None if 1 <= len(key) <= MAX_KEY_LENGTH else ErrorCode.INVALID_INPUT
+
+
+def negative_discount_refusal(
+    merchant_discount_fen: int, platform_discount_fen: int
+) -> ErrorCode | None:
+    """A discount only ever lowers what the buyer pays: a negative one would be a surcharge."""
+    if merchant_discount_fen < 0 or platform_discount_fen < 0:
+        return ErrorCode.INVALID_INPUT
+    return None
+
+
+def creator_refusal(channel: Channel, creator_id: int | None) -> ErrorCode | None:
+    """A distribution sale names the creator who made it, and no other sale names one: only a
+    distribution order earns a creator commission."""
+    if (channel is Channel.DISTRIBUTION) != (creator_id is not None):
+        return ErrorCode.INVALID_INPUT
+    return None
+
+
+def content_pairing_refusal(
+    content_kind: ContentKind | None, content_id: int | None
+) -> ErrorCode | None:
+    """An order credited to content says both which kind (live session or short video) and
+    which one; half a reference credits nothing."""
+    if (content_kind is None) != (content_id is None):
+        return ErrorCode.INVALID_INPUT
+    return None
+
+
+def listing_refusal(listing: ListingStatus) -> ErrorCode | None:
+    """Only a listed product is on sale. One never published does not exist to a buyer
+    (``NOT_FOUND``); one delisted or blocked is refused as not on sale."""
+    if listing in UNPUBLISHED:
+        return ErrorCode.NOT_FOUND
+    if listing != ListingStatus.LISTED:
+        return ErrorCode.NOT_LISTED
+    return None
+
+
+def shop_refusal(shop_status: ShopStatus) -> ErrorCode | None:
+    """A suspended or closed shop takes no new orders, even for products still listed."""
+    return None if shop_status == ShopStatus.ACTIVE else ErrorCode.SHOP_NOT_ACTIVE
+
+
+def excess_discount_refusal(
+    goods_amount_fen: int, merchant_discount_fen: int, platform_discount_fen: int
+) -> ErrorCode | None:
+    """Discounts together may bring the price down to nothing, never below: the platform does
+    not pay a buyer to take the goods."""
+    if merchant_discount_fen + platform_discount_fen > goods_amount_fen:
+        return ErrorCode.INVALID_INPUT
+    return None
+
+
+def offer_refusal(channel: Channel, offer_id: int | None) -> ErrorCode | None:
+    """A creator sells a product only under an offer they selected that is in force at the
+    order's time (``offer_id``, None if none): it fixes the commission the merchant owes."""
+    if channel is Channel.DISTRIBUTION and offer_id is None:
+        return ErrorCode.NO_DISTRIBUTION_OFFER
+    return None
+
+
+def live_session_refusal(
+    channel: Channel,
+    *,
+    shop_id: int,
+    creator_id: int | None,
+    live_status: LiveStatus | None,
+    host_shop_id: int | None,
+    host_creator_id: int | None,
+) -> ErrorCode | None:
+    """An order credited to a live session comes from a room that exists (``live_status`` is
+    None if not), is live at that moment, and is hosted by the seller the order credits: the
+    shop's own account for a self-broadcast sale, the creator for a distribution sale. So no
+    one is credited with, or paid commission for, a room that was not theirs or not on air."""
+    if live_status is None:
+        return ErrorCode.NOT_FOUND
+    if live_status != LiveStatus.LIVE:
+        return ErrorCode.CONTENT_NOT_LIVE
+    if channel is Channel.SELF_BROADCAST and host_shop_id != shop_id:
+        return ErrorCode.INVALID_INPUT
+    if channel is Channel.DISTRIBUTION and host_creator_id != creator_id:
+        return ErrorCode.INVALID_INPUT
+    return None
+
+
+def short_video_refusal(posted_at: datetime | None, at: datetime) -> ErrorCode | None:
+    """An order credited to a short video needs a video that exists (``posted_at`` is None if
+    not) and was posted by the order's time ``at``: no video sells before anyone could see
+    it."""
+    if posted_at is None:
+        return ErrorCode.NOT_FOUND
+    if posted_at > at:
+        return ErrorCode.INVALID_INPUT
+    return None
 
 
 def commission_base_fen(goods_amount_fen: int, merchant_discount_fen: int) -> int:

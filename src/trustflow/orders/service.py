@@ -20,9 +20,8 @@ from sqlalchemy.orm.attributes import instance_state
 
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import DriverStatement, driver_cursor
-from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, ShopTransitTime, Sku
-from trustflow.catalog.rules import UNPUBLISHED
-from trustflow.content.models import LiveSession, LiveStatus, ShortVideo
+from trustflow.catalog.models import Product, Shop, ShopTransitTime, Sku
+from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import utcnow
 from trustflow.distribution import service as distribution_service
 from trustflow.errors import (
@@ -32,6 +31,7 @@ from trustflow.errors import (
     InvalidInput,
     NotFound,
     OutOfStock,
+    TrustflowError,
 )
 from trustflow.orders import commission, rules
 from trustflow.orders.attribution import UNATTRIBUTED_CHANNEL, Attribution
@@ -62,7 +62,7 @@ __all__ = [
     "ship_order",
 ]
 
-MAX_KEY_LENGTH = 80
+MAX_KEY_LENGTH = rules.MAX_KEY_LENGTH
 
 
 @dataclass(frozen=True)
@@ -134,17 +134,31 @@ def attributed_request(
     )
 
 
+def _refusal(code: ErrorCode, message: str) -> TrustflowError:
+    """The error a rule's refusal raises: its code decides the kind (and the HTTP status)."""
+    if code is ErrorCode.INVALID_INPUT:
+        return InvalidInput(message)
+    if code is ErrorCode.NOT_FOUND:
+        return NotFound(message)
+    return Conflict(message, code=code)
+
+
 def _validate(request: OrderRequest) -> None:
-    if not 1 <= request.quantity <= rules.MAX_QUANTITY:
-        raise InvalidInput(f"quantity must be in 1..{rules.MAX_QUANTITY}")
-    if not 1 <= len(request.idempotency_key) <= MAX_KEY_LENGTH:
-        raise InvalidInput(f"idempotency key must be 1..{MAX_KEY_LENGTH} characters")
-    if request.merchant_discount_fen < 0 or request.platform_discount_fen < 0:
-        raise InvalidInput("discounts cannot be negative")
-    if (request.channel is Channel.DISTRIBUTION) != (request.creator_id is not None):
-        raise InvalidInput("creator_id is required for distribution orders, and only for them")
-    if (request.content_kind is None) != (request.content_id is None):
-        raise InvalidInput("content_kind and content_id go together")
+    """The rules the request alone must meet, before anything is looked up."""
+    if (code := rules.quantity_refusal(request.quantity)) is not None:
+        raise _refusal(code, f"quantity must be in 1..{rules.MAX_QUANTITY}")
+    if (code := rules.idempotency_key_refusal(request.idempotency_key)) is not None:
+        raise _refusal(code, f"idempotency key must be 1..{MAX_KEY_LENGTH} characters")
+    code = rules.negative_discount_refusal(
+        request.merchant_discount_fen, request.platform_discount_fen
+    )
+    if code is not None:
+        raise _refusal(code, "discounts cannot be negative")
+    if (code := rules.creator_refusal(request.channel, request.creator_id)) is not None:
+        raise _refusal(code, "creator_id is required for distribution orders, and only for them")
+    code = rules.content_pairing_refusal(request.content_kind, request.content_id)
+    if code is not None:
+        raise _refusal(code, "content_kind and content_id go together")
 
 
 def _replay(existing: Order, request: OrderRequest) -> Order:
@@ -163,30 +177,37 @@ def _find_by_key(session: Session, buyer_id: int, key: str) -> Order | None:
     )
 
 
+_LIVE_REFUSED = {
+    ErrorCode.NOT_FOUND: "live session {} not found",
+    ErrorCode.CONTENT_NOT_LIVE: "live session {} is not live",
+    ErrorCode.INVALID_INPUT: "live session {} is not hosted by the attributed seller",
+}
+_VIDEO_REFUSED = {
+    ErrorCode.NOT_FOUND: "short video {} not found",
+    ErrorCode.INVALID_INPUT: "short video {} was not posted yet",
+}
+
+
 def _check_content(session: Session, request: OrderRequest, shop_id: int, at: datetime) -> None:
-    """The content an order is attributed to must exist, and a self-broadcast order must come
-    from the shop's own live room while it is live."""
+    """The content an order is credited to, by :func:`rules.live_session_refusal` and
+    :func:`rules.short_video_refusal`."""
     if request.content_kind is ContentKind.LIVE_SESSION:
         live = session.get(LiveSession, request.content_id)
-        if live is None:
-            raise NotFound(f"live session {request.content_id} not found")
-        if live.status is not LiveStatus.LIVE:
-            raise Conflict(f"live session {live.id} is not live", code=ErrorCode.CONTENT_NOT_LIVE)
-        host_ok = (
-            live.shop_id == shop_id
-            if request.channel is Channel.SELF_BROADCAST
-            else live.creator_id == request.creator_id
-            if request.channel is Channel.DISTRIBUTION
-            else True
+        code = rules.live_session_refusal(
+            request.channel,
+            shop_id=shop_id,
+            creator_id=request.creator_id,
+            live_status=None if live is None else live.status,
+            host_shop_id=None if live is None else live.shop_id,
+            host_creator_id=None if live is None else live.creator_id,
         )
-        if not host_ok:
-            raise InvalidInput(f"live session {live.id} is not hosted by the attributed seller")
+        if code is not None:
+            raise _refusal(code, _LIVE_REFUSED[code].format(request.content_id))
     elif request.content_kind is ContentKind.SHORT_VIDEO:
         video = session.get(ShortVideo, request.content_id)
-        if video is None:
-            raise NotFound(f"short video {request.content_id} not found")
-        if video.posted_at > at:
-            raise InvalidInput(f"short video {video.id} was not posted yet")
+        code = rules.short_video_refusal(None if video is None else video.posted_at, at)
+        if code is not None:
+            raise _refusal(code, _VIDEO_REFUSED[code].format(request.content_id))
 
 
 # The placement hot path runs prebuilt Core statements on the session's connection: building
@@ -365,26 +386,26 @@ def place_order(
         return _replay(get_order(session, existing_id), request)
     if not buyer_exists:
         raise NotFound(f"buyer {request.buyer_id} not found")
-    if listing in UNPUBLISHED:  # never on sale: to a buyer it does not exist
-        raise NotFound(f"sku {request.sku_id} not found")
-    if listing != ListingStatus.LISTED:
-        raise Conflict(f"product {product_id} is not on sale", code=ErrorCode.NOT_LISTED)
-    if shop_status != ShopStatus.ACTIVE:
-        raise Conflict(f"shop {shop_id} is not active", code=ErrorCode.SHOP_NOT_ACTIVE)
-
-    goods_fen = price_fen * request.quantity
-    discount_fen = request.merchant_discount_fen + request.platform_discount_fen
-    if discount_fen > goods_fen:
-        raise InvalidInput("discounts exceed the goods amount")
-
-    commission_bps = 0
-    if request.channel is Channel.DISTRIBUTION:
-        if offer_id is None:
-            raise Conflict(
-                f"creator {request.creator_id} has no valid offer for product {product_id}",
-                code=ErrorCode.NO_DISTRIBUTION_OFFER,
-            )
-        commission_bps = offer_bps
+    if (code := rules.listing_refusal(listing)) is not None:
+        raise _refusal(
+            code,
+            # never published: to a buyer its SKU does not exist
+            f"sku {request.sku_id} not found"
+            if code is ErrorCode.NOT_FOUND
+            else f"product {product_id} is not on sale",
+        )
+    if (code := rules.shop_refusal(shop_status)) is not None:
+        raise _refusal(code, f"shop {shop_id} is not active")
+    code = rules.excess_discount_refusal(
+        price_fen * request.quantity, request.merchant_discount_fen, request.platform_discount_fen
+    )
+    if code is not None:
+        raise _refusal(code, "discounts exceed the goods amount")
+    if (code := rules.offer_refusal(request.channel, offer_id)) is not None:
+        raise _refusal(
+            code, f"creator {request.creator_id} has no valid offer for product {product_id}"
+        )
+    commission_bps = offer_bps if request.channel is Channel.DISTRIBUTION else 0
     if request.content_kind is not None:
         _check_content(session, request, shop_id, at)
 
@@ -480,8 +501,8 @@ def pay_order(
     actor: str = "buyer",
 ) -> Order:
     """Record the buyer's payment. Replaying the same key returns the paid order unchanged."""
-    if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
-        raise InvalidInput(f"idempotency key must be 1..{MAX_KEY_LENGTH} characters")
+    if (code := rules.idempotency_key_refusal(idempotency_key)) is not None:
+        raise _refusal(code, f"idempotency key must be 1..{MAX_KEY_LENGTH} characters")
     order = get_order(session, order_id, for_update=True)
     payment = session.scalar(select(Payment).where(Payment.order_id == order_id))
     if payment is not None:
