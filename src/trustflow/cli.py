@@ -536,3 +536,78 @@ def commission_statement(
         table.add_row(label, f"{fen / 100:,.2f}")
     console.print(table)
     console.print(f"{result.orders:,} orders moved in the period")
+
+
+@app.command("import")
+def import_history(
+    folder: Annotated[
+        Path, typer.Argument(help="The directory of files to import (docs/import.md).")
+    ],
+    example: Annotated[
+        bool, typer.Option("--example", help="Write a small valid set into FOLDER instead.")
+    ] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Write the good rows; copy the refused ones to --rejected."
+        ),
+    ] = False,
+    report: Annotated[
+        Path, typer.Option(help="Where the report of refused rows goes (CSV).")
+    ] = Path("import-report.csv"),
+    rejected: Annotated[
+        Path, typer.Option(help="Where --skip-invalid copies the refused rows.")
+    ] = Path("import-rejected"),
+) -> None:
+    """Import a marketplace's history: every row is checked before anything is written; a
+    second run of the same files adds nothing."""
+    from rich.table import Table
+
+    from trustflow import migrate
+    from trustflow.db import default_engine
+    from trustflow.importing.example import write_example
+    from trustflow.importing.flows import run_import, write_rejected
+
+    with _clear_errors():
+        if example:
+            paths = write_example(folder)
+            console.print(f"[green]wrote {len(paths)} files[/green] to {folder}: try")
+            console.print(f"  trustflow import {folder}", soft_wrap=True)
+            return
+        if not folder.is_dir():
+            raise _refusal("not_found", f"{folder} is not a directory")
+        engine = default_engine()
+        if not migrate.is_current(engine):
+            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+            raise typer.Exit(2)
+        with console.status("importing") as status:
+            result, checked = run_import(
+                engine, folder, skip_invalid=skip_invalid, on_step=status.update
+            )
+    table = Table(title=f"import of {folder}")
+    for name in ("file", "written", "already there", "refused"):
+        table.add_column(name, justify="left" if name == "file" else "right")
+    for name in result.refused:
+        table.add_row(
+            name,
+            f"{result.written.get(name, 0):,}",
+            f"{result.present.get(name, 0):,}",
+            f"{result.refused[name]:,}",
+        )
+    console.print(table)
+    if result.report.height:
+        result.report.write_csv(report)
+        shown = result.report.head(10)
+        for row in shown.iter_rows(named=True):
+            console.print(
+                f"[red]{row['code']}[/red]: {escape(row['file'])} row {row['row']}"
+                f" {escape(row['column'])}: {escape(row['reason'])}",
+                soft_wrap=True,
+            )
+        console.print(f"{result.report.height:,} problems in all: {report}")
+        if result.wrote:
+            copies = write_rejected(checked, result.report, rejected)
+            console.print(f"refused rows copied to {rejected} ({len(copies)} files)")
+    if result.blocked:
+        console.print("[red]nothing written[/red]: fix the rows, or pass --skip-invalid")
+        raise typer.Exit(2)

@@ -105,6 +105,8 @@ _COMPARAND = UtcComparand()
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; BigInteger keys elsewhere.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
+#: The longest id a row may carry from the system it was imported from.
+EXTERNAL_ID_LENGTH = 64
 
 
 def enum_type(enum_cls: type[StrEnum]) -> Enum:

@@ -21,6 +21,7 @@ from trustflow.aftersales.settlement import settle_commissions
 from trustflow.errors import IllegalTransition, InvalidInput
 from trustflow.orders import bulk as orders_bulk
 from trustflow.orders import commission
+from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
 from trustflow.orders.models import CancelReason, CommissionEntry
 from trustflow.vocabulary import Channel
@@ -269,3 +270,19 @@ def test_a_statement_sums_the_period_and_what_was_pending_at_each_end(
     assert (later.pending_at_start_fen, later.pending_at_end_fen) == (3_960, 2_970)
     with pytest.raises(InvalidInput):
         commission.statement(session, creator_id=creator, start=T0, end=T0)
+
+
+@given(base=st.integers(0, 10**12), bps=st.integers(0, 10_000))
+def test_commission_is_the_decimal_amount_rounded_half_up_for_one_order_and_a_column(
+    base: int, bps: int
+) -> None:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    exact = Decimal(base) * Decimal(bps) / Decimal(10_000)
+    expected = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    assert order_rules.commission_fen(base, bps) == expected
+    column = order_rules.commission_fen(
+        np.array([base], dtype=object), np.array([bps], dtype=object)
+    )
+    assert column.tolist() == [expected]

@@ -57,7 +57,7 @@ def _buyer_orders_and_pays_now(store: Path) -> None:
             placed = client.post(
                 "/api/v1/orders",
                 headers=headers | {"Idempotency-Key": "tour-1"},
-                json={"sku_id": 1, "quantity": 1, "channel": "shelf_search"},
+                json={"sku_id": 1, "quantity": 1},
             )
             assert placed.status_code == 201, placed.text
             paid = client.post(

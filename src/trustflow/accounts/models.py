@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+from trustflow.db import EXTERNAL_ID_LENGTH, Base, IdType, UtcDateTime, enum_type, utcnow
 
 
 class Role(StrEnum):
@@ -38,6 +38,10 @@ class Merchant(Base):
     __tablename__ = "merchants"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -48,6 +52,10 @@ class Creator(Base):
     __tablename__ = "creators"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     name: Mapped[str] = mapped_column(String(120))
     fans: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -61,6 +69,10 @@ class Buyer(Base):
     __tablename__ = "buyers"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     name: Mapped[str] = mapped_column(String(120))
     #: where the buyer's parcels go (a region code): it sets the promised delivery window
     region: Mapped[str | None] = mapped_column(String(32))

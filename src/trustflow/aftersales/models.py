@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+from trustflow.db import EXTERNAL_ID_LENGTH, Base, IdType, UtcDateTime, enum_type, utcnow
 
 
 class AfterSalesKind(StrEnum):
@@ -64,6 +64,10 @@ class AfterSalesRequest(Base):
     __tablename__ = "after_sales_requests"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
@@ -121,6 +125,10 @@ class Review(Base):
     __tablename__ = "reviews"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
@@ -130,6 +138,9 @@ class Review(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    #: set on an imported review the store would not have taken (``before_delivery``: written
+    #: before the order was delivered); kept as the source had it, never silently dropped
+    flag: Mapped[str | None] = mapped_column(String(24))
 
     __table_args__ = (CheckConstraint("stars BETWEEN 1 AND 5", name="stars_in_range"),)
 
@@ -140,6 +151,10 @@ class ChatThread(Base):
     __tablename__ = "chat_threads"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from trustflow.aftersales import rules
 from trustflow.aftersales.models import AfterSalesRequest
-from trustflow.bulk import IntArray, fetch_by_ids, int_rows, table
+from trustflow.bulk import IntArray, fetch_by_ids, table
 from trustflow.orders import commission
 from trustflow.orders.models import CommissionEntry, CommissionEntryKind, Order, OrderStatus
 
@@ -59,7 +59,7 @@ def settle_commissions(session: Session, *, at: datetime) -> Settlement:
     """Settle every order that is due at ``at``. Due orders are locked first and checked
     again, so a request opened or a refund made meanwhile is never settled past; a second
     run settles nothing more."""
-    candidates = int_rows(session, _due(at))[:, 0]
+    candidates = np.fromiter(session.scalars(_due(at)), dtype=np.int64)
     if len(candidates) == 0:
         return Settlement(0, 0)
     fetch_by_ids(session, select(_orders.c.id), _orders.c.id, candidates, for_update=True)

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+from trustflow.db import EXTERNAL_ID_LENGTH, Base, IdType, UtcDateTime, enum_type, utcnow
 
 
 class ShopKind(StrEnum):
@@ -46,6 +46,10 @@ class Category(Base):
     __tablename__ = "categories"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
@@ -73,6 +77,10 @@ class Shop(Base):
     __tablename__ = "shops"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     name_skeleton: Mapped[str] = mapped_column(String(NAME_SKELETON_LENGTH), index=True)
@@ -117,6 +125,10 @@ class Product(Base):
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -125,6 +137,8 @@ class Product(Base):
     status: Mapped[ListingStatus] = mapped_column(
         enum_type(ListingStatus), default=ListingStatus.DRAFT
     )
+    #: the imported product this listing sells (one product sold by many shops shares it)
+    product_key: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -134,6 +148,10 @@ class Sku(Base):
     __tablename__ = "skus"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     spec: Mapped[str] = mapped_column(String(120), default="")
     price_fen: Mapped[int] = mapped_column(BigInteger)

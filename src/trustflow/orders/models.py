@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+from trustflow.db import EXTERNAL_ID_LENGTH, Base, IdType, UtcDateTime, enum_type, utcnow
 from trustflow.vocabulary import Channel, Surface
 
 
@@ -62,6 +62,10 @@ class Order(Base):
     __tablename__ = "orders"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)

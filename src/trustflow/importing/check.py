@@ -1,0 +1,650 @@
+"""Read an import directory and judge every row before anything is written.
+
+Each file is read as text (CSV) or as typed columns (Parquet), coerced to the format's types
+(:mod:`trustflow.importing.format`), then judged by a dataframely schema built from the same
+format (types, required values, ranges, lengths, allowed values, unique ids, and the rules
+across a row's columns), then against the other files and the store (references, rules that
+need another file's rows, and rows already imported). Every refusal is one row of the report:
+file, row (the data row's number, 1 for the first row under the header), column, a stable
+code and the reason. All of it is vectorised: no Python runs per row of an order file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import dataframely as dy
+import polars as pl
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from trustflow import names
+from trustflow.bulk import chunks, table
+from trustflow.catalog.models import NAME_SKELETON_LENGTH, Shop
+from trustflow.importing.format import FILES, Column, FileSpec, ImportCode, spec
+from trustflow.importing.store import STORE_TABLES, stored_ids
+from trustflow.orders import rules as order_rules
+from trustflow.orders.models import OrderStatus
+from trustflow.types import EARLIEST, LATEST
+from trustflow.vocabulary import Channel
+
+__all__ = ["PROBLEM_SCHEMA", "Checked", "check_directory"]
+
+#: The report's columns.
+PROBLEM_SCHEMA = {
+    "file": pl.String,
+    "row": pl.Int64,
+    "column": pl.String,
+    "code": pl.String,
+    "reason": pl.String,
+}
+_ZONE = r"(Z|[+-]\d\d:?\d\d)$"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
+UTC_TIME = pl.Datetime("us", "UTC")
+
+
+@dataclass
+class Checked:
+    """What the check found: each file's rows as typed columns (``row``: the data row's
+    number), the problems, and which rows already are in the store."""
+
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: each file as read, with its data rows' numbers: what a rejected row file repeats
+    raw: dict[str, pl.DataFrame] = field(default_factory=dict)
+    problems: list[pl.DataFrame] = field(default_factory=list)
+    #: rows whose id the store already holds with the same values: nothing to write
+    present: dict[str, pl.Series] = field(default_factory=dict)
+
+    def report(self) -> pl.DataFrame:
+        if not self.problems:
+            return pl.DataFrame(schema=PROBLEM_SCHEMA)
+        return pl.concat(self.problems).sort("file", "row", "column")
+
+    def add(
+        self, file: str, rows: pl.DataFrame, column: str, code: ImportCode, reason: Any
+    ) -> None:
+        """Refuse ``rows`` (a frame with a ``row`` column) for ``code``; ``reason`` is a text
+        or an expression over ``rows``."""
+        if rows.height == 0:
+            return
+        reason_expr = reason if isinstance(reason, pl.Expr) else pl.lit(str(reason))
+        self.problems.append(
+            rows.select(
+                pl.lit(file).alias("file"),
+                pl.col("row").cast(pl.Int64),
+                pl.lit(column).alias("column"),
+                pl.lit(code.value).alias("code"),
+                reason_expr.cast(pl.String).alias("reason"),
+            )
+        )
+
+    def refused_rows(self, file: str) -> pl.Series:
+        report = [p.filter(pl.col("file") == file) for p in self.problems]
+        if not report:
+            return pl.Series("row", [], dtype=pl.Int64)
+        return pl.concat(report)["row"].unique()
+
+    def valid(self, file: str) -> pl.DataFrame:
+        """The rows of ``file`` nothing was refused for."""
+        frame = self.frames.get(file)
+        if frame is None:
+            return pl.DataFrame()
+        return frame.filter(~pl.col("row").is_in(self.refused_rows(file).implode()))
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def _files(root: Path, checked: Checked) -> Iterator[tuple[FileSpec, Path]]:
+    known = {f.name for f in FILES}
+    for path in sorted(root.iterdir()):
+        if path.suffix in (".csv", ".parquet") and path.stem not in known:
+            checked.add(
+                path.name,
+                pl.DataFrame({"row": [0]}),
+                "",
+                ImportCode.UNKNOWN_FILE_COLUMN,
+                f"no file of the format is called {path.stem!r}"
+                f" (known: {', '.join(sorted(known))})",
+            )
+    for file in FILES:
+        found = [
+            p for p in (root / f"{file.name}.csv", root / f"{file.name}.parquet") if p.exists()
+        ]
+        if len(found) == 2:
+            checked.add(
+                file.name,
+                pl.DataFrame({"row": [0]}),
+                "",
+                ImportCode.TWO_FILES,
+                "give the file once, as CSV or as Parquet",
+            )
+        elif found:
+            yield file, found[0]
+
+
+def _read(path: Path) -> pl.DataFrame:
+    if path.suffix == ".csv":
+        return pl.read_csv(path, infer_schema=False)
+    return pl.read_parquet(path)
+
+
+# -- coercion to the format's types --------------------------------------------------------
+
+
+def _coerce(file: FileSpec, raw: pl.DataFrame, checked: Checked) -> pl.DataFrame:
+    """The file's columns in the format's types; a value that is not one (an integer that
+    is not, a time without a zone or outside the span) is refused and read as empty."""
+    out = raw.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row"))
+    for column in file.columns:
+        data = (
+            raw[column.name]
+            if column.name in raw.columns
+            else pl.Series(column.name, [None] * raw.height, dtype=pl.String)
+        )
+        frame = pl.DataFrame({"row": out["row"], "raw": data})
+        value, problems = _coerced(column, frame)
+        for code, rows, reason in problems:
+            checked.add(file.name, rows, column.name, code, reason)
+        out = out.with_columns(value.alias(column.name))
+    return out
+
+
+def _coerced(
+    column: Column, frame: pl.DataFrame
+) -> tuple[pl.Series, list[tuple[ImportCode, pl.DataFrame, str]]]:
+    raw = frame["raw"]
+    problems: list[tuple[ImportCode, pl.DataFrame, str]] = []
+    if column.kind == "int":
+        if raw.dtype == pl.String:
+            value = raw.str.strip_chars().cast(pl.Int64, strict=False)
+        elif raw.dtype.is_integer():
+            value = raw.cast(pl.Int64, strict=False)
+        elif raw.dtype.is_float():
+            whole = raw.is_not_nan() & (raw == raw.floor())
+            value = pl.Series(raw.name, [None] * len(raw), dtype=pl.Int64)
+            value = pl.select(pl.when(whole).then(raw.cast(pl.Int64, strict=False))).to_series()
+        else:
+            value = pl.Series(raw.name, [None] * len(raw), dtype=pl.Int64)
+        bad = raw.is_not_null() & value.is_null()
+        problems.append((ImportCode.BAD_VALUE, frame.filter(bad), "not a whole number"))
+        return value, problems
+    if column.kind == "time":
+        return _time(frame)
+    value = raw.cast(pl.String)
+    return value, problems
+
+
+def _time(frame: pl.DataFrame) -> tuple[pl.Series, list[tuple[ImportCode, pl.DataFrame, str]]]:
+    raw = frame["raw"]
+    problems: list[tuple[ImportCode, pl.DataFrame, str]] = []
+    if isinstance(raw.dtype, pl.Datetime):
+        if raw.dtype.time_zone is None:
+            problems.append(
+                (
+                    ImportCode.TIME_WITHOUT_ZONE,
+                    frame.filter(raw.is_not_null()),
+                    "a timestamp column needs a time zone (store it as UTC)",
+                )
+            )
+            value = pl.Series(raw.name, [None] * len(raw), dtype=UTC_TIME)
+        else:
+            value = raw.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    else:
+        text = raw.cast(pl.String).str.strip_chars()
+        zoned = text.str.contains(_ZONE)
+        problems.append(
+            (
+                ImportCode.TIME_WITHOUT_ZONE,
+                frame.filter(text.is_not_null() & ~zoned),
+                "a time needs its zone, e.g. 2026-03-01T09:30:00+08:00",
+            )
+        )
+        iso = text.str.replace(r"Z$", "+00:00").str.replace(r"^(\d{4}-\d\d-\d\d) ", "${1}T")
+        parsed = iso.str.to_datetime(_TIME_FORMAT, time_zone="UTC", strict=False, time_unit="us")
+        value = pl.select(pl.when(zoned).then(parsed)).to_series()
+        problems.append(
+            (
+                ImportCode.BAD_VALUE,
+                frame.filter(zoned & parsed.is_null()),
+                "not an ISO 8601 time",
+            )
+        )
+    outside = value.is_not_null() & ((value < EARLIEST) | (value >= LATEST))
+    problems.append(
+        (
+            ImportCode.TIME_OUT_OF_RANGE,
+            frame.filter(outside),
+            f"times lie from {EARLIEST.isoformat()} (inclusive) to {LATEST.isoformat()}"
+            " (exclusive)",
+        )
+    )
+    value = pl.select(pl.when(~outside).then(value)).to_series().cast(UTC_TIME)
+    return value, problems
+
+
+# -- the schema of each file ----------------------------------------------------------------
+
+_RULE_CODES = {
+    "min": ImportCode.OUT_OF_RANGE,
+    "max": ImportCode.OUT_OF_RANGE,
+    "max_length": ImportCode.TOO_LONG,
+    "nullability": ImportCode.MISSING_VALUE,
+    "dtype": ImportCode.NOT_ALLOWED,
+}
+
+
+def _dy_column(column: Column) -> Any:
+    nullable = not column.required and column.default is None
+    if column.kind == "int":
+        return dy.Int64(nullable=nullable, min=column.low, max=column.high)
+    if column.kind == "time":
+        return dy.Datetime(nullable=nullable, time_zone="UTC", time_unit="us")
+    if column.kind == "enum":
+        return dy.Enum(list(column.values), nullable=nullable)
+    length = column.max_length or (64 if column.kind in ("id", "ref") else None)
+    return dy.String(
+        nullable=nullable,
+        max_length=length,
+        min_length=1 if column.required else None,
+        primary_key=column.kind == "id",
+    )
+
+
+def _schema(file: FileSpec) -> type[dy.Schema]:
+    attrs: dict[str, Any] = {"row": dy.Int64(nullable=False)}
+    attrs.update({c.name: _dy_column(c) for c in file.columns})
+    for code, expr in _ROW_RULES.get(file.name, {}).items():
+        attrs[code.value] = dy.rule()(cast(Callable[..., pl.Expr], lambda cls, e=expr: e()))
+    return cast(type[dy.Schema], type(f"{file.name}_schema", (dy.Schema,), attrs))
+
+
+def _order_rules() -> dict[ImportCode, Callable[[], pl.Expr]]:
+    goods = pl.col("unit_price_fen") * pl.col("quantity")
+    return {
+        ImportCode.AMOUNTS_INCONSISTENT: lambda: (
+            pl.col("merchant_discount_fen") + pl.col("platform_discount_fen") <= goods
+        ).fill_null(True),
+        ImportCode.CREATOR_IFF_DISTRIBUTION: lambda: (
+            (pl.col("channel") == Channel.DISTRIBUTION.value) == pl.col("creator_id").is_not_null()
+        ).fill_null(True),
+        ImportCode.PROMISE_INCONSISTENT: lambda: (
+            (pl.col("deliver_from").is_null() == pl.col("deliver_by").is_null())
+            & (pl.col("deliver_from") <= pl.col("deliver_by")).fill_null(True)
+            & (
+                pl.col("ship_by").is_null() | (pl.col("ship_by") <= pl.col("deliver_from"))
+            ).fill_null(True)
+            & (pl.col("ship_by").is_null() | (pl.col("ship_by") >= pl.col("created_at"))).fill_null(
+                True
+            )
+        ),
+        ImportCode.HISTORY_OUT_OF_ORDER: lambda: order_history()[0],
+    }
+
+
+#: The order in which an order's actions are replayed from its times.
+REPLAY = ("pay", "ship", "pick_up", "deliver", "confirm_receipt", "cancel")
+
+
+def order_history() -> tuple[pl.Expr, pl.Expr]:
+    """(whether the order's times are a path :data:`trustflow.orders.rules.TRANSITIONS`
+    allows, each no earlier than the one before; the state it ends in), as expressions over
+    an order file: the state machine itself, replayed column by column."""
+    state: pl.Expr = pl.lit(OrderStatus.PENDING_PAYMENT.value)
+    last: pl.Expr = pl.col("created_at")
+    ok: pl.Expr = pl.lit(True)
+    for action in REPLAY:
+        stamp = pl.col(order_rules.TIMESTAMP_FIELD[action])
+        present = stamp.is_not_null()
+        allowed = state.is_in([s.value for s in order_rules.TRANSITIONS.sources(action)])
+        ok = ok & (~present | (allowed & (stamp >= last).fill_null(False)))
+        state = (
+            pl.when(present)
+            .then(pl.lit(order_rules.TRANSITIONS.target(action).value))
+            .otherwise(state)
+        )
+        last = pl.when(present).then(stamp).otherwise(last)
+    return ok, state
+
+
+_ROW_RULES: dict[str, dict[ImportCode, Callable[[], pl.Expr]]] = {
+    "orders": _order_rules(),
+    "reviews": {ImportCode.ONE_REVIEW_PER_ORDER: lambda: ~pl.col("order_id").is_duplicated()},
+    "after_sales": {
+        ImportCode.HISTORY_OUT_OF_ORDER: lambda: (
+            (pl.col("handled_at") >= pl.col("created_at")).fill_null(True)
+            & (pl.col("resolved_at") >= pl.col("created_at")).fill_null(True)
+        )
+    },
+    "chats": {
+        ImportCode.HISTORY_OUT_OF_ORDER: lambda: (
+            pl.col("first_response_at") >= pl.col("first_message_at")
+        ).fill_null(True)
+    },
+    "follows": {
+        ImportCode.ONE_FOLLOW_TARGET: lambda: (
+            pl.col("creator_id").is_null() != pl.col("shop_id").is_null()
+        )
+    },
+}
+
+
+def _judge(file: FileSpec, frame: pl.DataFrame, checked: Checked) -> pl.DataFrame:
+    """Run the file's schema; every failed rule becomes problems. Returns the typed frame."""
+    schema = _schema(file)
+    result = schema.filter(frame, cast=True)
+    details = result.failure.details()
+    if details.height == 0:
+        return result.result
+    rules_text = dict(file.rules)
+    already = checked.report().filter(pl.col("file") == file.name).select("row", "column")
+    for rule in details.columns:
+        if rule in frame.columns or rule.startswith("row|"):
+            continue
+        failed = details.filter(pl.col(rule) == "invalid")
+        if failed.height == 0:
+            continue
+        if rule == "primary_key":
+            key = cast(Column, file.key)
+            checked.add(
+                file.name,
+                failed,
+                key.name,
+                ImportCode.DUPLICATE_ID,
+                pl.format("{} appears more than once in the file", pl.col(key.name)),
+            )
+            continue
+        if "|" in rule:
+            column_name, check = rule.split("|", 1)
+            # a value already refused as unreadable is not refused again as missing
+            failed = failed.join(
+                already.filter(pl.col("column") == column_name), on="row", how="anti"
+            )
+            column = file.column(column_name)
+            code = _RULE_CODES.get(check, ImportCode.BAD_VALUE)
+            checked.add(file.name, failed, column_name, code, _reason(column, check, failed))
+            continue
+        checked.add(file.name, failed, "", ImportCode(rule), rules_text.get(ImportCode(rule), rule))
+    return frame
+
+
+def _reason(column: Column, check: str, failed: pl.DataFrame) -> str:
+    if check == "nullability":
+        return "a value is required"
+    if check in ("min", "max"):
+        return f"must be from {column.low} to {column.high}"
+    if check == "max_length":
+        return f"at most {column.max_length or 64} characters"
+    if check == "dtype" and column.values:
+        return f"one of: {', '.join(column.values)}"
+    return f"not a valid {column.kind}"
+
+
+def _defaults(file: FileSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.col(c.name).fill_null(c.default) for c in file.columns if c.default is not None
+    )
+
+
+# -- across files and against the store ------------------------------------------------------
+
+
+def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
+    """Judge every file in ``root``; nothing is written."""
+    checked = Checked()
+    for file, path in _files(root, checked):
+        try:
+            raw = _read(path)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            checked.add(
+                file.name,
+                pl.DataFrame({"row": [0]}),
+                "",
+                ImportCode.UNREADABLE,
+                str(exc).splitlines()[0],
+            )
+            continue
+        missing = [c.name for c in file.columns if c.required and c.name not in raw.columns]
+        unknown = [c for c in raw.columns if c not in {col.name for col in file.columns}]
+        for name in missing:
+            checked.add(
+                file.name,
+                pl.DataFrame({"row": [0]}),
+                name,
+                ImportCode.MISSING_FILE_COLUMN,
+                "the file has no such column",
+            )
+        for name in unknown:
+            checked.add(
+                file.name,
+                pl.DataFrame({"row": [0]}),
+                name,
+                ImportCode.UNKNOWN_FILE_COLUMN,
+                "the format has no such column",
+            )
+        if missing or unknown:
+            continue
+        checked.raw[file.name] = raw.with_row_index("row", offset=1).with_columns(
+            pl.col("row").cast(pl.Int64)
+        )
+        typed = _coerce(file, raw, checked)
+        checked.frames[file.name] = _judge(file, typed, checked)
+    for file in FILES:
+        if file.name in checked.frames:
+            _references(session, file, checked)
+            _across(session, file, checked)
+    for file in FILES:
+        if file.name in checked.frames:
+            _against_store(session, file, checked)
+            checked.frames[file.name] = _defaults(file, checked.frames[file.name])
+    return checked
+
+
+def known_ids(session: Session, checked: Checked, target: str, wanted: pl.Series) -> pl.Series:
+    """Which of ``wanted`` ids of file ``target`` exist: valid rows of the file, or rows
+    imported before (the store's ``external_id``)."""
+    in_file = checked.valid(target)
+    own = (
+        in_file[cast(Column, spec(target).key).name]
+        if in_file.height
+        else pl.Series([], dtype=pl.String)
+    )
+    rest = wanted.filter(~wanted.is_in(own.implode()))
+    stored = stored_ids(session, STORE_TABLES[target], rest)
+    return pl.concat([own, stored["external_id"]])
+
+
+def _references(session: Session, file: FileSpec, checked: Checked) -> None:
+    for column in file.columns:
+        if column.kind != "ref" or column.ref is None:
+            continue
+        frame = checked.valid(file.name)
+        values = frame[column.name].drop_nulls().unique()
+        known = known_ids(session, checked, column.ref, values)
+        unknown = frame.filter(
+            pl.col(column.name).is_not_null() & ~pl.col(column.name).is_in(known.implode())
+        )
+        checked.add(
+            file.name,
+            unknown,
+            column.name,
+            ImportCode.UNKNOWN_REFERENCE,
+            pl.format(f"no {column.ref[:-1]} {{}} in the files or the store", pl.col(column.name)),
+        )
+
+
+def _across(session: Session, file: FileSpec, checked: Checked) -> None:
+    """Rules that need another file's rows."""
+    if file.name == "shops":
+        _shop_names(session, checked)
+
+
+def _shop_names(session: Session, checked: Checked) -> None:
+    """A new shop's name is judged as the store judges one (:mod:`trustflow.names`): taken
+    or confusable with another shop's, in the file or the store, is refused."""
+    frame = checked.valid("shops")
+    new = frame.filter(
+        ~pl.col("shop_id").is_in(
+            stored_ids(session, table(Shop), frame["shop_id"])["external_id"].implode()
+        )
+    )
+    if new.height == 0:
+        return
+    normalised: list[str] = []
+    skeletons: list[str | None] = []
+    bad: list[tuple[int, str]] = []
+    for row, raw in zip(new["row"].to_list(), new["name"].to_list(), strict=True):
+        try:
+            name = names.normalise_name(raw)
+        except names.NameRefused as exc:
+            bad.append((row, exc.message))
+            normalised.append(raw)
+            skeletons.append(None)
+            continue
+        normalised.append(name)
+        skeleton = names.name_skeleton(name)
+        skeletons.append(skeleton if len(skeleton) <= NAME_SKELETON_LENGTH else None)
+    judged = new.select("row", "shop_id").with_columns(
+        pl.Series("name", normalised), pl.Series("skeleton", skeletons, dtype=pl.String)
+    )
+    if bad:
+        rows = pl.DataFrame({"row": [r for r, _ in bad], "reason": [m for _, m in bad]})
+        checked.add("shops", rows, "name", ImportCode.BAD_VALUE, pl.col("reason"))
+    judged = judged.filter(pl.col("skeleton").is_not_null())
+    first = judged.group_by("skeleton").agg(
+        pl.col("name").first().alias("first_name"), pl.col("row").min().alias("first_row")
+    )
+    twins = judged.join(first, on="skeleton").filter(pl.col("row") != pl.col("first_row"))
+    checked.add(
+        "shops",
+        twins.filter(pl.col("name") == pl.col("first_name")),
+        "name",
+        ImportCode.SHOP_NAME_TAKEN,
+        pl.format("row {} of the file is already named {}", pl.col("first_row"), pl.col("name")),
+    )
+    checked.add(
+        "shops",
+        twins.filter(pl.col("name") != pl.col("first_name")),
+        "name",
+        ImportCode.SHOP_NAME_CONFUSABLE,
+        pl.format("looks like row {}'s name ({})", pl.col("first_row"), pl.col("first_name")),
+    )
+    shops = table(Shop)
+    stored: list[Any] = []
+    for part in chunks(judged["skeleton"].unique().to_list()):
+        stored.extend(
+            session.execute(
+                select(shops.c.name_skeleton, shops.c.id, shops.c.name).where(
+                    shops.c.name_skeleton.in_(part)
+                )
+            ).all()
+        )
+    if stored:
+        existing = pl.DataFrame(
+            stored,
+            schema={"skeleton": pl.String, "shop": pl.Int64, "stored_name": pl.String},
+            orient="row",
+        ).unique("skeleton")
+        clash = judged.join(existing, on="skeleton")
+        checked.add(
+            "shops",
+            clash.filter(pl.col("name") == pl.col("stored_name")),
+            "name",
+            ImportCode.SHOP_NAME_TAKEN,
+            pl.format("shop {} is already named {}", pl.col("shop"), pl.col("name")),
+        )
+        checked.add(
+            "shops",
+            clash.filter(pl.col("name") != pl.col("stored_name")),
+            "name",
+            ImportCode.SHOP_NAME_CONFUSABLE,
+            pl.format("looks like the name of shop {} ({})", pl.col("shop"), pl.col("stored_name")),
+        )
+    checked.frames["shops"] = (
+        checked.frames["shops"]
+        .join(
+            judged.select("row", pl.col("name").alias("normalised"), "skeleton"),
+            on="row",
+            how="left",
+        )
+        .with_columns(pl.coalesce("normalised", "name").alias("name"))
+        .drop("normalised")
+    )
+
+
+def _against_store(session: Session, file: FileSpec, checked: Checked) -> None:
+    """Rows already imported: the same values are skipped, changed ones refused with their
+    differences (only the values the file gives are compared)."""
+    key = file.key
+    if key is None:
+        return
+    frame = checked.valid(file.name)
+    if frame.height == 0:
+        checked.present[file.name] = pl.Series("row", [], dtype=pl.Int64)
+        return
+    compared = [c for c in file.columns if c.kind != "id"]
+    stored = stored_rows(session, file, frame[key.name])
+    if stored.height == 0:
+        checked.present[file.name] = pl.Series("row", [], dtype=pl.Int64)
+        return
+    joined = frame.join(stored, left_on=key.name, right_on="external_id", suffix="__stored")
+    diffs = []
+    for column in compared:
+        mine, theirs = pl.col(column.name), pl.col(f"{column.name}__stored")
+        if column.name == "name" and file.name == "shops":
+            continue  # stored normalised; compared as given would differ on spacing alone
+        differs = mine.is_not_null() & (
+            theirs.is_null() | (mine.cast(pl.String) != theirs.cast(pl.String))
+        )
+        changed = joined.filter(differs)
+        if changed.height:
+            diffs.append(changed.select("row"))
+            checked.add(
+                file.name,
+                changed,
+                column.name,
+                ImportCode.CONFLICT,
+                pl.format(
+                    f"{key.name} {{}} was imported with {column.name} {{}}; the file says {{}}",
+                    pl.col(key.name),
+                    theirs.cast(pl.String),
+                    mine.cast(pl.String),
+                ),
+            )
+    checked.present[file.name] = joined["row"]
+
+
+def stored_rows(session: Session, file: FileSpec, ids: pl.Series) -> pl.DataFrame:
+    """The stored values of the rows imported with these ids, in the file's columns: a
+    reference as the referenced row's own external id."""
+    target: Table = STORE_TABLES[file.name]
+    columns = []
+    for column in file.columns:
+        if column.kind == "id":
+            continue
+        if column.kind == "ref" and column.ref is not None:
+            ref_table = STORE_TABLES[column.ref]
+            columns.append(
+                select(ref_table.c.external_id)
+                .where(ref_table.c.id == target.c[column.name])
+                .scalar_subquery()
+                .label(column.name)
+            )
+        else:
+            columns.append(target.c[column.name].label(column.name))
+    rows: list[Any] = []
+    for part in chunks(ids.unique().to_list()):
+        rows.extend(
+            session.execute(
+                select(target.c.external_id, *columns).where(target.c.external_id.in_(part))
+            ).all()
+        )
+    names_ = ["external_id", *(c.name for c in file.columns if c.kind != "id")]
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows], schema=names_, orient="row", infer_schema_length=None
+    )
+    return frame.rename({c: f"{c}__stored" for c in names_ if c != "external_id"})

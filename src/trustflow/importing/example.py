@@ -1,0 +1,175 @@
+"""``trustflow import --example DIR``: a small, valid set of files to start from.
+
+Two shops sell the same tea (one ``product_key``), a creator sells one shop's tea for a
+commission, and five orders show what history looks like: delivered and reviewed, refunded
+in part, cancelled after payment, still in transit, and reviewed before it arrived (a review
+the import keeps and flags). Every file of the format is there, in CSV.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from trustflow.importing.format import FILES
+
+__all__ = ["EXAMPLE", "write_example"]
+
+#: Each file's rows, column by column.
+EXAMPLE: dict[str, dict[str, list[object]]] = {
+    "categories": {"category_id": ["tea"], "code": ["tea"], "name": ["Tea"]},
+    "merchants": {
+        "merchant_id": ["m-1", "m-2"],
+        "name": ["Hill Farm Co.", "Riverside Trading"],
+        "created_at": ["2024-05-01T09:00:00+08:00", "2024-06-12T10:30:00+08:00"],
+    },
+    "creators": {
+        "creator_id": ["c-1"],
+        "name": ["Auntie Lin"],
+        "fans": [120_000],
+        "created_at": ["2023-11-20T20:00:00+08:00"],
+    },
+    "buyers": {
+        "buyer_id": ["b-1", "b-2", "b-3"],
+        "name": ["Wang", "Zhao", "Chen"],
+        "region": ["GD", "SH", "GD"],
+        "created_at": ["2024-01-03T12:00:00+08:00"] * 3,
+    },
+    "shops": {
+        "shop_id": ["s-1", "s-2"],
+        "merchant_id": ["m-1", "m-2"],
+        "name": ["Hill Farm Tea", "Riverside Tea House"],
+        "kind": ["source", "other"],
+        "category_id": ["tea", "tea"],
+        "status": ["active", "active"],
+        "handling_hours": [24, 48],
+        "created_at": ["2024-05-02T09:00:00+08:00", "2024-06-13T09:00:00+08:00"],
+    },
+    "products": {
+        "product_id": ["p-1", "p-2"],
+        "shop_id": ["s-1", "s-2"],
+        "category_id": ["tea", None],
+        "title": ["Spring green tea 250 g", "Spring green tea, 250 g tin"],
+        "brand": ["", ""],
+        "product_key": ["green-tea-250", "green-tea-250"],
+        "status": ["listed", "listed"],
+        "created_at": ["2024-05-03T09:00:00+08:00", "2024-06-14T09:00:00+08:00"],
+    },
+    "skus": {
+        "sku_id": ["k-1", "k-2"],
+        "product_id": ["p-1", "p-2"],
+        "spec": ["250 g", "250 g tin"],
+        "price_fen": [6_800, 7_200],
+        "stock": [120, 40],
+    },
+    "orders": {
+        "order_id": ["o-1", "o-2", "o-3", "o-4", "o-5"],
+        "buyer_id": ["b-1", "b-2", "b-3", "b-1", "b-2"],
+        "sku_id": ["k-1", "k-1", "k-2", "k-2", "k-1"],
+        "quantity": [2, 1, 1, 3, 1],
+        "unit_price_fen": [6_800, 6_800, 7_200, 6_900, 6_500],
+        "merchant_discount_fen": [500, 0, 0, 0, 0],
+        "platform_discount_fen": [0, 0, 300, 0, 0],
+        "channel": ["distribution", "self_broadcast", "shelf_search", "shelf_mall", "shelf_shop"],
+        "creator_id": ["c-1", None, None, None, None],
+        "commission_bps": [1_500, 0, 0, 0, 0],
+        "surface": [None, "follow", None, None, None],
+        "ship_to_region": ["GD", "SH", "GD", "GD", "SH"],
+        "created_at": [
+            "2025-03-01T20:15:00+08:00",
+            "2025-03-02T21:00:00+08:00",
+            "2025-03-03T10:00:00+08:00",
+            "2025-03-05T09:00:00+08:00",
+            "2025-03-06T09:00:00+08:00",
+        ],
+        "ship_by": [
+            "2025-03-02T20:15:00+08:00",
+            None,
+            "2025-03-05T10:00:00+08:00",
+            "2025-03-07T09:00:00+08:00",
+            None,
+        ],
+        "deliver_from": ["2025-03-03T20:15:00+08:00", None, None, None, None],
+        "deliver_by": ["2025-03-05T20:15:00+08:00", None, None, None, None],
+        "paid_at": [
+            "2025-03-01T20:16:00+08:00",
+            "2025-03-02T21:01:00+08:00",
+            "2025-03-03T10:02:00+08:00",
+            "2025-03-05T09:01:00+08:00",
+            "2025-03-06T09:01:00+08:00",
+        ],
+        "shipped_at": [
+            "2025-03-02T11:00:00+08:00",
+            "2025-03-03T15:00:00+08:00",
+            None,
+            "2025-03-06T18:00:00+08:00",
+            "2025-03-06T16:00:00+08:00",
+        ],
+        "picked_up_at": ["2025-03-02T17:00:00+08:00", None, None, None, None],
+        "delivered_at": [
+            "2025-03-04T10:00:00+08:00",
+            "2025-03-05T12:00:00+08:00",
+            None,
+            None,
+            "2025-03-08T12:00:00+08:00",
+        ],
+        "received_at": ["2025-03-05T08:00:00+08:00", None, None, None, None],
+        "cancelled_at": [None, None, "2025-03-03T18:00:00+08:00", None, None],
+        "cancel_reason": [None, None, "merchant_cannot_fulfil", None, None],
+    },
+    "reviews": {
+        "review_id": ["r-1", "r-2", "r-3"],
+        "order_id": ["o-1", "o-2", "o-4"],
+        "stars": [5, 2, 4],
+        "text": ["Fresh and fragrant", "Tin arrived dented", "Looks good so far"],
+        "created_at": [
+            "2025-03-05T09:00:00+08:00",
+            "2025-03-06T09:00:00+08:00",
+            "2025-03-06T20:00:00+08:00",
+        ],
+    },
+    "after_sales": {
+        "request_id": ["a-1"],
+        "order_id": ["o-2"],
+        "kind": ["refund_only"],
+        "reason": ["damaged_in_transit"],
+        "status": ["refunded"],
+        "refund_fen": [2_000],
+        "responsible_party": [None],
+        "dispute_outcome": [None],
+        "created_at": ["2025-03-06T09:30:00+08:00"],
+        "handled_at": ["2025-03-06T11:00:00+08:00"],
+        "resolved_at": ["2025-03-06T11:00:00+08:00"],
+    },
+    "chats": {
+        "chat_id": ["t-1", "t-2"],
+        "buyer_id": ["b-2", "b-3"],
+        "shop_id": ["s-1", "s-2"],
+        "order_id": ["o-2", None],
+        "first_message_at": ["2025-03-06T09:20:00+08:00", "2025-03-03T09:00:00+08:00"],
+        "first_response_at": ["2025-03-06T09:25:00+08:00", None],
+    },
+    "follows": {
+        "buyer_id": ["b-1", "b-2"],
+        "creator_id": ["c-1", None],
+        "shop_id": [None, "s-1"],
+        "created_at": ["2025-02-28T20:00:00+08:00", "2025-03-02T21:05:00+08:00"],
+    },
+}
+
+
+def write_example(folder: Path) -> list[Path]:
+    """Write the example's files into ``folder`` (created if need be); their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for file in FILES:
+        columns = EXAMPLE[file.name]
+        frame = pl.DataFrame(
+            {c.name: columns.get(c.name) for c in file.columns if c.name in columns},
+            strict=False,
+        )
+        path = folder / f"{file.name}.csv"
+        frame.write_csv(path)
+        paths.append(path)
+    return paths

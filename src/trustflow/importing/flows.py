@@ -1,0 +1,92 @@
+"""``trustflow import DIR``: judge every row, then write in one transaction, or nothing.
+
+Without ``skip_invalid``, one refused row means nothing is written: the report says what to
+fix. With it, the rows judged good are written and the refused ones are copied, as read, to
+``rejected/<file>.csv`` beside the report, each with its row number, code and reason. A file
+the format does not know, or one missing a column, stops the import either way. A second run
+of the same files writes nothing: every row is already in the store with the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine
+
+from trustflow.db import session_factory, transaction, utcnow
+from trustflow.importing.check import Checked, check_directory
+from trustflow.importing.format import FILES
+from trustflow.importing.write import write_checked
+
+__all__ = ["ImportResult", "run_import", "write_rejected"]
+
+
+@dataclass
+class ImportResult:
+    """What an import did: rows written, rows already there, rows refused, per file."""
+
+    written: dict[str, int] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+    report: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: whether anything was written (False: the check refused rows, or found nothing to do)
+    wrote: bool = False
+
+    @property
+    def blocked(self) -> bool:
+        """Whether problems stopped the import before it wrote anything."""
+        return self.report.height > 0 and not self.wrote
+
+
+def run_import(
+    engine: Engine,
+    root: Path,
+    *,
+    skip_invalid: bool = False,
+    at: datetime | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> tuple[ImportResult, Checked]:
+    """Import the directory ``root`` into the store behind ``engine``."""
+    at = at or utcnow()
+    step = on_step or (lambda _: None)
+    result = ImportResult()
+    with transaction(session_factory(engine)) as session:
+        step("reading and checking every row")
+        checked = check_directory(session, root, at=at)
+        result.report = checked.report()
+        for file in FILES:
+            if file.name in checked.frames:
+                refused = len(checked.refused_rows(file.name))
+                result.refused[file.name] = refused
+                result.present[file.name] = len(checked.present.get(file.name, []))
+        whole_files = result.report.filter(pl.col("row") == 0).height
+        if result.report.height and (not skip_invalid or whole_files):
+            return result, checked
+        result.written = write_checked(
+            session, checked, at=at, on_file=lambda name, n: step(f"wrote {n:,} {name}")
+        )
+        result.wrote = True
+    return result, checked
+
+
+def write_rejected(checked: Checked, report: pl.DataFrame, folder: Path) -> list[Path]:
+    """Each file's refused rows as they were read, with the row number, code and reason of
+    their first problem, to ``folder/<file>.csv``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, raw in checked.raw.items():
+        problems = (
+            report.filter(pl.col("file") == name)
+            .unique("row", keep="first", maintain_order=True)
+            .select("row", "code", "reason")
+        )
+        rejected = raw.join(problems, on="row", how="inner")
+        if rejected.height:
+            path = folder / f"{name}.csv"
+            rejected.with_columns(pl.all().cast(pl.String)).write_csv(path)
+            written.append(path)
+    return written

@@ -1,0 +1,421 @@
+"""The history import format, version 1: every file, column, type and constraint.
+
+A directory holds one file per kind of thing (``shops.csv`` or ``shops.parquet``, never
+both); every file is optional, but a row may only name things that are in the directory or
+already in the store. Each row carries the id its source system gave it (``shop_id`` in
+``shops``); references name those ids (``shop_id`` in ``products``). docs/import.md is this
+module written out for people, and a test holds the two together.
+
+Version 1 holds an order of one SKU (the store's order today); a later version adds checkouts
+and orders of several lines, and reads version 1 as orders of one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from trustflow.aftersales.models import (
+    AfterSalesKind,
+    AfterSalesReason,
+    AfterSalesStatus,
+    DisputeOutcome,
+    ResponsibleParty,
+)
+from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
+from trustflow.db import EXTERNAL_ID_LENGTH
+from trustflow.orders.models import CancelReason
+from trustflow.orders.rules import MAX_QUANTITY
+from trustflow.types import MAX_FEN
+from trustflow.vocabulary import Channel, Surface
+
+__all__ = [
+    "FILES",
+    "FORMAT_VERSION",
+    "Column",
+    "FileSpec",
+    "ImportCode",
+    "spec",
+]
+
+FORMAT_VERSION = 1
+
+Kind = Literal["id", "ref", "int", "time", "text", "enum"]
+
+
+class ImportCode(StrEnum):
+    """Why a row was refused: stable codes a loader's operator can branch on."""
+
+    MISSING_FILE_COLUMN = "missing_column"
+    UNKNOWN_FILE_COLUMN = "unknown_column"
+    TWO_FILES = "two_files"
+    UNREADABLE = "unreadable_file"
+    MISSING_VALUE = "missing_value"
+    BAD_VALUE = "bad_value"
+    TIME_WITHOUT_ZONE = "time_without_zone"
+    TIME_OUT_OF_RANGE = "time_out_of_range"
+    OUT_OF_RANGE = "out_of_range"
+    TOO_LONG = "too_long"
+    NOT_ALLOWED = "value_not_allowed"
+    DUPLICATE_ID = "duplicate_id"
+    UNKNOWN_REFERENCE = "unknown_reference"
+    AMOUNTS_INCONSISTENT = "amounts_inconsistent"
+    CREATOR_IFF_DISTRIBUTION = "creator_iff_distribution"
+    PROMISE_INCONSISTENT = "promise_inconsistent"
+    HISTORY_OUT_OF_ORDER = "history_out_of_order"
+    REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
+    ONE_REVIEW_PER_ORDER = "one_review_per_order"
+    ONE_FOLLOW_TARGET = "one_follow_target"
+    SHOP_NAME_TAKEN = "shop_name_taken"
+    SHOP_NAME_CONFUSABLE = "shop_name_confusable"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a file. ``required``: a row must give a value; otherwise an empty cell
+    takes ``default`` (or stays empty). ``ref``: the file whose id this names."""
+
+    name: str
+    kind: Kind
+    doc: str
+    required: bool = False
+    ref: str | None = None
+    low: int | None = None
+    high: int | None = None
+    max_length: int | None = None
+    values: tuple[str, ...] = ()
+    default: int | str | None = None
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file: its name (without extension), its id column and columns, what it holds."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    rules: tuple[tuple[ImportCode, str], ...] = field(default_factory=tuple)
+
+    @property
+    def key(self) -> Column | None:
+        """The column holding the row's own id (None: the file has no ids of its own)."""
+        return next((c for c in self.columns if c.kind == "id"), None)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _values(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(m.value for m in enum)
+
+
+def _id(name: str, what: str) -> Column:
+    return Column(name, "id", f"the {what}'s id in the source system", required=True)
+
+
+def _ref(name: str, target: str, *, required: bool = True, doc: str = "") -> Column:
+    return Column(name, "ref", doc or f"the {target[:-1]} (its id)", required=required, ref=target)
+
+
+def _time(name: str, doc: str, *, required: bool = False) -> Column:
+    return Column(name, "time", doc, required=required)
+
+
+def _text(name: str, doc: str, length: int, *, required: bool = False) -> Column:
+    return Column(name, "text", doc, required=required, max_length=length, default="")
+
+
+FILES: tuple[FileSpec, ...] = (
+    FileSpec(
+        "categories",
+        "Product categories; scores are benchmarked within a shop's main category.",
+        (
+            _id("category_id", "category"),
+            Column(
+                "code", "text", "a short code, unique", required=True, max_length=40, default=""
+            ),
+            _text("name", "its name", 80, required=True),
+        ),
+    ),
+    FileSpec(
+        "merchants",
+        "The businesses that own shops.",
+        (
+            _id("merchant_id", "merchant"),
+            _text("name", "its name", 120, required=True),
+            _time("created_at", "when it joined (default: the import's time)"),
+        ),
+    ),
+    FileSpec(
+        "creators",
+        "Creators who sell others' goods for a commission.",
+        (
+            _id("creator_id", "creator"),
+            _text("name", "its name", 120, required=True),
+            Column("fans", "int", "its followers", low=0, high=10**12, default=0),
+            _time("created_at", "when it joined (default: the import's time)"),
+        ),
+    ),
+    FileSpec(
+        "buyers",
+        "Buyers.",
+        (
+            _id("buyer_id", "buyer"),
+            _text("name", "a display name", 120, required=True),
+            Column("region", "text", "where parcels go (a region code)", max_length=32),
+            _time("created_at", "when it joined (default: the import's time)"),
+        ),
+    ),
+    FileSpec(
+        "shops",
+        "Shops, each owned by a merchant. Names are judged as the store judges a new shop's"
+        " name: one that looks like another shop's is refused.",
+        (
+            _id("shop_id", "shop"),
+            _ref("merchant_id", "merchants"),
+            _text("name", "its name", 120, required=True),
+            Column(
+                "kind",
+                "enum",
+                "brand, fast brand, source...",
+                values=_values(ShopKind),
+                default=ShopKind.OTHER.value,
+            ),
+            _ref("category_id", "categories", doc="its main category"),
+            Column(
+                "status",
+                "enum",
+                "whether it trades",
+                values=_values(ShopStatus),
+                default=ShopStatus.ACTIVE.value,
+            ),
+            Column(
+                "handling_hours",
+                "int",
+                "hours it promises to hand a paid order to the carrier",
+                low=1,
+                high=720,
+                default=48,
+            ),
+            _time("created_at", "when it opened (default: the import's time)"),
+        ),
+    ),
+    FileSpec(
+        "products",
+        "Products, each listed by one shop. ``product_key`` names the goods: listings of"
+        " several shops selling the same goods share it.",
+        (
+            _id("product_id", "product"),
+            _ref("shop_id", "shops"),
+            _ref(
+                "category_id",
+                "categories",
+                required=False,
+                doc="its category (default: the shop's)",
+            ),
+            _text("title", "its title", 200, required=True),
+            _text("brand", "its brand, if any", 80),
+            Column(
+                "product_key",
+                "text",
+                "the goods it sells, shared across shops",
+                max_length=EXTERNAL_ID_LENGTH,
+            ),
+            Column(
+                "status",
+                "enum",
+                "whether buyers see it",
+                values=_values(ListingStatus),
+                default=ListingStatus.LISTED.value,
+            ),
+            _time("created_at", "when it was created (default: the import's time)"),
+        ),
+    ),
+    FileSpec(
+        "skus",
+        "The purchasable variants of products, at today's price and stock.",
+        (
+            _id("sku_id", "SKU"),
+            _ref("product_id", "products"),
+            _text("spec", "what tells it from its siblings (size, colour)", 120),
+            Column("price_fen", "int", "today's price in fen", required=True, low=1, high=MAX_FEN),
+            Column("stock", "int", "units on hand", low=0, high=10**9, default=0),
+        ),
+    ),
+    FileSpec(
+        "orders",
+        "Orders with the prices actually paid and the history that happened to them: each"
+        " time present is one event, and together they must be a path the order's state"
+        " machine allows, in time order.",
+        (
+            _id("order_id", "order"),
+            _ref("buyer_id", "buyers"),
+            _ref("sku_id", "skus"),
+            Column("quantity", "int", "units bought", required=True, low=1, high=MAX_QUANTITY),
+            Column(
+                "unit_price_fen",
+                "int",
+                "the unit price paid, before discounts",
+                required=True,
+                low=0,
+                high=MAX_FEN,
+            ),
+            Column(
+                "merchant_discount_fen",
+                "int",
+                "the merchant's discount on the order",
+                low=0,
+                high=MAX_FEN,
+                default=0,
+            ),
+            Column(
+                "platform_discount_fen",
+                "int",
+                "the platform's subsidy on the order",
+                low=0,
+                high=MAX_FEN,
+                default=0,
+            ),
+            Column(
+                "channel",
+                "enum",
+                "how it was sold",
+                values=_values(Channel),
+                default=Channel.SHELF_CARD.value,
+            ),
+            _ref(
+                "creator_id",
+                "creators",
+                required=False,
+                doc="the creator who sold it (distribution orders only)",
+            ),
+            Column(
+                "commission_bps",
+                "int",
+                "the creator's commission in basis points",
+                low=0,
+                high=10_000,
+                default=0,
+            ),
+            Column("surface", "enum", "where the buyer was", values=_values(Surface)),
+            Column("ship_to_region", "text", "the destination region", max_length=32),
+            _time("created_at", "when it was placed", required=True),
+            _time(
+                "ship_by",
+                "the promised hand-over time (default: placement plus the shop's handling hours)",
+            ),
+            _time("deliver_from", "the promised delivery window's start"),
+            _time("deliver_by", "the promised delivery window's end"),
+            _time("paid_at", "when it was paid"),
+            _time("shipped_at", "when the shop handed it to the carrier"),
+            _time("picked_up_at", "when the carrier scanned it"),
+            _time("delivered_at", "when it was delivered"),
+            _time("received_at", "when the buyer confirmed receipt"),
+            _time("cancelled_at", "when it was cancelled (before delivery)"),
+            Column("cancel_reason", "enum", "why it was cancelled", values=_values(CancelReason)),
+        ),
+        (
+            (ImportCode.AMOUNTS_INCONSISTENT, "discounts exceed the goods amount"),
+            (
+                ImportCode.CREATOR_IFF_DISTRIBUTION,
+                "a creator for distribution orders, and only for them",
+            ),
+            (
+                ImportCode.PROMISE_INCONSISTENT,
+                "a delivery window has both ends, in order, after ship-by",
+            ),
+            (
+                ImportCode.HISTORY_OUT_OF_ORDER,
+                "the times present are a path the state machine"
+                " allows, each no earlier than the one before",
+            ),
+        ),
+    ),
+    FileSpec(
+        "reviews",
+        "Buyers' reviews, one per order at most. A review written before its order was"
+        " delivered is kept and flagged ``before_delivery``, not dropped.",
+        (
+            _id("review_id", "review"),
+            _ref("order_id", "orders"),
+            Column("stars", "int", "1 to 5", required=True, low=1, high=5),
+            _text("text", "what the buyer wrote", 2000),
+            _time("created_at", "when it was written", required=True),
+        ),
+        ((ImportCode.ONE_REVIEW_PER_ORDER, "an order has one review at most"),),
+    ),
+    FileSpec(
+        "after_sales",
+        "After-sales requests (returns, refunds, exchanges) and where they ended.",
+        (
+            _id("request_id", "after-sales request"),
+            _ref("order_id", "orders"),
+            Column(
+                "kind",
+                "enum",
+                "what the buyer asked for",
+                required=True,
+                values=_values(AfterSalesKind),
+            ),
+            Column("reason", "enum", "why", required=True, values=_values(AfterSalesReason)),
+            Column(
+                "status", "enum", "where it stands", required=True, values=_values(AfterSalesStatus)
+            ),
+            Column("refund_fen", "int", "the refund asked for", low=0, high=MAX_FEN, default=0),
+            Column(
+                "responsible_party",
+                "enum",
+                "whose fault (default: presumed from the reason)",
+                values=_values(ResponsibleParty),
+            ),
+            Column(
+                "dispute_outcome",
+                "enum",
+                "an arbitration's outcome",
+                values=_values(DisputeOutcome),
+            ),
+            _time("created_at", "when it was opened", required=True),
+            _time("handled_at", "when the merchant first answered"),
+            _time("resolved_at", "when it ended"),
+        ),
+        (
+            (
+                ImportCode.REFUND_EXCEEDS_PAYMENT,
+                "refunds of an order add up to at most its payment",
+            ),
+            (ImportCode.HISTORY_OUT_OF_ORDER, "opened, then answered, then ended"),
+        ),
+    ),
+    FileSpec(
+        "chats",
+        "Buyers' chats with shops and how fast the shop first answered.",
+        (
+            _id("chat_id", "chat"),
+            _ref("buyer_id", "buyers"),
+            _ref("shop_id", "shops"),
+            _ref("order_id", "orders", required=False, doc="the order it is about, if any"),
+            _time("first_message_at", "the buyer's first message", required=True),
+            _time("first_response_at", "the shop's first answer, if any"),
+        ),
+        ((ImportCode.HISTORY_OUT_OF_ORDER, "answered after it was asked"),),
+    ),
+    FileSpec(
+        "follows",
+        "Buyers following creators or shops; a follow already in the store is kept as is.",
+        (
+            _ref("buyer_id", "buyers"),
+            _ref("creator_id", "creators", required=False),
+            _ref("shop_id", "shops", required=False),
+            _time("created_at", "when (default: the import's time)"),
+        ),
+        ((ImportCode.ONE_FOLLOW_TARGET, "exactly one of creator_id or shop_id"),),
+    ),
+)
+
+_BY_NAME = {f.name: f for f in FILES}
+
+
+def spec(name: str) -> FileSpec:
+    return _BY_NAME[name]

@@ -1,0 +1,49 @@
+"""Where each import file lands in the store, and the ids rows were imported with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from trustflow.accounts.models import Buyer, Creator, Follow, Merchant
+from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
+from trustflow.bulk import chunks, table
+from trustflow.catalog.models import Category, Product, Shop, Sku
+from trustflow.orders.models import Order
+
+__all__ = ["STORE_TABLES", "stored_ids"]
+
+#: The table each file's rows become.
+STORE_TABLES: dict[str, Table] = {
+    "categories": table(Category),
+    "merchants": table(Merchant),
+    "creators": table(Creator),
+    "buyers": table(Buyer),
+    "shops": table(Shop),
+    "products": table(Product),
+    "skus": table(Sku),
+    "orders": table(Order),
+    "reviews": table(Review),
+    "after_sales": table(AfterSalesRequest),
+    "chats": table(ChatThread),
+    "follows": table(Follow),
+}
+
+
+def stored_ids(session: Session, target: Table, external_ids: pl.Series) -> pl.DataFrame:
+    """``(external_id, id)`` of the rows of ``target`` imported with any of these ids."""
+    rows: list[Any] = []
+    for part in chunks(external_ids.drop_nulls().unique().to_list()):
+        rows.extend(
+            session.execute(
+                select(target.c.external_id, target.c.id).where(target.c.external_id.in_(part))
+            ).all()
+        )
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"external_id": pl.String, "id": pl.Int64},
+        orient="row",
+    )

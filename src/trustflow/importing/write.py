@@ -1,0 +1,501 @@
+"""Write the rows the check accepted, file by file, in the order references need.
+
+Every reference is resolved in the store by the id the source gave (``external_id``), so a
+row may name one imported now or by an earlier run. What the store derives (an order's goods
+and paid amounts, its commission, its state and audit trail, a review's shop and product, an
+after-sales request's presumed responsible party) is derived by the same rules the services
+use; what happened (prices paid, times, promises) is kept as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import FromClause, Table, func, select
+from sqlalchemy.orm import Session
+
+from trustflow.accounts.models import Follow
+from trustflow.aftersales import rules as aftersales_rules
+from trustflow.aftersales.models import (
+    ActorRole,
+    AfterSalesEvent,
+    AfterSalesReason,
+    AfterSalesStatus,
+)
+from trustflow.bulk import IntArray, chunks, existing_pairs, insert_columns, table
+from trustflow.catalog.models import PriceChange, Product, Shop, Sku
+from trustflow.importing.check import REPLAY, UTC_TIME, Checked, order_history
+from trustflow.importing.format import FILES
+from trustflow.importing.store import STORE_TABLES, stored_ids
+from trustflow.orders import commission
+from trustflow.orders import rules as order_rules
+from trustflow.orders.models import Order, OrderEvent, OrderStatus, Payment
+
+__all__ = ["Written", "write_checked"]
+
+Written = dict[str, int]
+IMPORT_ACTOR = "import"
+
+
+def write_checked(
+    session: Session,
+    checked: Checked,
+    *,
+    at: datetime,
+    on_file: Callable[[str, int], None] | None = None,
+) -> Written:
+    """Insert every accepted row not already in the store; returns rows written per file."""
+    written: Written = {}
+    for file in FILES:
+        if file.name not in checked.frames:
+            continue
+        rows = checked.valid(file.name)
+        present = checked.present.get(file.name)
+        if present is not None and len(present):
+            rows = rows.filter(~pl.col("row").is_in(present.implode()))
+        written[file.name] = _WRITERS[file.name](session, rows, at) if rows.height else 0
+        if on_file is not None:
+            on_file(file.name, written[file.name])
+    return written
+
+
+def _ids(session: Session, ref: str, values: pl.Series) -> pl.Series:
+    """The store ids of the rows of file ``ref`` with these source ids (in order)."""
+    found = stored_ids(session, STORE_TABLES[ref], values)
+    return pl.DataFrame({"external_id": values}).join(
+        found, on="external_id", how="left", maintain_order="left"
+    )["id"]
+
+
+def _resolved(session: Session, frame: pl.DataFrame, refs: dict[str, str]) -> pl.DataFrame:
+    return frame.with_columns(
+        _ids(session, ref, frame[col]).alias(col) for col, ref in refs.items()
+    )
+
+
+def _insert(session: Session, target: Table, frame: pl.DataFrame, **extra: Any) -> IntArray:
+    """Insert the frame's columns as rows; the new ids in row order. On SQLite the write
+    lock is held from the transaction's first statement, so the rows take the ids after the
+    current largest, in order (checked); elsewhere they are read back by external id."""
+    n = frame.height
+    columns: dict[str, Any] = {c: _values(frame[c]) for c in frame.columns} | extra
+    if session.get_bind().dialect.name == "sqlite":
+        before = session.scalar(select(func.max(target.c.id))) or 0
+        insert_columns(session, target, columns, rows=n)
+        after = session.scalar(select(func.max(target.c.id))) or 0
+        if after - before != n:
+            raise RuntimeError(f"{target.name}: ids were not assigned consecutively")
+        return np.arange(before + 1, after + 1, dtype=np.int64)
+    insert_columns(session, target, columns, rows=n)
+    if "external_id" not in frame.columns:
+        return np.zeros(0, dtype=np.int64)
+    found = stored_ids(session, target, frame["external_id"])
+    joined = frame.select("external_id").join(
+        found, on="external_id", how="left", maintain_order="left"
+    )
+    return joined["id"].to_numpy().astype(np.int64)
+
+
+def _values(series: pl.Series) -> Any:
+    if series.dtype == pl.Int64:
+        return series.to_numpy() if series.null_count() == 0 else series.to_list()
+    return series.to_list()
+
+
+def _now(frame: pl.DataFrame, column: str, at: datetime) -> pl.Expr:
+    return pl.col(column).fill_null(pl.lit(at).cast(UTC_TIME))
+
+
+def _categories(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    out = rows.select(pl.col("category_id").alias("external_id"), "code", "name")
+    return len(_insert(session, STORE_TABLES["categories"], out))
+
+
+def _people(
+    file: str, key: str, extra: Sequence[str]
+) -> Callable[[Session, pl.DataFrame, datetime], int]:
+    def write(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+        out = rows.select(
+            pl.col(key).alias("external_id"), "name", *extra, _now(rows, "created_at", at)
+        )
+        return len(_insert(session, STORE_TABLES[file], out))
+
+    return write
+
+
+def _shops(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(session, rows, {"merchant_id": "merchants", "category_id": "categories"})
+    out = rows.select(
+        pl.col("shop_id").alias("external_id"),
+        "merchant_id",
+        "name",
+        pl.col("skeleton").alias("name_skeleton"),
+        pl.col("kind").cast(pl.String),
+        "category_id",
+        pl.col("status").cast(pl.String),
+        "handling_hours",
+        _now(rows, "created_at", at),
+    )
+    return len(_insert(session, STORE_TABLES["shops"], out))
+
+
+def _products(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(session, rows, {"shop_id": "shops", "category_id": "categories"})
+    shops = table(Shop)
+    main = _facts(session, shops, rows["shop_id"], shops.c.id, shops.c.category_id)
+    out = rows.join(
+        main.rename({"key": "shop_id", "value": "shop_category"}), on="shop_id", how="left"
+    ).select(
+        pl.col("product_id").alias("external_id"),
+        "shop_id",
+        pl.coalesce("category_id", "shop_category").alias("category_id"),
+        "title",
+        "brand",
+        pl.lit(False).alias("brand_authorised"),
+        "product_key",
+        pl.col("status").cast(pl.String),
+        _now(rows, "created_at", at),
+    )
+    return len(_insert(session, STORE_TABLES["products"], out))
+
+
+def _facts(
+    session: Session, target: FromClause, ids: pl.Series, key: Any, *values: Any
+) -> pl.DataFrame:
+    rows: list[Any] = []
+    for part in chunks(ids.drop_nulls().unique().to_list()):
+        rows.extend(
+            session.execute(select(key, *values).select_from(target).where(key.in_(part))).all()
+        )
+    names = ["key", "value"] if len(values) == 1 else ["key", *(v.key for v in values)]
+    return pl.DataFrame(
+        [tuple(r) for r in rows], schema=names, orient="row", infer_schema_length=None
+    )
+
+
+def _skus(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(session, rows, {"product_id": "products"})
+    out = rows.select(
+        pl.col("sku_id").alias("external_id"), "product_id", "spec", "price_fen", "stock"
+    )
+    ids = _insert(session, STORE_TABLES["skus"], out)
+    history = pl.DataFrame({"sku_id": ids, "price_fen": rows["price_fen"]}).with_columns(
+        pl.lit(at).cast(UTC_TIME).alias("effective_at")
+    )
+    _insert(session, table(PriceChange), history)
+    return len(ids)
+
+
+def _orders(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(
+        session, rows, {"buyer_id": "buyers", "sku_id": "skus", "creator_id": "creators"}
+    )
+    skus, products, shops = table(Sku), table(Product), table(Shop)
+    facts = _facts(
+        session,
+        skus.join(products, products.c.id == skus.c.product_id).join(
+            shops, shops.c.id == products.c.shop_id
+        ),
+        rows["sku_id"],
+        skus.c.id,
+        products.c.id.label("product_id"),
+        shops.c.id.label("shop_id"),
+        shops.c.handling_hours,
+    ).rename({"key": "sku_id"})
+    goods = pl.col("unit_price_fen") * pl.col("quantity")
+    _, state = order_history()
+    stamps = [pl.col(s) for s in order_rules.STAMPS]
+    parties = {r.value: rule.party.value for r, rule in order_rules.CANCEL_REASONS.items()}
+    frame = rows.join(facts, on="sku_id", how="left", maintain_order="left").with_columns(
+        goods.alias("goods_amount_fen"),
+        (goods - pl.col("merchant_discount_fen") - pl.col("platform_discount_fen")).alias(
+            "paid_amount_fen"
+        ),
+        order_rules.commission_fen(
+            goods - pl.col("merchant_discount_fen"), pl.col("commission_bps")
+        ).alias("commission_fen"),
+        state.alias("status"),
+        pl.coalesce(
+            "ship_by",
+            pl.col("created_at") + pl.duration(hours=pl.col("handling_hours")),
+        ).alias("ship_by"),
+        pl.max_horizontal(stamps).alias("updated_at"),
+    )
+    frame = frame.with_columns(
+        pl.col("cancel_reason")
+        .cast(pl.String)
+        .replace_strict(parties, default=None)
+        .alias("cancel_party"),
+        pl.when(pl.col("cancelled_at").is_not_null() & pl.col("paid_at").is_not_null())
+        .then(pl.col("paid_amount_fen"))
+        .otherwise(0)
+        .alias("cancel_refund_fen"),
+    )
+    out = frame.select(
+        pl.col("order_id").alias("external_id"),
+        "buyer_id",
+        "shop_id",
+        "product_id",
+        "sku_id",
+        "quantity",
+        "unit_price_fen",
+        "goods_amount_fen",
+        "merchant_discount_fen",
+        "platform_discount_fen",
+        "paid_amount_fen",
+        pl.col("channel").cast(pl.String),
+        "creator_id",
+        pl.lit(None, pl.Int64).alias("offer_id"),
+        "commission_bps",
+        "commission_fen",
+        pl.lit(None, pl.String).alias("content_kind"),
+        pl.lit(None, pl.Int64).alias("content_id"),
+        pl.col("surface").cast(pl.String),
+        "status",
+        pl.format("import:{}", "order_id").alias("idempotency_key"),
+        pl.lit(IMPORT_ACTOR).alias("request_hash"),
+        "created_at",
+        "ship_by",
+        "ship_to_region",
+        "deliver_from",
+        "deliver_by",
+        *(order_rules.TIMESTAMP_FIELD[a] for a in REPLAY),
+        pl.col("cancel_reason").cast(pl.String),
+        "cancel_party",
+        "cancel_refund_fen",
+        "updated_at",
+    )
+    ids = _insert(session, table(Order), out)
+    frame = frame.with_columns(pl.Series("id", ids))
+    _order_trail(session, frame)
+    paid = frame.filter(pl.col("paid_at").is_not_null())
+    _insert(
+        session,
+        table(Payment),
+        paid.select(
+            pl.col("id").alias("order_id"),
+            pl.col("paid_amount_fen").alias("amount_fen"),
+            pl.format("import-pay:{}", "order_id").alias("idempotency_key"),
+            pl.col("paid_at").alias("created_at"),
+        ),
+    )
+    sold = paid.filter(pl.col("creator_id").is_not_null())
+    commission.accrue_commissions(session, sold["id"].to_numpy(), at=sold["paid_at"].to_list())
+    cancelled = sold.filter(pl.col("cancelled_at").is_not_null())
+    commission.reverse_commissions(
+        session,
+        cancelled["id"].to_numpy(),
+        [commission.REVERSE_CANCEL] * cancelled.height,
+        cancelled["paid_amount_fen"].to_numpy(),
+        at=cancelled["cancelled_at"].to_list(),
+    )
+    return len(ids)
+
+
+def _order_trail(session: Session, frame: pl.DataFrame) -> None:
+    """The audit trail the order's times describe: its placement, then each action."""
+    parts = [
+        frame.select(
+            pl.col("id").alias("order_id"),
+            pl.lit("place").alias("action"),
+            pl.lit(None, pl.String).alias("from_status"),
+            pl.lit(OrderStatus.PENDING_PAYMENT.value).alias("to_status"),
+            pl.col("created_at").alias("at"),
+        )
+    ]
+    state: pl.Expr = pl.lit(OrderStatus.PENDING_PAYMENT.value)
+    for action in REPLAY:
+        stamp = order_rules.TIMESTAMP_FIELD[action]
+        target = order_rules.TRANSITIONS.target(action).value
+        parts.append(
+            frame.filter(pl.col(stamp).is_not_null()).select(
+                pl.col("id").alias("order_id"),
+                pl.lit(action).alias("action"),
+                state.alias("from_status"),
+                pl.lit(target).alias("to_status"),
+                pl.col(stamp).alias("at"),
+            )
+        )
+        state = pl.when(pl.col(stamp).is_not_null()).then(pl.lit(target)).otherwise(state)
+    trail = (
+        pl.concat(parts).sort("order_id", "at").with_columns(pl.lit(IMPORT_ACTOR).alias("actor"))
+    )
+    _insert(session, table(OrderEvent), trail)
+
+
+def _order_facts(session: Session, rows: pl.DataFrame) -> pl.DataFrame:
+    orders = table(Order)
+    return _facts(
+        session,
+        orders,
+        rows["order_id"],
+        orders.c.id,
+        orders.c.buyer_id,
+        orders.c.shop_id,
+        orders.c.product_id,
+        orders.c.creator_id,
+        orders.c.delivered_at,
+        orders.c.paid_amount_fen,
+    ).rename({"key": "order_id"})
+
+
+def _reviews(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(session, rows, {"order_id": "orders"})
+    frame = rows.join(_order_facts(session, rows), on="order_id", how="left", maintain_order="left")
+    before = pl.col("delivered_at").is_null() | (pl.col("created_at") < pl.col("delivered_at"))
+    out = frame.select(
+        pl.col("review_id").alias("external_id"),
+        "order_id",
+        "buyer_id",
+        "product_id",
+        "shop_id",
+        "creator_id",
+        "stars",
+        "text",
+        "created_at",
+        pl.when(before).then(pl.lit("before_delivery")).alias("flag"),
+    )
+    tags: list[list[str]] = [[] for _ in range(out.height)]
+    return len(_insert(session, STORE_TABLES["reviews"], out, tags=tags))
+
+
+def _after_sales(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(session, rows, {"order_id": "orders"})
+    frame = rows.join(_order_facts(session, rows), on="order_id", how="left", maintain_order="left")
+    presumed = pl.DataFrame(
+        [
+            (
+                reason.value,
+                by_creator,
+                aftersales_rules.presumed_responsible(reason, sold_by_creator=by_creator).value,
+            )
+            for reason in AfterSalesReason
+            for by_creator in (False, True)
+        ],
+        schema={"reason_": pl.String, "by_creator": pl.Boolean, "presumed": pl.String},
+        orient="row",
+    )
+    frame = frame.with_columns(
+        pl.col("reason").cast(pl.String).alias("reason_"),
+        pl.col("creator_id").is_not_null().alias("by_creator"),
+    ).join(presumed, on=["reason_", "by_creator"], how="left", maintain_order="left")
+    out = frame.select(
+        pl.col("request_id").alias("external_id"),
+        "order_id",
+        "shop_id",
+        "buyer_id",
+        pl.col("kind").cast(pl.String),
+        pl.col("reason").cast(pl.String),
+        pl.coalesce(pl.col("responsible_party").cast(pl.String), "presumed").alias(
+            "responsible_party"
+        ),
+        pl.col("status").cast(pl.String),
+        "refund_fen",
+        pl.lit("").alias("note"),
+        pl.col("dispute_outcome").cast(pl.String),
+        "created_at",
+        "handled_at",
+        "resolved_at",
+        pl.max_horizontal("created_at", "handled_at", "resolved_at").alias("updated_at"),
+    )
+    ids = _insert(session, STORE_TABLES["after_sales"], out)
+    frame = frame.with_columns(pl.Series("id", ids))
+    _insert(
+        session,
+        table(AfterSalesEvent),
+        frame.select(
+            pl.col("id").alias("request_id"),
+            pl.lit(IMPORT_ACTOR).alias("action"),
+            pl.lit(None, pl.String).alias("from_status"),
+            pl.col("status").cast(pl.String).alias("to_status"),
+            pl.lit(ActorRole.SYSTEM.value).alias("actor_role"),
+            pl.lit(None, pl.Int64).alias("actor_id"),
+            pl.col("created_at").alias("at"),
+        ),
+    )
+    refunded = frame.filter(pl.col("status") == AfterSalesStatus.REFUNDED.value)
+    if refunded.height:
+        totals = refunded.group_by("order_id").agg(
+            pl.col("refund_fen").sum(),
+            pl.col("id").max(),
+            pl.max_horizontal("created_at", "resolved_at").max().alias("at"),
+        )
+        commission.reverse_commissions(
+            session,
+            totals["order_id"].to_numpy(),
+            [commission.reverse_key(int(i)) for i in totals["id"].to_list()],
+            totals["refund_fen"].to_numpy(),
+            at=totals["at"].to_list(),
+        )
+    return len(ids)
+
+
+def _chats(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(
+        session, rows, {"buyer_id": "buyers", "shop_id": "shops", "order_id": "orders"}
+    )
+    out = rows.select(
+        pl.col("chat_id").alias("external_id"),
+        "buyer_id",
+        "shop_id",
+        "order_id",
+        "first_message_at",
+        "first_response_at",
+        (pl.col("first_response_at") - pl.col("first_message_at"))
+        .dt.total_seconds()
+        .cast(pl.Int64)
+        .alias("first_response_seconds"),
+        pl.coalesce("first_response_at", "first_message_at").alias("updated_at"),
+    )
+    return len(_insert(session, STORE_TABLES["chats"], out))
+
+
+def _follows(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(
+        session, rows, {"buyer_id": "buyers", "creator_id": "creators", "shop_id": "shops"}
+    )
+    follows = table(Follow)
+    added = 0
+    for column in ("creator_id", "shop_id"):
+        part = rows.filter(pl.col(column).is_not_null()).unique(
+            ["buyer_id", column], keep="first", maintain_order=True
+        )
+        if part.height == 0:
+            continue
+        pairs = list(zip(part["buyer_id"].to_list(), part[column].to_list(), strict=True))
+        present = existing_pairs(session, follows.c.buyer_id, follows.c[column], pairs)
+        new = part.filter(~pl.Series([p in present for p in pairs]))
+        other = "shop_id" if column == "creator_id" else "creator_id"
+        insert_columns(
+            session,
+            follows,
+            {
+                "buyer_id": new["buyer_id"].to_list(),
+                column: new[column].to_list(),
+                other: None,
+                "created_at": new.select(_now(new, "created_at", at))["created_at"].to_list(),
+            },
+            rows=new.height,
+        )
+        added += new.height
+    return added
+
+
+_WRITERS: dict[str, Callable[[Session, pl.DataFrame, datetime], int]] = {
+    "categories": _categories,
+    "merchants": _people("merchants", "merchant_id", ()),
+    "creators": _people("creators", "creator_id", ("fans",)),
+    "buyers": _people("buyers", "buyer_id", ("region",)),
+    "shops": _shops,
+    "products": _products,
+    "skus": _skus,
+    "orders": _orders,
+    "reviews": _reviews,
+    "after_sales": _after_sales,
+    "chats": _chats,
+    "follows": _follows,
+}
