@@ -561,6 +561,7 @@ def import_history(
 ) -> None:
     """Import a marketplace's history: every row is checked before anything is written; a
     second run of the same files adds nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from trustflow import migrate
@@ -580,9 +581,21 @@ def import_history(
         if not migrate.is_current(engine):
             console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
             raise typer.Exit(2)
-        with console.status("importing") as status:
+        with Progress(
+            TextColumn("{task.description:<40}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("importing", total=None)
             result, checked = run_import(
-                engine, folder, skip_invalid=skip_invalid, on_step=status.update
+                engine,
+                folder,
+                skip_invalid=skip_invalid,
+                on_step=lambda what, done, total: progress.update(
+                    task, description=what, completed=done, total=total
+                ),
             )
     table = Table(title=f"import of {folder}")
     for name in ("file", "written", "already there", "refused"):

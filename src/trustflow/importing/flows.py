@@ -48,14 +48,16 @@ def run_import(
     *,
     skip_invalid: bool = False,
     at: datetime | None = None,
-    on_step: Callable[[str], None] | None = None,
+    on_step: Callable[[str, int, int], None] | None = None,
 ) -> tuple[ImportResult, Checked]:
-    """Import the directory ``root`` into the store behind ``engine``."""
+    """Import the directory ``root`` into the store behind ``engine``. ``on_step`` hears
+    (what is being done, steps done, steps in all) before each step and at the end."""
     at = at or utcnow()
-    step = on_step or (lambda _: None)
+    total = 1 + len(FILES)
+    step = on_step or (lambda _what, _done, _total: None)
     result = ImportResult()
     with transaction(session_factory(engine)) as session:
-        step("reading and checking every row")
+        step("reading and checking every row", 0, total)
         checked = check_directory(session, root, at=at)
         result.report = checked.report()
         for file in FILES:
@@ -65,24 +67,31 @@ def run_import(
                 result.present[file.name] = len(checked.present.get(file.name, []))
         whole_files = result.report.filter(pl.col("row") == 0).height
         if result.report.height and (not skip_invalid or whole_files):
+            step("checked: nothing written", total, total)
             return result, checked
+        done = iter(range(2, total + 1))
+        step("writing", 1, total)
         result.written = write_checked(
-            session, checked, at=at, on_file=lambda name, n: step(f"wrote {n:,} {name}")
+            session,
+            checked,
+            at=at,
+            on_file=lambda name, n: step(f"wrote {n:,} {name}", next(done), total),
         )
+        step("committing", total, total)
         result.wrote = True
     return result, checked
 
 
 def write_rejected(checked: Checked, report: pl.DataFrame, folder: Path) -> list[Path]:
-    """Each file's refused rows as they were read, with the row number, code and reason of
-    their first problem, to ``folder/<file>.csv``."""
+    """Each file's refused rows as they were read, with the row number and the codes and
+    reasons of their problems (``; `` between two), to ``folder/<file>.csv``."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, raw in checked.raw.items():
         problems = (
             report.filter(pl.col("file") == name)
-            .unique("row", keep="first", maintain_order=True)
-            .select("row", "code", "reason")
+            .group_by("row", maintain_order=True)
+            .agg(pl.col("code").str.join("; "), pl.col("reason").str.join("; "))
         )
         rejected = raw.join(problems, on="row", how="inner")
         if rejected.height:
