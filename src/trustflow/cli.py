@@ -624,3 +624,21 @@ def import_history(
     if result.blocked:
         console.print("[red]nothing written[/red]: fix the rows, or pass --skip-invalid")
         raise typer.Exit(2)
+
+
+@app.command("export-history")
+def export_history_command(
+    folder: Annotated[Path, typer.Argument(help="Where to write the files (docs/import.md).")],
+) -> None:
+    """Write the store's history in the import format (Parquet): what `trustflow import`
+    reads back, into this store or another."""
+    from trustflow.db import default_engine, session_factory
+    from trustflow.importing.export import export_history
+
+    with _clear_errors(), session_factory(default_engine())() as session:
+        if folder.exists() and any(folder.iterdir()):
+            raise _refusal("output_exists", f"{folder} is not empty: name an empty or new folder")
+        written = export_history(session, folder)
+    console.print(
+        f"[green]wrote {sum(written.values()):,} rows[/green] in {len(written)} files to {folder}"
+    )

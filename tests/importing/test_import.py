@@ -295,3 +295,20 @@ def test_the_cli_imports_the_example_and_refuses_a_broken_history_in_one_line_pe
     assert "nothing written" in broken.output and "Traceback" not in broken.output
     report = pl.read_csv(tmp_path / "import-report.csv")
     assert report.height == 3 and set(report["code"]) == {"out_of_range"}
+
+
+def test_export_history_refuses_a_folder_that_is_not_empty(
+    tmp_path: Path, cli_env: CliEnvironment
+) -> None:
+    store = tmp_path / "store.db"
+    cli_env(f"sqlite:///{store}")
+    migrate.upgrade(make_engine(f"sqlite:///{store}"))
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+
+    refused = CliRunner().invoke(app, ["export-history", str(tmp_path / "full")])
+    written = CliRunner().invoke(app, ["export-history", str(tmp_path / "new")])
+
+    assert refused.exit_code == 2 and "output_exists" in refused.output
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+    assert written.exit_code == 0 and len(list((tmp_path / "new").glob("*.parquet"))) == 19

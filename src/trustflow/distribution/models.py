@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trustflow.db import Base, IdType, UtcDateTime, utcnow
+from trustflow.db import EXTERNAL_ID_LENGTH, Base, IdType, UtcDateTime, utcnow
 
 
 class DistributionOffer(Base):
@@ -16,6 +16,10 @@ class DistributionOffer(Base):
     __tablename__ = "distribution_offers"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     commission_bps: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[datetime] = mapped_column(UtcDateTime)

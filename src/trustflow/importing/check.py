@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import dataframely as dy
 import polars as pl
-from sqlalchemy import Table, select
+from sqlalchemy import Table, case, select
 from sqlalchemy.orm import Session
 
 from trustflow import names
@@ -175,8 +175,19 @@ def _coerced(
         return value, problems
     if column.kind == "time":
         return _time(frame)
+    if column.kind == "bool":
+        if raw.dtype == pl.Boolean:
+            return raw, problems
+        text = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
+        value = text.replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
+        bad = text.is_not_null() & value.is_null()
+        problems.append((ImportCode.BAD_VALUE, frame.filter(bad), "true or false"))
+        return value, problems
     value = raw.cast(pl.String)
     return value, problems
+
+
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 
 
 def _time(frame: pl.DataFrame) -> tuple[pl.Series, list[tuple[ImportCode, pl.DataFrame, str]]]:
@@ -246,6 +257,8 @@ def _dy_column(column: Column) -> Any:
         return dy.Datetime(nullable=nullable, time_zone="UTC", time_unit="us")
     if column.kind == "enum":
         return dy.Enum(list(column.values), nullable=nullable)
+    if column.kind == "bool":
+        return dy.Bool(nullable=nullable)
     length = column.max_length or (64 if column.kind in ("id", "ref") else None)
     return dy.String(
         nullable=nullable,
@@ -281,6 +294,9 @@ def _order_rules() -> dict[ImportCode, Callable[[], pl.Expr]]:
             & (pl.col("ship_by").is_null() | (pl.col("ship_by") >= pl.col("created_at"))).fill_null(
                 True
             )
+        ),
+        ImportCode.CONTENT_IFF_KIND: lambda: (
+            pl.col("content_kind").is_null() == pl.col("content_id").is_null()
         ),
         ImportCode.HISTORY_OUT_OF_ORDER: lambda: order_history()[0],
     }
@@ -319,6 +335,19 @@ _ROW_RULES: dict[str, dict[ImportCode, Callable[[], pl.Expr]]] = {
             (pl.col("handled_at") >= pl.col("created_at")).fill_null(True)
             & (pl.col("resolved_at") >= pl.col("created_at")).fill_null(True)
         )
+    },
+    "live_sessions": {
+        ImportCode.ONE_HOST: lambda: pl.col("creator_id").is_null() != pl.col("shop_id").is_null(),
+        ImportCode.HISTORY_OUT_OF_ORDER: lambda: (
+            pl.when(pl.col("status") == "live")
+            .then(pl.col("started_at").is_not_null() & pl.col("ended_at").is_null())
+            .when(pl.col("status") == "ended")
+            .then(pl.col("ended_at") >= pl.col("started_at"))
+            .otherwise(pl.col("ended_at").is_null())
+        ).fill_null(False),
+    },
+    "short_videos": {
+        ImportCode.ONE_HOST: lambda: pl.col("creator_id").is_null() != pl.col("shop_id").is_null(),
     },
     "chats": {
         ImportCode.HISTORY_OUT_OF_ORDER: lambda: (
@@ -460,21 +489,31 @@ def known_ids(session: Session, checked: Checked, target: str, wanted: pl.Series
 
 def _references(session: Session, file: FileSpec, checked: Checked) -> None:
     for column in file.columns:
-        if column.kind != "ref" or column.ref is None:
+        if column.kind != "ref":
             continue
-        frame = checked.valid(file.name)
-        values = frame[column.name].drop_nulls().unique()
-        known = known_ids(session, checked, column.ref, values)
-        unknown = frame.filter(
-            pl.col(column.name).is_not_null() & ~pl.col(column.name).is_in(known.implode())
-        )
-        checked.add(
-            file.name,
-            unknown,
-            column.name,
-            ImportCode.UNKNOWN_REFERENCE,
-            pl.format(f"no {column.ref[:-1]} {{}} in the files or the store", pl.col(column.name)),
-        )
+        for target, which in _ref_targets(column):
+            frame = checked.valid(file.name).filter(which)
+            values = frame[column.name].drop_nulls().unique()
+            known = known_ids(session, checked, target, values)
+            unknown = frame.filter(
+                pl.col(column.name).is_not_null() & ~pl.col(column.name).is_in(known.implode())
+            )
+            checked.add(
+                file.name,
+                unknown,
+                column.name,
+                ImportCode.UNKNOWN_REFERENCE,
+                pl.format(f"no {target[:-1]} {{}} in the files or the store", pl.col(column.name)),
+            )
+
+
+def _ref_targets(column: Column) -> list[tuple[str, pl.Expr]]:
+    """Each file a reference column may name, with the rows that name it."""
+    if column.ref is not None:
+        return [(column.ref, pl.lit(True))]
+    assert column.ref_by is not None
+    by, targets = column.ref_by
+    return [(target, pl.col(by).cast(pl.String) == value) for value, target in targets]
 
 
 def _across(session: Session, file: FileSpec, checked: Checked) -> None:
@@ -673,6 +712,11 @@ def _against_store(session: Session, file: FileSpec, checked: Checked) -> None:
     checked.present[file.name] = joined["row"]
 
 
+def _external(file: str, store_id: Any) -> Any:
+    ref_table = STORE_TABLES[file]
+    return select(ref_table.c.external_id).where(ref_table.c.id == store_id).scalar_subquery()
+
+
 def stored_rows(session: Session, file: FileSpec, ids: pl.Series) -> pl.DataFrame:
     """The stored values of the rows imported with these ids, in the file's columns: a
     reference as the referenced row's own external id."""
@@ -682,12 +726,16 @@ def stored_rows(session: Session, file: FileSpec, ids: pl.Series) -> pl.DataFram
         if column.kind == "id":
             continue
         if column.kind == "ref" and column.ref is not None:
-            ref_table = STORE_TABLES[column.ref]
+            columns.append(_external(column.ref, target.c[column.name]).label(column.name))
+        elif column.ref_by is not None:
+            by, targets = column.ref_by
             columns.append(
-                select(ref_table.c.external_id)
-                .where(ref_table.c.id == target.c[column.name])
-                .scalar_subquery()
-                .label(column.name)
+                case(
+                    *(
+                        (target.c[by] == value, _external(file_, target.c[column.name]))
+                        for value, file_ in targets
+                    )
+                ).label(column.name)
             )
         else:
             columns.append(target.c[column.name].label(column.name))

@@ -1,7 +1,8 @@
 """``trustflow import --example DIR``: a small, valid set of files to start from.
 
-Two shops sell the same tea (one ``product_key``), a creator sells one shop's tea for a
-commission, and five orders show what history looks like: delivered and reviewed, refunded
+Two shops sell the same tea (one ``product_key``), a creator picks one shop's tea from the
+distribution library and sells it from her live room, the shop goes live itself, and five
+orders show what history looks like: delivered and reviewed, refunded
 in part, cancelled after payment, still in transit, and reviewed before it arrived (a review
 the import keeps and flags). Every file of the format is there, in CSV.
 """
@@ -63,6 +64,42 @@ EXAMPLE: dict[str, dict[str, list[object]]] = {
         "price_fen": [6_800, 7_200],
         "stock": [120, 40],
     },
+    "offers": {
+        "offer_id": ["of-1"],
+        "product_id": ["p-1"],
+        "commission_bps": [1_500],
+        "valid_from": ["2025-01-01T00:00:00+08:00"],
+        "valid_until": [None],
+        "created_at": ["2024-12-30T10:00:00+08:00"],
+    },
+    "creator_selections": {
+        "creator_id": ["c-1"],
+        "offer_id": ["of-1"],
+        "created_at": ["2025-01-02T10:00:00+08:00"],
+    },
+    "live_sessions": {
+        "live_session_id": ["l-1", "l-2"],
+        "creator_id": [None, "c-1"],
+        "shop_id": ["s-1", None],
+        "title": ["Spring picking, live from the hill", "Auntie Lin's tea night"],
+        "status": ["ended", "ended"],
+        "scheduled_at": ["2025-03-02T20:00:00+08:00", "2025-03-01T19:30:00+08:00"],
+        "started_at": ["2025-03-02T20:00:00+08:00", "2025-03-01T20:00:00+08:00"],
+        "ended_at": ["2025-03-02T22:00:00+08:00", "2025-03-01T22:30:00+08:00"],
+    },
+    "live_session_products": {
+        "live_session_id": ["l-1", "l-2"],
+        "product_id": ["p-1", "p-1"],
+    },
+    "short_videos": {
+        "short_video_id": ["v-1"],
+        "creator_id": ["c-1"],
+        "shop_id": [None],
+        "title": ["How to brew spring green tea"],
+        "clipped_from_live_id": ["l-2"],
+        "posted_at": ["2025-03-02T09:00:00+08:00"],
+    },
+    "short_video_products": {"short_video_id": ["v-1"], "product_id": ["p-1"]},
     "orders": {
         "order_id": ["o-1", "o-2", "o-3", "o-4", "o-5"],
         "buyer_id": ["b-1", "b-2", "b-3", "b-1", "b-2"],
@@ -74,7 +111,10 @@ EXAMPLE: dict[str, dict[str, list[object]]] = {
         "channel": ["distribution", "self_broadcast", "shelf_search", "shelf_mall", "shelf_shop"],
         "creator_id": ["c-1", None, None, None, None],
         "commission_bps": [1_500, 0, 0, 0, 0],
-        "surface": [None, "follow", None, None, None],
+        "offer_id": ["of-1", None, None, None, None],
+        "surface": ["follow", "follow", "search", "mall", "shop"],
+        "content_kind": ["live_session", "live_session", None, None, None],
+        "content_id": ["l-2", "l-1", None, None, None],
         "ship_to_region": ["GD", "SH", "GD", "GD", "SH"],
         "created_at": [
             "2025-03-01T20:15:00+08:00",
@@ -149,6 +189,22 @@ EXAMPLE: dict[str, dict[str, list[object]]] = {
         "order_id": ["o-2", None],
         "first_message_at": ["2025-03-06T09:20:00+08:00", "2025-03-03T09:00:00+08:00"],
         "first_response_at": ["2025-03-06T09:25:00+08:00", None],
+    },
+    "impressions": {
+        "impression_id": ["i-1", "i-2", "i-3"],
+        "surface": ["follow", "mall", "discover"],
+        "item_kind": ["live_session", "product_card", "short_video"],
+        "item_id": ["l-1", "p-2", "v-1"],
+        "buyer_id": ["b-2", "b-1", None],
+        "shown_at": [
+            "2025-03-02T20:30:00+08:00",
+            "2025-03-05T08:55:00+08:00",
+            "2025-03-02T12:00:00+08:00",
+        ],
+        "count": [1, 1, 250],
+        "is_reward": [False, False, True],
+        "reward_plan": [None, None, "chuanliu"],
+        "plan_version": [None, None, None],
     },
     "follows": {
         "buyer_id": ["b-1", "b-2"],

@@ -24,15 +24,17 @@ from trustflow.aftersales.models import (
     ResponsibleParty,
 )
 from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
+from trustflow.content.models import LiveStatus
 from trustflow.db import EXTERNAL_ID_LENGTH
-from trustflow.orders.models import CancelReason
+from trustflow.orders.models import CancelReason, ContentKind
 from trustflow.orders.rules import MAX_QUANTITY
 from trustflow.types import MAX_FEN
-from trustflow.vocabulary import Channel, Surface
+from trustflow.vocabulary import Channel, ItemKind, Surface
 
 __all__ = [
     "FILES",
     "FORMAT_VERSION",
+    "PAIRS",
     "Column",
     "FileSpec",
     "ImportCode",
@@ -41,7 +43,7 @@ __all__ = [
 
 FORMAT_VERSION = 1
 
-Kind = Literal["id", "ref", "int", "time", "text", "enum"]
+Kind = Literal["id", "ref", "int", "time", "text", "enum", "bool"]
 
 
 class ImportCode(StrEnum):
@@ -67,6 +69,8 @@ class ImportCode(StrEnum):
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     ONE_REVIEW_PER_ORDER = "one_review_per_order"
     ONE_FOLLOW_TARGET = "one_follow_target"
+    ONE_HOST = "one_host"
+    CONTENT_IFF_KIND = "content_iff_kind"
     SHOP_NAME_TAKEN = "shop_name_taken"
     SHOP_NAME_CONFUSABLE = "shop_name_confusable"
     CONFLICT = "conflict"
@@ -86,7 +90,16 @@ class Column:
     high: int | None = None
     max_length: int | None = None
     values: tuple[str, ...] = ()
-    default: int | str | None = None
+    default: int | str | bool | None = None
+    #: a reference whose file depends on another column's value: (that column, its value
+    #: -> the file), e.g. an impression's item is a product, a live session or a video
+    ref_by: tuple[str, tuple[tuple[str, str], ...]] | None = None
+
+    def targets(self) -> tuple[str, ...]:
+        """The files this column may name."""
+        if self.ref is not None:
+            return (self.ref,)
+        return tuple(f for _, f in self.ref_by[1]) if self.ref_by else ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,17 @@ class FileSpec:
 
 def _values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(m.value for m in enum)
+
+
+_CONTENT = (
+    (ContentKind.LIVE_SESSION.value, "live_sessions"),
+    (ContentKind.SHORT_VIDEO.value, "short_videos"),
+)
+_ITEMS = (
+    (ItemKind.PRODUCT_CARD.value, "products"),
+    (ItemKind.LIVE_SESSION.value, "live_sessions"),
+    (ItemKind.SHORT_VIDEO.value, "short_videos"),
+)
 
 
 def _id(name: str, what: str) -> Column:
@@ -245,6 +269,84 @@ FILES: tuple[FileSpec, ...] = (
         ),
     ),
     FileSpec(
+        "offers",
+        "The distribution library (分销库): a product offered to creators at a commission.",
+        (
+            _id("offer_id", "offer"),
+            _ref("product_id", "products"),
+            Column(
+                "commission_bps",
+                "int",
+                "the commission in basis points",
+                required=True,
+                low=0,
+                high=9_000,
+            ),
+            _time("valid_from", "from when it applies", required=True),
+            _time("valid_until", "until when (exclusive), if it ends"),
+            _time("created_at", "when it was published (default: the import's time)"),
+        ),
+    ),
+    FileSpec(
+        "creator_selections",
+        "Offers creators picked to sell; one already in the store is kept as is.",
+        (
+            _ref("creator_id", "creators"),
+            _ref("offer_id", "offers"),
+            _time("created_at", "when it was picked (default: the import's time)"),
+        ),
+    ),
+    FileSpec(
+        "live_sessions",
+        "Live rooms, hosted by a creator or a shop.",
+        (
+            _id("live_session_id", "live session"),
+            _ref("creator_id", "creators", required=False, doc="its host, if a creator"),
+            _ref("shop_id", "shops", required=False, doc="its host, if a shop"),
+            _text("title", "its title", 200),
+            Column("status", "enum", "where it stands", required=True, values=_values(LiveStatus)),
+            _time("scheduled_at", "when it was scheduled", required=True),
+            _time("started_at", "when it went live"),
+            _time("ended_at", "when it ended"),
+        ),
+        (
+            (ImportCode.ONE_HOST, "exactly one of creator_id or shop_id"),
+            (
+                ImportCode.HISTORY_OUT_OF_ORDER,
+                "started no earlier than scheduled... ended after"
+                " it started; live rooms have started and not ended, ended ones have ended",
+            ),
+        ),
+    ),
+    FileSpec(
+        "live_session_products",
+        "The products a live room showed; one already in the store is kept as is.",
+        (_ref("live_session_id", "live_sessions"), _ref("product_id", "products")),
+    ),
+    FileSpec(
+        "short_videos",
+        "Short videos, posted by a creator or a shop.",
+        (
+            _id("short_video_id", "short video"),
+            _ref("creator_id", "creators", required=False, doc="its host, if a creator"),
+            _ref("shop_id", "shops", required=False, doc="its host, if a shop"),
+            _text("title", "its title", 200),
+            _ref(
+                "clipped_from_live_id",
+                "live_sessions",
+                required=False,
+                doc="the live session it was clipped from, if any",
+            ),
+            _time("posted_at", "when it was posted", required=True),
+        ),
+        ((ImportCode.ONE_HOST, "exactly one of creator_id or shop_id"),),
+    ),
+    FileSpec(
+        "short_video_products",
+        "The products a short video linked; one already in the store is kept as is.",
+        (_ref("short_video_id", "short_videos"), _ref("product_id", "products")),
+    ),
+    FileSpec(
         "orders",
         "Orders with the prices actually paid and the history that happened to them: each"
         " time present is one event, and together they must be a path the order's state"
@@ -299,7 +401,25 @@ FILES: tuple[FileSpec, ...] = (
                 high=10_000,
                 default=0,
             ),
+            _ref(
+                "offer_id",
+                "offers",
+                required=False,
+                doc="the distribution offer the commission came from, if known",
+            ),
             Column("surface", "enum", "where the buyer was", values=_values(Surface)),
+            Column(
+                "content_kind",
+                "enum",
+                "the content it was sold from, if any",
+                values=_values(ContentKind),
+            ),
+            Column(
+                "content_id",
+                "ref",
+                "that live session's or short video's id",
+                ref_by=("content_kind", _CONTENT),
+            ),
             Column("ship_to_region", "text", "the destination region", max_length=32),
             _time("created_at", "when it was placed", required=True),
             _time(
@@ -412,9 +532,36 @@ FILES: tuple[FileSpec, ...] = (
         ),
         ((ImportCode.ONE_FOLLOW_TARGET, "exactly one of creator_id or shop_id"),),
     ),
+    FileSpec(
+        "impressions",
+        "What buyers were shown, counted: one row may stand for many showings of one item"
+        " (``count``).",
+        (
+            _id("impression_id", "impression row"),
+            Column("surface", "enum", "where it was shown", required=True, values=_values(Surface)),
+            Column("item_kind", "enum", "what was shown", required=True, values=_values(ItemKind)),
+            Column(
+                "item_id",
+                "ref",
+                "the product's, live session's or short video's id",
+                required=True,
+                ref_by=("item_kind", _ITEMS),
+            ),
+            _ref("buyer_id", "buyers", required=False, doc="who saw it, if known"),
+            _time("shown_at", "when", required=True),
+            Column(
+                "count", "int", "how many showings the row stands for", low=1, high=10**9, default=1
+            ),
+            Column("is_reward", "bool", "whether it was reward traffic (Chuanliu)", default=False),
+            Column("reward_plan", "text", "the reward plan it paid out", max_length=40),
+            Column("plan_version", "text", "the traffic plan version it served", max_length=40),
+        ),
+    ),
 )
 
 _BY_NAME = {f.name: f for f in FILES}
+#: The files that hold rows which are not things of their own (no id): pairs kept once.
+PAIRS = ("creator_selections", "live_session_products", "short_video_products", "follows")
 
 
 def spec(name: str) -> FileSpec:

@@ -12,7 +12,10 @@ from trustflow.accounts.models import Buyer, Creator, Follow, Merchant
 from trustflow.aftersales.models import AfterSalesRequest, ChatThread, Review
 from trustflow.bulk import chunks, table
 from trustflow.catalog.models import Category, Product, Shop, Sku
+from trustflow.content.models import LiveSession, LiveSessionProduct, ShortVideo, ShortVideoProduct
+from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.orders.models import Order
+from trustflow.traffic.models import Impression
 
 __all__ = ["STORE_TABLES", "stored_ids"]
 
@@ -25,11 +28,18 @@ STORE_TABLES: dict[str, Table] = {
     "shops": table(Shop),
     "products": table(Product),
     "skus": table(Sku),
+    "offers": table(DistributionOffer),
+    "creator_selections": table(CreatorSelection),
+    "live_sessions": table(LiveSession),
+    "live_session_products": table(LiveSessionProduct),
+    "short_videos": table(ShortVideo),
+    "short_video_products": table(ShortVideoProduct),
     "orders": table(Order),
     "reviews": table(Review),
     "after_sales": table(AfterSalesRequest),
     "chats": table(ChatThread),
     "follows": table(Follow),
+    "impressions": table(Impression),
 }
 
 

@@ -29,7 +29,7 @@ from trustflow.aftersales.models import (
 from trustflow.bulk import IntArray, chunks, existing_pairs, insert_columns, table
 from trustflow.catalog.models import PriceChange, Product, Shop, Sku
 from trustflow.importing.check import REPLAY, UTC_TIME, Checked, order_history
-from trustflow.importing.format import FILES
+from trustflow.importing.format import FILES, spec
 from trustflow.importing.store import STORE_TABLES, stored_ids
 from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
@@ -75,6 +75,17 @@ def _resolved(session: Session, frame: pl.DataFrame, refs: dict[str, str]) -> pl
     return frame.with_columns(
         _ids(session, ref, frame[col]).alias(col) for col, ref in refs.items()
     )
+
+
+def _resolved_by(session: Session, frame: pl.DataFrame, file: str, column: str) -> pl.DataFrame:
+    """Resolve a column whose file depends on another column (``Column.ref_by``)."""
+    by, targets = spec(file).column(column).ref_by or ("", ())
+    ids = pl.Series(column, [None] * frame.height, dtype=pl.Int64)
+    for value, target in targets:
+        which = (frame[by].cast(pl.String) == value).fill_null(False)
+        found = _ids(session, target, frame[column])
+        ids = pl.select(pl.when(which).then(found).otherwise(ids)).to_series()
+    return frame.with_columns(ids.alias(column))
 
 
 def _insert(session: Session, target: Table, frame: pl.DataFrame, **extra: Any) -> IntArray:
@@ -192,8 +203,11 @@ def _skus(session: Session, rows: pl.DataFrame, at: datetime) -> int:
 
 def _orders(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     rows = _resolved(
-        session, rows, {"buyer_id": "buyers", "sku_id": "skus", "creator_id": "creators"}
+        session,
+        rows,
+        {"buyer_id": "buyers", "sku_id": "skus", "creator_id": "creators", "offer_id": "offers"},
     )
+    rows = _resolved_by(session, rows, "orders", "content_id")
     skus, products, shops = table(Sku), table(Product), table(Shop)
     facts = _facts(
         session,
@@ -249,11 +263,11 @@ def _orders(session: Session, rows: pl.DataFrame, at: datetime) -> int:
         "paid_amount_fen",
         pl.col("channel").cast(pl.String),
         "creator_id",
-        pl.lit(None, pl.Int64).alias("offer_id"),
+        "offer_id",
         "commission_bps",
         "commission_fen",
-        pl.lit(None, pl.String).alias("content_kind"),
-        pl.lit(None, pl.Int64).alias("content_id"),
+        pl.col("content_kind").cast(pl.String),
+        "content_id",
         pl.col("surface").cast(pl.String),
         "status",
         pl.format("import:{}", "order_id").alias("idempotency_key"),
@@ -485,7 +499,77 @@ def _follows(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     return added
 
 
-_WRITERS: dict[str, Callable[[Session, pl.DataFrame, datetime], int]] = {
+def _offers(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(session, rows, {"product_id": "products"})
+    out = rows.select(
+        pl.col("offer_id").alias("external_id"),
+        "product_id",
+        "commission_bps",
+        "valid_from",
+        "valid_until",
+        _now(rows, "created_at", at),
+    )
+    return len(_insert(session, STORE_TABLES["offers"], out))
+
+
+def _content(file: str, key: str, times: Sequence[str], refs: dict[str, str]) -> Writer:
+    def write(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+        rows = _resolved(session, rows, refs)
+        out = rows.select(
+            pl.col(key).alias("external_id"),
+            *refs,
+            "title",
+            *(["status"] if file == "live_sessions" else []),
+            *times,
+        ).with_columns(pl.col(pl.Enum).cast(pl.String))
+        return len(_insert(session, STORE_TABLES[file], out))
+
+    return write
+
+
+def _pairs(file: str, first: tuple[str, str], second: tuple[str, str]) -> Writer:
+    """Rows that are pairs (a creator's pick of an offer, a room's product): resolved, and
+    the ones the store already holds kept as they are."""
+
+    def write(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+        (a, ref_a), (b, ref_b) = first, second
+        rows = _resolved(session, rows, {a: ref_a, b: ref_b}).unique([a, b], keep="first")
+        target = STORE_TABLES[file]
+        pairs = list(zip(rows[a].to_list(), rows[b].to_list(), strict=True))
+        present = existing_pairs(session, target.c[a], target.c[b], pairs)
+        new = rows.filter(pl.Series([p not in present for p in pairs], dtype=pl.Boolean))
+        if new.height == 0:
+            return 0
+        out = new.select(
+            a, b, *([_now(new, "created_at", at)] if "created_at" in new.columns else [])
+        )
+        _insert(session, target, out)
+        return new.height
+
+    return write
+
+
+def _impressions(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    rows = _resolved(session, rows, {"buyer_id": "buyers"})
+    rows = _resolved_by(session, rows, "impressions", "item_id")
+    out = rows.select(
+        pl.col("impression_id").alias("external_id"),
+        pl.col("surface").cast(pl.String),
+        pl.col("item_kind").cast(pl.String),
+        "item_id",
+        "buyer_id",
+        "shown_at",
+        "count",
+        "is_reward",
+        "reward_plan",
+        "plan_version",
+    )
+    return len(_insert(session, STORE_TABLES["impressions"], out))
+
+
+Writer = Callable[[Session, pl.DataFrame, datetime], int]
+
+_WRITERS: dict[str, Writer] = {
     "categories": _categories,
     "merchants": _people("merchants", "merchant_id", ()),
     "creators": _people("creators", "creator_id", ("fans",)),
@@ -493,9 +577,32 @@ _WRITERS: dict[str, Callable[[Session, pl.DataFrame, datetime], int]] = {
     "shops": _shops,
     "products": _products,
     "skus": _skus,
+    "offers": _offers,
+    "creator_selections": _pairs(
+        "creator_selections", ("creator_id", "creators"), ("offer_id", "offers")
+    ),
+    "live_sessions": _content(
+        "live_sessions",
+        "live_session_id",
+        ("scheduled_at", "started_at", "ended_at"),
+        {"creator_id": "creators", "shop_id": "shops"},
+    ),
+    "live_session_products": _pairs(
+        "live_session_products", ("live_session_id", "live_sessions"), ("product_id", "products")
+    ),
+    "short_videos": _content(
+        "short_videos",
+        "short_video_id",
+        ("posted_at",),
+        {"creator_id": "creators", "shop_id": "shops", "clipped_from_live_id": "live_sessions"},
+    ),
+    "short_video_products": _pairs(
+        "short_video_products", ("short_video_id", "short_videos"), ("product_id", "products")
+    ),
     "orders": _orders,
     "reviews": _reviews,
     "after_sales": _after_sales,
     "chats": _chats,
     "follows": _follows,
+    "impressions": _impressions,
 }

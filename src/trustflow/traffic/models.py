@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+from trustflow.db import EXTERNAL_ID_LENGTH, Base, IdType, UtcDateTime, enum_type, utcnow
 from trustflow.vocabulary import ItemKind, Surface
 
 
@@ -29,10 +29,20 @@ class Impression(Base):
     is_reward: Mapped[bool] = mapped_column(Boolean, default=False)
     reward_plan: Mapped[str | None] = mapped_column(String(40))
     plan_version: Mapped[str | None] = mapped_column(String(40))
+    #: the id an imported impression row had in its source (``trustflow import``); served
+    #: impressions have none, and the index leaves them out
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH))
 
     __table_args__ = (
         # appended in time order, read by time range: on PostgreSQL a block-range index,
         # which costs the log almost nothing per row appended (migration 0008)
         Index("ix_impressions_shown_at", "shown_at", postgresql_using="brin"),
+        Index(
+            "ix_impressions_external_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         CheckConstraint("count >= 1", name="count_positive"),
     )
