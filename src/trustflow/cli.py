@@ -32,6 +32,8 @@ app.add_typer(scores_app, name="scores", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse", no_args_is_help=True)
 app.add_typer(traffic_app, name="traffic", no_args_is_help=True)
 commission_app = typer.Typer(help="Creators' commission: settlement and statements.")
+orders_app = typer.Typer(help="Orders and checkouts.")
+app.add_typer(orders_app, name="orders", no_args_is_help=True)
 app.add_typer(commission_app, name="commission", no_args_is_help=True)
 
 console = Console(stderr=True)
@@ -642,3 +644,30 @@ def export_history_command(
     console.print(
         f"[green]wrote {sum(written.values()):,} rows[/green] in {len(written)} files to {folder}"
     )
+
+
+@orders_app.command("expire-unpaid")
+def orders_expire_unpaid(
+    at: Annotated[
+        str | None, typer.Option(help="Expire as of this time (ISO 8601 with a zone); now.")
+    ] = None,
+) -> None:
+    """The frequent job: cancel orders left unpaid longer than unpaid_order_ttl_minutes
+    (their stock goes back on sale) and mark the checkouts they emptied as expired."""
+    from datetime import timedelta
+
+    from trustflow import migrate
+    from trustflow.config import get_settings
+    from trustflow.db import default_engine, session_factory, transaction, utcnow
+    from trustflow.orders.checkout import expire_unpaid
+
+    with _clear_errors():
+        when = _parse_time(at, "--at") or utcnow()
+        engine = default_engine()
+        if not migrate.is_current(engine):
+            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+            raise typer.Exit(2)
+        ttl = timedelta(minutes=get_settings().unpaid_order_ttl_minutes)
+        with transaction(session_factory(engine)) as session:
+            cancelled = expire_unpaid(session, older_than=ttl, at=when)
+    console.print(f"[green]expired[/green] {cancelled:,} orders left unpaid over {ttl}")

@@ -19,7 +19,7 @@ from trustflow.content.models import (
 )
 from trustflow.db import Base
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
-from trustflow.orders.models import CommissionEntry, Order, OrderEvent, Payment
+from trustflow.orders.models import Checkout, CommissionEntry, Order, OrderEvent, Payment
 from trustflow.scoring.models import (
     BurstDecision,
     EntityScore,
@@ -43,6 +43,7 @@ __all__ = [
     "Buyer",
     "Category",
     "ChatThread",
+    "Checkout",
     "ChuanliuLedger",
     "CommissionEntry",
     "Creator",

@@ -196,3 +196,38 @@ def test_concurrent_settlement_runs_and_refund_approvals_book_each_event_once(
         ("reversed", 1, 1_980),
         ("settled", 6, 5 * 1_980),
     ]
+
+
+def test_twenty_concurrent_carts_on_a_sku_with_five_in_stock_sell_exactly_five(
+    factory: sessionmaker[Session],
+) -> None:
+    from trustflow.orders import checkout as checkout_actions
+
+    with transaction(factory) as s:
+        cat = factories.category(s)
+        scarce = factories.seller(s, category_id=cat, stock=5, name="Scarce")
+        plenty = factories.seller(s, category_id=cat, stock=1_000, name="Plenty")
+        buyers = [factories.buyer(s, f"c{i}") for i in range(20)]
+
+    def check_out(i: int) -> int:
+        with transaction(factory) as s:
+            return checkout_actions.place_checkout(
+                s,
+                buyer_id=buyers[i],
+                items=[
+                    checkout_actions.CheckoutItem(plenty.sku_id, 2),
+                    checkout_actions.CheckoutItem(scarce.sku_id, 1),
+                ],
+                idempotency_key=f"cart-{i}",
+                at=T0,
+            ).id
+
+    results = _run_together(20, check_out)
+
+    assert sum(isinstance(r, int) for r in results) == 5
+    assert all(isinstance(r, OutOfStock) for r in results if not isinstance(r, int))
+    with factory() as s:
+        stock = dict(s.execute(select(Sku.id, Sku.stock)).all())
+        assert stock[scarce.sku_id] == 0
+        assert stock[plenty.sku_id] == 1_000 - 5 * 2  # the refused carts took nothing
+        assert s.scalar(select(func.count()).select_from(Order)) == 10

@@ -51,6 +51,20 @@ A = AfterSalesStatus
 _orders, _requests, _events = table(Order), table(AfterSalesRequest), table(AfterSalesEvent)
 
 
+def _refunded(session: Session, order_ids: IntArray) -> dict[int, int]:
+    """What each order has refunded so far, over its requests that ended refunded."""
+    return dict(
+        fetch_by_ids(
+            session,
+            select(_requests.c.order_id, func.sum(_requests.c.refund_fen))
+            .where(_requests.c.status == A.REFUNDED)
+            .group_by(_requests.c.order_id),
+            _requests.c.order_id,
+            order_ids,
+        )
+    )
+
+
 def request_after_sales(
     session: Session,
     order_ids: IntArray,
@@ -90,16 +104,7 @@ def request_after_sales(
             ids,
         )
     }
-    refunded: dict[int, int] = dict(
-        fetch_by_ids(
-            session,
-            select(_requests.c.order_id, func.sum(_requests.c.refund_fen))
-            .where(_requests.c.status == A.REFUNDED)
-            .group_by(_requests.c.order_id),
-            _requests.c.order_id,
-            ids,
-        )
-    )
+    refunded = _refunded(session, ids)
     rows: list[dict[str, Any]] = []
     accepted: list[int] = []
     for i, order_id in enumerate(ids.tolist()):
@@ -215,16 +220,7 @@ def advance_requests(
     insert_many(session, _events, events)
     if refunded:  # as one at a time: each refund takes its share of the commission back
         orders = np.fromiter(refunded, dtype=np.int64, count=len(refunded))
-        totals = dict(
-            fetch_by_ids(
-                session,
-                select(_requests.c.order_id, func.sum(_requests.c.refund_fen))
-                .where(_requests.c.status == A.REFUNDED)
-                .group_by(_requests.c.order_id),
-                _requests.c.order_id,
-                orders,
-            )
-        )
+        totals = _refunded(session, orders)
         commission.reverse_commissions(
             session,
             orders,

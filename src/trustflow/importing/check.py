@@ -608,20 +608,7 @@ def _shop_names(session: Session, checked: Checked) -> None:
         pl.col("name").first().alias("first_name"), pl.col("row").min().alias("first_row")
     )
     twins = judged.join(first, on="skeleton").filter(pl.col("row") != pl.col("first_row"))
-    checked.add(
-        "shops",
-        twins.filter(pl.col("name") == pl.col("first_name")),
-        "name",
-        ImportCode.SHOP_NAME_TAKEN,
-        pl.format("row {} of the file is already named {}", pl.col("first_row"), pl.col("name")),
-    )
-    checked.add(
-        "shops",
-        twins.filter(pl.col("name") != pl.col("first_name")),
-        "name",
-        ImportCode.SHOP_NAME_CONFUSABLE,
-        pl.format("looks like row {}'s name ({})", pl.col("first_row"), pl.col("first_name")),
-    )
+    _name_clashes(checked, twins, "first_name", pl.format("row {}", pl.col("first_row")))
     shops = table(Shop)
     stored: list[Any] = []
     for part in chunks(judged["skeleton"].unique().to_list()):
@@ -639,20 +626,7 @@ def _shop_names(session: Session, checked: Checked) -> None:
             orient="row",
         ).unique("skeleton")
         clash = judged.join(existing, on="skeleton")
-        checked.add(
-            "shops",
-            clash.filter(pl.col("name") == pl.col("stored_name")),
-            "name",
-            ImportCode.SHOP_NAME_TAKEN,
-            pl.format("shop {} is already named {}", pl.col("shop"), pl.col("name")),
-        )
-        checked.add(
-            "shops",
-            clash.filter(pl.col("name") != pl.col("stored_name")),
-            "name",
-            ImportCode.SHOP_NAME_CONFUSABLE,
-            pl.format("looks like the name of shop {} ({})", pl.col("shop"), pl.col("stored_name")),
-        )
+        _name_clashes(checked, clash, "stored_name", pl.format("shop {}", pl.col("shop")))
     checked.frames["shops"] = (
         checked.frames["shops"]
         .join(
@@ -668,6 +642,25 @@ def _shop_names(session: Session, checked: Checked) -> None:
 #: Values a second import does not hold against the store: a shop's name is stored
 #: normalised (spacing alone would differ), and trading moves a SKU's stock.
 _NOT_COMPARED = {("shops", "name"), ("skus", "stock")}
+
+
+def _name_clashes(checked: Checked, clash: pl.DataFrame, other: str, which: pl.Expr) -> None:
+    """Refuse the new shops of ``clash`` whose name is ``other`` (taken) or looks like it
+    (confusable), naming ``which`` shop holds it."""
+    checked.add(
+        "shops",
+        clash.filter(pl.col("name") == pl.col(other)),
+        "name",
+        ImportCode.SHOP_NAME_TAKEN,
+        pl.format("{} is already named {}", which, pl.col("name")),
+    )
+    checked.add(
+        "shops",
+        clash.filter(pl.col("name") != pl.col(other)),
+        "name",
+        ImportCode.SHOP_NAME_CONFUSABLE,
+        pl.format("looks like the name of {} ({})", which, pl.col(other)),
+    )
 
 
 def _against_store(session: Session, file: FileSpec, checked: Checked) -> None:

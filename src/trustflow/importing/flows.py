@@ -15,14 +15,17 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from trustflow.db import session_factory, transaction, utcnow
 from trustflow.importing.check import Checked, check_directory
 from trustflow.importing.format import FILES
 from trustflow.importing.write import write_checked
 
-__all__ = ["ImportResult", "run_import", "write_rejected"]
+__all__ = ["IMPORT_LOCK", "ImportResult", "run_import", "write_rejected"]
+
+#: The PostgreSQL advisory lock an import holds for its transaction.
+IMPORT_LOCK = 0x7F_1A_0001
 
 
 @dataclass
@@ -57,6 +60,10 @@ def run_import(
     step = on_step or (lambda _what, _done, _total: None)
     result = ImportResult()
     with transaction(session_factory(engine)) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # one import at a time: two would both find a row new, and one would fail on it
+            # (SQLite's BEGIN IMMEDIATE already lets one writer in at a time)
+            session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
         step("reading and checking every row", 0, total)
         checked = check_directory(session, root, at=at)
         result.report = checked.report()

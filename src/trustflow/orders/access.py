@@ -16,7 +16,7 @@ from trustflow.accounts.principal import Principal
 from trustflow.catalog.access import can_manage_shop, managed_shop_ids
 from trustflow.catalog.models import Shop
 from trustflow.errors import Forbidden, NotFound
-from trustflow.orders.models import Order
+from trustflow.orders.models import Checkout, Order
 
 
 def can_see_order(session: Session, principal: Principal, order: Order) -> bool:
@@ -57,3 +57,9 @@ def visible_orders(session: Session, principal: Principal) -> Select[Any]:
     if principal.is_operator:
         return stmt
     return stmt.where(Order.shop_id.in_(managed_shop_ids(session, principal) or []))
+
+
+def require_checkout_buyer(principal: Principal, checkout: Checkout) -> None:
+    """A checkout is its buyer's (and operators'): to anyone else it does not exist."""
+    if not (principal.is_operator or principal.is_(Role.BUYER, checkout.buyer_id)):
+        raise NotFound(f"checkout {checkout.id} not found")

@@ -56,6 +56,41 @@ class CancelParty(StrEnum):
     PLATFORM = "platform"
 
 
+class CheckoutStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    #: left unpaid past the timeout: its orders were cancelled and their stock released
+    EXPIRED = "expired"
+
+
+class Checkout(Base):
+    """One buyer's cart checked out at once (a parent order, 父订单): one order per item,
+    across any number of shops, placed together or not at all, and paid with one payment."""
+
+    __tablename__ = "checkouts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    status: Mapped[CheckoutStatus] = mapped_column(
+        enum_type(CheckoutStatus), default=CheckoutStatus.PENDING_PAYMENT
+    )
+    items: Mapped[int] = mapped_column(Integer)
+    goods_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(80))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    #: the key the buyer paid with: a retry with it returns the paid checkout
+    payment_key: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("buyer_id", "idempotency_key"),
+        CheckConstraint("items >= 1", name="items_positive"),
+    )
+
+
 class Order(Base):
     """One buyer's order of one SKU. Price, discounts and commission are frozen at placement."""
 
@@ -67,6 +102,8 @@ class Order(Base):
         String(EXTERNAL_ID_LENGTH), unique=True, index=True
     )
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    #: the checkout it was placed in, if it was part of a cart
+    checkout_id: Mapped[int | None] = mapped_column(ForeignKey("checkouts.id"), index=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))

@@ -6,7 +6,14 @@ from typing import Annotated
 from pydantic import Field, StrictInt
 
 from trustflow.orders.attribution import MAX_TOKEN_LENGTH
-from trustflow.orders.models import CancelParty, CancelReason, ContentKind, OrderStatus
+from trustflow.orders.checkout import MAX_ITEMS
+from trustflow.orders.models import (
+    CancelParty,
+    CancelReason,
+    CheckoutStatus,
+    ContentKind,
+    OrderStatus,
+)
 from trustflow.orders.rules import MAX_QUANTITY
 from trustflow.schemas_base import Shape
 from trustflow.types import Id
@@ -26,6 +33,24 @@ class OrderIn(Shape):
         None
     )
     buyer_id: Id | None = Field(default=None, description="Operators only: the buyer to order for.")
+
+
+class CheckoutItemIn(Shape):
+    """One item of the cart: a SKU, how many, and the attribution token of where the buyer
+    found it (none: a product-card sale)."""
+
+    sku_id: Id
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
+    attribution_token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)] | None = (
+        None
+    )
+
+
+class CheckoutIn(Shape):
+    """A cart: its items, across any shops. No money: each price is the SKU's."""
+
+    items: Annotated[list[CheckoutItemIn], Field(min_length=1, max_length=MAX_ITEMS)]
+    buyer_id: Id | None = Field(default=None, description="Operators only: the buyer.")
 
 
 class AttributionIn(Shape):
@@ -116,3 +141,18 @@ class CommissionStatementOut(Shape):
     pending_at_start_fen: int
     pending_at_end_fen: int
     orders: int
+
+
+class CheckoutOut(Shape):
+    """A checkout and the order each of its items became (one per item, each with its shop,
+    price, promise and commission)."""
+
+    id: int
+    buyer_id: int
+    status: CheckoutStatus
+    items: int
+    goods_amount_fen: int
+    paid_amount_fen: int
+    created_at: datetime
+    paid_at: datetime | None
+    orders: list[OrderOut]

@@ -80,6 +80,9 @@ class OrderRequest:
     surface: Surface | None = None
     merchant_discount_fen: int = 0
     platform_discount_fen: int = 0
+    #: the checkout the order is placed in (not part of what the buyer asked for: a retry
+    #: of the checkout replays the checkout)
+    checkout_id: int | None = None
 
     def fingerprint(self) -> str:
         parts = (
@@ -342,6 +345,8 @@ def new_order_row(
         "cancel_reason": None,
         "cancel_party": None,
         "cancel_refund_fen": 0,
+        "external_id": None,
+        "checkout_id": request.checkout_id,
     }
 
 

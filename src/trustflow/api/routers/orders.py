@@ -17,16 +17,19 @@ from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Forbidden
 from trustflow.orders import access as orders_access
+from trustflow.orders import checkout as checkout_actions
 from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
 from trustflow.orders.attribution import TokenSigner, source_attribution
 from trustflow.orders.commission import CommissionStatement
-from trustflow.orders.models import CancelReason, Order, OrderEvent, OrderStatus
+from trustflow.orders.models import CancelReason, Checkout, Order, OrderEvent, OrderStatus
 from trustflow.orders.schemas import (
     AttributionIn,
     AttributionOut,
     CancelIn,
+    CheckoutIn,
+    CheckoutOut,
     CommissionStatementOut,
     OrderEventOut,
     OrderIn,
@@ -269,3 +272,79 @@ def get_commission_statement(
     access.acting_subject(principal, Role.CREATOR, creator_id)
     get_or_raise(session, Creator, creator_id, "creator")
     return commission.statement(session, creator_id=creator_id, start=start, end=end)
+
+
+def _checkout_out(session: Session, checkout: Checkout) -> CheckoutOut:
+    orders = checkout_actions.checkout_orders(session, checkout.id)
+    return CheckoutOut(
+        id=checkout.id,
+        buyer_id=checkout.buyer_id,
+        status=checkout.status,
+        items=checkout.items,
+        goods_amount_fen=checkout.goods_amount_fen,
+        paid_amount_fen=checkout.paid_amount_fen,
+        created_at=checkout.created_at,
+        paid_at=checkout.paid_at,
+        orders=[OrderOut.model_validate(o, from_attributes=True) for o in orders],
+    )
+
+
+@router.post("/checkouts", response_model=CheckoutOut, status_code=status.HTTP_201_CREATED)
+def place_checkout(
+    body: CheckoutIn,
+    idempotency_key: IdempotencyHeader,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> CheckoutOut:
+    """Check out a cart: one order per item, across shops, placed together or not at all
+    (one item out of stock refuses the whole cart). Each item's seller comes from its own
+    attribution token, as for ``POST /orders``."""
+    buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
+    signer: TokenSigner = request.app.state.token_signer
+    now = utcnow()
+    items = [
+        checkout_actions.CheckoutItem(
+            sku_id=item.sku_id,
+            quantity=item.quantity,
+            attribution=None
+            if item.attribution_token is None
+            else signer.verify(item.attribution_token, buyer_id=buyer_id, at=now),
+        )
+        for item in body.items
+    ]
+    checkout = checkout_actions.place_checkout(
+        session,
+        buyer_id=buyer_id,
+        items=items,
+        idempotency_key=idempotency_key,
+        at=now,
+        actor=principal.actor,
+    )
+    session.commit()
+    return _checkout_out(session, checkout)
+
+
+@router.get("/checkouts/{checkout_id}", response_model=CheckoutOut)
+def get_checkout(checkout_id: IdPath, session: SessionDep, principal: PrincipalDep) -> CheckoutOut:
+    checkout = checkout_actions.get_checkout(session, checkout_id)
+    orders_access.require_checkout_buyer(principal, checkout)
+    return _checkout_out(session, checkout)
+
+
+@router.post("/checkouts/{checkout_id}/pay", response_model=CheckoutOut)
+def pay_checkout(
+    checkout_id: IdPath,
+    idempotency_key: IdempotencyHeader,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> CheckoutOut:
+    """Pay every order of the checkout at once."""
+    orders_access.require_checkout_buyer(
+        principal, checkout_actions.get_checkout(session, checkout_id)
+    )
+    checkout = checkout_actions.pay_checkout(
+        session, checkout_id=checkout_id, idempotency_key=idempotency_key, actor=principal.actor
+    )
+    session.commit()
+    return _checkout_out(session, checkout)

@@ -1,0 +1,232 @@
+"""Checkout: a buyer's cart placed at once, across shops, and paid with one payment.
+
+A checkout (父订单) places one order per item, each exactly as :func:`trustflow.orders.service.
+place_order` places one (the item's own attribution token, price, promise, commission and
+stock reservation), all in the caller's transaction: one item refused (out of stock, not on
+sale) refuses the whole checkout and nothing is reserved. Paying the checkout pays each of its
+orders still awaiting payment, with the one payment key. A checkout left unpaid longer than
+``unpaid_order_ttl_minutes`` expires: :func:`expire_unpaid` cancels its orders
+(``unpaid_timeout``), which puts their stock back on sale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from trustflow.bulk import table
+from trustflow.db import utcnow
+from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
+from trustflow.orders import rules, service
+from trustflow.orders.attribution import Attribution
+from trustflow.orders.models import (
+    Checkout,
+    CheckoutStatus,
+    Order,
+    OrderStatus,
+)
+
+__all__ = [
+    "MAX_ITEMS",
+    "CheckoutItem",
+    "checkout_orders",
+    "expire_unpaid",
+    "get_checkout",
+    "pay_checkout",
+    "place_checkout",
+]
+
+#: The most items one checkout may hold.
+MAX_ITEMS = 50
+
+
+@dataclass(frozen=True)
+class CheckoutItem:
+    """One item of a cart: a SKU, how many, and where the buyer found it (a verified
+    attribution token, or None)."""
+
+    sku_id: int
+    quantity: int
+    attribution: Attribution | None = None
+
+
+def _fingerprint(items: Sequence[CheckoutItem]) -> str:
+    """What the buyer asked for: each item and who vouched for its sale (a retry carries a
+    fresh token, so the token's expiry is not part of it)."""
+    parts = [
+        (
+            i.sku_id,
+            i.quantity,
+            None
+            if i.attribution is None
+            else (
+                i.attribution.channel.value,
+                i.attribution.creator_id,
+                i.attribution.content_kind,
+                i.attribution.content_id,
+                i.attribution.surface,
+            ),
+        )
+        for i in items
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+_checkouts: Table = table(Checkout)
+_INSERT = {
+    dialect: insert_fn(_checkouts)
+    .values({c.key: bindparam(c.key) for c in _checkouts.c if c.key != "id"})
+    .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
+    .returning(_checkouts.c.id)
+    for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
+
+def place_checkout(
+    session: Session,
+    *,
+    buyer_id: int,
+    items: Sequence[CheckoutItem],
+    idempotency_key: str,
+    at: datetime | None = None,
+    actor: str = "buyer",
+) -> Checkout:
+    """Place one order per item, all or none. A retry with the same key and items returns
+    the first checkout and changes nothing; the same key for other items is refused
+    (``idempotency_key_reused``)."""
+    if not 1 <= len(items) <= MAX_ITEMS:
+        raise InvalidInput(f"a checkout holds 1 to {MAX_ITEMS} items")
+    if rules.idempotency_key_refusal(idempotency_key) is not None:
+        raise InvalidInput(f"idempotency key must be 1..{rules.MAX_KEY_LENGTH} characters")
+    at = at or utcnow()
+    digest = _fingerprint(items)
+    dialect = session.get_bind().dialect.name
+    inserted = session.execute(
+        _INSERT[dialect],
+        {
+            "buyer_id": buyer_id,
+            "status": CheckoutStatus.PENDING_PAYMENT,
+            "items": len(items),
+            "goods_amount_fen": 0,
+            "paid_amount_fen": 0,
+            "idempotency_key": idempotency_key,
+            "request_hash": digest,
+            "payment_key": None,
+            "created_at": at,
+            "paid_at": None,
+            "updated_at": at,
+        },
+    ).first()
+    if inserted is None:  # this key was used before (or by a concurrent retry that won)
+        existing = session.scalar(
+            select(Checkout).where(
+                Checkout.buyer_id == buyer_id, Checkout.idempotency_key == idempotency_key
+            )
+        )
+        assert existing is not None
+        if existing.request_hash != digest:
+            raise Conflict(
+                "this idempotency key was used for a different checkout",
+                code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                checkout_id=existing.id,
+            )
+        return existing
+    checkout_id = int(inserted[0])
+    goods = paid = 0
+    for n, item in enumerate(items):
+        request = service.attributed_request(
+            session,
+            buyer_id=buyer_id,
+            sku_id=item.sku_id,
+            quantity=item.quantity,
+            idempotency_key=f"checkout-{checkout_id}-{n}",
+            attribution=item.attribution,
+        )
+        order = service.place_order(
+            session, replace(request, checkout_id=checkout_id), at=at, actor=actor
+        )
+        goods += order.goods_amount_fen
+        paid += order.paid_amount_fen
+    checkout = get_checkout(session, checkout_id)
+    checkout.goods_amount_fen, checkout.paid_amount_fen = goods, paid
+    session.flush()
+    return checkout
+
+
+def get_checkout(session: Session, checkout_id: int, *, for_update: bool = False) -> Checkout:
+    stmt = select(Checkout).where(Checkout.id == checkout_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    found = session.scalars(stmt, execution_options={"populate_existing": for_update}).first()
+    if found is None:
+        raise NotFound(f"checkout {checkout_id} not found")
+    return found
+
+
+def checkout_orders(session: Session, checkout_id: int) -> Sequence[Order]:
+    return session.scalars(
+        select(Order).where(Order.checkout_id == checkout_id).order_by(Order.id)
+    ).all()
+
+
+def pay_checkout(
+    session: Session,
+    *,
+    checkout_id: int,
+    idempotency_key: str,
+    at: datetime | None = None,
+    actor: str = "buyer",
+) -> Checkout:
+    """Pay every order of the checkout still awaiting payment, with one key. A retry with
+    the same key returns the paid checkout; another key for a paid checkout is refused."""
+    if rules.idempotency_key_refusal(idempotency_key) is not None:
+        raise InvalidInput(f"idempotency key must be 1..{rules.MAX_KEY_LENGTH} characters")
+    checkout = get_checkout(session, checkout_id, for_update=True)
+    if checkout.status is CheckoutStatus.PAID:
+        if checkout.payment_key == idempotency_key:
+            return checkout
+        raise IllegalTransition("checkout", checkout.status.value, "pay")
+    if checkout.status is not CheckoutStatus.PENDING_PAYMENT:
+        raise IllegalTransition("checkout", checkout.status.value, "pay")
+    at = at or utcnow()
+    pending = [
+        o for o in checkout_orders(session, checkout_id) if o.status is OrderStatus.PENDING_PAYMENT
+    ]
+    if not pending:  # every order was cancelled before payment
+        raise IllegalTransition("checkout", "cancelled", "pay")
+    for order in pending:
+        service.pay_order(
+            session, order_id=order.id, idempotency_key=idempotency_key, at=at, actor=actor
+        )
+    paid = sum(o.paid_amount_fen for o in pending)
+    checkout.status = CheckoutStatus.PAID
+    checkout.payment_key = idempotency_key
+    checkout.paid_amount_fen = paid
+    checkout.paid_at = checkout.updated_at = at
+    session.flush()
+    return checkout
+
+
+def expire_unpaid(session: Session, *, older_than: timedelta, at: datetime | None = None) -> int:
+    """Cancel the orders left unpaid longer than ``older_than`` (their stock goes back on
+    sale) and mark the checkouts they emptied as expired. Returns the orders cancelled."""
+    at = at or utcnow()
+    cancelled = service.expire_unpaid_orders(session, older_than=older_than, at=at)
+    stale = session.scalars(
+        select(Checkout).where(
+            Checkout.status == CheckoutStatus.PENDING_PAYMENT,
+            Checkout.created_at < at - older_than,
+        )
+    ).all()
+    for checkout in stale:
+        checkout.status = CheckoutStatus.EXPIRED
+        checkout.updated_at = at
+    session.flush()
+    return cancelled
