@@ -3,7 +3,10 @@
 Both paths do the same per-order work, each order in its own transaction: look up the
 idempotency key, validate the SKU, product, shop and buyer, find the creator's offer and
 freeze the commission, insert the order, reserve stock atomically, write the audit event.
-They run interleaved in rounds on the same SQLite file and driver, so machine noise hits both.
+Then the same for checkouts of two items from two shops (one sold by a creator, one a
+product-card sale): the checkout row, then that work for each item, then the checkout's
+totals, in one transaction per checkout. The paths run interleaved in rounds on the same
+SQLite file and driver, so machine noise hits both.
 
     python -m bench.orders [--orders N] [--rounds R] [--quick]
 """
@@ -26,8 +29,9 @@ from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ListingStatus, ShopKind
 from trustflow.db import make_engine, session_factory, transaction
 from trustflow.distribution import service as distribution_service
-from trustflow.orders import rules
+from trustflow.orders import checkout, rules
 from trustflow.orders import service as orders_service
+from trustflow.orders.attribution import Attribution
 from trustflow.scoring.gates import OFFER_GATE
 from trustflow.vocabulary import Channel
 
@@ -52,7 +56,13 @@ def _seed(factory: Any, buyers: int) -> dict[str, Any]:
             s, creator_id=creator.id, offer_id=offer.id, gate=OFFER_GATE, at=T0
         )
         buyer_ids = [accounts_service.create_buyer(s, name=f"b{i}").id for i in range(buyers)]
-    return {"sku": sku.id, "creator": creator.id, "buyers": buyer_ids}
+        other = catalog_service.create_shop(
+            s, merchant_id=merchant.id, name="Bench two", kind=ShopKind.BRAND, category_id=cat.id
+        )
+        mug = catalog_service.create_product(s, shop_id=other.id, title="Bench mug", at=T0)
+        mug_sku = catalog_service.add_sku(s, product_id=mug.id, price_fen=4_900, stock=10**7, at=T0)
+        catalog_service.set_listing_status(s, product_id=mug.id, status=ListingStatus.LISTED)
+    return {"sku": sku.id, "creator": creator.id, "buyers": buyer_ids, "mug_sku": mug_sku.id}
 
 
 def _service_block(factory: Any, world: dict[str, Any], start: int, n: int, at: datetime) -> None:
@@ -69,6 +79,31 @@ def _service_block(factory: Any, world: dict[str, Any], start: int, n: int, at: 
                     idempotency_key=f"svc-{i}",
                     creator_id=world["creator"],
                 ),
+                at=at,
+            )
+
+
+def _checkout_service_block(
+    factory: Any, world: dict[str, Any], start: int, n: int, at: datetime
+) -> None:
+    buyers = world["buyers"]
+    for i in range(start, start + n):
+        buyer = buyers[i % len(buyers)]
+        sold_by = Attribution(
+            buyer_id=buyer,
+            channel=Channel.DISTRIBUTION,
+            expires_at=at + timedelta(hours=1),
+            creator_id=world["creator"],
+        )
+        with transaction(factory) as s:
+            checkout.place_checkout(
+                s,
+                buyer_id=buyer,
+                items=[
+                    checkout.CheckoutItem(world["sku"], 1, sold_by),
+                    checkout.CheckoutItem(world["mug_sku"], 1),
+                ],
+                idempotency_key=f"svc-cart-{i}",
                 at=at,
             )
 
@@ -100,6 +135,16 @@ SQL_INSERT = (
     " ON CONFLICT (buyer_id, idempotency_key) DO NOTHING RETURNING id"
 )
 SQL_RESERVE = "UPDATE skus SET stock = stock - ? WHERE id = ? AND stock >= ?"
+SQL_CHECKOUT = (
+    "INSERT INTO checkouts (buyer_id, status, items, goods_amount_fen, paid_amount_fen,"
+    " idempotency_key, request_hash, created_at, updated_at)"
+    " VALUES (?, 'pending_payment', 2, 0, 0, ?, ?, ?, ?)"
+    " ON CONFLICT (buyer_id, idempotency_key) DO NOTHING RETURNING id"
+)
+SQL_CHECKOUT_TOTALS = "UPDATE checkouts SET goods_amount_fen = ?, paid_amount_fen = ? WHERE id = ?"
+SQL_INSERT_IN_CHECKOUT = SQL_INSERT.replace(
+    "INSERT INTO orders (buyer_id,", "INSERT INTO orders (checkout_id, buyer_id,"
+).replace("VALUES (?,", "VALUES (?, ?,")
 SQL_EVENT = (
     "INSERT INTO order_events (order_id, action, to_status, actor, at)"
     " VALUES (?, 'place', 'pending_payment', 'system', ?)"
@@ -175,6 +220,80 @@ def _sql_block(db_path: Path, world: dict[str, Any], start: int, n: int, at: dat
     conn.close()
 
 
+def _sql_checkout_block(
+    db_path: Path, world: dict[str, Any], start: int, n: int, at: datetime
+) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    buyers, creator = world["buyers"], world["creator"]
+    ts = at.replace(tzinfo=None).isoformat(sep=" ")
+    ship_by = (at + rules.SHIP_PROMISE).replace(tzinfo=None).isoformat(sep=" ")
+    for i in range(start, start + n):
+        buyer, key = buyers[i % len(buyers)], f"sql-cart-{i}"
+        items = ((world["sku"], creator), (world["mug_sku"], None))
+        digest = hashlib.sha256(repr((key, items)).encode()).hexdigest()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            inserted = conn.execute(SQL_CHECKOUT, (buyer, key, digest, ts, ts)).fetchone()
+            if inserted is None:
+                conn.execute("COMMIT")
+                continue
+            (checkout_id,) = inserted
+            goods_total = 0
+            for n_item, (sku_id, seller) in enumerate(items):
+                item_key = f"checkout-{checkout_id}-{n_item}"
+                row = conn.execute(
+                    SQL_ORDERABLE,
+                    {"buyer": buyer, "key": item_key, "creator": seller, "at": ts, "sku": sku_id},
+                ).fetchone()
+                price, product_id, listing, shop_id, shop_status, buyer_ok, _, offer_id, bps = row
+                if listing != "listed" or shop_status != "active" or not buyer_ok:
+                    raise RuntimeError("not orderable")
+                bps = bps if seller is not None else 0
+                commission = rules.commission_fen(price, bps)
+                fingerprint = hashlib.sha256(
+                    repr((sku_id, 1, seller, item_key)).encode()
+                ).hexdigest()
+                (order_id,) = conn.execute(
+                    SQL_INSERT_IN_CHECKOUT.replace("'distribution'", "?"),
+                    (
+                        checkout_id,
+                        buyer,
+                        shop_id,
+                        product_id,
+                        sku_id,
+                        1,
+                        price,
+                        price,
+                        price,
+                        "distribution" if seller else "shelf_card",
+                        seller,
+                        offer_id if seller else None,
+                        bps,
+                        commission,
+                        item_key,
+                        fingerprint,
+                        ts,
+                        ts,
+                        ship_by,
+                    ),
+                ).fetchone()
+                if conn.execute(SQL_RESERVE, (1, sku_id, 1)).rowcount != 1:
+                    raise RuntimeError("out of stock")
+                conn.execute(SQL_EVENT, (order_id, ts))
+                goods_total += price
+            conn.execute(SQL_CHECKOUT_TOTALS, (goods_total, goods_total, checkout_id))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    conn.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20_000, help="orders per path")
@@ -192,7 +311,8 @@ def main(argv: list[str] | None = None) -> None:
         factory = session_factory(engine)
         world = _seed(factory, buyers=1000)
         at = T0 + timedelta(days=1)
-        service_s = sql_s = 0.0
+        service_s = sql_s = cart_s = sql_cart_s = 0.0
+        carts = per_round // 2
         for r in range(args.rounds):
             t = time.perf_counter()
             _service_block(factory, world, r * per_round, per_round, at)
@@ -200,14 +320,23 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             _sql_block(db_path, world, r * per_round, per_round, at)
             sql_s += time.perf_counter() - t
+            t = time.perf_counter()
+            _checkout_service_block(factory, world, r * carts, carts, at)
+            cart_s += time.perf_counter() - t
+            t = time.perf_counter()
+            _sql_checkout_block(db_path, world, r * carts, carts, at)
+            sql_cart_s += time.perf_counter() - t
             print(
-                f"round {r + 1}/{args.rounds}: service {service_s:.2f}s sql {sql_s:.2f}s",
+                f"round {r + 1}/{args.rounds}: service {service_s:.2f}s sql {sql_s:.2f}s;"
+                f" checkouts: service {cart_s:.2f}s sql {sql_cart_s:.2f}s",
                 file=sys.stderr,
             )
         engine.dispose()
 
     total = per_round * args.rounds
     service_rate, sql_rate = total / service_s, total / sql_s
+    cart_total = carts * args.rounds
+    cart_rate, sql_cart_rate = cart_total / cart_s, cart_total / sql_cart_s
     print(
         json.dumps(
             {
@@ -216,9 +345,21 @@ def main(argv: list[str] | None = None) -> None:
                 "service_orders_per_s": round(service_rate, 1),
                 "sql_orders_per_s": round(sql_rate, 1),
                 "ratio": round(service_rate / sql_rate, 3),
+                "checkouts": cart_total,
+                "checkout_items": 2,
+                "service_checkouts_per_s": round(cart_rate, 1),
+                "sql_checkouts_per_s": round(sql_cart_rate, 1),
+                "checkout_ratio": round(cart_rate / sql_cart_rate, 3),
+                "peak_rss_mb": _peak_rss_mb(),
             }
         )
     )
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 if __name__ == "__main__":

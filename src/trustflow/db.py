@@ -192,3 +192,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def attach_loaded(session: Session, model: type[ModelT], row: dict[str, Any]) -> ModelT:
+    """Put a row just written into the session as a loaded object, as a query would have
+    (no attribute events, nothing to flush), without reading it back: for hot paths that
+    wrote the row themselves and know every column."""
+    from sqlalchemy.orm import class_mapper, make_transient_to_detached
+    from sqlalchemy.orm.attributes import instance_state
+
+    obj = class_mapper(model).class_manager.new_instance()
+    instance_state(obj).dict.update(row)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj

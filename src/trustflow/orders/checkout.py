@@ -15,14 +15,15 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from trustflow.bulk import table
-from trustflow.db import utcnow
+from trustflow.bulk import DriverStatement, driver_cursor, table
+from trustflow.db import attach_loaded, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.orders import rules, service
 from trustflow.orders.attribution import Attribution
@@ -80,13 +81,21 @@ def _fingerprint(items: Sequence[CheckoutItem]) -> str:
 
 
 _checkouts: Table = table(Checkout)
+# Checkout is a hot path: prebuilt statements run through the driver, as placement's are.
 _INSERT = {
-    dialect: insert_fn(_checkouts)
-    .values({c.key: bindparam(c.key) for c in _checkouts.c if c.key != "id"})
-    .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
-    .returning(_checkouts.c.id)
+    dialect: DriverStatement(
+        insert_fn(_checkouts)
+        .values({c.key: bindparam(c.key) for c in _checkouts.c if c.key != "id"})
+        .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
+        .returning(_checkouts.c.id)
+    )
     for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+_TOTALS = DriverStatement(
+    update(_checkouts)
+    .where(_checkouts.c.id == bindparam("cid"))
+    .values(goods_amount_fen=bindparam("goods"), paid_amount_fen=bindparam("paid"))
+)
 
 
 def place_checkout(
@@ -107,23 +116,21 @@ def place_checkout(
         raise InvalidInput(f"idempotency key must be 1..{rules.MAX_KEY_LENGTH} characters")
     at = at or utcnow()
     digest = _fingerprint(items)
-    dialect = session.get_bind().dialect.name
-    inserted = session.execute(
-        _INSERT[dialect],
-        {
-            "buyer_id": buyer_id,
-            "status": CheckoutStatus.PENDING_PAYMENT,
-            "items": len(items),
-            "goods_amount_fen": 0,
-            "paid_amount_fen": 0,
-            "idempotency_key": idempotency_key,
-            "request_hash": digest,
-            "payment_key": None,
-            "created_at": at,
-            "paid_at": None,
-            "updated_at": at,
-        },
-    ).first()
+    cursor = driver_cursor(session)
+    row: dict[str, Any] = {
+        "buyer_id": buyer_id,
+        "status": CheckoutStatus.PENDING_PAYMENT,
+        "items": len(items),
+        "goods_amount_fen": 0,
+        "paid_amount_fen": 0,
+        "idempotency_key": idempotency_key,
+        "request_hash": digest,
+        "payment_key": None,
+        "created_at": at,
+        "paid_at": None,
+        "updated_at": at,
+    }
+    inserted = _INSERT[cursor.dialect.name].execute(cursor, row).fetchone()
     if inserted is None:  # this key was used before (or by a concurrent retry that won)
         existing = session.scalar(
             select(Checkout).where(
@@ -154,10 +161,13 @@ def place_checkout(
         )
         goods += order.goods_amount_fen
         paid += order.paid_amount_fen
-    checkout = get_checkout(session, checkout_id)
-    checkout.goods_amount_fen, checkout.paid_amount_fen = goods, paid
-    session.flush()
-    return checkout
+    _TOTALS.execute(cursor, {"cid": checkout_id, "goods": goods, "paid": paid})
+    # the stored row is exactly this: attach it without reading it back
+    return attach_loaded(
+        session,
+        Checkout,
+        {**row, "id": checkout_id, "goods_amount_fen": goods, "paid_amount_fen": paid},
+    )
 
 
 def get_checkout(session: Session, checkout_id: int, *, for_update: bool = False) -> Checkout:

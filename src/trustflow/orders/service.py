@@ -15,14 +15,13 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import DriverStatement, driver_cursor
 from trustflow.catalog.models import Product, Shop, ShopTransitTime, Sku
 from trustflow.content.models import LiveSession, ShortVideo
-from trustflow.db import utcnow
+from trustflow.db import attach_loaded, utcnow
 from trustflow.distribution import service as distribution_service
 from trustflow.errors import (
     Conflict,
@@ -442,22 +441,12 @@ def place_order(
         raise OutOfStock(f"sku {request.sku_id} has fewer than {request.quantity} in stock")
     _PLACE_EVENT.execute(cursor, {"order_id": order_id, "at": at, "actor": actor})
     # The stored row is exactly these values: attach it to the session without reading it back.
-    return _attach(session, Order, {**_UNSET_STAMPS, **values, "id": order_id})
+    return attach_loaded(session, Order, {**_UNSET_STAMPS, **values, "id": order_id})
 
 
 _UNSET_STAMPS = dict.fromkeys(
     ("paid_at", "shipped_at", "picked_up_at", "delivered_at", "received_at", "cancelled_at")
 )
-
-
-def _attach(session: Session, model: type[Order], row: dict[str, Any]) -> Order:
-    """Put a row just written into the session as a loaded object, as a query would have
-    (no attribute events, nothing to flush), without reading it back."""
-    obj = class_mapper(model).class_manager.new_instance()
-    instance_state(obj).dict.update(row)
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
 
 
 def get_order(session: Session, order_id: int, *, for_update: bool = False) -> Order:
