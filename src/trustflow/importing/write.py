@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import FromClause, Table, func, select
+from sqlalchemy import FromClause, String, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Follow
@@ -26,7 +26,14 @@ from trustflow.aftersales.models import (
     AfterSalesReason,
     AfterSalesStatus,
 )
-from trustflow.bulk import IntArray, chunks, existing_pairs, insert_columns, table
+from trustflow.bulk import (
+    IntArray,
+    chunks,
+    execute_columns,
+    existing_pairs,
+    insert_columns,
+    table,
+)
 from trustflow.catalog.models import PriceChange, Product, Shop, Sku
 from trustflow.importing.check import REPLAY, UTC_TIME, Checked, order_history
 from trustflow.importing.format import FILES, spec
@@ -91,17 +98,24 @@ def _resolved_by(session: Session, frame: pl.DataFrame, file: str, column: str) 
 def _insert(session: Session, target: Table, frame: pl.DataFrame, **extra: Any) -> IntArray:
     """Insert the frame's columns as rows; the new ids in row order. On SQLite the write
     lock is held from the transaction's first statement, so the rows take the ids after the
-    current largest, in order (checked); elsewhere they are read back by external id."""
+    current largest, in order (checked); elsewhere they are read back by external id. Rows go
+    in slices, so a million orders never sit in memory as Python rows at once."""
     n = frame.height
-    columns: dict[str, Any] = {c: _values(frame[c]) for c in frame.columns} | extra
-    if session.get_bind().dialect.name == "sqlite":
-        before = session.scalar(select(func.max(target.c.id))) or 0
-        insert_columns(session, target, columns, rows=n)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    before = (session.scalar(select(func.max(target.c.id))) or 0) if sqlite else 0
+    for start in range(0, n, SLICE):
+        part = frame.slice(start, SLICE)
+        rest = {k: v[start : start + SLICE] for k, v in extra.items()}
+        if sqlite:
+            _insert_sqlite(session, target, part, rest)
+        else:
+            columns = {c: _values(part[c]) for c in part.columns} | rest
+            insert_columns(session, target, columns, rows=part.height)
+    if sqlite:
         after = session.scalar(select(func.max(target.c.id))) or 0
         if after - before != n:
             raise RuntimeError(f"{target.name}: ids were not assigned consecutively")
         return np.arange(before + 1, after + 1, dtype=np.int64)
-    insert_columns(session, target, columns, rows=n)
     if "external_id" not in frame.columns:
         return np.zeros(0, dtype=np.int64)
     found = stored_ids(session, target, frame["external_id"])
@@ -109,6 +123,37 @@ def _insert(session: Session, target: Table, frame: pl.DataFrame, **extra: Any) 
         found, on="external_id", how="left", maintain_order="left"
     )
     return joined["id"].to_numpy().astype(np.int64)
+
+
+#: Rows per insert statement's batch.
+SLICE = 100_000
+#: How SQLite stores a UTC time (``UtcDateTime`` on SQLAlchemy's SQLite ``DATETIME``).
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S%.6f"
+
+
+def _insert_sqlite(
+    session: Session, target: Table, part: pl.DataFrame, extra: dict[str, Any]
+) -> None:
+    """Times are written as SQLite stores them, formatted by Polars for the whole column:
+    converting them one value at a time was most of an import's time. The check has already
+    held every time to a zone and the accepted span."""
+    times = [c for c in part.columns if isinstance(part.schema[c], pl.Datetime)]
+    part = part.with_columns(
+        pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.strftime(_SQLITE_TIME)
+        for c in times
+    )
+    stmt = (
+        insert(target)
+        .values(
+            {
+                c: bindparam(c, type_=String()) if c in times else bindparam(c)
+                for c in [*part.columns, *extra]
+            }
+        )
+        .inline()
+    )
+    columns = {c: _values(part[c]) for c in part.columns} | extra
+    execute_columns(session, stmt, columns, rows=part.height)
 
 
 def _values(series: pl.Series) -> Any:
