@@ -565,9 +565,11 @@ def import_history(
     second run of the same files adds nothing."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
+    from sqlalchemy.exc import SQLAlchemyError
 
     from trustflow import migrate
     from trustflow.db import default_engine
+    from trustflow.errors import TrustflowError
     from trustflow.importing.example import write_example
     from trustflow.importing.flows import run_import, write_rejected
 
@@ -579,6 +581,11 @@ def import_history(
             return
         if not folder.is_dir():
             raise _refusal("not_found", f"{folder} is not a directory")
+        # where the report and the refused rows go is checked before anything is written
+        if not report.parent.is_dir() or report.is_dir():
+            raise _refusal("io_error", f"cannot write the report to {report}")
+        if rejected.exists() and not rejected.is_dir():
+            raise _refusal("io_error", f"{rejected} is a file: --rejected names a folder")
         engine = default_engine()
         if not migrate.is_current(engine):
             console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
@@ -591,14 +598,21 @@ def import_history(
             console=console,
         ) as progress:
             task = progress.add_task("importing", total=None)
-            result, checked = run_import(
-                engine,
-                folder,
-                skip_invalid=skip_invalid,
-                on_step=lambda what, done, total: progress.update(
-                    task, description=what, completed=done, total=total
-                ),
-            )
+            try:
+                result, checked = run_import(
+                    engine,
+                    folder,
+                    skip_invalid=skip_invalid,
+                    on_step=lambda what, done, total: progress.update(
+                        task, description=what, completed=done, total=total
+                    ),
+                )
+            except (TrustflowError, OSError, SQLAlchemyError):
+                raise
+            except Exception as exc:  # a file no check foresaw: one line, nothing written
+                raise _refusal(
+                    "unreadable_file", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+                ) from exc
     table = Table(title=f"import of {folder}")
     for name in ("file", "written", "already there", "refused"):
         table.add_column(name, justify="left" if name == "file" else "right")
@@ -611,17 +625,17 @@ def import_history(
         )
     console.print(table)
     if result.report.height:
-        result.report.write_csv(report)
-        shown = result.report.head(10)
-        for row in shown.iter_rows(named=True):
+        with _clear_errors():
+            result.report.write_csv(report)
+            copies = write_rejected(checked, result.report, rejected) if result.wrote else []
+        for row in result.report.head(10).iter_rows(named=True):
             console.print(
-                f"[red]{row['code']}[/red]: {escape(row['file'])} row {row['row']}"
-                f" {escape(row['column'])}: {escape(row['reason'])}",
+                f"[red]{row['code']}[/red]: {escape(str(row['file']))} row {row['row']}"
+                f" {escape(str(row['column']))}: {escape(str(row['reason']))}",
                 soft_wrap=True,
             )
         console.print(f"{result.report.height:,} problems in all: {report}")
         if result.wrote:
-            copies = write_rejected(checked, result.report, rejected)
             console.print(f"refused rows copied to {rejected} ({len(copies)} files)")
     if result.blocked:
         console.print("[red]nothing written[/red]: fix the rows, or pass --skip-invalid")

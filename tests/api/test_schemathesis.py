@@ -72,6 +72,9 @@ NOT_APPLICABLE: dict[tuple[str, str], dict[str, str]] = {
         "positive_data_acceptance": "`at` lies between 2000-01-01 and 2100-01-01 UTC, a range"
         " JSON Schema cannot state for a date-time string (refused as time_out_of_range)",
     },
+    ("PUT", "/api/v1/shops/{shop_id}/fulfilment"): {
+        "positive_data_acceptance": "a transit window's min_hours is at most its max_hours",
+    },
     ("POST", "/api/v1/attribution-tokens"): {
         "positive_data_acceptance": "exactly one of live_session_id, short_video_id, shop_id",
     },

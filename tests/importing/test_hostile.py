@@ -757,7 +757,7 @@ def test_a_refused_second_run_leaves_the_store_as_it_was(engine: Engine, example
     before = counts(engine)
     with session_factory(engine)() as s:
         prices = [(k.external_id, k.price_fen, k.stock) for k in s.scalars(select(Sku))]
-    put(example, "skus", "price_fen", "1", row=1)  # a conflict with the stored price
+    put(example, "reviews", "stars", "1", row=1)  # a conflict with the stored review
     put(example, "orders", "quantity", "lots", row=2)
     frame = read(example, "buyers")
     pl.concat([frame, frame.head(1).with_columns(pl.lit("b-9").alias("buyer_id"))]).write_csv(
@@ -766,7 +766,7 @@ def test_a_refused_second_run_leaves_the_store_as_it_was(engine: Engine, example
 
     result = imported(engine, example)
 
-    assert ("skus", 1, "price_fen", "conflict") in problems(result)
+    assert ("reviews", 1, "stars", "conflict") in problems(result)
     assert ("orders", 2, "quantity", "bad_value") in problems(result)
     assert not result.wrote and counts(engine) == before  # not even the new buyer
     with session_factory(engine)() as s:

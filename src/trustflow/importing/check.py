@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from trustflow import names
 from trustflow.bulk import chunks, table
-from trustflow.catalog.models import NAME_SKELETON_LENGTH, Shop
+from trustflow.catalog.models import NAME_SKELETON_LENGTH, Category, Shop
+from trustflow.db import EXTERNAL_ID_LENGTH
 from trustflow.importing.format import FILES, Column, FileSpec, ImportCode, spec
 from trustflow.importing.store import STORE_TABLES, stored_ids
 from trustflow.orders import rules as order_rules
@@ -53,6 +54,8 @@ class Checked:
     number), the problems, and which rows already are in the store."""
 
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: each file's values as the file gave them (before defaults): what a second run compares
+    given: dict[str, pl.DataFrame] = field(default_factory=dict)
     #: each file as read, with its data rows' numbers: what a rejected row file repeats
     raw: dict[str, pl.DataFrame] = field(default_factory=dict)
     problems: list[pl.DataFrame] = field(default_factory=list)
@@ -102,7 +105,7 @@ class Checked:
 def _files(root: Path, checked: Checked) -> Iterator[tuple[FileSpec, Path]]:
     known = {f.name for f in FILES}
     for path in sorted(root.iterdir()):
-        if path.suffix in (".csv", ".parquet") and path.stem not in known:
+        if path.suffix.lower() in (".csv", ".parquet") and path.stem not in known:
             checked.add(
                 path.name,
                 pl.DataFrame({"row": [0]}),
@@ -113,7 +116,9 @@ def _files(root: Path, checked: Checked) -> Iterator[tuple[FileSpec, Path]]:
             )
     for file in FILES:
         found = [
-            p for p in (root / f"{file.name}.csv", root / f"{file.name}.parquet") if p.exists()
+            p
+            for p in sorted(root.iterdir())
+            if p.stem == file.name and p.suffix.lower() in (".csv", ".parquet")
         ]
         if len(found) == 2:
             checked.add(
@@ -128,9 +133,22 @@ def _files(root: Path, checked: Checked) -> Iterator[tuple[FileSpec, Path]]:
 
 
 def _read(path: Path) -> pl.DataFrame:
-    if path.suffix == ".csv":
-        return pl.read_csv(path, infer_schema=False)
+    """The file's columns; in a CSV file every value is text and an empty one (``,,`` or
+    ``,"",``, as exports that quote every field write it) is no value."""
+    if path.suffix.lower() == ".csv":
+        frame = pl.read_csv(path, infer_schema=False)
+        return frame.with_columns(pl.col(pl.String).replace("", None))
     return pl.read_parquet(path)
+
+
+def _header(path: Path) -> list[str]:
+    """A CSV file's column names as the file gives them (a reader renames a repeated one)."""
+    import csv
+
+    if path.suffix.lower() != ".csv":
+        return []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle), [])
 
 
 # -- coercion to the format's types --------------------------------------------------------
@@ -149,7 +167,8 @@ def _coerce(file: FileSpec, raw: pl.DataFrame, checked: Checked) -> pl.DataFrame
         frame = pl.DataFrame({"row": out["row"], "raw": data})
         value, problems = _coerced(column, frame)
         for code, rows, reason in problems:
-            checked.add(file.name, rows, column.name, code, reason)
+            why = pl.col("reason") if reason == "__reason__" else reason
+            checked.add(file.name, rows, column.name, code, why)
         out = out.with_columns(value.alias(column.name))
     return out
 
@@ -159,9 +178,26 @@ def _coerced(
 ) -> tuple[pl.Series, list[tuple[ImportCode, pl.DataFrame, str]]]:
     raw = frame["raw"]
     problems: list[tuple[ImportCode, pl.DataFrame, str]] = []
+    if not _readable_type(column, raw.dtype):
+        problems.append(
+            (
+                ImportCode.BAD_VALUE,
+                frame.filter(raw.is_not_null()),
+                f"a column of {raw.dtype} cannot hold a {column.kind}",
+            )
+        )
+        return pl.Series(raw.name, [None] * len(raw), dtype=_TYPED[column.kind]), problems
     if column.kind == "int":
         if raw.dtype == pl.String:
-            value = raw.str.strip_chars().cast(pl.Int64, strict=False)
+            text = raw.str.strip_chars()
+            value = text.cast(pl.Int64, strict=False)
+            too_big = value.is_null() & text.str.contains(r"^[+-]?[0-9]+$").fill_null(False)
+            problems.append(
+                (ImportCode.OUT_OF_RANGE, frame.filter(too_big), "too large for the store")
+            )
+            bad = raw.is_not_null() & value.is_null() & ~too_big
+            problems.append((ImportCode.BAD_VALUE, frame.filter(bad), "not a whole number"))
+            return value, problems
         elif raw.dtype.is_integer():
             value = raw.cast(pl.Int64, strict=False)
         elif raw.dtype.is_float():
@@ -183,11 +219,92 @@ def _coerced(
         bad = text.is_not_null() & value.is_null()
         problems.append((ImportCode.BAD_VALUE, frame.filter(bad), "true or false"))
         return value, problems
-    value = raw.cast(pl.String)
-    return value, problems
+    return _text(column, frame, raw.cast(pl.String), problems)
 
 
 _BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+_TYPED: dict[str, Any] = {
+    "int": pl.Int64,
+    "time": UTC_TIME,
+    "bool": pl.Boolean,
+    "id": pl.String,
+    "ref": pl.String,
+    "text": pl.String,
+    "enum": pl.String,
+}
+#: characters no value may hold: control characters (a line break or tab only in free text)
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_CONTROL_STRICT = r"[\x00-\x1f\x7f]"
+#: a name that needs no normalising: printable ASCII words, one space between them
+_PLAIN_NAME = r"^[\x21-\x7e]+( [\x21-\x7e]+)*$"
+
+
+def _readable_type(column: Column, dtype: Any) -> bool:
+    """Whether a column of ``dtype`` can hold values of the column's kind at all."""
+    if dtype in (pl.String, pl.Null) or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return True
+    if column.kind == "int":
+        return bool(dtype.is_integer() or dtype.is_float())
+    if column.kind == "time":
+        return isinstance(dtype, (pl.Datetime, pl.Date)) or dtype.is_numeric()
+    if column.kind == "bool":
+        return bool(dtype == pl.Boolean)
+    return bool(column.kind in ("id", "ref") and dtype.is_integer())
+
+
+def _text(
+    column: Column,
+    frame: pl.DataFrame,
+    value: pl.Series,
+    problems: list[tuple[ImportCode, pl.DataFrame, str]],
+) -> tuple[pl.Series, list[tuple[ImportCode, pl.DataFrame, str]]]:
+    """A text value: no control character, at most so many characters (not bytes), and a
+    name people read judged as the store judges one (:mod:`trustflow.names`)."""
+    value = pl.select(pl.when(value != "").then(value)).to_series()  # "" is no value
+    control = _CONTROL if column.kind == "text" else _CONTROL_STRICT
+    # a name's invisible characters are refused by the name rule below, which says which
+    bad = value.str.contains(control).fill_null(False) & (not column.readable)
+    problems.append((ImportCode.BAD_VALUE, frame.filter(bad), "control characters are not allowed"))
+    value = pl.select(pl.when(~bad).then(value)).to_series()
+    if column.readable:
+        value, refused = _names(value)
+        if refused.height:
+            rows = (
+                frame.select("row")
+                .with_columns(refused["reason"])
+                .filter(pl.col("reason").is_not_null())
+            )
+            problems.append((ImportCode.BAD_VALUE, rows, "__reason__"))
+    limit = column.max_length or EXTERNAL_ID_LENGTH
+    long = (value.str.len_chars() > limit).fill_null(False)
+    problems.append((ImportCode.TOO_LONG, frame.filter(long), f"at most {limit} characters"))
+    return value, problems
+
+
+def _names(value: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
+    """Names normalised as the store normalises them, and why each refused one was: each
+    distinct name that is not plain ASCII goes through :func:`trustflow.names.normalise_name`
+    once."""
+    plain = value.str.contains(_PLAIN_NAME).fill_null(True)
+    judged: dict[str, tuple[str | None, str | None]] = {}
+    for raw in value.filter(~plain).unique().to_list():
+        try:
+            judged[raw] = (names.normalise_name(raw), None)
+        except names.NameRefused as exc:
+            judged[raw] = (None, exc.message)
+    if not judged:
+        return value, pl.DataFrame({"reason": pl.Series([], dtype=pl.String)})
+    lookup = pl.DataFrame(
+        {
+            "raw": list(judged),
+            "name": [v[0] for v in judged.values()],
+            "reason": [v[1] for v in judged.values()],
+        },
+        schema={"raw": pl.String, "name": pl.String, "reason": pl.String},
+    )
+    found = pl.DataFrame({"raw": value}).join(lookup, on="raw", how="left", maintain_order="left")
+    normalised = pl.select(pl.when(plain).then(value).otherwise(found["name"])).to_series()
+    return normalised, found.select("reason")
 
 
 def _time(frame: pl.DataFrame) -> tuple[pl.Series, list[tuple[ImportCode, pl.DataFrame, str]]]:
@@ -259,13 +376,8 @@ def _dy_column(column: Column) -> Any:
         return dy.Enum(list(column.values), nullable=nullable)
     if column.kind == "bool":
         return dy.Bool(nullable=nullable)
-    length = column.max_length or (64 if column.kind in ("id", "ref") else None)
-    return dy.String(
-        nullable=nullable,
-        max_length=length,
-        min_length=1 if column.required else None,
-        primary_key=column.kind == "id",
-    )
+    # lengths are counted in characters when the value is read (dataframely counts bytes)
+    return dy.String(nullable=nullable, primary_key=column.kind == "id")
 
 
 def _schema(file: FileSpec) -> type[dy.Schema]:
@@ -324,6 +436,8 @@ def order_history() -> tuple[pl.Expr, pl.Expr]:
             .otherwise(state)
         )
         last = pl.when(present).then(stamp).otherwise(last)
+    # a reason to cancel belongs to a cancelled order
+    ok = ok & (pl.col("cancel_reason").is_null() | pl.col("cancelled_at").is_not_null())
     return ok, state
 
 
@@ -379,6 +493,7 @@ def _judge(file: FileSpec, frame: pl.DataFrame, checked: Checked) -> pl.DataFram
             continue
         if rule == "primary_key":
             key = cast(Column, file.key)
+            failed = failed.filter(pl.col(key.name).is_not_null())  # missing: said so apart
             checked.add(
                 file.name,
                 failed,
@@ -397,6 +512,8 @@ def _judge(file: FileSpec, frame: pl.DataFrame, checked: Checked) -> pl.DataFram
             code = _RULE_CODES.get(check, ImportCode.BAD_VALUE)
             checked.add(file.name, failed, column_name, code, _reason(column, check, failed))
             continue
+        # a row with an unreadable value is not judged again by rules that read that value
+        failed = failed.join(already.select("row").unique(), on="row", how="anti")
         checked.add(file.name, failed, "", ImportCode(rule), rules_text.get(ImportCode(rule), rule))
     return frame
 
@@ -415,7 +532,9 @@ def _reason(column: Column, check: str, failed: pl.DataFrame) -> str:
 
 def _defaults(file: FileSpec, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
-        pl.col(c.name).fill_null(c.default) for c in file.columns if c.default is not None
+        pl.col(c.name).fill_null(c.default)
+        for c in file.columns
+        if c.default is not None and not c.required
     )
 
 
@@ -428,7 +547,8 @@ def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
     for file, path in _files(root, checked):
         try:
             raw = _read(path)
-        except (pl.exceptions.PolarsError, OSError) as exc:
+            header = _header(path)
+        except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
             checked.add(
                 file.name,
                 pl.DataFrame({"row": [0]}),
@@ -436,6 +556,17 @@ def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
                 ImportCode.UNREADABLE,
                 str(exc).splitlines()[0],
             )
+            continue
+        twice = sorted({c for c in header if header.count(c) > 1})
+        for name in twice:
+            checked.add(
+                file.name,
+                pl.DataFrame({"row": [0]}),
+                name,
+                ImportCode.DUPLICATE_COLUMN,
+                "the file gives this column more than once",
+            )
+        if twice:
             continue
         missing = [c.name for c in file.columns if c.required and c.name not in raw.columns]
         unknown = [c for c in raw.columns if c not in {col.name for col in file.columns}]
@@ -461,7 +592,8 @@ def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
             pl.col("row").cast(pl.Int64)
         )
         typed = _coerce(file, raw, checked)
-        checked.frames[file.name] = _judge(file, typed, checked)
+        checked.given[file.name] = typed
+        checked.frames[file.name] = _judge(file, _defaults(file, typed), checked)
     for file in FILES:
         if file.name in checked.frames:
             _references(session, file, checked)
@@ -469,7 +601,6 @@ def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
     for file in FILES:
         if file.name in checked.frames:
             _against_store(session, file, checked)
-            checked.frames[file.name] = _defaults(file, checked.frames[file.name])
     return checked
 
 
@@ -492,7 +623,10 @@ def _references(session: Session, file: FileSpec, checked: Checked) -> None:
         if column.kind != "ref":
             continue
         for target, which in _ref_targets(column):
-            frame = checked.valid(file.name).filter(which)
+            # every row, refused or not: the report names all of a row's problems at once
+            frame = checked.frames[file.name]
+            if which is not None:
+                frame = frame.filter(which.fill_null(False))
             values = frame[column.name].drop_nulls().unique()
             known = known_ids(session, checked, target, values)
             unknown = frame.filter(
@@ -503,14 +637,16 @@ def _references(session: Session, file: FileSpec, checked: Checked) -> None:
                 unknown,
                 column.name,
                 ImportCode.UNKNOWN_REFERENCE,
-                pl.format(f"no {target[:-1]} {{}} in the files or the store", pl.col(column.name)),
+                pl.format(
+                    f"no {spec(target).thing} {{}} in the files or the store", pl.col(column.name)
+                ),
             )
 
 
-def _ref_targets(column: Column) -> list[tuple[str, pl.Expr]]:
-    """Each file a reference column may name, with the rows that name it."""
+def _ref_targets(column: Column) -> list[tuple[str, pl.Expr | None]]:
+    """Each file a reference column may name, with the rows that name it (None: all)."""
     if column.ref is not None:
-        return [(column.ref, pl.lit(True))]
+        return [(column.ref, None)]
     assert column.ref_by is not None
     by, targets = column.ref_by
     return [(target, pl.col(by).cast(pl.String) == value) for value, target in targets]
@@ -522,6 +658,75 @@ def _across(session: Session, file: FileSpec, checked: Checked) -> None:
         _shop_names(session, checked)
     if file.name == "after_sales":
         _refunds_within_payment(session, checked)
+    if file.name == "categories":
+        _category_codes(session, checked)
+    if file.name == "reviews":
+        _reviews_of_reviewed_orders(session, checked)
+
+
+def _category_codes(session: Session, checked: Checked) -> None:
+    """A category's code is unique: in the file (the first row with it keeps it), and
+    against other categories stored."""
+    frame = checked.valid("categories")
+    again = frame.filter(pl.col("row") != pl.col("row").min().over("code"))
+    checked.add(
+        "categories",
+        again,
+        "code",
+        ImportCode.DUPLICATE_VALUE,
+        pl.format("an earlier row of the file has the code {}", pl.col("code")),
+    )
+    frame = frame.filter(~pl.col("row").is_in(again["row"].implode()))
+    stored_ = table(Category)
+    rows: list[Any] = []
+    for part in chunks(frame["code"].unique().to_list()):
+        rows.extend(
+            session.execute(
+                select(stored_.c.code, stored_.c.external_id).where(stored_.c.code.in_(part))
+            ).all()
+        )
+    held = pl.DataFrame(
+        [tuple(r) for r in rows], schema={"code": pl.String, "holder": pl.String}, orient="row"
+    )
+    taken = frame.join(held, on="code").filter(
+        pl.col("holder").is_null() | (pl.col("holder") != pl.col("category_id"))
+    )
+    checked.add(
+        "categories",
+        taken,
+        "code",
+        ImportCode.DUPLICATE_VALUE,
+        pl.format("another category already has the code {}", pl.col("code")),
+    )
+
+
+def _reviews_of_reviewed_orders(session: Session, checked: Checked) -> None:
+    """An order has one review: a new review of an order the store holds a review of (by
+    another id) is refused."""
+    frame = checked.valid("reviews")
+    orders, reviews = STORE_TABLES["orders"], STORE_TABLES["reviews"]
+    rows: list[Any] = []
+    for part in chunks(frame["order_id"].unique().to_list()):
+        rows.extend(
+            session.execute(
+                select(orders.c.external_id, reviews.c.external_id)
+                .join(reviews, reviews.c.order_id == orders.c.id)
+                .where(orders.c.external_id.in_(part))
+            ).all()
+        )
+    held = pl.DataFrame(
+        [tuple(r) for r in rows], schema={"order_id": pl.String, "holder": pl.String}, orient="row"
+    )
+    again = frame.join(held, on="order_id").filter(
+        pl.col("holder").is_null() | (pl.col("holder") != pl.col("review_id"))
+    )
+    checked.add(
+        "reviews",
+        again,
+        "",
+        ImportCode.ONE_REVIEW_PER_ORDER,
+        pl.format("order {} already has a review in the store", pl.col("order_id")),
+    )
 
 
 def _refunds_within_payment(session: Session, checked: Checked) -> None:
@@ -557,6 +762,34 @@ def _refunds_within_payment(session: Session, checked: Checked) -> None:
     paid = pl.concat(
         [paid, pl.DataFrame(rows, schema={"order_id": pl.String, "paid": pl.Int64}, orient="row")]
     )
+    # refunds an earlier run stored for these orders count too (not this file's own rows)
+    requests_ = STORE_TABLES["after_sales"]
+    stored_orders = STORE_TABLES["orders"]
+    earlier: list[Any] = []
+    for part in chunks(requests["order_id"].unique().to_list()):
+        earlier.extend(
+            session.execute(
+                select(stored_orders.c.external_id, requests_.c.external_id, requests_.c.refund_fen)
+                .join(stored_orders, stored_orders.c.id == requests_.c.order_id)
+                .where(
+                    stored_orders.c.external_id.in_(part),
+                    requests_.c.status == "refunded",
+                )
+            ).all()
+        )
+    before = (
+        pl.DataFrame(
+            [tuple(r) for r in earlier],
+            schema={"order_id": pl.String, "request_id": pl.String, "refund_fen": pl.Int64},
+            orient="row",
+        )
+        .filter(~pl.col("request_id").is_in(requests["request_id"].implode()).fill_null(False))
+        .group_by("order_id")
+        .agg(pl.col("refund_fen").sum().alias("before"))
+    )
+    paid = paid.join(before, on="order_id", how="left").with_columns(
+        (pl.col("paid") - pl.col("before").fill_null(0)).alias("paid")
+    )
     over = (
         requests.sort("created_at", "row")
         .with_columns(pl.col("refund_fen").fill_null(0).cum_sum().over("order_id").alias("so_far"))
@@ -568,7 +801,12 @@ def _refunds_within_payment(session: Session, checked: Checked) -> None:
         over,
         "refund_fen",
         ImportCode.REFUND_EXCEEDS_PAYMENT,
-        pl.format("order {}'s refunds reach {} fen; it paid {}", "order_id", "so_far", "paid"),
+        pl.format(
+            "order {}'s refunds reach {} fen; {} fen was left to refund",
+            "order_id",
+            "so_far",
+            "paid",
+        ),
     )
 
 
@@ -639,9 +877,20 @@ def _shop_names(session: Session, checked: Checked) -> None:
     )
 
 
-#: Values a second import does not hold against the store: a shop's name is stored
-#: normalised (spacing alone would differ), and trading moves a SKU's stock.
-_NOT_COMPARED = {("shops", "name"), ("skus", "stock")}
+#: Values a second import does not hold against the store: the catalogue's state, which
+#: merchants and trading move after an import (a shop's name, status and handling time, a
+#: product's title, brand and listing, a SKU's spec, price and stock). History may not move.
+_NOT_COMPARED = {
+    ("shops", "name"),
+    ("shops", "status"),
+    ("shops", "handling_hours"),
+    ("products", "title"),
+    ("products", "brand"),
+    ("products", "status"),
+    ("skus", "spec"),
+    ("skus", "price_fen"),
+    ("skus", "stock"),
+}
 
 
 def _name_clashes(checked: Checked, clash: pl.DataFrame, other: str, which: pl.Expr) -> None:
@@ -669,10 +918,12 @@ def _against_store(session: Session, file: FileSpec, checked: Checked) -> None:
     key = file.key
     if key is None:
         return
-    frame = checked.valid(file.name)
-    if frame.height == 0:
+    valid = checked.valid(file.name)
+    if valid.height == 0:
         checked.present[file.name] = pl.Series("row", [], dtype=pl.Int64)
         return
+    # the values the file gave, not the defaults that filled its empty cells
+    frame = checked.given[file.name].filter(pl.col("row").is_in(valid["row"].implode()))
     compared = [c for c in file.columns if c.kind != "id"]
     stored = stored_rows(session, file, frame[key.name])
     if stored.height == 0:

@@ -61,6 +61,8 @@ class ImportCode(StrEnum):
     TOO_LONG = "too_long"
     NOT_ALLOWED = "value_not_allowed"
     DUPLICATE_ID = "duplicate_id"
+    DUPLICATE_VALUE = "duplicate_value"
+    DUPLICATE_COLUMN = "duplicate_column"
     UNKNOWN_REFERENCE = "unknown_reference"
     AMOUNTS_INCONSISTENT = "amounts_inconsistent"
     CREATOR_IFF_DISTRIBUTION = "creator_iff_distribution"
@@ -94,6 +96,9 @@ class Column:
     #: a reference whose file depends on another column's value: (that column, its value
     #: -> the file), e.g. an impression's item is a product, a live session or a video
     ref_by: tuple[str, tuple[tuple[str, str], ...]] | None = None
+    #: a name people read: judged and normalised as the store judges names
+    #: (:func:`trustflow.names.normalise_name`)
+    readable: bool = False
 
     def targets(self) -> tuple[str, ...]:
         """The files this column may name."""
@@ -118,6 +123,11 @@ class FileSpec:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    @property
+    def thing(self) -> str:
+        """What one row is, in words: ``categories`` holds a category."""
+        return self.name[:-3] + "y" if self.name.endswith("ies") else self.name[:-1]
 
 
 def _values(enum: type[StrEnum]) -> tuple[str, ...]:
@@ -151,6 +161,13 @@ def _text(name: str, doc: str, length: int, *, required: bool = False) -> Column
     return Column(name, "text", doc, required=required, max_length=length, default="")
 
 
+def _name(name: str, doc: str, length: int, *, required: bool = True) -> Column:
+    """A name people read (a shop's, a buyer's, a product's title, a brand)."""
+    return Column(
+        name, "text", doc, required=required, max_length=length, default="", readable=True
+    )
+
+
 FILES: tuple[FileSpec, ...] = (
     FileSpec(
         "categories",
@@ -160,7 +177,7 @@ FILES: tuple[FileSpec, ...] = (
             Column(
                 "code", "text", "a short code, unique", required=True, max_length=40, default=""
             ),
-            _text("name", "its name", 80, required=True),
+            _name("name", "its name", 80),
         ),
     ),
     FileSpec(
@@ -168,7 +185,7 @@ FILES: tuple[FileSpec, ...] = (
         "The businesses that own shops.",
         (
             _id("merchant_id", "merchant"),
-            _text("name", "its name", 120, required=True),
+            _name("name", "its name", 120),
             _time("created_at", "when it joined (default: the import's time)"),
         ),
     ),
@@ -177,7 +194,7 @@ FILES: tuple[FileSpec, ...] = (
         "Creators who sell others' goods for a commission.",
         (
             _id("creator_id", "creator"),
-            _text("name", "its name", 120, required=True),
+            _name("name", "its name", 120),
             Column("fans", "int", "its followers", low=0, high=10**12, default=0),
             _time("created_at", "when it joined (default: the import's time)"),
         ),
@@ -187,7 +204,7 @@ FILES: tuple[FileSpec, ...] = (
         "Buyers.",
         (
             _id("buyer_id", "buyer"),
-            _text("name", "a display name", 120, required=True),
+            _name("name", "a display name", 120),
             Column("region", "text", "where parcels go (a region code)", max_length=32),
             _time("created_at", "when it joined (default: the import's time)"),
         ),
@@ -199,7 +216,7 @@ FILES: tuple[FileSpec, ...] = (
         (
             _id("shop_id", "shop"),
             _ref("merchant_id", "merchants"),
-            _text("name", "its name", 120, required=True),
+            _name("name", "its name", 120),
             Column(
                 "kind",
                 "enum",
@@ -239,8 +256,8 @@ FILES: tuple[FileSpec, ...] = (
                 required=False,
                 doc="its category (default: the shop's)",
             ),
-            _text("title", "its title", 200, required=True),
-            _text("brand", "its brand, if any", 80),
+            _name("title", "its title", 200),
+            _name("brand", "its brand, if any", 80, required=False),
             Column(
                 "product_key",
                 "text",
@@ -303,7 +320,7 @@ FILES: tuple[FileSpec, ...] = (
             _id("live_session_id", "live session"),
             _ref("creator_id", "creators", required=False, doc="its host, if a creator"),
             _ref("shop_id", "shops", required=False, doc="its host, if a shop"),
-            _text("title", "its title", 200),
+            _name("title", "its title", 200, required=False),
             Column("status", "enum", "where it stands", required=True, values=_values(LiveStatus)),
             _time("scheduled_at", "when it was scheduled", required=True),
             _time("started_at", "when it went live"),
@@ -330,7 +347,7 @@ FILES: tuple[FileSpec, ...] = (
             _id("short_video_id", "short video"),
             _ref("creator_id", "creators", required=False, doc="its host, if a creator"),
             _ref("shop_id", "shops", required=False, doc="its host, if a shop"),
-            _text("title", "its title", 200),
+            _name("title", "its title", 200, required=False),
             _ref(
                 "clipped_from_live_id",
                 "live_sessions",
@@ -449,7 +466,8 @@ FILES: tuple[FileSpec, ...] = (
             (
                 ImportCode.HISTORY_OUT_OF_ORDER,
                 "the times present are a path the state machine"
-                " allows, each no earlier than the one before",
+                " allows, each no earlier than the one before; a cancellation reason only on"
+                " a cancelled order",
             ),
         ),
     ),
