@@ -159,6 +159,18 @@ def _parse_as_of(value: str | None) -> Any:
     return _parse_time(value, "--as-of")
 
 
+def _not_later_than_now(when: Any, what: str) -> Any:
+    """``when`` (default: now), refused if it is still to come: a job that settles or
+    expires as of the future would act on windows not yet closed."""
+    from trustflow.db import utcnow
+    from trustflow.errors import InvalidInput
+
+    now = utcnow()
+    if when is not None and when > now:
+        raise InvalidInput(f"{what} {when.isoformat()} is still to come; leave it out for now")
+    return when or now
+
+
 def _parse_time(value: str | None, what: str) -> Any:
     """An ISO 8601 time with a zone from the command line, in the accepted span, or None."""
     from datetime import datetime
@@ -489,10 +501,10 @@ def commission_settle(
     closed with no request open (what remains after reversals goes to the creator)."""
     from trustflow import migrate
     from trustflow.aftersales.settlement import settle_commissions
-    from trustflow.db import default_engine, session_factory, transaction, utcnow
+    from trustflow.db import default_engine, session_factory, transaction
 
     with _clear_errors():
-        when = _parse_time(at, "--at") or utcnow()
+        when = _not_later_than_now(_parse_time(at, "--at"), "--at")
         engine = default_engine()
         if not migrate.is_current(engine):
             console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
@@ -672,11 +684,11 @@ def orders_expire_unpaid(
 
     from trustflow import migrate
     from trustflow.config import get_settings
-    from trustflow.db import default_engine, session_factory, transaction, utcnow
+    from trustflow.db import default_engine, session_factory, transaction
     from trustflow.orders.checkout import expire_unpaid
 
     with _clear_errors():
-        when = _parse_time(at, "--at") or utcnow()
+        when = _not_later_than_now(_parse_time(at, "--at"), "--at")
         engine = default_engine()
         if not migrate.is_current(engine):
             console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")

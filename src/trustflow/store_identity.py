@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Engine, Integer, String, insert, select
+from sqlalchemy import CheckConstraint, Engine, Integer, String, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from trustflow.db import Base, UtcDateTime, utcnow
 
@@ -29,6 +29,9 @@ class StoreIdentity(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     store_id: Mapped[str] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: when history was last imported into the store: rows stamped in the past arrived, which
+    #: an export by watermark would not see, so the warehouse rewrites itself in full
+    history_imported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 def store_id(engine: Engine) -> str:
@@ -52,3 +55,19 @@ def store_id(engine: Engine) -> str:
     if drawn is None:  # pragma: no cover - the insert above either won or lost to a row
         raise RuntimeError("the store identity row vanished while it was drawn")
     return drawn
+
+
+def mark_history_imported(session: Session) -> None:
+    """Record, in the importing transaction, that history stamped in the past arrived (at
+    this moment of the clock: each import is a new mark, whatever time it imports as of)."""
+    session.execute(
+        update(StoreIdentity).where(StoreIdentity.id == _ROW).values(history_imported_at=utcnow())
+    )
+
+
+def history_imported_at(engine: Engine) -> datetime | None:
+    """When history was last imported into the store (None: never)."""
+    with engine.connect() as conn:
+        return conn.scalar(
+            select(StoreIdentity.history_imported_at).where(StoreIdentity.id == _ROW)
+        )

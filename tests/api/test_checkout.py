@@ -124,25 +124,41 @@ def test_an_unpaid_cart_expires_and_gives_its_stock_back(
 ) -> None:
     from datetime import timedelta
 
+    from sqlalchemy import update
     from typer.testing import CliRunner
 
     from trustflow.cli import app
     from trustflow.db import utcnow
+    from trustflow.orders.models import Checkout
 
     before = _stock(world, world.a.product_id)
     placed = _checkout(world, "cart-8", [{"sku_id": world.a.sku_id, "quantity": 3}]).json()
-    assert _stock(world, world.a.product_id) == before - 3
+    paid_one = _checkout(world, "cart-9", [{"sku_id": world.a.sku_id}]).json()
+    world.client.post(
+        f"{API}/checkouts/{paid_one['id']}/pay",
+        headers={**world.as_("buyer"), "Idempotency-Key": "pay-cart-9"},
+    )
+    assert _stock(world, world.a.product_id) == before - 4
     cli_env(str(engine.url.render_as_string(hide_password=False)))
-    later = (utcnow() + timedelta(minutes=31)).isoformat()
-
     early = CliRunner().invoke(app, ["orders", "expire-unpaid"])
-    expired = CliRunner().invoke(app, ["orders", "expire-unpaid", "--at", later])
+    with transaction(session_factory(engine)) as s:  # both carts were checked out 31 min ago
+        then = utcnow() - timedelta(minutes=31)
+        s.execute(update(Checkout).values(created_at=then))
+        s.execute(update(Order).values(created_at=then))
+
+    expired = CliRunner().invoke(app, ["orders", "expire-unpaid"])
+    future = CliRunner().invoke(
+        app, ["orders", "expire-unpaid", "--at", (utcnow() + timedelta(days=1)).isoformat()]
+    )
 
     assert early.exit_code == 0 and "expired 0 orders" in early.output
     assert expired.exit_code == 0 and "expired 1 orders" in expired.output, expired.output
+    assert future.exit_code == 2 and "still to come" in future.output
     body = world.client.get(f"{API}/checkouts/{placed['id']}", headers=world.as_("buyer")).json()
     assert body["status"] == "expired"
     assert [(o["status"], o["cancel_reason"]) for o in body["orders"]] == [
         ("cancelled", "unpaid_timeout")
     ]
-    assert _stock(world, world.a.product_id) == before
+    paid = world.client.get(f"{API}/checkouts/{paid_one['id']}", headers=world.as_("buyer"))
+    assert paid.json()["status"] == "paid"  # a paid cart is never expired
+    assert _stock(world, world.a.product_id) == before - 1

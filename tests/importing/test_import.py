@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from tests.conftest import CliEnvironment
 from trustflow import migrate
 from trustflow.aftersales.models import AfterSalesRequest, Review
+from trustflow.aftersales.rules import AFTER_SALES_WINDOW
 from trustflow.catalog.models import Product
 from trustflow.cli import app
 from trustflow.db import make_engine, session_factory
@@ -81,8 +82,16 @@ def test_a_history_lands_with_what_the_store_derives_from_it(engine: Engine, exa
             select(OrderEvent.action).where(OrderEvent.order_id == orders["o-1"].id)
         ).all()
         assert trail == ["place", "pay", "ship", "pick_up", "deliver", "confirm_receipt"]
-        accrued = s.scalars(select(CommissionEntry.amount_fen)).all()
-        assert accrued == [1_965]
+        entries = s.execute(
+            select(CommissionEntry.kind, CommissionEntry.amount_fen, CommissionEntry.at)
+        ).all()
+        # accrued when paid; the source settled it when the window closed, so it is settled
+        # then, not again by the next nightly job
+        assert [(k.value, fen) for k, fen, _ in entries] == [
+            ("accrued", 1_965),
+            ("settled", 1_965),
+        ]
+        assert entries[1][2] == orders["o-1"].delivered_at + AFTER_SALES_WINDOW
         flags = {r.external_id: r.flag for r in s.scalars(select(Review))}
         assert flags == {"r-1": None, "r-2": None, "r-3": "before_delivery"}
         request = s.scalars(select(AfterSalesRequest)).one()
@@ -232,7 +241,7 @@ def test_refunds_beyond_the_payment_are_refused(engine: Engine, example: Path) -
                     pl.lit("2025-03-07T09:00:00+08:00").alias("created_at"),
                     pl.lit("5000").alias("refund_fen"),
                     pl.lit(None).alias("handled_at"),
-                    pl.lit(None).alias("resolved_at"),
+                    pl.lit("2025-03-07T10:00:00+08:00").alias("resolved_at"),
                 ),
             ]
         ),
@@ -312,3 +321,67 @@ def test_export_history_refuses_a_folder_that_is_not_empty(
     assert refused.exit_code == 2 and "output_exists" in refused.output
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
     assert written.exit_code == 0 and len(list((tmp_path / "new").glob("*.parquet"))) == 19
+
+
+def test_refunds_imported_in_two_runs_take_back_the_whole_commission(
+    engine: Engine, example: Path, tmp_path: Path
+) -> None:
+    # o-1 (a creator's sale, paid 131.00, commission 19.65) refunded in two halves, one a run
+    def refund(request_id: str, fen: str) -> Any:
+        return lambda f: f.with_columns(
+            pl.lit(request_id).alias("request_id"),
+            pl.lit("o-1").alias("order_id"),
+            pl.lit("refund_only").alias("kind"),
+            pl.lit("quality").alias("reason"),
+            pl.lit(fen).alias("refund_fen"),
+        )
+
+    _edit(example, "after_sales", refund("a-1", "6550"))
+    _import(engine, example)
+    later = tmp_path / "later"
+    later.mkdir()
+    shutil.copy(example / "after_sales.csv", later / "after_sales.csv")
+    _edit(later, "after_sales", refund("a-9", "6550"))
+
+    second = _import(engine, later)
+
+    assert second.report.height == 0, second.report
+    with session_factory(engine)() as s:
+        reversed_ = s.scalars(
+            select(CommissionEntry.amount_fen).where(CommissionEntry.kind == "reversed")
+        ).all()
+    assert sorted(reversed_) == [982, 983]  # the whole 19.65, never a fen more
+
+
+def test_a_commission_on_a_sale_no_creator_made_is_refused(engine: Engine, example: Path) -> None:
+    _edit(example, "orders", lambda f: f.with_columns(pl.lit("800").alias("commission_bps")))
+
+    result = _import(engine, example)
+
+    refused = {(row, code) for file, row, _, code in _problems(result) if file == "orders"}
+    assert refused == {(r, "creator_iff_distribution") for r in (2, 3, 4, 5)}
+
+
+def test_the_warehouse_sees_history_imported_after_its_last_export(
+    engine: Engine, example: Path, tmp_path: Path
+) -> None:
+    from trustflow.warehouse.export import export
+
+    warehouse = tmp_path / "warehouse"
+    _edit(example, "orders", lambda f: f.head(2))
+    for file in ("reviews", "after_sales", "chats"):
+        (example / f"{file}.csv").unlink()
+    _import(engine, example)
+    first = export(engine, warehouse).tables["orders"]["rows"]
+    more = tmp_path / "more"
+    write_example(more)
+    for file in ("reviews", "after_sales", "chats"):
+        (more / f"{file}.csv").unlink()
+
+    _import(engine, more)  # three more orders, all placed in 2025: behind every watermark
+    again = export(engine, warehouse)
+
+    assert first == 2
+    orders = pl.read_parquet(warehouse / "orders" / "**" / "*.parquet")
+    assert orders.height == 5
+    assert again.tables["orders"]["rows"] == 5

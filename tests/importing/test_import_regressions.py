@@ -408,7 +408,7 @@ def test_refunds_stored_by_an_earlier_run_count_toward_the_payment(
         pl.lit("5000").alias("refund_fen"),
         pl.lit("2025-03-07T09:30:00+08:00").alias("created_at"),
         pl.lit(None, pl.String).alias("handled_at"),
-        pl.lit(None, pl.String).alias("resolved_at"),
+        pl.lit("2025-03-07T10:30:00+08:00").alias("resolved_at"),
     ).write_csv(later / "after_sales.csv")
 
     result = imported(engine, later)

@@ -177,7 +177,8 @@ def test_concurrent_settlement_runs_and_refund_approvals_book_each_event_once(
 
     def settle(_: int) -> int:
         with transaction(factory) as s:
-            return settle_commissions(s, at=T0 + timedelta(days=1) + AFTER_SALES_WINDOW).orders
+            after = T0 + timedelta(days=1) + AFTER_SALES_WINDOW + timedelta(seconds=1)
+            return settle_commissions(s, at=after).orders
 
     settled = _run_together(6, settle)
 

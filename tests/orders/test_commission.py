@@ -239,8 +239,8 @@ def test_settlement_waits_for_the_window_and_open_requests_then_pays_the_rest_on
     session.commit()
     closed = T0 + timedelta(days=2) + AFTER_SALES_WINDOW
 
-    early = settle_commissions(session, at=closed - timedelta(seconds=1))
-    on_time = settle_commissions(session, at=closed)
+    early = settle_commissions(session, at=closed)  # the window's last instant: still open
+    on_time = settle_commissions(session, at=closed + timedelta(seconds=1))
     again = settle_commissions(session, at=closed + timedelta(days=30))
     session.commit()
 

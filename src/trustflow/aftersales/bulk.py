@@ -23,7 +23,7 @@ from trustflow.aftersales.models import (
     ResponsibleParty,
     Review,
 )
-from trustflow.aftersales.service import MAX_TAGS
+from trustflow.aftersales.service import MAX_TAGS, refunded_totals
 from trustflow.bulk import (
     IntArray,
     execute_many,
@@ -49,20 +49,6 @@ __all__ = [
 
 A = AfterSalesStatus
 _orders, _requests, _events = table(Order), table(AfterSalesRequest), table(AfterSalesEvent)
-
-
-def _refunded(session: Session, order_ids: IntArray) -> dict[int, int]:
-    """What each order has refunded so far, over its requests that ended refunded."""
-    return dict(
-        fetch_by_ids(
-            session,
-            select(_requests.c.order_id, func.sum(_requests.c.refund_fen))
-            .where(_requests.c.status == A.REFUNDED)
-            .group_by(_requests.c.order_id),
-            _requests.c.order_id,
-            order_ids,
-        )
-    )
 
 
 def request_after_sales(
@@ -104,7 +90,7 @@ def request_after_sales(
             ids,
         )
     }
-    refunded = _refunded(session, ids)
+    refunded = refunded_totals(session, ids)
     rows: list[dict[str, Any]] = []
     accepted: list[int] = []
     for i, order_id in enumerate(ids.tolist()):
@@ -220,7 +206,7 @@ def advance_requests(
     insert_many(session, _events, events)
     if refunded:  # as one at a time: each refund takes its share of the commission back
         orders = np.fromiter(refunded, dtype=np.int64, count=len(refunded))
-        totals = _refunded(session, orders)
+        totals = refunded_totals(session, orders)
         commission.reverse_commissions(
             session,
             orders,

@@ -23,6 +23,7 @@ from trustflow.aftersales.models import (
     ResponsibleParty,
     Review,
 )
+from trustflow.bulk import IntArray, fetch_by_ids, table
 from trustflow.catalog import service as catalog_service
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
@@ -39,6 +40,7 @@ __all__ = [
     "get_chat",
     "get_request",
     "open_chat",
+    "refunded_totals",
     "reject",
     "request_after_sales",
     "request_events",
@@ -53,16 +55,25 @@ A = AfterSalesStatus
 MAX_TAGS = 10
 
 
-def _refunded_so_far(session: Session, order_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(AfterSalesRequest.refund_fen), 0)).where(
-                AfterSalesRequest.order_id == order_id,
-                AfterSalesRequest.status == A.REFUNDED,
-            )
+def refunded_totals(session: Session, order_ids: Sequence[int] | IntArray) -> dict[int, int]:
+    """What each order has refunded so far, over its requests that ended refunded (orders
+    with none are absent). The one-at-a-time actions, the bulk path and the import ask here."""
+    requests = table(AfterSalesRequest)
+    return dict(
+        fetch_by_ids(
+            session,
+            select(requests.c.order_id, func.sum(requests.c.refund_fen))
+            .where(requests.c.status == A.REFUNDED)
+            .group_by(requests.c.order_id),
+            requests.c.order_id,
+            order_ids,
         )
-        or 0
     )
+
+
+def _refunded_so_far(session: Session, order_id: int) -> int:
+    session.flush()
+    return int(refunded_totals(session, [order_id]).get(order_id, 0))
 
 
 def request_after_sales(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Select, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from trustflow.aftersales import rules
@@ -38,7 +38,7 @@ class Settlement:
     amount_fen: int
 
 
-def _due(at: datetime) -> Select[tuple[int]]:
+def _due(at: datetime, among: ColumnElement[bool] | None = None) -> Select[tuple[int]]:
     """Orders whose commission may be settled at ``at``: accrued, not settled, delivered at
     least the after-sales window ago, with no request open."""
     e, o, r = _entries.c, _orders.c, _requests.c
@@ -48,25 +48,38 @@ def _due(at: datetime) -> Select[tuple[int]]:
         .join(_entries, and_(e.order_id == o.id, e.event_key == commission.ACCRUE))
         .where(
             o.status.in_([OrderStatus.DELIVERED, OrderStatus.RECEIVED]),
-            o.delivered_at <= at - rules.AFTER_SALES_WINDOW,
+            # strictly: at the window's last instant a buyer may still ask for money back
+            o.delivered_at < at - rules.AFTER_SALES_WINDOW,
             ~exists().where(booked.c.order_id == o.id, booked.c.event_key == commission.SETTLE),
             ~exists().where(r.order_id == o.id, r.status.in_(rules.OPEN_STATES)),
+            *([] if among is None else [among]),
         )
     )
 
 
-def settle_commissions(session: Session, *, at: datetime) -> Settlement:
-    """Settle every order that is due at ``at``. Due orders are locked first and checked
-    again, so a request opened or a refund made meanwhile is never settled past; a second
-    run settles nothing more."""
-    candidates = np.fromiter(session.scalars(_due(at)), dtype=np.int64)
+def settle_commissions(
+    session: Session,
+    *,
+    at: datetime,
+    among: ColumnElement[bool] | None = None,
+    when_due: bool = False,
+) -> Settlement:
+    """Settle every order that is due at ``at`` (of those ``among`` selects). Due orders are
+    locked first and checked again, so a request opened or a refund made meanwhile is never
+    settled past; a second run settles nothing more. ``when_due``: each settlement is dated
+    when its window closed rather than ``at`` (history being imported was settled then)."""
+    candidates = np.fromiter(session.scalars(_due(at, among)), dtype=np.int64)
     if len(candidates) == 0:
         return Settlement(0, 0)
     fetch_by_ids(session, select(_orders.c.id), _orders.c.id, candidates, for_update=True)
-    due = np.array(
-        [row[0] for row in fetch_by_ids(session, _due(at), _orders.c.id, candidates)],
-        dtype=np.int64,
+    found = fetch_by_ids(
+        session,
+        _due(at, among).add_columns(_orders.c.delivered_at),
+        _orders.c.id,
+        candidates,
     )
+    due = np.array([row[0] for row in found], dtype=np.int64)
+    closed = {row[0]: row[1] + rules.AFTER_SALES_WINDOW for row in found}
     remaining = _remaining(session, due)
     rows = [
         {
@@ -75,12 +88,12 @@ def settle_commissions(session: Session, *, at: datetime) -> Settlement:
             "kind": K.SETTLED,
             "event_key": commission.SETTLE,
             "amount_fen": amount,
-            "at": at,
+            "at": closed[order_id] if when_due else at,
         }
         for order_id, creator_id, amount in remaining
     ]
-    commission.book_entries(session, rows)
-    return Settlement(len(rows), sum(amount for _, _, amount in remaining))
+    booked = commission.book_entries(session, rows)
+    return Settlement(booked, sum(amount for _, _, amount in remaining) if booked else 0)
 
 
 def _remaining(session: Session, order_ids: IntArray) -> list[tuple[int, int, int]]:

@@ -23,6 +23,7 @@ from sqlalchemy import Table, case, select
 from sqlalchemy.orm import Session
 
 from trustflow import names
+from trustflow.aftersales.rules import TERMINAL_STATES
 from trustflow.bulk import chunks, table
 from trustflow.catalog.models import NAME_SKELETON_LENGTH, Category, Shop
 from trustflow.db import EXTERNAL_ID_LENGTH
@@ -154,7 +155,7 @@ def _header(path: Path) -> list[str]:
 # -- coercion to the format's types --------------------------------------------------------
 
 
-def _coerce(file: FileSpec, raw: pl.DataFrame, checked: Checked) -> pl.DataFrame:
+def _coerce(file: FileSpec, raw: pl.DataFrame, checked: Checked, at: datetime) -> pl.DataFrame:
     """The file's columns in the format's types; a value that is not one (an integer that
     is not, a time without a zone or outside the span) is refused and read as empty."""
     out = raw.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row"))
@@ -166,6 +167,18 @@ def _coerce(file: FileSpec, raw: pl.DataFrame, checked: Checked) -> pl.DataFrame
         )
         frame = pl.DataFrame({"row": out["row"], "raw": data})
         value, problems = _coerced(column, frame)
+        if column.kind == "time" and not column.ahead:
+            # something that happened happened before the import (a typo's 2062 would hold
+            # the warehouse's watermark in the future)
+            later = (value > at).fill_null(False)
+            problems.append(
+                (
+                    ImportCode.TIME_IN_FUTURE,
+                    frame.filter(later),
+                    f"after the import ({at.isoformat()})",
+                )
+            )
+            value = pl.select(pl.when(~later).then(value)).to_series()
         for code, rows, reason in problems:
             why = pl.col("reason") if reason == "__reason__" else reason
             checked.add(file.name, rows, column.name, code, why)
@@ -202,7 +215,6 @@ def _coerced(
             value = raw.cast(pl.Int64, strict=False)
         elif raw.dtype.is_float():
             whole = raw.is_not_nan() & (raw == raw.floor())
-            value = pl.Series(raw.name, [None] * len(raw), dtype=pl.Int64)
             value = pl.select(pl.when(whole).then(raw.cast(pl.Int64, strict=False))).to_series()
         else:
             value = pl.Series(raw.name, [None] * len(raw), dtype=pl.Int64)
@@ -395,7 +407,11 @@ def _order_rules() -> dict[ImportCode, Callable[[], pl.Expr]]:
             pl.col("merchant_discount_fen") + pl.col("platform_discount_fen") <= goods
         ).fill_null(True),
         ImportCode.CREATOR_IFF_DISTRIBUTION: lambda: (
-            (pl.col("channel") == Channel.DISTRIBUTION.value) == pl.col("creator_id").is_not_null()
+            (
+                (pl.col("channel") == Channel.DISTRIBUTION.value)
+                == pl.col("creator_id").is_not_null()
+            )
+            & ((pl.col("channel") == Channel.DISTRIBUTION.value) | (pl.col("commission_bps") == 0))
         ).fill_null(True),
         ImportCode.PROMISE_INCONSISTENT: lambda: (
             (pl.col("deliver_from").is_null() == pl.col("deliver_by").is_null())
@@ -448,7 +464,15 @@ _ROW_RULES: dict[str, dict[ImportCode, Callable[[], pl.Expr]]] = {
         ImportCode.HISTORY_OUT_OF_ORDER: lambda: (
             (pl.col("handled_at") >= pl.col("created_at")).fill_null(True)
             & (pl.col("resolved_at") >= pl.col("created_at")).fill_null(True)
-        )
+            # a request that ended has its end; one still open has none
+            & (
+                pl.col("status").cast(pl.String).is_in([s.value for s in TERMINAL_STATES])
+                == pl.col("resolved_at").is_not_null()
+            )
+        ),
+        ImportCode.AMOUNTS_INCONSISTENT: lambda: (
+            (pl.col("kind").cast(pl.String) != "exchange") | (pl.col("refund_fen") == 0)
+        ).fill_null(True),
     },
     "live_sessions": {
         ImportCode.ONE_HOST: lambda: pl.col("creator_id").is_null() != pl.col("shop_id").is_null(),
@@ -591,7 +615,7 @@ def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
         checked.raw[file.name] = raw.with_row_index("row", offset=1).with_columns(
             pl.col("row").cast(pl.Int64)
         )
-        typed = _coerce(file, raw, checked)
+        typed = _coerce(file, raw, checked, at)
         checked.given[file.name] = typed
         checked.frames[file.name] = _judge(file, _defaults(file, typed), checked)
     for file in FILES:
@@ -739,11 +763,15 @@ def _refunds_within_payment(session: Session, checked: Checked) -> None:
     paid = (
         orders.select(
             "order_id",
-            (
+            # what is left to give back: nothing unpaid, nothing a cancellation refunded
+            pl.when(pl.col("paid_at").is_not_null() & pl.col("cancelled_at").is_null())
+            .then(
                 pl.col("unit_price_fen") * pl.col("quantity")
                 - pl.col("merchant_discount_fen").fill_null(0)
                 - pl.col("platform_discount_fen").fill_null(0)
-            ).alias("paid"),
+            )
+            .otherwise(0)
+            .alias("paid"),
         )
         if orders.height
         else pl.DataFrame(schema={"order_id": pl.String, "paid": pl.Int64})
@@ -754,9 +782,13 @@ def _refunds_within_payment(session: Session, checked: Checked) -> None:
     for part in chunks(elsewhere["order_id"].unique().to_list()):
         rows.extend(
             session.execute(
-                select(stored.c.external_id, stored.c.paid_amount_fen).where(
-                    stored.c.external_id.in_(part)
-                )
+                select(
+                    stored.c.external_id,
+                    case(
+                        (stored.c.paid_at.is_(None), 0),
+                        else_=stored.c.paid_amount_fen - stored.c.cancel_refund_fen,
+                    ),
+                ).where(stored.c.external_id.in_(part))
             ).all()
         )
     paid = pl.concat(

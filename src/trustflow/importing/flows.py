@@ -17,10 +17,14 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, func, select
 
+from trustflow import store_identity
+from trustflow.aftersales.settlement import settle_commissions
+from trustflow.bulk import table
 from trustflow.db import session_factory, transaction, utcnow
 from trustflow.importing.check import Checked, check_directory
 from trustflow.importing.format import FILES
 from trustflow.importing.write import write_checked
+from trustflow.orders.models import Order
 
 __all__ = ["IMPORT_LOCK", "ImportResult", "run_import", "write_rejected"]
 
@@ -84,6 +88,12 @@ def run_import(
             at=at,
             on_file=lambda name, n: step(f"wrote {n:,} {name}", next(done), total),
         )
+        # the source paid out the commission of orders whose window had closed: settled
+        # when it closed, so the nightly job does not pay it again now
+        settle_commissions(
+            session, at=at, among=table(Order).c.external_id.is_not(None), when_due=True
+        )
+        store_identity.mark_history_imported(session)
         step("committing", total, total)
         result.wrote = True
     return result, checked

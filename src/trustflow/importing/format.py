@@ -57,6 +57,7 @@ class ImportCode(StrEnum):
     BAD_VALUE = "bad_value"
     TIME_WITHOUT_ZONE = "time_without_zone"
     TIME_OUT_OF_RANGE = "time_out_of_range"
+    TIME_IN_FUTURE = "time_in_future"
     OUT_OF_RANGE = "out_of_range"
     TOO_LONG = "too_long"
     NOT_ALLOWED = "value_not_allowed"
@@ -96,6 +97,9 @@ class Column:
     #: a reference whose file depends on another column's value: (that column, its value
     #: -> the file), e.g. an impression's item is a product, a live session or a video
     ref_by: tuple[str, tuple[tuple[str, str], ...]] | None = None
+    #: a time that may lie after the import (a promise, a schedule, an offer's end); any
+    #: other time is something that happened, so it may not
+    ahead: bool = False
     #: a name people read: judged and normalised as the store judges names
     #: (:func:`trustflow.names.normalise_name`)
     readable: bool = False
@@ -153,8 +157,8 @@ def _ref(name: str, target: str, *, required: bool = True, doc: str = "") -> Col
     return Column(name, "ref", doc or f"the {target[:-1]} (its id)", required=required, ref=target)
 
 
-def _time(name: str, doc: str, *, required: bool = False) -> Column:
-    return Column(name, "time", doc, required=required)
+def _time(name: str, doc: str, *, required: bool = False, ahead: bool = False) -> Column:
+    return Column(name, "time", doc, required=required, ahead=ahead)
 
 
 def _text(name: str, doc: str, length: int, *, required: bool = False) -> Column:
@@ -299,8 +303,8 @@ FILES: tuple[FileSpec, ...] = (
                 low=0,
                 high=9_000,
             ),
-            _time("valid_from", "from when it applies", required=True),
-            _time("valid_until", "until when (exclusive), if it ends"),
+            _time("valid_from", "from when it applies", required=True, ahead=True),
+            _time("valid_until", "until when (exclusive), if it ends", ahead=True),
             _time("created_at", "when it was published (default: the import's time)"),
         ),
     ),
@@ -322,7 +326,7 @@ FILES: tuple[FileSpec, ...] = (
             _ref("shop_id", "shops", required=False, doc="its host, if a shop"),
             _name("title", "its title", 200, required=False),
             Column("status", "enum", "where it stands", required=True, values=_values(LiveStatus)),
-            _time("scheduled_at", "when it was scheduled", required=True),
+            _time("scheduled_at", "when it was scheduled", required=True, ahead=True),
             _time("started_at", "when it went live"),
             _time("ended_at", "when it ended"),
         ),
@@ -413,9 +417,9 @@ FILES: tuple[FileSpec, ...] = (
             Column(
                 "commission_bps",
                 "int",
-                "the creator's commission in basis points",
+                "the creator's commission in basis points (distribution orders only)",
                 low=0,
-                high=10_000,
+                high=9_000,
                 default=0,
             ),
             _ref(
@@ -442,9 +446,10 @@ FILES: tuple[FileSpec, ...] = (
             _time(
                 "ship_by",
                 "the promised hand-over time (default: placement plus the shop's handling hours)",
+                ahead=True,
             ),
-            _time("deliver_from", "the promised delivery window's start"),
-            _time("deliver_by", "the promised delivery window's end"),
+            _time("deliver_from", "the promised delivery window's start", ahead=True),
+            _time("deliver_by", "the promised delivery window's end", ahead=True),
             _time("paid_at", "when it was paid"),
             _time("shipped_at", "when the shop handed it to the carrier"),
             _time("picked_up_at", "when the carrier scanned it"),

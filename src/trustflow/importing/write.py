@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Follow
 from trustflow.aftersales import rules as aftersales_rules
+from trustflow.aftersales import service as aftersales_service
 from trustflow.aftersales.models import (
     ActorRole,
     AfterSalesEvent,
@@ -162,7 +163,8 @@ def _values(series: pl.Series) -> Any:
     return series.to_list()
 
 
-def _now(frame: pl.DataFrame, column: str, at: datetime) -> pl.Expr:
+def _now(column: str, at: datetime) -> pl.Expr:
+    """The column, its empty cells the import's time."""
     return pl.col(column).fill_null(pl.lit(at).cast(UTC_TIME))
 
 
@@ -175,9 +177,7 @@ def _people(
     file: str, key: str, extra: Sequence[str]
 ) -> Callable[[Session, pl.DataFrame, datetime], int]:
     def write(session: Session, rows: pl.DataFrame, at: datetime) -> int:
-        out = rows.select(
-            pl.col(key).alias("external_id"), "name", *extra, _now(rows, "created_at", at)
-        )
+        out = rows.select(pl.col(key).alias("external_id"), "name", *extra, _now("created_at", at))
         return len(_insert(session, STORE_TABLES[file], out))
 
     return write
@@ -194,7 +194,7 @@ def _shops(session: Session, rows: pl.DataFrame, at: datetime) -> int:
         "category_id",
         pl.col("status").cast(pl.String),
         "handling_hours",
-        _now(rows, "created_at", at),
+        _now("created_at", at),
     )
     return len(_insert(session, STORE_TABLES["shops"], out))
 
@@ -214,7 +214,7 @@ def _products(session: Session, rows: pl.DataFrame, at: datetime) -> int:
         pl.lit(False).alias("brand_authorised"),
         "product_key",
         pl.col("status").cast(pl.String),
-        _now(rows, "created_at", at),
+        _now("created_at", at),
     )
     return len(_insert(session, STORE_TABLES["products"], out))
 
@@ -478,17 +478,20 @@ def _after_sales(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     )
     refunded = frame.filter(pl.col("status") == AfterSalesStatus.REFUNDED.value)
     if refunded.height:
-        totals = refunded.group_by("order_id").agg(
-            pl.col("refund_fen").sum(),
+        # each refund takes its share of the commission back, counted on all the order has
+        # refunded so far (earlier runs included), as one at a time
+        last = refunded.group_by("order_id").agg(
             pl.col("id").max(),
             pl.max_horizontal("created_at", "resolved_at").max().alias("at"),
         )
+        orders = last["order_id"].to_numpy()
+        totals = aftersales_service.refunded_totals(session, orders)
         commission.reverse_commissions(
             session,
-            totals["order_id"].to_numpy(),
-            [commission.reverse_key(int(i)) for i in totals["id"].to_list()],
-            totals["refund_fen"].to_numpy(),
-            at=totals["at"].to_list(),
+            orders,
+            [commission.reverse_key(int(i)) for i in last["id"].to_list()],
+            [totals.get(int(o), 0) for o in orders.tolist()],
+            at=last["at"].to_list(),
         )
     return len(ids)
 
@@ -536,7 +539,7 @@ def _follows(session: Session, rows: pl.DataFrame, at: datetime) -> int:
                 "buyer_id": new["buyer_id"].to_list(),
                 column: new[column].to_list(),
                 other: None,
-                "created_at": new.select(_now(new, "created_at", at))["created_at"].to_list(),
+                "created_at": new.select(_now("created_at", at))["created_at"].to_list(),
             },
             rows=new.height,
         )
@@ -552,7 +555,7 @@ def _offers(session: Session, rows: pl.DataFrame, at: datetime) -> int:
         "commission_bps",
         "valid_from",
         "valid_until",
-        _now(rows, "created_at", at),
+        _now("created_at", at),
     )
     return len(_insert(session, STORE_TABLES["offers"], out))
 
@@ -585,9 +588,7 @@ def _pairs(file: str, first: tuple[str, str], second: tuple[str, str]) -> Writer
         new = rows.filter(pl.Series([p not in present for p in pairs], dtype=pl.Boolean))
         if new.height == 0:
             return 0
-        out = new.select(
-            a, b, *([_now(new, "created_at", at)] if "created_at" in new.columns else [])
-        )
+        out = new.select(a, b, *([_now("created_at", at)] if "created_at" in new.columns else []))
         _insert(session, target, out)
         return new.height
 

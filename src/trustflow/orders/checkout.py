@@ -147,13 +147,15 @@ def place_checkout(
         return existing
     checkout_id = int(inserted[0])
     goods = paid = 0
-    for n, item in enumerate(items):
+    # in SKU order, so two carts holding the same SKUs lock their stock in the same order
+    for n, item in sorted(enumerate(items), key=lambda pair: pair[1].sku_id):
         request = service.attributed_request(
             session,
             buyer_id=buyer_id,
             sku_id=item.sku_id,
             quantity=item.quantity,
-            idempotency_key=f"checkout-{checkout_id}-{n}",
+            # '#' is outside the keys clients may send: no order of theirs can hold this key
+            idempotency_key=f"checkout#{checkout_id}#{n}",
             attribution=item.attribution,
         )
         order = service.place_order(
@@ -225,18 +227,32 @@ def pay_checkout(
 
 
 def expire_unpaid(session: Session, *, older_than: timedelta, at: datetime | None = None) -> int:
-    """Cancel the orders left unpaid longer than ``older_than`` (their stock goes back on
-    sale) and mark the checkouts they emptied as expired. Returns the orders cancelled."""
+    """Expire what was left unpaid longer than ``older_than``: each such checkout is locked
+    first (as paying it locks it), its orders still unpaid are cancelled (their stock goes
+    back on sale) and it is marked expired, unless the buyer paid it meanwhile; then the
+    unpaid orders placed on their own. Returns the orders cancelled."""
     at = at or utcnow()
-    cancelled = service.expire_unpaid_orders(session, older_than=older_than, at=at)
-    stale = session.scalars(
-        select(Checkout).where(
+    stmt = (
+        select(Checkout.id)
+        .where(
             Checkout.status == CheckoutStatus.PENDING_PAYMENT,
             Checkout.created_at < at - older_than,
         )
-    ).all()
-    for checkout in stale:
-        checkout.status = CheckoutStatus.EXPIRED
-        checkout.updated_at = at
+        .order_by(Checkout.id)
+    )
+    cancelled = 0
+    for checkout_id in session.scalars(stmt).all():
+        checkout = get_checkout(session, checkout_id, for_update=True)
+        if checkout.status is not CheckoutStatus.PENDING_PAYMENT:
+            continue  # paid while this job waited for it
+        cancelled += service.expire_unpaid_orders(
+            session, older_than=older_than, at=at, among=Order.checkout_id == checkout_id
+        )
+        if not any(o.paid_at is not None for o in checkout_orders(session, checkout_id)):
+            checkout.status = CheckoutStatus.EXPIRED
+            checkout.updated_at = at
+    cancelled += service.expire_unpaid_orders(
+        session, older_than=older_than, at=at, among=Order.checkout_id.is_(None)
+    )
     session.flush()
     return cancelled

@@ -149,6 +149,9 @@ def reverse_commissions(
     ids = np.asarray(order_ids, dtype=np.int64)
     if len(ids) == 0:
         return 0
+    # the orders are locked first: a cancellation and a refund of one order at once would
+    # otherwise both read what was reversed before either booked its share
+    fetch_by_ids(session, select(_orders.c.id), _orders.c.id, ids, for_update=True)
     refunded = dict(
         zip(ids.tolist(), np.asarray(refunded_fen, dtype=np.int64).tolist(), strict=True)
     )

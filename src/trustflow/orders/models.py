@@ -88,6 +88,8 @@ class Checkout(Base):
     __table_args__ = (
         UniqueConstraint("buyer_id", "idempotency_key"),
         CheckConstraint("items >= 1", name="items_positive"),
+        # the expiry job looks for pending checkouts by age
+        Index("ix_checkouts_status_created_at", "status", "created_at"),
     )
 
 

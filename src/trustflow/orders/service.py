@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -579,20 +579,31 @@ def confirm_receipt(
 
 
 def expire_unpaid_orders(
-    session: Session, *, older_than: timedelta, at: datetime | None = None
+    session: Session,
+    *,
+    older_than: timedelta,
+    at: datetime | None = None,
+    among: ColumnElement[bool] | None = None,
 ) -> int:
-    """Cancel orders left unpaid longer than ``older_than``, releasing their stock."""
+    """Cancel orders left unpaid longer than ``older_than`` (those ``among`` selects, if
+    given), releasing their stock. Each is locked and looked at again first: one the buyer paid
+    meanwhile is left alone."""
     at = at or utcnow()
-    stale = session.scalars(
-        select(Order.id).where(
-            Order.status == OrderStatus.PENDING_PAYMENT, Order.created_at < at - older_than
-        )
-    ).all()
-    for order_id in stale:
+    stmt = select(Order.id).where(
+        Order.status == OrderStatus.PENDING_PAYMENT, Order.created_at < at - older_than
+    )
+    if among is not None:
+        stmt = stmt.where(among)
+    cancelled = 0
+    for order_id in session.scalars(stmt.order_by(Order.id)).all():
+        order = get_order(session, order_id, for_update=True)
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            continue
         cancel_order(
             session, order_id=order_id, reason=CancelReason.UNPAID_TIMEOUT, at=at, actor="system"
         )
-    return len(stale)
+        cancelled += 1
+    return cancelled
 
 
 def order_events(session: Session, order_id: int) -> Sequence[OrderEvent]:

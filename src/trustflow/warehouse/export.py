@@ -325,6 +325,10 @@ def export(engine: Engine, root: Path, *, full: bool = False) -> ExportReport:
     ``full`` ignores the watermarks, rewrites every partition from the store and removes the
     partitions the store no longer has."""
     store = store_identity.store_id(engine)
+    imported = store_identity.history_imported_at(engine)
+    imported_mark = None if imported is None else imported.isoformat()
+    if not full and read_manifest(root).get("history_imported_at") != imported_mark:
+        full = True  # history stamped in the past arrived: no watermark would see it
     manifest = claim(root, store, full=full)
     root.mkdir(parents=True, exist_ok=True)
     watermarks: dict[str, str] = dict(manifest.get("watermarks", {}))
@@ -355,6 +359,7 @@ def export(engine: Engine, root: Path, *, full: bool = False) -> ExportReport:
         {
             "store_id": store,
             "watermarks": watermarks,
+            "history_imported_at": imported_mark,
             "exported_at": datetime.now(UTC).isoformat(),
             "tables": report.tables,
         },

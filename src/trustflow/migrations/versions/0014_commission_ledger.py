@@ -5,7 +5,8 @@ was never settled, and a refunded order still owed the creator everything. Each 
 a creator's commission is now one row here: accrued when the buyer pays, reversed (in the
 refunded share, or in full when a paid order is cancelled), settled once the after-sales
 window has closed with no request open. ``(order_id, event_key)`` is unique, so no event is
-ever booked twice. Orders paid before this revision have no entries (nothing was accrued).
+ever booked twice. Orders paid before this revision get what they would have booked: their
+accrual, and the reversal of a cancellation or of their refunds.
 
 Revision ID: 0014
 Revises: 0013
@@ -63,6 +64,36 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_commission_entries_creator_id_at", "commission_entries", ["creator_id", "at"]
+    )
+    # orders paid before this revision: what they accrued, and what cancellations and
+    # refunds took back since, as the rules of orders/commission.py would have booked it
+    # (one reversal for all of an order's refunds), so the nightly settlement pays them too
+    op.execute(
+        "INSERT INTO commission_entries (order_id, creator_id, kind, event_key, amount_fen, at)"
+        " SELECT o.id, o.creator_id, 'accrued', 'accrue', o.commission_fen, o.paid_at"
+        " FROM orders o WHERE o.paid_at IS NOT NULL AND o.creator_id IS NOT NULL"
+        " AND o.commission_fen > 0"
+    )
+    op.execute(
+        "INSERT INTO commission_entries (order_id, creator_id, kind, event_key, amount_fen, at)"
+        " SELECT o.id, o.creator_id, 'reversed', 'reverse:cancel', o.commission_fen,"
+        " o.cancelled_at FROM orders o WHERE o.paid_at IS NOT NULL AND o.creator_id IS NOT NULL"
+        " AND o.commission_fen > 0 AND o.cancelled_at IS NOT NULL"
+    )
+    # the refunded share, rounded half up, never more than the commission
+    op.execute(
+        "INSERT INTO commission_entries (order_id, creator_id, kind, event_key, amount_fen, at)"
+        " SELECT o.id, o.creator_id, 'reversed', 'reverse:backfill',"
+        " CASE WHEN o.paid_amount_fen = 0"
+        " OR (2 * o.commission_fen * r.refunded + o.paid_amount_fen) / (2 * o.paid_amount_fen)"
+        " > o.commission_fen THEN o.commission_fen"
+        " ELSE (2 * o.commission_fen * r.refunded + o.paid_amount_fen) / (2 * o.paid_amount_fen)"
+        " END, r.last_at"
+        " FROM orders o JOIN (SELECT order_id, SUM(refund_fen) AS refunded,"
+        " MAX(COALESCE(resolved_at, updated_at)) AS last_at FROM after_sales_requests"
+        " WHERE status = 'refunded' GROUP BY order_id) r ON r.order_id = o.id"
+        " WHERE o.paid_at IS NOT NULL AND o.creator_id IS NOT NULL AND o.commission_fen > 0"
+        " AND o.cancelled_at IS NULL AND r.refunded > 0"
     )
 
 

@@ -5,7 +5,9 @@ paid) item by item. A checkout (``checkouts``) now places an order per item, acr
 number of shops, all at once or not at all, and pays them together; each order records the
 checkout it was placed in (``orders.checkout_id``, NULL for orders placed on their own). On
 SQLite the orders table is rebuilt to add the reference (``trustflow.migrate`` keeps foreign
-keys checked across the rebuild).
+keys checked across the rebuild). The store also records when history was last imported into
+it (``store_identity.history_imported_at``): the warehouse then rewrites itself in full, since
+imported rows are stamped in the past where no export watermark would see them.
 
 Revision ID: 0016
 Revises: 0015
@@ -72,9 +74,17 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             batch_op.f("fk_orders_checkout_id_checkouts"), "checkouts", ["checkout_id"], ["id"]
         )
+    op.add_column(
+        "store_identity",
+        sa.Column("history_imported_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_checkouts_status_created_at", "checkouts", ["status", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_checkouts_status_created_at", table_name="checkouts")
+    with op.batch_alter_table("store_identity") as batch_op:
+        batch_op.drop_column("history_imported_at")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_orders_checkout_id_checkouts"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_orders_checkout_id"))
