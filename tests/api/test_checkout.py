@@ -162,3 +162,19 @@ def test_an_unpaid_cart_expires_and_gives_its_stock_back(
     paid = world.client.get(f"{API}/checkouts/{paid_one['id']}", headers=world.as_("buyer"))
     assert paid.json()["status"] == "paid"  # a paid cart is never expired
     assert _stock(world, world.a.product_id) == before - 1
+
+
+def test_an_operator_checking_out_for_a_buyer_that_does_not_exist_is_told_so(
+    world: World, engine: Engine
+) -> None:
+    before = _orders(engine)
+
+    missing = world.client.post(
+        f"{API}/checkouts",
+        json={"items": [{"sku_id": world.a.sku_id}], "buyer_id": 999_999},
+        headers={**world.as_("operator"), "Idempotency-Key": "cart-10"},
+    )
+
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["error"]["message"] == "buyer 999999 not found"
+    assert _orders(engine) == before

@@ -17,11 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from trustflow.accounts.models import Buyer
 from trustflow.bulk import DriverStatement, driver_cursor, table
 from trustflow.db import attach_loaded, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
@@ -91,6 +92,7 @@ _INSERT = {
     )
     for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+_BUYER_EXISTS = DriverStatement(select(exists().where(table(Buyer).c.id == bindparam("buyer_id"))))
 _TOTALS = DriverStatement(
     update(_checkouts)
     .where(_checkouts.c.id == bindparam("cid"))
@@ -117,6 +119,8 @@ def place_checkout(
     at = at or utcnow()
     digest = _fingerprint(items)
     cursor = driver_cursor(session)
+    if not _BUYER_EXISTS.execute(cursor, {"buyer_id": buyer_id}).fetchone()[0]:
+        raise NotFound(f"buyer {buyer_id} not found")
     row: dict[str, Any] = {
         "buyer_id": buyer_id,
         "status": CheckoutStatus.PENDING_PAYMENT,
