@@ -36,6 +36,7 @@ import numpy.typing as npt
 import polars as pl
 
 from trustflow import migrate
+from trustflow.aftersales.rules import TERMINAL_STATES
 from trustflow.db import make_engine
 from trustflow.importing.flows import ImportResult, run_import
 
@@ -109,7 +110,8 @@ REFUND_STATUSES = (
     "withdrawn",
 )
 EXCHANGE_STATUSES = ("exchanged", "rejected", "requested", "approved", "withdrawn")
-ENDED = ("refunded", "exchanged", "rejected", "closed", "withdrawn")
+#: the states a request ends in (a rejected one may still be escalated: it has no end yet)
+ENDED = tuple(s.value for s in TERMINAL_STATES)
 
 
 def _log(message: str) -> None:
