@@ -702,15 +702,12 @@ def _category_codes(session: Session, checked: Checked) -> None:
     )
     frame = frame.filter(~pl.col("row").is_in(again["row"].implode()))
     stored_ = table(Category)
-    rows: list[Any] = []
-    for part in chunks(frame["code"].unique().to_list()):
-        rows.extend(
-            session.execute(
-                select(stored_.c.code, stored_.c.external_id).where(stored_.c.code.in_(part))
-            ).all()
-        )
-    held = pl.DataFrame(
-        [tuple(r) for r in rows], schema={"code": pl.String, "holder": pl.String}, orient="row"
+    held = _lookup(
+        session,
+        select(stored_.c.code, stored_.c.external_id),
+        stored_.c.code,
+        frame["code"],
+        {"code": pl.String, "holder": pl.String},
     )
     taken = frame.join(held, on="code").filter(
         pl.col("holder").is_null() | (pl.col("holder") != pl.col("category_id"))
@@ -724,22 +721,29 @@ def _category_codes(session: Session, checked: Checked) -> None:
     )
 
 
+def _lookup(
+    session: Session, stmt: Any, key: Any, values: pl.Series, schema: dict[str, Any]
+) -> pl.DataFrame:
+    """The rows of ``stmt`` whose ``key`` is one of ``values``, read in chunks, as a frame."""
+    rows: list[Any] = []
+    for part in chunks(values.drop_nulls().unique().to_list()):
+        rows.extend(session.execute(stmt.where(key.in_(part))).all())
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
 def _reviews_of_reviewed_orders(session: Session, checked: Checked) -> None:
     """An order has one review: a new review of an order the store holds a review of (by
     another id) is refused."""
     frame = checked.valid("reviews")
     orders, reviews = STORE_TABLES["orders"], STORE_TABLES["reviews"]
-    rows: list[Any] = []
-    for part in chunks(frame["order_id"].unique().to_list()):
-        rows.extend(
-            session.execute(
-                select(orders.c.external_id, reviews.c.external_id)
-                .join(reviews, reviews.c.order_id == orders.c.id)
-                .where(orders.c.external_id.in_(part))
-            ).all()
-        )
-    held = pl.DataFrame(
-        [tuple(r) for r in rows], schema={"order_id": pl.String, "holder": pl.String}, orient="row"
+    held = _lookup(
+        session,
+        select(orders.c.external_id, reviews.c.external_id).join(
+            reviews, reviews.c.order_id == orders.c.id
+        ),
+        orders.c.external_id,
+        frame["order_id"],
+        {"order_id": pl.String, "holder": pl.String},
     )
     again = frame.join(held, on="order_id").filter(
         pl.col("holder").is_null() | (pl.col("holder") != pl.col("review_id"))
