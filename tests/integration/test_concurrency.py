@@ -232,3 +232,128 @@ def test_twenty_concurrent_carts_on_a_sku_with_five_in_stock_sell_exactly_five(
         assert stock[scarce.sku_id] == 0
         assert stock[plenty.sku_id] == 1_000 - 5 * 2  # the refused carts took nothing
         assert s.scalar(select(func.count()).select_from(Order)) == 10
+
+
+def test_expiry_racing_payments_never_cancels_a_paid_order(
+    factory: sessionmaker[Session],
+) -> None:
+    from datetime import timedelta
+
+    from trustflow.orders import checkout as checkout_actions
+    from trustflow.orders.models import CancelReason
+
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), stock=100)
+        buyer = factories.buyer(s)
+        ids = [
+            orders_service.place_order(
+                s,
+                orders_service.OrderRequest(
+                    buyer_id=buyer,
+                    sku_id=seller.sku_id,
+                    quantity=1,
+                    channel=Channel.SHELF_SEARCH,
+                    idempotency_key=f"late-{i}",
+                ),
+                at=T0,
+            ).id
+            for i in range(40)
+        ]
+    later = T0 + timedelta(hours=2)
+
+    def act(i: int) -> str:
+        with transaction(factory) as s:
+            if i == 0:
+                checkout_actions.expire_unpaid(s, older_than=timedelta(hours=1), at=later)
+                return "expired"
+            # the buyers pay the newest orders first: those the job reaches last
+            orders_service.pay_order(s, order_id=ids[-i], idempotency_key=f"p{i}", at=later)
+            return "paid"
+
+    results = _run_together(9, act)
+
+    paid = {ids[-i] for i, r in enumerate(results) if i and r == "paid"}
+    with factory() as s:
+        orders = s.execute(select(Order.id, Order.status, Order.paid_at, Order.cancel_reason))
+        for order_id, status, paid_at, reason in orders:
+            if order_id in paid:  # a payment that went through is never undone by the job
+                assert (status, reason) == (OrderStatus.PAID, None), order_id
+            else:  # the job got there first: cancelled, never paid
+                assert (status, paid_at, reason) == (
+                    OrderStatus.CANCELLED,
+                    None,
+                    CancelReason.UNPAID_TIMEOUT,
+                )
+    assert results[0] == "expired"
+
+
+def test_a_cancellation_and_a_refund_at_once_take_back_the_commission_once(
+    factory: sessionmaker[Session],
+) -> None:
+    from datetime import timedelta
+
+    from trustflow.aftersales import service as aftersales_service
+    from trustflow.aftersales.models import ActorRole, AfterSalesKind, AfterSalesReason
+    from trustflow.aftersales.rules import Actor
+    from trustflow.orders.models import CancelReason, CommissionEntry
+
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), stock=50)
+        creator, _ = factories.creator_selling(s, seller.product_id, at=T0)
+        buyer = factories.buyer(s)
+        pairs = []
+        for i in range(6):
+            order = factories.paid_order(
+                s,
+                buyer_id=buyer,
+                sku_id=seller.sku_id,
+                key=f"x{i}",
+                quantity=2,
+                channel=Channel.DISTRIBUTION,
+                creator_id=creator,
+                at=T0,
+            )
+            orders_service.ship_order(s, order_id=order.id, at=T0 + timedelta(hours=1))
+            request = aftersales_service.request_after_sales(
+                s,
+                order_id=order.id,
+                kind=AfterSalesKind.REFUND_ONLY,
+                reason=AfterSalesReason.QUALITY,
+                refund_fen=order.paid_amount_fen // 2,
+                actor=Actor(ActorRole.BUYER, buyer),
+                at=T0 + timedelta(hours=2),
+            )
+            pairs.append((order.id, request.id))
+
+    def act(i: int) -> None:
+        order_id, request_id = pairs[i // 2]
+        with transaction(factory) as s:
+            if i % 2:
+                aftersales_service.approve(
+                    s,
+                    request_id=request_id,
+                    actor=Actor(ActorRole.MERCHANT),
+                    at=T0 + timedelta(hours=3),
+                )
+            else:
+                orders_service.cancel_order(
+                    s,
+                    order_id=order_id,
+                    reason=CancelReason.LOST_IN_TRANSIT,
+                    at=T0 + timedelta(hours=3),
+                    actor="seller",
+                )
+
+    _run_together(12, act)
+
+    with factory() as s:
+        for order_id, _ in pairs:
+            entries = s.execute(
+                select(CommissionEntry.kind, CommissionEntry.amount_fen).where(
+                    CommissionEntry.order_id == order_id
+                )
+            ).all()
+            accrued = sum(fen for kind, fen in entries if kind.value == "accrued")
+            taken = sum(fen for kind, fen in entries if kind.value == "reversed")
+            assert accrued == 3_960
+            assert taken == accrued  # the cancellation gives all back, never more
