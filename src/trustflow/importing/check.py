@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from trustflow import names
 from trustflow.aftersales.rules import TERMINAL_STATES
-from trustflow.bulk import chunks, table
+from trustflow.bulk import table
 from trustflow.catalog.models import NAME_SKELETON_LENGTH, Category, Shop
 from trustflow.db import EXTERNAL_ID_LENGTH
 from trustflow.importing.format import FILES, Column, FileSpec, ImportCode, spec
-from trustflow.importing.store import STORE_TABLES, stored_ids
+from trustflow.importing.store import STORE_TABLES, lookup, stored_ids
 from trustflow.orders import rules as order_rules
 from trustflow.orders.models import OrderStatus
 from trustflow.types import EARLIEST, LATEST
@@ -702,7 +702,7 @@ def _category_codes(session: Session, checked: Checked) -> None:
     )
     frame = frame.filter(~pl.col("row").is_in(again["row"].implode()))
     stored_ = table(Category)
-    held = _lookup(
+    held = lookup(
         session,
         select(stored_.c.code, stored_.c.external_id),
         stored_.c.code,
@@ -721,22 +721,12 @@ def _category_codes(session: Session, checked: Checked) -> None:
     )
 
 
-def _lookup(
-    session: Session, stmt: Any, key: Any, values: pl.Series, schema: dict[str, Any]
-) -> pl.DataFrame:
-    """The rows of ``stmt`` whose ``key`` is one of ``values``, read in chunks, as a frame."""
-    rows: list[Any] = []
-    for part in chunks(values.drop_nulls().unique().to_list()):
-        rows.extend(session.execute(stmt.where(key.in_(part))).all())
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-
-
 def _reviews_of_reviewed_orders(session: Session, checked: Checked) -> None:
     """An order has one review: a new review of an order the store holds a review of (by
     another id) is refused."""
     frame = checked.valid("reviews")
     orders, reviews = STORE_TABLES["orders"], STORE_TABLES["reviews"]
-    held = _lookup(
+    held = lookup(
         session,
         select(orders.c.external_id, reviews.c.external_id).join(
             reviews, reviews.c.order_id == orders.c.id
@@ -782,42 +772,32 @@ def _refunds_within_payment(session: Session, checked: Checked) -> None:
     )
     elsewhere = requests.filter(~pl.col("order_id").is_in(paid["order_id"].implode()))
     stored = STORE_TABLES["orders"]
-    rows: list[Any] = []
-    for part in chunks(elsewhere["order_id"].unique().to_list()):
-        rows.extend(
-            session.execute(
-                select(
-                    stored.c.external_id,
-                    case(
-                        (stored.c.paid_at.is_(None), 0),
-                        else_=stored.c.paid_amount_fen - stored.c.cancel_refund_fen,
-                    ),
-                ).where(stored.c.external_id.in_(part))
-            ).all()
-        )
-    paid = pl.concat(
-        [paid, pl.DataFrame(rows, schema={"order_id": pl.String, "paid": pl.Int64}, orient="row")]
+    paid_before = lookup(
+        session,
+        select(
+            stored.c.external_id,
+            case(
+                (stored.c.paid_at.is_(None), 0),
+                else_=stored.c.paid_amount_fen - stored.c.cancel_refund_fen,
+            ),
+        ),
+        stored.c.external_id,
+        elsewhere["order_id"],
+        {"order_id": pl.String, "paid": pl.Int64},
     )
+    paid = pl.concat([paid, paid_before])
     # refunds an earlier run stored for these orders count too (not this file's own rows)
     requests_ = STORE_TABLES["after_sales"]
     stored_orders = STORE_TABLES["orders"]
-    earlier: list[Any] = []
-    for part in chunks(requests["order_id"].unique().to_list()):
-        earlier.extend(
-            session.execute(
-                select(stored_orders.c.external_id, requests_.c.external_id, requests_.c.refund_fen)
-                .join(stored_orders, stored_orders.c.id == requests_.c.order_id)
-                .where(
-                    stored_orders.c.external_id.in_(part),
-                    requests_.c.status == "refunded",
-                )
-            ).all()
-        )
     before = (
-        pl.DataFrame(
-            [tuple(r) for r in earlier],
-            schema={"order_id": pl.String, "request_id": pl.String, "refund_fen": pl.Int64},
-            orient="row",
+        lookup(
+            session,
+            select(stored_orders.c.external_id, requests_.c.external_id, requests_.c.refund_fen)
+            .join(stored_orders, stored_orders.c.id == requests_.c.order_id)
+            .where(requests_.c.status == "refunded"),
+            stored_orders.c.external_id,
+            requests["order_id"],
+            {"order_id": pl.String, "request_id": pl.String, "refund_fen": pl.Int64},
         )
         .filter(~pl.col("request_id").is_in(requests["request_id"].implode()).fill_null(False))
         .group_by("order_id")
@@ -884,21 +864,14 @@ def _shop_names(session: Session, checked: Checked) -> None:
     twins = judged.join(first, on="skeleton").filter(pl.col("row") != pl.col("first_row"))
     _name_clashes(checked, twins, "first_name", pl.format("row {}", pl.col("first_row")))
     shops = table(Shop)
-    stored: list[Any] = []
-    for part in chunks(judged["skeleton"].unique().to_list()):
-        stored.extend(
-            session.execute(
-                select(shops.c.name_skeleton, shops.c.id, shops.c.name).where(
-                    shops.c.name_skeleton.in_(part)
-                )
-            ).all()
-        )
-    if stored:
-        existing = pl.DataFrame(
-            stored,
-            schema={"skeleton": pl.String, "shop": pl.Int64, "stored_name": pl.String},
-            orient="row",
-        ).unique("skeleton")
+    existing = lookup(
+        session,
+        select(shops.c.name_skeleton, shops.c.id, shops.c.name),
+        shops.c.name_skeleton,
+        judged["skeleton"],
+        {"skeleton": pl.String, "shop": pl.Int64, "stored_name": pl.String},
+    ).unique("skeleton")
+    if existing.height:
         clash = judged.join(existing, on="skeleton")
         _name_clashes(checked, clash, "stored_name", pl.format("shop {}", pl.col("shop")))
     checked.frames["shops"] = (
@@ -1019,15 +992,8 @@ def stored_rows(session: Session, file: FileSpec, ids: pl.Series) -> pl.DataFram
             )
         else:
             columns.append(target.c[column.name].label(column.name))
-    rows: list[Any] = []
-    for part in chunks(ids.unique().to_list()):
-        rows.extend(
-            session.execute(
-                select(target.c.external_id, *columns).where(target.c.external_id.in_(part))
-            ).all()
-        )
     names_ = ["external_id", *(c.name for c in file.columns if c.kind != "id")]
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows], schema=names_, orient="row", infer_schema_length=None
+    frame = lookup(
+        session, select(target.c.external_id, *columns), target.c.external_id, ids, names_
     )
     return frame.rename({c: f"{c}__stored" for c in names_ if c != "external_id"})

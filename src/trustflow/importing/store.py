@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer, Creator, Follow, Merchant
@@ -17,7 +18,7 @@ from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.orders.models import Order
 from trustflow.traffic.models import Impression
 
-__all__ = ["STORE_TABLES", "stored_ids"]
+__all__ = ["STORE_TABLES", "lookup", "stored_ids"]
 
 #: The table each file's rows become.
 STORE_TABLES: dict[str, Table] = {
@@ -43,17 +44,29 @@ STORE_TABLES: dict[str, Table] = {
 }
 
 
+def lookup(
+    session: Session,
+    stmt: Select[Any],
+    key: Any,
+    values: pl.Series,
+    schema: Mapping[str, Any] | Sequence[str],
+) -> pl.DataFrame:
+    """The rows of ``stmt`` whose ``key`` is one of ``values``, read in chunks (an ``IN``
+    list each), as a frame of ``schema`` (column types, or names whose types are read)."""
+    rows: list[Any] = []
+    for part in chunks(values.drop_nulls().unique().to_list()):
+        rows.extend(session.execute(stmt.where(key.in_(part))).all())
+    return pl.DataFrame(
+        [tuple(r) for r in rows], schema=schema, orient="row", infer_schema_length=None
+    )
+
+
 def stored_ids(session: Session, target: Table, external_ids: pl.Series) -> pl.DataFrame:
     """``(external_id, id)`` of the rows of ``target`` imported with any of these ids."""
-    rows: list[Any] = []
-    for part in chunks(external_ids.drop_nulls().unique().to_list()):
-        rows.extend(
-            session.execute(
-                select(target.c.external_id, target.c.id).where(target.c.external_id.in_(part))
-            ).all()
-        )
-    return pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={"external_id": pl.String, "id": pl.Int64},
-        orient="row",
+    return lookup(
+        session,
+        select(target.c.external_id, target.c.id),
+        target.c.external_id,
+        external_ids,
+        {"external_id": pl.String, "id": pl.Int64},
     )

@@ -29,7 +29,6 @@ from trustflow.aftersales.models import (
 )
 from trustflow.bulk import (
     IntArray,
-    chunks,
     execute_columns,
     existing_pairs,
     insert_columns,
@@ -38,7 +37,7 @@ from trustflow.bulk import (
 from trustflow.catalog.models import PriceChange, Product, Shop, Sku
 from trustflow.importing.check import REPLAY, UTC_TIME, Checked, order_history
 from trustflow.importing.format import FILES, spec
-from trustflow.importing.store import STORE_TABLES, stored_ids
+from trustflow.importing.store import STORE_TABLES, lookup, stored_ids
 from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
 from trustflow.orders.models import Order, OrderEvent, OrderStatus, Payment
@@ -222,15 +221,8 @@ def _products(session: Session, rows: pl.DataFrame, at: datetime) -> int:
 def _facts(
     session: Session, target: FromClause, ids: pl.Series, key: Any, *values: Any
 ) -> pl.DataFrame:
-    rows: list[Any] = []
-    for part in chunks(ids.drop_nulls().unique().to_list()):
-        rows.extend(
-            session.execute(select(key, *values).select_from(target).where(key.in_(part))).all()
-        )
     names = ["key", "value"] if len(values) == 1 else ["key", *(v.key for v in values)]
-    return pl.DataFrame(
-        [tuple(r) for r in rows], schema=names, orient="row", infer_schema_length=None
-    )
+    return lookup(session, select(key, *values).select_from(target), key, ids, names)
 
 
 def _skus(session: Session, rows: pl.DataFrame, at: datetime) -> int:
