@@ -459,3 +459,18 @@ def _as_python(columns: Mapping[str, Any], rows: int) -> dict[str, Any]:
         else:
             out[name] = data
     return out
+
+
+def insert_unless_present(target: Table, keys: Sequence[str]) -> dict[str, Any]:
+    """Per dialect (SQLite, PostgreSQL): an ``INSERT`` of every column but ``id``, each bound
+    by its name, that does nothing when a row with the same ``keys`` exists: how a retry or
+    a concurrent caller is kept from writing a thing twice."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return {
+        dialect: insert_fn(target)
+        .values({c.key: bindparam(c.key) for c in target.c if c.key != "id"})
+        .on_conflict_do_nothing(index_elements=list(keys))
+        for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+    }

@@ -18,12 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
-from trustflow.bulk import DriverStatement, driver_cursor, table
+from trustflow.bulk import DriverStatement, driver_cursor, insert_unless_present, table
 from trustflow.db import attach_loaded, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.orders import rules, service
@@ -84,13 +82,8 @@ def _fingerprint(items: Sequence[CheckoutItem]) -> str:
 _checkouts: Table = table(Checkout)
 # Checkout is a hot path: prebuilt statements run through the driver, as placement's are.
 _INSERT = {
-    dialect: DriverStatement(
-        insert_fn(_checkouts)
-        .values({c.key: bindparam(c.key) for c in _checkouts.c if c.key != "id"})
-        .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
-        .returning(_checkouts.c.id)
-    )
-    for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+    dialect: DriverStatement(stmt.returning(_checkouts.c.id))
+    for dialect, stmt in insert_unless_present(_checkouts, ["buyer_id", "idempotency_key"]).items()
 }
 _BUYER_EXISTS = DriverStatement(select(exists().where(table(Buyer).c.id == bindparam("buyer_id"))))
 _TOTALS = DriverStatement(

@@ -28,12 +28,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, bindparam, case, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, case, func, select
 from sqlalchemy.orm import Session
 
-from trustflow.bulk import IntArray, execute_many, fetch_by_ids, table
+from trustflow.bulk import IntArray, execute_many, fetch_by_ids, insert_unless_present, table
 from trustflow.errors import InvalidInput
 from trustflow.orders.models import CommissionEntry, CommissionEntryKind, Order
 
@@ -87,12 +85,7 @@ def book_entries(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return execute_many(session, _BOOK[dialect], rows)
 
 
-_BOOK = {
-    dialect: insert_fn(_entries)
-    .values({c.key: bindparam(c.key) for c in _entries.c if c.key != "id"})
-    .on_conflict_do_nothing(index_elements=["order_id", "event_key"])
-    for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
+_BOOK = insert_unless_present(_entries, ["order_id", "event_key"])
 
 
 def _times(order_ids: IntArray, at: datetime | Sequence[datetime]) -> dict[int, datetime]:

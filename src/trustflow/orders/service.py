@@ -13,12 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
-from trustflow.bulk import DriverStatement, driver_cursor
+from trustflow.bulk import DriverStatement, driver_cursor, insert_unless_present
 from trustflow.catalog.models import Product, Shop, ShopTransitTime, Sku
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import attach_loaded, utcnow
@@ -282,13 +280,8 @@ _PLACE_EVENT = DriverStatement(
     .inline()
 )
 _INSERT_ORDER = {
-    dialect: DriverStatement(
-        insert_fn(_orders)
-        .values({c.key: bindparam(c.key) for c in _orders.c if c.key != "id"})
-        .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
-        .returning(_orders.c.id)
-    )
-    for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+    dialect: DriverStatement(stmt.returning(_orders.c.id))
+    for dialect, stmt in insert_unless_present(_orders, ["buyer_id", "idempotency_key"]).items()
 }
 
 
