@@ -5,9 +5,7 @@ store already holds is left as it was."""
 from __future__ import annotations
 
 import codecs
-import shutil
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,23 +34,6 @@ from trustflow.orders.models import Order
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 #: the files whose rows name an order of the example
 ORDER_DEPENDENTS = ("reviews", "after_sales", "chats")
-
-
-@pytest.fixture
-def store(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
-    """An empty store on SQLite alone: for what is judged before the store is asked."""
-    path = tmp_path / "read.db"
-    shutil.copy(sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    folder = tmp_path / "history"
-    write_example(folder)
-    return folder
 
 
 def imported(engine: Engine, folder: Path, **kw: Any) -> ImportResult:

@@ -29,13 +29,6 @@ from trustflow.orders.models import CommissionEntry, Order, OrderEvent
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    folder = tmp_path / "history"
-    write_example(folder)
-    return folder
-
-
 def _import(engine: Engine, folder: Path, **kw: Any) -> ImportResult:
     result, _ = run_import(engine, folder, at=AT, **kw)
     return result

@@ -1,0 +1,31 @@
+"""Fixtures the import's tests share."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from trustflow.db import make_engine
+from trustflow.importing.example import write_example
+
+
+@pytest.fixture
+def store(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """An empty store on SQLite alone: for what is judged before the store is asked."""
+    path = tmp_path / "read.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """The valid example history, as CSV files in ``tmp_path/history``."""
+    folder = tmp_path / "history"
+    write_example(folder)
+    return folder
