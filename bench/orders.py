@@ -2,9 +2,10 @@
 
 Both paths do the same per-order work, each order in its own transaction: look up the
 idempotency key, validate the SKU, product, shop and buyer, find the creator's offer and
-freeze the commission, insert the order, reserve stock atomically, write the audit event.
-Then the same for checkouts of two items from two shops (one sold by a creator, one a
-product-card sale): the checkout row, then that work for each item, then the checkout's
+freeze the commission, insert the order and its line, reserve stock atomically, write the
+audit event. Then the same for checkouts of two lines (two SKUs of one shop, sold by a
+creator at two commission rates): the checkout row, the checks and the frozen commission
+of each line, one order of two lines, the stock of each, the event and the checkout's
 totals, in one transaction per checkout. The paths run interleaved in rounds on the same
 SQLite file and driver, so machine noise hits both.
 
@@ -62,7 +63,22 @@ def _seed(factory: Any, buyers: int) -> dict[str, Any]:
         mug = catalog_service.create_product(s, shop_id=other.id, title="Bench mug", at=T0)
         mug_sku = catalog_service.add_sku(s, product_id=mug.id, price_fen=4_900, stock=10**7, at=T0)
         catalog_service.set_listing_status(s, product_id=mug.id, status=ListingStatus.LISTED)
-    return {"sku": sku.id, "creator": creator.id, "buyers": buyer_ids, "mug_sku": mug_sku.id}
+        cap = catalog_service.create_product(s, shop_id=shop.id, title="Bench cap", at=T0)
+        cap_sku = catalog_service.add_sku(s, product_id=cap.id, price_fen=3_900, stock=10**7, at=T0)
+        catalog_service.set_listing_status(s, product_id=cap.id, status=ListingStatus.LISTED)
+        cap_offer = distribution_service.create_offer(
+            s, product_id=cap.id, commission_bps=3000, valid_from=T0
+        )
+        distribution_service.select_offer(
+            s, creator_id=creator.id, offer_id=cap_offer.id, gate=OFFER_GATE, at=T0
+        )
+    return {
+        "sku": sku.id,
+        "creator": creator.id,
+        "buyers": buyer_ids,
+        "mug_sku": mug_sku.id,
+        "cap_sku": cap_sku.id,
+    }
 
 
 def _service_block(factory: Any, world: dict[str, Any], start: int, n: int, at: datetime) -> None:
@@ -101,7 +117,7 @@ def _checkout_service_block(
                 buyer_id=buyer,
                 items=[
                     checkout.CheckoutItem(world["sku"], 1, sold_by),
-                    checkout.CheckoutItem(world["mug_sku"], 1),
+                    checkout.CheckoutItem(world["cap_sku"], 1, sold_by),
                 ],
                 idempotency_key=f"svc-cart-{i}",
                 at=at,
@@ -145,6 +161,12 @@ SQL_CHECKOUT_TOTALS = "UPDATE checkouts SET goods_amount_fen = ?, paid_amount_fe
 SQL_INSERT_IN_CHECKOUT = SQL_INSERT.replace(
     "INSERT INTO orders (buyer_id,", "INSERT INTO orders (checkout_id, buyer_id,"
 ).replace("VALUES (?,", "VALUES (?, ?,")
+SQL_LINE = (
+    "INSERT INTO order_lines (order_id, line_no, product_id, sku_id, quantity, unit_price_fen,"
+    " goods_amount_fen, merchant_discount_fen, platform_discount_fen, paid_amount_fen,"
+    " offer_id, commission_bps, commission_fen, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?)"
+)
 SQL_EVENT = (
     "INSERT INTO order_events (order_id, action, to_status, actor, at)"
     " VALUES (?, 'place', 'pending_payment', 'system', ?)"
@@ -212,6 +234,23 @@ def _sql_block(db_path: Path, world: dict[str, Any], start: int, n: int, at: dat
             ).fetchone()
             if conn.execute(SQL_RESERVE, (qty, sku_id, qty)).rowcount != 1:
                 raise RuntimeError("out of stock")
+            conn.execute(
+                SQL_LINE,
+                (
+                    order_id,
+                    1,
+                    product_id,
+                    sku_id,
+                    qty,
+                    price,
+                    goods,
+                    goods,
+                    offer_id,
+                    bps,
+                    commission,
+                    ts,
+                ),
+            )
             conn.execute(SQL_EVENT, (order_id, ts))
             conn.execute("COMMIT")
         except BaseException:
@@ -234,8 +273,8 @@ def _sql_checkout_block(
     ship_by = (at + rules.SHIP_PROMISE).replace(tzinfo=None).isoformat(sep=" ")
     for i in range(start, start + n):
         buyer, key = buyers[i % len(buyers)], f"sql-cart-{i}"
-        items = ((world["sku"], creator), (world["mug_sku"], None))
-        digest = hashlib.sha256(repr((key, items)).encode()).hexdigest()
+        skus = (world["sku"], world["cap_sku"])
+        digest = hashlib.sha256(repr((key, skus, creator)).encode()).hexdigest()
         conn.execute("BEGIN IMMEDIATE")
         try:
             inserted = conn.execute(SQL_CHECKOUT, (buyer, key, digest, ts, ts)).fetchone()
@@ -243,49 +282,72 @@ def _sql_checkout_block(
                 conn.execute("COMMIT")
                 continue
             (checkout_id,) = inserted
-            goods_total = 0
-            for n_item, (sku_id, seller) in enumerate(items):
-                item_key = f"checkout-{checkout_id}-{n_item}"
+            order_key = f"checkout-{checkout_id}-0"
+            lines = []
+            for sku_id in skus:
                 row = conn.execute(
                     SQL_ORDERABLE,
-                    {"buyer": buyer, "key": item_key, "creator": seller, "at": ts, "sku": sku_id},
+                    {"buyer": buyer, "key": order_key, "creator": creator, "at": ts, "sku": sku_id},
                 ).fetchone()
                 price, product_id, listing, shop_id, shop_status, buyer_ok, _, offer_id, bps = row
                 if listing != "listed" or shop_status != "active" or not buyer_ok:
                     raise RuntimeError("not orderable")
-                bps = bps if seller is not None else 0
-                commission = rules.commission_fen(price, bps)
-                fingerprint = hashlib.sha256(
-                    repr((sku_id, 1, seller, item_key)).encode()
-                ).hexdigest()
-                (order_id,) = conn.execute(
-                    SQL_INSERT_IN_CHECKOUT.replace("'distribution'", "?"),
+                if offer_id is None:
+                    raise RuntimeError("no offer")
+                lines.append(
+                    (sku_id, product_id, price, offer_id, bps, rules.commission_fen(price, bps))
+                )
+            goods_total = sum(line[2] for line in lines)
+            commission_total = sum(line[5] for line in lines)
+            fingerprint = hashlib.sha256(repr((skus, creator, order_key)).encode()).hexdigest()
+            first = lines[0]
+            (order_id,) = conn.execute(
+                SQL_INSERT_IN_CHECKOUT,
+                (
+                    checkout_id,
+                    buyer,
+                    shop_id,
+                    first[1],
+                    first[0],
+                    1,
+                    first[2],
+                    goods_total,
+                    goods_total,
+                    creator,
+                    first[3],
+                    first[4],
+                    commission_total,
+                    order_key,
+                    fingerprint,
+                    ts,
+                    ts,
+                    ship_by,
+                ),
+            ).fetchone()
+            for sku_id, *_ in sorted(lines):
+                if conn.execute(SQL_RESERVE, (1, sku_id, 1)).rowcount != 1:
+                    raise RuntimeError("out of stock")
+            for line_no, (sku_id, product_id, price, offer_id, bps, commission) in enumerate(
+                lines, start=1
+            ):
+                conn.execute(
+                    SQL_LINE,
                     (
-                        checkout_id,
-                        buyer,
-                        shop_id,
+                        order_id,
+                        line_no,
                         product_id,
                         sku_id,
                         1,
                         price,
                         price,
                         price,
-                        "distribution" if seller else "shelf_card",
-                        seller,
-                        offer_id if seller else None,
+                        offer_id,
                         bps,
                         commission,
-                        item_key,
-                        fingerprint,
                         ts,
-                        ts,
-                        ship_by,
                     ),
-                ).fetchone()
-                if conn.execute(SQL_RESERVE, (1, sku_id, 1)).rowcount != 1:
-                    raise RuntimeError("out of stock")
-                conn.execute(SQL_EVENT, (order_id, ts))
-                goods_total += price
+                )
+            conn.execute(SQL_EVENT, (order_id, ts))
             conn.execute(SQL_CHECKOUT_TOTALS, (goods_total, goods_total, checkout_id))
             conn.execute("COMMIT")
         except BaseException:
@@ -346,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
                 "sql_orders_per_s": round(sql_rate, 1),
                 "ratio": round(service_rate / sql_rate, 3),
                 "checkouts": cart_total,
-                "checkout_items": 2,
+                "checkout_lines": 2,
                 "service_checkouts_per_s": round(cart_rate, 1),
                 "sql_checkouts_per_s": round(sql_cart_rate, 1),
                 "checkout_ratio": round(cart_rate / sql_cart_rate, 3),

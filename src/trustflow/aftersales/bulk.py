@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
@@ -23,7 +23,7 @@ from trustflow.aftersales.models import (
     ResponsibleParty,
     Review,
 )
-from trustflow.aftersales.service import MAX_TAGS, refunded_totals
+from trustflow.aftersales.service import MAX_TAGS, line_refunds, refunded_totals
 from trustflow.bulk import (
     IntArray,
     execute_many,
@@ -38,7 +38,7 @@ from trustflow.catalog.models import Shop
 from trustflow.errors import InvalidInput
 from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
-from trustflow.orders.models import Order
+from trustflow.orders.models import Order, OrderLine
 
 __all__ = [
     "advance_requests",
@@ -49,6 +49,9 @@ __all__ = [
 
 A = AfterSalesStatus
 _orders, _requests, _events = table(Order), table(AfterSalesRequest), table(AfterSalesEvent)
+_lines = table(OrderLine)
+#: each order's first line: the line the bulk path's requests and reviews are about
+_first_lines = select(_lines.c.id).where(_lines.c.line_no == 1).scalar_subquery()
 
 
 def request_after_sales(
@@ -60,10 +63,11 @@ def request_after_sales(
     *,
     actor: rules.Actor,
 ) -> IntArray:
-    """Open requests for many orders at once; returns the new ids (0 where refused).
+    """Open requests for many orders at once, each for the whole of the order's first line
+    (the simulator's orders are one line); returns the new ids (0 where refused).
 
     Refused, as one at a time: orders not yet shipped, out of the after-sales window, no-reason
-    returns after 7 days or as refund-only, and orders that already have an open request.
+    returns after 7 days or as refund-only, and lines that already have an open request.
     """
     ids = np.asarray(order_ids, dtype=np.int64)
     facts = fetch_map(
@@ -72,11 +76,12 @@ def request_after_sales(
             _orders.c.id,
             _orders.c.status,
             _orders.c.delivered_at,
-            _orders.c.paid_amount_fen,
+            _lines.c.paid_amount_fen,
             _orders.c.shop_id,
             _orders.c.buyer_id,
             _orders.c.creator_id,
-        ),
+            _lines.c.id,
+        ).join(_lines, (_lines.c.order_id == _orders.c.id) & (_lines.c.line_no == 1)),
         _orders.c.id,
         ids,
         for_update=True,
@@ -85,12 +90,15 @@ def request_after_sales(
         r[0]
         for r in fetch_by_ids(
             session,
-            select(_requests.c.order_id).where(_requests.c.status.in_(rules.OPEN_STATES)),
+            select(_requests.c.order_id).where(
+                _requests.c.status.in_(rules.OPEN_STATES),
+                or_(_requests.c.line_id.is_(None), _requests.c.line_id.in_(_first_lines)),
+            ),
             _requests.c.order_id,
             ids,
         )
     }
-    refunded = refunded_totals(session, ids)
+    refunded = line_refunds(session, ids)
     rows: list[dict[str, Any]] = []
     accepted: list[int] = []
     for i, order_id in enumerate(ids.tolist()):
@@ -108,10 +116,12 @@ def request_after_sales(
         ):
             continue
         busy.add(order_id)
-        refund = 0 if kind is AfterSalesKind.EXCHANGE else order[3] - refunded.get(order_id, 0)
+        refund = 0 if kind is AfterSalesKind.EXCHANGE else order[3] - refunded.get(order[7], 0)
         rows.append(
             {
                 "order_id": order_id,
+                "line_id": order[7],
+                "quantity": None,
                 "shop_id": order[4],
                 "buyer_id": order[5],
                 "kind": kind,
@@ -213,6 +223,7 @@ def advance_requests(
             [commission.reverse_key(refunded[o]) for o in orders.tolist()],
             [totals.get(o, 0) for o in orders.tolist()],
             at=at,
+            line_refunds=line_refunds(session, orders),
         )
     return np.array([p["rid"] for p in params], dtype=np.int64)
 
@@ -239,16 +250,23 @@ def submit_reviews(
             _orders.c.id,
             _orders.c.status,
             _orders.c.buyer_id,
-            _orders.c.product_id,
+            _lines.c.product_id,
             _orders.c.shop_id,
             _orders.c.creator_id,
             _orders.c.delivered_at,
-        ),
+            _lines.c.id,
+        ).join(_lines, (_lines.c.order_id == _orders.c.id) & (_lines.c.line_no == 1)),
         _orders.c.id,
         ids,
     )
     done = {
-        r[0] for r in fetch_by_ids(session, select(reviews.c.order_id), reviews.c.order_id, ids)
+        r[0]
+        for r in fetch_by_ids(
+            session,
+            select(reviews.c.order_id).where(reviews.c.line_id.in_(_first_lines)),
+            reviews.c.order_id,
+            ids,
+        )
     }
     rows, accepted = [], []
     for i, order_id in enumerate(ids.tolist()):
@@ -261,6 +279,7 @@ def submit_reviews(
         rows.append(
             {
                 "order_id": order_id,
+                "line_id": order[7],
                 "buyer_id": order[2],
                 "product_id": order[3],
                 "shop_id": order[4],

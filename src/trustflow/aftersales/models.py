@@ -69,6 +69,9 @@ class AfterSalesRequest(Base):
         String(EXTERNAL_ID_LENGTH), unique=True, index=True
     )
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    #: the line it is about, and how many of the line's units (the whole line if None)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    quantity: Mapped[int | None] = mapped_column(Integer)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
     kind: Mapped[AfterSalesKind] = mapped_column(enum_type(AfterSalesKind))
@@ -88,7 +91,10 @@ class AfterSalesRequest(Base):
     #: When the last named action touched the request; the warehouse export's watermark.
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
-    __table_args__ = (CheckConstraint("refund_fen >= 0", name="refund_non_negative"),)
+    __table_args__ = (
+        CheckConstraint("refund_fen >= 0", name="refund_non_negative"),
+        CheckConstraint("quantity IS NULL OR quantity > 0", name="quantity_positive"),
+    )
 
 
 class ActorRole(StrEnum):
@@ -120,7 +126,7 @@ class AfterSalesEvent(Base):
 
 
 class Review(Base):
-    """A buyer's review of a received order: 1–5 stars, text and tags."""
+    """A buyer's review of one line of a received order: 1–5 stars, text and tags."""
 
     __tablename__ = "reviews"
 
@@ -129,7 +135,9 @@ class Review(Base):
     external_id: Mapped[str | None] = mapped_column(
         String(EXTERNAL_ID_LENGTH), unique=True, index=True
     )
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    #: the line reviewed: one review per line
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), unique=True)
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)

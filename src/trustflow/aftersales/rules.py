@@ -188,3 +188,14 @@ def chat_wait(opened: Iterable[datetime], at: datetime) -> timedelta:
     if len(recent) < CHATS_PER_SHOP_PER_DAY:
         return timedelta(0)
     return recent[-CHATS_PER_SHOP_PER_DAY] + CHAT_LIMIT_WINDOW - at
+
+
+def unit_refund_fen(
+    line_paid_fen: int, line_quantity: int, refunded_units: int, units: int, refunded_fen: int
+) -> int:
+    """What ``units`` more of a line give back: the line's payment shared by unit (rounded
+    half up) on the running total of units refunded, less what was refunded already. Each
+    unit of a line of 3 paid 10.00 gives back 3.33, 3.34 and 3.33: exactly 10.00 in all."""
+    done = min(refunded_units + units, line_quantity)
+    due = (2 * line_paid_fen * done + line_quantity) // (2 * line_quantity)
+    return max(0, min(due, line_paid_fen) - refunded_fen)

@@ -14,13 +14,20 @@ from trustflow.aftersales.models import (
     ResponsibleParty,
 )
 from trustflow.aftersales.service import MAX_TAGS
+from trustflow.orders.rules import MAX_QUANTITY
 from trustflow.schemas_base import Shape
 from trustflow.types import Fen, Id, LongText, Tag
 
 
 class AfterSalesIn(Shape):
+    """A request about one line of the order (``line_id``; may be left out when the order has
+    one line), for ``quantity`` of its units (all of them if left out). ``refund_fen``: less
+    than the units cost, if the buyer asks for less."""
+
     kind: AfterSalesKind
     reason: AfterSalesReason
+    line_id: Id | None = None
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] | None = None
     refund_fen: Fen | None = None
     note: LongText = ""
 
@@ -37,6 +44,8 @@ class ArbitrateIn(Shape):
 class AfterSalesOut(Shape):
     id: int
     order_id: int
+    line_id: int | None
+    quantity: int | None
     shop_id: int
     buyer_id: int
     kind: AfterSalesKind
@@ -61,7 +70,10 @@ class AfterSalesEventOut(Shape):
 
 
 class ReviewIn(Shape):
+    """A review of one line of the order (``line_id``; may be left out when it has one)."""
+
     stars: Annotated[StrictInt, Field(ge=1, le=5)]
+    line_id: Id | None = None
     text: LongText = ""
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
 
@@ -69,6 +81,7 @@ class ReviewIn(Shape):
 class ReviewOut(Shape):
     id: int
     order_id: int
+    line_id: int
     product_id: int
     shop_id: int
     creator_id: int | None

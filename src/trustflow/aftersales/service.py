@@ -30,6 +30,7 @@ from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInpu
 from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
 from trustflow.orders import service as orders_service
+from trustflow.orders.models import OrderLine
 from trustflow.units import HOUR
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "escalate",
     "get_chat",
     "get_request",
+    "line_refunds",
     "open_chat",
     "refunded_totals",
     "reject",
@@ -71,9 +73,54 @@ def refunded_totals(session: Session, order_ids: Sequence[int] | IntArray) -> di
     )
 
 
+def line_refunds(session: Session, order_ids: Sequence[int] | IntArray) -> dict[int, int]:
+    """What each line of these orders has refunded so far, by line id (lines that refunded
+    nothing are absent)."""
+    requests = table(AfterSalesRequest)
+    return dict(
+        fetch_by_ids(
+            session,
+            select(requests.c.line_id, func.sum(requests.c.refund_fen))
+            .where(requests.c.status == A.REFUNDED, requests.c.line_id.is_not(None))
+            .group_by(requests.c.order_id, requests.c.line_id),
+            requests.c.order_id,
+            order_ids,
+        )
+    )
+
+
 def _refunded_so_far(session: Session, order_id: int) -> int:
     session.flush()
     return int(refunded_totals(session, [order_id]).get(order_id, 0))
+
+
+def _line_of(session: Session, order_id: int, line_id: int | None) -> OrderLine:
+    """The line a request or a review is about: the one named, which must be the order's,
+    or the order's only line."""
+    lines = orders_service.order_lines(session, order_id)
+    if line_id is None:
+        if len(lines) != 1:
+            raise InvalidInput(f"order {order_id} has {len(lines)} lines: name the line_id")
+        return lines[0]
+    for line in lines:
+        if line.id == line_id:
+            return line
+    raise NotFound(f"line {line_id} of order {order_id} not found")
+
+
+def _line_refunded(session: Session, line_id: int) -> tuple[int, int]:
+    """What the line has refunded so far: money and units (a request for the whole line
+    counts all its units)."""
+    session.flush()
+    line = session.get(OrderLine, line_id)
+    assert line is not None
+    money, units = session.execute(
+        select(
+            func.coalesce(func.sum(AfterSalesRequest.refund_fen), 0),
+            func.coalesce(func.sum(func.coalesce(AfterSalesRequest.quantity, line.quantity)), 0),
+        ).where(AfterSalesRequest.line_id == line_id, AfterSalesRequest.status == A.REFUNDED)
+    ).one()
+    return int(money), int(units)
 
 
 def request_after_sales(
@@ -83,11 +130,18 @@ def request_after_sales(
     kind: AfterSalesKind,
     reason: AfterSalesReason,
     refund_fen: int | None = None,
+    line_id: int | None = None,
+    quantity: int | None = None,
     actor: rules.Actor,
     note: str = "",
     at: datetime | None = None,
 ) -> AfterSalesRequest:
-    """A buyer opens a request on a shipped order. One open request per order at a time."""
+    """A buyer opens a request on a line of a shipped order (the order's only line if it
+    names none), for ``quantity`` of its units (all those not refunded yet if None). One
+    open request per line at a time. Unless the buyer asks for less, the refund is what the
+    units cost the buyer: the line's payment shared by unit, counted on all the line has
+    refunded so far, so refunds of every unit in parts give back exactly the line's
+    payment."""
     at = at or utcnow()
     order = orders_service.get_order(session, order_id, for_update=True)
     if order.status not in order_rules.AFTER_SALES_OPEN_FROM:
@@ -100,25 +154,40 @@ def request_after_sales(
         raise Conflict("no-reason returns are accepted within 7 days of delivery")
     if reason is AfterSalesReason.NO_REASON_7DAY and kind is AfterSalesKind.REFUND_ONLY:
         raise InvalidInput("a no-reason return sends the goods back: use return_refund")
+    line = _line_of(session, order_id, line_id)
     open_request = session.scalar(
         select(AfterSalesRequest.id).where(
             AfterSalesRequest.order_id == order_id,
+            func.coalesce(AfterSalesRequest.line_id, line.id) == line.id,
             AfterSalesRequest.status.in_(rules.OPEN_STATES),
         )
     )
     if open_request is not None:
         raise Conflict(
-            f"order {order_id} already has open request {open_request}", code=ErrorCode.DUPLICATE
+            f"line {line.id} of order {order_id} already has open request {open_request}",
+            code=ErrorCode.DUPLICATE,
         )
-    refundable = order.paid_amount_fen - _refunded_so_far(session, order_id)
+    refunded_fen, refunded_units = _line_refunded(session, line.id)
+    # an exchange may be of any unit; a refund only of those not refunded yet
+    left = line.quantity if kind is AfterSalesKind.EXCHANGE else line.quantity - refunded_units
+    if left <= 0:
+        raise InvalidInput(f"line {line.id} of order {order_id} is refunded in full")
+    units = left if quantity is None else quantity
+    if not 1 <= units <= left:
+        raise InvalidInput(f"quantity must be in 1..{left}")
+    refundable = line.paid_amount_fen - refunded_fen
     if kind is AfterSalesKind.EXCHANGE:
         refund_fen = 0
     elif refund_fen is None:
-        refund_fen = refundable
+        refund_fen = rules.unit_refund_fen(
+            line.paid_amount_fen, line.quantity, refunded_units, units, refunded_fen
+        )
     if not 0 <= refund_fen <= refundable:
         raise InvalidInput(f"refund_fen must be in 0..{refundable}")
     request = AfterSalesRequest(
         order_id=order_id,
+        line_id=line.id,
+        quantity=units,
         shop_id=order.shop_id,
         buyer_id=order.buyer_id,
         kind=kind,
@@ -178,6 +247,7 @@ def _move(
             [commission.reverse_key(request.id)],
             [_refunded_so_far(session, request.order_id)],
             at=at,
+            line_refunds=line_refunds(session, [request.order_id]),
         )
     return request
 
@@ -269,11 +339,13 @@ def submit_review(
     *,
     order_id: int,
     stars: int,
+    line_id: int | None = None,
     text: str = "",
     tags: Sequence[str] = (),
     at: datetime | None = None,
 ) -> Review:
-    """One review per delivered order; the first one is the one that counts."""
+    """One review per line of a delivered order (the order's only line if it names none);
+    the first one is the one that counts."""
     order = orders_service.get_order(session, order_id)
     if order.status not in order_rules.REVIEWABLE_FROM:
         raise IllegalTransition("order", order.status.value, "be reviewed")
@@ -281,8 +353,11 @@ def submit_review(
         raise InvalidInput("stars must be 1..5")
     if len(tags) > MAX_TAGS:
         raise InvalidInput(f"at most {MAX_TAGS} tags")
-    if session.scalar(select(Review.id).where(Review.order_id == order_id)) is not None:
-        raise Conflict(f"order {order_id} is already reviewed", code=ErrorCode.DUPLICATE)
+    line = _line_of(session, order_id, line_id)
+    if session.scalar(select(Review.id).where(Review.line_id == line.id)) is not None:
+        raise Conflict(
+            f"line {line.id} of order {order_id} is already reviewed", code=ErrorCode.DUPLICATE
+        )
     at = at or utcnow()
     if order.delivered_at is not None and at < order.delivered_at:
         raise Conflict(
@@ -292,8 +367,9 @@ def submit_review(
         )
     review = Review(
         order_id=order_id,
+        line_id=line.id,
         buyer_id=order.buyer_id,
-        product_id=order.product_id,
+        product_id=line.product_id,
         shop_id=order.shop_id,
         creator_id=order.creator_id,
         stars=stars,

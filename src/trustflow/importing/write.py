@@ -40,7 +40,7 @@ from trustflow.importing.format import FILES, spec
 from trustflow.importing.store import STORE_TABLES, lookup, stored_ids
 from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
-from trustflow.orders.models import Order, OrderEvent, OrderStatus, Payment
+from trustflow.orders.models import Order, OrderEvent, OrderLine, OrderStatus, Payment
 
 __all__ = ["Written", "write_checked"]
 
@@ -322,6 +322,28 @@ def _orders(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     )
     ids = _insert(session, table(Order), out)
     frame = frame.with_columns(pl.Series("id", ids))
+    # an order of the format's version 1 is one line
+    _insert(
+        session,
+        table(OrderLine),
+        frame.select(
+            pl.col("order_id").alias("external_id"),
+            pl.col("id").alias("order_id"),
+            pl.lit(1).alias("line_no"),
+            "product_id",
+            "sku_id",
+            "quantity",
+            "unit_price_fen",
+            "goods_amount_fen",
+            "merchant_discount_fen",
+            "platform_discount_fen",
+            "paid_amount_fen",
+            "offer_id",
+            "commission_bps",
+            "commission_fen",
+            "created_at",
+        ),
+    )
     _order_trail(session, frame)
     paid = frame.filter(pl.col("paid_at").is_not_null())
     _insert(
@@ -379,12 +401,15 @@ def _order_trail(session: Session, frame: pl.DataFrame) -> None:
 
 
 def _order_facts(session: Session, rows: pl.DataFrame) -> pl.DataFrame:
-    orders = table(Order)
+    """What reviews and after-sales take from their order, and the order's first line (the
+    line an order of the format's version 1 is)."""
+    orders, lines = table(Order), table(OrderLine)
     return _facts(
         session,
-        orders,
+        orders.join(lines, (lines.c.order_id == orders.c.id) & (lines.c.line_no == 1)),
         rows["order_id"],
         orders.c.id,
+        lines.c.id.label("line_id"),
         orders.c.buyer_id,
         orders.c.shop_id,
         orders.c.product_id,
@@ -401,6 +426,7 @@ def _reviews(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     out = frame.select(
         pl.col("review_id").alias("external_id"),
         "order_id",
+        "line_id",
         "buyer_id",
         "product_id",
         "shop_id",
@@ -437,6 +463,7 @@ def _after_sales(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     out = frame.select(
         pl.col("request_id").alias("external_id"),
         "order_id",
+        "line_id",
         "shop_id",
         "buyer_id",
         pl.col("kind").cast(pl.String),

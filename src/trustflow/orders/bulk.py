@@ -29,6 +29,7 @@ from trustflow.bulk import (
     fetch_by_ids,
     fetch_map,
     insert_columns,
+    insert_many,
     insert_returning_ids,
     table,
 )
@@ -42,10 +43,11 @@ from trustflow.orders.models import (
     ContentKind,
     Order,
     OrderEvent,
+    OrderLine,
     OrderStatus,
     Payment,
 )
-from trustflow.orders.service import OrderRequest, new_order_row
+from trustflow.orders.service import OrderRequest, PricedLine, new_order_row
 from trustflow.vocabulary import Channel, Surface
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
 ]
 
 _orders, _skus, _events = table(Order), table(Sku), table(OrderEvent)
+_lines = table(OrderLine)
 
 
 @dataclass
@@ -219,22 +222,40 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     rows_idx = np.flatnonzero(ok)
     if len(rows_idx):
         promises = _promises(session, batch, rows_idx, shop_id, get(7), at)
+        lines = [
+            PricedLine(
+                sku_id=sku_ids[i],
+                product_id=int(product_id[i]),
+                quantity=int(qty[i]),
+                unit_price_fen=int(price[i]),
+                merchant_discount_fen=int(mdisc[i]),
+                platform_discount_fen=int(pdisc[i]),
+                offer_id=int(offer_id[i]) or None,
+                commission_bps=int(bps[i]),
+            )
+            for i in rows_idx.tolist()
+        ]
         rows = [
             new_order_row(
                 _request(batch, i),
                 shop_id=int(shop_id[i]),
-                product_id=int(product_id[i]),
-                unit_price_fen=int(price[i]),
-                offer_id=int(offer_id[i]) or None,
-                commission_bps=int(bps[i]),
+                lines=[line],
                 at=at,
                 promise=promises[i][0],
                 region=promises[i][1],
             )
-            for i in rows_idx.tolist()
+            for i, line in zip(rows_idx.tolist(), lines, strict=True)
         ]
         new_ids = insert_returning_ids(session, _orders, rows)
         order_id[rows_idx] = new_ids
+        insert_many(
+            session,
+            _lines,
+            [
+                line.row(order_id=oid, line_no=1, at=at)
+                for oid, line in zip(new_ids.tolist(), lines, strict=True)
+            ],
+        )
         _reserve(session, batch.sku_id[rows_idx], qty[rows_idx])
         insert_columns(
             session,

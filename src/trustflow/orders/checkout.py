@@ -21,7 +21,13 @@ from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
-from trustflow.bulk import DriverStatement, driver_cursor, insert_unless_present, table
+from trustflow.bulk import (
+    DriverCursor,
+    DriverStatement,
+    driver_cursor,
+    insert_unless_present,
+    table,
+)
 from trustflow.db import attach_loaded, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.orders import rules, service
@@ -144,22 +150,20 @@ def place_checkout(
         return existing
     checkout_id = int(inserted[0])
     goods = paid = 0
-    # in SKU order, so two carts holding the same SKUs lock their stock in the same order
-    for n, item in sorted(enumerate(items), key=lambda pair: pair[1].sku_id):
-        request = service.attributed_request(
+    for n, request in enumerate(_orders_of(session, cursor, buyer_id, items)):
+        # '#' is outside the keys clients may send: no order of theirs can hold this key
+        key = f"checkout#{checkout_id}#{n}"
+        placed = service.place_order_row(
             session,
-            buyer_id=buyer_id,
-            sku_id=item.sku_id,
-            quantity=item.quantity,
-            # '#' is outside the keys clients may send: no order of theirs can hold this key
-            idempotency_key=f"checkout#{checkout_id}#{n}",
-            attribution=item.attribution,
+            replace(request, idempotency_key=key, checkout_id=checkout_id),
+            at=at,
+            actor=actor,
+            cursor=cursor,
         )
-        order = service.place_order(
-            session, replace(request, checkout_id=checkout_id), at=at, actor=actor
-        )
-        goods += order.goods_amount_fen
-        paid += order.paid_amount_fen
+        if isinstance(placed, Order):  # placed before: the checkout's own retry
+            goods, paid = goods + placed.goods_amount_fen, paid + placed.paid_amount_fen
+        else:
+            goods, paid = goods + placed["goods_amount_fen"], paid + placed["paid_amount_fen"]
     _TOTALS.execute(cursor, {"cid": checkout_id, "goods": goods, "paid": paid})
     # the stored row is exactly this: attach it without reading it back
     return attach_loaded(
@@ -167,6 +171,53 @@ def place_checkout(
         Checkout,
         {**row, "id": checkout_id, "goods_amount_fen": goods, "paid_amount_fen": paid},
     )
+
+
+def _orders_of(
+    session: Session, cursor: DriverCursor, buyer_id: int, items: Sequence[CheckoutItem]
+) -> list[service.OrderRequest]:
+    """The orders a cart splits into: one per shop and seller (the channel, creator and
+    content its attribution vouches for), each with a line per SKU (one SKU's items summed).
+    The orders come in the order of their smallest SKU, so two carts holding the same SKUs
+    take their stock in the same order."""
+    groups: dict[tuple[Any, ...], dict[int, int]] = {}
+    sellers: dict[tuple[Any, ...], service.OrderRequest] = {}
+    for item in items:
+        goods = service.sku_goods(session, item.sku_id, cursor)
+        if goods is None:
+            raise NotFound(f"sku {item.sku_id} not found")
+        request = service.vouched_request(
+            buyer_id=buyer_id,
+            sku_id=item.sku_id,
+            quantity=item.quantity,
+            idempotency_key="checkout",
+            attribution=item.attribution,
+            goods=goods,
+        )
+        shop = goods[0]
+        seller = (
+            shop,
+            request.channel,
+            request.creator_id,
+            request.content_kind,
+            request.content_id,
+            request.surface,
+        )
+        sellers.setdefault(seller, request)
+        lines = groups.setdefault(seller, {})
+        lines[item.sku_id] = lines.get(item.sku_id, 0) + item.quantity
+    orders = []
+    for seller, lines in sorted(groups.items(), key=lambda group: min(group[1])):
+        (first, quantity), *more = sorted(lines.items())
+        orders.append(
+            replace(
+                sellers[seller],
+                sku_id=first,
+                quantity=quantity,
+                more_lines=tuple(service.LineRequest(sku, q) for sku, q in more),
+            )
+        )
+    return orders
 
 
 def get_checkout(session: Session, checkout_id: int, *, for_update: bool = False) -> Checkout:

@@ -21,7 +21,7 @@ entries; docs/glossary.md names the terms.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from trustflow.bulk import IntArray, execute_many, fetch_by_ids, insert_unless_present, table
 from trustflow.errors import InvalidInput
-from trustflow.orders.models import CommissionEntry, CommissionEntryKind, Order
+from trustflow.orders.models import CommissionEntry, CommissionEntryKind, Order, OrderLine
 
 __all__ = [
     "ACCRUE",
@@ -55,6 +55,7 @@ REVERSE_CANCEL = "reverse:cancel"
 
 _entries: Table = table(CommissionEntry)
 _orders: Table = table(Order)
+_lines: Table = table(OrderLine)
 
 
 def reverse_key(request_id: int) -> str:
@@ -133,12 +134,16 @@ def reverse_commissions(
     refunded_fen: npt.ArrayLike,
     *,
     at: datetime | Sequence[datetime],
+    line_refunds: Mapping[int, int] | None = None,
 ) -> int:
     """Take back commission from orders whose buyers got money back: ``refunded_fen[i]`` is
     all that order ``i`` has refunded so far, this event included. Each order's reversals
     then add up to :func:`reversed_total_fen` of that; an order with nothing accrued (unpaid,
-    or not sold by a creator) has nothing to reverse. The caller holds the order (or the
-    request that refunds it) locked."""
+    or not sold by a creator) has nothing to reverse. With ``line_refunds`` (what each line
+    of these orders has refunded so far, by line id; lines absent refunded nothing), each
+    line gives back its own commission's share instead, so a refund of a line sold at a
+    higher rate takes back what that line earned. The caller holds the order (or the request
+    that refunds it) locked."""
     ids = np.asarray(order_ids, dtype=np.int64)
     if len(ids) == 0:
         return 0
@@ -175,6 +180,11 @@ def reverse_commissions(
         np.array(col, dtype=np.int64) for col in zip(*facts, strict=True)
     )
     target = reversed_total_fen(accrued, [refunded[o] for o in order.tolist()], paid)
+    if line_refunds is not None:
+        by_order = _by_line_targets(session, order, line_refunds)
+        fully = np.asarray([refunded[o] for o in order.tolist()]) >= paid
+        target = np.where(fully, target, [by_order.get(o, 0) for o in order.tolist()])
+        target = np.minimum(target, accrued)
     amount = target - (accrued - remaining)
     return book_entries(
         session,
@@ -191,6 +201,28 @@ def reverse_commissions(
             if a > 0
         ],
     )
+
+
+def _by_line_targets(
+    session: Session, order_ids: IntArray, line_refunds: Mapping[int, int]
+) -> dict[int, int]:
+    """Each order's commission to reverse in all, line by line: each line's
+    :func:`reversed_total_fen` of what it refunded."""
+    lines = fetch_by_ids(
+        session,
+        select(_lines.c.order_id, _lines.c.id, _lines.c.commission_fen, _lines.c.paid_amount_fen),
+        _lines.c.order_id,
+        order_ids,
+    )
+    if not lines:
+        return {}
+    order, line, commission, paid = (np.array(c, dtype=np.int64) for c in zip(*lines, strict=True))
+    refunded = [line_refunds.get(n, 0) for n in line.tolist()]
+    share = reversed_total_fen(commission, refunded, paid) * (np.asarray(refunded) > 0)
+    totals: dict[int, int] = {}
+    for o, amount in zip(order.tolist(), share.tolist(), strict=True):
+        totals[o] = totals.get(o, 0) + int(amount)
+    return totals
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustflow.db import EXTERNAL_ID_LENGTH, Base, IdType, UtcDateTime, enum_type, utcnow
 from trustflow.vocabulary import Channel, Surface
@@ -94,7 +94,14 @@ class Checkout(Base):
 
 
 class Order(Base):
-    """One buyer's order of one SKU. Price, discounts and commission are frozen at placement."""
+    """One buyer's order from one shop (a child order, 子订单): one or more lines
+    (:class:`OrderLine`), shipped, delivered or cancelled together. Prices, discounts and
+    commission are frozen per line at placement; the order holds their totals.
+
+    ``product_id``, ``sku_id``, ``quantity``, ``unit_price_fen``, ``offer_id`` and
+    ``commission_bps`` are those of the order's first line (the one it is listed under);
+    every line, the first included, is in ``order_lines``, and whatever counts goods
+    (product scores, product GMV, refunds, reviews) reads the lines."""
 
     __tablename__ = "orders"
 
@@ -148,6 +155,10 @@ class Order(Base):
     cancel_refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: When the last named action touched the order; the warehouse export's watermark.
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: every line, first to last (read when asked for: placement never loads them)
+    lines: Mapped[list[OrderLine]] = relationship(
+        order_by="OrderLine.line_no", viewonly=True, lazy="select"
+    )
 
     __table_args__ = (
         UniqueConstraint("buyer_id", "idempotency_key"),
@@ -164,6 +175,47 @@ class Order(Base):
         ),
         Index("ix_orders_created_at", "created_at"),
         Index("ix_orders_updated_at", "updated_at"),
+    )
+
+
+class OrderLine(Base):
+    """One SKU of an order: how many, at what unit price and discounts, and the commission
+    frozen for it at placement. Lines never change once placed: what was refunded of a line
+    is in its after-sales requests."""
+
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    #: 1, 2, ... within the order
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    goods_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    merchant_discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    platform_discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("distribution_offers.id"))
+    commission_bps: Mapped[int] = mapped_column(Integer, default=0)
+    commission_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: the order's placement time (the warehouse's day for the line)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no"),
+        CheckConstraint("quantity > 0 AND line_no > 0", name="quantity_positive"),
+        CheckConstraint(
+            "paid_amount_fen = goods_amount_fen - merchant_discount_fen - platform_discount_fen"
+            " AND paid_amount_fen >= 0 AND merchant_discount_fen >= 0"
+            " AND platform_discount_fen >= 0 AND commission_fen >= 0",
+            name="amounts_consistent",
+        ),
     )
 
 

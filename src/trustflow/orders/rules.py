@@ -11,6 +11,7 @@ offer never rewrites what either party was promised.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -28,6 +29,7 @@ __all__ = [
     "CANCEL_REASONS",
     "DEFAULT_TRANSIT_HOURS",
     "MAX_KEY_LENGTH",
+    "MAX_LINES",
     "MAX_QUANTITY",
     "REVIEWABLE_FROM",
     "SHIP_PROMISE",
@@ -42,12 +44,14 @@ __all__ = [
     "excess_discount_refusal",
     "idempotency_key_refusal",
     "last_event_at",
+    "lines_refusal",
     "listing_refusal",
     "live_session_refusal",
     "negative_discount_refusal",
     "offer_refusal",
     "promise",
     "quantity_refusal",
+    "same_shop_refusal",
     "shop_refusal",
     "short_video_refusal",
 ]
@@ -141,6 +145,8 @@ AFTER_SALES_OPEN_FROM = frozenset({S.SHIPPED, S.PICKED_UP, S.DELIVERED, S.RECEIV
 REVIEWABLE_FROM = frozenset({S.DELIVERED, S.RECEIVED})
 
 MAX_QUANTITY = 999
+#: The most lines one order may hold.
+MAX_LINES = 50
 #: The longest idempotency key a client may send with an order or a payment.
 MAX_KEY_LENGTH = 80
 
@@ -153,6 +159,18 @@ def quantity_refusal(quantity: int) -> ErrorCode | None:
     """A buyer orders between 1 and :data:`MAX_QUANTITY` pieces of a SKU at once; anything
     else is a mistake in the request, not a purchase."""
     return None if 1 <= quantity <= MAX_QUANTITY else ErrorCode.INVALID_INPUT
+
+
+def lines_refusal(sku_ids: Sequence[int]) -> ErrorCode | None:
+    """An order holds 1 to :data:`MAX_LINES` lines, each of another SKU (two of one SKU are
+    one line of their summed quantity)."""
+    ok = 1 <= len(sku_ids) <= MAX_LINES and len(set(sku_ids)) == len(sku_ids)
+    return None if ok else ErrorCode.INVALID_INPUT
+
+
+def same_shop_refusal(shop_id: int, order_shop_id: int) -> ErrorCode | None:
+    """An order is one shop's: a line of another shop's goods belongs to another order."""
+    return None if shop_id == order_shop_id else ErrorCode.INVALID_INPUT
 
 
 def idempotency_key_refusal(key: str) -> ErrorCode | None:

@@ -82,7 +82,27 @@ class CancelIn(Shape):
     )
 
 
+class OrderLineOut(Shape):
+    """One SKU of the order, priced and discounted as it was placed."""
+
+    id: int
+    line_no: int
+    product_id: int
+    sku_id: int
+    quantity: int
+    unit_price_fen: int
+    goods_amount_fen: int
+    merchant_discount_fen: int
+    platform_discount_fen: int
+    paid_amount_fen: int
+    commission_bps: int
+    commission_fen: int
+
+
 class OrderOut(Shape):
+    """One shop's order: its totals and its lines (``product_id``, ``sku_id``, ``quantity``,
+    ``unit_price_fen``: the first line's, the one it is listed under)."""
+
     id: int
     buyer_id: int
     shop_id: int
@@ -117,6 +137,7 @@ class OrderOut(Shape):
     cancel_reason: CancelReason | None
     cancel_party: CancelParty | None
     cancel_refund_fen: int
+    lines: list[OrderLineOut]
 
 
 class OrderEventOut(Shape):

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, select, 
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
-from trustflow.bulk import DriverStatement, driver_cursor, insert_unless_present
+from trustflow.bulk import DriverCursor, DriverStatement, driver_cursor, insert_unless_present
 from trustflow.catalog.models import Product, Shop, ShopTransitTime, Sku
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import attach_loaded, utcnow
@@ -37,6 +37,7 @@ from trustflow.orders.models import (
     ContentKind,
     Order,
     OrderEvent,
+    OrderLine,
     OrderStatus,
     Payment,
 )
@@ -44,7 +45,9 @@ from trustflow.vocabulary import Channel, Surface
 
 __all__ = [
     "MAX_KEY_LENGTH",
+    "LineRequest",
     "OrderRequest",
+    "PricedLine",
     "attributed_request",
     "cancel_order",
     "confirm_receipt",
@@ -53,18 +56,32 @@ __all__ = [
     "get_order",
     "new_order_row",
     "order_events",
+    "order_lines",
     "pay_order",
     "pick_up_order",
     "place_order",
     "ship_order",
+    "sku_goods",
+    "vouched_request",
 ]
 
 MAX_KEY_LENGTH = rules.MAX_KEY_LENGTH
 
 
 @dataclass(frozen=True)
+class LineRequest:
+    """One more SKU of an order, and how many (discounts: the server's own paths only)."""
+
+    sku_id: int
+    quantity: int
+    merchant_discount_fen: int = 0
+    platform_discount_fen: int = 0
+
+
+@dataclass(frozen=True)
 class OrderRequest:
-    """What a buyer asks for. Prices come from the catalog, never from the request."""
+    """What a buyer asks for: a SKU and how many, and any more lines of the same shop's goods
+    (``more_lines``). Prices come from the catalog, never from the request."""
 
     buyer_id: int
     sku_id: int
@@ -80,6 +97,15 @@ class OrderRequest:
     #: the checkout the order is placed in (not part of what the buyer asked for: a retry
     #: of the checkout replays the checkout)
     checkout_id: int | None = None
+    more_lines: tuple[LineRequest, ...] = ()
+
+    @property
+    def lines(self) -> tuple[LineRequest, ...]:
+        """Every line asked for, the first (``sku_id``, ``quantity``) first."""
+        first = LineRequest(
+            self.sku_id, self.quantity, self.merchant_discount_fen, self.platform_discount_fen
+        )
+        return (first, *self.more_lines)
 
     def fingerprint(self) -> str:
         parts = (
@@ -93,7 +119,9 @@ class OrderRequest:
             self.merchant_discount_fen,
             self.platform_discount_fen,
         )
-        return hashlib.sha256(repr(parts).encode()).hexdigest()
+        # an order of one line keeps the fingerprint it always had
+        more = (tuple(self.more_lines),) if self.more_lines else ()
+        return hashlib.sha256(repr((*parts, *more)).encode()).hexdigest()
 
 
 def attributed_request(
@@ -107,24 +135,43 @@ def attributed_request(
 ) -> OrderRequest:
     """The request a buyer's order becomes: attributed as ``attribution`` (a verified token)
     says if it vouches for this SKU's goods, else a product-card sale with no creator."""
-    if attribution is not None:
-        goods = session.execute(
-            select(Product.shop_id, Product.id)
-            .join(Sku, Sku.product_id == Product.id)
-            .where(Sku.id == sku_id)
-        ).first()
-        if goods is not None and attribution.covers(shop_id=goods[0], product_id=goods[1]):
-            return OrderRequest(
-                buyer_id=buyer_id,
-                sku_id=sku_id,
-                quantity=quantity,
-                channel=attribution.channel,
-                idempotency_key=idempotency_key,
-                creator_id=attribution.creator_id,
-                content_kind=attribution.content_kind,
-                content_id=attribution.content_id,
-                surface=attribution.surface,
-            )
+    return vouched_request(
+        buyer_id=buyer_id,
+        sku_id=sku_id,
+        quantity=quantity,
+        idempotency_key=idempotency_key,
+        attribution=attribution,
+        goods=None if attribution is None else sku_goods(session, sku_id),
+    )
+
+
+def vouched_request(
+    *,
+    buyer_id: int,
+    sku_id: int,
+    quantity: int,
+    idempotency_key: str,
+    attribution: Attribution | None,
+    goods: tuple[int, int] | None,
+) -> OrderRequest:
+    """:func:`attributed_request` for a SKU whose ``goods`` (shop id, product id) are known
+    (None: no such SKU)."""
+    if (
+        attribution is not None
+        and goods is not None
+        and attribution.covers(shop_id=goods[0], product_id=goods[1])
+    ):
+        return OrderRequest(
+            buyer_id=buyer_id,
+            sku_id=sku_id,
+            quantity=quantity,
+            channel=attribution.channel,
+            idempotency_key=idempotency_key,
+            creator_id=attribution.creator_id,
+            content_kind=attribution.content_kind,
+            content_id=attribution.content_id,
+            surface=attribution.surface,
+        )
     return OrderRequest(
         buyer_id=buyer_id,
         sku_id=sku_id,
@@ -132,6 +179,14 @@ def attributed_request(
         channel=UNATTRIBUTED_CHANNEL,
         idempotency_key=idempotency_key,
     )
+
+
+def sku_goods(
+    session: Session, sku_id: int, cursor: DriverCursor | None = None
+) -> tuple[int, int] | None:
+    """The SKU's shop and product ids (None: no such SKU)."""
+    found = _GOODS.execute(cursor or driver_cursor(session), {"sku_id": sku_id}).fetchone()
+    return None if found is None else (int(found[0]), int(found[1]))
 
 
 def _refusal(code: ErrorCode, message: str) -> TrustflowError:
@@ -145,15 +200,19 @@ def _refusal(code: ErrorCode, message: str) -> TrustflowError:
 
 def _validate(request: OrderRequest) -> None:
     """The rules the request alone must meet, before anything is looked up."""
-    if (code := rules.quantity_refusal(request.quantity)) is not None:
-        raise _refusal(code, f"quantity must be in 1..{rules.MAX_QUANTITY}")
+    lines = request.lines
+    if (code := rules.lines_refusal([line.sku_id for line in lines])) is not None:
+        raise _refusal(code, f"an order holds 1..{rules.MAX_LINES} lines, each of another SKU")
+    for line in lines:
+        if (code := rules.quantity_refusal(line.quantity)) is not None:
+            raise _refusal(code, f"quantity must be in 1..{rules.MAX_QUANTITY}")
+        code = rules.negative_discount_refusal(
+            line.merchant_discount_fen, line.platform_discount_fen
+        )
+        if code is not None:
+            raise _refusal(code, "discounts cannot be negative")
     if (code := rules.idempotency_key_refusal(request.idempotency_key)) is not None:
         raise _refusal(code, f"idempotency key must be 1..{MAX_KEY_LENGTH} characters")
-    code = rules.negative_discount_refusal(
-        request.merchant_discount_fen, request.platform_discount_fen
-    )
-    if code is not None:
-        raise _refusal(code, "discounts cannot be negative")
     if (code := rules.creator_refusal(request.channel, request.creator_id)) is not None:
         raise _refusal(code, "creator_id is required for distribution orders, and only for them")
     code = rules.content_pairing_refusal(request.content_kind, request.content_id)
@@ -217,6 +276,23 @@ _products, _shops = cast(Table, Product.__table__), cast(Table, Shop.__table__)
 _buyers = cast(Table, Buyer.__table__)
 
 _transit = cast(Table, ShopTransitTime.__table__)
+_LINE_COLUMNS = (
+    "order_id",
+    "line_no",
+    "product_id",
+    "sku_id",
+    "quantity",
+    "unit_price_fen",
+    "goods_amount_fen",
+    "merchant_discount_fen",
+    "platform_discount_fen",
+    "paid_amount_fen",
+    "offer_id",
+    "commission_bps",
+    "commission_fen",
+    "created_at",
+    "external_id",
+)
 
 
 def _transit_subquery(column: str, shop_id: Any, region: Any) -> Any:
@@ -231,6 +307,12 @@ def _transit_subquery(column: str, shop_id: Any, region: Any) -> Any:
     )
 
 
+#: a SKU's shop and product
+_GOODS = DriverStatement(
+    select(_products.c.shop_id, _products.c.id)
+    .join(_skus, _skus.c.product_id == _products.c.id)
+    .where(_skus.c.id == bindparam("sku_id"))
+)
 _BUYER_REGION = (
     select(_buyers.c.region).where(_buyers.c.id == bindparam("buyer_id")).scalar_subquery()
 )
@@ -279,49 +361,108 @@ _PLACE_EVENT = DriverStatement(
     )
     .inline()
 )
+_LINE_ORDERABLE = DriverStatement(
+    select(
+        _skus.c.price_fen,
+        _skus.c.product_id,
+        _products.c.status,
+        _products.c.shop_id,
+        _OFFER_ID,
+        _OFFER_BPS,
+    )
+    .join(_products, _products.c.id == _skus.c.product_id)
+    .where(_skus.c.id == bindparam("sku_id"))
+)
+_INSERT_LINE = DriverStatement(
+    insert(cast(Table, OrderLine.__table__))
+    .values({c: bindparam(c) for c in _LINE_COLUMNS})
+    .inline()
+)
 _INSERT_ORDER = {
     dialect: DriverStatement(stmt.returning(_orders.c.id))
     for dialect, stmt in insert_unless_present(_orders, ["buyer_id", "idempotency_key"]).items()
 }
 
 
+@dataclass(frozen=True)
+class PricedLine:
+    """A line as placed: its SKU's product and price, the discounts, the creator's offer."""
+
+    sku_id: int
+    product_id: int
+    quantity: int
+    unit_price_fen: int
+    merchant_discount_fen: int = 0
+    platform_discount_fen: int = 0
+    offer_id: int | None = None
+    commission_bps: int = 0
+
+    @property
+    def goods_amount_fen(self) -> int:
+        return self.unit_price_fen * self.quantity
+
+    @property
+    def paid_amount_fen(self) -> int:
+        return self.goods_amount_fen - self.merchant_discount_fen - self.platform_discount_fen
+
+    @property
+    def commission_fen(self) -> int:
+        base = rules.commission_base_fen(self.goods_amount_fen, self.merchant_discount_fen)
+        return int(rules.commission_fen(base, self.commission_bps))
+
+    def row(self, *, order_id: int, line_no: int, at: datetime) -> dict[str, Any]:
+        """The ``order_lines`` row this line is, as line ``line_no`` of the order."""
+        return {
+            "order_id": order_id,
+            "line_no": line_no,
+            "product_id": self.product_id,
+            "sku_id": self.sku_id,
+            "quantity": self.quantity,
+            "unit_price_fen": self.unit_price_fen,
+            "goods_amount_fen": self.goods_amount_fen,
+            "merchant_discount_fen": self.merchant_discount_fen,
+            "platform_discount_fen": self.platform_discount_fen,
+            "paid_amount_fen": self.paid_amount_fen,
+            "offer_id": self.offer_id,
+            "commission_bps": self.commission_bps,
+            "commission_fen": self.commission_fen,
+            "created_at": at,
+            "external_id": None,
+        }
+
+
 def new_order_row(
     request: OrderRequest,
     *,
     shop_id: int,
-    product_id: int,
-    unit_price_fen: int,
-    offer_id: int | None,
-    commission_bps: int,
+    lines: Sequence[PricedLine],
     at: datetime,
     promise: rules.Promise,
     region: str | None,
 ) -> dict[str, Any]:
-    """The row a checked request becomes: amounts, frozen commission, promise and fingerprint.
+    """The row a checked request becomes: the totals of its lines, their frozen commission,
+    the first line's SKU (the one it is listed under), promise and fingerprint.
 
-    Both placement paths (one at a time and in bulk) build their rows here.
+    Both placement paths (one at a time and in bulk) build their rows here, and the rows of
+    their lines with :meth:`PricedLine.row`.
     """
-    goods_fen = unit_price_fen * request.quantity
+    first = lines[0]
     return {
         "buyer_id": request.buyer_id,
         "shop_id": shop_id,
-        "product_id": product_id,
-        "sku_id": request.sku_id,
-        "quantity": request.quantity,
-        "unit_price_fen": unit_price_fen,
-        "goods_amount_fen": goods_fen,
-        "merchant_discount_fen": request.merchant_discount_fen,
-        "platform_discount_fen": request.platform_discount_fen,
-        "paid_amount_fen": goods_fen
-        - request.merchant_discount_fen
-        - request.platform_discount_fen,
+        "product_id": first.product_id,
+        "sku_id": first.sku_id,
+        "quantity": first.quantity,
+        "unit_price_fen": first.unit_price_fen,
+        "goods_amount_fen": sum(line.goods_amount_fen for line in lines),
+        "merchant_discount_fen": sum(line.merchant_discount_fen for line in lines),
+        "platform_discount_fen": sum(line.platform_discount_fen for line in lines),
+        "paid_amount_fen": sum(line.paid_amount_fen for line in lines),
         "channel": request.channel,
         "creator_id": request.creator_id,
-        "offer_id": offer_id,
-        "commission_bps": commission_bps,
-        "commission_fen": rules.commission_fen(
-            rules.commission_base_fen(goods_fen, request.merchant_discount_fen), commission_bps
-        ),
+        "offer_id": first.offer_id,
+        "commission_bps": first.commission_bps,
+        "commission_fen": sum(line.commission_fen for line in lines),
         "content_kind": request.content_kind,
         "content_id": request.content_id,
         "surface": request.surface,
@@ -349,9 +490,27 @@ def place_order(
 
     A retry with the same idempotency key returns the first order and changes nothing.
     """
-    _validate(request)
     at = at or utcnow()
-    cursor = driver_cursor(session)
+    placed = place_order_row(session, request, at=at, actor=actor)
+    if isinstance(placed, Order):
+        return placed
+    # The stored row is exactly these values: attach it to the session without reading it back.
+    return attach_loaded(session, Order, placed)
+
+
+def place_order_row(
+    session: Session,
+    request: OrderRequest,
+    *,
+    at: datetime,
+    actor: str,
+    cursor: DriverCursor | None = None,
+) -> Order | dict[str, Any]:
+    """:func:`place_order`'s work: the stored row's values (with its ``id``), or the order
+    an earlier request with the key placed. For callers that need the figures, not the
+    object (a checkout sums its orders)."""
+    _validate(request)
+    cursor = cursor or driver_cursor(session)
     row = _ORDERABLE.execute(
         cursor,
         {
@@ -402,17 +561,28 @@ def place_order(
         raise _refusal(
             code, f"creator {request.creator_id} has no valid offer for product {product_id}"
         )
-    commission_bps = offer_bps if request.channel is Channel.DISTRIBUTION else 0
+    distribution = request.channel is Channel.DISTRIBUTION
+    lines = [
+        PricedLine(
+            sku_id=request.sku_id,
+            product_id=product_id,
+            quantity=request.quantity,
+            unit_price_fen=price_fen,
+            merchant_discount_fen=request.merchant_discount_fen,
+            platform_discount_fen=request.platform_discount_fen,
+            offer_id=offer_id,
+            commission_bps=offer_bps if distribution else 0,
+        )
+    ]
+    for more in request.more_lines:
+        lines.append(_priced_line(cursor, request, more, shop_id=shop_id, at=at))
     if request.content_kind is not None:
         _check_content(session, request, shop_id, at)
 
     values = new_order_row(
         request,
         shop_id=shop_id,
-        product_id=product_id,
-        unit_price_fen=price_fen,
-        offer_id=offer_id,
-        commission_bps=commission_bps,
+        lines=lines,
         at=at,
         promise=rules.promise(
             at,
@@ -429,12 +599,55 @@ def place_order(
         winner = _find_by_key(session, request.buyer_id, request.idempotency_key)
         assert winner is not None
         return _replay(winner, request)
-    reserved = _RESERVE.execute(cursor, {"sku": request.sku_id, "qty": request.quantity})
-    if reserved.rowcount == 0:
-        raise OutOfStock(f"sku {request.sku_id} has fewer than {request.quantity} in stock")
+    # in SKU order, so two orders holding the same SKUs take their stock in the same order
+    for priced in sorted(lines, key=lambda priced: priced.sku_id):
+        reserved = _RESERVE.execute(cursor, {"sku": priced.sku_id, "qty": priced.quantity})
+        if reserved.rowcount == 0:
+            raise OutOfStock(f"sku {priced.sku_id} has fewer than {priced.quantity} in stock")
+    for n, priced in enumerate(lines, start=1):
+        _INSERT_LINE.execute(cursor, priced.row(order_id=order_id, line_no=n, at=at))
     _PLACE_EVENT.execute(cursor, {"order_id": order_id, "at": at, "actor": actor})
-    # The stored row is exactly these values: attach it to the session without reading it back.
-    return attach_loaded(session, Order, {**_UNSET_STAMPS, **values, "id": order_id})
+    return {**_UNSET_STAMPS, **values, "id": order_id}
+
+
+def _priced_line(
+    cursor: DriverCursor, request: OrderRequest, line: LineRequest, *, shop_id: int, at: datetime
+) -> PricedLine:
+    """A further line of the order, checked by the rules its first line met."""
+    found = _LINE_ORDERABLE.execute(
+        cursor, {"sku_id": line.sku_id, "creator_id": request.creator_id, "at": at}
+    ).fetchone()
+    if found is None:
+        raise NotFound(f"sku {line.sku_id} not found")
+    price_fen, product_id, listing, line_shop_id, offer_id, offer_bps = found
+    if (code := rules.listing_refusal(listing)) is not None:
+        raise _refusal(
+            code,
+            f"sku {line.sku_id} not found"
+            if code is ErrorCode.NOT_FOUND
+            else f"product {product_id} is not on sale",
+        )
+    if (code := rules.same_shop_refusal(line_shop_id, shop_id)) is not None:
+        raise _refusal(code, f"sku {line.sku_id} is another shop's: an order is one shop's")
+    code = rules.excess_discount_refusal(
+        price_fen * line.quantity, line.merchant_discount_fen, line.platform_discount_fen
+    )
+    if code is not None:
+        raise _refusal(code, "discounts exceed the goods amount")
+    if (code := rules.offer_refusal(request.channel, offer_id)) is not None:
+        raise _refusal(
+            code, f"creator {request.creator_id} has no valid offer for product {product_id}"
+        )
+    return PricedLine(
+        sku_id=line.sku_id,
+        product_id=product_id,
+        quantity=line.quantity,
+        unit_price_fen=price_fen,
+        merchant_discount_fen=line.merchant_discount_fen,
+        platform_discount_fen=line.platform_discount_fen,
+        offer_id=offer_id,
+        commission_bps=offer_bps if request.channel is Channel.DISTRIBUTION else 0,
+    )
 
 
 _UNSET_STAMPS = dict.fromkeys(
@@ -450,6 +663,13 @@ def get_order(session: Session, order_id: int, *, for_update: bool = False) -> O
     if order is None:
         raise NotFound(f"order {order_id} not found")
     return order
+
+
+def order_lines(session: Session, order_id: int) -> Sequence[OrderLine]:
+    """The order's lines, first to last."""
+    return session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+    ).all()
 
 
 def _transition(session: Session, order: Order, action: str, *, at: datetime, actor: str) -> Order:

@@ -60,6 +60,8 @@ def request_after_sales(
         order_id=order_id,
         kind=body.kind,
         reason=body.reason,
+        line_id=body.line_id,
+        quantity=body.quantity,
         refund_fen=body.refund_fen,
         note=body.note,
         actor=Actor.of(principal),
@@ -243,7 +245,12 @@ def submit_review(
         session, principal, orders_service.get_order(session, order_id)
     )
     review = aftersales_service.submit_review(
-        session, order_id=order_id, stars=body.stars, text=body.text, tags=body.tags
+        session,
+        order_id=order_id,
+        line_id=body.line_id,
+        stars=body.stars,
+        text=body.text,
+        tags=body.tags,
     )
     session.commit()
     return review

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from trustflow.accounts import access
 from trustflow.accounts.models import Buyer, Creator, Role
@@ -126,7 +126,11 @@ def list_orders(
     offset: Offset = 0,
 ) -> object:
     """The caller's orders: a buyer's own, a seller's shops', a creator's distribution sales."""
-    stmt = orders_access.visible_orders(session, principal).order_by(Order.id.desc())
+    stmt = (
+        orders_access.visible_orders(session, principal)
+        .options(selectinload(Order.lines))
+        .order_by(Order.id.desc())
+    )
     if shop_id is not None:
         stmt = stmt.where(Order.shop_id == shop_id)
     if order_status is not None:
