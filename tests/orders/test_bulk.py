@@ -206,3 +206,64 @@ def test_a_batch_refuses_a_drafts_sku_as_missing_and_a_delisted_one_as_not_on_sa
         else:
             raise AssertionError("the service placed what the batch refused")
     assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def _second_sku(session: Session, shop_id: int, stock: int, price_fen: int = 500) -> int:
+    from trustflow.catalog.models import ListingStatus
+
+    product = catalog_service.create_product(session, shop_id=shop_id, title="cap", at=T0)
+    sku = catalog_service.add_sku(
+        session, product_id=product.id, price_fen=price_fen, stock=stock, at=T0
+    )
+    catalog_service.set_listing_status(session, product_id=product.id, status=ListingStatus.LISTED)
+    return sku.id
+
+
+def test_a_batch_places_orders_of_several_lines_whole_or_not_at_all(session: Session) -> None:
+    from trustflow.orders.models import OrderLine
+
+    cat = factories.category(session)
+    s = factories.seller(session, category_id=cat, stock=10, price_fen=1000, at=T0)
+    cap = _second_sku(session, s.shop_id, stock=1)
+    other = factories.seller(session, category_id=cat, stock=10, name="Other", at=T0)
+    b1, b2, b3 = (factories.buyer(session, f"b{i}") for i in range(3))
+    session.commit()
+    rows = [
+        {"buyer": b1, "sku": s.sku_id, "qty": 2, "key": "two-lines"},
+        {"buyer": b1, "sku": cap, "key": "two-lines"},
+        # the cap is sold out by the order above: this order takes nothing, not even its tee
+        {"buyer": b2, "sku": s.sku_id, "key": "late"},
+        {"buyer": b2, "sku": cap, "key": "late"},
+        # a line of another shop's goods belongs to another order
+        {"buyer": b3, "sku": s.sku_id, "key": "mixed"},
+        {"buyer": b3, "sku": other.sku_id, "key": "mixed"},
+    ]
+    batch = _batch(rows)
+    batch.head = np.array([0, 0, 2, 2, 4, 4])
+
+    result = bulk.place_orders(session, batch, at=T0)
+    session.commit()
+
+    assert result.order_id[0] == result.order_id[1] > 0
+    assert result.order_id[2:].tolist() == [0, 0, 0, 0]
+    assert result.refused == {
+        2: ErrorCode.OUT_OF_STOCK,
+        3: ErrorCode.OUT_OF_STOCK,
+        4: ErrorCode.INVALID_INPUT,
+        5: ErrorCode.INVALID_INPUT,
+    }
+    order = session.get(Order, int(result.order_id[0]))
+    assert order is not None
+    lines = session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
+    ).all()
+    assert [(line.sku_id, line.quantity) for line in lines] == [(s.sku_id, 2), (cap, 1)]
+    assert order.goods_amount_fen == 2 * 1000 + 500 == sum(x.goods_amount_fen for x in lines)
+    session.expire_all()
+    assert catalog_service.get_sku(session, s.sku_id).stock == 8
+    assert catalog_service.get_sku(session, cap).stock == 0
+    assert catalog_service.get_sku(session, other.sku_id).stock == 10
+
+    again = bulk.place_orders(session, batch, at=T0)  # a replay: the same order, nothing new
+    assert again.order_id[:2].tolist() == result.order_id[:2].tolist()
+    assert session.scalar(select(func.count()).select_from(OrderLine)) == 2

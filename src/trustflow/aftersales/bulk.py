@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
@@ -50,8 +50,34 @@ __all__ = [
 A = AfterSalesStatus
 _orders, _requests, _events = table(Order), table(AfterSalesRequest), table(AfterSalesEvent)
 _lines = table(OrderLine)
-#: each order's first line: the line the bulk path's requests and reviews are about
-_first_lines = select(_lines.c.id).where(_lines.c.line_no == 1).scalar_subquery()
+
+
+def _first_line_of(order_id: Any) -> Any:
+    """The id of the order's first line (the line a request from before lines is about)."""
+    return (
+        select(_lines.c.id)
+        .where(_lines.c.order_id == order_id, _lines.c.line_no == 1)
+        .scalar_subquery()
+    )
+
+
+def _lines_of(session: Session, order_ids: IntArray, column: Any) -> dict[tuple[int, int], Any]:
+    """Each line of these orders by (order id, line number): its id and ``column``."""
+    return {
+        (order_id, line_no): (line_id, value)
+        for order_id, line_no, line_id, value in fetch_by_ids(
+            session,
+            select(_lines.c.order_id, _lines.c.line_no, _lines.c.id, column),
+            _lines.c.order_id,
+            order_ids,
+        )
+    }
+
+
+def _line_numbers(line_no: IntArray | None, n: int) -> list[int]:
+    if line_no is None:
+        return [1] * n
+    return [int(x) for x in np.asarray(line_no, dtype=np.int64)]
 
 
 def request_after_sales(
@@ -62,12 +88,14 @@ def request_after_sales(
     at: Sequence[datetime],
     *,
     actor: rules.Actor,
+    line_no: IntArray | None = None,
 ) -> IntArray:
-    """Open requests for many orders at once, each for the whole of the order's first line
-    (the simulator's orders are one line); returns the new ids (0 where refused).
+    """Open requests for many orders at once, each for the whole of one line of its order
+    (``line_no``, the first if None); returns the new ids (0 where refused).
 
     Refused, as one at a time: orders not yet shipped, out of the after-sales window, no-reason
-    returns after 7 days or as refund-only, and lines that already have an open request.
+    returns after 7 days or as refund-only, lines that do not exist and lines that already
+    have an open request.
     """
     ids = np.asarray(order_ids, dtype=np.int64)
     facts = fetch_map(
@@ -76,23 +104,21 @@ def request_after_sales(
             _orders.c.id,
             _orders.c.status,
             _orders.c.delivered_at,
-            _lines.c.paid_amount_fen,
             _orders.c.shop_id,
             _orders.c.buyer_id,
             _orders.c.creator_id,
-            _lines.c.id,
-        ).join(_lines, (_lines.c.order_id == _orders.c.id) & (_lines.c.line_no == 1)),
+        ),
         _orders.c.id,
         ids,
         for_update=True,
     )
+    lines = _lines_of(session, ids, _lines.c.paid_amount_fen)
     busy = {
-        r[0]
-        for r in fetch_by_ids(
+        line_id or first_line
+        for line_id, first_line in fetch_by_ids(
             session,
-            select(_requests.c.order_id).where(
-                _requests.c.status.in_(rules.OPEN_STATES),
-                or_(_requests.c.line_id.is_(None), _requests.c.line_id.in_(_first_lines)),
+            select(_requests.c.line_id, _first_line_of(_requests.c.order_id)).where(
+                _requests.c.status.in_(rules.OPEN_STATES)
             ),
             _requests.c.order_id,
             ids,
@@ -101,10 +127,14 @@ def request_after_sales(
     refunded = line_refunds(session, ids)
     rows: list[dict[str, Any]] = []
     accepted: list[int] = []
+    numbers = _line_numbers(line_no, len(ids))
     for i, order_id in enumerate(ids.tolist()):
-        order = facts.get(order_id)
+        order, line = facts.get(order_id), lines.get((order_id, numbers[i]))
         kind, reason, when = kinds[i], reasons[i], at[i]
-        if order is None or order_id in busy or order[1] not in order_rules.AFTER_SALES_OPEN_FROM:
+        if order is None or line is None or order[1] not in order_rules.AFTER_SALES_OPEN_FROM:
+            continue
+        line_id, line_paid = line
+        if line_id in busy:
             continue
         delivered = order[2]
         if delivered is not None and when - delivered > rules.AFTER_SALES_WINDOW:
@@ -115,19 +145,19 @@ def request_after_sales(
             or when - delivered > rules.NO_REASON_RETURN_WINDOW
         ):
             continue
-        busy.add(order_id)
-        refund = 0 if kind is AfterSalesKind.EXCHANGE else order[3] - refunded.get(order[7], 0)
+        busy.add(line_id)
+        refund = 0 if kind is AfterSalesKind.EXCHANGE else line_paid - refunded.get(line_id, 0)
         rows.append(
             {
                 "order_id": order_id,
-                "line_id": order[7],
+                "line_id": line_id,
                 "quantity": None,
-                "shop_id": order[4],
-                "buyer_id": order[5],
+                "shop_id": order[3],
+                "buyer_id": order[4],
                 "kind": kind,
                 "reason": reason,
                 "responsible_party": rules.presumed_responsible(
-                    reason, sold_by_creator=order[6] is not None
+                    reason, sold_by_creator=order[5] is not None
                 ),
                 "status": A.REQUESTED,
                 "refund_fen": max(refund, 0),
@@ -234,9 +264,11 @@ def submit_reviews(
     stars: IntArray,
     at: Sequence[datetime],
     tags: Sequence[Sequence[str]] | None = None,
+    line_no: IntArray | None = None,
 ) -> IntArray:
-    """Reviews for delivered orders; refused (0) where the order is not reviewable, is
-    reviewed, or was delivered after the review's time."""
+    """Reviews of one line each of delivered orders (``line_no``, the first if None);
+    refused (0) where the order is not reviewable, has no such line, the line is reviewed,
+    or the order was delivered after the review's time."""
     ids = np.asarray(order_ids, dtype=np.int64)
     stars = np.asarray(stars, dtype=np.int64)
     if ((stars < 1) | (stars > 5)).any():
@@ -250,40 +282,35 @@ def submit_reviews(
             _orders.c.id,
             _orders.c.status,
             _orders.c.buyer_id,
-            _lines.c.product_id,
             _orders.c.shop_id,
             _orders.c.creator_id,
             _orders.c.delivered_at,
-            _lines.c.id,
-        ).join(_lines, (_lines.c.order_id == _orders.c.id) & (_lines.c.line_no == 1)),
+        ),
         _orders.c.id,
         ids,
     )
-    done = {
-        r[0]
-        for r in fetch_by_ids(
-            session,
-            select(reviews.c.order_id).where(reviews.c.line_id.in_(_first_lines)),
-            reviews.c.order_id,
-            ids,
-        )
-    }
+    lines = _lines_of(session, ids, _lines.c.product_id)
+    done = {r[0] for r in fetch_by_ids(session, select(reviews.c.line_id), reviews.c.order_id, ids)}
     rows, accepted = [], []
+    numbers = _line_numbers(line_no, len(ids))
     for i, order_id in enumerate(ids.tolist()):
-        order = facts.get(order_id)
-        if order is None or order_id in done or order[1] not in order_rules.REVIEWABLE_FROM:
+        order, line = facts.get(order_id), lines.get((order_id, numbers[i]))
+        if order is None or line is None or order[1] not in order_rules.REVIEWABLE_FROM:
             continue
-        if order[6] is not None and at[i] < order[6]:  # before delivery, as one at a time
+        line_id, product_id = line
+        if line_id in done:
             continue
-        done.add(order_id)
+        if order[5] is not None and at[i] < order[5]:  # before delivery, as one at a time
+            continue
+        done.add(line_id)
         rows.append(
             {
                 "order_id": order_id,
-                "line_id": order[7],
+                "line_id": line_id,
                 "buyer_id": order[2],
-                "product_id": order[3],
-                "shop_id": order[4],
-                "creator_id": order[5],
+                "product_id": product_id,
+                "shop_id": order[3],
+                "creator_id": order[4],
                 "stars": int(stars[i]),
                 "text": "",
                 "tags": list(tags[i]) if tags is not None else [],

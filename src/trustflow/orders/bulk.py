@@ -47,7 +47,7 @@ from trustflow.orders.models import (
     OrderStatus,
     Payment,
 )
-from trustflow.orders.service import OrderRequest, PricedLine, new_order_row
+from trustflow.orders.service import LineRequest, OrderRequest, PricedLine, new_order_row
 from trustflow.vocabulary import Channel, Surface
 
 __all__ = [
@@ -75,9 +75,16 @@ class OrderBatch:
     surface: Sequence[str | None]
     merchant_discount_fen: IntArray
     platform_discount_fen: IntArray
+    #: the row heading each row's order: rows with another head are further lines of that
+    #: order (their buyer, key, channel, creator and content are the head's); None: every
+    #: row is an order of one line
+    head: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.buyer_id)
+
+    def heads(self) -> IntArray:
+        return np.arange(len(self)) if self.head is None else np.asarray(self.head, np.int64)
 
 
 @dataclass
@@ -119,8 +126,28 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     pdisc = np.asarray(batch.platform_discount_fen, dtype=np.int64)
     content_id = np.asarray(batch.content_id, dtype=np.int64)
     buyer_ids, sku_ids = batch.buyer_id.tolist(), batch.sku_id.tolist()
+    head = batch.heads()
+    lines_of: dict[int, list[int]] = {}  # each order's rows, its head first
+    for i, h in enumerate(head.tolist()):
+        lines_of.setdefault(h, []).append(i)
+    if any(lines_of.get(h, [h])[0] != h for h in lines_of):
+        raise InvalidInput("a row heading an order comes before its further lines")
     for i in range(n):
         refuse(i, _request_refusal(batch, i))
+    for rows in lines_of.values():
+        if len(rows) > 1:
+            for i in rows:
+                refuse(i, rules.lines_refusal([sku_ids[r] for r in rows]))
+
+    def spread() -> None:
+        """An order is placed whole or not at all: a refused line refuses its order, every
+        line of it with the first code one of them got."""
+        for rows in lines_of.values():
+            codes = [refused[r] for r in rows if r in refused]
+            if codes and len(rows) > 1:
+                for r in rows:
+                    refused.setdefault(r, codes[0])
+                    ok[r] = False
 
     products, shops = table(Product), table(Shop)
     info = fetch_map(
@@ -158,17 +185,21 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     first_in_batch: dict[tuple[int, str], int] = {}
     duplicate_of = np.full(n, -1, dtype=np.int64)
     for i in remaining():
+        if head[i] != i:
+            continue  # a further line: its order's key is its head's
         k = (buyer_ids[i], keys[i])
+        rows = lines_of[i]
         if k in seen:
             existing_id, existing_hash = seen[k]
-            if _request(batch, i).fingerprint() == existing_hash:
-                order_id[i] = existing_id
+            if _request(batch, i, rows).fingerprint() == existing_hash:
+                order_id[rows] = existing_id
             else:
-                refused[i] = ErrorCode.IDEMPOTENCY_KEY_REUSED
-            ok[i] = False
+                for r in rows:
+                    refused[r] = ErrorCode.IDEMPOTENCY_KEY_REUSED
+            ok[rows] = False
         elif k in first_in_batch:
-            duplicate_of[i] = first_in_batch[k]
-            ok[i] = False
+            duplicate_of[rows] = first_in_batch[k]
+            ok[rows] = False
         else:
             first_in_batch[k] = i
 
@@ -190,6 +221,7 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
             i,
             rules.listing_refusal(listing)
             or rules.shop_refusal(shop_status)
+            or rules.same_shop_refusal(int(shop_id[i]), int(shop_id[head[i]]))
             or rules.excess_discount_refusal(
                 int(price[i]) * int(qty[i]), int(mdisc[i]), int(pdisc[i])
             ),
@@ -204,26 +236,28 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
     ).items():
         refuse(i, code)
 
-    # Stock: serve rows in order per SKU while the stock lasts.
-    stock = np.array([info[s][2] if s in info else 0 for s in sku_ids])
-    want = np.where(ok, qty, 0)
-    order_idx = np.lexsort((np.arange(n), batch.sku_id))
-    sorted_sku = batch.sku_id[order_idx]
-    csum = np.cumsum(want[order_idx])
-    group_start = np.ones(n, dtype=bool)
-    group_start[1:] = sorted_sku[1:] != sorted_sku[:-1]
-    base = np.maximum.accumulate(np.where(group_start, csum - want[order_idx], 0))
-    within = np.empty(n, dtype=np.int64)
-    within[order_idx] = csum - base
-    for i in remaining():
-        if within[i] > stock[i]:
-            refuse(i, ErrorCode.OUT_OF_STOCK)
+    spread()
+    # Stock: serve the orders in the batch's order while their SKUs' stock lasts, each order
+    # whole or not at all, as one at a time would.
+    stock = {s: int(info[s][2]) for s in set(sku_ids) if s in info}
+    for h in remaining():
+        if head[h] != h:
+            continue
+        rows = lines_of[h]
+        if all(stock[sku_ids[r]] >= qty[r] for r in rows):
+            for r in rows:
+                stock[sku_ids[r]] -= int(qty[r])
+        else:
+            for r in rows:
+                refuse(r, ErrorCode.OUT_OF_STOCK)
+    spread()
 
     rows_idx = np.flatnonzero(ok)
-    if len(rows_idx):
-        promises = _promises(session, batch, rows_idx, shop_id, get(7), at)
-        lines = [
-            PricedLine(
+    heads_idx = rows_idx[head[rows_idx] == rows_idx]
+    if len(heads_idx):
+        promises = _promises(session, batch, heads_idx, shop_id, get(7), at)
+        priced = {
+            i: PricedLine(
                 sku_id=sku_ids[i],
                 product_id=int(product_id[i]),
                 quantity=int(qty[i]),
@@ -234,26 +268,29 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
                 commission_bps=int(bps[i]),
             )
             for i in rows_idx.tolist()
-        ]
-        rows = [
+        }
+        heads = heads_idx.tolist()
+        order_rows = [
             new_order_row(
-                _request(batch, i),
-                shop_id=int(shop_id[i]),
-                lines=[line],
+                _request(batch, h, lines_of[h]),
+                shop_id=int(shop_id[h]),
+                lines=[priced[r] for r in lines_of[h]],
                 at=at,
-                promise=promises[i][0],
-                region=promises[i][1],
+                promise=promises[h][0],
+                region=promises[h][1],
             )
-            for i, line in zip(rows_idx.tolist(), lines, strict=True)
+            for h in heads
         ]
-        new_ids = insert_returning_ids(session, _orders, rows)
-        order_id[rows_idx] = new_ids
+        new_ids = insert_returning_ids(session, _orders, order_rows)
+        for h, oid in zip(heads, new_ids.tolist(), strict=True):
+            order_id[lines_of[h]] = oid
         insert_many(
             session,
             _lines,
             [
-                line.row(order_id=oid, line_no=1, at=at)
-                for oid, line in zip(new_ids.tolist(), lines, strict=True)
+                priced[r].row(order_id=oid, line_no=no, at=at)
+                for h, oid in zip(heads, new_ids.tolist(), strict=True)
+                for no, r in enumerate(lines_of[h], start=1)
             ],
         )
         _reserve(session, batch.sku_id[rows_idx], qty[rows_idx])
@@ -320,10 +357,21 @@ def _promises(
     return out
 
 
-def _request(batch: OrderBatch, i: int) -> OrderRequest:
-    """Row ``i`` as the one-at-a-time request it stands for."""
+def _request(batch: OrderBatch, i: int, rows: Sequence[int] = ()) -> OrderRequest:
+    """Row ``i`` as the one-at-a-time request it stands for, with its order's further lines
+    (``rows``: the order's rows, ``i`` first)."""
     surface = batch.surface[i]
+    more = tuple(
+        LineRequest(
+            int(batch.sku_id[r]),
+            int(batch.quantity[r]),
+            int(batch.merchant_discount_fen[r]),
+            int(batch.platform_discount_fen[r]),
+        )
+        for r in rows[1:]
+    )
     return OrderRequest(
+        more_lines=more,
         buyer_id=int(batch.buyer_id[i]),
         sku_id=int(batch.sku_id[i]),
         quantity=int(batch.quantity[i]),
