@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -170,7 +170,12 @@ class DriverStatement:
             )
             processors = compiled._bind_processors
             plan = [
-                (n, compiled.binds[n].key, compiled.binds[n].value, processors.get(n))
+                (
+                    n,
+                    compiled.binds[n].key,
+                    compiled.binds[n].value,
+                    _shared(compiled.binds[n].type, dialect, processors.get(n)),
+                )
                 for n in names
             ]
             found = (compiled.string, plan, bool(compiled.positional))
@@ -187,7 +192,9 @@ class DriverStatement:
         values = []
         for _name, key, literal, proc in plan:
             v = params.get(key, literal)
-            values.append(proc(v) if proc is not None and v is not None else v)
+            if proc is not None and v is not None:
+                v = _processed_time(proc, v) if type(v) is datetime else proc(v)
+            values.append(v)
         raw = cursor.raw
         extra = {"binary": True} if binary else {}
         if positional:
@@ -195,6 +202,31 @@ class DriverStatement:
         else:
             raw.execute(sql, {p[0]: v for p, v in zip(plan, values, strict=True)}, **extra)
         return raw
+
+
+#: one bind processor per type (class and arguments) and dialect, so that equal types'
+#: processors are one object and :data:`_TIMES` serves them all
+_PROCESSORS: dict[tuple[type, str, str], Callable[[Any], Any]] = {}
+#: bound forms of recent times: a hot path binds the same instant many times over (a
+#: placement stamps its order, its lines, its event and its checkout with one ``at``)
+_TIMES: dict[tuple[Callable[[Any], Any], datetime], Any] = {}
+
+
+def _shared(type_: Any, dialect: Any, proc: Any) -> Any:
+    if not callable(proc):  # none, or one per element of a tuple
+        return proc
+    return _PROCESSORS.setdefault((type(type_), repr(type_), dialect.name), proc)
+
+
+def _processed_time(proc: Callable[[Any], Any], value: datetime) -> Any:
+    key = (proc, value)
+    found = _TIMES.get(key)
+    if found is None:
+        found = proc(value)  # a time the type refuses raises here, and is never kept
+        if len(_TIMES) >= 1024:
+            _TIMES.clear()
+        _TIMES[key] = found
+    return found
 
 
 def _processed(items: list[Any], proc: Callable[[Any], Any]) -> list[Any]:

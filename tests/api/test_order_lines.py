@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from tests import factories
 from tests.api.conftest import World
@@ -14,7 +14,7 @@ from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ListingStatus
 from trustflow.db import session_factory, transaction
 from trustflow.distribution import service as distribution_service
-from trustflow.orders.models import CommissionEntry, CommissionEntryKind
+from trustflow.orders.models import CommissionEntry, CommissionEntryKind, Order, OrderLine
 
 API = "/api/v1"
 
@@ -102,7 +102,7 @@ def _reversed(engine: Engine, order_id: int) -> list[int]:
 
 
 def test_a_cart_splits_into_one_order_per_shop_each_with_a_line_per_sku(
-    world: World, second_sku: dict[str, int]
+    world: World, engine: Engine, second_sku: dict[str, int]
 ) -> None:
     before = (_stock(world, world.a.product_id), _stock(world, second_sku["product_id"]))
 
@@ -135,6 +135,17 @@ def test_a_cart_splits_into_one_order_per_shop_each_with_a_line_per_sku(
     assert after == (before[0] - 3, before[1] - 1)
     shown = world.client.get(f"{API}/orders/{a['id']}", headers=world.as_("merchant_a")).json()
     assert shown["lines"] == a["lines"]
+    with session_factory(engine)() as s:  # every line is stored stamped as its order is,
+        # so the store finds it by time (the warehouse exports lines by day) as it finds orders
+        same_time = s.scalar(
+            select(func.count())
+            .select_from(OrderLine)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(
+                OrderLine.created_at >= Order.created_at, OrderLine.created_at <= Order.created_at
+            )
+        )
+    assert same_time == 3
 
 
 def test_a_line_level_partial_refund_moves_exactly_its_money_and_its_lines_commission(

@@ -182,8 +182,9 @@ def _orders_of(
     take their stock in the same order."""
     groups: dict[tuple[Any, ...], dict[int, int]] = {}
     sellers: dict[tuple[Any, ...], service.OrderRequest] = {}
+    known = service.skus_goods(session, sorted({i.sku_id for i in items}), cursor)
     for item in items:
-        goods = service.sku_goods(session, item.sku_id, cursor)
+        goods = known.get(item.sku_id)
         if goods is None:
             raise NotFound(f"sku {item.sku_id} not found")
         request = service.vouched_request(

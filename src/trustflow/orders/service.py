@@ -62,6 +62,7 @@ __all__ = [
     "place_order",
     "ship_order",
     "sku_goods",
+    "skus_goods",
     "vouched_request",
 ]
 
@@ -185,8 +186,28 @@ def sku_goods(
     session: Session, sku_id: int, cursor: DriverCursor | None = None
 ) -> tuple[int, int] | None:
     """The SKU's shop and product ids (None: no such SKU)."""
-    found = _GOODS.execute(cursor or driver_cursor(session), {"sku_id": sku_id}).fetchone()
-    return None if found is None else (int(found[0]), int(found[1]))
+    return skus_goods(session, [sku_id], cursor).get(sku_id)
+
+
+_GOODS_OF: dict[int, DriverStatement] = {}
+
+
+def skus_goods(
+    session: Session, sku_ids: Sequence[int], cursor: DriverCursor | None = None
+) -> dict[int, tuple[int, int]]:
+    """Each SKU's shop and product ids, by SKU id (a SKU that does not exist is absent); one
+    statement, prebuilt once per number of SKUs."""
+    stmt = _GOODS_OF.get(len(sku_ids))
+    if stmt is None:
+        stmt = _GOODS_OF[len(sku_ids)] = DriverStatement(
+            select(_skus.c.id, _products.c.shop_id, _products.c.id)
+            .join(_products, _products.c.id == _skus.c.product_id)
+            .where(_skus.c.id.in_([bindparam(f"s{n}") for n in range(len(sku_ids))]))
+        )
+    found = stmt.execute(
+        cursor or driver_cursor(session), {f"s{n}": sku for n, sku in enumerate(sku_ids)}
+    ).fetchall()
+    return {int(sku): (int(shop), int(product)) for sku, shop, product in found}
 
 
 def _refusal(code: ErrorCode, message: str) -> TrustflowError:
@@ -307,12 +328,6 @@ def _transit_subquery(column: str, shop_id: Any, region: Any) -> Any:
     )
 
 
-#: a SKU's shop and product
-_GOODS = DriverStatement(
-    select(_products.c.shop_id, _products.c.id)
-    .join(_skus, _skus.c.product_id == _products.c.id)
-    .where(_skus.c.id == bindparam("sku_id"))
-)
 _BUYER_REGION = (
     select(_buyers.c.region).where(_buyers.c.id == bindparam("buyer_id")).scalar_subquery()
 )
@@ -373,11 +388,25 @@ _LINE_ORDERABLE = DriverStatement(
     .join(_products, _products.c.id == _skus.c.product_id)
     .where(_skus.c.id == bindparam("sku_id"))
 )
-_INSERT_LINE = DriverStatement(
-    insert(cast(Table, OrderLine.__table__))
-    .values({c: bindparam(c) for c in _LINE_COLUMNS})
-    .inline()
-)
+_LINE_INSERTS: dict[int, DriverStatement] = {}
+
+
+def _insert_lines(cursor: DriverCursor, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert an order's lines in one statement (prebuilt once per number of lines)."""
+    stmt = _LINE_INSERTS.get(len(rows))
+    if stmt is None:
+        lines = cast(Table, OrderLine.__table__)
+        stmt = _LINE_INSERTS[len(rows)] = DriverStatement(
+            insert(lines).values(
+                [
+                    {c: bindparam(f"{c}_{n}", type_=lines.c[c].type) for c in _LINE_COLUMNS}
+                    for n in range(len(rows))
+                ]
+            )
+        )
+    stmt.execute(cursor, {f"{c}_{n}": v for n, row in enumerate(rows) for c, v in row.items()})
+
+
 _INSERT_ORDER = {
     dialect: DriverStatement(stmt.returning(_orders.c.id))
     for dialect, stmt in insert_unless_present(_orders, ["buyer_id", "idempotency_key"]).items()
@@ -604,8 +633,10 @@ def place_order_row(
         reserved = _RESERVE.execute(cursor, {"sku": priced.sku_id, "qty": priced.quantity})
         if reserved.rowcount == 0:
             raise OutOfStock(f"sku {priced.sku_id} has fewer than {priced.quantity} in stock")
-    for n, priced in enumerate(lines, start=1):
-        _INSERT_LINE.execute(cursor, priced.row(order_id=order_id, line_no=n, at=at))
+    _insert_lines(
+        cursor,
+        [priced.row(order_id=order_id, line_no=n, at=at) for n, priced in enumerate(lines, 1)],
+    )
     _PLACE_EVENT.execute(cursor, {"order_id": order_id, "at": at, "actor": actor})
     return {**_UNSET_STAMPS, **values, "id": order_id}
 
