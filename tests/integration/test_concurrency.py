@@ -357,3 +357,127 @@ def test_a_cancellation_and_a_refund_at_once_take_back_the_commission_once(
             taken = sum(fen for kind, fen in entries if kind.value == "reversed")
             assert accrued == 3_960
             assert taken == accrued  # the cancellation gives all back, never more
+
+
+def test_twenty_concurrent_two_line_carts_sell_exactly_five_whole_orders(
+    factory: sessionmaker[Session],
+) -> None:
+    """Both lines are one shop's: each cart is one order of two lines, placed whole or not
+    at all, and the refused carts take nothing of the plentiful line's stock."""
+    from trustflow.catalog import service as catalog_service
+    from trustflow.catalog.models import ListingStatus
+    from trustflow.orders import checkout as checkout_actions
+    from trustflow.orders.models import OrderLine
+
+    with transaction(factory) as s:
+        cat = factories.category(s)
+        shop = factories.seller(s, category_id=cat, stock=1_000, name="Shop")
+        product = catalog_service.create_product(s, shop_id=shop.shop_id, title="scarce")
+        scarce = catalog_service.add_sku(s, product_id=product.id, price_fen=500, stock=5).id
+        catalog_service.set_listing_status(s, product_id=product.id, status=ListingStatus.LISTED)
+        buyers = [factories.buyer(s, f"c{i}") for i in range(20)]
+
+    def check_out(i: int) -> int:
+        with transaction(factory) as s:
+            return checkout_actions.place_checkout(
+                s,
+                buyer_id=buyers[i],
+                items=[
+                    checkout_actions.CheckoutItem(shop.sku_id, 2),
+                    checkout_actions.CheckoutItem(scarce, 1),
+                ],
+                idempotency_key=f"two-lines-{i}",
+                at=T0,
+            ).id
+
+    results = _run_together(20, check_out)
+
+    assert sum(isinstance(r, int) for r in results) == 5
+    assert all(isinstance(r, OutOfStock) for r in results if not isinstance(r, int))
+    with factory() as s:
+        stock = dict(s.execute(select(Sku.id, Sku.stock)).all())
+        assert (stock[scarce], stock[shop.sku_id]) == (0, 1_000 - 5 * 2)
+        assert s.scalar(select(func.count()).select_from(Order)) == 5
+        assert s.scalar(select(func.count()).select_from(OrderLine)) == 10
+
+
+def test_refunds_of_two_lines_approved_at_once_take_back_each_lines_commission_once(
+    factory: sessionmaker[Session],
+) -> None:
+    from datetime import timedelta
+
+    from trustflow.aftersales import service as aftersales_service
+    from trustflow.aftersales.models import ActorRole, AfterSalesKind, AfterSalesReason
+    from trustflow.aftersales.rules import Actor
+    from trustflow.catalog import service as catalog_service
+    from trustflow.catalog.models import ListingStatus
+    from trustflow.distribution import service as distribution_service
+    from trustflow.orders.models import CommissionEntry, CommissionEntryKind, OrderLine
+    from trustflow.scoring.gates import OFFER_GATE
+
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), stock=50, at=T0)
+        creator, _ = factories.creator_selling(s, seller.product_id, commission_bps=1000, at=T0)
+        cap = catalog_service.create_product(s, shop_id=seller.shop_id, title="cap", at=T0)
+        cap_sku = catalog_service.add_sku(s, product_id=cap.id, price_fen=3_000, stock=50, at=T0)
+        catalog_service.set_listing_status(s, product_id=cap.id, status=ListingStatus.LISTED)
+        offer = distribution_service.create_offer(
+            s, product_id=cap.id, commission_bps=3000, valid_from=T0
+        )
+        distribution_service.select_offer(
+            s, creator_id=creator, offer_id=offer.id, gate=OFFER_GATE, at=T0
+        )
+        buyer = factories.buyer(s)
+        orders = []
+        for i in range(4):
+            order = orders_service.place_order(
+                s,
+                orders_service.OrderRequest(
+                    buyer_id=buyer,
+                    sku_id=seller.sku_id,
+                    quantity=2,
+                    channel=Channel.DISTRIBUTION,
+                    idempotency_key=f"o{i}",
+                    creator_id=creator,
+                    more_lines=(orders_service.LineRequest(cap_sku.id, 1),),
+                ),
+                at=T0,
+            )
+            orders_service.pay_order(s, order_id=order.id, idempotency_key=f"p{i}", at=T0)
+            orders_service.ship_order(s, order_id=order.id, at=T0 + timedelta(hours=1))
+            requests = [
+                aftersales_service.request_after_sales(
+                    s,
+                    order_id=order.id,
+                    line_id=line.id,
+                    kind=AfterSalesKind.REFUND_ONLY,
+                    reason=AfterSalesReason.QUALITY,
+                    actor=Actor(ActorRole.BUYER, buyer),
+                    at=T0 + timedelta(hours=2),
+                ).id
+                for line in orders_service.order_lines(s, order.id)
+            ]
+            orders.append((order.id, requests))
+
+    def approve(i: int) -> None:
+        _, requests = orders[i // 4]
+        with transaction(factory) as s:  # each request approved twice, all at once
+            aftersales_service.approve(
+                s,
+                request_id=requests[i % 2],
+                actor=Actor(ActorRole.MERCHANT),
+                at=T0 + timedelta(hours=3),
+            )
+
+    _run_together(16, approve)
+
+    with factory() as s:
+        for order_id, _ in orders:
+            lines = s.scalars(select(OrderLine).where(OrderLine.order_id == order_id)).all()
+            taken = s.scalars(
+                select(CommissionEntry.amount_fen).where(
+                    CommissionEntry.order_id == order_id,
+                    CommissionEntry.kind == CommissionEntryKind.REVERSED,
+                )
+            ).all()
+            assert sorted(taken) == sorted(line.commission_fen for line in lines)

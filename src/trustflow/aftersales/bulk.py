@@ -246,6 +246,8 @@ def advance_requests(
     insert_many(session, _events, events)
     if refunded:  # as one at a time: each refund takes its share of the commission back
         orders = np.fromiter(refunded, dtype=np.int64, count=len(refunded))
+        # locked before what they refunded is read, as one at a time
+        fetch_by_ids(session, select(_orders.c.id), _orders.c.id, orders, for_update=True)
         totals = refunded_totals(session, orders)
         commission.reverse_commissions(
             session,

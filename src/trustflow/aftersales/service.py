@@ -241,6 +241,9 @@ def _move(
         request.resolved_at = at
     session.flush()
     if target is A.REFUNDED:  # the refunded share of the payment takes its commission back
+        # what the order refunded is read once the order is locked: a refund of another of
+        # its lines approved at the same time is then either seen in full or not yet begun
+        orders_service.get_order(session, request.order_id, for_update=True)
         commission.reverse_commissions(
             session,
             [request.order_id],
