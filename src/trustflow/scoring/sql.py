@@ -1,7 +1,8 @@
 """The three scores as SQL: one definition, written for DuckDB and transpiled for Spark.
 
-The query reads the warehouse tables (``orders``, ``after_sales``, ``reviews``, ``chats``,
-``shops``, ``products``, ``categories``, ``appeals``) and runs in three steps:
+The query reads the warehouse tables (``orders``, ``order_lines``, ``after_sales``,
+``reviews``, ``chats``, ``shops``, ``products``, ``categories``, ``appeals``) and runs in three
+steps:
 
 ``score_metrics``
     one row per (score kind, entity, sub-metric): defects, opportunities, the category
@@ -14,6 +15,11 @@ The query reads the warehouse tables (``orders``, ``after_sales``, ``reviews``, 
 Everything is computed as of a moment ``as_of`` (epoch seconds): only what had happened by
 then counts, so yesterday's scores can be recomputed today. Outcomes settled later (an
 arbitration) are taken as known now. All numbers come from :mod:`trustflow.scoring.rules`.
+
+Store and creator scores count paid orders: an order counts once however many lines it holds
+and however many of them were reviewed. Product scores count paid lines: an order of two
+products counts once for each, with the reviews and after-sales requests of that line (a
+request that names no line is about its order's first line).
 """
 
 from __future__ import annotations
@@ -128,6 +134,13 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
         f"LEAST(COALESCE(a.handled_s, {t}), {t}) - a.at_s > {rules.SLOW_HANDLING_HOURS * HOUR}"
     )
     recency = f"POWER(0.5, age_s / {half_life * DAY!r})"
+    # an order's (or a line's) reviews: reviewed if one counts, bad if a counted one is bad
+    review_flags = (
+        "MAX(CASE WHEN held = 0 THEN 1 ELSE 0 END) AS reviewed,"
+        f" MAX(CASE WHEN held = 0 AND stars <= {rules.BAD_REVIEW_MAX_STARS} THEN 1 ELSE 0 END)"
+        " AS bad_review,"
+        " MAX(held) AS held_review"
+    )
 
     metrics = "\nUNION ALL\n".join(
         _metric_rows(store, "store_tally")
@@ -143,7 +156,7 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
 
     review_ctes = f"""
 rv AS (
-    SELECT r.id, r.order_id, r.buyer_id, r.shop_id, r.stars,
+    SELECT r.id, r.order_id, r.line_id, r.buyer_id, r.shop_id, r.stars,
            {_secs("r.created_at")} AS at_s
     FROM reviews r
     LEFT JOIN appeals ap ON ap.defect_kind = '{DefectKind.REVIEW.value}' AND ap.defect_id = r.id
@@ -176,7 +189,7 @@ bursts AS (
     score_metrics = f"""
 WITH
 base AS (
-    SELECT o.id AS order_id, o.buyer_id, o.shop_id, o.product_id, o.creator_id,
+    SELECT o.id AS order_id, o.buyer_id, o.shop_id, o.creator_id,
            {t} - {_secs("o.paid_at")} AS age_s,
            {_secs("o.paid_at")} AS paid_s,
            {_secs("o.ship_by")} AS ship_by_s,
@@ -189,15 +202,28 @@ base AS (
       AND {_secs("o.paid_at")} >= {t - ORDER_WINDOW_DAYS * DAY}
 ),
 {review_ctes}
+first_lines AS (
+    -- what a review or request that names no line is about: its order's first line
+    SELECT order_id, id AS line_id FROM order_lines WHERE line_no = 1
+),
 reviewed AS (
-    SELECT r.order_id, r.stars,
+    SELECT r.order_id, COALESCE(r.line_id, fl.line_id) AS line_id, r.stars,
            CASE WHEN {held} THEN 1 ELSE 0 END AS held
     FROM rv r
     LEFT JOIN bursts bu ON bu.shop_id = r.shop_id
         AND bu.day = CAST(FLOOR(r.at_s / {DAY}) AS BIGINT)
+    LEFT JOIN first_lines fl ON fl.order_id = r.order_id
+),
+order_reviews AS (
+    -- an order of several lines may have a review per line: it counts once for its shop
+    SELECT order_id, {review_flags} FROM reviewed GROUP BY order_id
+),
+line_reviews AS (
+    SELECT line_id, {review_flags} FROM reviewed GROUP BY line_id
 ),
 asr AS (
-    SELECT a.id, a.order_id, a.shop_id, a.buyer_id, a.kind, a.reason,
+    SELECT a.id, a.order_id, COALESCE(a.line_id, fl.line_id) AS line_id,
+           a.shop_id, a.buyer_id, a.kind, a.reason,
            a.responsible_party AS responsible, a.dispute_outcome AS outcome,
            {_flag(counted)} AS counted,
            {_secs("a.created_at")} AS at_s,
@@ -205,6 +231,7 @@ asr AS (
     FROM after_sales a
     LEFT JOIN appeals ap
         ON ap.defect_kind = '{DefectKind.AFTER_SALES.value}' AND ap.defect_id = a.id
+    LEFT JOIN first_lines fl ON fl.order_id = a.order_id
     WHERE ap.defect_id IS NULL
       AND {_secs("a.created_at")} < {t} AND {_secs("a.created_at")} >= {event_from}
 ),
@@ -264,12 +291,20 @@ by_order AS (
         MAX({_flag(f"a.outcome = 'buyer_won' AND a.responsible = '{merchant}'")}) AS dispute_lost
     FROM asr a GROUP BY a.order_id
 ),
+by_line AS (
+    SELECT a.line_id,
+        MAX({_flag(f"a.counted = 1 AND a.reason IN {quality} AND a.responsible = '{merchant}'")})
+            AS merchant_quality,
+        MAX({_flag(f"a.outcome = 'buyer_won' AND a.responsible = '{merchant}'")}) AS dispute_lost
+    FROM asr a WHERE a.line_id IS NOT NULL GROUP BY a.line_id
+),
 facts AS (
-    SELECT b.shop_id, b.product_id, b.creator_id, b.age_s,
+    -- one row per paid order
+    SELECT b.order_id, b.shop_id, b.creator_id, b.age_s,
            {buyer_weight} AS bw,
-           {_flag("r.order_id IS NOT NULL AND r.held = 0")} AS reviewed,
-           {_flag(f"r.held = 0 AND r.stars <= {rules.BAD_REVIEW_MAX_STARS}")} AS bad_review,
-           {_flag("r.held = 1")} AS held_review,
+           COALESCE(r.reviewed, 0) AS reviewed,
+           COALESCE(r.bad_review, 0) AS bad_review,
+           COALESCE(r.held_review, 0) AS held_review,
            {_flag(f"b.delivered_s < {t}")} AS delivered,
            {_flag(f"b.ship_by_s < {t} AND {not_cancelled_in_time}")} AS pickup_due,
            {
@@ -289,9 +324,22 @@ facts AS (
            COALESCE(x.logistics_complaint, 0) AS logistics_complaint,
            COALESCE(x.dispute_lost, 0) AS dispute_lost
     FROM base b
-    LEFT JOIN reviewed r ON r.order_id = b.order_id
+    LEFT JOIN order_reviews r ON r.order_id = b.order_id
     LEFT JOIN by_order x ON x.order_id = b.order_id
     LEFT JOIN buyer_weights bw ON bw.buyer_id = b.buyer_id
+),
+line_facts AS (
+    -- one row per line of a paid order: what a product's score counts
+    SELECT l.product_id, f.age_s, f.bw, f.delivered,
+           COALESCE(r.reviewed, 0) AS reviewed,
+           COALESCE(r.bad_review, 0) AS bad_review,
+           COALESCE(r.held_review, 0) AS held_review,
+           COALESCE(y.merchant_quality, 0) AS merchant_quality,
+           COALESCE(y.dispute_lost, 0) AS dispute_lost
+    FROM facts f
+    JOIN order_lines l ON l.order_id = f.order_id
+    LEFT JOIN line_reviews r ON r.line_id = l.id
+    LEFT JOIN by_line y ON y.line_id = l.id
 ),
 shop_orders_by_age AS (
     SELECT shop_id,
@@ -383,7 +431,7 @@ product_orders AS (
            SUM(delivered) AS delivered,
            SUM(merchant_quality * bw) AS quality_refunds,
            SUM(dispute_lost) AS complaints
-    FROM facts WHERE age_s < {product.window_days * DAY}
+    FROM line_facts WHERE age_s < {product.window_days * DAY}
     GROUP BY product_id
 ),
 product_tally AS (

@@ -1,12 +1,15 @@
 """Copy the marketplace store into the warehouse: Parquet files partitioned by day.
 
-Fact tables (orders, after-sales, reviews, chats, impressions) are exported by watermark. Each
-carries a column that every named action stamps (``updated_at``; reviews never change, so their
-``created_at``). An export reads the rows stamped since the last watermark (less a safety lag,
-for transactions that committed late), finds the days they belong to, and rewrites those
-days' partitions whole from the store. A partition is written beside its old file and
-renamed over it; the manifest (watermarks) is replaced last. A crash at any point leaves
-files that the next export simply rewrites: exporting is idempotent.
+Fact tables (orders, order lines, after-sales, reviews, chats, impressions) are exported by
+watermark. Each carries a column that every named action stamps (``updated_at``; order lines
+and reviews never change, so their ``created_at``). An export reads the rows stamped since the
+last watermark (less a safety lag, for transactions that committed late), finds the days they
+belong to, and rewrites those days' partitions whole from the store. A partition is written
+beside its old file and renamed over it; the manifest (watermarks, and each fact's columns)
+is replaced last. A crash at any point leaves files that the next export simply rewrites:
+exporting is idempotent. A fact that the manifest does not list with its current columns (a
+new fact, or one that gained columns) is exported whole, and its partitions that were not
+rewritten are removed.
 
 Dimension tables (shops, creators, products, categories, live sessions, short videos, burst
 verdicts, upheld appeals) are small and copied whole.
@@ -45,7 +48,7 @@ from trustflow.catalog.models import Category, Product, Shop
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import UtcDateTime
 from trustflow.errors import Conflict, ErrorCode
-from trustflow.orders.models import Order
+from trustflow.orders.models import Order, OrderLine
 from trustflow.scoring.models import AppealStatus, BurstDecision, ScoreAppeal
 from trustflow.traffic.models import Impression
 
@@ -104,12 +107,37 @@ FACTS: tuple[Fact, ...] = (
         _col(Order, "created_at"),
         _col(Order, "updated_at"),
     ),
+    Fact(  # append-only: a line never changes once placed
+        "order_lines",
+        _cols(
+            OrderLine,
+            "id",
+            "order_id",
+            "line_no",
+            "product_id",
+            "sku_id",
+            "quantity",
+            "unit_price_fen",
+            "goods_amount_fen",
+            "merchant_discount_fen",
+            "platform_discount_fen",
+            "paid_amount_fen",
+            "offer_id",
+            "commission_bps",
+            "commission_fen",
+            "created_at",
+        ),
+        _col(OrderLine, "created_at"),
+        _col(OrderLine, "created_at"),
+    ),
     Fact(
         "after_sales",
         _cols(
             AfterSalesRequest,
             "id",
             "order_id",
+            "line_id",
+            "quantity",
             "shop_id",
             "buyer_id",
             "kind",
@@ -132,6 +160,7 @@ FACTS: tuple[Fact, ...] = (
             Review,
             "id",
             "order_id",
+            "line_id",
             "buyer_id",
             "product_id",
             "shop_id",
@@ -332,10 +361,18 @@ def export(engine: Engine, root: Path, *, full: bool = False) -> ExportReport:
     manifest = claim(root, store, full=full)
     root.mkdir(parents=True, exist_ok=True)
     watermarks: dict[str, str] = dict(manifest.get("watermarks", {}))
+    columns = fact_columns()
+    exported_columns: dict[str, list[str]] = manifest.get("columns", {})
     report = ExportReport()
     written: set[Path] = set()
+    whole: list[Fact] = []  # facts read from the store whole: their other partitions are stale
     for fact in FACTS:
-        since = watermarks.get(fact.name)
+        # A fact new to this warehouse, or whose columns changed, is rewritten whole: its old
+        # partitions lack the new columns, and a watermark would only rewrite recent days.
+        same = exported_columns.get(fact.name) == columns[fact.name]
+        since = watermarks.get(fact.name) if same else None
+        if since is None:
+            whole.append(fact)
         report.tables[fact.name], new_mark = _export_fact(
             engine, root, fact, datetime.fromisoformat(since) if since else None, written
         )
@@ -349,22 +386,27 @@ def export(engine: Engine, root: Path, *, full: bool = False) -> ExportReport:
         table = _read(engine, stmt, schema)
         _write_atomically(table, root / "dims" / f"{dim.name}.parquet")
         report.tables[dim.name] = {"rows": table.num_rows, "partitions": 1}
-    if full:
-        for fact in FACTS:
-            for stale in (root / fact.name).glob("day=*/part-0.parquet"):
-                if stale not in written:
-                    stale.unlink()
+    for fact in whole:
+        for stale in (root / fact.name).glob("day=*/part-0.parquet"):
+            if stale not in written:
+                stale.unlink()
     _write_manifest(
         root,
         {
             "store_id": store,
             "watermarks": watermarks,
+            "columns": columns,
             "history_imported_at": imported_mark,
             "exported_at": datetime.now(UTC).isoformat(),
             "tables": report.tables,
         },
     )
     return report
+
+
+def fact_columns() -> dict[str, list[str]]:
+    """Each fact table's columns, as the manifest records them."""
+    return {f.name: [c.name for c in f.columns] for f in FACTS}
 
 
 def _export_fact(

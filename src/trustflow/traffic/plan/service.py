@@ -207,16 +207,22 @@ imp AS (
 ),
 imp_by AS (SELECT kind, entity_id, sum(count) AS impressions FROM imp GROUP BY ALL),
 gmv AS (
-    SELECT CASE channel WHEN 'self_broadcast' THEN 'shop_room'
-                        WHEN 'distribution' THEN 'creator_room'
-                        ELSE 'product_card' END AS kind,
-           CASE channel WHEN 'self_broadcast' THEN shop_id
-                        WHEN 'distribution' THEN creator_id
-                        ELSE product_id END AS entity_id,
+    -- a room's GMV is its orders'; a card's is what its product's lines were paid, whatever
+    -- else the order held
+    SELECT CASE channel WHEN 'self_broadcast' THEN 'shop_room' ELSE 'creator_room' END AS kind,
+           CASE channel WHEN 'self_broadcast' THEN shop_id ELSE creator_id END AS entity_id,
            sum(paid_amount_fen) AS gmv_fen
     FROM orders
     WHERE paid_at >= $value_start AND paid_at < $end
       AND status NOT IN ('cancelled', 'pending_payment')
+      AND channel IN ('self_broadcast', 'distribution')
+    GROUP BY ALL
+    UNION ALL
+    SELECT 'product_card' AS kind, l.product_id AS entity_id, sum(l.paid_amount_fen) AS gmv_fen
+    FROM orders o JOIN order_lines l ON l.order_id = o.id
+    WHERE o.paid_at >= $value_start AND o.paid_at < $end
+      AND o.status NOT IN ('cancelled', 'pending_payment')
+      AND o.channel NOT IN ('self_broadcast', 'distribution')
     GROUP BY ALL
 ),
 joined AS (
