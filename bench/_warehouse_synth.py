@@ -3,14 +3,20 @@
 Every table is drawn whole with NumPy (no Python loop per row) and written the way
 :mod:`trustflow.warehouse.export` writes it: fact tables partitioned by day into
 ``<root>/<table>/day=YYYY-MM-DD/part-0.parquet`` (zstd), dimensions into
-``<root>/dims/<name>.parquet``, with the exact Arrow schemas of ``FACTS`` and ``DIMENSIONS``.
+``<root>/dims/<name>.parquet``, with the exact Arrow schemas of ``FACTS`` and ``DIMENSIONS``,
+and the manifest of a full export (watermarks, each fact's columns, row counts) last.
 
 The shapes are meant to be plausible, not calibrated: about 20 orders per shop-day for the
 largest shops and a long tail of small ones (so some stores take the extended window), 20
 products per shop, 40% of orders sold by creators, a buyer for every four orders, 1% abusive
 buyers (one-star reviews and refund-only claims), a few review bombs, and shops whose quality
-varies so that their rates differ. The warehouse is exported at ``as_of`` (one second after the
-newest payment): whatever would happen later is not in it yet.
+varies so that their rates differ. Every order has its lines in ``order_lines``: most one, 15%
+a second line of another product of the same shop (the order's ``product_id`` and amounts are
+its first line's and its lines' sum); a review is about one line (the second line of an order
+may be reviewed too, or instead), an after-sales request about one line and some of its units
+(1% name no line, which the schema allows: scores read them as about the order's first line).
+The warehouse is exported at ``as_of`` (one second after the newest payment): whatever would
+happen later is not in it yet.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,14 +34,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trustflow.units import DAY, HOUR
-from trustflow.warehouse.export import DIMENSIONS, FACTS, arrow_schema
+from trustflow.warehouse.export import DIMENSIONS, FACTS, MANIFEST, arrow_schema, fact_columns
 
 #: Bumped whenever the generator changes, so an old cache is rebuilt.
-VERSION = 5
+VERSION = 6
 MARKER = "bench-warehouse.json"
+#: The id of the store the synthetic warehouse pretends to be exported from (a manifest
+#: records one; see trustflow.store_identity).
+STORE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "trustflow:bench:synthetic-warehouse"))
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
 US = 1_000_000
@@ -136,6 +147,10 @@ def _pick(rng: np.random.Generator, shares: tuple[float, ...], size: int) -> np.
 STEPS = 6
 
 
+#: Share of orders holding a second line.
+TWO_LINES = 0.15
+
+
 @dataclass
 class Drawn:
     tables: dict[str, pa.Table]
@@ -211,8 +226,60 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
         [5, 4, 3, 2, 1],
         0,
     ).astype(np.int8)
-    amount = np.maximum(100, rng.lognormal(np.log(6_000), 0.9, n)).astype(np.int64)
     order_id = np.arange(1, n + 1, dtype=np.int64)
+
+    # Lines: the first of every order, then a second line (another product of the same shop)
+    # for some; ids in order of (order, line_no), as placement numbers them.
+    two = rng.random(n) < TWO_LINES
+    second = np.flatnonzero(two)
+    product2 = shop * per_shop + (product - shop * per_shop + rng.integers(1, per_shop, n)) % (
+        per_shop
+    )
+    l_order = np.concatenate([np.arange(n), second])
+    l_no = np.concatenate([np.ones(n, dtype=np.int64), np.full(second.size, 2, dtype=np.int64)])
+    by_order = np.lexsort((l_no, l_order))
+    l_order, l_no = l_order[by_order], l_no[by_order]
+    l_product = np.where(l_no == 1, product[l_order], product2[l_order])
+    n_lines = l_order.size
+    line_id = np.arange(1, n_lines + 1, dtype=np.int64)
+    first_line = line_id[l_no == 1]  # by order index (l_no == 1 rows are in order order)
+    second_line = np.zeros(n, dtype=np.int64)
+    second_line[l_order[l_no == 2]] = line_id[l_no == 2]
+    l_qty = 1 + (rng.random(n_lines) < 0.2) * rng.integers(1, 3, n_lines)
+    unit = np.maximum(100, rng.lognormal(np.log(6_000), 0.9, n_lines) / l_qty).astype(np.int64)
+    goods = unit * l_qty
+    merchant_off = np.where(
+        rng.random(n_lines) < 0.3, goods * rng.uniform(0.0, 0.15, n_lines), 0
+    ).astype(np.int64)
+    platform_off = np.where(
+        rng.random(n_lines) < 0.2, goods * rng.uniform(0.0, 0.05, n_lines), 0
+    ).astype(np.int64)
+    l_paid = goods - merchant_off - platform_off
+    l_creator = has_creator[l_order]
+    bps = np.where(l_creator, rng.choice(np.array([500, 1000, 2000, 3000]), n_lines), 0)
+    amount = np.bincount(l_order, weights=l_paid, minlength=n).astype(np.int64)
+    order_lines = _table(
+        "order_lines",
+        {
+            "id": _ids(line_id),
+            "order_id": _ids(order_id[l_order]),
+            "line_no": _ids(l_no),
+            "product_id": _ids(l_product + 1),
+            "sku_id": _ids(l_product * 3 + rng.integers(0, 3, n_lines) + 1),
+            "quantity": _ids(l_qty),
+            "unit_price_fen": _ids(unit),
+            "goods_amount_fen": _ids(goods),
+            "merchant_discount_fen": _ids(merchant_off),
+            "platform_discount_fen": _ids(platform_off),
+            "paid_amount_fen": _ids(l_paid),
+            # one distribution offer per product (the offer's id is the product's)
+            "offer_id": _ids(l_product + 1, null=~l_creator),
+            "commission_bps": _ids(bps),
+            "commission_fen": _ids(l_paid * bps // 10_000),
+            "created_at": _ts(created[l_order]),
+        },
+    )
+    del by_order, unit, goods, merchant_off, platform_off, l_creator, bps, second
     orders = _table(
         "orders",
         {
@@ -264,25 +331,51 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
         np.int64
     )
     stars[abusive | bomb] = 1
+    # An order of two lines: its second line is reviewed too (minutes later, stars of its
+    # own), or sometimes instead of the first.
+    only_second = two & (rng.random(n) < 0.1)
+    review2 = two & review & (only_second | (rng.random(n) < 0.7))
+    review1 = review & ~only_second
+    reviewed_at2 = reviewed_at + rng.integers(0, 10 * 60, n) * US
+    review2 &= reviewed_at2 < now
+    good_stars = np.array([3, 4, 5])[_pick(rng, (0.1, 0.25, 0.65), n)]
+    stars2 = np.where(
+        rng.random(n) < p_bad, np.where(rng.random(n) < 0.6, 1, 2), good_stars
+    ).astype(np.int64)
+    stars2[abusive | bomb] = 1
     del good_stars, p_bad
-    r = np.flatnonzero(review)
-    r = r[np.argsort(reviewed_at[r], kind="stable")]
+    r1, r2 = np.flatnonzero(review1), np.flatnonzero(review2)
+    r = np.concatenate([r1, r2])  # order index of each review
+    r_line = np.concatenate([first_line[r1], second_line[r2]])
+    r_product = np.concatenate([product[r1], product2[r2]])
+    r_stars = np.concatenate([stars[r1], stars2[r2]])
+    r_at = np.concatenate([reviewed_at[r1], reviewed_at2[r2]])
+    by_time = np.argsort(r_at, kind="stable")
+    r, r_line, r_product, r_stars, r_at = (
+        r[by_time],
+        r_line[by_time],
+        r_product[by_time],
+        r_stars[by_time],
+        r_at[by_time],
+    )
     reviews = _table(
         "reviews",
         {
             "id": _ids(np.arange(1, r.size + 1)),
             "order_id": _ids(order_id[r]),
+            "line_id": _ids(r_line),
             "buyer_id": _ids(buyer[r]),
-            "product_id": _ids(product[r] + 1),
+            "product_id": _ids(r_product + 1),
             "shop_id": _ids(shop[r] + 1),
             "creator_id": _ids(creator[r] + 1, null=~has_creator[r]),
-            "stars": _ids(stars[r]),
-            "created_at": _ts(reviewed_at[r]),
+            "stars": _ids(r_stars),
+            "created_at": _ts(r_at),
         },
     )
-    review_stars = stars[r]
+    review_stars = r_stars
     review_shop = shop[r]
-    del review, reviewed_at, stars, bomb, bomb_day, bomb_start
+    del review, review1, review2, only_second, reviewed_at, reviewed_at2, stars, stars2
+    del r1, r2, r_line, r_product, r_at, by_time, bomb, bomb_day, bomb_start, product2
 
     step("after-sales")
     p_claim = np.where(abusive, 0.7, np.minimum(0.08 * (0.5 + 0.5 * shop_quality[shop]), 0.6))
@@ -335,12 +428,23 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
     order = np.flatnonzero(keep)
     order = order[np.argsort(claimed[order], kind="stable")]
     oa = a[order]
-    refund = np.where(a_status == 1, amount[a], 0)
+    # the line it is about (the second for some orders of two), and how many of its units
+    on_second = two[a] & (rng.random(m) < 0.4)
+    a_line = np.where(on_second, second_line[a], first_line[a])
+    a_li = a_line - 1  # index into the line arrays
+    a_qty = l_qty[a_li]
+    units = np.where(
+        (a_qty > 1) & (rng.random(m) < 0.3), rng.integers(1, np.maximum(a_qty, 2)), a_qty
+    )
+    refund = np.where(a_status == 1, l_paid[a_li] * units // a_qty, 0)
+    no_line = ~on_second & (rng.random(m) < 0.01)  # names no line: its order's first
     after_sales = _table(
         "after_sales",
         {
             "id": _ids(np.arange(1, order.size + 1)),
             "order_id": _ids(order_id[oa]),
+            "line_id": _ids(a_line[order], null=no_line[order]),
+            "quantity": _ids(units[order], null=no_line[order]),
             "shop_id": _ids(shop[oa] + 1),
             "buyer_id": _ids(buyer[oa]),
             "kind": _enum(kind[order], KINDS),
@@ -360,6 +464,8 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
     claim_party = party[order]
     claim_shop = shop[oa]
     del a, oa, claimed, handled, resolved, a_status, outcome, kind, reason, party, refund
+    del on_second, a_line, a_li, a_qty, units, no_line, two, first_line, second_line
+    del l_order, l_no, l_product, l_qty, l_paid, line_id
 
     step("chats")
     c = np.flatnonzero(rng.random(n) < 0.12)
@@ -447,6 +553,7 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
     )
     tables = {
         "orders": orders,
+        "order_lines": order_lines,
         "after_sales": after_sales,
         "reviews": reviews,
         "chats": chats,
@@ -468,6 +575,8 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
 
 #: The column each fact table is partitioned by (the exporter's ``day_column``).
 DAY_COLUMNS = {f.name: f.day_column.name for f in FACTS}
+#: The column each fact table's watermark is read from (the exporter's ``stamp_column``).
+STAMP_COLUMNS = {f.name: f.stamp_column.name for f in FACTS}
 
 
 def _partitions(name: str, table: pa.Table) -> list[tuple[Path, pa.Table]]:
@@ -488,12 +597,42 @@ def _partitions(name: str, table: pa.Table) -> list[tuple[Path, pa.Table]]:
     return parts
 
 
+def manifest(drawn: Drawn, partitions: dict[str, int]) -> dict[str, Any]:
+    """What a full export at ``as_of`` records (``trustflow.warehouse.export.export``): the
+    store, each fact's watermark (its newest stamp; none for a fact with no rows) and columns,
+    and each table's rows and partitions."""
+    watermarks = {}
+    for name, stamp in STAMP_COLUMNS.items():
+        table = drawn.tables[name]
+        if table.num_rows:
+            newest = pc.max(table[stamp]).as_py()
+            watermarks[name] = newest.isoformat()
+    tables: dict[str, dict[str, int]] = {
+        name: {"rows": drawn.tables[name].num_rows, "partitions": partitions.get(name, 0)}
+        for name in DAY_COLUMNS
+    }
+    for dim in DIMENSIONS:
+        tables[dim.name] = {"rows": drawn.tables[dim.name].num_rows, "partitions": 1}
+    return {
+        "store_id": STORE_ID,
+        "watermarks": watermarks,
+        "columns": fact_columns(),
+        "history_imported_at": None,
+        "exported_at": datetime.fromtimestamp(drawn.as_of, tz=UTC).isoformat(),
+        "tables": tables,
+    }
+
+
 def write(
     drawn: Drawn, root: Path, advance: Callable[[int], None], total: Callable[[int], None]
 ) -> None:
+    """Every partition and dimension file, then the manifest (as the export does, last)."""
     jobs: list[tuple[Path, pa.Table]] = []
+    partitions: dict[str, int] = {}
     for name in DAY_COLUMNS:
-        jobs.extend(_partitions(name, drawn.tables[name]))
+        parts = _partitions(name, drawn.tables[name])
+        partitions[name] = len(parts)
+        jobs.extend(parts)
     for dim in DIMENSIONS:
         jobs.append((Path("dims") / f"{dim.name}.parquet", drawn.tables[dim.name]))
     total(len(jobs))
@@ -506,6 +645,8 @@ def write(
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(one, jobs))
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MANIFEST).write_text(json.dumps(manifest(drawn, partitions), indent=2, sort_keys=True))
 
 
 def ensure(root: Path, orders: int, *, seed: int = 11) -> dict[str, Any]:

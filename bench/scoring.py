@@ -1,8 +1,9 @@
 """Seconds to compute all three scores on DuckDB, against a plain pandas version as the peer.
 
 The warehouse is synthetic (:mod:`bench._warehouse_synth`): ``--orders`` paid orders over 90
-days with their reviews, after-sales requests and chats, in the exporter's layout and schemas,
-cached under ``var/bench/scoring-<N>`` and reused while its marker says it is complete.
+days with their lines, reviews, after-sales requests and chats, in the exporter's layout,
+schemas and manifest, cached under ``var/bench/scoring-<N>`` and reused while its marker says it
+is complete.
 
 ``seconds`` is the wall time of ``compute_duckdb(root, as_of, sql.FULL)`` (every protection
 on: extended windows, abuse weights, held bursts, appeals, shrinkage), where ``as_of`` is one
@@ -56,7 +57,6 @@ SCANNED: dict[str, tuple[str, ...]] = {
         "id",
         "buyer_id",
         "shop_id",
-        "product_id",
         "creator_id",
         "paid_at",
         "ship_by",
@@ -64,10 +64,12 @@ SCANNED: dict[str, tuple[str, ...]] = {
         "delivered_at",
         "cancelled_at",
     ),
-    "reviews": ("id", "order_id", "buyer_id", "shop_id", "stars", "created_at"),
+    "order_lines": ("id", "order_id", "line_no", "product_id"),
+    "reviews": ("id", "order_id", "line_id", "buyer_id", "shop_id", "stars", "created_at"),
     "after_sales": (
         "id",
         "order_id",
+        "line_id",
         "shop_id",
         "buyer_id",
         "kind",
@@ -84,7 +86,7 @@ SCANNED: dict[str, tuple[str, ...]] = {
     "categories": ("id", "code"),
     "appeals": ("defect_kind", "defect_id"),
 }
-FACT_NAMES = ("orders", "after_sales", "reviews", "chats")
+FACT_NAMES = ("orders", "order_lines", "after_sales", "reviews", "chats")
 
 
 def log(message: str) -> None:
@@ -163,7 +165,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     def dim(name: str) -> pd.DataFrame:
         return pd.read_parquet(dimension_path(root, name), columns=list(SCANNED[name]))
 
-    # base: paid orders of the longest window, with their shop's and product's category.
+    # base: paid orders of the longest window, with their shop's category.
     o = fact("orders")
     paid = _secs(o["paid_at"])
     keep = (paid < t) & (paid >= t - sql.ORDER_WINDOW_DAYS * DAY)
@@ -173,7 +175,6 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             "order_id": o["id"].to_numpy(),
             "buyer_id": o["buyer_id"].to_numpy(),
             "shop_id": o["shop_id"].to_numpy(),
-            "product_id": o["product_id"].to_numpy(),
             "creator_id": o["creator_id"].to_numpy(),
             "age_s": t - paid[keep],
             "paid_s": paid[keep],
@@ -190,8 +191,10 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         columns={"id": "product_id", "category_id": "product_category"}
     )
     base = base.merge(shops, on="shop_id").merge(categories, on="shop_category")
-    base = base.merge(products, on="product_id")
     appeals = dim("appeals")
+    # What a review or request that names no line is about: its order's first line.
+    lines = fact("order_lines")
+    first_lines = lines.loc[lines["line_no"] == 1].set_index("order_id")["id"]
 
     # rv: reviews of the event window that no upheld appeal removed.
     r = fact("reviews")
@@ -210,19 +213,41 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         bad_days["k"] > rules.BURST_FACTOR * ((bad_days["total"] - bad_days["k"]) / burst_days + 1)
     )
     bursts = bad_days.loc[is_burst, ["shop_id", "day"]].assign(burst=1)
-    reviewed = rv[["order_id", "stars", "shop_id", "day"]].merge(
+    reviewed = rv[["order_id", "line_id", "stars", "shop_id", "day"]].merge(
         bursts, on=["shop_id", "day"], how="left"
     )
-    reviewed["held"] = _flag((reviewed["burst"] == 1) & (reviewed["stars"] <= bad))
-    reviewed = reviewed[["order_id", "stars", "held"]]
+    reviewed["line_id"] = reviewed["line_id"].fillna(reviewed["order_id"].map(first_lines))
+    held = _flag((reviewed["burst"] == 1) & (reviewed["stars"] <= bad))
+    flags = pd.DataFrame(
+        {
+            "order_id": reviewed["order_id"].to_numpy(),
+            "line_id": reviewed["line_id"].to_numpy(),
+            "reviewed": 1 - held,
+            "bad_review": (1 - held) * _flag(reviewed["stars"] <= bad),
+            "held_review": held,
+        }
+    )
+    # An order's (or a line's) reviews: reviewed if one counts, bad if a counted one is bad,
+    # held if one is held. An order counts once for its shop and creator, a line for its
+    # product.
+    review_flags = ["reviewed", "bad_review", "held_review"]
+    order_reviews = flags.groupby("order_id")[review_flags].max()
+    line_reviews = (
+        flags.dropna(subset=["line_id"])
+        .astype({"line_id": np.int64})
+        .groupby("line_id")[review_flags]
+        .max()
+    )
+    del reviewed, flags, held
 
     # asr: after-sales requests of the event window that no upheld appeal removed.
     a = fact("after_sales")
     a["at_s"] = _secs(a.pop("created_at"))
     a["handled_s"] = _secs(a.pop("handled_at"))
     appealed = appeals.loc[appeals["defect_kind"] == "after_sales", "defect_id"]
-    asr = a.loc[~a["id"].isin(appealed) & (a["at_s"] < t) & (a["at_s"] >= event_from)]
+    asr = a.loc[~a["id"].isin(appealed) & (a["at_s"] < t) & (a["at_s"] >= event_from)].copy()
     del a
+    asr["line_id"] = asr["line_id"].fillna(asr["order_id"].map(first_lines))
     counted = (
         asr["status"].notna()
         & (asr["status"] != "withdrawn")
@@ -250,42 +275,40 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         np.where(complaints <= expected, 1.0, expected / complaints), index=complaints.index
     )
 
-    # by_order: what each order's after-sales requests charge to whom.
+    # by_order (by_line): what each order's (line's) after-sales requests charge to whom.
     party = asr["responsible_party"]
     reason = asr["reason"]
-    by_order = (
-        pd.DataFrame(
-            {
-                "order_id": asr["order_id"],
-                "merchant_quality": _flag(counted & reason.isin(quality) & (party == "merchant")),
-                "goods_quality": _flag(counted & reason.isin(quality) & party.isin(goods_parties)),
-                "content_complaint": _flag(
-                    counted & (reason == "not_as_described") & (party == "creator")
-                ),
-                "logistics_complaint": _flag(
-                    counted & reason.isin(logistics) & (party == "merchant")
-                ),
-                "dispute_lost": _flag(
-                    (asr["dispute_outcome"] == "buyer_won") & (party == "merchant")
-                ),
-            }
-        )
-        .groupby("order_id")
+    charged = pd.DataFrame(
+        {
+            "order_id": asr["order_id"],
+            "line_id": asr["line_id"],
+            "merchant_quality": _flag(counted & reason.isin(quality) & (party == "merchant")),
+            "goods_quality": _flag(counted & reason.isin(quality) & party.isin(goods_parties)),
+            "content_complaint": _flag(
+                counted & (reason == "not_as_described") & (party == "creator")
+            ),
+            "logistics_complaint": _flag(counted & reason.isin(logistics) & (party == "merchant")),
+            "dispute_lost": _flag((asr["dispute_outcome"] == "buyer_won") & (party == "merchant")),
+        }
+    )
+    by_order = charged.drop(columns="line_id").groupby("order_id").max()
+    by_line = (
+        charged.dropna(subset=["line_id"])
+        .astype({"line_id": np.int64})
+        .groupby("line_id")[["merchant_quality", "dispute_lost"]]
         .max()
     )
+    del charged
 
     # facts: one row per order with its flags and the buyer's weight.
-    f = base.merge(reviewed, on="order_id", how="left")
+    f = base.merge(order_reviews, left_on="order_id", right_index=True, how="left")
     customers = base[["shop_id", "buyer_id"]].drop_duplicates()  # who may chat (below)
-    del base, reviewed
+    del base, order_reviews
     f = f.merge(by_order, left_on="order_id", right_index=True, how="left")
-    for column in by_order.columns:
-        f[column] = f[column].fillna(0)
+    for column in (*by_order.columns, *review_flags):
+        f[column] = f[column].fillna(0).astype(np.int64)
     bw = f["buyer_id"].map(buyer_weights).fillna(1.0).to_numpy()
-    held = f["held"]
-    f["reviewed"] = _flag(f["stars"].notna() & (held == 0))
-    f["bad_review"] = _flag((held == 0) & (f["stars"] <= bad))
-    f["held_review"] = _flag(held == 1)
+    f["bw"] = bw
     f["delivered"] = _flag(f["delivered_s"] < t)
     open_ = f["cancelled_s"].isna() | (f["cancelled_s"] > f["ship_by_s"])
     due = (f["ship_by_s"] < t) & open_
@@ -300,6 +323,24 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     f["goods_quality_w"] = f["goods_quality"] * bw
     f["content_w"] = f["content_complaint"] * bw
     f["recent"] = _flag(f["age_s"] < store.window_days * DAY)
+
+    # line facts: one row per line of a paid order, with its own reviews and requests.
+    lf = (
+        f[["order_id", "age_s", "bw", "delivered"]]
+        .loc[f["age_s"] < product.window_days * DAY]
+        .merge(
+            lines[["id", "order_id", "product_id"]].rename(columns={"id": "line_id"}),
+            on="order_id",
+        )
+        .merge(line_reviews, left_on="line_id", right_index=True, how="left")
+        .merge(by_line, left_on="line_id", right_index=True, how="left")
+        .merge(products, on="product_id")
+    )
+    del lines, first_lines, line_reviews, by_line
+    for column in ("reviewed", "bad_review", "held_review", "merchant_quality", "dispute_lost"):
+        lf[column] = lf[column].fillna(0).astype(np.int64)
+    lf["bad_w"] = lf["bad_review"] * lf["bw"]
+    lf["merchant_quality_w"] = lf["merchant_quality"] * lf["bw"]
     f = f[list(_FACT_COLUMNS)]
 
     # Store: 30 days, or 90 for a shop with fewer than min_sample orders in 30 days.
@@ -377,10 +418,9 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     for column in ("chats", "slow_chats", "requests", "slow_handlings"):
         store_tally[column] = store_tally[column].fillna(0)
 
-    # Product: 60 days, by the product's own category.
+    # Product: 60 days of its lines, by the product's own category.
     product_tally = (
-        f.loc[f["age_s"] < product.window_days * DAY]
-        .groupby(["product_id", "product_category"], as_index=False)
+        lf.groupby(["product_id", "product_category"], as_index=False)
         .agg(
             sample=("age_s", "size"),
             reviews=("reviewed", "sum"),
@@ -392,6 +432,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
         .rename(columns={"product_id": "entity_id", "product_category": "category_id"})
     )
+    del lf
 
     # Creator: 90 days, recent orders weigh more (half-life), one benchmark for all.
     cf = f.loc[f["creator_id"].notna() & (f["age_s"] < creator.window_days * DAY)]
@@ -583,8 +624,6 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 _FACT_COLUMNS = (
     "shop_id",
     "shop_category",
-    "product_id",
-    "product_category",
     "creator_id",
     "age_s",
     "recent",
@@ -681,7 +720,8 @@ def scan_bytes(root: Path, as_of: int) -> int:
     text = "\n".join(q for _, q in sql.statements(as_of, sql.FULL))
     for columns in SCANNED.values():
         for column in columns:
-            if not re.search(rf"\b\w+\.{column}\b", text):
+            # qualified (``o.paid_at``) or, where one table is read, bare (``line_no``)
+            if not re.search(rf"\b{column}\b", text):
                 raise AssertionError(f"{column} is not read by the score SQL any more")
     total = 0
     for table, columns in SCANNED.items():
@@ -775,6 +815,7 @@ def main(argv: list[str] | None = None) -> None:
                     ((scores["kind"] == ScoreKind.STORE.value) & (scores["extended"] == 1)).sum()
                 ),
                 "restricted": int(scores["restricted"].sum()),
+                "order_lines": rows["order_lines"],
                 "reviews": rows["reviews"],
                 "after_sales": rows["after_sales"],
                 "chats": rows["chats"],
