@@ -830,7 +830,7 @@ def cli_store(tmp_path: Path, cli_env: CliEnvironment, monkeypatch: pytest.Monke
     cli_env(url)
     engine = make_engine(url)
     migrate.upgrade(engine)
-    write_example(tmp_path / "history")
+    write_example(tmp_path / "history", version=1)
     return engine
 
 

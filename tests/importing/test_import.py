@@ -4,6 +4,7 @@ written."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from trustflow.cli import app
 from trustflow.db import make_engine, session_factory
 from trustflow.importing.example import write_example
 from trustflow.importing.flows import ImportResult, run_import
+from trustflow.importing.format import FILES
 from trustflow.models import metadata
 from trustflow.orders.models import CommissionEntry, Order, OrderEvent
 
@@ -296,7 +298,8 @@ def test_the_cli_imports_the_example_and_refuses_a_broken_history_in_one_line_pe
     assert "out_of_range: reviews row 1 stars: must be from 1 to 5" in broken.output
     assert "nothing written" in broken.output and "Traceback" not in broken.output
     report = pl.read_csv(tmp_path / "import-report.csv")
-    assert report.height == 3 and set(report["code"]) == {"out_of_range"}
+    reviews = pl.read_csv(tmp_path / "broken" / "reviews.csv").height
+    assert report.height == reviews and set(report["code"]) == {"out_of_range"}
 
 
 def test_export_history_refuses_a_folder_that_is_not_empty(
@@ -313,7 +316,9 @@ def test_export_history_refuses_a_folder_that_is_not_empty(
 
     assert refused.exit_code == 2 and "output_exists" in refused.output
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
-    assert written.exit_code == 0 and len(list((tmp_path / "new").glob("*.parquet"))) == 19
+    assert written.exit_code == 0
+    assert {p.stem for p in (tmp_path / "new").glob("*.parquet")} == {f.name for f in FILES}
+    assert json.loads((tmp_path / "new" / "format.json").read_text()) == {"version": 2}
 
 
 def test_refunds_imported_in_two_runs_take_back_the_whole_commission(
@@ -367,7 +372,7 @@ def test_the_warehouse_sees_history_imported_after_its_last_export(
     _import(engine, example)
     first = export(engine, warehouse).tables["orders"]["rows"]
     more = tmp_path / "more"
-    write_example(more)
+    write_example(more, version=1)
     for file in ("reviews", "after_sales", "chats"):
         (more / f"{file}.csv").unlink()
 

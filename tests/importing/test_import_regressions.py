@@ -48,7 +48,7 @@ def cli_folder(tmp_path: Path, cli_env: CliEnvironment, monkeypatch: pytest.Monk
     url = f"sqlite:///{tmp_path / 'store.db'}"
     cli_env(url)
     migrate.upgrade(make_engine(url))
-    write_example(tmp_path / "history")
+    write_example(tmp_path / "history", version=1)
     return tmp_path / "history"
 
 

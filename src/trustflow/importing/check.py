@@ -11,6 +11,7 @@ code and the reason. All of it is vectorised: no Python runs per row of an order
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,8 +28,22 @@ from trustflow.aftersales.rules import TERMINAL_STATES
 from trustflow.bulk import table
 from trustflow.catalog.models import NAME_SKELETON_LENGTH, Category, Shop
 from trustflow.db import EXTERNAL_ID_LENGTH
-from trustflow.importing.format import FILES, Column, FileSpec, ImportCode, spec
-from trustflow.importing.store import STORE_TABLES, lookup, stored_ids
+from trustflow.importing.format import (
+    VERSION_FILE,
+    VERSIONS,
+    Column,
+    FileSpec,
+    ImportCode,
+    files,
+    spec,
+)
+from trustflow.importing.store import (
+    CHECKOUT_KEY_PREFIX,
+    STORE_TABLES,
+    external_id,
+    lookup,
+    stored_ids,
+)
 from trustflow.orders import rules as order_rules
 from trustflow.orders.models import OrderStatus
 from trustflow.types import EARLIEST, LATEST
@@ -62,6 +77,8 @@ class Checked:
     problems: list[pl.DataFrame] = field(default_factory=list)
     #: rows whose id the store already holds with the same values: nothing to write
     present: dict[str, pl.Series] = field(default_factory=dict)
+    #: the format version the directory declared (``format.json``; none: 1)
+    version: int = 1
 
     def report(self) -> pl.DataFrame:
         if not self.problems:
@@ -103,8 +120,53 @@ class Checked:
 # -- reading -------------------------------------------------------------------------------
 
 
+def _version(root: Path, checked: Checked) -> int | None:
+    """The version the directory declares in ``format.json`` (``{"version": 2}``); a
+    directory without one is version 1. None: a declaration the import cannot read."""
+    path = root / VERSION_FILE
+    if not path.exists():
+        return 1
+    try:
+        declared = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        declared, why = None, str(exc).splitlines()[0]
+    else:
+        why = 'it holds no {"version": ...}'
+    version = declared.get("version") if isinstance(declared, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version in VERSIONS:
+        return version
+    if version is not None:
+        why = f"version {version!r} is not one this import reads"
+    checked.add(
+        VERSION_FILE,
+        pl.DataFrame({"row": [0]}),
+        "version",
+        ImportCode.UNSUPPORTED_VERSION,
+        f"{why}: versions read are {', '.join(map(str, VERSIONS))}",
+    )
+    return None
+
+
+def _other_version(name: str, column: str | None, version: int) -> str:
+    """Why a file or column of another version is not this directory's, if it is one."""
+    for other, specs in VERSIONS.items():
+        if other == version:
+            continue
+        file = next((f for f in specs if f.name == name), None)
+        if file is None or (column is not None and column not in {c.name for c in file.columns}):
+            continue
+        if other > version:
+            return (
+                f'; it is version {other}\'s: declare it in {VERSION_FILE} ({{"version": {other}}})'
+            )
+        if name == "orders":
+            return "; it is version 1's: in version 2 an order's goods are its lines (order_lines)"
+        return f"; it is version {other}'s"
+    return ""
+
+
 def _files(root: Path, checked: Checked) -> Iterator[tuple[FileSpec, Path]]:
-    known = {f.name for f in FILES}
+    known = {f.name for f in files(checked.version)}
     for path in sorted(root.iterdir()):
         if path.suffix.lower() in (".csv", ".parquet") and path.stem not in known:
             checked.add(
@@ -112,10 +174,11 @@ def _files(root: Path, checked: Checked) -> Iterator[tuple[FileSpec, Path]]:
                 pl.DataFrame({"row": [0]}),
                 "",
                 ImportCode.UNKNOWN_FILE_COLUMN,
-                f"no file of the format is called {path.stem!r}"
-                f" (known: {', '.join(sorted(known))})",
+                f"no file of the format's version {checked.version} is called {path.stem!r}"
+                f" (known: {', '.join(sorted(known))})"
+                + _other_version(path.stem, None, checked.version),
             )
-    for file in FILES:
+    for file in files(checked.version):
         found = [
             p
             for p in sorted(root.iterdir())
@@ -392,26 +455,32 @@ def _dy_column(column: Column) -> Any:
     return dy.String(nullable=nullable, primary_key=column.kind == "id")
 
 
-def _schema(file: FileSpec) -> type[dy.Schema]:
+def _schema(file: FileSpec, version: int) -> type[dy.Schema]:
     attrs: dict[str, Any] = {"row": dy.Int64(nullable=False)}
     attrs.update({c.name: _dy_column(c) for c in file.columns})
-    for code, expr in _ROW_RULES.get(file.name, {}).items():
+    rules = _ROW_RULES.get((file.name, version)) or _ROW_RULES.get((file.name, 0), {})
+    for code, expr in rules.items():
         attrs[code.value] = dy.rule()(cast(Callable[..., pl.Expr], lambda cls, e=expr: e()))
     return cast(type[dy.Schema], type(f"{file.name}_schema", (dy.Schema,), attrs))
 
 
-def _order_rules() -> dict[ImportCode, Callable[[], pl.Expr]]:
+def _amounts() -> pl.Expr:
+    """Discounts within the goods they are on (each is at least 0 by its range)."""
     goods = pl.col("unit_price_fen") * pl.col("quantity")
+    return (pl.col("merchant_discount_fen") + pl.col("platform_discount_fen") <= goods).fill_null(
+        True
+    )
+
+
+def _order_rules(version: int) -> dict[ImportCode, Callable[[], pl.Expr]]:
+    distribution = pl.col("channel") == Channel.DISTRIBUTION.value
+    # in version 2 a commission is a line's, judged with the lines
+    commission = (distribution | (pl.col("commission_bps") == 0)) if version == 1 else pl.lit(True)
+    amounts = {ImportCode.AMOUNTS_INCONSISTENT: _amounts} if version == 1 else {}
     return {
-        ImportCode.AMOUNTS_INCONSISTENT: lambda: (
-            pl.col("merchant_discount_fen") + pl.col("platform_discount_fen") <= goods
-        ).fill_null(True),
+        **amounts,
         ImportCode.CREATOR_IFF_DISTRIBUTION: lambda: (
-            (
-                (pl.col("channel") == Channel.DISTRIBUTION.value)
-                == pl.col("creator_id").is_not_null()
-            )
-            & ((pl.col("channel") == Channel.DISTRIBUTION.value) | (pl.col("commission_bps") == 0))
+            (distribution == pl.col("creator_id").is_not_null()) & commission
         ).fill_null(True),
         ImportCode.PROMISE_INCONSISTENT: lambda: (
             (pl.col("deliver_from").is_null() == pl.col("deliver_by").is_null())
@@ -457,10 +526,13 @@ def order_history() -> tuple[pl.Expr, pl.Expr]:
     return ok, state
 
 
-_ROW_RULES: dict[str, dict[ImportCode, Callable[[], pl.Expr]]] = {
-    "orders": _order_rules(),
-    "reviews": {ImportCode.ONE_REVIEW_PER_ORDER: lambda: ~pl.col("order_id").is_duplicated()},
-    "after_sales": {
+#: Each file's rules across a row's columns, by (file, version); version 0: every version.
+_ROW_RULES: dict[tuple[str, int], dict[ImportCode, Callable[[], pl.Expr]]] = {
+    ("orders", 1): _order_rules(1),
+    ("orders", 2): _order_rules(2),
+    ("order_lines", 0): {ImportCode.AMOUNTS_INCONSISTENT: _amounts},
+    ("reviews", 1): {ImportCode.ONE_REVIEW_PER_ORDER: lambda: ~pl.col("order_id").is_duplicated()},
+    ("after_sales", 0): {
         ImportCode.HISTORY_OUT_OF_ORDER: lambda: (
             (pl.col("handled_at") >= pl.col("created_at")).fill_null(True)
             & (pl.col("resolved_at") >= pl.col("created_at")).fill_null(True)
@@ -474,7 +546,7 @@ _ROW_RULES: dict[str, dict[ImportCode, Callable[[], pl.Expr]]] = {
             (pl.col("kind").cast(pl.String) != "exchange") | (pl.col("refund_fen") == 0)
         ).fill_null(True),
     },
-    "live_sessions": {
+    ("live_sessions", 0): {
         ImportCode.ONE_HOST: lambda: pl.col("creator_id").is_null() != pl.col("shop_id").is_null(),
         ImportCode.HISTORY_OUT_OF_ORDER: lambda: (
             pl.when(pl.col("status") == "live")
@@ -484,15 +556,15 @@ _ROW_RULES: dict[str, dict[ImportCode, Callable[[], pl.Expr]]] = {
             .otherwise(pl.col("ended_at").is_null())
         ).fill_null(False),
     },
-    "short_videos": {
+    ("short_videos", 0): {
         ImportCode.ONE_HOST: lambda: pl.col("creator_id").is_null() != pl.col("shop_id").is_null(),
     },
-    "chats": {
+    ("chats", 0): {
         ImportCode.HISTORY_OUT_OF_ORDER: lambda: (
             pl.col("first_response_at") >= pl.col("first_message_at")
         ).fill_null(True)
     },
-    "follows": {
+    ("follows", 0): {
         ImportCode.ONE_FOLLOW_TARGET: lambda: (
             pl.col("creator_id").is_null() != pl.col("shop_id").is_null()
         )
@@ -500,9 +572,9 @@ _ROW_RULES: dict[str, dict[ImportCode, Callable[[], pl.Expr]]] = {
 }
 
 
-def _judge(file: FileSpec, frame: pl.DataFrame, checked: Checked) -> pl.DataFrame:
+def _judge(file: FileSpec, frame: pl.DataFrame, checked: Checked, version: int) -> pl.DataFrame:
     """Run the file's schema; every failed rule becomes problems. Returns the typed frame."""
-    schema = _schema(file)
+    schema = _schema(file, version)
     result = schema.filter(frame, cast=True)
     details = result.failure.details()
     if details.height == 0:
@@ -568,6 +640,10 @@ def _defaults(file: FileSpec, frame: pl.DataFrame) -> pl.DataFrame:
 def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
     """Judge every file in ``root``; nothing is written."""
     checked = Checked()
+    version = _version(root, checked)
+    if version is None:
+        return checked
+    checked.version = version
     for file, path in _files(root, checked):
         try:
             raw = _read(path)
@@ -608,7 +684,7 @@ def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
                 pl.DataFrame({"row": [0]}),
                 name,
                 ImportCode.UNKNOWN_FILE_COLUMN,
-                "the format has no such column",
+                "the format has no such column" + _other_version(file.name, name, version),
             )
         if missing or unknown:
             continue
@@ -617,12 +693,15 @@ def check_directory(session: Session, root: Path, *, at: datetime) -> Checked:
         )
         typed = _coerce(file, raw, checked, at)
         checked.given[file.name] = typed
-        checked.frames[file.name] = _judge(file, _defaults(file, typed), checked)
-    for file in FILES:
+        checked.frames[file.name] = _judge(file, _defaults(file, typed), checked, version)
+    for file in files(version):
         if file.name in checked.frames:
             _references(session, file, checked)
             _across(session, file, checked)
-    for file in FILES:
+        if file.name == "order_lines":
+            # with or without a file of lines: every order has its lines, whole
+            _whole_orders(session, checked)
+    for file in files(version):
         if file.name in checked.frames:
             _against_store(session, file, checked)
     return checked
@@ -680,12 +759,503 @@ def _across(session: Session, file: FileSpec, checked: Checked) -> None:
     """Rules that need another file's rows."""
     if file.name == "shops":
         _shop_names(session, checked)
+    if file.name in ("reviews", "after_sales"):
+        _named_lines(session, checked, file.name)
     if file.name == "after_sales":
         _refunds_within_payment(session, checked)
+        _line_refunds_within_payment(session, checked)
     if file.name == "categories":
         _category_codes(session, checked)
     if file.name == "reviews":
-        _reviews_of_reviewed_orders(session, checked)
+        if checked.version == 1:
+            _reviews_of_reviewed_orders(session, checked)
+        else:
+            _one_review_per_line(session, checked)
+    if file.name == "orders" and checked.version >= 2:
+        _orders_of_checkouts(session, checked)
+    if file.name == "order_lines":
+        _lines_of_orders(session, checked)
+
+
+# -- orders of several lines, and checkouts (version 2) ------------------------------------
+
+_NO_ROWS = pl.DataFrame(schema={"row": pl.Int64})
+
+
+def _frame(checked: Checked, file: str, schema: dict[str, Any]) -> pl.DataFrame:
+    """The valid rows of ``file`` (an empty frame of ``schema`` when there is no file)."""
+    frame = checked.valid(file)
+    return frame if frame.height else pl.DataFrame(schema=schema)
+
+
+def _orders_of_checkouts(session: Session, checked: Checked) -> None:
+    """An order of a checkout is its buyer's, placed no earlier than the checkout."""
+    orders = checked.valid("orders").filter(pl.col("checkout_id").is_not_null())
+    if orders.height == 0:
+        return
+    in_file = _frame(
+        checked,
+        "checkouts",
+        {"checkout_id": pl.String, "buyer_id": pl.String, "created_at": UTC_TIME},
+    ).select("checkout_id", "buyer_id", "created_at")
+    rest = orders["checkout_id"].filter(
+        ~orders["checkout_id"].is_in(in_file["checkout_id"].implode())
+    )
+    checkouts, buyers = STORE_TABLES["checkouts"], STORE_TABLES["buyers"]
+    stored = lookup(
+        session,
+        select(checkouts.c.idempotency_key, buyers.c.external_id, checkouts.c.created_at).join(
+            buyers, buyers.c.id == checkouts.c.buyer_id
+        ),
+        checkouts.c.idempotency_key,
+        CHECKOUT_KEY_PREFIX + rest,
+        {"checkout_id": pl.String, "buyer_id": pl.String, "created_at": UTC_TIME},
+    ).with_columns(pl.col("checkout_id").str.strip_prefix(CHECKOUT_KEY_PREFIX))
+    joined = orders.join(
+        pl.concat([in_file, stored]).rename(
+            {"buyer_id": "checkout_buyer", "created_at": "checkout_at"}
+        ),
+        on="checkout_id",
+    )
+    checked.add(
+        "orders",
+        joined.filter(
+            pl.col("checkout_buyer").is_null() | (pl.col("checkout_buyer") != pl.col("buyer_id"))
+        ),
+        "checkout_id",
+        ImportCode.CHECKOUT_INCONSISTENT,
+        pl.format(
+            "checkout {} is buyer {}'s; the order is buyer {}'s",
+            "checkout_id",
+            "checkout_buyer",
+            "buyer_id",
+        ),
+    )
+    checked.add(
+        "orders",
+        joined.filter(pl.col("created_at") < pl.col("checkout_at")),
+        "checkout_id",
+        ImportCode.CHECKOUT_INCONSISTENT,
+        pl.format("placed before its checkout {} was ({})", "checkout_id", "checkout_at"),
+    )
+
+
+def _sku_shops(session: Session, checked: Checked, skus: pl.Series) -> pl.DataFrame:
+    """(sku_id, shop_id) of these SKUs, from the files or the store, as the ids rows name."""
+    file_skus = _frame(checked, "skus", {"sku_id": pl.String, "product_id": pl.String}).select(
+        "sku_id", "product_id"
+    )
+    file_skus = file_skus.filter(pl.col("sku_id").is_in(skus.implode()))
+    file_products = _frame(
+        checked, "products", {"product_id": pl.String, "shop_id": pl.String}
+    ).select("product_id", "shop_id")
+    products, shops, stored_skus = (
+        STORE_TABLES["products"],
+        STORE_TABLES["shops"],
+        STORE_TABLES["skus"],
+    )
+    of_stored_products = file_skus.filter(
+        ~pl.col("product_id").is_in(file_products["product_id"].implode())
+    )
+    stored_products = lookup(
+        session,
+        select(products.c.external_id, shops.c.external_id).join(
+            shops, shops.c.id == products.c.shop_id
+        ),
+        products.c.external_id,
+        of_stored_products["product_id"],
+        {"product_id": pl.String, "shop_id": pl.String},
+    )
+    from_files = file_skus.join(
+        pl.concat([file_products, stored_products]), on="product_id", how="left"
+    ).select("sku_id", "shop_id")
+    from_store = lookup(
+        session,
+        select(stored_skus.c.external_id, shops.c.external_id)
+        .join(products, products.c.id == stored_skus.c.product_id)
+        .join(shops, shops.c.id == products.c.shop_id),
+        stored_skus.c.external_id,
+        skus.filter(~skus.is_in(file_skus["sku_id"].implode())),
+        {"sku_id": pl.String, "shop_id": pl.String},
+    )
+    return pl.concat([from_files, from_store])
+
+
+def _lines_of_orders(session: Session, checked: Checked) -> None:
+    """An order's lines are numbered 1, 2, ... once each, are all of one shop, carry a
+    commission only on a distribution order, and are all new with it: no line is added to
+    an order an earlier run imported."""
+    lines = checked.valid("order_lines")
+    if lines.height == 0:
+        return
+    again = lines.filter(pl.col("row") != pl.col("row").min().over("order_id", "line_no"))
+    checked.add(
+        "order_lines",
+        again,
+        "line_no",
+        ImportCode.DUPLICATE_VALUE,
+        pl.format("an earlier row gives order {} a line {}", "order_id", "line_no"),
+    )
+    counted = lines.with_columns(pl.col("line_no").n_unique().over("order_id").alias("lines"))
+    checked.add(
+        "order_lines",
+        counted.filter(pl.col("line_no") > pl.col("lines")),
+        "line_no",
+        ImportCode.OUT_OF_RANGE,
+        pl.format("order {} has {} lines: they are numbered 1 to {}", "order_id", "lines", "lines"),
+    )
+    shops = _sku_shops(session, checked, lines["sku_id"].unique())
+    placed = lines.join(shops, on="sku_id", how="left").with_columns(
+        pl.col("shop_id").sort_by("line_no", "row").first().over("order_id").alias("first_shop")
+    )
+    checked.add(
+        "order_lines",
+        placed.filter(pl.col("shop_id") != pl.col("first_shop")),
+        "sku_id",
+        ImportCode.ONE_SHOP_PER_ORDER,
+        pl.format(
+            "SKU {} is shop {}'s; the order's first line is shop {}'s",
+            "sku_id",
+            "shop_id",
+            "first_shop",
+        ),
+    )
+    orders = _frame(checked, "orders", {"order_id": pl.String, "channel": pl.String})
+    channels = orders.select("order_id", pl.col("channel").cast(pl.String))
+    checked.add(
+        "order_lines",
+        lines.join(channels, on="order_id").filter(
+            (pl.col("commission_bps") > 0) & (pl.col("channel") != Channel.DISTRIBUTION.value)
+        ),
+        "commission_bps",
+        ImportCode.CREATOR_IFF_DISTRIBUTION,
+        pl.format("a commission on a line of order {}, sold by {}", "order_id", "channel"),
+    )
+    stored_orders = stored_ids(session, STORE_TABLES["orders"], lines["order_id"])
+    stored_lines = stored_ids(session, STORE_TABLES["order_lines"], lines["line_id"])
+    added = lines.filter(
+        pl.col("order_id").is_in(stored_orders["external_id"].implode())
+        & ~pl.col("line_id").is_in(stored_lines["external_id"].implode())
+    )
+    checked.add(
+        "order_lines",
+        added,
+        "order_id",
+        ImportCode.CONFLICT,
+        pl.format("order {} was imported before without this line", "order_id"),
+    )
+
+
+def _whole_orders(session: Session, checked: Checked) -> None:
+    """Orders and checkouts are written whole or not at all: an order has lines; a line
+    refused refuses its order, an order refused its lines and its checkout's other orders;
+    a checkout has orders."""
+    if "orders" not in checked.frames and "checkouts" not in checked.frames:
+        return
+    orders_all = checked.frames.get(
+        "orders",
+        pl.DataFrame(schema={"row": pl.Int64, "order_id": pl.String, "checkout_id": pl.String}),
+    )
+    lines_all = checked.frames.get(
+        "order_lines", pl.DataFrame(schema={"row": pl.Int64, "order_id": pl.String})
+    )
+    checkouts_all = checked.frames.get(
+        "checkouts", pl.DataFrame(schema={"row": pl.Int64, "checkout_id": pl.String})
+    )
+    # an order new to the store has lines in the file
+    new = orders_all.filter(
+        ~pl.col("order_id").is_in(
+            stored_ids(session, STORE_TABLES["orders"], orders_all["order_id"])[
+                "external_id"
+            ].implode()
+        )
+    )
+    checked.add(
+        "orders",
+        new.filter(
+            ~pl.col("order_id").is_in(lines_all["order_id"].implode())
+            & ~pl.col("row").is_in(checked.refused_rows("orders").implode())
+        ),
+        "",
+        ImportCode.NO_LINES,
+        pl.format("order {} has no line in order_lines", "order_id"),
+    )
+
+    def valid(name: str, like: pl.DataFrame) -> pl.DataFrame:
+        return checked.valid(name) if name in checked.frames else like.clear()
+
+    while True:
+        before = sum(len(checked.refused_rows(f)) for f in ("orders", "order_lines", "checkouts"))
+        refused_lines = lines_all.filter(
+            pl.col("row").is_in(checked.refused_rows("order_lines").implode())
+        )
+        checked.add(
+            "orders",
+            valid("orders", orders_all).join(
+                refused_lines.group_by("order_id").agg(pl.col("row").min().alias("line_row")),
+                on="order_id",
+            ),
+            "",
+            ImportCode.PART_REFUSED,
+            pl.format("its line (order_lines row {}) was refused", "line_row"),
+        )
+        refused_orders = orders_all.filter(
+            pl.col("row").is_in(checked.refused_rows("orders").implode())
+        )
+        checked.add(
+            "order_lines",
+            valid("order_lines", lines_all).filter(
+                pl.col("order_id").is_in(refused_orders["order_id"].implode())
+            ),
+            "order_id",
+            ImportCode.PART_REFUSED,
+            pl.format("its order {} was refused", "order_id"),
+        )
+        if "checkout_id" in orders_all.columns:
+            checked.add(
+                "checkouts",
+                valid("checkouts", checkouts_all).filter(
+                    pl.col("checkout_id").is_in(refused_orders["checkout_id"].implode())
+                ),
+                "",
+                ImportCode.PART_REFUSED,
+                "one of its orders was refused",
+            )
+            refused_checkouts = checkouts_all.filter(
+                pl.col("row").is_in(checked.refused_rows("checkouts").implode())
+            )
+            checked.add(
+                "orders",
+                valid("orders", orders_all).filter(
+                    pl.col("checkout_id").is_in(refused_checkouts["checkout_id"].implode())
+                ),
+                "checkout_id",
+                ImportCode.PART_REFUSED,
+                pl.format("its checkout {} was refused", "checkout_id"),
+            )
+        after = sum(len(checked.refused_rows(f)) for f in ("orders", "order_lines", "checkouts"))
+        if after == before:
+            break
+    checkouts = valid("checkouts", checkouts_all)
+    if checkouts.height == 0:
+        return
+    valid_orders = valid("orders", orders_all)
+    named = (
+        valid_orders["checkout_id"]
+        if "checkout_id" in valid_orders.columns
+        else pl.Series([], dtype=pl.String)
+    )
+    orders, stored_checkouts = STORE_TABLES["orders"], STORE_TABLES["checkouts"]
+    held = lookup(
+        session,
+        select(stored_checkouts.c.idempotency_key, orders.c.id).join(
+            orders, orders.c.checkout_id == stored_checkouts.c.id
+        ),
+        stored_checkouts.c.idempotency_key,
+        CHECKOUT_KEY_PREFIX + checkouts["checkout_id"],
+        {"key": pl.String, "order": pl.Int64},
+    )
+    stored_named = held["key"].str.strip_prefix(CHECKOUT_KEY_PREFIX)
+    checked.add(
+        "checkouts",
+        checkouts.filter(
+            ~pl.col("checkout_id").is_in(named.implode())
+            & ~pl.col("checkout_id").is_in(stored_named.implode())
+        ),
+        "",
+        ImportCode.NO_LINES,
+        pl.format("no order names checkout {}", "checkout_id"),
+    )
+
+
+#: A line as the checks of reviews and after-sales see it.
+_LINE = {
+    "order_id": pl.String,
+    "line_id": pl.String,
+    "line_no": pl.Int64,
+    "line_quantity": pl.Int64,
+    "line_paid": pl.Int64,
+}
+
+
+def _file_lines(checked: Checked) -> pl.DataFrame:
+    """The lines of the orders in the files: an order of version 1 is its own one line."""
+    paid = (
+        pl.col("unit_price_fen") * pl.col("quantity")
+        - pl.col("merchant_discount_fen")
+        - pl.col("platform_discount_fen")
+    )
+    source = checked.valid("order_lines") if checked.version >= 2 else checked.valid("orders")
+    if source.height == 0:
+        return pl.DataFrame(schema=_LINE)
+    return source.select(
+        "order_id",
+        (pl.col("line_id") if checked.version >= 2 else pl.col("order_id")).alias("line_id"),
+        (pl.col("line_no") if checked.version >= 2 else pl.lit(1, pl.Int64)).alias("line_no"),
+        pl.col("quantity").alias("line_quantity"),
+        paid.alias("line_paid"),
+    )
+
+
+def _stored_lines(session: Session, by: str, values: pl.Series) -> pl.DataFrame:
+    """Stored lines of imported orders, by the orders' or the lines' ids."""
+    orders, lines = STORE_TABLES["orders"], STORE_TABLES["order_lines"]
+    key = orders.c.external_id if by == "order_id" else lines.c.external_id
+    return lookup(
+        session,
+        select(
+            orders.c.external_id,
+            lines.c.external_id,
+            lines.c.line_no,
+            lines.c.quantity,
+            lines.c.paid_amount_fen,
+        ).join(orders, orders.c.id == lines.c.order_id),
+        key,
+        values,
+        _LINE,
+    )
+
+
+def _named_lines(session: Session, checked: Checked, file: str) -> None:
+    """The line each review or after-sales request is about: the one it names, which must be
+    a line of its order, or its order's only line. Kept as ``__line`` (the line's id), with
+    the line's units and payment, for the checks after."""
+    frame = checked.valid(file)
+    if frame.height == 0:
+        checked.frames[file] = checked.frames[file].with_columns(
+            pl.lit(None, pl.String).alias("__line"),
+            pl.lit(None, pl.Int64).alias("line_quantity"),
+            pl.lit(None, pl.Int64).alias("line_paid"),
+        )
+        return
+    if "line_id" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("line_id"))
+    in_file = _file_lines(checked)
+    wanted = frame["order_id"].filter(~frame["order_id"].is_in(in_file["order_id"].implode()))
+    by_order = pl.concat([in_file, _stored_lines(session, "order_id", wanted)])
+    named = frame["line_id"].drop_nulls()
+    named = named.filter(~named.is_in(by_order["line_id"].implode()))
+    known = pl.concat([by_order, _stored_lines(session, "line_id", named)]).unique("line_id")
+    counts = by_order.group_by("order_id").agg(
+        pl.len().alias("lines"), pl.col("line_id").sort_by("line_no").first().alias("only")
+    )
+    judged = frame.join(counts, on="order_id", how="left").join(
+        known.select(pl.col("line_id"), pl.col("order_id").alias("line_order")),
+        on="line_id",
+        how="left",
+    )
+    checked.add(
+        file,
+        judged.filter(
+            pl.col("line_id").is_not_null()
+            & pl.col("line_order").is_not_null()
+            & (pl.col("line_order") != pl.col("order_id"))
+        ),
+        "line_id",
+        ImportCode.LINE_OF_ANOTHER_ORDER,
+        pl.format("line {} is order {}'s, not order {}'s", "line_id", "line_order", "order_id"),
+    )
+    several = judged.filter(pl.col("line_id").is_null() & (pl.col("lines") > 1))
+    reason = (
+        "order {} has {} lines: name the line_id"
+        if checked.version >= 2
+        else "order {} has {} lines: a file of version 1 cannot name which (version 2 can)"
+    )
+    checked.add(
+        file, several, "line_id", ImportCode.MISSING_VALUE, pl.format(reason, "order_id", "lines")
+    )
+    lines = judged.select(
+        "row", pl.coalesce("line_id", pl.when(pl.col("lines") == 1).then("only")).alias("__line")
+    ).join(
+        known.select(pl.col("line_id").alias("__line"), "line_quantity", "line_paid"),
+        on="__line",
+        how="left",
+    )
+    checked.frames[file] = (
+        checked.frames[file]
+        .drop("__line", "line_quantity", "line_paid", strict=False)
+        .join(lines, on="row", how="left", maintain_order="left")
+    )
+
+
+def _one_review_per_line(session: Session, checked: Checked) -> None:
+    """A line has one review: two in the file are refused, and a new review of a line the
+    store holds a review of (by another id)."""
+    frame = checked.valid("reviews").filter(pl.col("__line").is_not_null())
+    checked.add(
+        "reviews",
+        frame.filter(pl.col("__line").is_duplicated()),
+        "",
+        ImportCode.ONE_REVIEW_PER_LINE,
+        pl.format("line {} is reviewed by more than one row", "__line"),
+    )
+    lines, reviews = STORE_TABLES["order_lines"], STORE_TABLES["reviews"]
+    held = lookup(
+        session,
+        select(lines.c.external_id, reviews.c.external_id).join(
+            reviews, reviews.c.line_id == lines.c.id
+        ),
+        lines.c.external_id,
+        frame["__line"],
+        {"__line": pl.String, "holder": pl.String},
+    )
+    checked.add(
+        "reviews",
+        frame.join(held, on="__line").filter(
+            pl.col("holder").is_null() | (pl.col("holder") != pl.col("review_id"))
+        ),
+        "",
+        ImportCode.ONE_REVIEW_PER_LINE,
+        pl.format("line {} already has a review in the store", "__line"),
+    )
+
+
+def _line_refunds_within_payment(session: Session, checked: Checked) -> None:
+    """A request is about at most the line's units, and a line's refunds (with those an
+    earlier run stored) add up to at most what the line was paid."""
+    requests = checked.valid("after_sales").filter(pl.col("__line").is_not_null())
+    if "quantity" in requests.columns:
+        checked.add(
+            "after_sales",
+            requests.filter(pl.col("quantity") > pl.col("line_quantity")),
+            "quantity",
+            ImportCode.OUT_OF_RANGE,
+            pl.format("line {} has {} units", "__line", "line_quantity"),
+        )
+    refunds = requests.filter(pl.col("status") == "refunded")
+    if refunds.height == 0:
+        return
+    lines, stored = STORE_TABLES["order_lines"], STORE_TABLES["after_sales"]
+    before = (
+        lookup(
+            session,
+            select(lines.c.external_id, stored.c.external_id, stored.c.refund_fen)
+            .join(lines, lines.c.id == stored.c.line_id)
+            .where(stored.c.status == "refunded"),
+            lines.c.external_id,
+            refunds["__line"],
+            {"__line": pl.String, "request_id": pl.String, "refund_fen": pl.Int64},
+        )
+        .filter(~pl.col("request_id").is_in(refunds["request_id"].implode()).fill_null(False))
+        .group_by("__line")
+        .agg(pl.col("refund_fen").sum().alias("before"))
+    )
+    over = (
+        refunds.sort("created_at", "row")
+        .with_columns(pl.col("refund_fen").fill_null(0).cum_sum().over("__line").alias("so_far"))
+        .join(before, on="__line", how="left")
+        .with_columns((pl.col("line_paid") - pl.col("before").fill_null(0)).alias("left"))
+        .filter(pl.col("so_far") > pl.col("left"))
+    )
+    checked.add(
+        "after_sales",
+        over,
+        "refund_fen",
+        ImportCode.REFUND_EXCEEDS_PAYMENT,
+        pl.format(
+            "line {}'s refunds reach {} fen; {} fen was left to refund", "__line", "so_far", "left"
+        ),
+    )
 
 
 def _category_codes(session: Session, checked: Checked) -> None:
@@ -755,15 +1325,15 @@ def _refunds_within_payment(session: Session, checked: Checked) -> None:
         return
     orders = checked.valid("orders")
     paid = (
-        orders.select(
+        orders.join(
+            _file_lines(checked).group_by("order_id").agg(pl.col("line_paid").sum()),
+            on="order_id",
+            how="left",
+        ).select(
             "order_id",
             # what is left to give back: nothing unpaid, nothing a cancellation refunded
             pl.when(pl.col("paid_at").is_not_null() & pl.col("cancelled_at").is_null())
-            .then(
-                pl.col("unit_price_fen") * pl.col("quantity")
-                - pl.col("merchant_discount_fen").fill_null(0)
-                - pl.col("platform_discount_fen").fill_null(0)
-            )
+            .then(pl.col("line_paid").fill_null(0))
             .otherwise(0)
             .alias("paid"),
         )
@@ -967,7 +1537,7 @@ def _against_store(session: Session, file: FileSpec, checked: Checked) -> None:
 
 def _external(file: str, store_id: Any) -> Any:
     ref_table = STORE_TABLES[file]
-    return select(ref_table.c.external_id).where(ref_table.c.id == store_id).scalar_subquery()
+    return select(external_id(ref_table)).where(ref_table.c.id == store_id).scalar_subquery()
 
 
 def stored_rows(session: Session, file: FileSpec, ids: pl.Series) -> pl.DataFrame:
@@ -993,7 +1563,9 @@ def stored_rows(session: Session, file: FileSpec, ids: pl.Series) -> pl.DataFram
         else:
             columns.append(target.c[column.name].label(column.name))
     names_ = ["external_id", *(c.name for c in file.columns if c.kind != "id")]
-    frame = lookup(
-        session, select(target.c.external_id, *columns), target.c.external_id, ids, names_
-    )
+    if file.name == "checkouts":  # found by its key, which holds the id it was imported with
+        key, ids = target.c.idempotency_key, CHECKOUT_KEY_PREFIX + ids
+    else:
+        key = target.c.external_id
+    frame = lookup(session, select(external_id(target), *columns), key, ids, names_)
     return frame.rename({c: f"{c}__stored" for c in names_ if c != "external_id"})

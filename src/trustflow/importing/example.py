@@ -4,21 +4,27 @@ Two shops sell the same tea (one ``product_key``), a creator picks one shop's te
 distribution library and sells it from her live room, the shop goes live itself, and five
 orders show what history looks like: delivered and reviewed, refunded
 in part, cancelled after payment, still in transit, and reviewed before it arrived (a review
-the import keeps and flags). Every file of the format is there, in CSV.
+the import keeps and flags). In version 2 (the default) a buyer's cart then checks out two
+orders at once, one of them of two lines, each line reviewed and one refunded in part. Every
+file of the format is there, in CSV, with ``format.json`` declaring the version.
 """
 
 from __future__ import annotations
 
+import json
+from copy import deepcopy
 from pathlib import Path
 
 import polars as pl
 
-from trustflow.importing.format import FILES
+from trustflow.importing.format import FORMAT_VERSION, VERSION_FILE, files
 
-__all__ = ["EXAMPLE", "write_example"]
+__all__ = ["EXAMPLE", "EXAMPLE_V1", "write_example"]
 
-#: Each file's rows, column by column.
-EXAMPLE: dict[str, dict[str, list[object]]] = {
+Example = dict[str, dict[str, list[object]]]
+
+#: Each file's rows, column by column, as version 1 writes them: an order is one SKU.
+EXAMPLE_V1: Example = {
     "categories": {"category_id": ["tea"], "code": ["tea"], "name": ["Tea"]},
     "merchants": {
         "merchant_id": ["m-1", "m-2"],
@@ -215,12 +221,134 @@ EXAMPLE: dict[str, dict[str, list[object]]] = {
 }
 
 
-def write_example(folder: Path) -> list[Path]:
-    """Write the example's files into ``folder`` (created if need be); their paths."""
+#: The goods of an order of version 1, a line's in version 2.
+_GOODS = (
+    "sku_id",
+    "quantity",
+    "unit_price_fen",
+    "merchant_discount_fen",
+    "platform_discount_fen",
+    "offer_id",
+    "commission_bps",
+)
+
+
+def _version_2(v1: Example) -> Example:
+    """The example in version 2: version 1's orders as orders of one line each, then a cart
+    of two orders checked out at once, one of them two lines of one shop."""
+    out = deepcopy(v1)
+    orders = out["orders"]
+    order_ids = [str(o) for o in orders["order_id"]]
+    lines: dict[str, list[object]] = {
+        "line_id": [f"{o}.1" for o in order_ids],
+        "order_id": list(order_ids),
+        "line_no": [1] * len(order_ids),
+        **{c: orders.pop(c) for c in _GOODS},
+    }
+    orders["checkout_id"] = [None] * len(order_ids)
+    out["skus"] = {
+        "sku_id": [*v1["skus"]["sku_id"], "k-3"],
+        "product_id": [*v1["skus"]["product_id"], "p-1"],
+        "spec": [*v1["skus"]["spec"], "500 g tin"],
+        "price_fen": [*v1["skus"]["price_fen"], 12_800],
+        "stock": [*v1["skus"]["stock"], 30],
+    }
+    out["checkouts"] = {
+        "checkout_id": ["ch-1"],
+        "buyer_id": ["b-3"],
+        "created_at": ["2025-03-07T20:00:00+08:00"],
+    }
+    # the cart: Hill Farm's 250 g and 500 g teas (one order of two lines) and Riverside's
+    # tin (an order of its own), paid at once
+    new: dict[str, list[object]] = {
+        "order_id": ["o-6", "o-7"],
+        "buyer_id": ["b-3", "b-3"],
+        "checkout_id": ["ch-1", "ch-1"],
+        "channel": ["shelf_shop", "shelf_shop"],
+        "creator_id": [None, None],
+        "surface": ["shop", "shop"],
+        "content_kind": [None, None],
+        "content_id": [None, None],
+        "ship_to_region": ["GD", "GD"],
+        "created_at": ["2025-03-07T20:00:00+08:00"] * 2,
+        "ship_by": [None, None],
+        "deliver_from": [None, None],
+        "deliver_by": [None, None],
+        "paid_at": ["2025-03-07T20:01:00+08:00"] * 2,
+        "shipped_at": ["2025-03-08T10:00:00+08:00", "2025-03-08T15:00:00+08:00"],
+        "picked_up_at": [None, None],
+        "delivered_at": ["2025-03-10T11:00:00+08:00", "2025-03-10T16:00:00+08:00"],
+        "received_at": [None, None],
+        "cancelled_at": [None, None],
+        "cancel_reason": [None, None],
+    }
+    for column, values in new.items():
+        orders[column] = [*orders[column], *values]
+    more_lines: dict[str, list[object]] = {
+        "line_id": ["o-6.1", "o-6.2", "o-7.1"],
+        "order_id": ["o-6", "o-6", "o-7"],
+        "line_no": [1, 2, 1],
+        "sku_id": ["k-1", "k-3", "k-2"],
+        "quantity": [2, 1, 1],
+        "unit_price_fen": [6_800, 12_800, 7_200],
+        "merchant_discount_fen": [600, 0, 0],
+        "platform_discount_fen": [0, 1_000, 0],
+        "offer_id": [None, None, None],
+        "commission_bps": [0, 0, 0],
+    }
+    out["order_lines"] = {c: [*lines[c], *more_lines[c]] for c in lines}
+    reviews = out["reviews"]
+    reviews["line_id"] = [None] * len(reviews["review_id"])
+    added: dict[str, list[object]] = {
+        "review_id": ["r-4", "r-5"],
+        "order_id": ["o-6", "o-6"],
+        "line_id": ["o-6.1", "o-6.2"],
+        "stars": [5, 3],
+        "text": ["The 250 g is lovely", "The 500 g tin came scratched"],
+        "created_at": ["2025-03-11T09:00:00+08:00", "2025-03-11T09:05:00+08:00"],
+    }
+    for column, values in added.items():
+        reviews[column] = [*reviews[column], *values]
+    after_sales = out["after_sales"]
+    after_sales["line_id"] = [None] * len(after_sales["request_id"])
+    after_sales["quantity"] = [None] * len(after_sales["request_id"])
+    requested: dict[str, list[object]] = {
+        "request_id": ["a-2"],
+        "order_id": ["o-6"],
+        "line_id": ["o-6.2"],
+        "quantity": [1],
+        "kind": ["refund_only"],
+        "reason": ["damaged_in_transit"],
+        "status": ["refunded"],
+        "refund_fen": [1_500],
+        "responsible_party": [None],
+        "dispute_outcome": [None],
+        "created_at": ["2025-03-11T10:00:00+08:00"],
+        "handled_at": ["2025-03-11T12:00:00+08:00"],
+        "resolved_at": ["2025-03-11T12:00:00+08:00"],
+    }
+    for column, values in requested.items():
+        after_sales[column] = [*after_sales[column], *values]
+    return out
+
+
+#: Each file's rows, column by column, in the current version.
+EXAMPLE: Example = _version_2(EXAMPLE_V1)
+_EXAMPLES = {1: EXAMPLE_V1, 2: EXAMPLE}
+
+
+def write_example(folder: Path, *, version: int = FORMAT_VERSION) -> list[Path]:
+    """Write the example's files of ``version`` into ``folder`` (created if need be), and
+    the declaration of its version; the files' paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for file in FILES:
-        columns = EXAMPLE[file.name]
+    example = _EXAMPLES[version]
+    if version >= 2:
+        declared = folder / VERSION_FILE
+        declared.write_text(json.dumps({"version": version}) + "\n", encoding="utf-8")
+        paths.append(declared)
+    for file in files(version):
+        columns = example[file.name]
         frame = pl.DataFrame(
             {c.name: columns.get(c.name) for c in file.columns if c.name in columns},
             strict=False,

@@ -1,14 +1,16 @@
 """A store's history written in the import format: what ``trustflow import`` reads back.
 
-Every file of :mod:`trustflow.importing.format` is written as Parquet (times as UTC
-timestamps), one row per stored row in id order. A row's id is the one it was imported with,
-else its store id; references name the rows they point at the same way. Imported into an
+Every file of :mod:`trustflow.importing.format`'s current version is written as Parquet
+(times as UTC timestamps), one row per stored row in id order, with ``format.json``
+declaring the version. A row's id is the one it was imported with, else its store id;
+references name the rows they point at the same way. Imported into an
 empty store, the files give back the same history: the same scores, the same Chuanliu
 decisions, the same figures (the round-trip test holds this).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,8 @@ import polars as pl
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from trustflow.importing.format import FILES, Column, FileSpec
-from trustflow.importing.store import STORE_TABLES
+from trustflow.importing.format import FORMAT_VERSION, VERSION_FILE, Column, FileSpec, files
+from trustflow.importing.store import STORE_TABLES, external_id
 
 __all__ = ["export_history"]
 
@@ -27,10 +29,13 @@ def export_history(session: Session, folder: Path) -> dict[str, int]:
     folder.mkdir(parents=True, exist_ok=True)
     keys: dict[str, pl.DataFrame] = {}
     written = {}
-    for file in FILES:
+    for file in files(FORMAT_VERSION):
         frame = _read(session, file, keys)
         frame.write_parquet(folder / f"{file.name}.parquet")
         written[file.name] = frame.height
+    (folder / VERSION_FILE).write_text(
+        json.dumps({"version": FORMAT_VERSION}) + "\n", encoding="utf-8"
+    )
     return written
 
 
@@ -39,7 +44,7 @@ def _keys(session: Session, file: str, keys: dict[str, pl.DataFrame]) -> pl.Data
     if file not in keys:
         target = STORE_TABLES[file]
         rows = session.execute(
-            select(target.c.id, func.coalesce(target.c.external_id, cast(target.c.id, String)))
+            select(target.c.id, func.coalesce(external_id(target), cast(target.c.id, String)))
         ).all()
         keys[file] = pl.DataFrame(
             [tuple(r) for r in rows], schema={"id": pl.Int64, "key": pl.String}, orient="row"

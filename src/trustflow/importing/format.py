@@ -1,4 +1,4 @@
-"""The history import format, version 1: every file, column, type and constraint.
+"""The history import format, versions 1 and 2: every file, column, type and constraint.
 
 A directory holds one file per kind of thing (``shops.csv`` or ``shops.parquet``, never
 both); every file is optional, but a row may only name things that are in the directory or
@@ -6,8 +6,11 @@ already in the store. Each row carries the id its source system gave it (``shop_
 ``shops``); references name those ids (``shop_id`` in ``products``). docs/import.md is this
 module written out for people, and a test holds the two together.
 
-Version 1 holds an order of one SKU (the store's order today); a later version adds checkouts
-and orders of several lines, and reads version 1 as orders of one line.
+Version 2 (:data:`FILES`) holds orders of several lines (``order_lines``) and the checkouts
+they were placed in (``checkouts``); a directory declares it in ``format.json``
+(``{"version": 2}``). A directory without that file is version 1 (:data:`FILES_V1`), as every
+directory written before version 2 is: an order of one SKU, its goods on the order's row,
+read as an order of one line.
 """
 
 from __future__ import annotations
@@ -27,21 +30,28 @@ from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
 from trustflow.content.models import LiveStatus
 from trustflow.db import EXTERNAL_ID_LENGTH
 from trustflow.orders.models import CancelReason, ContentKind
-from trustflow.orders.rules import MAX_QUANTITY
+from trustflow.orders.rules import MAX_LINES, MAX_QUANTITY
 from trustflow.types import MAX_FEN
 from trustflow.vocabulary import Channel, ItemKind, Surface
 
 __all__ = [
     "FILES",
+    "FILES_V1",
     "FORMAT_VERSION",
     "PAIRS",
+    "VERSIONS",
+    "VERSION_FILE",
     "Column",
     "FileSpec",
     "ImportCode",
+    "files",
     "spec",
 ]
 
-FORMAT_VERSION = 1
+#: The version ``trustflow export-history`` and ``--example`` write.
+FORMAT_VERSION = 2
+#: The file in which a directory declares its version (none: version 1).
+VERSION_FILE = "format.json"
 
 Kind = Literal["id", "ref", "int", "time", "text", "enum", "bool"]
 
@@ -71,6 +81,13 @@ class ImportCode(StrEnum):
     HISTORY_OUT_OF_ORDER = "history_out_of_order"
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     ONE_REVIEW_PER_ORDER = "one_review_per_order"
+    ONE_REVIEW_PER_LINE = "one_review_per_line"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    NO_LINES = "no_lines"
+    ONE_SHOP_PER_ORDER = "one_shop_per_order"
+    LINE_OF_ANOTHER_ORDER = "line_of_another_order"
+    PART_REFUSED = "part_refused"
+    CHECKOUT_INCONSISTENT = "checkout_inconsistent"
     ONE_FOLLOW_TARGET = "one_follow_target"
     ONE_HOST = "one_host"
     CONTENT_IFF_KIND = "content_iff_kind"
@@ -172,7 +189,7 @@ def _name(name: str, doc: str, length: int, *, required: bool = True) -> Column:
     )
 
 
-FILES: tuple[FileSpec, ...] = (
+_CATALOGUE: tuple[FileSpec, ...] = (
     FileSpec(
         "categories",
         "Product categories; scores are benchmarked within a shop's main category.",
@@ -367,170 +384,337 @@ FILES: tuple[FileSpec, ...] = (
         "The products a short video linked; one already in the store is kept as is.",
         (_ref("short_video_id", "short_videos"), _ref("product_id", "products")),
     ),
-    FileSpec(
-        "orders",
-        "Orders with the prices actually paid and the history that happened to them: each"
-        " time present is one event, and together they must be a path the order's state"
-        " machine allows, in time order.",
+)
+
+
+def _money(name: str, doc: str, *, required: bool = False) -> Column:
+    if required:
+        return Column(name, "int", doc, required=True, low=0, high=MAX_FEN)
+    return Column(name, "int", doc, low=0, high=MAX_FEN, default=0)
+
+
+def _goods(what: str) -> tuple[Column, ...]:
+    """What was bought and at what price: an order's in version 1, a line's in version 2."""
+    return (
+        _ref("sku_id", "skus"),
+        Column("quantity", "int", "units bought", required=True, low=1, high=MAX_QUANTITY),
+        _money("unit_price_fen", "the unit price paid, before discounts", required=True),
+        _money("merchant_discount_fen", f"the merchant's discount on the {what}"),
+        _money("platform_discount_fen", f"the platform's subsidy on the {what}"),
+    )
+
+
+def _commission(what: str) -> tuple[Column, ...]:
+    return (
+        Column(
+            "commission_bps",
+            "int",
+            f"the creator's commission in basis points on the {what} (distribution orders only)",
+            low=0,
+            high=9_000,
+            default=0,
+        ),
+        _ref(
+            "offer_id",
+            "offers",
+            required=False,
+            doc="the distribution offer the commission came from, if known",
+        ),
+    )
+
+
+_SOLD = (
+    Column(
+        "channel",
+        "enum",
+        "how it was sold",
+        values=_values(Channel),
+        default=Channel.SHELF_CARD.value,
+    ),
+    _ref(
+        "creator_id",
+        "creators",
+        required=False,
+        doc="the creator who sold it (distribution orders only)",
+    ),
+)
+_FROM = (
+    Column("surface", "enum", "where the buyer was", values=_values(Surface)),
+    Column(
+        "content_kind",
+        "enum",
+        "the content it was sold from, if any",
+        values=_values(ContentKind),
+    ),
+    Column(
+        "content_id",
+        "ref",
+        "that live session's or short video's id",
+        ref_by=("content_kind", _CONTENT),
+    ),
+)
+_HISTORY = (
+    Column("ship_to_region", "text", "the destination region", max_length=32),
+    _time("created_at", "when it was placed", required=True),
+    _time(
+        "ship_by",
+        "the promised hand-over time (default: placement plus the shop's handling hours)",
+        ahead=True,
+    ),
+    _time("deliver_from", "the promised delivery window's start", ahead=True),
+    _time("deliver_by", "the promised delivery window's end", ahead=True),
+    _time("paid_at", "when it was paid"),
+    _time("shipped_at", "when the shop handed it to the carrier"),
+    _time("picked_up_at", "when the carrier scanned it"),
+    _time("delivered_at", "when it was delivered"),
+    _time("received_at", "when the buyer confirmed receipt"),
+    _time("cancelled_at", "when it was cancelled (before delivery)"),
+    Column("cancel_reason", "enum", "why it was cancelled", values=_values(CancelReason)),
+)
+_ORDER_RULES = (
+    (
+        ImportCode.CREATOR_IFF_DISTRIBUTION,
+        "a creator for distribution orders, and only for them",
+    ),
+    (
+        ImportCode.PROMISE_INCONSISTENT,
+        "a delivery window has both ends, in order, after ship-by",
+    ),
+    (
+        ImportCode.HISTORY_OUT_OF_ORDER,
+        "the times present are a path the state machine"
+        " allows, each no earlier than the one before; a cancellation reason only on"
+        " a cancelled order",
+    ),
+)
+_AMOUNTS = (ImportCode.AMOUNTS_INCONSISTENT, "discounts exceed the goods amount")
+_ORDERS_DOC = (
+    "Orders with the prices actually paid and the history that happened to them: each"
+    " time present is one event, and together they must be a path the order's state"
+    " machine allows, in time order."
+)
+
+ORDERS_V1 = FileSpec(
+    "orders",
+    _ORDERS_DOC + " An order is one SKU.",
+    (
+        _id("order_id", "order"),
+        _ref("buyer_id", "buyers"),
+        *_goods("order"),
+        _SOLD[0],
+        _SOLD[1],
+        _commission("order")[0],
+        _commission("order")[1],
+        *_FROM,
+        *_HISTORY,
+    ),
+    (_AMOUNTS, *_ORDER_RULES),
+)
+
+ORDERS = FileSpec(
+    "orders",
+    _ORDERS_DOC + " An order is one shop's, sold one way (channel, creator, content) for all"
+    " its lines; its goods are its lines (``order_lines``), and its amounts their sums.",
+    (
+        _id("order_id", "order"),
+        _ref("buyer_id", "buyers"),
+        _ref(
+            "checkout_id",
+            "checkouts",
+            required=False,
+            doc="the checkout it was placed in, if any (the same buyer's)",
+        ),
+        *_SOLD,
+        *_FROM,
+        *_HISTORY,
+    ),
+    (
+        (ImportCode.NO_LINES, "an order has at least one line"),
         (
-            _id("order_id", "order"),
-            _ref("buyer_id", "buyers"),
-            _ref("sku_id", "skus"),
-            Column("quantity", "int", "units bought", required=True, low=1, high=MAX_QUANTITY),
-            Column(
-                "unit_price_fen",
-                "int",
-                "the unit price paid, before discounts",
-                required=True,
-                low=0,
-                high=MAX_FEN,
-            ),
-            Column(
-                "merchant_discount_fen",
-                "int",
-                "the merchant's discount on the order",
-                low=0,
-                high=MAX_FEN,
-                default=0,
-            ),
-            Column(
-                "platform_discount_fen",
-                "int",
-                "the platform's subsidy on the order",
-                low=0,
-                high=MAX_FEN,
-                default=0,
-            ),
-            Column(
-                "channel",
-                "enum",
-                "how it was sold",
-                values=_values(Channel),
-                default=Channel.SHELF_CARD.value,
-            ),
-            _ref(
-                "creator_id",
-                "creators",
-                required=False,
-                doc="the creator who sold it (distribution orders only)",
-            ),
-            Column(
-                "commission_bps",
-                "int",
-                "the creator's commission in basis points (distribution orders only)",
-                low=0,
-                high=9_000,
-                default=0,
-            ),
-            _ref(
-                "offer_id",
-                "offers",
-                required=False,
-                doc="the distribution offer the commission came from, if known",
-            ),
-            Column("surface", "enum", "where the buyer was", values=_values(Surface)),
-            Column(
-                "content_kind",
-                "enum",
-                "the content it was sold from, if any",
-                values=_values(ContentKind),
-            ),
-            Column(
-                "content_id",
-                "ref",
-                "that live session's or short video's id",
-                ref_by=("content_kind", _CONTENT),
-            ),
-            Column("ship_to_region", "text", "the destination region", max_length=32),
-            _time("created_at", "when it was placed", required=True),
-            _time(
-                "ship_by",
-                "the promised hand-over time (default: placement plus the shop's handling hours)",
-                ahead=True,
-            ),
-            _time("deliver_from", "the promised delivery window's start", ahead=True),
-            _time("deliver_by", "the promised delivery window's end", ahead=True),
-            _time("paid_at", "when it was paid"),
-            _time("shipped_at", "when the shop handed it to the carrier"),
-            _time("picked_up_at", "when the carrier scanned it"),
-            _time("delivered_at", "when it was delivered"),
-            _time("received_at", "when the buyer confirmed receipt"),
-            _time("cancelled_at", "when it was cancelled (before delivery)"),
-            Column("cancel_reason", "enum", "why it was cancelled", values=_values(CancelReason)),
+            ImportCode.CHECKOUT_INCONSISTENT,
+            "an order of a checkout is its buyer's, placed no earlier than the checkout",
         ),
         (
-            (ImportCode.AMOUNTS_INCONSISTENT, "discounts exceed the goods amount"),
-            (
-                ImportCode.CREATOR_IFF_DISTRIBUTION,
-                "a creator for distribution orders, and only for them",
-            ),
-            (
-                ImportCode.PROMISE_INCONSISTENT,
-                "a delivery window has both ends, in order, after ship-by",
-            ),
-            (
-                ImportCode.HISTORY_OUT_OF_ORDER,
-                "the times present are a path the state machine"
-                " allows, each no earlier than the one before; a cancellation reason only on"
-                " a cancelled order",
-            ),
+            ImportCode.PART_REFUSED,
+            "an order is written whole: one of its lines refused refuses it, and the"
+            " other orders of its checkout",
+        ),
+        *_ORDER_RULES,
+    ),
+)
+
+CHECKOUTS = FileSpec(
+    "checkouts",
+    "Carts checked out at once (父订单): one buyer's orders, across shops, placed together."
+    " Its status and amounts are derived from its orders: paid once any was paid (the"
+    " amounts paid), expired when all were cancelled unpaid, else awaiting payment.",
+    (
+        _id("checkout_id", "checkout"),
+        _ref("buyer_id", "buyers"),
+        _time("created_at", "when it was placed", required=True),
+    ),
+    (
+        (ImportCode.NO_LINES, "a checkout has at least one order (in the files or the store)"),
+        (
+            ImportCode.PART_REFUSED,
+            "a checkout is written whole: one of its orders refused refuses it",
         ),
     ),
-    FileSpec(
-        "reviews",
-        "Buyers' reviews, one per order at most. A review written before its order was"
-        " delivered is kept and flagged ``before_delivery``, not dropped.",
-        (
-            _id("review_id", "review"),
-            _ref("order_id", "orders"),
-            Column("stars", "int", "1 to 5", required=True, low=1, high=5),
-            _text("text", "what the buyer wrote", 2000),
-            _time("created_at", "when it was written", required=True),
+)
+
+ORDER_LINES = FileSpec(
+    "order_lines",
+    "The lines of orders: one SKU each, at the price actually paid, with its discounts and"
+    " the creator's commission frozen for it. An order's lines are all in the file with it.",
+    (
+        _id("line_id", "line"),
+        _ref("order_id", "orders"),
+        Column(
+            "line_no",
+            "int",
+            "its place in the order: 1, 2, ... (1 is the line the order is listed under)",
+            required=True,
+            low=1,
+            high=MAX_LINES,
         ),
-        ((ImportCode.ONE_REVIEW_PER_ORDER, "an order has one review at most"),),
+        *_goods("line"),
+        *_commission("line"),
     ),
-    FileSpec(
-        "after_sales",
-        "After-sales requests (returns, refunds, exchanges) and where they ended.",
+    (
+        _AMOUNTS,
+        (ImportCode.DUPLICATE_VALUE, "line_no is unique within its order"),
+        (ImportCode.ONE_SHOP_PER_ORDER, "every line's SKU is a product of the same shop"),
         (
-            _id("request_id", "after-sales request"),
-            _ref("order_id", "orders"),
-            Column(
-                "kind",
-                "enum",
-                "what the buyer asked for",
-                required=True,
-                values=_values(AfterSalesKind),
-            ),
-            Column("reason", "enum", "why", required=True, values=_values(AfterSalesReason)),
-            Column(
-                "status", "enum", "where it stands", required=True, values=_values(AfterSalesStatus)
-            ),
-            Column("refund_fen", "int", "the refund asked for", low=0, high=MAX_FEN, default=0),
-            Column(
-                "responsible_party",
-                "enum",
-                "whose fault (default: presumed from the reason)",
-                values=_values(ResponsibleParty),
-            ),
-            Column(
-                "dispute_outcome",
-                "enum",
-                "an arbitration's outcome",
-                values=_values(DisputeOutcome),
-            ),
-            _time("created_at", "when it was opened", required=True),
-            _time("handled_at", "when the merchant first answered"),
-            _time("resolved_at", "when it ended"),
+            ImportCode.CREATOR_IFF_DISTRIBUTION,
+            "a commission only on a line of a distribution order",
         ),
         (
-            (
-                ImportCode.REFUND_EXCEEDS_PAYMENT,
-                "refunds of an order add up to at most its payment",
-            ),
-            (ImportCode.HISTORY_OUT_OF_ORDER, "opened, then answered, then ended"),
+            ImportCode.CONFLICT,
+            "no line is added to an order an earlier run imported",
         ),
     ),
+)
+
+
+def _line_ref() -> Column:
+    return _ref(
+        "line_id",
+        "order_lines",
+        required=False,
+        doc="the line of the order it is about (required when the order has several)",
+    )
+
+
+_REVIEW = (
+    Column("stars", "int", "1 to 5", required=True, low=1, high=5),
+    _text("text", "what the buyer wrote", 2000),
+    _time("created_at", "when it was written", required=True),
+)
+_LINE_RULES = (
+    (
+        ImportCode.LINE_OF_ANOTHER_ORDER,
+        "the line named is one of the order's",
+    ),
+    (
+        ImportCode.MISSING_VALUE,
+        "a line_id for an order of several lines",
+    ),
+)
+
+REVIEWS_V1 = FileSpec(
+    "reviews",
+    "Buyers' reviews, one per order at most. A review written before its order was"
+    " delivered is kept and flagged ``before_delivery``, not dropped.",
+    (_id("review_id", "review"), _ref("order_id", "orders"), *_REVIEW),
+    (
+        (ImportCode.ONE_REVIEW_PER_ORDER, "an order has one review at most"),
+        (ImportCode.MISSING_VALUE, "the order has one line (a version 1 file names no line)"),
+    ),
+)
+
+REVIEWS = FileSpec(
+    "reviews",
+    "Buyers' reviews, one per line of an order at most. A review written before its order"
+    " was delivered is kept and flagged ``before_delivery``, not dropped.",
+    (_id("review_id", "review"), _ref("order_id", "orders"), _line_ref(), *_REVIEW),
+    (
+        (ImportCode.ONE_REVIEW_PER_LINE, "a line has one review at most"),
+        *_LINE_RULES,
+    ),
+)
+
+AFTER_SALES_V1 = FileSpec(
+    "after_sales",
+    "After-sales requests (returns, refunds, exchanges) and where they ended.",
+    (
+        _id("request_id", "after-sales request"),
+        _ref("order_id", "orders"),
+        Column(
+            "kind",
+            "enum",
+            "what the buyer asked for",
+            required=True,
+            values=_values(AfterSalesKind),
+        ),
+        Column("reason", "enum", "why", required=True, values=_values(AfterSalesReason)),
+        Column(
+            "status", "enum", "where it stands", required=True, values=_values(AfterSalesStatus)
+        ),
+        Column("refund_fen", "int", "the refund asked for", low=0, high=MAX_FEN, default=0),
+        Column(
+            "responsible_party",
+            "enum",
+            "whose fault (default: presumed from the reason)",
+            values=_values(ResponsibleParty),
+        ),
+        Column(
+            "dispute_outcome",
+            "enum",
+            "an arbitration's outcome",
+            values=_values(DisputeOutcome),
+        ),
+        _time("created_at", "when it was opened", required=True),
+        _time("handled_at", "when the merchant first answered"),
+        _time("resolved_at", "when it ended"),
+    ),
+    (
+        (
+            ImportCode.REFUND_EXCEEDS_PAYMENT,
+            "refunds of an order add up to at most its payment",
+        ),
+        (ImportCode.HISTORY_OUT_OF_ORDER, "opened, then answered, then ended"),
+    ),
+)
+
+AFTER_SALES = FileSpec(
+    "after_sales",
+    "After-sales requests (returns, refunds, exchanges) of a line of an order, and where they"
+    " ended.",
+    (
+        *AFTER_SALES_V1.columns[:2],
+        _line_ref(),
+        Column(
+            "quantity",
+            "int",
+            "units of the line it is about (default: all of them)",
+            low=1,
+            high=MAX_QUANTITY,
+        ),
+        *AFTER_SALES_V1.columns[2:],
+    ),
+    (
+        (
+            ImportCode.REFUND_EXCEEDS_PAYMENT,
+            "refunds of an order add up to at most its payment, and of a line to at most"
+            " the line's",
+        ),
+        (ImportCode.OUT_OF_RANGE, "quantity at most the line's"),
+        *_LINE_RULES,
+        (ImportCode.HISTORY_OUT_OF_ORDER, "opened, then answered, then ended"),
+    ),
+)
+
+_TAIL: tuple[FileSpec, ...] = (
     FileSpec(
         "chats",
         "Buyers' chats with shops and how fast the shop first answered.",
@@ -582,10 +766,31 @@ FILES: tuple[FileSpec, ...] = (
     ),
 )
 
-_BY_NAME = {f.name: f for f in FILES}
+#: Version 2, the current version, in the order the files are written.
+FILES: tuple[FileSpec, ...] = (
+    *_CATALOGUE,
+    CHECKOUTS,
+    ORDERS,
+    ORDER_LINES,
+    REVIEWS,
+    AFTER_SALES,
+    *_TAIL,
+)
+#: Version 1: an order of one SKU, no checkouts.
+FILES_V1: tuple[FileSpec, ...] = (*_CATALOGUE, ORDERS_V1, REVIEWS_V1, AFTER_SALES_V1, *_TAIL)
+VERSIONS: dict[int, tuple[FileSpec, ...]] = {1: FILES_V1, 2: FILES}
+
+_BY_NAME = {version: {f.name: f for f in files} for version, files in VERSIONS.items()}
 #: The files that hold rows which are not things of their own (no id): pairs kept once.
 PAIRS = ("creator_selections", "live_session_products", "short_video_products", "follows")
 
 
-def spec(name: str) -> FileSpec:
-    return _BY_NAME[name]
+def files(version: int = FORMAT_VERSION) -> tuple[FileSpec, ...]:
+    """The files of a version, in the order they are written."""
+    return VERSIONS[version]
+
+
+def spec(name: str, version: int = FORMAT_VERSION) -> FileSpec:
+    """A file of a version; a file both versions hold the same (``skus``) is asked of
+    either."""
+    return _BY_NAME[version][name]

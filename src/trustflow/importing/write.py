@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import FromClause, String, Table, bindparam, func, insert, select
+from sqlalchemy import FromClause, String, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Follow
@@ -36,11 +36,19 @@ from trustflow.bulk import (
 )
 from trustflow.catalog.models import PriceChange, Product, Shop, Sku
 from trustflow.importing.check import REPLAY, UTC_TIME, Checked, order_history
-from trustflow.importing.format import FILES, spec
-from trustflow.importing.store import STORE_TABLES, lookup, stored_ids
+from trustflow.importing.format import files, spec
+from trustflow.importing.store import CHECKOUT_KEY_PREFIX, STORE_TABLES, lookup, stored_ids
 from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
-from trustflow.orders.models import Order, OrderEvent, OrderLine, OrderStatus, Payment
+from trustflow.orders.models import (
+    Checkout,
+    CheckoutStatus,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Payment,
+)
 
 __all__ = ["Written", "write_checked"]
 
@@ -57,17 +65,33 @@ def write_checked(
 ) -> Written:
     """Insert every accepted row not already in the store; returns rows written per file."""
     written: Written = {}
-    for file in FILES:
+    for file in files(checked.version):
         if file.name not in checked.frames:
             continue
-        rows = checked.valid(file.name)
-        present = checked.present.get(file.name)
-        if present is not None and len(present):
-            rows = rows.filter(~pl.col("row").is_in(present.implode()))
-        written[file.name] = _WRITERS[file.name](session, rows, at) if rows.height else 0
+        rows = _new(checked, file.name)
+        if file.name == "orders":
+            lines = _new(checked, "order_lines") if checked.version >= 2 else None
+            written[file.name], lines_written = (
+                _orders(session, rows, at, lines) if rows.height else (0, 0)
+            )
+            if lines is not None:
+                written["order_lines"] = lines_written
+        elif file.name == "order_lines":  # written with their orders
+            written.setdefault(file.name, 0)
+        else:
+            written[file.name] = _WRITERS[file.name](session, rows, at) if rows.height else 0
         if on_file is not None:
             on_file(file.name, written[file.name])
     return written
+
+
+def _new(checked: Checked, file: str) -> pl.DataFrame:
+    """The accepted rows of ``file`` the store does not hold yet."""
+    rows = checked.valid(file)
+    present = checked.present.get(file)
+    if present is not None and len(present):
+        rows = rows.filter(~pl.col("row").is_in(present.implode()))
+    return rows
 
 
 def _ids(session: Session, ref: str, values: pl.Series) -> pl.Series:
@@ -238,37 +262,191 @@ def _skus(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     return len(ids)
 
 
-def _orders(session: Session, rows: pl.DataFrame, at: datetime) -> int:
-    rows = _resolved(
-        session,
-        rows,
-        {"buyer_id": "buyers", "sku_id": "skus", "creator_id": "creators", "offer_id": "offers"},
+def _checkouts(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    """Checkouts, as placed; what they derive from their orders is set once those are
+    written (:func:`_refresh_checkouts`)."""
+    rows = _resolved(session, rows, {"buyer_id": "buyers"})
+    out = rows.select(
+        "buyer_id",
+        pl.lit(CheckoutStatus.PENDING_PAYMENT.value).alias("status"),
+        pl.lit(1).alias("items"),
+        pl.lit(0).alias("goods_amount_fen"),
+        pl.lit(0).alias("paid_amount_fen"),
+        (CHECKOUT_KEY_PREFIX + pl.col("checkout_id")).alias("idempotency_key"),
+        pl.lit(IMPORT_ACTOR).alias("request_hash"),
+        pl.lit(None, pl.String).alias("payment_key"),
+        "created_at",
+        pl.lit(None, UTC_TIME).alias("paid_at"),
+        pl.col("created_at").alias("updated_at"),
     )
+    return len(_insert(session, table(Checkout), out))
+
+
+def _refresh_checkouts(session: Session, checkout_ids: pl.Series) -> None:
+    """What a checkout derives from its orders (those in the store, earlier runs' too), as
+    placing and paying it would have: paid once any order was paid, with what they paid;
+    expired when every order was cancelled unpaid; else awaiting payment with what they
+    owe. Its items are its orders' lines."""
+    orders, lines, checkouts = table(Order), table(OrderLine), table(Checkout)
+    facts = lookup(
+        session,
+        select(
+            orders.c.checkout_id,
+            orders.c.goods_amount_fen,
+            orders.c.paid_amount_fen,
+            orders.c.paid_at,
+            orders.c.cancelled_at,
+            select(func.count())
+            .where(lines.c.order_id == orders.c.id)
+            .scalar_subquery()
+            .label("lines"),
+        ),
+        orders.c.checkout_id,
+        checkout_ids,
+        {
+            "checkout_id": pl.Int64,
+            "goods": pl.Int64,
+            "paid": pl.Int64,
+            "paid_at": UTC_TIME,
+            "cancelled_at": UTC_TIME,
+            "lines": pl.Int64,
+        },
+    )
+    if facts.height == 0:
+        return
+    placed = lookup(
+        session,
+        select(checkouts.c.id, checkouts.c.created_at),
+        checkouts.c.id,
+        checkout_ids,
+        {"checkout_id": pl.Int64, "created_at": UTC_TIME},
+    )
+    was_paid = pl.col("paid_at").is_not_null()
+    totals = (
+        facts.group_by("checkout_id")
+        .agg(
+            pl.col("lines").sum().alias("items"),
+            pl.col("goods").sum().alias("goods_amount_fen"),
+            pl.col("paid").filter(was_paid).sum().alias("paid_on_payment"),
+            pl.col("paid").sum().alias("owed"),
+            pl.col("paid_at").min(),
+            (pl.col("cancelled_at").is_not_null() & ~was_paid).all().alias("expired"),
+            pl.col("cancelled_at").max().alias("last_cancelled"),
+        )
+        .join(placed, on="checkout_id")
+        .select(
+            pl.col("checkout_id").alias("cid"),
+            pl.when(pl.col("paid_at").is_not_null())
+            .then(pl.lit(CheckoutStatus.PAID.value))
+            .when(pl.col("expired"))
+            .then(pl.lit(CheckoutStatus.EXPIRED.value))
+            .otherwise(pl.lit(CheckoutStatus.PENDING_PAYMENT.value))
+            .alias("new_status"),
+            pl.col("items").alias("new_items"),
+            pl.col("goods_amount_fen").alias("new_goods"),
+            pl.when(pl.col("paid_at").is_not_null())
+            .then("paid_on_payment")
+            .otherwise("owed")
+            .alias("new_paid"),
+            pl.col("paid_at").alias("new_paid_at"),
+            pl.max_horizontal(
+                "created_at",
+                "paid_at",
+                pl.when(pl.col("expired")).then("last_cancelled"),
+            ).alias("new_updated_at"),
+        )
+    )
+    session.execute(
+        update(checkouts)
+        .where(checkouts.c.id == bindparam("cid"))
+        .values(
+            status=bindparam("new_status"),
+            items=bindparam("new_items"),
+            goods_amount_fen=bindparam("new_goods"),
+            paid_amount_fen=bindparam("new_paid"),
+            paid_at=bindparam("new_paid_at"),
+            updated_at=bindparam("new_updated_at"),
+        ),
+        totals.to_dicts(),
+    )
+
+
+def _orders(
+    session: Session, rows: pl.DataFrame, at: datetime, lines: pl.DataFrame | None
+) -> tuple[int, int]:
+    """Orders with their lines (``lines``: version 2's; None: each order of version 1 is
+    its own one line, under the order's id); returns (orders, lines) written. An order takes
+    its shop, product, SKU, quantity, price, offer and rate from its first line and its
+    amounts and commission as the sums of its lines'."""
+    if lines is None:
+        lines = rows.select(
+            "order_id",
+            pl.col("order_id").alias("line_id"),
+            pl.lit(1).alias("line_no"),
+            "sku_id",
+            "quantity",
+            "unit_price_fen",
+            "merchant_discount_fen",
+            "platform_discount_fen",
+            "offer_id",
+            "commission_bps",
+        )
+    else:
+        lines = lines.filter(pl.col("order_id").is_in(rows["order_id"].implode()))
+    refs = {"buyer_id": "buyers", "creator_id": "creators"}
+    if "checkout_id" in rows.columns:
+        refs["checkout_id"] = "checkouts"
+    rows = _resolved(session, rows, refs)
     rows = _resolved_by(session, rows, "orders", "content_id")
+    lines = _resolved(session, lines, {"sku_id": "skus", "offer_id": "offers"})
     skus, products, shops = table(Sku), table(Product), table(Shop)
     facts = _facts(
         session,
         skus.join(products, products.c.id == skus.c.product_id).join(
             shops, shops.c.id == products.c.shop_id
         ),
-        rows["sku_id"],
+        lines["sku_id"],
         skus.c.id,
         products.c.id.label("product_id"),
         shops.c.id.label("shop_id"),
         shops.c.handling_hours,
     ).rename({"key": "sku_id"})
     goods = pl.col("unit_price_fen") * pl.col("quantity")
+    lines = (
+        lines.join(facts, on="sku_id", how="left", maintain_order="left")
+        .with_columns(goods.alias("goods_amount_fen"))
+        .with_columns(
+            (
+                pl.col("goods_amount_fen")
+                - pl.col("merchant_discount_fen")
+                - pl.col("platform_discount_fen")
+            ).alias("paid_amount_fen"),
+            order_rules.commission_fen(
+                pl.col("goods_amount_fen") - pl.col("merchant_discount_fen"),
+                pl.col("commission_bps"),
+            ).alias("commission_fen"),
+        )
+        .sort("order_id", "line_no")
+    )
+    first = ("shop_id", "handling_hours", "product_id", "sku_id", "quantity", "unit_price_fen")
+    summed = (
+        "goods_amount_fen",
+        "merchant_discount_fen",
+        "platform_discount_fen",
+        "paid_amount_fen",
+        "commission_fen",
+    )
+    per_order = lines.group_by("order_id").agg(
+        *(pl.col(c).first() for c in (*first, "offer_id", "commission_bps")),
+        *(pl.col(c).sum() for c in summed),
+    )
+    rows = rows.drop(*first, *summed, "offer_id", "commission_bps", strict=False).join(
+        per_order, on="order_id", how="left", maintain_order="left"
+    )
     _, state = order_history()
     stamps = [pl.col(s) for s in order_rules.STAMPS]
     parties = {r.value: rule.party.value for r, rule in order_rules.CANCEL_REASONS.items()}
-    frame = rows.join(facts, on="sku_id", how="left", maintain_order="left").with_columns(
-        goods.alias("goods_amount_fen"),
-        (goods - pl.col("merchant_discount_fen") - pl.col("platform_discount_fen")).alias(
-            "paid_amount_fen"
-        ),
-        order_rules.commission_fen(
-            goods - pl.col("merchant_discount_fen"), pl.col("commission_bps")
-        ).alias("commission_fen"),
+    frame = rows.with_columns(
         state.alias("status"),
         pl.coalesce(
             "ship_by",
@@ -289,6 +467,7 @@ def _orders(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     out = frame.select(
         pl.col("order_id").alias("external_id"),
         "buyer_id",
+        *(["checkout_id"] if "checkout_id" in frame.columns else []),
         "shop_id",
         "product_id",
         "sku_id",
@@ -322,14 +501,14 @@ def _orders(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     )
     ids = _insert(session, table(Order), out)
     frame = frame.with_columns(pl.Series("id", ids))
-    # an order of the format's version 1 is one line
-    _insert(
+    placed = frame.select("order_id", pl.col("id").alias("store_order"), "created_at")
+    written_lines = _insert(
         session,
         table(OrderLine),
-        frame.select(
-            pl.col("order_id").alias("external_id"),
-            pl.col("id").alias("order_id"),
-            pl.lit(1).alias("line_no"),
+        lines.join(placed, on="order_id", how="left").select(
+            pl.col("line_id").alias("external_id"),
+            pl.col("store_order").alias("order_id"),
+            "line_no",
             "product_id",
             "sku_id",
             "quantity",
@@ -366,7 +545,9 @@ def _orders(session: Session, rows: pl.DataFrame, at: datetime) -> int:
         cancelled["paid_amount_fen"].to_numpy(),
         at=cancelled["cancelled_at"].to_list(),
     )
-    return len(ids)
+    if "checkout_id" in frame.columns:
+        _refresh_checkouts(session, frame["checkout_id"].drop_nulls().unique())
+    return len(ids), len(written_lines)
 
 
 def _order_trail(session: Session, frame: pl.DataFrame) -> None:
@@ -401,27 +582,39 @@ def _order_trail(session: Session, frame: pl.DataFrame) -> None:
 
 
 def _order_facts(session: Session, rows: pl.DataFrame) -> pl.DataFrame:
-    """What reviews and after-sales take from their order, and the order's first line (the
-    line an order of the format's version 1 is)."""
+    """What reviews and after-sales take from their order and from the line they are about
+    (``__line``, the line's id, as the check found it: the one named, or the order's only
+    line), by the row's ``row``."""
     orders, lines = table(Order), table(OrderLine)
-    return _facts(
+    order_facts = _facts(
         session,
-        orders.join(lines, (lines.c.order_id == orders.c.id) & (lines.c.line_no == 1)),
+        orders,
         rows["order_id"],
         orders.c.id,
-        lines.c.id.label("line_id"),
         orders.c.buyer_id,
         orders.c.shop_id,
-        orders.c.product_id,
         orders.c.creator_id,
         orders.c.delivered_at,
         orders.c.paid_amount_fen,
     ).rename({"key": "order_id"})
+    line_facts = lookup(
+        session,
+        select(lines.c.external_id, lines.c.id, lines.c.product_id),
+        lines.c.external_id,
+        rows["__line"],
+        {"__line": pl.String, "line_id": pl.Int64, "product_id": pl.Int64},
+    )
+    return (
+        rows.select("row", "order_id", "__line")
+        .join(order_facts, on="order_id", how="left", maintain_order="left")
+        .join(line_facts, on="__line", how="left", maintain_order="left")
+        .drop("order_id", "__line")
+    )
 
 
 def _reviews(session: Session, rows: pl.DataFrame, at: datetime) -> int:
-    rows = _resolved(session, rows, {"order_id": "orders"})
-    frame = rows.join(_order_facts(session, rows), on="order_id", how="left", maintain_order="left")
+    rows = _resolved(session, rows.drop("line_id", strict=False), {"order_id": "orders"})
+    frame = rows.join(_order_facts(session, rows), on="row", how="left", maintain_order="left")
     before = pl.col("delivered_at").is_null() | (pl.col("created_at") < pl.col("delivered_at"))
     out = frame.select(
         pl.col("review_id").alias("external_id"),
@@ -441,8 +634,10 @@ def _reviews(session: Session, rows: pl.DataFrame, at: datetime) -> int:
 
 
 def _after_sales(session: Session, rows: pl.DataFrame, at: datetime) -> int:
-    rows = _resolved(session, rows, {"order_id": "orders"})
-    frame = rows.join(_order_facts(session, rows), on="order_id", how="left", maintain_order="left")
+    rows = _resolved(session, rows.drop("line_id", strict=False), {"order_id": "orders"})
+    if "quantity" not in rows.columns:  # version 1: a request is about the whole line
+        rows = rows.with_columns(pl.lit(None, pl.Int64).alias("quantity"))
+    frame = rows.join(_order_facts(session, rows), on="row", how="left", maintain_order="left")
     presumed = pl.DataFrame(
         [
             (
@@ -464,6 +659,7 @@ def _after_sales(session: Session, rows: pl.DataFrame, at: datetime) -> int:
         pl.col("request_id").alias("external_id"),
         "order_id",
         "line_id",
+        "quantity",
         "shop_id",
         "buyer_id",
         pl.col("kind").cast(pl.String),
@@ -511,6 +707,8 @@ def _after_sales(session: Session, rows: pl.DataFrame, at: datetime) -> int:
             [commission.reverse_key(int(i)) for i in last["id"].to_list()],
             [totals.get(int(o), 0) for o in orders.tolist()],
             at=last["at"].to_list(),
+            # each line gives back its own commission's share, as the service's refunds do
+            line_refunds=aftersales_service.line_refunds(session, orders),
         )
     return len(ids)
 
@@ -664,7 +862,7 @@ _WRITERS: dict[str, Writer] = {
     "short_video_products": _pairs(
         "short_video_products", ("short_video_id", "short_videos"), ("product_id", "products")
     ),
-    "orders": _orders,
+    "checkouts": _checkouts,
     "reviews": _reviews,
     "after_sales": _after_sales,
     "chats": _chats,
