@@ -123,6 +123,19 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    several = op.get_bind().scalar(
+        sa.text(
+            "SELECT COUNT(*) FROM (SELECT order_id FROM order_lines GROUP BY order_id"
+            " HAVING COUNT(*) > 1) x"
+        )
+    )
+    if several:
+        # before this revision an order was one SKU: such orders (and their reviews of each
+        # line) have no form to go back to, and dropping their lines would lose goods paid for
+        raise RuntimeError(
+            f"cannot downgrade below 0017: {several} orders hold several lines; export the"
+            " history (trustflow export-history) and keep this version"
+        )
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_reviews_line_id_order_lines"), type_="foreignkey")
         batch_op.drop_constraint(batch_op.f("uq_reviews_line_id"), type_="unique")
