@@ -88,6 +88,10 @@ class SimConfig:
     commission_bps_range: tuple[int, int] = (800, 3500)
     selections_per_creator: float = 10.0
 
+    # carts: the share of product-card and self-broadcast orders to which the buyer adds a
+    # second product of the same shop (an order of two lines; docs/simulator.md)
+    multi_item_share: float = 0.15
+
     # fulfilment and after-sales
     unpaid_share: float = 0.03
     review_rate: float = 0.35

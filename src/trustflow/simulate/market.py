@@ -107,6 +107,8 @@ class Queue:
 class DayStats:
     day: int
     orders: int = 0
+    #: lines of the orders placed (an order of two lines counts two)
+    lines: int = 0
     refused: int = 0
     impressions: int = 0
 
@@ -135,6 +137,8 @@ class Simulation:
         # what the simulator remembers of each order it placed, indexed by order id
         self.o_buyer = np.zeros(0, dtype=np.int64)
         self.o_product = np.zeros(0, dtype=np.int64)
+        #: the product of the order's second line (-1: an order of one line)
+        self.o_addon = np.zeros(0, dtype=np.int64)
         self.o_creator = np.zeros(0, dtype=np.int64)
         self.o_channel = np.zeros(0, dtype="<U16")
         self.o_ship_hours = np.zeros(0)
@@ -707,46 +711,83 @@ class Simulation:
         )
         keys = [f"sim-{self._key_seq + i}" for i in range(n)]
         self._key_seq += n
+        addon = self._addons(buy["product"], creator)
+        # an order's second line comes after all first lines, and repeats its order's
+        # buyer, key, channel and content
+        more = np.flatnonzero(addon >= 0)
+        rows = np.concatenate([np.arange(n), more])
+        products = np.concatenate([buy["product"], addon[more]])
+        content_kind = [None if c else ContentKind(k) for k, c in zip(kind, is_card, strict=True)]
         batch = orders_bulk.OrderBatch(
-            buyer_id=pop.buyer_ids[buy["buyer"]],
-            sku_id=pop.sku_ids[buy["product"]],
-            quantity=qty.astype(np.int64),
-            channel=channel,
-            idempotency_key=keys,
-            creator_id=np.where(creator >= 0, pop.creator_ids[np.maximum(creator, 0)], 0),
-            content_kind=[
-                None if c else ContentKind(k) for k, c in zip(kind, is_card, strict=True)
-            ],
-            content_id=np.where(is_card, 0, buy["content"]),
-            surface=list(buy["surface"]),
-            merchant_discount_fen=mdisc,
-            platform_discount_fen=pdisc,
+            buyer_id=pop.buyer_ids[buy["buyer"][rows]],
+            sku_id=pop.sku_ids[products],
+            quantity=np.concatenate([qty, np.ones(len(more))]).astype(np.int64),
+            channel=[channel[r] for r in rows.tolist()],
+            idempotency_key=[keys[r] for r in rows.tolist()],
+            creator_id=np.where(creator >= 0, pop.creator_ids[np.maximum(creator, 0)], 0)[rows],
+            content_kind=[content_kind[r] for r in rows.tolist()],
+            content_id=np.where(is_card, 0, buy["content"])[rows],
+            surface=list(buy["surface"][rows]),
+            merchant_discount_fen=np.concatenate([mdisc, np.zeros(len(more), dtype=np.int64)]),
+            platform_discount_fen=np.concatenate([pdisc, np.zeros(len(more), dtype=np.int64)]),
+            head=rows,
         )
         result = orders_bulk.place_orders(session, batch, at=_dt(at)[0])
+        result.order_id = result.order_id[:n]
         placed = result.order_id > 0
+        stats.lines += int(placed.sum()) + int(placed[more].sum())
         stats.orders += int(placed.sum())
-        stats.refused += len(result.refused)
+        stats.refused += sum(1 for i in result.refused if i < n)
         ids = result.order_id[placed]
-        self._remember(ids, buy, placed, channel)
+        self._remember(ids, buy, placed, channel, addon)
         unpaid = rng.random(len(ids)) < cfg.unpaid_share
         pay_at = at + 60
         paid = orders_bulk.advance_orders(session, ids[~unpaid], "pay", _dt(pay_at)[0])
         self.queues["cancel"].push(np.full(int(unpaid.sum()), at + DAY - 1), order=ids[unpaid])
         self._schedule_fulfilment(paid, pay_at)
 
+    def _addons(self, product: IntArray, creator: IntArray) -> IntArray:
+        """The product each order's buyer adds as a second line (-1: none): with probability
+        ``multi_item_share``, another product of the same shop, for sales not credited to a
+        creator (a creator's offer covers the product it was made for)."""
+        pop, rng = self.pop, self.rng
+        assert pop is not None
+        n = len(product)
+        by_shop = np.argsort(pop.product_shop, kind="stable")
+        shops = pop.product_shop[by_shop]
+        shop = pop.product_shop[product]
+        start = np.searchsorted(shops, shop, side="left")
+        count = np.searchsorted(shops, shop, side="right") - start
+        rank = np.empty(len(by_shop), dtype=np.int64)
+        rank[by_shop] = np.arange(len(by_shop))
+        wants = (rng.random(n) < self.config.multi_item_share) & (creator < 0) & (count > 1)
+        # a position among the shop's other products, skipping the one already bought
+        k = (rng.random(n) * np.maximum(count - 1, 1)).astype(np.int64)
+        own = rank[product] - start
+        k = np.where(k >= own, k + 1, k)
+        pick = by_shop[np.minimum(start + k, len(by_shop) - 1)]
+        return np.where(wants, pick, -1).astype(np.int64)
+
     def _remember(
-        self, ids: IntArray, buy: dict[str, np.ndarray], placed: np.ndarray, channel: list[Channel]
+        self,
+        ids: IntArray,
+        buy: dict[str, np.ndarray],
+        placed: np.ndarray,
+        channel: list[Channel],
+        addon: IntArray,
     ) -> None:
         size = int(ids.max()) + 1 if len(ids) else 0
         if size > len(self.o_buyer):
             grow = size - len(self.o_buyer)
             self.o_buyer = np.r_[self.o_buyer, np.zeros(grow, dtype=np.int64)]
             self.o_product = np.r_[self.o_product, np.zeros(grow, dtype=np.int64)]
+            self.o_addon = np.r_[self.o_addon, np.full(grow, -1, dtype=np.int64)]
             self.o_creator = np.r_[self.o_creator, np.full(grow, -1, dtype=np.int64)]
             self.o_channel = np.r_[self.o_channel, np.full(grow, "", dtype="<U16")]
             self.o_ship_hours = np.r_[self.o_ship_hours, np.zeros(grow)]
         self.o_buyer[ids] = buy["buyer"][placed]
         self.o_product[ids] = buy["product"][placed]
+        self.o_addon[ids] = addon[placed]
         self.o_creator[ids] = buy["creator"][placed]
         self.o_channel[ids] = np.array([c.value for c in channel])[placed]
 
@@ -800,7 +841,9 @@ class Simulation:
             orders_bulk.advance_orders(session, cols["order"], "confirm_receipt", _dt(due))
         due, cols = q["review"].pop_until(t_end)
         if len(due):
-            aftersales_bulk.submit_reviews(session, cols["order"], cols["stars"], _dt(due))
+            aftersales_bulk.submit_reviews(
+                session, cols["order"], cols["stars"], _dt(due), line_no=cols["line"]
+            )
         self._after_sales(session, t_end)
         due, cols = q["chat"].pop_until(t_end)
         if len(due):
@@ -819,14 +862,68 @@ class Simulation:
     ) -> None:
         """What each buyer does once the parcel arrives: confirm, review, ask for after-sales,
         follow, come back. All of it is drawn from the hidden truth."""
-        pop, rng, cfg = self.pop, self.rng, self.config
+        pop, rng = self.pop, self.rng
         assert pop is not None
         if len(orders) == 0:
             return
-        truth = pop.truth
         n = len(orders)
         buyer, product = self.o_buyer[orders], self.o_product[orders]
         creator, channel = self.o_creator[orders], self.o_channel[orders]
+        shop = pop.product_shop[product]
+        quality = pop.truth.product_quality[product]
+        requesting, reviews, stars = self._line_reactions(orders, delivered, 1)
+        two = np.flatnonzero(self.o_addon[orders] >= 0)
+        if len(two):  # the second line is reviewed and returned on its own product's merits
+            self._line_reactions(orders[two], delivered[two], 2)
+        confirm_in = np.where(rng.random(n) < 0.7, rng.uniform(1, 5, n), 7.0) * DAY
+        self.queues["confirm"].push((delivered + confirm_in).astype(np.int64), order=orders)
+
+        satisfied = ~requesting & ((reviews & (stars >= 4)) | (~reviews & (quality > 0.7)))
+        self._remember_satisfaction(buyer[satisfied], shop[satisfied], d)
+        follow_roll = rng.random(n)
+        new_creator_fans = satisfied & (creator >= 0) & (follow_roll < 0.08)
+        if new_creator_fans.any():
+            accounts_bulk.follow_creators(
+                session,
+                pop.buyer_ids[buyer[new_creator_fans]],
+                pop.creator_ids[creator[new_creator_fans]],
+                at=_dt(int(delivered.max()))[0],
+            )
+            n_c = len(pop.creator_ids)
+            keys = _union(
+                pop.follow_buyer * n_c + pop.follow_creator,
+                buyer[new_creator_fans] * n_c + creator[new_creator_fans],
+            )
+            pop.follow_buyer, pop.follow_creator = keys // n_c, keys % n_c
+        shop_p = np.where(
+            channel == Channel.SELF_BROADCAST.value, 0.12, np.where(creator >= 0, 0.0, 0.03)
+        )
+        new_shop_fans = satisfied & (follow_roll < shop_p)
+        if new_shop_fans.any():
+            catalog_bulk.follow_shops(
+                session,
+                pop.buyer_ids[buyer[new_shop_fans]],
+                pop.shop_ids[shop[new_shop_fans]],
+                at=_dt(int(delivered.max()))[0],
+            )
+            n_s = len(pop.shop_ids)
+            self.shop_follow_key = _union(
+                self.shop_follow_key, buyer[new_shop_fans] * n_s + shop[new_shop_fans]
+            )
+
+    def _line_reactions(
+        self, orders: IntArray, delivered: IntArray, line_no: int
+    ) -> tuple[np.ndarray, np.ndarray, IntArray]:
+        """Whether the buyer asks for after-sales on line ``line_no`` of each order, and
+        reviews it with how many stars, drawn from the hidden truth of the line's product,
+        the seller's honesty and the parcel's lateness; queued for their time."""
+        pop, rng, cfg = self.pop, self.rng, self.config
+        assert pop is not None
+        truth = pop.truth
+        n = len(orders)
+        buyer = self.o_buyer[orders]
+        product = self.o_product[orders] if line_no == 1 else self.o_addon[orders]
+        creator = self.o_creator[orders]
         shop = pop.product_shop[product]
         quality = truth.product_quality[product]
         abusive = pop.buyer_abusive[buyer]
@@ -868,6 +965,7 @@ class Simulation:
         self.queues["request"].push(
             req_at[idx],
             order=orders[idx],
+            line=np.full(len(idx), line_no, dtype=np.int64),
             kind=kind[idx],
             reason=reason[idx],
             abusive=abusive[idx],
@@ -889,43 +987,10 @@ class Simulation:
         self.queues["review"].push(
             delivered[r_idx] + (rng.uniform(0.3, 3, len(r_idx)) * DAY).astype(np.int64),
             order=orders[r_idx],
+            line=np.full(len(r_idx), line_no, dtype=np.int64),
             stars=stars[r_idx],
         )
-        confirm_in = np.where(rng.random(n) < 0.7, rng.uniform(1, 5, n), 7.0) * DAY
-        self.queues["confirm"].push((delivered + confirm_in).astype(np.int64), order=orders)
-
-        satisfied = ~requesting & ((reviews & (stars >= 4)) | (~reviews & (quality > 0.7)))
-        self._remember_satisfaction(buyer[satisfied], shop[satisfied], d)
-        follow_roll = rng.random(n)
-        new_creator_fans = satisfied & (creator >= 0) & (follow_roll < 0.08)
-        if new_creator_fans.any():
-            accounts_bulk.follow_creators(
-                session,
-                pop.buyer_ids[buyer[new_creator_fans]],
-                pop.creator_ids[creator[new_creator_fans]],
-                at=_dt(int(delivered.max()))[0],
-            )
-            n_c = len(pop.creator_ids)
-            keys = _union(
-                pop.follow_buyer * n_c + pop.follow_creator,
-                buyer[new_creator_fans] * n_c + creator[new_creator_fans],
-            )
-            pop.follow_buyer, pop.follow_creator = keys // n_c, keys % n_c
-        shop_p = np.where(
-            channel == Channel.SELF_BROADCAST.value, 0.12, np.where(creator >= 0, 0.0, 0.03)
-        )
-        new_shop_fans = satisfied & (follow_roll < shop_p)
-        if new_shop_fans.any():
-            catalog_bulk.follow_shops(
-                session,
-                pop.buyer_ids[buyer[new_shop_fans]],
-                pop.shop_ids[shop[new_shop_fans]],
-                at=_dt(int(delivered.max()))[0],
-            )
-            n_s = len(pop.shop_ids)
-            self.shop_follow_key = _union(
-                self.shop_follow_key, buyer[new_shop_fans] * n_s + shop[new_shop_fans]
-            )
+        return requesting, reviews, stars
 
     def _remember_satisfaction(self, buyers: IntArray, shops: IntArray, d: int) -> None:
         assert self.pop is not None
@@ -952,6 +1017,7 @@ class Simulation:
                 [AfterSalesReason(r) for r in c["reason"]],
                 _dt(due),
                 actor=_AFTER_SALES_ACTOR["request"],
+                line_no=c["line"],
             )
             ok = ids > 0
             ids, due = ids[ok], due[ok]
