@@ -25,7 +25,6 @@ from trustflow.bulk import (
     DriverCursor,
     DriverStatement,
     driver_cursor,
-    insert_unless_present,
     table,
 )
 from trustflow.db import attach_loaded, utcnow
@@ -87,11 +86,30 @@ def _fingerprint(items: Sequence[CheckoutItem]) -> str:
 
 _checkouts: Table = table(Checkout)
 # Checkout is a hot path: prebuilt statements run through the driver, as placement's are.
-_INSERT = {
-    dialect: DriverStatement(stmt.returning(_checkouts.c.id))
-    for dialect, stmt in insert_unless_present(_checkouts, ["buyer_id", "idempotency_key"]).items()
-}
-_BUYER_EXISTS = DriverStatement(select(exists().where(table(Buyer).c.id == bindparam("buyer_id"))))
+
+
+def _insert_for_known_buyer() -> dict[str, DriverStatement]:
+    """Per dialect: insert the checkout row only if its buyer exists and its key is new
+    (one statement where an existence check and an insert would be two)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    columns = [c for c in _checkouts.c if c.key != "id"]
+    values = select(*(bindparam(c.key, type_=c.type) for c in columns)).where(
+        exists().where(table(Buyer).c.id == bindparam("buyer_id"))
+    )
+    return {
+        dialect: DriverStatement(
+            insert_fn(_checkouts)
+            .from_select([c.key for c in columns], values)
+            .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
+            .returning(_checkouts.c.id)
+        )
+        for dialect, insert_fn in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+    }
+
+
+_INSERT = _insert_for_known_buyer()
 _TOTALS = DriverStatement(
     update(_checkouts)
     .where(_checkouts.c.id == bindparam("cid"))
@@ -118,8 +136,6 @@ def place_checkout(
     at = at or utcnow()
     digest = _fingerprint(items)
     cursor = driver_cursor(session)
-    if not _BUYER_EXISTS.execute(cursor, {"buyer_id": buyer_id}).fetchone()[0]:
-        raise NotFound(f"buyer {buyer_id} not found")
     row: dict[str, Any] = {
         "buyer_id": buyer_id,
         "status": CheckoutStatus.PENDING_PAYMENT,
@@ -140,7 +156,8 @@ def place_checkout(
                 Checkout.buyer_id == buyer_id, Checkout.idempotency_key == idempotency_key
             )
         )
-        assert existing is not None
+        if existing is None:  # nor was the buyer there to check out
+            raise NotFound(f"buyer {buyer_id} not found")
         if existing.request_hash != digest:
             raise Conflict(
                 "this idempotency key was used for a different checkout",
