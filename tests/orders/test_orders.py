@@ -287,3 +287,29 @@ def test_a_review_dated_before_delivery_is_refused(
 
     assert refused.value.code is ErrorCode.EVENT_OUT_OF_ORDER
     assert bulk_ids.tolist() == [0]
+
+
+def test_an_order_is_one_shops_goods_each_sku_once_or_it_is_refused_whole(
+    session: Session, market: tuple[factories.Seller, int]
+) -> None:
+    seller, buyer = market
+    other = factories.seller(
+        session, category_id=factories.category(session, "toys"), name="Other", at=T0
+    )
+    session.commit()
+    more = orders_service.LineRequest
+
+    for key, lines in (
+        ("two-shops", (more(other.sku_id, 1),)),
+        ("same-sku-twice", (more(seller.sku_id, 1),)),
+        ("too-many", (more(other.sku_id, 1),) * 50),
+        ("bad-quantity", (more(other.sku_id, 0),)),
+    ):
+        with pytest.raises(InvalidInput):
+            orders_service.place_order(
+                session, _request(seller, buyer, key, more_lines=lines), at=T0
+            )
+        session.rollback()
+
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+    assert (_stock(session, seller.sku_id), _stock(session, other.sku_id)) == (5, 100)

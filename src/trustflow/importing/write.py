@@ -508,19 +508,8 @@ def _orders(
         lines.join(placed, on="order_id", how="left").select(
             pl.col("line_id").alias("external_id"),
             pl.col("store_order").alias("order_id"),
-            "line_no",
-            "product_id",
-            "sku_id",
-            "quantity",
-            "unit_price_fen",
-            "goods_amount_fen",
-            "merchant_discount_fen",
-            "platform_discount_fen",
-            "paid_amount_fen",
-            "offer_id",
-            "commission_bps",
-            "commission_fen",
-            "created_at",
+            # the rest of a line's columns, as the store names them
+            *(c.key for c in table(OrderLine).c if c.key not in {"id", "external_id", "order_id"}),
         ),
     )
     _order_trail(session, frame)

@@ -297,23 +297,8 @@ _products, _shops = cast(Table, Product.__table__), cast(Table, Shop.__table__)
 _buyers = cast(Table, Buyer.__table__)
 
 _transit = cast(Table, ShopTransitTime.__table__)
-_LINE_COLUMNS = (
-    "order_id",
-    "line_no",
-    "product_id",
-    "sku_id",
-    "quantity",
-    "unit_price_fen",
-    "goods_amount_fen",
-    "merchant_discount_fen",
-    "platform_discount_fen",
-    "paid_amount_fen",
-    "offer_id",
-    "commission_bps",
-    "commission_fen",
-    "created_at",
-    "external_id",
-)
+#: every column of a line but its id, as :meth:`PricedLine.row` fills them
+_LINE_COLUMNS = tuple(c.key for c in cast(Table, OrderLine.__table__).c if c.key != "id")
 
 
 def _transit_subquery(column: str, shop_id: Any, region: Any) -> Any:
@@ -571,40 +556,25 @@ def place_order_row(
         return _replay(get_order(session, existing_id), request)
     if not buyer_exists:
         raise NotFound(f"buyer {request.buyer_id} not found")
-    if (code := rules.listing_refusal(listing)) is not None:
-        raise _refusal(
-            code,
-            # never published: to a buyer its SKU does not exist
-            f"sku {request.sku_id} not found"
-            if code is ErrorCode.NOT_FOUND
-            else f"product {product_id} is not on sale",
-        )
-    if (code := rules.shop_refusal(shop_status)) is not None:
-        raise _refusal(code, f"shop {shop_id} is not active")
-    code = rules.excess_discount_refusal(
-        price_fen * request.quantity, request.merchant_discount_fen, request.platform_discount_fen
-    )
-    if code is not None:
-        raise _refusal(code, "discounts exceed the goods amount")
-    if (code := rules.offer_refusal(request.channel, offer_id)) is not None:
-        raise _refusal(
-            code, f"creator {request.creator_id} has no valid offer for product {product_id}"
-        )
-    distribution = request.channel is Channel.DISTRIBUTION
+    first = request.lines[0]
     lines = [
-        PricedLine(
-            sku_id=request.sku_id,
-            product_id=product_id,
-            quantity=request.quantity,
-            unit_price_fen=price_fen,
-            merchant_discount_fen=request.merchant_discount_fen,
-            platform_discount_fen=request.platform_discount_fen,
-            offer_id=offer_id,
-            commission_bps=offer_bps if distribution else 0,
+        _checked_line(
+            request,
+            first,
+            (price_fen, product_id, listing, shop_id, offer_id, offer_bps),
+            shop_id=shop_id,
+            shop_status=shop_status,
         )
     ]
     for more in request.more_lines:
-        lines.append(_priced_line(cursor, request, more, shop_id=shop_id, at=at))
+        found = _LINE_ORDERABLE.execute(
+            cursor, {"sku_id": more.sku_id, "creator_id": request.creator_id, "at": at}
+        ).fetchone()
+        if found is None:
+            raise NotFound(f"sku {more.sku_id} not found")
+        lines.append(
+            _checked_line(request, more, tuple(found), shop_id=shop_id, shop_status=shop_status)
+        )
     if request.content_kind is not None:
         _check_content(session, request, shop_id, at)
 
@@ -641,23 +611,29 @@ def place_order_row(
     return {**_UNSET_STAMPS, **values, "id": order_id}
 
 
-def _priced_line(
-    cursor: DriverCursor, request: OrderRequest, line: LineRequest, *, shop_id: int, at: datetime
+def _checked_line(
+    request: OrderRequest,
+    line: LineRequest,
+    found: tuple[Any, ...],
+    *,
+    shop_id: int,
+    shop_status: Any,
 ) -> PricedLine:
-    """A further line of the order, checked by the rules its first line met."""
-    found = _LINE_ORDERABLE.execute(
-        cursor, {"sku_id": line.sku_id, "creator_id": request.creator_id, "at": at}
-    ).fetchone()
-    if found is None:
-        raise NotFound(f"sku {line.sku_id} not found")
+    """A line of the order as placed, once it met the rules: its goods on sale, in the
+    order's shop (``shop_id``, active), discounts within its goods, the creator's offer for
+    its product. ``found``: its SKU's price, product, listing, shop and the offer's id and
+    rate."""
     price_fen, product_id, listing, line_shop_id, offer_id, offer_bps = found
     if (code := rules.listing_refusal(listing)) is not None:
         raise _refusal(
             code,
+            # never published: to a buyer its SKU does not exist
             f"sku {line.sku_id} not found"
             if code is ErrorCode.NOT_FOUND
             else f"product {product_id} is not on sale",
         )
+    if (code := rules.shop_refusal(shop_status)) is not None:
+        raise _refusal(code, f"shop {shop_id} is not active")
     if (code := rules.same_shop_refusal(line_shop_id, shop_id)) is not None:
         raise _refusal(code, f"sku {line.sku_id} is another shop's: an order is one shop's")
     code = rules.excess_discount_refusal(
