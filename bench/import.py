@@ -2,7 +2,11 @@
 
 A year of marketplace history (``--orders`` orders from 2025-01-01 with their catalogue,
 buyers, creators, reviews, after-sales requests, chats and follows) is generated with NumPy and
-Polars and written as Parquet files of the import format (not timed). The import's own flow
+Polars and written as Parquet files of the import format's version 2 (not timed): about one
+order in ten holds two or three lines (other SKUs of its shop), about 30% were placed through a
+checkout (some carts split into two shops' orders placed at once), and reviews and after-sales
+requests name their line (some orders reviewed line by line, some requests about a few of a
+line's units). ``orders`` counts orders, not lines. The import's own flow
 (:func:`trustflow.importing.flows.run_import`) then reads, checks and writes them into a fresh
 SQLite store, timed as a whole. ``rows`` counts every row it added, in every table: order
 events, payments, price history, commission entries and after-sales events included.
@@ -39,7 +43,10 @@ from trustflow import migrate
 from trustflow.aftersales.rules import TERMINAL_STATES
 from trustflow.db import make_engine
 from trustflow.importing.flows import ImportResult, run_import
+from trustflow.importing.format import VERSION_FILE
 
+#: The version of the import format the history is written in (docs/import.md).
+VERSION = 2
 US = 1_000_000
 HOUR = 3_600 * US
 DAY = 24 * HOUR
@@ -258,6 +265,14 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
             "stock": rng.integers(0, 5_000, n_skus),
         }
     )
+    # each shop's SKUs side by side (``shop_skus[shop_first[s]:][:shop_count[s]]``), and each
+    # SKU's place among its shop's: an order's further lines are other SKUs of its shop
+    sku_shop = product_shop[sku_product]
+    shop_skus = np.argsort(sku_shop, kind="stable")
+    shop_count = np.bincount(sku_shop, minlength=n_shops)
+    shop_first = np.cumsum(shop_count) - shop_count
+    sku_place = np.empty(n_skus, dtype=np.int64)
+    sku_place[shop_skus] = np.arange(n_skus) - shop_first[sku_shop[shop_skus]]
 
     # buyers and creators
     n_buyers = max(10, orders // 3)
@@ -297,20 +312,53 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     created = np.sort(START_US + (day * DAY + second_of_day * US).astype(np.int64))
     buyer = rng.choice(n_buyers, n, p=_popularity(rng, n_buyers, 1.5))
     sku = rng.choice(n_skus, n, p=_popularity(rng, n_skus, 1.2))
-    shop = product_shop[sku_product[sku]]
+    shop = sku_shop[sku]
+
+    # checkouts: about 30% of orders were placed through one; some carts held two shops'
+    # goods, split into two orders of one buyer placed at the same time (neighbours in time)
+    lead = 2 * np.flatnonzero(rng.random(n // 2) < 0.05)
+    lead = lead[shop[lead] != shop[lead + 1]]
+    partner = lead + 1
+    buyer[partner] = buyer[lead]
+    created[partner] = created[lead]
+    paired = np.zeros(n, dtype=np.bool_)
+    paired[lead] = paired[partner] = True
+    leads = np.zeros(n, dtype=np.bool_)
+    leads[lead] = True
+    opens = np.flatnonzero(leads | (~paired & (rng.random(n) < 0.26)))
+    checkout = np.full(n, -1, dtype=np.int64)
+    checkout[opens] = np.arange(len(opens))
+    checkout[partner] = checkout[lead]
     hours = handling[shop]
     far = buyer_region[buyer] >= len(REGIONS) - FAR_REGIONS
-    quantity = _choice(rng, (1, 2, 3, 4, 5), n, (80, 12, 5, 2, 1)).astype(np.int64)
-    unit_price = np.maximum(1, (sku_price[sku] * rng.uniform(0.85, 1.0, n) / 10).round() * 10)
-    unit_price = unit_price.astype(np.int64)
+
+    # lines: about 10% of orders hold two or three, other SKUs of the order's shop (each
+    # SKU once: the first line's neighbours in the shop's list, past a random gap)
+    want = np.where(rng.random(n) < 0.1, _choice(rng, (2, 3), n, (7, 3)), 1).astype(np.int64)
+    in_shop = shop_count[shop]
+    lines = np.minimum(want, in_shop)
+    gap = (rng.random(n) * (in_shop - lines + 1)).astype(np.int64)
+    line_first = np.cumsum(lines) - lines
+    line_order = np.repeat(np.arange(n), lines)
+    n_lines = len(line_order)
+    line_no = np.arange(n_lines) - line_first[line_order] + 1
+    place = np.where(
+        line_no == 1,
+        sku_place[sku[line_order]],
+        (sku_place[sku[line_order]] + line_no - 1 + gap[line_order]) % in_shop[line_order],
+    )
+    line_sku = shop_skus[shop_first[shop[line_order]] + place]
+    quantity = _choice(rng, (1, 2, 3, 4, 5), n_lines, (80, 12, 5, 2, 1)).astype(np.int64)
+    unit_price = (sku_price[line_sku] * rng.uniform(0.85, 1.0, n_lines) / 10).round() * 10
+    unit_price = np.maximum(1, unit_price).astype(np.int64)
     goods = unit_price * quantity
     merchant_discount = np.where(
-        rng.random(n) < 0.3, (goods * rng.uniform(0.02, 0.2, n)).astype(np.int64), 0
+        rng.random(n_lines) < 0.3, (goods * rng.uniform(0.02, 0.2, n_lines)).astype(np.int64), 0
     )
     platform_discount = np.where(
-        rng.random(n) < 0.15, (goods * rng.uniform(0.01, 0.1, n)).astype(np.int64), 0
+        rng.random(n_lines) < 0.15, (goods * rng.uniform(0.01, 0.1, n_lines)).astype(np.int64), 0
     )
-    paid_amount = goods - merchant_discount - platform_discount
+    line_paid = goods - merchant_discount - platform_discount
     distribution = rng.random(n) < 0.2
     channel = np.where(
         distribution, "distribution", _choice(rng, OTHER_CHANNELS, n, (35, 20, 15, 15, 15))
@@ -389,21 +437,22 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
         default=_choice(rng, ("lost_in_transit", "address_unreachable"), n, (1, 1)),
     )
     order_ids = _ids("o-", n)
-    sku_ids = files["skus"]["sku_id"]
+    files["checkouts"] = pl.DataFrame(
+        {
+            "checkout_id": _ids("ch-", len(opens)),
+            "buyer_id": buyer_ids.gather(buyer[opens]),
+            "created_at": _times(created[opens]),
+        }
+    )
     files["orders"] = pl.DataFrame(
         {
             "order_id": order_ids,
             "buyer_id": buyer_ids.gather(buyer),
-            "sku_id": sku_ids.gather(sku),
-            "quantity": quantity,
-            "unit_price_fen": unit_price,
-            "merchant_discount_fen": merchant_discount,
-            "platform_discount_fen": platform_discount,
+            "checkout_id": _masked(
+                files["checkouts"]["checkout_id"].gather(np.maximum(checkout, 0)), checkout >= 0
+            ),
             "channel": channel,
             "creator_id": _masked(creator_ids.gather(creator), distribution),
-            "commission_bps": np.where(
-                distribution, _choice(rng, (500, 1_000, 1_500, 2_000, 3_000), n, (1, 3, 3, 2, 1)), 0
-            ),
             "surface": _masked(pl.Series(surface), surface != ""),
             "ship_to_region": pl.Series(REGIONS).gather(buyer_region[buyer]),
             "created_at": _times(created),
@@ -414,10 +463,33 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
             "cancel_reason": _masked(pl.Series(cancel_reason), cancelled),
         }
     )
+    # a distribution order's creator earns one rate on each of its lines
+    bps = _choice(rng, (500, 1_000, 1_500, 2_000, 3_000), n, (1, 3, 3, 2, 1))
+    line_ids = order_ids.gather(line_order) + "." + pl.Series(line_no).cast(pl.String)
+    files["order_lines"] = pl.DataFrame(
+        {
+            "line_id": line_ids,
+            "order_id": order_ids.gather(line_order),
+            "line_no": line_no,
+            "sku_id": files["skus"]["sku_id"].gather(line_sku),
+            "quantity": quantity,
+            "unit_price_fen": unit_price,
+            "merchant_discount_fen": merchant_discount,
+            "platform_discount_fen": platform_discount,
+            "commission_bps": np.where(distribution, bps, 0)[line_order],
+        }
+    )
 
-    # reviews of about 40% of delivered orders, a few written before the parcel arrived
+    # reviews of about 40% of delivered orders, a few written before the parcel arrived: of
+    # one line, or of every line of about half the reviewed orders of several
     delivered = has["delivered_at"]
-    reviewed = np.flatnonzero(delivered & (rng.random(n) < 0.4))
+    chosen = (rng.random(n) * lines).astype(np.int64) + 1
+    every = rng.random(n) < 0.5
+    reviewed_line = np.flatnonzero(
+        (delivered & (rng.random(n) < 0.4))[line_order]
+        & (every[line_order] | (line_no == chosen[line_order]))
+    )
+    reviewed = line_order[reviewed_line]
     early = rng.random(len(reviewed)) < 0.02
     written = np.where(
         early,
@@ -436,6 +508,7 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     reviews = pl.DataFrame(
         {
             "order_id": order_ids.gather(reviewed[keep]),
+            "line_id": line_ids.gather(reviewed_line[keep]),
             "stars": stars[keep],
             "text": text[keep],
             "created_at": _times(written[keep]),
@@ -443,9 +516,24 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     ).sort("created_at", maintain_order=True)
     files["reviews"] = reviews.select(_ids("r-", reviews.height).alias("review_id"), pl.all())
 
-    # after-sales requests on about 3% of delivered orders, a refund never above the payment
-    asked = np.flatnonzero(delivered & (rng.random(n) < 0.03))
+    # after-sales requests on about 3% of delivered orders, each of a line (of two lines of
+    # about a third of those orders of several), some of only a few of its units; a refund
+    # never above what those units were paid
+    pick = (rng.random(n) * lines).astype(np.int64) + 1
+    next_too = (rng.random(n) < 0.3) & (lines > 1)
+    asked_line = np.flatnonzero(
+        (delivered & (rng.random(n) < 0.03))[line_order]
+        & (
+            (line_no == pick[line_order])
+            | (next_too[line_order] & (line_no == pick[line_order] % lines[line_order] + 1))
+        )
+    )
+    asked = line_order[asked_line]
     m = len(asked)
+    units = quantity[asked_line]
+    some = (units > 1) & (rng.random(m) < 0.5)
+    asked_units = np.where(some, 1 + (rng.random(m) * (units - 1)).astype(np.int64), units)
+    named_units = some | (rng.random(m) < 0.1)
     opened = delivered_at[asked] + _hours(rng.uniform(2, 240, m))
     kind = _choice(rng, ("refund_only", "return_refund", "exchange"), m, (5, 4, 1))
     exchange = kind == "exchange"
@@ -458,7 +546,7 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     ended = np.isin(status, ENDED)
     handled_at = opened + _hours(rng.uniform(0.5, 48, m))
     resolved_at = handled_at + _hours(rng.uniform(0, 72, m))
-    paid_here = paid_amount[asked]
+    paid_here = line_paid[asked_line] * asked_units // units
     refund = np.where(
         exchange,
         0,
@@ -479,6 +567,8 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     requests = pl.DataFrame(
         {
             "order_id": order_ids.gather(asked),
+            "line_id": line_ids.gather(asked_line),
+            "quantity": _masked(pl.Series(asked_units), named_units),
             "kind": kind,
             "reason": _choice(rng, AFTER_SALES_REASONS, m, (25, 15, 2, 10, 8, 8, 15, 12, 5)),
             "status": status,
@@ -538,8 +628,10 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
 
 
 def write_history(folder: Path, orders: int, seed: int = 7) -> dict[str, int]:
-    """Generate the history and write it into ``folder`` as Parquet; rows per file."""
+    """Generate the history and write it into ``folder`` as Parquet, declared as format
+    :data:`VERSION`; rows per file."""
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / VERSION_FILE).write_text(json.dumps({"version": VERSION}) + "\n", encoding="utf-8")
     counts = {}
     for name, frame in generate(orders, seed).items():
         frame.write_parquet(folder / f"{name}.parquet")
