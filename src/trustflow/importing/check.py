@@ -1225,20 +1225,8 @@ def _line_refunds_within_payment(session: Session, checked: Checked) -> None:
     refunds = requests.filter(pl.col("status") == "refunded")
     if refunds.height == 0:
         return
-    lines, stored = STORE_TABLES["order_lines"], STORE_TABLES["after_sales"]
-    before = (
-        lookup(
-            session,
-            select(lines.c.external_id, stored.c.external_id, stored.c.refund_fen)
-            .join(lines, lines.c.id == stored.c.line_id)
-            .where(stored.c.status == "refunded"),
-            lines.c.external_id,
-            refunds["__line"],
-            {"__line": pl.String, "request_id": pl.String, "refund_fen": pl.Int64},
-        )
-        .filter(~pl.col("request_id").is_in(refunds["request_id"].implode()).fill_null(False))
-        .group_by("__line")
-        .agg(pl.col("refund_fen").sum().alias("before"))
+    before = _refunded_before(
+        session, "order_lines", "line_id", refunds["__line"], "__line", refunds["request_id"]
     )
     over = (
         refunds.sort("created_at", "row")
@@ -1357,21 +1345,8 @@ def _refunds_within_payment(session: Session, checked: Checked) -> None:
     )
     paid = pl.concat([paid, paid_before])
     # refunds an earlier run stored for these orders count too (not this file's own rows)
-    requests_ = STORE_TABLES["after_sales"]
-    stored_orders = STORE_TABLES["orders"]
-    before = (
-        lookup(
-            session,
-            select(stored_orders.c.external_id, requests_.c.external_id, requests_.c.refund_fen)
-            .join(stored_orders, stored_orders.c.id == requests_.c.order_id)
-            .where(requests_.c.status == "refunded"),
-            stored_orders.c.external_id,
-            requests["order_id"],
-            {"order_id": pl.String, "request_id": pl.String, "refund_fen": pl.Int64},
-        )
-        .filter(~pl.col("request_id").is_in(requests["request_id"].implode()).fill_null(False))
-        .group_by("order_id")
-        .agg(pl.col("refund_fen").sum().alias("before"))
+    before = _refunded_before(
+        session, "orders", "order_id", requests["order_id"], "order_id", requests["request_id"]
     )
     paid = paid.join(before, on="order_id", how="left").with_columns(
         (pl.col("paid") - pl.col("before").fill_null(0)).alias("paid")
@@ -1569,3 +1544,26 @@ def stored_rows(session: Session, file: FileSpec, ids: pl.Series) -> pl.DataFram
         key = target.c.external_id
     frame = lookup(session, select(external_id(target), *columns), key, ids, names_)
     return frame.rename({c: f"{c}__stored" for c in names_ if c != "external_id"})
+
+
+def _refunded_before(
+    session: Session, about: str, link: str, keys: pl.Series, name: str, exclude: pl.Series
+) -> pl.DataFrame:
+    """What an earlier run stored as refunded, summed (``before``) by the source id (``name``)
+    of the store's row the requests are about (``about``: orders or order_lines, joined by
+    the request's ``link`` column), leaving out the requests of this run (``exclude``)."""
+    parent, requests = STORE_TABLES[about], STORE_TABLES["after_sales"]
+    return (
+        lookup(
+            session,
+            select(parent.c.external_id, requests.c.external_id, requests.c.refund_fen)
+            .join(parent, parent.c.id == requests.c[link])
+            .where(requests.c.status == "refunded"),
+            parent.c.external_id,
+            keys,
+            {name: pl.String, "request_id": pl.String, "refund_fen": pl.Int64},
+        )
+        .filter(~pl.col("request_id").is_in(exclude.implode()).fill_null(False))
+        .group_by(name)
+        .agg(pl.col("refund_fen").sum().alias("before"))
+    )
