@@ -1,12 +1,14 @@
 """Checkout: a buyer's cart placed at once, across shops, and paid with one payment.
 
-A checkout (父订单) places one order per item, each exactly as :func:`trustflow.orders.service.
-place_order` places one (the item's own attribution token, price, promise, commission and
-stock reservation), all in the caller's transaction: one item refused (out of stock, not on
-sale) refuses the whole checkout and nothing is reserved. Paying the checkout pays each of its
-orders still awaiting payment, with the one payment key. A checkout left unpaid longer than
-``unpaid_order_ttl_minutes`` expires: :func:`expire_unpaid` cancels its orders
-(``unpaid_timeout``), which puts their stock back on sale.
+A checkout (父订单) splits the cart into one order per shop and seller (子订单: the channel,
+creator and content an item's attribution token vouches for), each with a line per SKU, and
+places each exactly as :func:`trustflow.orders.service.place_order` places one (price,
+promise, commission and stock reservation per line), all in the caller's transaction: one
+line refused (out of stock, not on sale) refuses the whole checkout and nothing is
+reserved. Paying the checkout pays each of its orders still awaiting payment, with the one
+payment key. A checkout left unpaid longer than ``unpaid_order_ttl_minutes`` expires:
+:func:`expire_unpaid` cancels its orders (``unpaid_timeout``), which puts their stock back
+on sale.
 """
 
 from __future__ import annotations
@@ -126,9 +128,9 @@ def place_checkout(
     at: datetime | None = None,
     actor: str = "buyer",
 ) -> Checkout:
-    """Place one order per item, all or none. A retry with the same key and items returns
-    the first checkout and changes nothing; the same key for other items is refused
-    (``idempotency_key_reused``)."""
+    """Place the cart's orders (one per shop and seller, a line per SKU), all or none. A
+    retry with the same key and items returns the first checkout and changes nothing; the
+    same key for other items is refused (``idempotency_key_reused``)."""
     if not 1 <= len(items) <= MAX_ITEMS:
         raise InvalidInput(f"a checkout holds 1 to {MAX_ITEMS} items")
     if rules.idempotency_key_refusal(idempotency_key) is not None:

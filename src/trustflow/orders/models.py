@@ -64,8 +64,9 @@ class CheckoutStatus(StrEnum):
 
 
 class Checkout(Base):
-    """One buyer's cart checked out at once (a parent order, 父订单): one order per item,
-    across any number of shops, placed together or not at all, and paid with one payment."""
+    """One buyer's cart checked out at once (a parent order, 父订单): one order per shop and
+    seller, with a line per SKU, placed together or not at all, and paid with one payment.
+    ``items``: the items the cart held, as the buyer sent them."""
 
     __tablename__ = "checkouts"
 
