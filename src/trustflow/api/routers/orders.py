@@ -301,9 +301,9 @@ def place_checkout(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> CheckoutOut:
-    """Check out a cart: one order per item, across shops, placed together or not at all
-    (one item out of stock refuses the whole cart). Each item's seller comes from its own
-    attribution token, as for ``POST /orders``."""
+    """Check out a cart: one order per shop and seller, with a line per SKU (one SKU's items
+    summed), placed together or not at all (one item out of stock refuses the whole cart).
+    Each item's seller comes from its own attribution token, as for ``POST /orders``."""
     buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
     signer: TokenSigner = request.app.state.token_signer
     now = utcnow()
