@@ -38,7 +38,6 @@ from trustflow.importing.format import (
     spec,
 )
 from trustflow.importing.store import (
-    CHECKOUT_KEY_PREFIX,
     STORE_TABLES,
     external_id,
     lookup,
@@ -804,13 +803,13 @@ def _orders_of_checkouts(session: Session, checked: Checked) -> None:
     checkouts, buyers = STORE_TABLES["checkouts"], STORE_TABLES["buyers"]
     stored = lookup(
         session,
-        select(checkouts.c.idempotency_key, buyers.c.external_id, checkouts.c.created_at).join(
+        select(checkouts.c.external_id, buyers.c.external_id, checkouts.c.created_at).join(
             buyers, buyers.c.id == checkouts.c.buyer_id
         ),
-        checkouts.c.idempotency_key,
-        CHECKOUT_KEY_PREFIX + rest,
+        checkouts.c.external_id,
+        rest,
         {"checkout_id": pl.String, "buyer_id": pl.String, "created_at": UTC_TIME},
-    ).with_columns(pl.col("checkout_id").str.strip_prefix(CHECKOUT_KEY_PREFIX))
+    )
     joined = orders.join(
         pl.concat([in_file, stored]).rename(
             {"buyer_id": "checkout_buyer", "created_at": "checkout_at"}
@@ -1048,14 +1047,14 @@ def _whole_orders(session: Session, checked: Checked) -> None:
     orders, stored_checkouts = STORE_TABLES["orders"], STORE_TABLES["checkouts"]
     held = lookup(
         session,
-        select(stored_checkouts.c.idempotency_key, orders.c.id).join(
+        select(stored_checkouts.c.external_id, orders.c.id).join(
             orders, orders.c.checkout_id == stored_checkouts.c.id
         ),
-        stored_checkouts.c.idempotency_key,
-        CHECKOUT_KEY_PREFIX + checkouts["checkout_id"],
+        stored_checkouts.c.external_id,
+        checkouts["checkout_id"],
         {"key": pl.String, "order": pl.Int64},
     )
-    stored_named = held["key"].str.strip_prefix(CHECKOUT_KEY_PREFIX)
+    stored_named = held["key"]
     checked.add(
         "checkouts",
         checkouts.filter(
@@ -1538,11 +1537,9 @@ def stored_rows(session: Session, file: FileSpec, ids: pl.Series) -> pl.DataFram
         else:
             columns.append(target.c[column.name].label(column.name))
     names_ = ["external_id", *(c.name for c in file.columns if c.kind != "id")]
-    if file.name == "checkouts":  # found by its key, which holds the id it was imported with
-        key, ids = target.c.idempotency_key, CHECKOUT_KEY_PREFIX + ids
-    else:
-        key = target.c.external_id
-    frame = lookup(session, select(external_id(target), *columns), key, ids, names_)
+    frame = lookup(
+        session, select(external_id(target), *columns), target.c.external_id, ids, names_
+    )
     return frame.rename({c: f"{c}__stored" for c in names_ if c != "external_id"})
 
 

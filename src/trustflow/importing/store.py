@@ -1,9 +1,8 @@
 """Where each import file lands in the store, and the ids rows were imported with.
 
-Every table an import writes keeps the id a row was imported with in ``external_id``, except
-``checkouts``, which has no such column: an imported checkout's id is kept in its
-idempotency key, behind :data:`CHECKOUT_KEY_PREFIX` (a ``#``, which no client's key may hold,
-so no checkout a buyer placed is ever taken for an imported one).
+Every table an import writes keeps the id a row was imported with in ``external_id``. An
+imported checkout's idempotency key is that id behind :data:`CHECKOUT_KEY_PREFIX` (a ``#``,
+which no client's key may hold, so it never stands in a buyer's way).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, Select, Table, case, func, select
+from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer, Creator, Follow, Merchant
@@ -71,34 +70,15 @@ def lookup(
 
 #: What an imported checkout's idempotency key holds before the id it was imported with.
 CHECKOUT_KEY_PREFIX = "import#"
-_CHECKOUTS = STORE_TABLES["checkouts"]
 
 
 def external_id(target: Table) -> ColumnElement[Any]:
     """The id a row of ``target`` was imported with (NULL: it was not imported)."""
-    if target is _CHECKOUTS:
-        key = target.c.idempotency_key
-        return case(
-            (
-                key.startswith(CHECKOUT_KEY_PREFIX, autoescape=True),
-                func.substr(key, len(CHECKOUT_KEY_PREFIX) + 1),
-            ),
-            else_=None,
-        )
     return target.c.external_id
 
 
 def stored_ids(session: Session, target: Table, external_ids: pl.Series) -> pl.DataFrame:
     """``(external_id, id)`` of the rows of ``target`` imported with any of these ids."""
-    if target is _CHECKOUTS:
-        found = lookup(
-            session,
-            select(target.c.idempotency_key, target.c.id),
-            target.c.idempotency_key,
-            CHECKOUT_KEY_PREFIX + external_ids.cast(pl.String),
-            {"external_id": pl.String, "id": pl.Int64},
-        )
-        return found.with_columns(pl.col("external_id").str.strip_prefix(CHECKOUT_KEY_PREFIX))
     return lookup(
         session,
         select(target.c.external_id, target.c.id),

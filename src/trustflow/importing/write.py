@@ -267,6 +267,7 @@ def _checkouts(session: Session, rows: pl.DataFrame, at: datetime) -> int:
     written (:func:`_refresh_checkouts`)."""
     rows = _resolved(session, rows, {"buyer_id": "buyers"})
     out = rows.select(
+        pl.col("checkout_id").alias("external_id"),
         "buyer_id",
         pl.lit(CheckoutStatus.PENDING_PAYMENT.value).alias("status"),
         pl.lit(1).alias("items"),

@@ -71,6 +71,10 @@ class Checkout(Base):
     __tablename__ = "checkouts"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: the id the row had where it was imported from (``trustflow import``), else None
+    external_id: Mapped[str | None] = mapped_column(
+        String(EXTERNAL_ID_LENGTH), unique=True, index=True
+    )
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
     status: Mapped[CheckoutStatus] = mapped_column(
         enum_type(CheckoutStatus), default=CheckoutStatus.PENDING_PAYMENT
