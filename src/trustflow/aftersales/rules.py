@@ -48,6 +48,7 @@ __all__ = [
     "presumed_responsible",
     "target_after",
     "transition_event",
+    "unit_refund_fen",
 ]
 
 A = AfterSalesStatus

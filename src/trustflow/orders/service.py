@@ -60,6 +60,7 @@ __all__ = [
     "pay_order",
     "pick_up_order",
     "place_order",
+    "place_order_row",
     "ship_order",
     "sku_goods",
     "skus_goods",

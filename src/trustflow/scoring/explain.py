@@ -88,8 +88,13 @@ def details(metrics: pl.DataFrame) -> dict[tuple[str, int], dict[str, Any]]:
     )
     grouped = rows.group_by("kind", "entity_id").agg(
         metric.sort_by(["dimension", "metric"]).alias("metrics"),
+        # the largest gains first; equal gains in the metrics' order, so the hints a
+        # merchant reads do not change from one computation of the same scores to the next
         hint.filter(actionable)
-        .sort_by(pl.col("gain").filter(actionable), descending=True)
+        .sort_by(
+            [pl.col("gain").filter(actionable), pl.col("metric").filter(actionable)],
+            descending=[True, False],
+        )
         .head(MAX_HINTS)
         .alias("hints"),
         pl.col("held_reviews").first().cast(pl.Int64),
