@@ -41,7 +41,7 @@ from trustflow.units import DAY, HOUR
 from trustflow.warehouse.export import DIMENSIONS, FACTS, MANIFEST, arrow_schema, fact_columns
 
 #: Bumped whenever the generator changes, so an old cache is rebuilt.
-VERSION = 6
+VERSION = 7
 MARKER = "bench-warehouse.json"
 #: The id of the store the synthetic warehouse pretends to be exported from (a manifest
 #: records one; see trustflow.store_identity).
@@ -437,13 +437,13 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
         (a_qty > 1) & (rng.random(m) < 0.3), rng.integers(1, np.maximum(a_qty, 2)), a_qty
     )
     refund = np.where(a_status == 1, l_paid[a_li] * units // a_qty, 0)
-    no_line = ~on_second & (rng.random(m) < 0.01)  # names no line: its order's first
+    no_line = ~on_second & (rng.random(m) < 0.01)  # names no quantity: the whole line
     after_sales = _table(
         "after_sales",
         {
             "id": _ids(np.arange(1, order.size + 1)),
             "order_id": _ids(order_id[oa]),
-            "line_id": _ids(a_line[order], null=no_line[order]),
+            "line_id": _ids(a_line[order]),
             "quantity": _ids(units[order], null=no_line[order]),
             "shop_id": _ids(shop[oa] + 1),
             "buyer_id": _ids(buyer[oa]),

@@ -64,7 +64,7 @@ SCANNED: dict[str, tuple[str, ...]] = {
         "delivered_at",
         "cancelled_at",
     ),
-    "order_lines": ("id", "order_id", "line_no", "product_id"),
+    "order_lines": ("id", "order_id", "product_id"),
     "reviews": ("id", "order_id", "line_id", "buyer_id", "shop_id", "stars", "created_at"),
     "after_sales": (
         "id",
@@ -192,9 +192,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     base = base.merge(shops, on="shop_id").merge(categories, on="shop_category")
     appeals = dim("appeals")
-    # What a review or request that names no line is about: its order's first line.
     lines = fact("order_lines")
-    first_lines = lines.loc[lines["line_no"] == 1].set_index("order_id")["id"]
 
     # rv: reviews of the event window that no upheld appeal removed.
     r = fact("reviews")
@@ -216,7 +214,6 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     reviewed = rv[["order_id", "line_id", "stars", "shop_id", "day"]].merge(
         bursts, on=["shop_id", "day"], how="left"
     )
-    reviewed["line_id"] = reviewed["line_id"].fillna(reviewed["order_id"].map(first_lines))
     held = _flag((reviewed["burst"] == 1) & (reviewed["stars"] <= bad))
     flags = pd.DataFrame(
         {
@@ -247,7 +244,6 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     appealed = appeals.loc[appeals["defect_kind"] == "after_sales", "defect_id"]
     asr = a.loc[~a["id"].isin(appealed) & (a["at_s"] < t) & (a["at_s"] >= event_from)].copy()
     del a
-    asr["line_id"] = asr["line_id"].fillna(asr["order_id"].map(first_lines))
     counted = (
         asr["status"].notna()
         & (asr["status"] != "withdrawn")
@@ -336,7 +332,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         .merge(by_line, left_on="line_id", right_index=True, how="left")
         .merge(products, on="product_id")
     )
-    del lines, first_lines, line_reviews, by_line
+    del lines, line_reviews, by_line
     for column in ("reviewed", "bad_review", "held_review", "merchant_quality", "dispute_lost"):
         lf[column] = lf[column].fillna(0).astype(np.int64)
     lf["bad_w"] = lf["bad_review"] * lf["bw"]

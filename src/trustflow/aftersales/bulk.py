@@ -52,15 +52,6 @@ _orders, _requests, _events = table(Order), table(AfterSalesRequest), table(Afte
 _lines = table(OrderLine)
 
 
-def _first_line_of(order_id: Any) -> Any:
-    """The id of the order's first line (the line a request from before lines is about)."""
-    return (
-        select(_lines.c.id)
-        .where(_lines.c.order_id == order_id, _lines.c.line_no == 1)
-        .scalar_subquery()
-    )
-
-
 def _lines_of(session: Session, order_ids: IntArray, column: Any) -> dict[tuple[int, int], Any]:
     """Each line of these orders by (order id, line number): its id and ``column``."""
     return {
@@ -114,12 +105,10 @@ def request_after_sales(
     )
     lines = _lines_of(session, ids, _lines.c.paid_amount_fen)
     busy = {
-        line_id or first_line
-        for line_id, first_line in fetch_by_ids(
+        line_id
+        for (line_id,) in fetch_by_ids(
             session,
-            select(_requests.c.line_id, _first_line_of(_requests.c.order_id)).where(
-                _requests.c.status.in_(rules.OPEN_STATES)
-            ),
+            select(_requests.c.line_id).where(_requests.c.status.in_(rules.OPEN_STATES)),
             _requests.c.order_id,
             ids,
         )

@@ -70,7 +70,7 @@ class AfterSalesRequest(Base):
     )
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     #: the line it is about, and how many of the line's units (the whole line if None)
-    line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
     quantity: Mapped[int | None] = mapped_column(Integer)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)

@@ -81,7 +81,7 @@ def line_refunds(session: Session, order_ids: Sequence[int] | IntArray) -> dict[
         fetch_by_ids(
             session,
             select(requests.c.line_id, func.sum(requests.c.refund_fen))
-            .where(requests.c.status == A.REFUNDED, requests.c.line_id.is_not(None))
+            .where(requests.c.status == A.REFUNDED)
             .group_by(requests.c.order_id, requests.c.line_id),
             requests.c.order_id,
             order_ids,
@@ -158,7 +158,7 @@ def request_after_sales(
     open_request = session.scalar(
         select(AfterSalesRequest.id).where(
             AfterSalesRequest.order_id == order_id,
-            func.coalesce(AfterSalesRequest.line_id, line.id) == line.id,
+            AfterSalesRequest.line_id == line.id,
             AfterSalesRequest.status.in_(rules.OPEN_STATES),
         )
     )

@@ -18,8 +18,7 @@ arbitration) are taken as known now. All numbers come from :mod:`trustflow.scori
 
 Store and creator scores count paid orders: an order counts once however many lines it holds
 and however many of them were reviewed. Product scores count paid lines: an order of two
-products counts once for each, with the reviews and after-sales requests of that line (a
-request that names no line is about its order's first line).
+products counts once for each, with the reviews and after-sales requests of that line.
 """
 
 from __future__ import annotations
@@ -202,27 +201,28 @@ base AS (
       AND {_secs("o.paid_at")} >= {t - ORDER_WINDOW_DAYS * DAY}
 ),
 {review_ctes}
-first_lines AS (
-    -- what a review or request that names no line is about: its order's first line
-    SELECT order_id, id AS line_id FROM order_lines WHERE line_no = 1
-),
 reviewed AS (
-    SELECT r.order_id, COALESCE(r.line_id, fl.line_id) AS line_id, r.stars,
+    SELECT r.order_id, r.line_id, r.stars,
            CASE WHEN {held} THEN 1 ELSE 0 END AS held
     FROM rv r
     LEFT JOIN bursts bu ON bu.shop_id = r.shop_id
         AND bu.day = CAST(FLOOR(r.at_s / {DAY}) AS BIGINT)
-    LEFT JOIN first_lines fl ON fl.order_id = r.order_id
 ),
 order_reviews AS (
     -- an order of several lines may have a review per line: it counts once for its shop
     SELECT order_id, {review_flags} FROM reviewed GROUP BY order_id
 ),
 line_reviews AS (
-    SELECT line_id, {review_flags} FROM reviewed GROUP BY line_id
+    -- one review per line: its flags as they are
+    SELECT line_id,
+           CASE WHEN held = 0 THEN 1 ELSE 0 END AS reviewed,
+           CASE WHEN held = 0 AND stars <= {rules.BAD_REVIEW_MAX_STARS} THEN 1 ELSE 0 END
+               AS bad_review,
+           held AS held_review
+    FROM reviewed
 ),
 asr AS (
-    SELECT a.id, a.order_id, COALESCE(a.line_id, fl.line_id) AS line_id,
+    SELECT a.id, a.order_id, a.line_id,
            a.shop_id, a.buyer_id, a.kind, a.reason,
            a.responsible_party AS responsible, a.dispute_outcome AS outcome,
            {_flag(counted)} AS counted,
@@ -231,7 +231,6 @@ asr AS (
     FROM after_sales a
     LEFT JOIN appeals ap
         ON ap.defect_kind = '{DefectKind.AFTER_SALES.value}' AND ap.defect_id = a.id
-    LEFT JOIN first_lines fl ON fl.order_id = a.order_id
     WHERE ap.defect_id IS NULL
       AND {_secs("a.created_at")} < {t} AND {_secs("a.created_at")} >= {event_from}
 ),
@@ -337,7 +336,7 @@ line_facts AS (
            COALESCE(y.merchant_quality, 0) AS merchant_quality,
            COALESCE(y.dispute_lost, 0) AS dispute_lost
     FROM facts f
-    JOIN order_lines l ON l.order_id = f.order_id
+    JOIN order_lines l ON l.order_id = f.order_id AND f.age_s < {product.window_days * DAY}
     LEFT JOIN line_reviews r ON r.line_id = l.id
     LEFT JOIN by_line y ON y.line_id = l.id
 ),
