@@ -267,3 +267,53 @@ def test_a_batch_places_orders_of_several_lines_whole_or_not_at_all(session: Ses
     again = bulk.place_orders(session, batch, at=T0)  # a replay: the same order, nothing new
     assert again.order_id[:2].tolist() == result.order_id[:2].tolist()
     assert session.scalar(select(func.count()).select_from(OrderLine)) == 2
+
+
+def test_cancelling_orders_of_several_lines_puts_every_lines_units_back(
+    session: Session,
+) -> None:
+    cat = factories.category(session)
+    s = factories.seller(session, category_id=cat, stock=10, price_fen=1000, at=T0)
+    cap = _second_sku(session, s.shop_id, stock=10)
+    b1, b2 = factories.buyer(session, "b1"), factories.buyer(session, "b2")
+    session.commit()
+    batch = _batch(
+        [
+            {"buyer": b1, "sku": s.sku_id, "qty": 2, "key": "bulk"},
+            {"buyer": b1, "sku": cap, "qty": 3, "key": "bulk"},
+        ]
+    )
+    batch.head = np.array([0, 0])
+    in_bulk = int(bulk.place_orders(session, batch, at=T0).order_id[0])
+    one_by_one = orders_service.place_order(
+        session,
+        orders_service.OrderRequest(
+            buyer_id=b2,
+            sku_id=s.sku_id,
+            quantity=1,
+            channel=Channel.SHELF_SEARCH,
+            idempotency_key="service",
+            more_lines=(orders_service.LineRequest(cap, 4),),
+        ),
+        at=T0,
+    ).id
+    session.commit()
+    assert (catalog_service.get_sku(session, s.sku_id).stock, _stock_of(session, cap)) == (7, 3)
+
+    bulk.advance_orders(
+        session,
+        np.array([in_bulk]),
+        "cancel",
+        T0 + timedelta(hours=1),
+        reason=CancelReason.BUYER_CHANGED_MIND,
+    )
+    orders_service.cancel_order(session, order_id=one_by_one, at=T0 + timedelta(hours=1))
+    session.commit()
+
+    session.expire_all()
+    assert (catalog_service.get_sku(session, s.sku_id).stock, _stock_of(session, cap)) == (10, 10)
+
+
+def _stock_of(session: Session, sku_id: int) -> int:
+    session.expire_all()
+    return catalog_service.get_sku(session, sku_id).stock

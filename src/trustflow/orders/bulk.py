@@ -598,8 +598,12 @@ def advance_orders(
         )
         commission.accrue_commissions(session, done, at=times)
     if action == "cancel":
-        skus = np.array([facts[o][2] for o in done], dtype=np.int64)
-        qty = np.array([facts[o][3] for o in done], dtype=np.int64)
+        # every line's units go back on sale
+        lines = fetch_by_ids(
+            session, select(_lines.c.sku_id, _lines.c.quantity), _lines.c.order_id, done
+        )
+        skus = np.array([line[0] for line in lines], dtype=np.int64)
+        qty = np.array([line[1] for line in lines], dtype=np.int64)
         execute_many(session, _RETURN_STOCK, _per_sku(skus, qty))
         paid = [o for o in unique if facts[o][1] != OrderStatus.PENDING_PAYMENT]
         commission.reverse_commissions(

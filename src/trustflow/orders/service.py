@@ -758,12 +758,18 @@ def cancel_order(
     order.cancel_reason = reason
     order.cancel_party = rules.CANCEL_REASONS[reason].party
     order.cancel_refund_fen = order.paid_amount_fen if was_paid else 0
-    session.execute(
-        update(Sku)
-        .where(Sku.id == order.sku_id)
-        .values(stock=Sku.stock + order.quantity)
-        .execution_options(synchronize_session=False)
-    )
+    # every line's units go back on sale
+    for sku_id, quantity in session.execute(
+        select(OrderLine.sku_id, OrderLine.quantity)
+        .where(OrderLine.order_id == order.id)
+        .order_by(OrderLine.sku_id)
+    ).all():
+        session.execute(
+            update(Sku)
+            .where(Sku.id == sku_id)
+            .values(stock=Sku.stock + quantity)
+            .execution_options(synchronize_session=False)
+        )
     if was_paid:
         commission.reverse_commissions(
             session, [order.id], [commission.REVERSE_CANCEL], [order.paid_amount_fen], at=at
