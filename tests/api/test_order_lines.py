@@ -224,3 +224,29 @@ def test_a_request_or_review_of_a_several_line_order_names_its_line(
     assert again.json()["error"]["code"] == "duplicate"
     cap_reviews = c.get(f"{API}/products/{second_sku['product_id']}/reviews", headers=buyer).json()
     assert [r["stars"] for r in cap_reviews["items"]] == [2]
+
+
+def test_a_refund_is_never_more_than_the_units_it_is_for_and_a_small_one_keeps_the_rest(
+    world: World, second_sku: dict[str, int]
+) -> None:
+    order = _sold_by_creator(world, second_sku, "lines-4")
+    tees = order["lines"][0]  # 3 tees at 99.00
+    unit = tees["paid_amount_fen"] // 3
+
+    def ask(**body: Any) -> Any:
+        return world.client.post(
+            f"{API}/orders/{order['id']}/after-sales",
+            json={"kind": "refund_only", "reason": "quality", "line_id": tees["id"], **body},
+            headers=world.as_("buyer"),
+        )
+
+    too_much = ask(quantity=1, refund_fen=unit + 1)
+    small = _refund(world, order["id"], line_id=tees["id"], refund_fen=100)
+    next_unit = _refund(world, order["id"], line_id=tees["id"], quantity=1)
+    last = _refund(world, order["id"], line_id=tees["id"])
+
+    assert too_much.status_code == 422, too_much.text  # one tee's refund is one tee's price
+    # 1.00 back for one tee: the other two are still the buyer's to return, at their price
+    assert (small["quantity"], small["refund_fen"]) == (1, 100)
+    assert next_unit["refund_fen"] == unit
+    assert (last["quantity"], last["refund_fen"]) == (1, unit)

@@ -481,3 +481,41 @@ def test_refunds_of_two_lines_approved_at_once_take_back_each_lines_commission_o
                 )
             ).all()
             assert sorted(taken) == sorted(line.commission_fen for line in lines)
+
+
+def test_carts_crossing_the_same_skus_in_other_orders_all_go_through(
+    factory: sessionmaker[Session],
+) -> None:
+    """Shop X sells SKUs a and c, shop Y SKU b: a cart {a, c, b} takes a, c then b order by
+    order, a cart {c, b} would take b then c; the checkout locks its SKUs first, in one
+    order, so none of them waits on another in a circle (a deadlock, refused)."""
+    from trustflow.catalog import service as catalog_service
+    from trustflow.catalog.models import ListingStatus
+    from trustflow.orders import checkout as checkout_actions
+
+    with transaction(factory) as s:
+        cat = factories.category(s)
+        x = factories.seller(s, category_id=cat, stock=1_000, name="X")
+        y = factories.seller(s, category_id=cat, stock=1_000, name="Y")
+        product = catalog_service.create_product(s, shop_id=x.shop_id, title="c")
+        c = catalog_service.add_sku(s, product_id=product.id, price_fen=500, stock=1_000).id
+        catalog_service.set_listing_status(s, product_id=product.id, status=ListingStatus.LISTED)
+        buyers = [factories.buyer(s, f"d{i}") for i in range(20)]
+    shapes = ([x.sku_id, c, y.sku_id], [c, y.sku_id])
+
+    def check_out(i: int) -> int:
+        with transaction(factory) as s:
+            return checkout_actions.place_checkout(
+                s,
+                buyer_id=buyers[i],
+                items=[checkout_actions.CheckoutItem(sku, 1) for sku in shapes[i % 2]],
+                idempotency_key=f"cross-{i}",
+                at=T0,
+            ).id
+
+    results = _run_together(20, check_out)
+
+    assert [r for r in results if not isinstance(r, int)] == []
+    with factory() as s:
+        stock = dict(s.execute(select(Sku.id, Sku.stock)).all())
+        assert (stock[x.sku_id], stock[c], stock[y.sku_id]) == (990, 980, 980)

@@ -136,6 +136,8 @@ def request_after_sales(
             continue
         busy.add(line_id)
         refund = 0 if kind is AfterSalesKind.EXCHANGE else line_paid - refunded.get(line_id, 0)
+        if kind is not AfterSalesKind.EXCHANGE and refund <= 0:
+            continue  # refunded in full, as one at a time refuses
         rows.append(
             {
                 "order_id": order_id,

@@ -49,6 +49,7 @@ __all__ = [
     "target_after",
     "transition_event",
     "unit_refund_fen",
+    "units_refunded_by",
 ]
 
 A = AfterSalesStatus
@@ -191,12 +192,25 @@ def chat_wait(opened: Iterable[datetime], at: datetime) -> timedelta:
     return recent[-CHATS_PER_SHOP_PER_DAY] + CHAT_LIMIT_WINDOW - at
 
 
-def unit_refund_fen(
-    line_paid_fen: int, line_quantity: int, refunded_units: int, units: int, refunded_fen: int
+def unit_refund_fen(line_paid_fen: int, line_quantity: int, refunded_units: int, units: int) -> int:
+    """What ``units`` more units of a line cost the buyer, after ``refunded_units``: the
+    line's payment shared by unit (rounded half up) on the running total of units, so the
+    units of a line refunded in parts give back exactly its payment. Each unit of a line of
+    3 paid 10.00 costs 3.33, 3.34 and 3.33."""
+
+    def due(n: int) -> int:
+        n = max(0, min(n, line_quantity))
+        return (2 * line_paid_fen * n + line_quantity) // (2 * line_quantity)
+
+    return due(refunded_units + units) - due(refunded_units)
+
+
+def units_refunded_by(
+    refund_fen: int, line_paid_fen: int, line_quantity: int, refunded_units: int, left: int
 ) -> int:
-    """What ``units`` more of a line give back: the line's payment shared by unit (rounded
-    half up) on the running total of units refunded, less what was refunded already. Each
-    unit of a line of 3 paid 10.00 gives back 3.33, 3.34 and 3.33: exactly 10.00 in all."""
-    done = min(refunded_units + units, line_quantity)
-    due = (2 * line_paid_fen * done + line_quantity) // (2 * line_quantity)
-    return max(0, min(due, line_paid_fen) - refunded_fen)
+    """The units a refund of ``refund_fen`` is for when the buyer names none: the fewest
+    units (at least one) whose cost covers it, of the ``left`` not refunded yet."""
+    for units in range(1, left + 1):
+        if unit_refund_fen(line_paid_fen, line_quantity, refunded_units, units) >= refund_fen:
+            return units
+    return left

@@ -172,18 +172,28 @@ def request_after_sales(
     left = line.quantity if kind is AfterSalesKind.EXCHANGE else line.quantity - refunded_units
     if left <= 0:
         raise InvalidInput(f"line {line.id} of order {order_id} is refunded in full")
-    units = left if quantity is None else quantity
+    if quantity is not None:
+        units = quantity
+    elif refund_fen is not None and kind is not AfterSalesKind.EXCHANGE:
+        # an amount without units is about the fewest units it pays for
+        units = rules.units_refunded_by(
+            refund_fen, line.paid_amount_fen, line.quantity, refunded_units, left
+        )
+    else:
+        units = left
     if not 1 <= units <= left:
         raise InvalidInput(f"quantity must be in 1..{left}")
-    refundable = line.paid_amount_fen - refunded_fen
+    # never more than what those units cost the buyer, nor than the line has left to give
+    due = min(
+        rules.unit_refund_fen(line.paid_amount_fen, line.quantity, refunded_units, units),
+        line.paid_amount_fen - refunded_fen,
+    )
     if kind is AfterSalesKind.EXCHANGE:
         refund_fen = 0
     elif refund_fen is None:
-        refund_fen = rules.unit_refund_fen(
-            line.paid_amount_fen, line.quantity, refunded_units, units, refunded_fen
-        )
-    if not 0 <= refund_fen <= refundable:
-        raise InvalidInput(f"refund_fen must be in 0..{refundable}")
+        refund_fen = due
+    if not 0 <= refund_fen <= due:
+        raise InvalidInput(f"refund_fen must be in 0..{due} for {units} of the line's units")
     request = AfterSalesRequest(
         order_id=order_id,
         line_id=line.id,

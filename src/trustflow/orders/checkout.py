@@ -29,6 +29,7 @@ from trustflow.bulk import (
     driver_cursor,
     table,
 )
+from trustflow.catalog.models import Sku
 from trustflow.db import attach_loaded, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.orders import rules, service
@@ -168,8 +169,19 @@ def place_checkout(
             )
         return existing
     checkout_id = int(inserted[0])
+    orders = _orders_of(session, cursor, buyer_id, items)
+    if cursor.dialect.name == "postgresql":
+        # the cart's SKUs locked at once, in one order, before any order takes stock: two
+        # carts sharing SKUs across their orders would otherwise wait on each other in a
+        # circle (SQLite writes one transaction at a time)
+        session.execute(
+            select(Sku.id)
+            .where(Sku.id.in_(sorted({i.sku_id for i in items})))
+            .order_by(Sku.id)
+            .with_for_update()
+        )
     goods = paid = 0
-    for n, request in enumerate(_orders_of(session, cursor, buyer_id, items)):
+    for n, request in enumerate(orders):
         # '#' is outside the keys clients may send: no order of theirs can hold this key
         key = f"checkout#{checkout_id}#{n}"
         placed = service.place_order_row(
@@ -196,9 +208,8 @@ def _orders_of(
     session: Session, cursor: DriverCursor, buyer_id: int, items: Sequence[CheckoutItem]
 ) -> list[service.OrderRequest]:
     """The orders a cart splits into: one per shop and seller (the channel, creator and
-    content its attribution vouches for), each with a line per SKU (one SKU's items summed).
-    The orders come in the order of their smallest SKU, so two carts holding the same SKUs
-    take their stock in the same order."""
+    content its attribution vouches for), each with a line per SKU (one SKU's items summed),
+    in the order of their smallest SKU."""
     groups: dict[tuple[Any, ...], dict[int, int]] = {}
     sellers: dict[tuple[Any, ...], service.OrderRequest] = {}
     known = service.skus_goods(session, sorted({i.sku_id for i in items}), cursor)

@@ -165,8 +165,8 @@ class CommissionStatementOut(Shape):
 
 
 class CheckoutOut(Shape):
-    """A checkout and the order each of its items became (one per item, each with its shop,
-    price, promise and commission)."""
+    """A checkout and the orders its cart became: one per shop and seller, each with its
+    lines (price, discounts and commission per SKU), promise and totals."""
 
     id: int
     buyer_id: int
