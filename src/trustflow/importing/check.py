@@ -983,11 +983,24 @@ def _whole_orders(session: Session, checked: Checked) -> None:
     def valid(name: str, like: pl.DataFrame) -> pl.DataFrame:
         return checked.valid(name) if name in checked.frames else like.clear()
 
+    def refused(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("row").is_in(checked.refused_rows(name).implode()))
+
+    def refuse_with(
+        name: str, frame: pl.DataFrame, parents: pl.DataFrame, key: str, column: str, reason: Any
+    ) -> None:
+        """Refuse the still valid rows of ``name`` whose ``key`` is one of ``parents``'."""
+        checked.add(
+            name,
+            valid(name, frame).filter(pl.col(key).is_in(parents[key].implode())),
+            column,
+            ImportCode.PART_REFUSED,
+            reason,
+        )
+
     while True:
         before = sum(len(checked.refused_rows(f)) for f in ("orders", "order_lines", "checkouts"))
-        refused_lines = lines_all.filter(
-            pl.col("row").is_in(checked.refused_rows("order_lines").implode())
-        )
+        refused_lines = refused("order_lines", lines_all)
         checked.add(
             "orders",
             valid("orders", orders_all).join(
@@ -998,38 +1011,30 @@ def _whole_orders(session: Session, checked: Checked) -> None:
             ImportCode.PART_REFUSED,
             pl.format("its line (order_lines row {}) was refused", "line_row"),
         )
-        refused_orders = orders_all.filter(
-            pl.col("row").is_in(checked.refused_rows("orders").implode())
-        )
-        checked.add(
+        refused_orders = refused("orders", orders_all)
+        refuse_with(
             "order_lines",
-            valid("order_lines", lines_all).filter(
-                pl.col("order_id").is_in(refused_orders["order_id"].implode())
-            ),
+            lines_all,
+            refused_orders,
             "order_id",
-            ImportCode.PART_REFUSED,
+            "order_id",
             pl.format("its order {} was refused", "order_id"),
         )
         if "checkout_id" in orders_all.columns:
-            checked.add(
+            refuse_with(
                 "checkouts",
-                valid("checkouts", checkouts_all).filter(
-                    pl.col("checkout_id").is_in(refused_orders["checkout_id"].implode())
-                ),
+                checkouts_all,
+                refused_orders,
+                "checkout_id",
                 "",
-                ImportCode.PART_REFUSED,
                 "one of its orders was refused",
             )
-            refused_checkouts = checkouts_all.filter(
-                pl.col("row").is_in(checked.refused_rows("checkouts").implode())
-            )
-            checked.add(
+            refuse_with(
                 "orders",
-                valid("orders", orders_all).filter(
-                    pl.col("checkout_id").is_in(refused_checkouts["checkout_id"].implode())
-                ),
+                orders_all,
+                refused("checkouts", checkouts_all),
                 "checkout_id",
-                ImportCode.PART_REFUSED,
+                "checkout_id",
                 pl.format("its checkout {} was refused", "checkout_id"),
             )
         after = sum(len(checked.refused_rows(f)) for f in ("orders", "order_lines", "checkouts"))
