@@ -542,8 +542,6 @@ def advance_orders(
         select(
             _orders.c.id,
             _orders.c.status,
-            _orders.c.sku_id,
-            _orders.c.quantity,
             _orders.c.paid_amount_fen,
             *(_orders.c[s] for s in rules.STAMPS),
         ),
@@ -555,7 +553,7 @@ def advance_orders(
     chosen = [
         i
         for i, o in enumerate(ids.tolist())
-        if o in facts and facts[o][1] in sources and when[i] >= rules.last_event_at(*facts[o][5:])
+        if o in facts and facts[o][1] in sources and when[i] >= rules.last_event_at(*facts[o][3:])
     ]
     # A batch may name an order twice: the first mention acts, a repeat would be illegal.
     unique: dict[int, int] = {}
@@ -581,7 +579,7 @@ def advance_orders(
             cancel_refund_fen=bindparam("refund"),
         )
         columns["refund"] = [
-            facts[o][4] if facts[o][1] != OrderStatus.PENDING_PAYMENT else 0 for o in unique
+            facts[o][2] if facts[o][1] != OrderStatus.PENDING_PAYMENT else 0 for o in unique
         ]
     execute_columns(session, stmt, columns, rows=len(done))
     if action == "pay":
@@ -590,7 +588,7 @@ def advance_orders(
             table(Payment),
             {
                 "order_id": done,
-                "amount_fen": [facts[o][4] for o in unique],
+                "amount_fen": [facts[o][2] for o in unique],
                 "idempotency_key": [f"bulk-pay-{o}" for o in unique],
                 "created_at": times,
             },
@@ -610,7 +608,7 @@ def advance_orders(
             session,
             paid,
             [commission.REVERSE_CANCEL] * len(paid),
-            [facts[o][4] for o in paid],
+            [facts[o][2] for o in paid],
             at=[when[unique[o]] for o in paid],
         )
     insert_columns(

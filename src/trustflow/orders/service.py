@@ -320,12 +320,18 @@ _BUYER_REGION = (
 _OFFER_ID, _OFFER_BPS = distribution_service.offer_terms_subquery(
     bindparam("creator_id"), _skus.c.product_id, bindparam("at", type_=Order.created_at.type)
 )
+#: what placement checks of each line's SKU (the facts :func:`_checked_line` reads)
+_LINE_FACTS = (
+    _skus.c.price_fen,
+    _skus.c.product_id,
+    _products.c.status,
+    _products.c.shop_id,
+    _OFFER_ID,
+    _OFFER_BPS,
+)
 _ORDERABLE = DriverStatement(
     select(
-        _skus.c.price_fen,
-        _skus.c.product_id,
-        _products.c.status,
-        _products.c.shop_id,
+        *_LINE_FACTS,
         _shops.c.status,
         exists().where(_buyers.c.id == bindparam("buyer_id")),
         select(_orders.c.id)
@@ -334,8 +340,6 @@ _ORDERABLE = DriverStatement(
             _orders.c.idempotency_key == bindparam("key"),
         )
         .scalar_subquery(),
-        _OFFER_ID,
-        _OFFER_BPS,
         _shops.c.handling_hours,
         _BUYER_REGION,
         _transit_subquery("min_hours", _shops.c.id, _BUYER_REGION),
@@ -363,14 +367,7 @@ _PLACE_EVENT = DriverStatement(
     .inline()
 )
 _LINE_ORDERABLE = DriverStatement(
-    select(
-        _skus.c.price_fen,
-        _skus.c.product_id,
-        _products.c.status,
-        _products.c.shop_id,
-        _OFFER_ID,
-        _OFFER_BPS,
-    )
+    select(*_LINE_FACTS)
     .join(_products, _products.c.id == _skus.c.product_id)
     .where(_skus.c.id == bindparam("sku_id"))
 )
@@ -538,21 +535,17 @@ def place_order_row(
     ).fetchone()
     if row is None:
         raise NotFound(f"sku {request.sku_id} not found")
+    first_facts = tuple(row[: len(_LINE_FACTS)])
+    shop_id = first_facts[3]  # the order's shop: its first line's (see _LINE_FACTS)
     (
-        price_fen,
-        product_id,
-        listing,
-        shop_id,
         shop_status,
         buyer_exists,
         existing_id,
-        offer_id,
-        offer_bps,
         handling_hours,
         region,
         transit_min,
         transit_max,
-    ) = row
+    ) = row[len(_LINE_FACTS) :]
     if existing_id is not None:
         return _replay(get_order(session, existing_id), request)
     if not buyer_exists:
@@ -562,7 +555,7 @@ def place_order_row(
         _checked_line(
             request,
             first,
-            (price_fen, product_id, listing, shop_id, offer_id, offer_bps),
+            first_facts,
             shop_id=shop_id,
             shop_status=shop_status,
         )
