@@ -108,17 +108,15 @@ def _line_of(session: Session, order_id: int, line_id: int | None) -> OrderLine:
     raise NotFound(f"line {line_id} of order {order_id} not found")
 
 
-def _line_refunded(session: Session, line_id: int) -> tuple[int, int]:
+def _line_refunded(session: Session, line: OrderLine) -> tuple[int, int]:
     """What the line has refunded so far: money and units (a request for the whole line
     counts all its units)."""
     session.flush()
-    line = session.get(OrderLine, line_id)
-    assert line is not None
     money, units = session.execute(
         select(
             func.coalesce(func.sum(AfterSalesRequest.refund_fen), 0),
             func.coalesce(func.sum(func.coalesce(AfterSalesRequest.quantity, line.quantity)), 0),
-        ).where(AfterSalesRequest.line_id == line_id, AfterSalesRequest.status == A.REFUNDED)
+        ).where(AfterSalesRequest.line_id == line.id, AfterSalesRequest.status == A.REFUNDED)
     ).one()
     return int(money), int(units)
 
@@ -167,7 +165,7 @@ def request_after_sales(
             f"line {line.id} of order {order_id} already has open request {open_request}",
             code=ErrorCode.DUPLICATE,
         )
-    refunded_fen, refunded_units = _line_refunded(session, line.id)
+    refunded_fen, refunded_units = _line_refunded(session, line)
     # an exchange may be of any unit; a refund only of those not refunded yet
     left = line.quantity if kind is AfterSalesKind.EXCHANGE else line.quantity - refunded_units
     if left <= 0:

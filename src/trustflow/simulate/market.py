@@ -107,8 +107,6 @@ class Queue:
 class DayStats:
     day: int
     orders: int = 0
-    #: lines of the orders placed (an order of two lines counts two)
-    lines: int = 0
     refused: int = 0
     impressions: int = 0
 
@@ -735,7 +733,6 @@ class Simulation:
         result = orders_bulk.place_orders(session, batch, at=_dt(at)[0])
         result.order_id = result.order_id[:n]
         placed = result.order_id > 0
-        stats.lines += int(placed.sum()) + int(placed[more].sum())
         stats.orders += int(placed.sum())
         stats.refused += sum(1 for i in result.refused if i < n)
         ids = result.order_id[placed]
