@@ -97,6 +97,7 @@ FACTS: tuple[Fact, ...] = (
             "created_at",
             "paid_at",
             "ship_by",
+            "deliver_by",
             "shipped_at",
             "picked_up_at",
             "delivered_at",
@@ -200,7 +201,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     ),
     Dimension("short_videos", _cols(ShortVideo, "id", "shop_id", "creator_id", "posted_at")),
     Dimension("products", _cols(Product, "id", "shop_id", "category_id", "status")),
-    Dimension("categories", _cols(Category, "id", "code")),
+    Dimension("categories", _cols(Category, "id", "code", "parent_id")),
     Dimension("burst_decisions", _cols(BurstDecision, "shop_id", "epoch_day", "verdict")),
     Dimension(
         "appeals",
