@@ -38,7 +38,7 @@ from trustflow.catalog.models import Shop
 from trustflow.errors import InvalidInput
 from trustflow.orders import commission
 from trustflow.orders import rules as order_rules
-from trustflow.orders.models import Order, OrderLine
+from trustflow.orders.models import Order, OrderLine, OrderStatus
 
 __all__ = [
     "advance_requests",
@@ -259,9 +259,10 @@ def submit_reviews(
     tags: Sequence[Sequence[str]] | None = None,
     line_no: IntArray | None = None,
 ) -> IntArray:
-    """Reviews of one line each of delivered orders (``line_no``, the first if None);
-    refused (0) where the order is not reviewable, has no such line, the line is reviewed,
-    or the order was delivered after the review's time."""
+    """Reviews of one line each of delivered orders, or of undelivered ones past their
+    promised delivery (``line_no``, the first if None); refused (0) where the order is not
+    reviewable at the review's time (:func:`~trustflow.orders.rules.reviewable`), has no such
+    line, the line is reviewed, or the order was delivered after the review's time."""
     ids = np.asarray(order_ids, dtype=np.int64)
     stars = np.asarray(stars, dtype=np.int64)
     if ((stars < 1) | (stars > 5)).any():
@@ -278,6 +279,7 @@ def submit_reviews(
             _orders.c.shop_id,
             _orders.c.creator_id,
             _orders.c.delivered_at,
+            _orders.c.deliver_by,
         ),
         _orders.c.id,
         ids,
@@ -288,7 +290,11 @@ def submit_reviews(
     numbers = _line_numbers(line_no, len(ids))
     for i, order_id in enumerate(ids.tolist()):
         order, line = facts.get(order_id), lines.get((order_id, numbers[i]))
-        if order is None or line is None or order[1] not in order_rules.REVIEWABLE_FROM:
+        if (
+            order is None
+            or line is None
+            or not order_rules.reviewable(OrderStatus(order[1]), order[6], at[i])
+        ):
             continue
         line_id, product_id = line
         if line_id in done:

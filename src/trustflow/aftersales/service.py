@@ -355,10 +355,12 @@ def submit_review(
     tags: Sequence[str] = (),
     at: datetime | None = None,
 ) -> Review:
-    """One review per line of a delivered order (the order's only line if it names none);
-    the first one is the one that counts."""
+    """One review per line of a delivered order, or of one still undelivered past its
+    promised delivery (:func:`~trustflow.orders.rules.reviewable`; the order's only line if
+    it names none); the first one is the one that counts."""
     order = orders_service.get_order(session, order_id)
-    if order.status not in order_rules.REVIEWABLE_FROM:
+    at = at or utcnow()
+    if not order_rules.reviewable(order.status, order.deliver_by, at):
         raise IllegalTransition("order", order.status.value, "be reviewed")
     if not 1 <= stars <= 5:
         raise InvalidInput("stars must be 1..5")
@@ -369,7 +371,6 @@ def submit_review(
         raise Conflict(
             f"line {line.id} of order {order_id} is already reviewed", code=ErrorCode.DUPLICATE
         )
-    at = at or utcnow()
     if order.delivered_at is not None and at < order.delivered_at:
         raise Conflict(
             f"order {order_id} was delivered at {order.delivered_at.isoformat()}: a review"

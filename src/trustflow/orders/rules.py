@@ -26,6 +26,7 @@ from trustflow.vocabulary import Channel
 
 __all__ = [
     "AFTER_SALES_OPEN_FROM",
+    "AWAITING_DELIVERY",
     "CANCEL_REASONS",
     "DEFAULT_TRANSIT_HOURS",
     "MAX_KEY_LENGTH",
@@ -51,6 +52,7 @@ __all__ = [
     "offer_refusal",
     "promise",
     "quantity_refusal",
+    "reviewable",
     "same_shop_refusal",
     "shop_refusal",
     "short_video_refusal",
@@ -140,9 +142,23 @@ def promise(at: datetime, *, handling_hours: int, transit_hours: tuple[int, int]
     return Promise(ship_by, ship_by + timedelta(hours=low), ship_by + timedelta(hours=high))
 
 
-#: States in which the buyer may open an after-sales request or review.
+#: States in which the buyer may open an after-sales request.
 AFTER_SALES_OPEN_FROM = frozenset({S.SHIPPED, S.PICKED_UP, S.DELIVERED, S.RECEIVED})
+#: States in which the buyer may review an order that has arrived.
 REVIEWABLE_FROM = frozenset({S.DELIVERED, S.RECEIVED})
+#: States of a paid order still on its way: reviewable once its promised delivery has passed.
+AWAITING_DELIVERY = frozenset({S.PAID, S.SHIPPED, S.PICKED_UP})
+
+
+def reviewable(status: OrderStatus, deliver_by: datetime | None, at: datetime) -> bool:
+    """Whether the buyer may review the order at ``at``: once it has arrived (delivered or
+    received), or, still undelivered, once its promised delivery (``deliver_by``) has passed,
+    so a buyer whose parcel never came can say so. A cancelled or unpaid order, and one still
+    within its promise, is not reviewable. Both the one-at-a-time and the bulk path ask this."""
+    if status in REVIEWABLE_FROM:
+        return True
+    return status in AWAITING_DELIVERY and deliver_by is not None and at > deliver_by
+
 
 MAX_QUANTITY = 999
 #: The most lines one order may hold.
