@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -59,7 +60,7 @@ def test_summary_has_the_promised_figures(run: SimulationRun, tmp_path: Path) ->
     }
 
 
-def _scalar(engine: Engine, sql: str) -> object:
+def _scalar(engine: Engine, sql: str) -> Any:
     with engine.connect() as conn:
         return conn.execute(text(sql)).scalar()
 
@@ -110,7 +111,8 @@ def test_simulated_data_obeys_the_core_invariants(run: SimulationRun) -> None:
         )
         == 0
     )
-    # after-sales only on shipped orders, reviews only on delivered ones
+    # after-sales only on shipped orders; reviews on delivered ones, or on ones still on
+    # their way past their promised delivery
     assert (
         _scalar(
             e,
@@ -123,7 +125,19 @@ def test_simulated_data_obeys_the_core_invariants(run: SimulationRun) -> None:
         _scalar(
             e,
             """SELECT count(*) FROM reviews v JOIN orders o ON o.id = v.order_id
-        WHERE o.delivered_at IS NULL OR v.created_at < o.delivered_at""",
+        WHERE NOT ((o.delivered_at IS NOT NULL AND v.created_at >= o.delivered_at)
+                   OR (v.created_at > o.deliver_by
+                       AND (o.delivered_at IS NULL OR v.created_at < o.delivered_at)))""",
+        )
+        == 0
+    )
+    # every paid order ships to its buyer's region under its shop's promise
+    assert (
+        _scalar(
+            e,
+            """SELECT count(*) FROM orders o JOIN buyers b ON b.id = o.buyer_id
+        WHERE o.paid_at IS NOT NULL AND (o.deliver_by IS NULL OR o.ship_by IS NULL
+              OR o.ship_to_region IS NULL OR o.ship_to_region <> b.region)""",
         )
         == 0
     )
@@ -161,6 +175,28 @@ def test_truth_is_written_for_every_shop_product_and_creator(run: SimulationRun)
         products = conn.execute(text("SELECT count(*) FROM products")).scalar()
     assert counts["product"] == products
     assert truth.filter(pl.col("entity") == "shop")["quality"].is_between(0, 1).all()
+
+
+def test_order_truth_has_a_row_per_paid_order(run: SimulationRun) -> None:
+    truth = pl.read_parquet(run.order_truth)
+
+    with run.engine.connect() as conn:
+        paid = conn.execute(
+            text("SELECT id FROM orders WHERE paid_at IS NOT NULL ORDER BY id")
+        ).scalars()
+        assert truth["order_id"].to_list() == list(paid)
+    assert truth["p_late"].is_between(0, 1).all()
+    assert truth["p_bad_review"].is_between(0, 1).all()
+    assert truth["abusive"].dtype == pl.Boolean
+
+
+def test_shops_carry_their_logistics_in_the_truth(run: SimulationRun) -> None:
+    shops = pl.read_parquet(run.truth).filter(pl.col("entity") == "shop")
+
+    assert shops["late_rate"].is_between(0, 1).all()
+    assert shops["stuck_rate"].is_between(0, 1).all()
+    assert shops["region"].is_not_null().all()
+    assert shops["experience"].is_between(0, 1).all()
 
 
 def test_a_policy_is_the_only_difference_between_two_runs(

@@ -27,17 +27,20 @@ from trustflow.aftersales.models import (
 )
 from trustflow.aftersales.rules import Actor
 from trustflow.aftersales.settlement import settle_commissions
-from trustflow.bulk import IntArray, sorted_lookup, table
+from trustflow.bulk import IntArray, fetch_by_ids, sorted_lookup, table
 from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog.models import Sku
 from trustflow.content import bulk as content_bulk
 from trustflow.db import transaction
 from trustflow.orders import bulk as orders_bulk
-from trustflow.orders.models import CancelReason, ContentKind
+from trustflow.orders.models import CancelReason, ContentKind, Order
+from trustflow.simulate import outcomes
 from trustflow.simulate import population as population_mod
 from trustflow.simulate.config import SimConfig
+from trustflow.simulate.logistics import journeys
 from trustflow.simulate.policies import BaselinePolicy, Candidates, FeedPolicy, Shown
 from trustflow.simulate.population import Population
+from trustflow.simulate.truth import OrderTruth
 from trustflow.traffic import service as traffic_service
 from trustflow.units import DAY, HOUR
 from trustflow.vocabulary import Channel, ItemKind, Surface
@@ -125,6 +128,9 @@ class Simulation:
         self.factory = factory
         self.policy: FeedPolicy = policy or BaselinePolicy()
         self.rng = np.random.default_rng(config.seed)
+        #: draws the shadow replicates behind order_truth, apart from the marketplace's own
+        #: draws (so how many replicates there are changes nothing the marketplace does)
+        self.truth_rng = np.random.default_rng([config.seed, 2])
         self.start = int(config.start.timestamp())
         self.pop: Population | None = None
         self.queues: dict[str, Queue] = {}
@@ -139,7 +145,16 @@ class Simulation:
         self.o_addon = np.zeros(0, dtype=np.int64)
         self.o_creator = np.zeros(0, dtype=np.int64)
         self.o_channel = np.zeros(0, dtype="<U16")
-        self.o_ship_hours = np.zeros(0)
+        #: whether the order was paid; when its parcel arrives (or would, epoch seconds)
+        #: and whether that is after its deliver_by
+        self.o_paid = np.zeros(0, dtype=bool)
+        self.o_arrives = np.zeros(0, dtype=np.int64)
+        self.o_late = np.zeros(0, dtype=bool)
+        #: the first line was reviewed while the parcel was overdue: not again on arrival
+        self.o_overdue_review = np.zeros(0, dtype=bool)
+        #: order_truth: the probabilities as of payment
+        self.o_p_late = np.zeros(0)
+        self.o_p_bad_review = np.zeros(0)
 
     # -- set-up -------------------------------------------------------------------------
     def build(self) -> Population:
@@ -162,6 +177,7 @@ class Simulation:
         )
         for name in (
             "cancel",
+            "overdue_review",
             "ship",
             "pick_up",
             "deliver",
@@ -194,6 +210,8 @@ class Simulation:
         assert self.pop is not None
         stats = DayStats(day=d)
         t0 = self.start + d * DAY
+        if d > 0 and d % 7 == 0:
+            self.pop.logistics.drift(self.rng)
         with transaction(self.factory) as session:
             self._catalog_moves(session, t0)
             lives, videos = self._content(session, t0)
@@ -211,6 +229,17 @@ class Simulation:
             # the nightly job: creators are paid for orders past their after-sales window
             settle_commissions(session, at=_dt(t0 + DAY)[0])
         return stats
+
+    def order_truth(self) -> OrderTruth:
+        """Every paid order's hidden truth, as of its payment."""
+        assert self.pop is not None
+        ids = np.flatnonzero(self.o_paid).astype(np.int64)
+        return OrderTruth(
+            order_id=ids,
+            p_late=self.o_p_late[ids],
+            p_bad_review=self.o_p_bad_review[ids],
+            abusive=self.pop.buyer_abusive[self.o_buyer[ids]],
+        )
 
     # -- catalog --------------------------------------------------------------------------
     def _catalog_moves(self, session: Session, t0: int) -> None:
@@ -571,7 +600,7 @@ class Simulation:
         cat = pop.product_category[product]
         reference = np.sqrt(pop.price_range[cat, 0] * pop.price_range[cat, 1]) * 100
         return np.asarray(
-            np.exp(3.0 * (pop.truth.product_quality[product] - 0.75))
+            np.exp(3.0 * (self._quality(product) - 0.75))
             * (reference / pop.product_price_fen[product]) ** 0.35
         )
 
@@ -741,7 +770,7 @@ class Simulation:
         pay_at = at + 60
         paid = orders_bulk.advance_orders(session, ids[~unpaid], "pay", _dt(pay_at)[0])
         self.queues["cancel"].push(np.full(int(unpaid.sum()), at + DAY - 1), order=ids[unpaid])
-        self._schedule_fulfilment(paid, pay_at)
+        self._schedule_fulfilment(session, paid, pay_at)
 
     def _addons(self, product: IntArray, creator: IntArray) -> IntArray:
         """The product each order's buyer adds as a second line (-1: none): with probability
@@ -781,28 +810,80 @@ class Simulation:
             self.o_addon = np.r_[self.o_addon, np.full(grow, -1, dtype=np.int64)]
             self.o_creator = np.r_[self.o_creator, np.full(grow, -1, dtype=np.int64)]
             self.o_channel = np.r_[self.o_channel, np.full(grow, "", dtype="<U16")]
-            self.o_ship_hours = np.r_[self.o_ship_hours, np.zeros(grow)]
+            self.o_paid = np.r_[self.o_paid, np.zeros(grow, dtype=bool)]
+            self.o_arrives = np.r_[self.o_arrives, np.zeros(grow, dtype=np.int64)]
+            self.o_late = np.r_[self.o_late, np.zeros(grow, dtype=bool)]
+            self.o_overdue_review = np.r_[self.o_overdue_review, np.zeros(grow, dtype=bool)]
+            self.o_p_late = np.r_[self.o_p_late, np.zeros(grow)]
+            self.o_p_bad_review = np.r_[self.o_p_bad_review, np.zeros(grow)]
         self.o_buyer[ids] = buy["buyer"][placed]
         self.o_product[ids] = buy["product"][placed]
         self.o_addon[ids] = addon[placed]
         self.o_creator[ids] = buy["creator"][placed]
         self.o_channel[ids] = np.array([c.value for c in channel])[placed]
 
-    def _schedule_fulfilment(self, paid: IntArray, paid_at: int) -> None:
+    def _schedule_fulfilment(self, session: Session, paid: IntArray, paid_at: int) -> None:
+        """Each paid parcel's journey, drawn from its shop's traits this week and its buyer's
+        region, against the ``deliver_by`` the engine promised; the overdue reviews it brings;
+        and the order's hidden truth (the same draw, replicated)."""
         pop, rng, cfg = self.pop, self.rng, self.config
         assert pop is not None
         if len(paid) == 0:
             return
+        orders = table(Order)
+        promised = dict(
+            fetch_by_ids(session, select(orders.c.id, orders.c.deliver_by), orders.c.id, paid)
+        )
+        due = np.array([int(promised[o].timestamp()) for o in paid.tolist()], dtype=np.int64)
         shop = pop.product_shop[self.o_product[paid]]
-        mean_hours = pop.truth.shop_logistics_hours[shop]
-        ship_h = rng.gamma(2.0, mean_hours / 2.0)
-        self.o_ship_hours[paid] = ship_h
-        ship = paid_at + (ship_h * HOUR).astype(np.int64)
-        pick = ship + rng.uniform(1, 8, len(paid)) * HOUR
-        deliver = pick + rng.uniform(20, 96, len(paid)) * HOUR
+        region = pop.buyer_region[self.o_buyer[paid]]
+        traits = pop.logistics.now(shop)
+        home = pop.logistics.home[shop]
+        trip = journeys(rng, *traits, home, region)
+        ship = paid_at + (trip.handover * HOUR).astype(np.int64)
+        pick = paid_at + (trip.pickup * HOUR).astype(np.int64)
+        arrives = paid_at + (trip.arrival * HOUR).astype(np.int64)
         self.queues["ship"].push(ship, order=paid)
-        self.queues["pick_up"].push(pick.astype(np.int64), order=paid)
-        self.queues["deliver"].push(deliver.astype(np.int64), order=paid)
+        self.queues["pick_up"].push(pick, order=paid)
+        self.queues["deliver"].push(arrives, order=paid)
+        self.o_paid[paid] = True
+        self.o_arrives[paid] = arrives
+        self.o_late[paid] = arrives > due
+        # a buyer still waiting past the promise may say so (the line is then not reviewed
+        # again when the parcel comes)
+        review_at = due + (outcomes.overdue_review_hours(rng, len(paid)) * HOUR).astype(np.int64)
+        overdue = (
+            (arrives > due)
+            & (rng.random(len(paid)) < outcomes.OVERDUE_REVIEW_RATE)
+            & (arrives > review_at)
+        )
+        self.o_overdue_review[paid[overdue]] = True
+        self.queues["overdue_review"].push(
+            review_at[overdue],
+            order=paid[overdue],
+            stars=np.where(
+                pop.buyer_abusive[self.o_buyer[paid[overdue]]],
+                1,
+                outcomes.overdue_stars(rng, int(overdue.sum())),
+            ),
+        )
+        product = self.o_product[paid]
+        quality = self._quality(product)
+        capped = self._after_sales_chance(paid, product, abusive=False) * (
+            1 - cfg.no_reason_return_rate
+        )
+        p_late, p_bad = outcomes.order_truth(
+            self.truth_rng,
+            traits,
+            home,
+            region,
+            (due - paid_at) / HOUR,
+            quality,
+            capped,
+            cfg.review_rate,
+        )
+        self.o_p_late[paid] = p_late
+        self.o_p_bad_review[paid] = p_bad
         chat = rng.random(len(paid)) < cfg.chat_rate
         service = pop.truth.shop_service[shop[chat]]
         seconds = rng.lognormal(np.log(30 + 3000 * (1 - service) ** 2), 0.8)
@@ -822,6 +903,10 @@ class Simulation:
             orders_bulk.advance_orders(
                 session, cols["order"], "cancel", _dt(due), reason=CancelReason.UNPAID_TIMEOUT
             )
+        # before the day's deliveries: each of these parcels is still on its way at the time
+        due, cols = q["overdue_review"].pop_until(t_end)
+        if len(due):
+            aftersales_bulk.submit_reviews(session, cols["order"], cols["stars"], _dt(due))
         for action in ("ship", "pick_up"):
             due, cols = q[action].pop_until(t_end)
             if len(due):
@@ -867,7 +952,7 @@ class Simulation:
         buyer, product = self.o_buyer[orders], self.o_product[orders]
         creator, channel = self.o_creator[orders], self.o_channel[orders]
         shop = pop.product_shop[product]
-        quality = pop.truth.product_quality[product]
+        quality = self._quality(product)
         requesting, reviews, stars = self._line_reactions(orders, delivered, 1)
         two = np.flatnonzero(self.o_addon[orders] >= 0)
         if len(two):  # the second line is reviewed and returned on its own product's merits
@@ -875,7 +960,11 @@ class Simulation:
         confirm_in = np.where(rng.random(n) < 0.7, rng.uniform(1, 5, n), 7.0) * DAY
         self.queues["confirm"].push((delivered + confirm_in).astype(np.int64), order=orders)
 
-        satisfied = ~requesting & ((reviews & (stars >= 4)) | (~reviews & (quality > 0.7)))
+        satisfied = (
+            ~requesting
+            & ~self.o_overdue_review[orders]
+            & ((reviews & (stars >= 4)) | (~reviews & (quality > 0.7)))
+        )
         self._remember_satisfaction(buyer[satisfied], shop[satisfied], d)
         follow_roll = rng.random(n)
         new_creator_fans = satisfied & (creator >= 0) & (follow_roll < 0.08)
@@ -916,27 +1005,17 @@ class Simulation:
         the seller's honesty and the parcel's lateness; queued for their time."""
         pop, rng, cfg = self.pop, self.rng, self.config
         assert pop is not None
-        truth = pop.truth
         n = len(orders)
         buyer = self.o_buyer[orders]
         product = self.o_product[orders] if line_no == 1 else self.o_addon[orders]
         creator = self.o_creator[orders]
         shop = pop.product_shop[product]
-        quality = truth.product_quality[product]
+        quality = self._quality(product)
         abusive = pop.buyer_abusive[buyer]
-        honesty = np.where(
-            creator >= 0, truth.creator_honesty[np.maximum(creator, 0)], truth.shop_honesty[shop]
-        )
-        late = self.o_ship_hours[orders] > 48
+        honesty = self._honesty(orders, product)
+        late = self.o_late[orders]
 
-        p_after_sales = np.where(
-            abusive,
-            0.5,
-            cfg.after_sales_base
-            + cfg.after_sales_quality_slope * (1 - quality)
-            + 0.15 * (1 - honesty),
-        )
-        wants = rng.random(n) < p_after_sales
+        wants = rng.random(n) < self._after_sales_chance(orders, product, abusive=abusive)
         no_reason = ~abusive & (rng.random(n) < cfg.no_reason_return_rate)
         w_quality, w_desc, w_damage = 3 * (1 - quality), 2 * (1 - honesty), np.full(n, 0.15)
         total = w_quality + w_desc + w_damage
@@ -973,13 +1052,10 @@ class Simulation:
         )
 
         reviews = rng.random(n) < np.where(abusive, 0.9, cfg.review_rate)
-        raw = (
-            1
-            + 4 * (quality + rng.normal(0, 0.12, n))
-            - np.where(late & (rng.random(n) < 0.5), 1, 0)
-        )
-        stars = np.clip(np.round(raw), 1, 5).astype(np.int64)
-        stars = np.where(abusive, 1, np.where(requesting & ~no_reason, np.minimum(stars, 2), stars))
+        if line_no == 1:  # a line reviewed while its parcel was overdue is not reviewed again
+            reviews &= ~self.o_overdue_review[orders]
+        stars = outcomes.stars(rng, quality, late, requesting & ~no_reason)
+        stars = np.where(abusive, 1, stars)
         r_idx = np.flatnonzero(reviews)
         self.queues["review"].push(
             delivered[r_idx] + (rng.uniform(0.3, 3, len(r_idx)) * DAY).astype(np.int64),
@@ -988,6 +1064,43 @@ class Simulation:
             stars=stars[r_idx],
         )
         return requesting, reviews, stars
+
+    def _quality(self, product: IntArray) -> np.ndarray:
+        """Each product's goods quality this week: its own, moved by its shop's drift."""
+        pop = self.pop
+        assert pop is not None
+        drift = pop.logistics.quality_dev[pop.product_shop[product]]
+        return np.asarray(np.clip(pop.truth.product_quality[product] + drift, 0.02, 0.99))
+
+    def _honesty(self, orders: IntArray, product: IntArray) -> np.ndarray:
+        """Honesty of whoever described the goods: the creator who sold them, else the shop."""
+        pop = self.pop
+        assert pop is not None
+        creator = self.o_creator[orders]
+        return np.asarray(
+            np.where(
+                creator >= 0,
+                pop.truth.creator_honesty[np.maximum(creator, 0)],
+                pop.truth.shop_honesty[pop.product_shop[product]],
+            )
+        )
+
+    def _after_sales_chance(
+        self, orders: IntArray, product: IntArray, *, abusive: np.ndarray | bool
+    ) -> np.ndarray:
+        """Probability the buyer asks for after-sales on a line (besides no-reason returns):
+        poor goods and a dishonest description drive it; abusive buyers ask half the time."""
+        cfg = self.config
+        return np.asarray(
+            np.where(
+                abusive,
+                0.5,
+                cfg.after_sales_base
+                + cfg.after_sales_quality_slope * (1 - self._quality(product))
+                + 0.15 * (1 - self._honesty(orders, product)),
+            ),
+            dtype=np.float64,
+        )
 
     def _remember_satisfaction(self, buyers: IntArray, shops: IntArray, d: int) -> None:
         assert self.pop is not None

@@ -6,18 +6,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts import bulk as accounts_bulk
 from trustflow.accounts import service as accounts_service
-from trustflow.bulk import IntArray
+from trustflow.accounts.models import Buyer
+from trustflow.bulk import IntArray, chunks, table
 from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ShopKind
 from trustflow.distribution import bulk as distribution_bulk
 from trustflow.scoring.gates import OFFER_GATE
 from trustflow.simulate.config import CATEGORIES, KIND_SHARE, SimConfig
-from trustflow.simulate.truth import HiddenTruth
+from trustflow.simulate.logistics import BUYER_SHARE, REGION_CODES, ShopLogistics
+from trustflow.simulate.truth import HiddenTruth, long_run_late_rate
 
 #: Mean goods quality and its spread by shop kind (Beta distribution, mean / concentration).
 KIND_QUALITY = {
@@ -53,6 +56,7 @@ class Population:
     buyer_activity: np.ndarray
     buyer_category: IntArray  # the category a buyer mostly searches
     buyer_abusive: np.ndarray
+    buyer_region: IntArray  # index into logistics.REGION_CODES
     offer_ids: IntArray
     offer_product: IntArray  # index into product_ids
     offer_bps: IntArray
@@ -62,6 +66,7 @@ class Population:
     follow_creator: IntArray  # index into creator_ids
     shop_follow_buyer: IntArray  # index into buyer_ids
     shop_follow_shop: IntArray  # index into shop_ids
+    logistics: ShopLogistics  # promises and true logistics, drifting week by week
     truth: HiddenTruth
 
 
@@ -91,11 +96,22 @@ def build(
         at=at,
     )
     shop_quality = np.array([beta(rng, *KIND_QUALITY[k], 1)[0] for k in shop_kind])
-    # Well-run shops tend to be well run throughout: hand-over speed and service diligence
-    # lean on the same quality, with plenty of room for a good shop with slow logistics.
-    shop_logistics = rng.gamma(4.0, 3.0 + 10.0 * (1 - shop_quality)) + np.where(
-        shop_kind == "brand", 6, 12
+    # How well each shop is run: it leans on the goods (their quality within the kind's
+    # spread) and the logistics lean on it, each with plenty of room of its own, so a shop
+    # of good goods can still ship badly.
+    kind_mean = np.array([KIND_QUALITY[k][0] for k in shop_kind])
+    kind_sd = np.sqrt(
+        kind_mean * (1 - kind_mean) / (1 + np.array([KIND_QUALITY[k][1] for k in shop_kind]))
     )
+    run_well = 0.6 * (shop_quality - kind_mean) / kind_sd + 0.8 * rng.normal(size=n_shops)
+    logistics = ShopLogistics.draw(rng, shop_kind, run_well)
+    for s, shop_id in enumerate(shop_ids.tolist()):
+        catalog_service.set_fulfilment(
+            session,
+            shop_id=shop_id,
+            handling_hours=int(logistics.handling_hours[s]),
+            transit=logistics.transit_windows(s),
+        )
     shop_service = beta(rng, np.clip(0.35 + 0.6 * shop_quality, 0.05, 0.95), 8.0, n_shops)
     shop_honesty = beta(rng, 0.9, 12.0, n_shops)
 
@@ -140,6 +156,8 @@ def build(
     buyer_activity /= buyer_activity.mean()
     buyer_category = rng.integers(0, len(codes), n_buyers)
     buyer_abusive = rng.random(n_buyers) < config.abusive_buyer_share
+    buyer_region = rng.choice(len(REGION_CODES), size=n_buyers, p=BUYER_SHARE).astype(np.int64)
+    _set_regions(session, buyer_ids, buyer_region)
 
     # follows: buyers follow a few creators, popular ones more often (preferential attachment)
     n_follows = rng.poisson(config.follows_per_buyer, n_buyers)
@@ -215,7 +233,7 @@ def build(
     truth = HiddenTruth(
         shop_id=shop_ids,
         shop_quality=shop_quality,
-        shop_logistics_hours=shop_logistics,
+        shop_logistics_hours=logistics.handover_hours,
         shop_service=shop_service,
         shop_honesty=shop_honesty,
         product_id=product_ids,
@@ -223,6 +241,11 @@ def build(
         creator_id=creator_ids,
         creator_content=creator_content,
         creator_honesty=creator_honesty,
+        shop_region=np.array(REGION_CODES)[logistics.home],
+        shop_handling_hours=logistics.handling_hours,
+        shop_carrier=logistics.carrier,
+        shop_stuck=logistics.stationary()[2],
+        shop_late_rate=long_run_late_rate(np.random.default_rng([config.seed, 1]), logistics),
     )
     return Population(
         category_ids=category_ids,
@@ -241,6 +264,7 @@ def build(
         buyer_activity=buyer_activity,
         buyer_category=buyer_category,
         buyer_abusive=buyer_abusive,
+        buyer_region=buyer_region,
         offer_ids=offer_ids,
         offer_product=offered.astype(np.int64),
         offer_bps=offer_bps,
@@ -250,5 +274,16 @@ def build(
         follow_creator=follow_creator,
         shop_follow_buyer=shop_follow_buyer,
         shop_follow_shop=shop_follow_shop,
+        logistics=logistics,
         truth=truth,
     )
+
+
+def _set_regions(session: Session, buyer_ids: IntArray, region: IntArray) -> None:
+    """Where each buyer's parcels go (``Buyer.region``): a few statements, one per region,
+    where ``accounts_service.set_buyer_region`` would take one per buyer (the accounts bulk
+    path creates buyers without a region)."""
+    buyers = table(Buyer)
+    for r, code in enumerate(REGION_CODES):
+        for ids in chunks(buyer_ids[region == r]):
+            session.execute(update(buyers).where(buyers.c.id.in_(ids)).values(region=code))

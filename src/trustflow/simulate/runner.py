@@ -21,6 +21,7 @@ from trustflow.simulate.market import DayStats, Simulation
 from trustflow.simulate.policies import FeedPolicy
 
 STORE_NAME = "marketplace.db"
+ORDER_TRUTH_NAME = "order_truth.parquet"
 #: The warehouse the demo scores from, beside its store: replaced with it.
 WAREHOUSE_DIR = "warehouse"
 
@@ -30,6 +31,8 @@ class SimulationRun:
     engine: Engine
     store: Path
     truth: Path
+    #: one row per paid order: its chance to arrive late and to be reviewed badly
+    order_truth: Path
     summary: dict[str, Any]
     days: list[DayStats]
 
@@ -86,6 +89,7 @@ def run_simulation(
         on_built()
     days = simulation.run(on_day)
     truth = population.truth.write(out_dir / "truth.parquet")
+    order_truth = simulation.order_truth().write(out_dir / ORDER_TRUTH_NAME)
     with session_factory(engine)() as session:
         summary = marketplace_summary(session, days=config.days)
     summary["seed"] = config.seed
@@ -93,7 +97,14 @@ def run_simulation(
     summary["config"] = {k: v for k, v in asdict(config).items() if k not in ("start",)} | {
         "start": config.start.isoformat()
     }
-    return SimulationRun(engine=engine, store=store, truth=truth, summary=summary, days=days)
+    return SimulationRun(
+        engine=engine,
+        store=store,
+        truth=truth,
+        order_truth=order_truth,
+        summary=summary,
+        days=days,
+    )
 
 
 def _json_default(value: Any) -> Any:
