@@ -17,7 +17,10 @@ run; plain rates over the same past orders are the yardstick.
   ``late_delivery_rate``, whose 90% interval holds the shop's true rate (from
   ``order_truth.parquet``); each metric's own share beside it.
 
-    python -m bench.score_validity [--seed S] [--days D] [--quick]
+    python -m bench.score_validity [--seed S] [--days D] [--quick] [--out DIR | --rescore DIR]
+
+``--out DIR`` keeps the simulated store, warehouse and truth in DIR; ``--rescore DIR`` scores
+such a kept run again (after a change to the scores) without simulating it anew.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trustflow.simulate import config_for, run_simulation
+from trustflow.simulate.runner import ORDER_TRUTH_NAME, WAREHOUSE_DIR
 from trustflow.simulate.score_validity import evaluate
 from trustflow.units import DAY
 from trustflow.warehouse.export import export
@@ -44,29 +48,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--days", type=int, default=60, help="scored at the middle day")
     parser.add_argument("--quick", action="store_true", help="small catalog, 20 days")
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument("--out", type=Path, help="keep the run in this directory")
+    kept.add_argument("--rescore", type=Path, help="score a run kept with --out again")
     args = parser.parse_args(argv)
     scale, days = ("small", 20) if args.quick else ("medium", args.days)
     config = config_for(scale, seed=args.seed, days=days)  # type: ignore[arg-type]
     start = int(config.start.timestamp())
     split, end = start + days // 2 * DAY, start + days * DAY
 
+    simulated = None
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} days"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        ) as progress:
-            task = progress.add_task(f"simulating the {scale} marketplace", total=days)
-            run = run_simulation(config, Path(tmp), on_day=lambda _: progress.advance(task))
-        simulated = time.perf_counter() - started
-        root = Path(tmp) / "warehouse"
-        export(run.engine, root)
-        run.engine.dispose()
+        out = args.rescore or args.out or Path(tmp)
+        if args.rescore is None:
+            started = time.perf_counter()
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} days"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            ) as progress:
+                task = progress.add_task(f"simulating the {scale} marketplace", total=days)
+                run = run_simulation(
+                    config, out, on_day=lambda _: progress.advance(task), replace=True
+                )
+            simulated = round(time.perf_counter() - started, 1)
+            export(run.engine, out / WAREHOUSE_DIR)
+            run.engine.dispose()
         print(f"scoring as of day {days // 2}, against the days after", file=sys.stderr)
-        validity = evaluate(root, run.order_truth, start=start, split=split, end=end)
+        validity = evaluate(
+            out / WAREHOUSE_DIR, out / ORDER_TRUTH_NAME, start=start, split=split, end=end
+        )
     print(
         json.dumps(
             {
@@ -76,8 +89,7 @@ def main(argv: list[str] | None = None) -> None:
                 "split_day": days // 2,
                 "seed": args.seed,
                 "shops": config.shops,
-                "orders": run.summary.get("orders"),
-                "simulate_seconds": round(simulated, 1),
+                "simulate_seconds": simulated,
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             }
         )

@@ -52,6 +52,7 @@ class Validity:
     small_shops_next_bad_review: int
     small_shops_next_late: int
     late_share: float  # of orders due by the end of the run, late or still on their way
+    orders: int  # paid orders in the run
     #: every predictor's signed Spearman, and each covered metric's coverage and shops
     detail: dict[str, float | int] = field(default_factory=dict)
 
@@ -220,6 +221,7 @@ def evaluate(root: Path, order_truth: Path, *, start: int, split: int, end: int)
         small_shops_next_bad_review=int(result["small_shops_next_bad_review"]),
         small_shops_next_late=int(result["small_shops_next_late"]),
         late_share=float(due["late_due"].sum() / max(int(due["is_due"].sum()), 1)),
+        orders=facts.height,
         detail={
             k: v
             for k, v in result.items()
