@@ -12,8 +12,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
+from trustflow.aftersales import service as aftersales_service
 from trustflow.db import transaction
 from trustflow.errors import Conflict, ErrorCode
+from trustflow.orders import service as orders_service
 from trustflow.scoring import service as scoring
 from trustflow.scoring.models import EntityScore, ScoreVersion, VersionState
 from trustflow.warehouse.export import export
@@ -32,16 +34,24 @@ def _orders(
     start: datetime = START,
     key: str = "o",
 ) -> datetime:
-    """``per_day`` paid orders on each of ``days`` days; returns the newest payment time."""
+    """``per_day`` delivered orders on each of ``days`` days; returns the newest payment time."""
     newest = start
     with transaction(factory) as s:
         buyer = factories.buyer(s, f"buyer {key}")
         for day in range(days):
             for i in range(per_day):
                 newest = start + timedelta(days=day, minutes=10 * i)
-                factories.paid_order(
+                order = factories.paid_order(
                     s, buyer_id=buyer, sku_id=sold.sku_id, key=f"{key}{day}-{i}", at=newest
                 )
+                # handed over, delivered and reviewed at once: what a score can judge
+                for step in (
+                    orders_service.ship_order,
+                    orders_service.pick_up_order,
+                    orders_service.deliver_order,
+                ):
+                    step(s, order_id=order.id, at=newest)
+                aftersales_service.submit_review(s, order_id=order.id, stars=5, at=newest)
     return newest
 
 
@@ -132,7 +142,7 @@ def test_a_version_that_takes_most_scores_away_is_refused_unless_forced(
     *quiet, busy = _shops(factory, 4)
     for i, sold in enumerate(quiet):
         _orders(factory, sold, days=10, per_day=3, key=f"q{i}")
-    later = START + timedelta(days=150)  # every quiet shop's 90-day window has passed by then
+    later = START + timedelta(days=200)  # every quiet shop's 180-day window has passed by then
     _orders(factory, busy, days=3, per_day=3, start=later, key="busy")
     wh = tmp_path / "wh"
     first = scoring.compute_scores(engine, wh, as_of=START + timedelta(days=10))
@@ -161,7 +171,7 @@ def test_one_entity_may_lose_its_score_without_a_refusal(
 ) -> None:
     quiet, busy = _shops(factory, 2)
     _orders(factory, quiet, days=3, per_day=2, key="quiet")
-    later = START + timedelta(days=120)
+    later = START + timedelta(days=200)  # past the quiet shop's 180-day window
     _orders(factory, busy, days=3, per_day=2, key="early")
     _orders(factory, busy, days=3, per_day=2, start=later, key="late")
     wh = tmp_path / "wh"

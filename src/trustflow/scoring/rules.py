@@ -46,14 +46,17 @@ __all__ = [
     "ABUSE_ALLOWANCE",
     "ABUSE_WINDOW_DAYS",
     "BAD_REVIEW_MAX_STARS",
+    "BENCHMARK_PRIOR_ENTITIES",
     "BURST_FACTOR",
     "BURST_MIN_BAD_REVIEWS",
     "CATEGORY_WEIGHTS",
     "CREATOR",
+    "DEFAULT_DELIVERY_HOURS",
     "DEFINITIONS",
     "INTERVAL_Z",
     "LOGISTICS_REASONS",
     "METRIC_NAMES_ZH",
+    "MIN_OBSERVED_WEIGHT",
     "PENALTY_MIN_DEFECTS",
     "PENALTY_RATE_MULTIPLE",
     "POINTS_PER_BENCHMARK",
@@ -63,7 +66,6 @@ __all__ = [
     "QUALITY_PARTIES",
     "QUALITY_REASONS",
     "SLOW_CHAT_SECONDS",
-    "SLOW_DELIVERY_HOURS",
     "SLOW_HANDLING_HOURS",
     "STORE",
     "TIERS",
@@ -88,6 +90,11 @@ class Metric:
     def label_zh(self) -> str:
         return METRIC_NAMES_ZH[self.name]
 
+    @property
+    def record(self) -> str:
+        """What the marketplace must have recorded at all for this metric to be known."""
+        return RECORDS[self.defects]
+
 
 @dataclass(frozen=True)
 class ScoreDefinition:
@@ -97,13 +104,21 @@ class ScoreDefinition:
     #: Below this many paid orders in the window the score is ``provisional``.
     min_sample: int
     metrics: tuple[Metric, ...]
-    #: Creators' recent orders count more: an order's weight halves every this many days.
+    #: Recent orders count more: an order's weight halves every this many days (creators:
+    #: from the day it was paid; stores: from the end of the standard window, so only the
+    #: older orders an extended window reaches back to count for less).
     half_life_days: float | None = None
-    #: Benchmarked per category (stores by their main category, products by theirs).
+    #: Benchmarked per category (products by their own; stores by the mix of categories they
+    #: sell in, weighted by their order lines), else against all entities of the kind.
     by_category: bool = True
     #: A smaller entity, with fewer than ``min_sample`` orders in the window, is scored over
-    #: this longer window instead (as eBay does for small sellers): fewer swings on one order.
-    extended_window_days: int | None = None
+    #: the first of these longer windows that holds ``min_sample`` orders, else the longest
+    #: (as eBay does for small sellers): fewer swings on one order, and a score at all.
+    extended_windows: tuple[int, ...] = ()
+
+    @property
+    def longest_window_days(self) -> int:
+        return max((self.window_days, *self.extended_windows))
 
 
 # Reasons whose defect is the goods themselves, and those that are about getting them there.
@@ -117,8 +132,10 @@ LOGISTICS_REASONS = (AfterSalesReason.LATE_DELIVERY, AfterSalesReason.DAMAGED_IN
 #: A review of this many stars or fewer is a bad review (only the first review of an order
 #: exists, so a buyer cannot pile on).
 BAD_REVIEW_MAX_STARS = 2
-#: Pick-up promise: the order's ``ship_by``. Delivery slower than this after payment is slow.
-SLOW_DELIVERY_HOURS = 96
+#: Logistics are judged against the order's own promise: handed to the carrier by its
+#: ``ship_by``, delivered by its ``deliver_by``. An order placed without a promised delivery
+#: date (imported history that had none) is due this long after payment.
+DEFAULT_DELIVERY_HOURS = 96
 #: A chat whose first answer takes longer than this (or never comes) is a slow response.
 SLOW_CHAT_SECONDS = 180
 #: An after-sales request handled (approved or rejected) later than this is slow handling.
@@ -129,7 +146,8 @@ STORE = ScoreDefinition(
     title="Store experience score (店铺体验分)",
     window_days=30,
     min_sample=30,
-    extended_window_days=90,
+    extended_windows=(90, 180),
+    half_life_days=60.0,
     metrics=(
         Metric(
             "bad_review_rate",
@@ -159,13 +177,13 @@ STORE = ScoreDefinition(
             floor=0.02,
         ),
         Metric(
-            "slow_delivery_rate",
-            "slow-delivery rate",
+            "late_delivery_rate",
+            "late-delivery rate",
             "logistics",
             0.08,
-            "slow_deliveries",
-            "delivered",
-            floor=0.05,
+            "late_deliveries",
+            "deliveries_due",
+            floor=0.03,
         ),
         Metric(
             "logistics_complaint_rate",
@@ -274,13 +292,31 @@ CREATOR = ScoreDefinition(
     ),
 )
 
+#: What each kind of defect is read from. A history that holds none of it in the window (an
+#: imported history without chats, after-sales or arbitrations, without pick-up times) says
+#: nothing about the metrics it feeds: they are not known for anyone, rather than perfect for
+#: everyone.
+RECORDS = {
+    "bad_reviews": "reviews",
+    "quality_refunds": "after_sales",
+    "goods_refunds": "after_sales",
+    "content_complaints": "after_sales",
+    "logistics_complaints": "after_sales",
+    "slow_handlings": "after_sales",
+    "disputes_lost": "arbitrations",
+    "complaints": "arbitrations",
+    "late_pickups": "pickups",
+    "late_deliveries": "deliveries",
+    "slow_chats": "chats",
+}
+
 #: The sub-metrics' Chinese names, as merchants know them.
 METRIC_NAMES_ZH = {
     "bad_review_rate": "差评率",
     "quality_refund_rate": "品质退款率",
     "complaint_rate": "投诉成立率",
     "late_pickup_rate": "揽收超时率",
-    "slow_delivery_rate": "配送慢单率",
+    "late_delivery_rate": "配送超时率",
     "logistics_complaint_rate": "物流投诉率",
     "slow_chat_rate": "客服慢响应率",
     "slow_handling_rate": "售后慢处理率",
@@ -305,7 +341,7 @@ CATEGORY_WEIGHTS: dict[str, dict[str, float]] = {
         "bad_review_rate": 0.22,
         "quality_refund_rate": 0.23,
         "late_pickup_rate": 0.16,
-        "slow_delivery_rate": 0.12,
+        "late_delivery_rate": 0.12,
         "logistics_complaint_rate": 0.07,
         "slow_chat_rate": 0.06,
         "slow_handling_rate": 0.08,
@@ -321,6 +357,24 @@ PRIOR_STRENGTH_MIN = 2.0
 PRIOR_STRENGTH_MAX = 400.0
 
 # Points and tiers -------------------------------------------------------------------------
+
+#: A benchmark pools the entities of a category; a thin category borrows from its parent,
+#: and a parent from all entities of the kind, as if it held this many more entities at the
+#: rate of the level above: ``(n × own rate + k × parent's) / (n + k)``. The same holds for
+#: the prior (the category's average entity) that rates are shrunk toward.
+BENCHMARK_PRIOR_ENTITIES = 10.0
+
+#: No data is not perfect. A metric whose record the marketplace's history does not hold at
+#: all in the window (:data:`RECORDS`: an imported history without chats or arbitrations)
+#: says nothing about anyone: it carries no weight, and the weights of the others are scaled
+#: up to sum to one. A metric an entity had no opportunities for (no chats with it) is not
+#: known for it: its rate is the prior's, the category's typical entity, never a perfect one,
+#: and the interval widens by that prior's spread. (Scaling up the entity's own other metrics
+#: instead would let a shop without chats outscore its twin whose chats were answered at once.)
+#: An entity whose known metrics hold less than this share of the weights has no score
+#: (``no_score``): too little of it is known. A store's hand-over and delivery promises alone
+#: are enough: a shop whose parcels never arrive is scored on that.
+MIN_OBSERVED_WEIGHT = 0.2
 
 #: Points lost per benchmark's worth of scored rate (a rate at the benchmark scores 80).
 POINTS_PER_BENCHMARK = 20.0

@@ -51,11 +51,11 @@ RAW = Options(shrinkage=False, extend_small=False)
 NAIVE = Options(shrinkage=False, extend_small=False, abuse_weights=False, hold_bursts=False)
 
 #: How far back orders are read: the longest score window.
-ORDER_WINDOW_DAYS = max(
-    max(d.window_days, d.extended_window_days or 0) for d in rules.DEFINITIONS.values()
-)
+ORDER_WINDOW_DAYS = max(d.longest_window_days for d in rules.DEFINITIONS.values())
 #: Reviews and after-sales of those orders may come up to this much later.
 EVENT_WINDOW_DAYS = ORDER_WINDOW_DAYS + 30
+#: A shop's usual daily count of bad reviews, for the burst rule, is taken over this many days.
+BURST_LOOKBACK_DAYS = 120
 
 
 def _secs(column: str) -> str:
@@ -72,7 +72,7 @@ def _flag(condition: str) -> str:
 
 def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
     rows = []
-    extended = "extended" if definition.extended_window_days else "0"
+    window = "window_days" if definition.extended_windows else str(definition.window_days)
     for metric in definition.metrics:
         # Recency-weighted opportunities are worth fewer independent observations:
         # (sum of weights)^2 / sum of squared weights (Kish's effective sample size).
@@ -88,12 +88,14 @@ def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
         rows.append(
             f"SELECT '{definition.kind.value}' AS kind, entity_id, category_id,"
             f" '{metric.name}' AS metric, '{metric.dimension}' AS dimension,"
+            f" '{metric.record}' AS record,"
             f" CAST({metric.defects} AS DOUBLE) AS defects,"
             f" CAST({metric.opportunities} AS DOUBLE) AS opportunities,"
-            f" CAST({effective} AS DOUBLE) AS effective,"
+            f" CAST(COALESCE({effective}, 0) AS DOUBLE) AS effective,"
             " CAST(sample AS BIGINT) AS sample,"
-            f" CAST({weight} AS DOUBLE) AS weight,"
-            f" CAST({metric.floor!r} AS DOUBLE) AS floor, {extended} AS extended FROM {tally}"
+            f" CAST({weight} AS DOUBLE) AS nominal_weight,"
+            f" CAST({metric.floor!r} AS DOUBLE) AS floor,"
+            f" CAST({window} AS BIGINT) AS window_days FROM {tally}"
         )
     return rows
 
@@ -111,18 +113,57 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
         f" AND COALESCE(a.dispute_outcome, '') <> '{DisputeOutcome.MERCHANT_WON.value}'"
     )
     event_from = t - EVENT_WINDOW_DAYS * DAY
-    burst_days = EVENT_WINDOW_DAYS - 1
+    burst_days = BURST_LOOKBACK_DAYS - 1
     buyer_weight = "COALESCE(bw.weight, 1.0)" if options.abuse_weights else "1.0"
     held = "(bu.shop_id IS NOT NULL AND r.stars <= {bad})" if options.hold_bursts else "FALSE"
     held = held.format(bad=rules.BAD_REVIEW_MAX_STARS)
-    store_long = store.extended_window_days or store.window_days
-    extend = _flag(f"SUM(recent * sample) < {store.min_sample}") if options.extend_small else "0"
+    # A store's windows, shortest first; a small store reaches back to the first that holds
+    # min_sample orders (else the longest). Its orders fall in age bands, one per window.
+    windows = (
+        (store.window_days, *store.extended_windows)
+        if options.extend_small
+        else (store.window_days,)
+    )
+    band = (
+        "CASE "
+        + " ".join(f"WHEN age_s < {w * DAY} THEN {i}" for i, w in enumerate(windows[:-1]))
+        + f" ELSE {len(windows) - 1} END"
+        if len(windows) > 1
+        else "0"
+    )
+    reach = (
+        "CASE "
+        + " ".join(
+            f"WHEN SUM(CASE WHEN band <= {i} THEN sample ELSE 0 END) >= {store.min_sample} THEN {i}"
+            for i in range(len(windows) - 1)
+        )
+        + f" ELSE {len(windows) - 1} END"
+        if len(windows) > 1
+        else "0"
+    )
+    window_of = (
+        "CASE "
+        + " ".join(f"WHEN w.reach = {i} THEN {days}" for i, days in enumerate(windows))
+        + " END"
+    )
+    # Orders of the standard window count fully; older ones (only a small store's extended
+    # window reaches them) halve every half-life.
+    store_hl = (store.half_life_days or float(store.window_days)) * DAY
+    store_recency = (
+        f"CASE WHEN {{age}} < {store.window_days * DAY} THEN 1.0"
+        f" ELSE POWER(0.5, ({{age}} - {store.window_days * DAY}) / {store_hl!r}) END"
+    )
     half_life = creator.half_life_days or float(creator.window_days)
     # An order cancelled before its pick-up promise was never due; one cancelled after it
-    # (or after t) was, so cancelling a late order does not hide the late pick-up.
+    # (or after t) was, so cancelling a late order does not hide the late pick-up. The same
+    # for the delivery promise.
     not_cancelled_in_time = "(b.cancelled_s IS NULL OR b.cancelled_s > b.ship_by_s)"
+    delivery_due = (
+        f"b.deliver_by_s < {t} AND (b.cancelled_s IS NULL OR b.cancelled_s > b.deliver_by_s)"
+    )
     # Only what was known at t: a chat answered (by t) too slowly, or unanswered at t and
-    # already past the limit; a request handled too late, or unhandled at t and already late.
+    # already past the limit; a request handled too late, or unhandled at t and already late;
+    # a parcel delivered after its promise, or still not delivered when the promise passed.
     message_s = _secs("c.first_message_at")
     slow_chat = _flag(
         f"CASE WHEN {message_s} + c.first_response_seconds < {t}"
@@ -140,6 +181,43 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
         " AS bad_review,"
         " MAX(held) AS held_review"
     )
+    store_sums = ",\n           ".join(
+        f"SUM({flag} * rw) AS {name}"
+        for flag, name in (
+            ("reviewed", "reviews"),
+            ("bad_review * bw", "bad_reviews"),
+            ("delivered", "delivered"),
+            ("merchant_quality * bw", "quality_refunds"),
+            ("pickup_due", "pickups"),
+            ("late_pickup", "late_pickups"),
+            ("delivery_due", "deliveries_due"),
+            ("late_delivery", "late_deliveries"),
+            ("logistics_complaint * bw", "logistics_complaints"),
+            ("dispute_lost", "disputes_lost"),
+        )
+    )
+    store_opportunities = ("reviews", "delivered", "pickups", "deliveries_due")
+    store_sq = ",\n           ".join(
+        f"SUM({flag} * rw * rw) AS {name}_sq"
+        for flag, name in (
+            ("reviewed", "reviews"),
+            ("delivered", "delivered"),
+            ("pickup_due", "pickups"),
+            ("delivery_due", "deliveries_due"),
+        )
+    )
+    store_columns = (
+        *store_opportunities,
+        "bad_reviews",
+        "quality_refunds",
+        "late_pickups",
+        "late_deliveries",
+        "logistics_complaints",
+        "disputes_lost",
+        "held_reviews",
+        *(f"{c}_sq" for c in store_opportunities),
+    )
+    store_totals = ",\n           ".join(f"SUM(o.{c}) AS {c}" for c in store_columns)
 
     metrics = "\nUNION ALL\n".join(
         _metric_rows(store, "store_tally")
@@ -147,11 +225,12 @@ def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
         + _metric_rows(creator, "creator_tally")
     )
     if options.shrinkage:
-        rate = "(defects + prior_strength * entity_mean) / (opportunities + prior_strength)"
+        rate = "(defects + prior_strength * prior) / (opportunities + prior_strength)"
         mass = "opportunities + prior_strength"
     else:
         rate = "CASE WHEN opportunities > 0 THEN defects / opportunities ELSE benchmark END"
         mass = "GREATEST(opportunities, 1.0)"
+    k = rules.BENCHMARK_PRIOR_ENTITIES
 
     review_ctes = f"""
 rv AS (
@@ -165,6 +244,7 @@ rv AS (
 bad_days AS (
     SELECT shop_id, CAST(FLOOR(at_s / {DAY}) AS BIGINT) AS day, COUNT(*) AS k
     FROM rv WHERE stars <= {rules.BAD_REVIEW_MAX_STARS}
+      AND at_s >= {t - BURST_LOOKBACK_DAYS * DAY}
     GROUP BY shop_id, CAST(FLOOR(at_s / {DAY}) AS BIGINT)
 ),
 flagged AS (
@@ -192,6 +272,8 @@ base AS (
            {t} - {_secs("o.paid_at")} AS age_s,
            {_secs("o.paid_at")} AS paid_s,
            {_secs("o.ship_by")} AS ship_by_s,
+           COALESCE({_secs("o.deliver_by")},
+                    {_secs("o.paid_at")} + {rules.DEFAULT_DELIVERY_HOURS * HOUR}) AS deliver_by_s,
            {_secs("o.picked_up_at")} AS picked_s,
            {_secs("o.delivered_at")} AS delivered_s,
            {_secs("o.cancelled_at")} AS cancelled_s
@@ -300,6 +382,8 @@ by_line AS (
 facts AS (
     -- one row per paid order
     SELECT b.order_id, b.shop_id, b.creator_id, b.age_s,
+           {band.replace("age_s", "b.age_s")} AS band,
+           {store_recency.format(age="b.age_s")} AS rw,
            {buyer_weight} AS bw,
            COALESCE(r.reviewed, 0) AS reviewed,
            COALESCE(r.bad_review, 0) AS bad_review,
@@ -312,11 +396,10 @@ facts AS (
             " AND (b.picked_s IS NULL OR b.picked_s > b.ship_by_s)"
         )
     } AS late_pickup,
+           {_flag(delivery_due)} AS delivery_due,
            {
-        _flag(
-            f"b.delivered_s < {t} AND b.delivered_s - b.paid_s > {rules.SLOW_DELIVERY_HOURS * HOUR}"
-        )
-    } AS slow_delivery,
+        _flag(f"{delivery_due} AND (b.delivered_s IS NULL OR b.delivered_s > b.deliver_by_s)")
+    } AS late_delivery,
            COALESCE(x.merchant_quality, 0) AS merchant_quality,
            COALESCE(x.goods_quality, 0) AS goods_quality,
            COALESCE(x.content_complaint, 0) AS content_complaint,
@@ -327,62 +410,59 @@ facts AS (
     LEFT JOIN by_order x ON x.order_id = b.order_id
     LEFT JOIN buyer_weights bw ON bw.buyer_id = b.buyer_id
 ),
+lines AS (
+    -- one row per line of a paid order, with its product's category
+    SELECT l.id AS line_id, l.product_id, p.category_id, f.shop_id, f.band, f.age_s, f.bw,
+           f.delivered
+    FROM facts f
+    JOIN order_lines l ON l.order_id = f.order_id
+    JOIN products p ON p.id = l.product_id
+),
 line_facts AS (
-    -- one row per line of a paid order: what a product's score counts
-    SELECT l.product_id, f.age_s, f.bw, f.delivered,
+    -- a line of the product score's window: what a product's score counts
+    SELECT l.product_id, l.category_id, l.age_s, l.bw, l.delivered,
            COALESCE(r.reviewed, 0) AS reviewed,
            COALESCE(r.bad_review, 0) AS bad_review,
            COALESCE(r.held_review, 0) AS held_review,
            COALESCE(y.merchant_quality, 0) AS merchant_quality,
            COALESCE(y.dispute_lost, 0) AS dispute_lost
-    FROM facts f
-    JOIN order_lines l ON l.order_id = f.order_id AND f.age_s < {product.window_days * DAY}
-    LEFT JOIN line_reviews r ON r.line_id = l.id
-    LEFT JOIN by_line y ON y.line_id = l.id
+    FROM lines l
+    LEFT JOIN line_reviews r ON r.line_id = l.line_id
+    LEFT JOIN by_line y ON y.line_id = l.line_id
+    WHERE l.age_s < {product.window_days * DAY}
 ),
 shop_orders_by_age AS (
-    SELECT shop_id,
-           {_flag(f"age_s < {store.window_days * DAY}")} AS recent,
+    SELECT shop_id, band,
            COUNT(*) AS sample,
-           SUM(reviewed) AS reviews,
-           SUM(bad_review * bw) AS bad_reviews,
-           SUM(held_review) AS held_reviews,
-           SUM(delivered) AS delivered,
-           SUM(merchant_quality * bw) AS quality_refunds,
-           SUM(pickup_due) AS pickups,
-           SUM(late_pickup) AS late_pickups,
-           SUM(slow_delivery) AS slow_deliveries,
-           SUM(logistics_complaint * bw) AS logistics_complaints,
-           SUM(dispute_lost) AS disputes_lost
-    FROM facts WHERE age_s < {store_long * DAY}
-    GROUP BY shop_id, {_flag(f"age_s < {store.window_days * DAY}")}
+           {store_sums},
+           {store_sq},
+           SUM(held_review) AS held_reviews
+    FROM facts WHERE age_s < {windows[-1] * DAY}
+    GROUP BY shop_id, band
 ),
 shop_windows AS (
-    SELECT shop_id,
-           {extend} AS extended
+    SELECT shop_id, {reach} AS reach
     FROM shop_orders_by_age GROUP BY shop_id
 ),
 shop_orders AS (
     SELECT o.shop_id AS entity_id, MAX(s.category_id) AS category_id,
            MAX(c.code) AS category_code,
-           MAX(w.extended) AS extended,
+           MAX({window_of}) AS window_days,
            SUM(o.sample) AS sample,
-           SUM(o.reviews) AS reviews,
-           SUM(o.bad_reviews) AS bad_reviews,
-           SUM(o.held_reviews) AS held_reviews,
-           SUM(o.delivered) AS delivered,
-           SUM(o.quality_refunds) AS quality_refunds,
-           SUM(o.pickups) AS pickups,
-           SUM(o.late_pickups) AS late_pickups,
-           SUM(o.slow_deliveries) AS slow_deliveries,
-           SUM(o.logistics_complaints) AS logistics_complaints,
-           SUM(o.disputes_lost) AS disputes_lost
+           {store_totals}
     FROM shop_orders_by_age o
     JOIN shop_windows w ON w.shop_id = o.shop_id
     JOIN shops s ON s.id = o.shop_id
     JOIN categories c ON c.id = s.category_id
-    WHERE o.recent = 1 OR w.extended = 1
+    WHERE o.band <= w.reach
     GROUP BY o.shop_id
+),
+shop_mix AS (
+    -- the categories a shop sells in, by its order lines in its window
+    SELECT l.shop_id AS entity_id, l.category_id, COUNT(*) AS n
+    FROM lines l JOIN shop_windows w ON w.shop_id = l.shop_id
+    WHERE l.band <= w.reach AND l.age_s < {windows[-1] * DAY}
+    GROUP BY l.shop_id, l.category_id
 ),
 customers AS (
     SELECT DISTINCT shop_id, buyer_id FROM base
@@ -390,39 +470,41 @@ customers AS (
 buyer_chats AS (
     -- one buyer, one voice: only customers' chats, and of each its first in the window
     SELECT c.shop_id, c.first_message_at, c.first_response_seconds,
+           {t} - {message_s} AS age_s,
            ROW_NUMBER() OVER (PARTITION BY c.shop_id, c.buyer_id
                               ORDER BY c.first_message_at, c.id) AS nth
     FROM chats c
-    JOIN shop_windows w ON w.shop_id = c.shop_id
+    JOIN shop_orders so ON so.entity_id = c.shop_id
     JOIN customers cu ON cu.shop_id = c.shop_id AND cu.buyer_id = c.buyer_id
-    WHERE {_secs("c.first_message_at")} < {t}
-      AND {_secs("c.first_message_at")} >= {t} - (CASE WHEN w.extended = 1
-          THEN {store_long * DAY} ELSE {store.window_days * DAY} END)
+    WHERE {message_s} < {t}
+      AND {message_s} >= {t} - so.window_days * {DAY}
 ),
 shop_chats AS (
-    SELECT c.shop_id, COUNT(*) AS chats,
-           SUM({slow_chat}) AS slow_chats
+    SELECT c.shop_id, SUM({store_recency.format(age="c.age_s")}) AS chats,
+           SUM(POWER({store_recency.format(age="c.age_s")}, 2)) AS chats_sq,
+           SUM({slow_chat} * {store_recency.format(age="c.age_s")}) AS slow_chats
     FROM buyer_chats c WHERE c.nth = 1
     GROUP BY c.shop_id
 ),
 shop_requests AS (
-    SELECT a.shop_id, COUNT(*) AS requests,
-           SUM({slow_handling}) AS slow_handlings
-    FROM asr a JOIN shop_windows w ON w.shop_id = a.shop_id
-    WHERE a.at_s >= {t} - (CASE WHEN w.extended = 1
-          THEN {store_long * DAY} ELSE {store.window_days * DAY} END)
+    SELECT a.shop_id, SUM({store_recency.format(age=f"({t} - a.at_s)")}) AS requests,
+           SUM(POWER({store_recency.format(age=f"({t} - a.at_s)")}, 2)) AS requests_sq,
+           SUM({slow_handling} * {store_recency.format(age=f"({t} - a.at_s)")}) AS slow_handlings
+    FROM asr a JOIN shop_orders so ON so.entity_id = a.shop_id
+    WHERE a.at_s >= {t} - so.window_days * {DAY}
     GROUP BY a.shop_id
 ),
 store_tally AS (
-    SELECT o.*, COALESCE(ch.chats, 0) AS chats, COALESCE(ch.slow_chats, 0) AS slow_chats,
-           COALESCE(rq.requests, 0) AS requests,
+    SELECT o.*, COALESCE(ch.chats, 0) AS chats, COALESCE(ch.chats_sq, 0) AS chats_sq,
+           COALESCE(ch.slow_chats, 0) AS slow_chats,
+           COALESCE(rq.requests, 0) AS requests, COALESCE(rq.requests_sq, 0) AS requests_sq,
            COALESCE(rq.slow_handlings, 0) AS slow_handlings
     FROM shop_orders o
     LEFT JOIN shop_chats ch ON ch.shop_id = o.entity_id
     LEFT JOIN shop_requests rq ON rq.shop_id = o.entity_id
 ),
 product_orders AS (
-    SELECT product_id,
+    SELECT product_id, MAX(category_id) AS category_id,
            COUNT(*) AS sample,
            SUM(reviewed) AS reviews,
            SUM(bad_review * bw) AS bad_reviews,
@@ -430,13 +512,13 @@ product_orders AS (
            SUM(delivered) AS delivered,
            SUM(merchant_quality * bw) AS quality_refunds,
            SUM(dispute_lost) AS complaints
-    FROM line_facts WHERE age_s < {product.window_days * DAY}
+    FROM line_facts
     GROUP BY product_id
 ),
 product_tally AS (
-    SELECT o.product_id AS entity_id, p.category_id, o.sample, o.reviews, o.bad_reviews,
+    SELECT o.product_id AS entity_id, o.category_id, o.sample, o.reviews, o.bad_reviews,
            o.held_reviews, o.delivered, o.quality_refunds, o.complaints
-    FROM product_orders o JOIN products p ON p.id = o.product_id
+    FROM product_orders o
 ),
 creator_tally AS (
     SELECT creator_id AS entity_id, 0 AS category_id,
@@ -462,29 +544,101 @@ held AS (
 m AS (
 {metrics}
 ),
-benchmarks AS (
-    SELECT kind, category_id, metric,
-           COALESCE(SUM(defects) / NULLIF(SUM(opportunities), 0), 0.0) AS benchmark,
-           GREATEST(MAX(floor), COALESCE(SUM(defects) / NULLIF(SUM(opportunities), 0), 0.0))
-               AS scale,
-           SUM(COALESCE(effective, 0)) AS total,
-           SUM(COALESCE(effective * effective, 0)) AS total_sq,
-           SUM(CASE WHEN opportunities > 0 THEN 1 ELSE 0 END) AS entities,
-           SUM(CASE WHEN opportunities > 0
-                    THEN effective * (defects / opportunities) * (defects / opportunities)
-                    ELSE 0 END) AS sum_nr2,
-           AVG(CASE WHEN opportunities > 0 THEN defects / opportunities END) AS entity_mean
-    FROM m GROUP BY kind, category_id, metric
+records AS (
+    -- how much of each kind of record the history holds in the window
+    SELECT 'reviews' AS record, COUNT(*) AS n FROM rv
+    UNION ALL SELECT 'after_sales' AS record, COUNT(*) AS n FROM asr
+    UNION ALL SELECT 'arbitrations' AS record, COUNT(outcome) AS n FROM asr
+    UNION ALL SELECT 'pickups' AS record, COUNT(picked_s) AS n FROM base
+    UNION ALL SELECT 'deliveries' AS record, COUNT(delivered_s) AS n FROM base
+    UNION ALL SELECT 'chats' AS record, COUNT(*) AS n FROM buyer_chats
+),
+mix AS (
+    -- each entity's share of each category it is benchmarked in: a store by the categories
+    -- of its order lines, a product in its own, a creator among all creators (category 0)
+    SELECT '{ScoreKind.STORE.value}' AS kind, x.entity_id, x.category_id,
+           CAST(x.n AS DOUBLE) / SUM(x.n) OVER (PARTITION BY x.entity_id) AS share
+    FROM shop_mix x
+    UNION ALL
+    SELECT '{ScoreKind.PRODUCT.value}' AS kind, entity_id, category_id, 1.0 AS share
+    FROM product_tally
+    UNION ALL
+    SELECT '{ScoreKind.CREATOR.value}' AS kind, entity_id, 0 AS category_id, 1.0 AS share
+    FROM creator_tally
+),
+parents AS (
+    -- a category's parent; a top category (or the creators' 0) is its own
+    SELECT id AS category_id, COALESCE(parent_id, id) AS parent_id FROM categories
+    UNION ALL SELECT 0 AS category_id, 0 AS parent_id
+),
+mixed AS (
+    SELECT m.kind, m.entity_id, m.metric, x.category_id, pa.parent_id, x.share,
+           m.defects, m.opportunities,
+           CASE WHEN m.opportunities > 0 THEN m.defects / m.opportunities END AS raw_rate
+    FROM m
+    JOIN mix x ON x.kind = m.kind AND x.entity_id = m.entity_id
+    JOIN parents pa ON pa.category_id = x.category_id
+),
+by_category AS (
+    -- per level: pooled defects and opportunities, how many entities had opportunities,
+    -- and the sum of their rates (for the average entity), each entity by its share
+    SELECT kind, metric, category_id, MAX(parent_id) AS parent_id,
+           SUM(share * defects) AS d, SUM(share * opportunities) AS o,
+           SUM(CASE WHEN opportunities > 0 THEN share ELSE 0 END) AS n,
+           SUM(CASE WHEN opportunities > 0 THEN share * raw_rate ELSE 0 END) AS r
+    FROM mixed GROUP BY kind, metric, category_id
+),
+by_parent AS (
+    SELECT kind, metric, parent_id, SUM(d) AS d, SUM(o) AS o, SUM(n) AS n, SUM(r) AS r
+    FROM by_category GROUP BY kind, metric, parent_id
+),
+by_kind AS (
+    SELECT kind, metric,
+           COALESCE(SUM(d) / NULLIF(SUM(o), 0), 0.0) AS benchmark,
+           COALESCE(SUM(r) / NULLIF(SUM(n), 0), SUM(d) / NULLIF(SUM(o), 0), 0.0) AS prior
+    FROM by_parent GROUP BY kind, metric
+),
+parent_levels AS (
+    -- a parent pools its subtree, shrunk toward all entities of the kind
+    SELECT p.kind, p.metric, p.parent_id,
+           (COALESCE(p.n * p.d / NULLIF(p.o, 0), 0.0) + {k!r} * a.benchmark) / (p.n + {k!r})
+               AS benchmark,
+           (p.r + {k!r} * a.prior) / (p.n + {k!r}) AS prior
+    FROM by_parent p JOIN by_kind a ON a.kind = p.kind AND a.metric = p.metric
+),
+category_levels AS (
+    -- a category, shrunk toward its parent: a thin one is mostly its parent
+    SELECT c.kind, c.metric, c.category_id,
+           (COALESCE(c.n * c.d / NULLIF(c.o, 0), 0.0) + {k!r} * p.benchmark) / (c.n + {k!r})
+               AS benchmark,
+           (c.r + {k!r} * p.prior) / (c.n + {k!r}) AS prior
+    FROM by_category c
+    JOIN parent_levels p ON p.kind = c.kind AND p.metric = c.metric
+        AND p.parent_id = c.parent_id
+),
+entity_levels AS (
+    -- an entity's benchmark and prior: its categories' mixed by its shares
+    SELECT x.kind, x.entity_id, x.metric,
+           SUM(x.share * cl.benchmark) AS benchmark, SUM(x.share * cl.prior) AS prior
+    FROM mixed x
+    JOIN category_levels cl ON cl.kind = x.kind AND cl.metric = x.metric
+        AND cl.category_id = x.category_id
+    GROUP BY x.kind, x.entity_id, x.metric
 ),
 dispersion AS (
     -- Method of moments for the beta-binomial: how much of the spread between entities'
-    -- rates is real rather than chance (the intra-class correlation rho), pooled over
-    -- categories. The prior strength is 1/rho - 1: little real spread, strong shrinkage.
-    SELECT kind, metric,
-           SUM(sum_nr2 - total * benchmark * benchmark
-               - benchmark * (1 - benchmark) * (entities - 1))
-           / NULLIF(SUM((total - total_sq / total) * benchmark * (1 - benchmark)), 0) AS rho
-    FROM benchmarks WHERE total > 0 GROUP BY kind, metric
+    -- rates is real rather than chance (the intra-class correlation rho). An entity of n
+    -- opportunities around a prior mean mu has E[n (rate - mu)^2] = mu (1 - mu)
+    -- (1 + (n - 1) rho). The prior strength is 1/rho - 1: little real spread, strong
+    -- shrinkage.
+    SELECT m.kind, m.metric,
+           SUM(m.effective * POWER(m.defects / m.opportunities - e.prior, 2)
+               - e.prior * (1 - e.prior))
+           / NULLIF(SUM((m.effective - 1) * e.prior * (1 - e.prior)), 0) AS rho
+    FROM m JOIN entity_levels e
+        ON e.kind = m.kind AND e.entity_id = m.entity_id AND e.metric = m.metric
+    WHERE m.opportunities > 0
+    GROUP BY m.kind, m.metric
 ),
 priors AS (
     SELECT kind, metric,
@@ -496,23 +650,36 @@ priors AS (
 ),
 shrunk AS (
     SELECT m.kind, m.entity_id, m.category_id, m.metric, m.dimension, m.defects,
-           m.opportunities,
-           m.sample, m.extended, m.weight, b.benchmark, b.scale,
-           COALESCE(b.entity_mean, b.benchmark) AS entity_mean,
+           m.opportunities, m.sample, m.window_days,
+           -- a metric is recorded when the history holds what it is read from at all (a
+           -- history without chats or arbitrations says nothing about them): the weights are
+           -- those of the recorded metrics, scaled up to sum to one
+           CASE WHEN rc.n > 0 THEN m.nominal_weight ELSE 0.0 END
+               / NULLIF(SUM(CASE WHEN rc.n > 0 THEN m.nominal_weight ELSE 0.0 END)
+                        OVER (PARTITION BY m.kind, m.entity_id), 0) AS weight,
+           -- and known for an entity that had opportunities for it
+           {_flag("m.opportunities > 0 AND rc.n > 0")} AS observed,
+           e.benchmark, GREATEST(m.floor, e.benchmark) AS scale, e.prior,
            COALESCE(pr.prior_strength, {rules.PRIOR_STRENGTH_MAX!r}) AS prior_strength,
            CASE WHEN m.opportunities > 0 THEN m.defects / m.opportunities END AS raw_rate
-    FROM m JOIN benchmarks b
-        ON b.kind = m.kind AND b.category_id = m.category_id AND b.metric = m.metric
+    FROM m JOIN entity_levels e
+        ON e.kind = m.kind AND e.entity_id = m.entity_id AND e.metric = m.metric
+    JOIN records rc ON rc.record = m.record
     LEFT JOIN priors pr ON pr.kind = m.kind AND pr.metric = m.metric
 ),
 rated AS (
-    SELECT shrunk.*, {rate} AS rate, {mass} AS mass FROM shrunk
+    SELECT shrunk.*, {rate} AS rate, {mass} AS mass,
+           SUM(observed * COALESCE(weight, 0.0)) OVER (PARTITION BY kind, entity_id)
+               AS observed_share
+    FROM shrunk
 )
 SELECT s.kind, s.entity_id, s.category_id, s.metric, s.dimension, s.defects, s.opportunities,
-       s.sample,
-       s.extended, s.prior_strength,
-       s.weight, s.benchmark, s.scale, s.raw_rate, s.rate,
+       s.sample, s.window_days, s.prior_strength, COALESCE(s.weight, 0.0) AS weight,
+       s.observed, s.observed_share,
+       s.benchmark, s.scale, s.raw_rate, s.rate,
        s.rate * (1 - s.rate) / (s.mass + 1) AS variance,
+       -- no data is not perfect: without opportunities, the rate is the prior's, the
+       -- category's typical entity, and so are the points
        GREATEST(0.0, LEAST(100.0,
            100.0 - {rules.POINTS_PER_BENCHMARK!r} * s.rate / s.scale)) AS points,
        {
@@ -533,12 +700,15 @@ LEFT JOIN held h ON h.kind = s.kind AND h.entity_id = s.entity_id
         f"WHEN kind = '{d.kind.value}' THEN {d.min_sample}" for d in rules.DEFINITIONS.values()
     )
     z = rules.INTERVAL_Z
+    per_point = f"{rules.POINTS_PER_BENCHMARK!r} / scale"
     entity_scores = f"""
 WITH agg AS (
-    SELECT kind, entity_id, MAX(sample) AS sample, MAX(extended) AS extended,
-           SUM(weight * points) / SUM(weight) AS score,
-           SQRT(SUM(POWER(weight * {rules.POINTS_PER_BENCHMARK!r} / scale, 2) * variance))
-               / SUM(weight) AS sd,
+    -- the interval counts each metric's posterior spread; a metric without data has the
+    -- spread of its prior, the category's entities: what is not known yet
+    SELECT kind, entity_id, MAX(sample) AS sample, MAX(window_days) AS window_days,
+           SUM(weight * points) AS score,
+           SQRT(SUM(POWER(weight * {per_point}, 2) * variance)) AS sd,
+           MAX(observed_share) AS observed_share,
            MAX(breach) AS breach,
            MAX(held_reviews) AS held_reviews
     FROM score_metrics GROUP BY kind, entity_id
@@ -550,11 +720,12 @@ graded AS (
                AS status,
            CASE {tiers} ELSE '{Tier.LOW.value}' END AS tier
     FROM agg
+    WHERE observed_share >= {rules.MIN_OBSERVED_WEIGHT - 1e-9!r}
 )
 SELECT kind, entity_id, score,
        GREATEST(0.0, score - {z!r} * sd) AS lower,
        LEAST(100.0, score + {z!r} * sd) AS upper,
-       sample, extended, status, tier,
+       sample, window_days, observed_share, status, tier,
        {
         _flag(f"tier = '{Tier.LOW.value}' AND status = '{ScoreStatus.SCORED.value}' AND breach = 1")
     } AS restricted,
