@@ -30,8 +30,8 @@ def test_duckdb_and_spark_agree(
 
     assert duck.scores.height > 100  # all three kinds, a real marketplace
     assert set(duck.scores["kind"]) == {"store", "product", "creator"}
-    cast = {c: pl.Float64 for c in ("score", "lower", "upper")} | {
-        c: pl.Int64 for c in ("entity_id", "sample", "extended", "restricted", "held_reviews")
+    cast = {c: pl.Float64 for c in ("score", "lower", "upper", "observed_share")} | {
+        c: pl.Int64 for c in ("entity_id", "sample", "window_days", "restricted", "held_reviews")
     }
     assert_frame_equal(
         _sorted(duck.scores.cast(cast), KEY),
