@@ -10,7 +10,7 @@ from trustflow.scoring.explain import details
 def _metrics(order: list[int]) -> pl.DataFrame:
     # two metrics of one shop with exactly the same gain, and a larger one
     rows = [
-        ("slow_delivery_rate", "logistics", 0.08, 1.0),
+        ("late_delivery_rate", "logistics", 0.08, 1.0),
         ("slow_chat_rate", "service", 0.08, 1.0),
         ("quality_refund_rate", "product", 0.25, 0.2),
     ]
@@ -41,4 +41,4 @@ def test_equal_gains_are_hinted_in_one_order_whatever_order_the_rows_came_in() -
 
     assert hints[0][0] == "quality_refund_rate"  # the largest gain first
     assert all(h == hints[0] for h in hints)
-    assert hints[0][1:] == ["slow_chat_rate", "slow_delivery_rate"]
+    assert hints[0][1:] == ["late_delivery_rate", "slow_chat_rate"]  # equal gains: by name
