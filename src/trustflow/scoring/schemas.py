@@ -88,6 +88,10 @@ class DefinitionOut(Shape):
     kind: ScoreKind
     title: str
     window_days: int
+    extended_windows: list[int] = Field(
+        description="Longer windows, shortest first, over which an entity with fewer than "
+        "min_sample paid orders is scored: the first that holds min_sample, else the longest."
+    )
     min_sample: int
     half_life_days: float | None
     by_category: bool

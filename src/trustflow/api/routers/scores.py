@@ -69,6 +69,7 @@ def definitions(principal: PrincipalDep) -> DefinitionsOut:
                 kind=d.kind,
                 title=d.title,
                 window_days=d.window_days,
+                extended_windows=list(d.extended_windows),
                 min_sample=d.min_sample,
                 half_life_days=d.half_life_days,
                 by_category=d.by_category,
