@@ -170,8 +170,13 @@ def _hours(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
     return (np.asarray(values, dtype=np.float64) * HOUR).astype(np.int64)
 
 
-def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
-    """A year of history with ``orders`` orders, file by file, in the import format."""
+def generate(orders: int, seed: int = 7, *, traits: bool = False) -> dict[str, pl.DataFrame]:
+    """A year of history with ``orders`` orders, file by file, in the import format.
+
+    With ``traits``, shops differ as real ones do, from their own random stream (so the
+    history is otherwise the same): each has a carrier speed (its parcels' transit time is
+    scaled by a factor around 1) and a share of unhappy buyers (1-2 star reviews, from a few
+    percent to a fifth), both kept for the whole year. Without, every shop is alike."""
     rng = np.random.default_rng(seed)
     files: dict[str, pl.DataFrame] = {}
 
@@ -396,6 +401,9 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     picked = (rng.random(n) < 0.9) | lost
     picked_up_at = shipped_at + _hours(rng.uniform(0.5, 8, n))
     transit = np.where(far, rng.uniform(60, 200, n), rng.uniform(20, 90, n))
+    shop_speed, shop_unhappy = _shop_traits(seed, n_shops) if traits else (None, None)
+    if shop_speed is not None:
+        transit = transit * shop_speed[shop]
     delivered_at = np.where(picked, picked_up_at, shipped_at) + _hours(transit)
     received_at = delivered_at + _hours(rng.uniform(8, 168, n))
     cancelled_at = np.select(
@@ -498,11 +506,20 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
         delivered_at[reviewed] + _hours(rng.uniform(4, 240, len(reviewed))),
     )
     late = (delivered_at > deliver_by)[reviewed] & promised[reviewed]
+    if shop_unhappy is not None:
+        # an unhappy buyer gives 1-2 stars, a late parcel makes one unhappy half the time
+        unhappy = rng.random(len(reviewed)) < np.where(
+            late, 0.5 + 0.5 * shop_unhappy[shop[reviewed]], shop_unhappy[shop[reviewed]]
+        )
+        happy_stars = _choice(rng, (3, 4, 5), len(reviewed), (8, 21, 65))
+        sad_stars = _choice(rng, (1, 2), len(reviewed), (1, 1))
     stars = np.where(
         late,
         _choice(rng, (1, 2, 3, 4, 5), len(reviewed), (15, 15, 25, 25, 20)),
         _choice(rng, (1, 2, 3, 4, 5), len(reviewed), (3, 3, 8, 21, 65)),
     ).astype(np.int64)
+    if shop_unhappy is not None:
+        stars = np.where(unhappy, sad_stars, happy_stars).astype(np.int64)
     text = np.asarray(REVIEW_TEXTS)[stars - 1, rng.integers(0, 3, len(reviewed))]
     keep = written < AS_OF_US
     reviews = pl.DataFrame(
@@ -627,13 +644,30 @@ def generate(orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     return files
 
 
-def write_history(folder: Path, orders: int, seed: int = 7) -> dict[str, int]:
+def _shop_traits(
+    seed: int, n_shops: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Each shop's carrier speed (a factor on transit times) and share of unhappy buyers,
+    leaning together a little (a shop run well is often run well throughout)."""
+    rng = np.random.default_rng(seed + 1_000)
+    run_well = rng.normal(0, 1, n_shops)
+    speed = np.exp(0.35 * (0.5 * -run_well + 0.87 * rng.normal(0, 1, n_shops)))
+    unhappy = 1 / (1 + np.exp(-(-2.4 + 0.6 * (0.5 * -run_well + 0.87 * rng.normal(0, 1, n_shops)))))
+    return speed, unhappy
+
+
+def write_history(
+    folder: Path, orders: int, seed: int = 7, *, traits: bool = False, drop: tuple[str, ...] = ()
+) -> dict[str, int]:
     """Generate the history and write it into ``folder`` as Parquet, declared as format
-    :data:`VERSION`; rows per file."""
+    :data:`VERSION`; rows per file. ``drop`` leaves those files out (a history that never
+    recorded them)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / VERSION_FILE).write_text(json.dumps({"version": VERSION}) + "\n", encoding="utf-8")
     counts = {}
-    for name, frame in generate(orders, seed).items():
+    for name, frame in generate(orders, seed, traits=traits).items():
+        if name in drop:
+            continue
         frame.write_parquet(folder / f"{name}.parquet")
         counts[name] = frame.height
     return counts
