@@ -7,7 +7,7 @@ Every table is drawn whole with NumPy (no Python loop per row) and written the w
 and the manifest of a full export (watermarks, each fact's columns, row counts) last.
 
 The shapes are meant to be plausible, not calibrated: about 20 orders per shop-day for the
-largest shops and a long tail of small ones (so some stores take the extended window), 20
+largest shops and a long tail of small ones (so some stores reach back to the extended windows), 20
 products per shop, 40% of orders sold by creators, a buyer for every four orders, 1% abusive
 buyers (one-star reviews and refund-only claims), a few review bombs, and shops whose quality
 varies so that their rates differ. Every order has its lines in ``order_lines``: most one, 15%
@@ -15,12 +15,17 @@ a second line of another product of the same shop (the order's ``product_id`` an
 its first line's and its lines' sum); a review is about one line (the second line of an order
 may be reviewed too, or instead), an after-sales request about one line and some of its units
 (1% name no line, which the schema allows: scores read them as about the order's first line).
+Every order carries its promises: ``ship_by`` (48 hours after payment) and ``deliver_by`` (24
+to 96 hours after that; 1% have none, as imported history may not), and a few shops' parcels
+get stuck on the way, so that some orders are still undelivered past their promise.
+About half the categories have a parent (``categories.parent_id``) among a few top-level ones.
 The warehouse is exported at ``as_of`` (one second after the newest payment): whatever would
 happen later is not in it yet.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -40,8 +45,9 @@ import pyarrow.parquet as pq
 from trustflow.units import DAY, HOUR
 from trustflow.warehouse.export import DIMENSIONS, FACTS, MANIFEST, arrow_schema, fact_columns
 
-#: Bumped whenever the generator changes, so an old cache is rebuilt.
-VERSION = 7
+#: Bumped whenever the generator changes, so an old cache is rebuilt (a change of the
+#: exporter's schemas rebuilds it too: see :data:`SCHEMA_DIGEST`).
+VERSION = 8
 MARKER = "bench-warehouse.json"
 #: The id of the store the synthetic warehouse pretends to be exported from (a manifest
 #: records one; see trustflow.store_identity).
@@ -51,6 +57,15 @@ DAYS = 90
 US = 1_000_000
 CATEGORIES = ("apparel", "beauty", "food", "home", "digital", "jewelry", "mother_baby", "agri")
 CATEGORY_SHARE = (0.24, 0.16, 0.13, 0.14, 0.12, 0.05, 0.09, 0.07)
+#: About half the categories sit under one of a few top-level ones (categories.parent_id).
+PARENTS = {"beauty": "apparel", "jewelry": "apparel", "mother_baby": "home", "agri": "food"}
+#: Shops whose parcels get stuck on the way (STUCK_RATE of their orders never arrive): with
+#: the few lost elsewhere, ~2% of the orders are past their deliver_by and still undelivered.
+STUCK_SHOPS = 0.1
+STUCK_RATE = 0.15
+#: Orders without a promised delivery (imported history): due DEFAULT_DELIVERY_HOURS after
+#: payment.
+NO_PROMISE = 0.01
 CHANNELS = ("shelf_search", "self_broadcast", "shelf_mall", "shelf_shop", "shelf_card")
 CHANNEL_SHARE = (0.4, 0.3, 0.1, 0.1, 0.1)
 REASONS = (
@@ -84,7 +99,14 @@ AS_STATUSES = ("requested", "refunded", "exchanged", "rejected", "withdrawn", "c
 OUTCOMES = ("buyer_won", "merchant_won")
 ORDER_STATUSES = ("paid", "shipped", "picked_up", "delivered", "received", "cancelled")
 
-SCHEMAS: dict[str, pa.Schema] = {t.name: arrow_schema(t.columns) for t in (*FACTS, *DIMENSIONS)}
+SCHEMAS: dict[str, pa.Schema] = {
+    **{f.name: arrow_schema(f.columns) for f in FACTS},
+    **{d.name: arrow_schema(d.columns) for d in DIMENSIONS},
+}
+#: The schemas the cache was written with: a cache of other schemas is rebuilt.
+SCHEMA_DIGEST = hashlib.sha256(
+    "\n".join(f"{name}: {schema}" for name, schema in sorted(SCHEMAS.items())).encode()
+).hexdigest()[:16]
 TS = pa.timestamp("us", tz="UTC")
 NONE = np.iinfo(np.int64).min  # a null timestamp while drawing
 
@@ -132,7 +154,8 @@ def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
 
 def _later(*columns: np.ndarray) -> np.ndarray:
     """The latest non-null timestamp of each row."""
-    return np.maximum.reduce(list(columns))
+    latest: np.ndarray = np.maximum.reduce(list(columns))
+    return latest
 
 
 def _pick(rng: np.random.Generator, shares: tuple[float, ...], size: int) -> np.ndarray:
@@ -169,6 +192,7 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
     shop_quality = rng.lognormal(0.0, 0.6, n_shops)  # defect multiplier (goods)
     shop_logistics = rng.lognormal(0.0, 0.7, n_shops)  # late pick-up, slow delivery
     shop_service = rng.lognormal(0.0, 0.7, n_shops)  # chat and after-sales handling
+    shop_stuck = rng.random(n_shops) < STUCK_SHOPS  # parcels lost on the way
     n_products = n_shops * per_shop
     product_cat = np.repeat(shop_cat, per_shop)
     other = rng.random(n_products) < 0.1
@@ -215,7 +239,11 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
     slow = rng.random(n) < np.minimum(0.08 * shop_logistics[shop], 0.7)
     transit[slow] += rng.exponential(48 * HOUR, int(slow.sum()))
     delivered = np.where(picked != NONE, picked + (transit * US).astype(np.int64), NONE)
-    delivered[rng.random(n) < 0.002] = NONE
+    # Parcels that never arrive: a few in every shop, many in the shops with stuck parcels.
+    delivered[rng.random(n) < np.where(shop_stuck[shop], STUCK_RATE, 0.002)] = NONE
+    # The delivery promise, 1-4 days after the hand-over promise; imported history had none.
+    deliver_by = ship_by + rng.integers(24 * HOUR, 96 * HOUR + 1, n) * US
+    deliver_by[rng.random(n) < NO_PROMISE] = NONE
     del transit, slow, late
     received = np.where(delivered != NONE, delivered + rng.integers(HOUR, 5 * DAY, n) * US, NONE)
     # The export happens at as_of: what would happen later has not happened yet.
@@ -294,6 +322,7 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
             "created_at": _ts(created),
             "paid_at": _ts(paid),
             "ship_by": _ts(ship_by),
+            "deliver_by": _ts(deliver_by),
             "shipped_at": _ts(shipped),
             "picked_up_at": _ts(picked),
             "delivered_at": _ts(delivered),
@@ -304,7 +333,7 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
             ),
         },
     )
-    del shipped, received, ship_by, created, status, channel
+    del shipped, received, ship_by, deliver_by, created, status, channel
 
     step("reviews")
     was_delivered = delivered != NONE
@@ -544,11 +573,13 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
             "status": _enum(_pick(rng, (0.95, 0.05), n_products), ("listed", "delisted")),
         },
     )
+    parent_id = np.array([CATEGORIES.index(PARENTS.get(c, c)) + 1 for c in CATEGORIES])
     categories = _table(
         "categories",
         {
             "id": _ids(np.arange(1, len(CATEGORIES) + 1)),
             "code": pa.array(CATEGORIES, type=pa.string()),
+            "parent_id": _ids(parent_id, null=np.array([c not in PARENTS for c in CATEGORIES])),
         },
     )
     tables = {
@@ -655,7 +686,11 @@ def ensure(root: Path, orders: int, *, seed: int = 11) -> dict[str, Any]:
     marker = root / MARKER
     if marker.exists():
         info: dict[str, Any] = json.loads(marker.read_text())
-        if info.get("version") == VERSION and info.get("orders") == orders:
+        if (
+            info.get("version") == VERSION
+            and info.get("schemas") == SCHEMA_DIGEST
+            and info.get("orders") == orders
+        ):
             info["cached"] = True
             return info
     from rich.console import Console
@@ -690,6 +725,7 @@ def ensure(root: Path, orders: int, *, seed: int = 11) -> dict[str, Any]:
         )
     info = {
         "version": VERSION,
+        "schemas": SCHEMA_DIGEST,
         "orders": orders,
         "seed": seed,
         "as_of": drawn.as_of,

@@ -14,8 +14,9 @@ per row), also producing the per-metric rows and the per-entity scores. Each pat
 untimed (to warm the OS file cache and imports), then the best of three timed runs counts. DuckDB
 uses its default thread count, pandas what it uses by itself (pyarrow's reader is threaded).
 ``pandas_matches`` says whether the two agree on every entity and every sub-metric (same rows;
-score, interval, sample, rates, prior strengths and points within 1e-6; same status, tier,
-restriction and breaches): the proof that the peer computes the same thing.
+score, interval, sample, observed share, rates, benchmarks, weights, prior strengths and points
+within 1e-6; same window, status, tier, restriction and breaches): the proof that the peer
+computes the same thing.
 
 ``scan_gb_per_s`` is the uncompressed size of the Parquet column chunks that the SQL reads (the
 columns it names, in every file, counted once) per second of ``seconds``;
@@ -60,6 +61,7 @@ SCANNED: dict[str, tuple[str, ...]] = {
         "creator_id",
         "paid_at",
         "ship_by",
+        "deliver_by",
         "picked_up_at",
         "delivered_at",
         "cancelled_at",
@@ -83,7 +85,7 @@ SCANNED: dict[str, tuple[str, ...]] = {
     "chats": ("id", "buyer_id", "shop_id", "first_message_at", "first_response_seconds"),
     "shops": ("id", "category_id"),
     "products": ("id", "category_id"),
-    "categories": ("id", "code"),
+    "categories": ("id", "code", "parent_id"),
     "appeals": ("defect_kind", "defect_id"),
 }
 FACT_NAMES = ("orders", "order_lines", "after_sales", "reviews", "chats")
@@ -99,7 +101,7 @@ def log(message: str) -> None:
 def _secs(column: pd.Series) -> np.ndarray:
     """``FLOOR(EPOCH(ts))`` as float64 (NaN for NULL; whole seconds are exact)."""
     micros = column.dt.tz_localize(None).to_numpy().astype("datetime64[us]").view(np.int64)
-    out = (micros // US).astype(np.float64)
+    out: np.ndarray = (micros // US).astype(np.float64)
     out[column.isna().to_numpy()] = np.nan
     return out
 
@@ -108,18 +110,32 @@ def _flag(condition: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(condition, dtype=bool).astype(np.int64)
 
 
+def _store_recency(age_s: pd.Series | np.ndarray) -> np.ndarray:
+    """A store's recency weight of an order (chat, request) this old: 1 within the standard
+    window, then halving every half-life after its end."""
+    start = rules.STORE.window_days * DAY
+    half_life = (rules.STORE.half_life_days or float(rules.STORE.window_days)) * DAY
+    age = np.asarray(age_s, dtype=np.float64)
+    return np.where(age < start, 1.0, np.power(0.5, (age - start) / half_life))
+
+
 def _metric_frame(
     definition: rules.ScoreDefinition, tally: pd.DataFrame, codes: pd.Series | None
 ) -> list[pd.DataFrame]:
     frames = []
+    window_days = (
+        tally["window_days"].to_numpy(np.int64)
+        if definition.extended_windows
+        else np.full(len(tally), definition.window_days, dtype=np.int64)
+    )
     for metric in definition.metrics:
         opp = tally[metric.opportunities].to_numpy(np.float64)
         effective = opp
         if definition.half_life_days:
-            # Kish's effective sample size of recency-weighted opportunities (NULL if none).
+            # Kish's effective sample size of recency-weighted opportunities (0 if none).
             sq = tally[f"{metric.opportunities}_sq"].to_numpy(np.float64)
             with np.errstate(divide="ignore", invalid="ignore"):
-                effective = np.where(sq != 0, opp * opp / sq, np.nan)
+                effective = np.where(sq != 0, opp * opp / sq, 0.0)
         weight = np.full(len(tally), metric.weight)
         if codes is not None:
             for code, weights in rules.CATEGORY_WEIGHTS.items():
@@ -132,19 +148,30 @@ def _metric_frame(
                     "category_id": tally["category_id"].to_numpy(np.int64),
                     "metric": metric.name,
                     "dimension": metric.dimension,
+                    "record": metric.record,
                     "defects": tally[metric.defects].to_numpy(np.float64),
                     "opportunities": opp,
                     "effective": effective,
                     "sample": tally["sample"].to_numpy(np.int64),
-                    "weight": weight,
+                    "nominal_weight": weight,
                     "floor": float(metric.floor),
-                    "extended": tally["extended"].to_numpy(np.int64)
-                    if definition.extended_window_days
-                    else 0,
+                    "window_days": window_days,
                 }
             )
         )
     return frames
+
+
+def _shrink_toward(level: pd.DataFrame, above: pd.DataFrame) -> pd.DataFrame:
+    """A level's benchmark and prior, shrunk toward the level above as if it held
+    ``BENCHMARK_PRIOR_ENTITIES`` more entities at that level's rates."""
+    k = rules.BENCHMARK_PRIOR_ENTITIES
+    d, o, n, r = level["d"], level["o"], level["n"], level["r"]
+    own = (n * d / o.where(o != 0)).fillna(0.0)
+    return level.assign(
+        benchmark=(own + k * above["benchmark"].to_numpy()) / (n + k),
+        prior=(r + k * above["prior"].to_numpy()) / (n + k),
+    )
 
 
 def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -157,7 +184,9 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     goods_parties = [p.value for p in rules.QUALITY_PARTIES[ScoreKind.CREATOR]]
     event_from = t - sql.EVENT_WINDOW_DAYS * DAY
     abuse_from = t - rules.ABUSE_WINDOW_DAYS * DAY
-    store_long = store.extended_window_days or store.window_days
+    # A store's windows, shortest first; its orders fall in age bands, one per window.
+    windows = (store.window_days, *store.extended_windows)
+    store_long = windows[-1]
 
     def fact(name: str) -> pd.DataFrame:
         return pd.read_parquet(fact_dir(root, name), columns=list(SCANNED[name]))
@@ -165,32 +194,41 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     def dim(name: str) -> pd.DataFrame:
         return pd.read_parquet(dimension_path(root, name), columns=list(SCANNED[name]))
 
-    # base: paid orders of the longest window, with their shop's category.
+    # base: paid orders of the longest window, with their promises.
     o = fact("orders")
     paid = _secs(o["paid_at"])
     keep = (paid < t) & (paid >= t - sql.ORDER_WINDOW_DAYS * DAY)
     o = o.loc[keep]
+    paid = paid[keep]
+    deliver_by = _secs(o["deliver_by"])
+    # no promised delivery (imported history): due DEFAULT_DELIVERY_HOURS after payment
+    deliver_by = np.where(
+        np.isnan(deliver_by), paid + rules.DEFAULT_DELIVERY_HOURS * HOUR, deliver_by
+    )
     base = pd.DataFrame(
         {
             "order_id": o["id"].to_numpy(),
             "buyer_id": o["buyer_id"].to_numpy(),
             "shop_id": o["shop_id"].to_numpy(),
             "creator_id": o["creator_id"].to_numpy(),
-            "age_s": t - paid[keep],
-            "paid_s": paid[keep],
+            "age_s": t - paid,
+            "paid_s": paid,
             "ship_by_s": _secs(o["ship_by"]),
+            "deliver_by_s": deliver_by,
             "picked_s": _secs(o["picked_up_at"]),
             "delivered_s": _secs(o["delivered_at"]),
             "cancelled_s": _secs(o["cancelled_at"]),
         }
     )
-    del o, paid, keep
+    del o, paid, keep, deliver_by
     shops = dim("shops").rename(columns={"id": "shop_id", "category_id": "shop_category"})
-    categories = dim("categories").rename(columns={"id": "shop_category", "code": "category_code"})
+    categories = dim("categories")
+    codes = categories[["id", "code"]].rename(
+        columns={"id": "shop_category", "code": "category_code"}
+    )
     products = dim("products").rename(
         columns={"id": "product_id", "category_id": "product_category"}
     )
-    base = base.merge(shops, on="shop_id").merge(categories, on="shop_category")
     appeals = dim("appeals")
     lines = fact("order_lines")
 
@@ -203,10 +241,17 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rv["day"] = np.floor(rv["at_s"] / DAY)
     bad_rv = rv.loc[rv["stars"] <= bad]
 
-    # bursts: a shop-day with many more bad reviews than the shop's usual day.
-    bad_days = bad_rv.groupby(["shop_id", "day"]).size().rename("k").reset_index()
+    # bursts: a shop-day with many more bad reviews than the shop's usual day (over the
+    # burst rule's lookback).
+    bad_days = (
+        bad_rv.loc[bad_rv["at_s"] >= t - sql.BURST_LOOKBACK_DAYS * DAY]
+        .groupby(["shop_id", "day"])
+        .size()
+        .rename("k")
+        .reset_index()
+    )
     bad_days["total"] = bad_days.groupby("shop_id")["k"].transform("sum")
-    burst_days = sql.EVENT_WINDOW_DAYS - 1
+    burst_days = sql.BURST_LOOKBACK_DAYS - 1
     is_burst = (bad_days["k"] >= rules.BURST_MIN_BAD_REVIEWS) & (
         bad_days["k"] > rules.BURST_FACTOR * ((bad_days["total"] - bad_days["k"]) / burst_days + 1)
     )
@@ -249,6 +294,16 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         & (asr["status"] != "withdrawn")
         & (asr["dispute_outcome"].fillna("") != "merchant_won")
     )
+
+    # How much of each kind of record the history holds in the window (chats below): a
+    # metric read from a record the history lacks is not known for anyone.
+    recorded = {
+        "reviews": len(rv),
+        "after_sales": len(asr),
+        "arbitrations": int(asr["dispute_outcome"].notna().sum()),
+        "pickups": int(base["picked_s"].notna().sum()),
+        "deliveries": int(base["delivered_s"].notna().sum()),
+    }
 
     # Buyer abuse weights: complaints beyond the platform's rate for their deliveries.
     complaints = pd.concat(
@@ -296,7 +351,8 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     del charged
 
-    # facts: one row per order with its flags and the buyer's weight.
+    # facts: one row per order with its flags, the buyer's weight, its age band and its
+    # store recency weight.
     f = base.merge(order_reviews, left_on="order_id", right_index=True, how="left")
     customers = base[["shop_id", "buyer_id"]].drop_duplicates()  # who may chat (below)
     del base, order_reviews
@@ -305,119 +361,175 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         f[column] = f[column].fillna(0).astype(np.int64)
     bw = f["buyer_id"].map(buyer_weights).fillna(1.0).to_numpy()
     f["bw"] = bw
+    f["band"] = np.searchsorted(np.asarray(windows[:-1]) * DAY, f["age_s"], side="right")
+    f["rw"] = _store_recency(f["age_s"])
     f["delivered"] = _flag(f["delivered_s"] < t)
     open_ = f["cancelled_s"].isna() | (f["cancelled_s"] > f["ship_by_s"])
     due = (f["ship_by_s"] < t) & open_
     f["pickup_due"] = _flag(due)
     f["late_pickup"] = _flag(due & (f["picked_s"].isna() | (f["picked_s"] > f["ship_by_s"])))
-    f["slow_delivery"] = _flag(
-        (f["delivered_s"] < t) & (f["delivered_s"] - f["paid_s"] > rules.SLOW_DELIVERY_HOURS * HOUR)
+    # due for delivery once the promise passed, unless cancelled before it; late when not
+    # delivered by it (delivered after it, or not yet)
+    promise = f["deliver_by_s"]
+    delivery_due = (promise < t) & (f["cancelled_s"].isna() | (f["cancelled_s"] > promise))
+    f["delivery_due"] = _flag(delivery_due)
+    f["late_delivery"] = _flag(
+        delivery_due & (f["delivered_s"].isna() | (f["delivered_s"] > promise))
     )
     f["bad_w"] = f["bad_review"] * bw
     f["merchant_quality_w"] = f["merchant_quality"] * bw
     f["logistics_w"] = f["logistics_complaint"] * bw
     f["goods_quality_w"] = f["goods_quality"] * bw
     f["content_w"] = f["content_complaint"] * bw
-    f["recent"] = _flag(f["age_s"] < store.window_days * DAY)
+    f = f[list(_FACT_COLUMNS)]
 
-    # line facts: one row per line of a paid order, with its own reviews and requests.
-    lf = (
-        f[["order_id", "age_s", "bw", "delivered"]]
-        .loc[f["age_s"] < product.window_days * DAY]
-        .merge(
-            lines[["id", "order_id", "product_id"]].rename(columns={"id": "line_id"}),
-            on="order_id",
+    # Store: the first window holding min_sample orders, else the longest; orders (and
+    # opportunities) weighted by recency, with their squares for Kish's effective n.
+    sf = f.loc[f["age_s"] < store_long * DAY]
+    rw = sf["rw"].to_numpy()
+    by_band = (
+        pd.DataFrame(
+            {
+                "shop_id": sf["shop_id"].to_numpy(),
+                "band": sf["band"].to_numpy(),
+                "held_reviews": sf["held_review"].to_numpy(),
+                **{name: sf[column].to_numpy() * rw for column, name in _STORE_SUMS},
+                **{
+                    f"{name}_sq": sf[column].to_numpy() * rw * rw
+                    for column, name in _STORE_SUMS
+                    if name in _STORE_OPPORTUNITIES
+                },
+            }
         )
+        .groupby(["shop_id", "band"], as_index=False)
+        .agg(sample=("held_reviews", "size"), **{c: (c, "sum") for c in _STORE_TOTALS})
+    )
+    del sf, rw
+    sample = (
+        by_band.pivot(index="shop_id", columns="band", values="sample")
+        .reindex(columns=range(len(windows)))
+        .fillna(0)
+    )
+    reached = sample.cumsum(axis=1).to_numpy() >= store.min_sample
+    reached[:, -1] = True
+    reach = reached.argmax(axis=1)
+    shop_windows = pd.DataFrame(
+        {
+            "shop_id": sample.index.to_numpy(),
+            "reach": reach,
+            "window_days": np.asarray(windows)[reach],
+        }
+    )
+    by_band = by_band.merge(shop_windows, on="shop_id")
+    shop_orders = (
+        by_band.loc[by_band["band"] <= by_band["reach"]]
+        .groupby("shop_id", as_index=False)
+        .agg(
+            window_days=("window_days", "max"),
+            sample=("sample", "sum"),
+            **{c: (c, "sum") for c in _STORE_TOTALS},
+        )
+        .merge(shops, on="shop_id")
+        .merge(codes, on="shop_category")
+    )
+    del by_band
+    spans = shop_orders[["shop_id", "window_days"]]
+
+    # lines of paid orders, with their product's category: a store's category mix (its lines
+    # in its window) and the products' tallies (their lines of the product window).
+    lf = f[["order_id", "shop_id", "band", "age_s", "bw", "delivered"]].merge(
+        lines[["id", "order_id", "product_id"]].rename(columns={"id": "line_id"}),
+        on="order_id",
+    )
+    del lines
+    lf = lf.merge(products, on="product_id")
+    mixed_in = lf.merge(shop_windows[["shop_id", "reach"]], on="shop_id")
+    shop_mix = (
+        mixed_in.loc[
+            (mixed_in["band"] <= mixed_in["reach"]) & (mixed_in["age_s"] < store_long * DAY)
+        ]
+        .groupby(["shop_id", "product_category"])
+        .size()
+        .rename("n")
+        .reset_index()
+    )
+    del mixed_in
+    lf = (
+        lf.loc[lf["age_s"] < product.window_days * DAY]
         .merge(line_reviews, left_on="line_id", right_index=True, how="left")
         .merge(by_line, left_on="line_id", right_index=True, how="left")
-        .merge(products, on="product_id")
     )
-    del lines, line_reviews, by_line
+    del line_reviews, by_line
     for column in ("reviewed", "bad_review", "held_review", "merchant_quality", "dispute_lost"):
         lf[column] = lf[column].fillna(0).astype(np.int64)
     lf["bad_w"] = lf["bad_review"] * lf["bw"]
     lf["merchant_quality_w"] = lf["merchant_quality"] * lf["bw"]
-    f = f[list(_FACT_COLUMNS)]
-
-    # Store: 30 days, or 90 for a shop with fewer than min_sample orders in 30 days.
-    by_age = (
-        f.loc[f["age_s"] < store_long * DAY]
-        .groupby(["shop_id", "shop_category", "recent"], as_index=False)
-        .agg(
-            sample=("age_s", "size"),
-            reviews=("reviewed", "sum"),
-            bad_reviews=("bad_w", "sum"),
-            held_reviews=("held_review", "sum"),
-            delivered=("delivered", "sum"),
-            quality_refunds=("merchant_quality_w", "sum"),
-            pickups=("pickup_due", "sum"),
-            late_pickups=("late_pickup", "sum"),
-            slow_deliveries=("slow_delivery", "sum"),
-            logistics_complaints=("logistics_w", "sum"),
-            disputes_lost=("dispute_lost", "sum"),
-        )
-    )
-    recent_sample = (by_age["recent"] * by_age["sample"]).groupby(by_age["shop_id"]).sum()
-    windows = pd.DataFrame(
-        {"shop_id": recent_sample.index, "extended": _flag(recent_sample < store.min_sample)}
-    )
-    by_age = by_age.merge(windows, on="shop_id")
-    shop_orders = (
-        by_age.loc[(by_age["recent"] == 1) | (by_age["extended"] == 1)]
-        .drop(columns="recent")
-        .groupby(["shop_id", "shop_category"], as_index=False)
-        .agg(
-            extended=("extended", "max"),
-            **{c: (c, "sum") for c in by_age.columns if c not in _STORE_KEYS},
-        )
-    )
-    shop_orders = shop_orders.merge(categories, on="shop_category")
-    spans = windows.assign(
-        span=np.where(windows["extended"] == 1, store_long * DAY, store.window_days * DAY)
-    )[["shop_id", "span"]]
 
     # one buyer, one voice: only customers' chats (a paid order in the order window), and of
-    # each customer only the first chat with the shop in the window
+    # each customer only the first chat with the shop in the store's window
     chats = fact("chats").merge(spans, on="shop_id").merge(customers, on=["shop_id", "buyer_id"])
     first = _secs(chats["first_message_at"])
-    chats = chats.assign(first_s=first).loc[(first < t) & (first >= t - chats["span"])]
-    chats = chats.sort_values(["first_s", "id"], kind="stable").drop_duplicates(
+    chats = chats.assign(first_s=first).loc[(first < t) & (first >= t - chats["window_days"] * DAY)]
+    recorded["chats"] = len(chats)
+    chats = chats.sort_values(["first_message_at", "id"]).drop_duplicates(
         ["shop_id", "buyer_id"], keep="first"
     )
     answer = chats["first_response_seconds"]
     answered = (chats["first_s"] + answer < t).fillna(False).astype(bool)
-    chats = chats.assign(
-        slow=_flag(
-            np.where(
-                answered,
-                answer > rules.SLOW_CHAT_SECONDS,
-                t - chats["first_s"] > rules.SLOW_CHAT_SECONDS,
-            )
+    chat_w = _store_recency(t - chats["first_s"])
+    slow = _flag(
+        np.where(
+            answered,
+            answer > rules.SLOW_CHAT_SECONDS,
+            t - chats["first_s"] > rules.SLOW_CHAT_SECONDS,
         )
     )
-    shop_chats = chats.groupby("shop_id").agg(chats=("slow", "size"), slow_chats=("slow", "sum"))
+    shop_chats = (
+        pd.DataFrame(
+            {
+                "shop_id": chats["shop_id"].to_numpy(),
+                "chats": chat_w,
+                "chats_sq": chat_w * chat_w,
+                "slow_chats": slow * chat_w,
+            }
+        )
+        .groupby("shop_id")
+        .sum()
+    )
     del chats
 
     slow_after = rules.SLOW_HANDLING_HOURS * HOUR
     rq = asr[["shop_id", "at_s", "handled_s"]].merge(spans, on="shop_id")
-    rq = rq.loc[rq["at_s"] >= t - rq["span"]]
-    rq = rq.assign(slow=_flag(np.minimum(rq["handled_s"].fillna(t), t) - rq["at_s"] > slow_after))
-    shop_requests = rq.groupby("shop_id").agg(
-        requests=("slow", "size"), slow_handlings=("slow", "sum")
+    rq = rq.loc[rq["at_s"] >= t - rq["window_days"] * DAY]
+    rq_w = _store_recency(t - rq["at_s"])
+    slow = _flag(np.minimum(rq["handled_s"].fillna(t), t) - rq["at_s"] > slow_after)
+    shop_requests = (
+        pd.DataFrame(
+            {
+                "shop_id": rq["shop_id"].to_numpy(),
+                "requests": rq_w,
+                "requests_sq": rq_w * rq_w,
+                "slow_handlings": slow * rq_w,
+            }
+        )
+        .groupby("shop_id")
+        .sum()
     )
+    del rq, rq_w, slow
     store_tally = shop_orders.rename(
         columns={"shop_id": "entity_id", "shop_category": "category_id"}
     )
     store_tally = store_tally.merge(
         shop_chats, left_on="entity_id", right_index=True, how="left"
     ).merge(shop_requests, left_on="entity_id", right_index=True, how="left")
-    for column in ("chats", "slow_chats", "requests", "slow_handlings"):
-        store_tally[column] = store_tally[column].fillna(0)
+    for column in (*shop_chats.columns, *shop_requests.columns):
+        store_tally[column] = store_tally[column].fillna(0.0)
 
     # Product: 60 days of its lines, by the product's own category.
     product_tally = (
-        lf.groupby(["product_id", "product_category"], as_index=False)
+        lf.groupby("product_id", as_index=False)
         .agg(
+            category_id=("product_category", "max"),
             sample=("age_s", "size"),
             reviews=("reviewed", "sum"),
             bad_reviews=("bad_w", "sum"),
@@ -426,7 +538,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             quality_refunds=("merchant_quality_w", "sum"),
             complaints=("dispute_lost", "sum"),
         )
-        .rename(columns={"product_id": "entity_id", "product_category": "category_id"})
+        .rename(columns={"product_id": "entity_id"})
     )
     del lf
 
@@ -481,56 +593,147 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         ignore_index=True,
     )
 
-    # Benchmarks, the fitted prior strength, the shrunk rate and its points.
-    d, n, eff = m["defects"], m["opportunities"], m["effective"]
+    # Each entity's share of each category it is benchmarked in: a store by its order lines'
+    # categories, a product in its own, a creator among all creators (category 0).
+    mix = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "kind": ScoreKind.STORE.value,
+                    "entity_id": shop_mix["shop_id"].to_numpy(np.int64),
+                    "category_id": shop_mix["product_category"].to_numpy(np.int64),
+                    "share": shop_mix["n"] / shop_mix.groupby("shop_id")["n"].transform("sum"),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "kind": ScoreKind.PRODUCT.value,
+                    "entity_id": product_tally["entity_id"].to_numpy(np.int64),
+                    "category_id": product_tally["category_id"].to_numpy(np.int64),
+                    "share": 1.0,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "kind": ScoreKind.CREATOR.value,
+                    "entity_id": creator_tally["entity_id"].to_numpy(np.int64),
+                    "category_id": 0,
+                    "share": 1.0,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    # a category's parent; a top category (or the creators' 0) is its own
+    parents = pd.DataFrame(
+        {
+            "category_id": np.append(categories["id"].to_numpy(np.int64), 0),
+            "parent_id": np.append(
+                categories["parent_id"].fillna(categories["id"]).to_numpy(np.int64), 0
+            ),
+        }
+    )
+    del shop_mix
+
+    # Benchmarks and priors, level by level: a category shrunk toward its parent, a parent
+    # toward all entities of the kind; an entity's are its categories' mixed by its shares.
+    d, n = m["defects"], m["opportunities"]
     has = n > 0
-    rr = (d / n.where(has)).where(has)
-    keys = ["kind", "category_id", "metric"]
-    bench = (
-        m[keys]
+    mixed = (
+        m[["kind", "entity_id", "metric"]]
+        .assign(defects=d, opportunities=n, has=_flag(has), raw_rate=(d / n.where(has)))
+        .merge(mix, on=["kind", "entity_id"])
+        .merge(parents, on="category_id")
+    )
+    share = mixed["share"]
+    by_category = (
+        mixed[["kind", "metric", "category_id", "parent_id"]]
         .assign(
-            d=d,
-            n=n,
-            e=eff.fillna(0.0),
-            e2=(eff * eff).fillna(0.0),
-            has=_flag(has),
-            nr2=(eff * rr * rr).where(has, 0.0),
-            rr=rr,
-            floor=m["floor"],
+            d=share * mixed["defects"],
+            o=share * mixed["opportunities"],
+            n=share * mixed["has"],
+            r=(share * mixed["raw_rate"]).fillna(0.0),
         )
-        .groupby(keys, as_index=False)
+        .groupby(["kind", "metric", "category_id"], as_index=False)
         .agg(
+            parent_id=("parent_id", "max"),
             d=("d", "sum"),
+            o=("o", "sum"),
             n=("n", "sum"),
-            total=("e", "sum"),
-            total_sq=("e2", "sum"),
-            entities=("has", "sum"),
-            sum_nr2=("nr2", "sum"),
-            entity_mean=("rr", "mean"),
-            floor=("floor", "max"),
+            r=("r", "sum"),
         )
     )
-    bench["benchmark"] = (bench["d"] / bench["n"].where(bench["n"] != 0)).fillna(0.0)
-    bench["scale"] = np.maximum(bench["floor"], bench["benchmark"])
-    b, total = bench["benchmark"], bench["total"]
-    disp = bench.loc[total > 0].assign(
-        num=bench["sum_nr2"] - total * b * b - b * (1 - b) * (bench["entities"] - 1),
-        den=(total - bench["total_sq"] / total) * b * (1 - b),
+    sums = ["d", "o", "n", "r"]
+    by_parent = by_category.groupby(["kind", "metric", "parent_id"], as_index=False)[sums].sum()
+    by_kind = by_parent.groupby(["kind", "metric"], as_index=False)[sums].sum()
+    pooled = by_kind["d"] / by_kind["o"].where(by_kind["o"] != 0)
+    by_kind["benchmark"] = pooled.fillna(0.0)
+    by_kind["prior"] = (
+        (by_kind["r"] / by_kind["n"].where(by_kind["n"] != 0)).fillna(pooled).fillna(0.0)
     )
-    disp = disp.groupby(["kind", "metric"], as_index=False)[["num", "den"]].sum()
+    above = by_parent.merge(
+        by_kind[["kind", "metric", "benchmark", "prior"]], on=["kind", "metric"]
+    )
+    parent_levels = _shrink_toward(above[[*by_parent.columns]], above)
+    above = by_category.merge(
+        parent_levels[["kind", "metric", "parent_id", "benchmark", "prior"]],
+        on=["kind", "metric", "parent_id"],
+    )
+    category_levels = _shrink_toward(above[[*by_category.columns]], above)
+    levels = mixed[["kind", "entity_id", "metric", "category_id", "share"]].merge(
+        category_levels[["kind", "metric", "category_id", "benchmark", "prior"]],
+        on=["kind", "metric", "category_id"],
+    )
+    entity_levels = (
+        levels[["kind", "entity_id", "metric"]]
+        .assign(
+            benchmark=levels["share"] * levels["benchmark"],
+            prior=levels["share"] * levels["prior"],
+        )
+        .groupby(["kind", "entity_id", "metric"], as_index=False)
+        .sum()
+    )
+    del mixed, levels, by_category, by_parent, above
+
+    s = m.merge(entity_levels, on=["kind", "entity_id", "metric"])
+
+    # The fitted prior strength: the beta-binomial method of moments around each entity's
+    # prior, E[n (rate - mu)^2] = mu (1 - mu) (1 + (n - 1) rho).
+    known = s.loc[s["opportunities"] > 0]
+    mu, eff = known["prior"], known["effective"]
+    spread = mu * (1 - mu)
+    disp = (
+        known[["kind", "metric"]]
+        .assign(
+            num=eff * (known["defects"] / known["opportunities"] - mu) ** 2 - spread,
+            den=(eff - 1) * spread,
+        )
+        .groupby(["kind", "metric"], as_index=False)[["num", "den"]]
+        .sum()
+    )
     rho = disp["num"] / disp["den"].where(disp["den"] != 0)
     top, low = rules.PRIOR_STRENGTH_MAX, rules.PRIOR_STRENGTH_MIN
     disp["prior_strength"] = np.where(
         rho.isna() | (rho <= 1.0 / (top + 1)), top, np.maximum(low, 1.0 / rho - 1.0)
     )
+    del known
 
-    s = m.merge(bench[[*keys, "benchmark", "scale", "entity_mean"]], on=keys)
+    # Weights of the recorded metrics, scaled up to sum to one; known where the entity had
+    # opportunities for a recorded metric.
     s = s.merge(disp[["kind", "metric", "prior_strength"]], on=["kind", "metric"], how="left")
-    s["entity_mean"] = s["entity_mean"].fillna(s["benchmark"])
     s["prior_strength"] = s["prior_strength"].fillna(top)
+    live = s["record"].map(recorded).fillna(0).to_numpy() > 0
+    nominal = s["nominal_weight"].where(live, 0.0)
+    total = nominal.groupby([s["kind"], s["entity_id"]]).transform("sum")
+    s["weight"] = (nominal / total.where(total != 0)).fillna(0.0)
+    s["observed"] = _flag((s["opportunities"] > 0).to_numpy() & live)
+    s["observed_share"] = (
+        (s["observed"] * s["weight"]).groupby([s["kind"], s["entity_id"]]).transform("sum")
+    )
+    s["scale"] = np.maximum(s["floor"], s["benchmark"])
     d, n, prior = s["defects"], s["opportunities"], s["prior_strength"]
     s["raw_rate"] = (d / n).where(n > 0)
-    s["rate"] = (d + prior * s["entity_mean"]) / (n + prior)
+    s["rate"] = (d + prior * s["prior"]) / (n + prior)
     mass = n + prior
     s["variance"] = s["rate"] * (1 - s["rate"]) / (mass + 1)
     s["points"] = np.clip(100.0 - rules.POINTS_PER_BENCHMARK * s["rate"] / s["scale"], 0.0, 100.0)
@@ -540,52 +743,32 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     s = s.merge(held_reviews, on=["kind", "entity_id"], how="left")
     s["held_reviews"] = s["held_reviews"].fillna(0).astype(np.int64)
-    metrics = s[
-        [
-            "kind",
-            "entity_id",
-            "category_id",
-            "metric",
-            "dimension",
-            "defects",
-            "opportunities",
-            "sample",
-            "extended",
-            "prior_strength",
-            "weight",
-            "benchmark",
-            "scale",
-            "raw_rate",
-            "rate",
-            "variance",
-            "points",
-            "breach",
-            "held_reviews",
-        ]
-    ]
+    metrics = s[list(_METRIC_COLUMNS)]
 
-    # entity_scores: weighted mean of the points, its interval, status, tier, restriction.
+    # entity_scores: weighted points, the interval, status, tier, restriction; only entities
+    # enough of whose score is known.
     w = s["weight"]
     per = (
-        s[["kind", "entity_id", "sample", "extended", "breach", "held_reviews"]]
+        s[["kind", "entity_id", "sample", "window_days", "observed_share", "breach"]]
         .assign(
+            held_reviews=s["held_reviews"],
             wp=w * s["points"],
-            w=w,
             v=(w * rules.POINTS_PER_BENCHMARK / s["scale"]) ** 2 * s["variance"],
         )
         .groupby(["kind", "entity_id"], as_index=False)
         .agg(
             sample=("sample", "max"),
-            extended=("extended", "max"),
+            window_days=("window_days", "max"),
+            observed_share=("observed_share", "max"),
             wp=("wp", "sum"),
-            w=("w", "sum"),
             v=("v", "sum"),
             breach=("breach", "max"),
             held_reviews=("held_reviews", "max"),
         )
     )
-    score = per["wp"] / per["w"]
-    sd = np.sqrt(per["v"]) / per["w"]
+    per = per.loc[per["observed_share"] >= rules.MIN_OBSERVED_WEIGHT - 1e-9].reset_index(drop=True)
+    score = per["wp"]
+    sd = np.sqrt(per["v"])
     min_sample = per["kind"].map({d.kind.value: d.min_sample for d in rules.DEFINITIONS.values()})
     status = np.where(
         per["sample"] < min_sample, ScoreStatus.PROVISIONAL.value, ScoreStatus.SCORED.value
@@ -602,7 +785,8 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             "lower": np.maximum(0.0, score - z * sd),
             "upper": np.minimum(100.0, score + z * sd),
             "sample": per["sample"],
-            "extended": per["extended"],
+            "window_days": per["window_days"],
+            "observed_share": per["observed_share"],
             "status": status,
             "tier": tier,
             "restricted": _flag(
@@ -618,11 +802,13 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 #: What the tallies read from the per-order facts.
 _FACT_COLUMNS = (
+    "order_id",
     "shop_id",
-    "shop_category",
     "creator_id",
     "age_s",
-    "recent",
+    "band",
+    "rw",
+    "bw",
     "reviewed",
     "bad_w",
     "held_review",
@@ -632,11 +818,31 @@ _FACT_COLUMNS = (
     "content_w",
     "pickup_due",
     "late_pickup",
-    "slow_delivery",
+    "delivery_due",
+    "late_delivery",
     "logistics_w",
     "dispute_lost",
 )
-_STORE_KEYS = {"shop_id", "shop_category", "recent", "extended"}
+#: A store's recency-weighted sums: (fact column, tally column).
+_STORE_SUMS = (
+    ("reviewed", "reviews"),
+    ("bad_w", "bad_reviews"),
+    ("delivered", "delivered"),
+    ("merchant_quality_w", "quality_refunds"),
+    ("pickup_due", "pickups"),
+    ("late_pickup", "late_pickups"),
+    ("delivery_due", "deliveries_due"),
+    ("late_delivery", "late_deliveries"),
+    ("logistics_w", "logistics_complaints"),
+    ("dispute_lost", "disputes_lost"),
+)
+#: Its order-based opportunities, whose squared weights are summed too.
+_STORE_OPPORTUNITIES = ("reviews", "delivered", "pickups", "deliveries_due")
+_STORE_TOTALS = (
+    "held_reviews",
+    *(name for _, name in _STORE_SUMS),
+    *(f"{name}_sq" for name in _STORE_OPPORTUNITIES),
+)
 _CREATOR_SUMS = (
     "reviews",
     "reviews_sq",
@@ -646,6 +852,30 @@ _CREATOR_SUMS = (
     "delivered_sq",
     "goods_refunds",
     "content_complaints",
+)
+#: The columns of ``score_metrics``.
+_METRIC_COLUMNS = (
+    "kind",
+    "entity_id",
+    "category_id",
+    "metric",
+    "dimension",
+    "defects",
+    "opportunities",
+    "sample",
+    "window_days",
+    "prior_strength",
+    "weight",
+    "observed",
+    "observed_share",
+    "benchmark",
+    "scale",
+    "raw_rate",
+    "rate",
+    "variance",
+    "points",
+    "breach",
+    "held_reviews",
 )
 
 
@@ -671,16 +901,20 @@ def compare(
     duck: pd.DataFrame, peer: pd.DataFrame, duck_m: pd.DataFrame, peer_m: pd.DataFrame
 ) -> dict[str, Any]:
     """How far the pandas results are from DuckDB's: every entity, every sub-metric."""
-    closeness = ("score", "lower", "upper", "sample", "held_reviews")
+    closeness = ("score", "lower", "upper", "sample", "observed_share", "held_reviews")
     unmatched, diff, j = _diff(duck, peer, ["kind", "entity_id"], closeness)
     differ = {c: int((j[c] != j[f"{c}_pd"]).sum()) for c in ("status", "tier")}
-    for c in ("restricted", "extended"):
+    for c in ("restricted", "window_days"):
         differ[c] = int((j[c].astype(int) != j[f"{c}_pd"].astype(int)).sum())
     metric_closeness = (
         "defects",
         "opportunities",
+        "sample",
+        "window_days",
         "prior_strength",
         "weight",
+        "observed",
+        "observed_share",
         "benchmark",
         "scale",
         "raw_rate",
@@ -808,7 +1042,10 @@ def main(argv: list[str] | None = None) -> None:
                 "products": int((scores["kind"] == ScoreKind.PRODUCT.value).sum()),
                 "creators": int((scores["kind"] == ScoreKind.CREATOR.value).sum()),
                 "extended_stores": int(
-                    ((scores["kind"] == ScoreKind.STORE.value) & (scores["extended"] == 1)).sum()
+                    (
+                        (scores["kind"] == ScoreKind.STORE.value)
+                        & (scores["window_days"] > rules.STORE.window_days)
+                    ).sum()
                 ),
                 "restricted": int(scores["restricted"].sum()),
                 "order_lines": rows["order_lines"],
