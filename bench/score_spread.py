@@ -14,6 +14,8 @@ the split to the end of the year are then read per shop, held out from the score
 - ``spearman_next_review``: Spearman of the score with the shop's next mean review stars;
   ``spearman_next_late``: with its next share of orders late (delivered after ``deliver_by``,
   or still not delivered at the end), negated so that higher is better;
+- ``metric_next_review`` and ``metric_next_late``: the same for the score's own scored
+  (shrunk) bad-review and late-delivery rates, negated;
 - ``raw_next_review`` and ``raw_next_late``: the same for the plain numbers the platform had at
   the split (the mean stars before it; late deliveries among delivered orders before it),
   over the same shops (those with at least 5 reviewed, respectively due, orders in the next
@@ -127,14 +129,22 @@ def main(argv: list[str] | None = None) -> None:
         export(engine, root)
         engine.dispose()
         _log(f"imported and exported in {time.perf_counter() - started:.1f}s")
-        scores = compute_duckdb(root, int(SPLIT.timestamp()), sql.FULL).scores.filter(
-            pl.col("kind") == ScoreKind.STORE.value
+        computed = compute_duckdb(root, int(SPLIT.timestamp()), sql.FULL)
+        scores = computed.scores.filter(pl.col("kind") == ScoreKind.STORE.value)
+        metric_rates = computed.metrics.filter(pl.col("kind") == ScoreKind.STORE.value).pivot(
+            on="metric", index="entity_id", values="rate"
         )
         seen = outcomes(root, SPLIT, history.AS_OF)
 
     before = seen.filter(pl.col("before_n") > 0)
-    joined = scores.select(pl.col("entity_id").alias("id"), "score").join(seen, on="id")
+    joined = (
+        scores.select(pl.col("entity_id").alias("id"), "score")
+        .join(seen, on="id")
+        .join(metric_rates.rename({"entity_id": "id"}), on="id", how="left")
+    )
     joined = joined.with_columns(
+        metric_good_reviews=-pl.col("bad_review_rate"),
+        metric_on_time=-pl.col("late_delivery_rate"),
         next_on_time=-(pl.col("next_late") / pl.col("next_n")),
         raw_on_time=-(pl.col("before_late") / pl.col("before_n")),
     )
@@ -164,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
                 ).height,
                 "spearman_next_review": _spearman(reviewed, "score", "next_stars"),
                 "raw_next_review": _spearman(reviewed, "before_stars", "next_stars"),
+                "metric_next_review": _spearman(reviewed, "metric_good_reviews", "next_stars"),
                 "spearman_next_late": _spearman(due, "score", "next_on_time"),
+                "metric_next_late": _spearman(due, "metric_on_time", "next_on_time"),
                 "raw_next_late": _spearman(due, "raw_on_time", "next_on_time"),
                 "shops_next_review": reviewed.height,
                 "shops_next_late": due.height,
