@@ -24,6 +24,7 @@ products counts once for each, with the reviews and after-sales requests of that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from trustflow.aftersales.models import AfterSalesKind, DisputeOutcome, ResponsibleParty
 from trustflow.scoring import rules
@@ -54,12 +55,22 @@ NAIVE = Options(shrinkage=False, extend_small=False, abuse_weights=False, hold_b
 ORDER_WINDOW_DAYS = max(d.longest_window_days for d in rules.DEFINITIONS.values())
 #: Reviews and after-sales of those orders may come up to this much later.
 EVENT_WINDOW_DAYS = ORDER_WINDOW_DAYS + 30
+# A buyer's deliveries (for the abuse weights) are counted among the orders read.
+assert rules.ABUSE_WINDOW_DAYS <= ORDER_WINDOW_DAYS
 #: A shop's usual daily count of bad reviews, for the burst rule, is taken over this many days.
 BURST_LOOKBACK_DAYS = 120
 
 
 def _secs(column: str) -> str:
     return f"CAST(FLOOR(EPOCH({column})) AS BIGINT)"
+
+
+def _at(seconds: int) -> str:
+    """The moment ``seconds`` (epoch seconds) as a timestamp literal, to compare a timestamp
+    column with as it is: ``ts < _at(t)`` holds exactly when ``FLOOR(EPOCH(ts)) < t``, without
+    converting every row, and lets the reader skip row groups by their min/max statistics."""
+    moment = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"TIMESTAMPTZ '{moment}+00:00'"
 
 
 def _in(values: tuple[str, ...] | list[str]) -> str:
@@ -239,7 +250,7 @@ rv AS (
     FROM reviews r
     LEFT JOIN appeals ap ON ap.defect_kind = '{DefectKind.REVIEW.value}' AND ap.defect_id = r.id
     WHERE ap.defect_id IS NULL
-      AND {_secs("r.created_at")} < {t} AND {_secs("r.created_at")} >= {event_from}
+      AND r.created_at < {_at(t)} AND r.created_at >= {_at(event_from)}
 ),
 bad_days AS (
     SELECT shop_id, CAST(FLOOR(at_s / {DAY}) AS BIGINT) AS day, COUNT(*) AS k
@@ -278,9 +289,7 @@ base AS (
            {_secs("o.delivered_at")} AS delivered_s,
            {_secs("o.cancelled_at")} AS cancelled_s
     FROM orders o
-    WHERE o.paid_at IS NOT NULL
-      AND {_secs("o.paid_at")} < {t}
-      AND {_secs("o.paid_at")} >= {t - ORDER_WINDOW_DAYS * DAY}
+    WHERE o.paid_at < {_at(t)} AND o.paid_at >= {_at(t - ORDER_WINDOW_DAYS * DAY)}
 ),
 {review_ctes}
 reviewed AS (
@@ -314,7 +323,7 @@ asr AS (
     LEFT JOIN appeals ap
         ON ap.defect_kind = '{DefectKind.AFTER_SALES.value}' AND ap.defect_id = a.id
     WHERE ap.defect_id IS NULL
-      AND {_secs("a.created_at")} < {t} AND {_secs("a.created_at")} >= {event_from}
+      AND a.created_at < {_at(t)} AND a.created_at >= {_at(event_from)}
 ),
 complaints AS (
     SELECT buyer_id, SUM(n) AS complaints FROM (
@@ -330,17 +339,16 @@ complaints AS (
 ),
 deliveries AS (
     -- Only buyers who complained at all can be abnormal.
-    SELECT buyer_id, COUNT(*) AS delivered FROM orders
-    WHERE {_secs("delivered_at")} < {t}
-      AND {_secs("paid_at")} >= {t - rules.ABUSE_WINDOW_DAYS * DAY}
-      AND buyer_id IN (SELECT buyer_id FROM complaints)
-    GROUP BY buyer_id
+    SELECT b.buyer_id, COUNT(*) AS delivered
+    FROM base b JOIN complaints c ON c.buyer_id = b.buyer_id
+    WHERE b.delivered_s < {t} AND b.paid_s >= {t - rules.ABUSE_WINDOW_DAYS * DAY}
+    GROUP BY b.buyer_id
 ),
 platform AS (
     SELECT CAST(SUM(c.complaints) AS DOUBLE)
-           / GREATEST((SELECT COUNT(*) FROM orders
-                       WHERE {_secs("delivered_at")} < {t}
-                         AND {_secs("paid_at")} >= {t - rules.ABUSE_WINDOW_DAYS * DAY}), 1)
+           / GREATEST((SELECT COUNT(*) FROM base
+                       WHERE delivered_s < {t}
+                         AND paid_s >= {t - rules.ABUSE_WINDOW_DAYS * DAY}), 1)
                AS rate
     FROM complaints c
 ),
@@ -379,15 +387,29 @@ by_line AS (
         MAX({_flag(f"a.outcome = 'buyer_won' AND a.responsible = '{merchant}'")}) AS dispute_lost
     FROM asr a WHERE a.line_id IS NOT NULL GROUP BY a.line_id
 ),
+order_events AS (
+    -- an order's reviews and requests side by side, to be looked up once per order
+    SELECT COALESCE(r.order_id, x.order_id) AS order_id,
+           r.reviewed, r.bad_review, r.held_review,
+           x.merchant_quality, x.goods_quality, x.content_complaint, x.logistics_complaint,
+           x.dispute_lost
+    FROM order_reviews r FULL JOIN by_order x ON x.order_id = r.order_id
+),
+line_events AS (
+    -- a line's review and requests side by side, to be looked up once per line
+    SELECT COALESCE(r.line_id, y.line_id) AS line_id,
+           r.reviewed, r.bad_review, r.held_review, y.merchant_quality, y.dispute_lost
+    FROM line_reviews r FULL JOIN by_line y ON y.line_id = r.line_id
+),
 facts AS (
     -- one row per paid order
     SELECT b.order_id, b.shop_id, b.creator_id, b.age_s,
            {band.replace("age_s", "b.age_s")} AS band,
            {store_recency.format(age="b.age_s")} AS rw,
            {buyer_weight} AS bw,
-           COALESCE(r.reviewed, 0) AS reviewed,
-           COALESCE(r.bad_review, 0) AS bad_review,
-           COALESCE(r.held_review, 0) AS held_review,
+           COALESCE(e.reviewed, 0) AS reviewed,
+           COALESCE(e.bad_review, 0) AS bad_review,
+           COALESCE(e.held_review, 0) AS held_review,
            {_flag(f"b.delivered_s < {t}")} AS delivered,
            {_flag(f"b.ship_by_s < {t} AND {not_cancelled_in_time}")} AS pickup_due,
            {
@@ -400,14 +422,13 @@ facts AS (
            {
         _flag(f"{delivery_due} AND (b.delivered_s IS NULL OR b.delivered_s > b.deliver_by_s)")
     } AS late_delivery,
-           COALESCE(x.merchant_quality, 0) AS merchant_quality,
-           COALESCE(x.goods_quality, 0) AS goods_quality,
-           COALESCE(x.content_complaint, 0) AS content_complaint,
-           COALESCE(x.logistics_complaint, 0) AS logistics_complaint,
-           COALESCE(x.dispute_lost, 0) AS dispute_lost
+           COALESCE(e.merchant_quality, 0) AS merchant_quality,
+           COALESCE(e.goods_quality, 0) AS goods_quality,
+           COALESCE(e.content_complaint, 0) AS content_complaint,
+           COALESCE(e.logistics_complaint, 0) AS logistics_complaint,
+           COALESCE(e.dispute_lost, 0) AS dispute_lost
     FROM base b
-    LEFT JOIN order_reviews r ON r.order_id = b.order_id
-    LEFT JOIN by_order x ON x.order_id = b.order_id
+    LEFT JOIN order_events e ON e.order_id = b.order_id
     LEFT JOIN buyer_weights bw ON bw.buyer_id = b.buyer_id
 ),
 lines AS (
@@ -421,14 +442,13 @@ lines AS (
 line_facts AS (
     -- a line of the product score's window: what a product's score counts
     SELECT l.product_id, l.category_id, l.age_s, l.bw, l.delivered,
-           COALESCE(r.reviewed, 0) AS reviewed,
-           COALESCE(r.bad_review, 0) AS bad_review,
-           COALESCE(r.held_review, 0) AS held_review,
-           COALESCE(y.merchant_quality, 0) AS merchant_quality,
-           COALESCE(y.dispute_lost, 0) AS dispute_lost
+           COALESCE(e.reviewed, 0) AS reviewed,
+           COALESCE(e.bad_review, 0) AS bad_review,
+           COALESCE(e.held_review, 0) AS held_review,
+           COALESCE(e.merchant_quality, 0) AS merchant_quality,
+           COALESCE(e.dispute_lost, 0) AS dispute_lost
     FROM lines l
-    LEFT JOIN line_reviews r ON r.line_id = l.line_id
-    LEFT JOIN by_line y ON y.line_id = l.line_id
+    LEFT JOIN line_events e ON e.line_id = l.line_id
     WHERE l.age_s < {product.window_days * DAY}
 ),
 shop_orders_by_age AS (
@@ -464,26 +484,34 @@ shop_mix AS (
     WHERE l.band <= w.reach AND l.age_s < {windows[-1] * DAY}
     GROUP BY l.shop_id, l.category_id
 ),
-customers AS (
-    SELECT DISTINCT shop_id, buyer_id FROM base
-),
 buyer_chats AS (
-    -- one buyer, one voice: only customers' chats, and of each its first in the window
-    SELECT c.shop_id, c.first_message_at, c.first_response_seconds,
+    -- one buyer, one voice: of a buyer's chats with a shop, only the first in its window
+    SELECT c.shop_id, c.buyer_id, c.first_message_at, c.first_response_seconds,
            {t} - {message_s} AS age_s,
            ROW_NUMBER() OVER (PARTITION BY c.shop_id, c.buyer_id
                               ORDER BY c.first_message_at, c.id) AS nth
     FROM chats c
     JOIN shop_orders so ON so.entity_id = c.shop_id
-    JOIN customers cu ON cu.shop_id = c.shop_id AND cu.buyer_id = c.buyer_id
-    WHERE {message_s} < {t}
+    WHERE c.first_message_at < {_at(t)}
+      AND c.first_message_at >= {_at(t - windows[-1] * DAY)}
       AND {message_s} >= {t} - so.window_days * {DAY}
+),
+customers AS (
+    -- and only customers' chats: buyers who paid the shop for an order of the order window
+    SELECT DISTINCT b.shop_id, b.buyer_id
+    FROM base b
+    JOIN buyer_chats c ON c.shop_id = b.shop_id AND c.buyer_id = b.buyer_id AND c.nth = 1
+),
+customer_chats AS (
+    SELECT c.* FROM buyer_chats c
+    JOIN customers cu ON cu.shop_id = c.shop_id AND cu.buyer_id = c.buyer_id
+    WHERE c.nth = 1
 ),
 shop_chats AS (
     SELECT c.shop_id, SUM({store_recency.format(age="c.age_s")}) AS chats,
            SUM(POWER({store_recency.format(age="c.age_s")}, 2)) AS chats_sq,
            SUM({slow_chat} * {store_recency.format(age="c.age_s")}) AS slow_chats
-    FROM buyer_chats c WHERE c.nth = 1
+    FROM customer_chats c
     GROUP BY c.shop_id
 ),
 shop_requests AS (
@@ -551,7 +579,7 @@ records AS (
     UNION ALL SELECT 'arbitrations' AS record, COUNT(outcome) AS n FROM asr
     UNION ALL SELECT 'pickups' AS record, COUNT(picked_s) AS n FROM base
     UNION ALL SELECT 'deliveries' AS record, COUNT(delivered_s) AS n FROM base
-    UNION ALL SELECT 'chats' AS record, COUNT(*) AS n FROM buyer_chats
+    UNION ALL SELECT 'chats' AS record, COUNT(*) AS n FROM customer_chats
 ),
 mix AS (
     -- each entity's share of each category it is benchmarked in: a store by the categories
