@@ -89,8 +89,10 @@ def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
         # (sum of weights)^2 / sum of squared weights (Kish's effective sample size).
         opp = metric.opportunities
         effective = f"{opp} * {opp} / NULLIF({opp}_sq, 0)" if definition.half_life_days else opp
-        weight = f"{metric.weight!r}"
+        weight, scheme = f"{metric.weight!r}", "''"
         if definition.kind is ScoreKind.STORE and rules.CATEGORY_WEIGHTS:
+            own = _in(list(rules.CATEGORY_WEIGHTS))
+            scheme = f"CASE WHEN category_code IN {own} THEN category_code ELSE '' END"
             cases = " ".join(
                 f"WHEN category_code = '{code}' THEN {weights[metric.name]!r}"
                 for code, weights in rules.CATEGORY_WEIGHTS.items()
@@ -104,11 +106,28 @@ def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
             f" CAST({metric.opportunities} AS DOUBLE) AS opportunities,"
             f" CAST(COALESCE({effective}, 0) AS DOUBLE) AS effective,"
             " CAST(sample AS BIGINT) AS sample,"
-            f" CAST({weight} AS DOUBLE) AS nominal_weight,"
+            f" CAST({weight} AS DOUBLE) AS nominal_weight, {scheme} AS scheme,"
             f" CAST({metric.floor!r} AS DOUBLE) AS floor,"
             f" CAST({window} AS BIGINT) AS window_days FROM {tally}"
         )
     return rows
+
+
+def _weight_table() -> str:
+    """Every published weight: (kind, scheme, metric, weight, record), one row each; the
+    scheme is a category code with weights of its own, else empty."""
+    rows = []
+    for d in rules.DEFINITIONS.values():
+        schemes: dict[str, dict[str, float]] = {"": {m.name: m.weight for m in d.metrics}}
+        if d.kind is ScoreKind.STORE:
+            schemes |= rules.CATEGORY_WEIGHTS
+        for scheme, weights in schemes.items():
+            rows += [
+                f"SELECT '{d.kind.value}' AS kind, '{scheme}' AS scheme, '{m.name}' AS metric,"
+                f" CAST({weights[m.name]!r} AS DOUBLE) AS weight, '{m.record}' AS record"
+                for m in d.metrics
+            ]
+    return "\n    UNION ALL ".join(rows)
 
 
 def statements(as_of: int, options: Options = FULL) -> list[tuple[str, str]]:
@@ -582,17 +601,11 @@ records AS (
     UNION ALL SELECT 'chats' AS record, COUNT(*) AS n FROM customer_chats
 ),
 mix AS (
-    -- each entity's share of each category it is benchmarked in: a store by the categories
-    -- of its order lines, a product in its own, a creator among all creators (category 0)
-    SELECT '{ScoreKind.STORE.value}' AS kind, x.entity_id, x.category_id,
+    -- a store's share of each category it is benchmarked in, by the categories of its order
+    -- lines (a product is benchmarked in its own, a creator among all creators: category 0)
+    SELECT x.entity_id, x.category_id,
            CAST(x.n AS DOUBLE) / SUM(x.n) OVER (PARTITION BY x.entity_id) AS share
     FROM shop_mix x
-    UNION ALL
-    SELECT '{ScoreKind.PRODUCT.value}' AS kind, entity_id, category_id, 1.0 AS share
-    FROM product_tally
-    UNION ALL
-    SELECT '{ScoreKind.CREATOR.value}' AS kind, entity_id, 0 AS category_id, 1.0 AS share
-    FROM creator_tally
 ),
 parents AS (
     -- a category's parent; a top category (or the creators' 0) is its own
@@ -604,8 +617,16 @@ mixed AS (
            m.defects, m.opportunities,
            CASE WHEN m.opportunities > 0 THEN m.defects / m.opportunities END AS raw_rate
     FROM m
-    JOIN mix x ON x.kind = m.kind AND x.entity_id = m.entity_id
+    JOIN mix x ON x.entity_id = m.entity_id
     JOIN parents pa ON pa.category_id = x.category_id
+    WHERE m.kind = '{ScoreKind.STORE.value}'
+    UNION ALL
+    SELECT m.kind, m.entity_id, m.metric, m.category_id, pa.parent_id, 1.0 AS share,
+           m.defects, m.opportunities,
+           CASE WHEN m.opportunities > 0 THEN m.defects / m.opportunities END AS raw_rate
+    FROM m
+    JOIN parents pa ON pa.category_id = m.category_id
+    WHERE m.kind <> '{ScoreKind.STORE.value}'
 ),
 by_category AS (
     -- per level: pooled defects and opportunities, how many entities had opportunities,
@@ -645,13 +666,30 @@ category_levels AS (
         AND p.parent_id = c.parent_id
 ),
 entity_levels AS (
-    -- an entity's benchmark and prior: its categories' mixed by its shares
+    -- an entity's benchmark and prior: a store's categories' mixed by its shares, a product's
+    -- or a creator's own category's
     SELECT x.kind, x.entity_id, x.metric,
            SUM(x.share * cl.benchmark) AS benchmark, SUM(x.share * cl.prior) AS prior
     FROM mixed x
     JOIN category_levels cl ON cl.kind = x.kind AND cl.metric = x.metric
         AND cl.category_id = x.category_id
+    WHERE x.kind = '{ScoreKind.STORE.value}'
     GROUP BY x.kind, x.entity_id, x.metric
+    UNION ALL
+    SELECT x.kind, x.entity_id, x.metric, cl.benchmark, cl.prior
+    FROM mixed x
+    JOIN category_levels cl ON cl.kind = x.kind AND cl.metric = x.metric
+        AND cl.category_id = x.category_id
+    WHERE x.kind <> '{ScoreKind.STORE.value}'
+),
+weights AS (
+{_weight_table()}
+),
+weight_totals AS (
+    -- the published weights of the recorded metrics, per kind and scheme
+    SELECT w.kind, w.scheme, SUM(CASE WHEN rc.n > 0 THEN w.weight ELSE 0.0 END) AS total
+    FROM weights w JOIN records rc ON rc.record = w.record
+    GROUP BY w.kind, w.scheme
 ),
 dispersion AS (
     -- Method of moments for the beta-binomial: how much of the spread between entities'
@@ -682,9 +720,8 @@ shrunk AS (
            -- a metric is recorded when the history holds what it is read from at all (a
            -- history without chats or arbitrations says nothing about them): the weights are
            -- those of the recorded metrics, scaled up to sum to one
-           CASE WHEN rc.n > 0 THEN m.nominal_weight ELSE 0.0 END
-               / NULLIF(SUM(CASE WHEN rc.n > 0 THEN m.nominal_weight ELSE 0.0 END)
-                        OVER (PARTITION BY m.kind, m.entity_id), 0) AS weight,
+           CASE WHEN rc.n > 0 THEN m.nominal_weight / NULLIF(wt.total, 0) ELSE 0.0 END
+               AS weight,
            -- and known for an entity that had opportunities for it
            {_flag("m.opportunities > 0 AND rc.n > 0")} AS observed,
            e.benchmark, GREATEST(m.floor, e.benchmark) AS scale, e.prior,
@@ -693,17 +730,15 @@ shrunk AS (
     FROM m JOIN entity_levels e
         ON e.kind = m.kind AND e.entity_id = m.entity_id AND e.metric = m.metric
     JOIN records rc ON rc.record = m.record
+    JOIN weight_totals wt ON wt.kind = m.kind AND wt.scheme = m.scheme
     LEFT JOIN priors pr ON pr.kind = m.kind AND pr.metric = m.metric
 ),
 rated AS (
-    SELECT shrunk.*, {rate} AS rate, {mass} AS mass,
-           SUM(observed * COALESCE(weight, 0.0)) OVER (PARTITION BY kind, entity_id)
-               AS observed_share
-    FROM shrunk
+    SELECT shrunk.*, {rate} AS rate, {mass} AS mass FROM shrunk
 )
 SELECT s.kind, s.entity_id, s.category_id, s.metric, s.dimension, s.defects, s.opportunities,
        s.sample, s.window_days, s.prior_strength, COALESCE(s.weight, 0.0) AS weight,
-       s.observed, s.observed_share,
+       s.observed,
        s.benchmark, s.scale, s.raw_rate, s.rate,
        s.rate * (1 - s.rate) / (s.mass + 1) AS variance,
        -- no data is not perfect: without opportunities, the rate is the prior's, the
@@ -736,7 +771,7 @@ WITH agg AS (
     SELECT kind, entity_id, MAX(sample) AS sample, MAX(window_days) AS window_days,
            SUM(weight * points) AS score,
            SQRT(SUM(POWER(weight * {per_point}, 2) * variance)) AS sd,
-           MAX(observed_share) AS observed_share,
+           SUM(observed * weight) AS observed_share,
            MAX(breach) AS breach,
            MAX(held_reviews) AS held_reviews
     FROM score_metrics GROUP BY kind, entity_id
