@@ -4,21 +4,27 @@ tables must change with it (a test compares them).
 Every sub-metric is a rate of defects among opportunities (bad reviews among reviews, late
 pick-ups among orders due for pick-up, ...). How a rate becomes points, in four steps:
 
-1. **Benchmark.** The category's pooled rate over the same window. Stores and products are
-   benchmarked within their category; creators against all creators.
+1. **Benchmark.** The category's pooled rate over the same window. Products are benchmarked
+   within their category, stores within the mix of categories they sell in (by their order
+   lines), creators against all creators. A thin category leans on its parent, a parent on
+   the whole kind (:data:`BENCHMARK_PRIOR_ENTITIES`).
 2. **Shrinkage.** The scored rate is the Beta-Binomial posterior mean
    ``(defects + m·prior) / (opportunities + m)``, where the prior is the rate of the
    category's average entity (each counted once: the pooled benchmark leans toward the
    largest shops). A shop with 3 orders is mostly that prior, a shop with 3,000 mostly its
    own record. ``m`` is fitted from the data each night (empirical Bayes): where shops truly
    differ a lot, little shrinkage; where most of the spread is chance, much. A store with
-   fewer than ``min_sample`` orders in 30 days is scored over 90 days instead.
+   fewer than ``min_sample`` orders in 30 days is scored over 90 days instead, then 180.
 3. **Points.** ``100 − 20 × scored rate / scale``, clamped to 0..100, where the scale is the
    benchmark or the metric's ``floor``, whichever is larger: a rate at the benchmark earns 80
    points, half of it 90, twice it 60, five times it nothing. The floor keeps a rare defect
    (say, disputes lost) from costing a fortune just because the category's rate is tiny.
 4. **Score.** The weighted mean of the points. Its 90% credible interval comes from the
-   posterior variance of each rate.
+   posterior variance of each rate. A metric the history does not record carries no weight;
+   one the entity had no opportunity for counts at its prior (:data:`MIN_OBSERVED_WEIGHT`).
+
+Logistics are judged against each order's promise (``ship_by``, ``deliver_by``), and a
+promise counts once it has passed: a parcel still on its way after ``deliver_by`` is late.
 
 Defects carry weights: a buyer whose refund-only claims and bad reviews far exceed what their
 orders explain counts for less (:data:`ABUSE_ALLOWANCE`), and bursts of bad reviews on one
@@ -28,7 +34,7 @@ merchant's late pick-up is not the creator's.
 
 One buyer, one voice in chats: ``slow_chat_rate`` counts each customer once per shop and
 window, by their first chat with the shop in the window; later
-chats in the window, and chats of buyers with no paid order from the shop in the 90 days
+chats in the window, and chats of buyers with no paid order from the shop in the 180 days
 before the score's moment, do not count. So a buyer who floods a rival with unanswered chats
 weighs what one slow answer weighs, and an account that never bought weighs nothing
 (docs/scores.md, "Abuse resistance"). The service side caps chats too
