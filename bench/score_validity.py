@@ -16,6 +16,9 @@ run; plain rates over the same past orders are the yardstick.
 - ``interval_coverage_90``: share of (shop, metric) pairs, for ``bad_review_rate`` and
   ``late_delivery_rate``, whose 90% interval holds the shop's true rate (from
   ``order_truth.parquet``); each metric's own share beside it.
+- ``*_dimension_{product,logistics,service}``: the same Spearman for each of the score's
+  three dimensions alone (its metrics' points, by their weights): which part of the score
+  foretells which outcome.
 
     python -m bench.score_validity [--seed S] [--days D] [--quick] [--out DIR | --rescore DIR]
 

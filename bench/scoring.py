@@ -905,22 +905,10 @@ def compare(
     differ = {c: int((j[c] != j[f"{c}_pd"]).sum()) for c in ("status", "tier")}
     for c in ("restricted", "window_days"):
         differ[c] = int((j[c].astype(int) != j[f"{c}_pd"].astype(int)).sum())
-    metric_closeness = (
-        "defects",
-        "opportunities",
-        "sample",
-        "window_days",
-        "prior_strength",
-        "weight",
-        "observed",
-        "benchmark",
-        "scale",
-        "raw_rate",
-        "rate",
-        "variance",
-        "points",
-        "breach",
-    )
+    # every number of a metric row, from its defects to its breach
+    metric_closeness = _METRIC_COLUMNS[
+        _METRIC_COLUMNS.index("defects") : _METRIC_COLUMNS.index("held_reviews")
+    ]
     metric_unmatched, metric_diff, _ = _diff(
         duck_m, peer_m, ["kind", "entity_id", "metric"], metric_closeness
     )

@@ -171,6 +171,15 @@ def evaluate(root: Path, order_truth: Path, *, start: int, split: int, end: int)
     scores = computed.scores.filter(pl.col("kind") == store).select(
         pl.col("entity_id").alias("shop_id"), "score"
     )
+    # the score's dimensions (product, logistics, service), each its metrics' weighted points
+    parts = (
+        computed.metrics.filter(pl.col("kind") == store)
+        .group_by("entity_id", "dimension")
+        .agg(points=(pl.col("weight") * pl.col("points")).sum() / pl.col("weight").sum())
+        .pivot(on="dimension", index="entity_id", values="points")
+    )
+    dimensions = [c for c in parts.columns if c != "entity_id"]
+    parts = parts.rename({"entity_id": "shop_id", **{d: f"dimension_{d}" for d in dimensions}})
     shops = (
         before.with_columns(
             raw_bad_review=pl.col("bad_reviews") / pl.col("reviews"),
@@ -182,6 +191,7 @@ def evaluate(root: Path, order_truth: Path, *, start: int, split: int, end: int)
         )
         .join(after, on="shop_id")
         .join(scores, on="shop_id")
+        .join(parts, on="shop_id", how="left")
         .filter(pl.col("orders") >= MIN_ORDERS)
     )
     small = pl.col("orders") <= SMALL_SHOP_MAX_ORDERS
@@ -202,6 +212,12 @@ def evaluate(root: Path, order_truth: Path, *, start: int, split: int, end: int)
             result[f"{prefix}best_raw_{outcome}"] = _best(list(raw.values()))
             result[f"{prefix}shops_{outcome}"] = judged.height
             result |= {f"{prefix}spearman_{outcome}_{name}": v for name, v in raw.items()}
+            result |= {
+                f"{prefix}spearman_{outcome}_dimension_{d}": _spearman(
+                    judged.drop_nulls(f"dimension_{d}"), f"dimension_{d}", outcome
+                )
+                for d in dimensions
+            }
     coverage = interval_coverage(computed.metrics, past, pl.read_parquet(order_truth))
     due = _observed(facts, start, end, end)
     return Validity(
