@@ -49,10 +49,19 @@ def test_the_owner_sees_the_breakdown_and_others_only_the_tier(scored: World) ->
     assert mine["lower"] <= mine["score"] <= mine["upper"]
     assert {m["metric"] for m in mine["breakdown"]} >= {"bad_review_rate", "late_pickup_rate"}
     assert all(h["gain"] > 0 and "points" in h["text"] for h in mine["hints"])
+    # 6 orders: the shop reached back to its longest window, and says so; its dimensions
+    # together make the score
+    assert mine["window_days"] == 180 and 0 < mine["known_share"] <= 1
+    dims = {d["dimension"]: d for d in mine["dimensions"]}
+    assert {"product", "logistics"} <= set(dims)
+    assert sum(d["weight"] * d["points"] for d in dims.values()) == pytest.approx(
+        mine["score"], abs=0.05
+    )
 
     theirs = c.get(f"{API}/scores/shops/{shop}", headers=scored.as_("merchant_b")).json()
     assert theirs["tier"] == mine["tier"]
     assert theirs["score"] is None and theirs["breakdown"] is None and theirs["hints"] is None
+    assert theirs["dimensions"] is None and theirs["window_days"] is None
 
     product = c.get(
         f"{API}/scores/products/{scored.a.product_id}", headers=scored.as_("operator")

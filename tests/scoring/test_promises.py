@@ -97,6 +97,15 @@ def test_a_shop_whose_parcels_are_overdue_scores_below_its_on_time_twin(
     # the overdue shop handed every parcel over in time: that is not held against it
     assert late["late_pickup_rate"]["defects"] == 0
 
+    # and the merchant reads where it lost: its logistics, not its goods
+    with factory() as s:
+        late_detail = scoring.get_score(s, ScoreKind.STORE, overdue.shop_id).detail  # type: ignore[union-attr]
+        on_time_detail = scoring.get_score(s, ScoreKind.STORE, on_time.shop_id).detail  # type: ignore[union-attr]
+    late_parts = {d["dimension"]: d["points"] for d in late_detail["dimensions"]}
+    on_time_parts = {d["dimension"]: d["points"] for d in on_time_detail["dimensions"]}
+    assert late_parts["logistics"] < on_time_parts["logistics"] - 20
+    assert late_detail["window_days"] == 180  # 12 orders: the longest window
+
 
 def test_a_shop_without_chats_is_not_scored_above_its_twin_that_answers_fast(
     engine: Engine, factory: sessionmaker[Session], tmp_path: Path

@@ -86,6 +86,25 @@ def details(metrics: pl.DataFrame) -> dict[tuple[str, int], dict[str, Any]]:
         pl.col("gain").round(2),
         "text",
     )
+    # the score's dimensions (product, logistics, service; a creator's goods and content):
+    # each its metrics' points by their weights, and its share of the score
+    dimensions = (
+        rows.group_by("kind", "entity_id", "dimension")
+        .agg(
+            share=pl.col("share").sum(),
+            points=(pl.col("share") * pl.col("points")).sum()
+            / pl.when(pl.col("share").sum() > 0).then(pl.col("share").sum()),
+        )
+        .filter(pl.col("share") > 0)
+        .group_by("kind", "entity_id")
+        .agg(
+            pl.struct(
+                "dimension", pl.col("share").round(4).alias("weight"), pl.col("points").round(2)
+            )
+            .sort_by("dimension")
+            .alias("dimensions")
+        )
+    )
     grouped = rows.group_by("kind", "entity_id").agg(
         metric.sort_by(["dimension", "metric"]).alias("metrics"),
         # the largest gains first; equal gains in the metrics' order, so the hints a
@@ -99,7 +118,13 @@ def details(metrics: pl.DataFrame) -> dict[tuple[str, int], dict[str, Any]]:
         .alias("hints"),
         pl.col("held_reviews").first().cast(pl.Int64),
     )
+    grouped = grouped.join(dimensions, on=["kind", "entity_id"], how="left")
     return {
-        (kind, int(entity)): {"metrics": m, "hints": h, "held_reviews": held}
-        for kind, entity, m, h, held in grouped.iter_rows()
+        (kind, int(entity)): {
+            "metrics": m,
+            "hints": h,
+            "held_reviews": held,
+            "dimensions": dims or [],
+        }
+        for kind, entity, m, h, held, dims in grouped.iter_rows()
     }

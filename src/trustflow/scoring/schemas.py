@@ -32,13 +32,24 @@ class HintOut(Shape):
     text: str
 
 
+class DimensionOut(Shape):
+    dimension: str = Field(
+        description="product, logistics or service (a creator's: goods, content)."
+    )
+    weight: float = Field(description="Its share of the score.")
+    points: float = Field(description="Its metrics' points, by their weights.")
+
+
 class ScoreOut(Shape):
     """A score as its owner (or an operator) sees it. Anyone else sees the tier and status;
     the numbers and the breakdown are left empty."""
 
     kind: ScoreKind
     entity_id: int
-    status: str = Field(description="scored, provisional, or no_score (no orders in window).")
+    status: str = Field(
+        description="scored, provisional, or no_score (too little in the window to judge: no "
+        "paid orders, or too small a share of the score known)."
+    )
     tier: Tier | None
     as_of: datetime | None
     score: float | None = None
@@ -50,6 +61,15 @@ class ScoreOut(Shape):
     held_reviews: int | None = Field(None, description="Bad reviews held back as a burst.")
     breakdown: list[MetricOut] | None = None
     hints: list[HintOut] | None = None
+    dimensions: list[DimensionOut] | None = None
+    window_days: int | None = Field(
+        None, description="The window the score was computed over (longer for a small entity)."
+    )
+    known_share: float | None = Field(
+        None,
+        description="Share of the score's weight on metrics the entity had data for; the rest "
+        "counts at its category's typical entity.",
+    )
 
 
 class HistoryPointOut(Shape):

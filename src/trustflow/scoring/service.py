@@ -270,7 +270,16 @@ def publish(
                     "status": part["status"].to_list(),
                     "tier": part["tier"].to_list(),
                     "restricted": [bool(x) for x in part["restricted"].to_list()],
-                    "detail": [detail[(k, int(e))] for k, e in keys],
+                    "detail": [
+                        detail[(k, int(e))]
+                        | {"window_days": int(w), "known_share": round(float(o), 4)}
+                        for (k, e), w, o in zip(
+                            keys,
+                            part["window_days"].to_list(),
+                            part["observed_share"].to_list(),
+                            strict=True,
+                        )
+                    ],
                 },
                 rows=part.height,
             )

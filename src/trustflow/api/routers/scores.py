@@ -159,6 +159,9 @@ def get_score(
             "held_reviews": detail.get("held_reviews", 0),
             "breakdown": detail.get("metrics", []),
             "hints": detail.get("hints", []),
+            "dimensions": detail.get("dimensions", []),
+            "window_days": detail.get("window_days"),
+            "known_share": detail.get("known_share"),
         }
     )
 
