@@ -192,13 +192,20 @@ def _name(name: str, doc: str, length: int, *, required: bool = True) -> Column:
 _CATALOGUE: tuple[FileSpec, ...] = (
     FileSpec(
         "categories",
-        "Product categories; scores are benchmarked within a shop's main category.",
+        "Product categories; scores are benchmarked within the categories a shop sells in, and "
+        "a thin category leans on its parent's.",
         (
             _id("category_id", "category"),
             Column(
                 "code", "text", "a short code, unique", required=True, max_length=40, default=""
             ),
             _name("name", "its name", 80),
+            _ref(
+                "parent_id",
+                "categories",
+                required=False,
+                doc="the category it sits under, if any (a thin category's benchmark leans on it)",
+            ),
         ),
     ),
     FileSpec(

@@ -192,8 +192,29 @@ def _now(column: str, at: datetime) -> pl.Expr:
 
 
 def _categories(session: Session, rows: pl.DataFrame, at: datetime) -> int:
+    target = STORE_TABLES["categories"]
     out = rows.select(pl.col("category_id").alias("external_id"), "code", "name")
-    return len(_insert(session, STORE_TABLES["categories"], out))
+    written = len(_insert(session, target, out))
+    # a parent may come after its child in the file: parents are linked once all are in
+    if "parent_id" in rows.columns:
+        linked = _resolved(
+            session,
+            rows.select("category_id", "parent_id").drop_nulls("parent_id"),
+            {"category_id": "categories", "parent_id": "categories"},
+        )
+        if linked.height:
+            execute_columns(
+                session,
+                update(target)
+                .where(target.c.id == bindparam("child"))
+                .values(parent_id=bindparam("parent")),
+                {
+                    "child": linked["category_id"].to_list(),
+                    "parent": linked["parent_id"].to_list(),
+                },
+                rows=linked.height,
+            )
+    return written
 
 
 def _people(
