@@ -57,6 +57,8 @@ ORDER_WINDOW_DAYS = max(d.longest_window_days for d in rules.DEFINITIONS.values(
 EVENT_WINDOW_DAYS = ORDER_WINDOW_DAYS + 30
 # A buyer's deliveries (for the abuse weights) are counted among the orders read.
 assert rules.ABUSE_WINDOW_DAYS <= ORDER_WINDOW_DAYS
+#: Weights are added up in whole ten-thousandths (basis points), exactly.
+WEIGHT_UNITS = 10_000
 #: A shop's usual daily count of bad reviews, for the burst rule, is taken over this many days.
 BURST_LOOKBACK_DAYS = 120
 
@@ -114,8 +116,9 @@ def _metric_rows(definition: rules.ScoreDefinition, tally: str) -> list[str]:
 
 
 def _weight_table() -> str:
-    """Every published weight: (kind, scheme, metric, weight, record), one row each; the
-    scheme is a category code with weights of its own, else empty."""
+    """Every published weight in :data:`WEIGHT_UNITS` (kind, scheme, metric, units, record),
+    one row each; the scheme is a category code with weights of its own, else empty. Whole
+    units sum exactly, in whatever order the engine adds them: the same scores every run."""
     rows = []
     for d in rules.DEFINITIONS.values():
         schemes: dict[str, dict[str, float]] = {"": {m.name: m.weight for m in d.metrics}}
@@ -124,7 +127,7 @@ def _weight_table() -> str:
         for scheme, weights in schemes.items():
             rows += [
                 f"SELECT '{d.kind.value}' AS kind, '{scheme}' AS scheme, '{m.name}' AS metric,"
-                f" CAST({weights[m.name]!r} AS DOUBLE) AS weight, '{m.record}' AS record"
+                f" {round(weights[m.name] * WEIGHT_UNITS)} AS units, '{m.record}' AS record"
                 for m in d.metrics
             ]
     return "\n    UNION ALL ".join(rows)
@@ -687,7 +690,7 @@ weights AS (
 ),
 weight_totals AS (
     -- the published weights of the recorded metrics, per kind and scheme
-    SELECT w.kind, w.scheme, SUM(CASE WHEN rc.n > 0 THEN w.weight ELSE 0.0 END) AS total
+    SELECT w.kind, w.scheme, SUM(CASE WHEN rc.n > 0 THEN w.units ELSE 0 END) AS total
     FROM weights w JOIN records rc ON rc.record = w.record
     GROUP BY w.kind, w.scheme
 ),
@@ -720,7 +723,8 @@ shrunk AS (
            -- a metric is recorded when the history holds what it is read from at all (a
            -- history without chats or arbitrations says nothing about them): the weights are
            -- those of the recorded metrics, scaled up to sum to one
-           CASE WHEN rc.n > 0 THEN m.nominal_weight / NULLIF(wt.total, 0) ELSE 0.0 END
+           CASE WHEN rc.n > 0 THEN m.nominal_weight * {WEIGHT_UNITS}.0 / NULLIF(wt.total, 0)
+                ELSE 0.0 END
                AS weight,
            -- and known for an entity that had opportunities for it
            {_flag("m.opportunities > 0 AND rc.n > 0")} AS observed,
