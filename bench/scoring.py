@@ -110,6 +110,24 @@ def _flag(condition: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(condition, dtype=bool).astype(np.int64)
 
 
+def _weighted_tally(
+    shop_id: pd.Series, weight: np.ndarray, slow: np.ndarray, opportunities: str, defects: str
+) -> pd.DataFrame:
+    """Per shop: the recency-weighted opportunities, their squares and the weighted defects."""
+    return (
+        pd.DataFrame(
+            {
+                "shop_id": shop_id.to_numpy(),
+                opportunities: weight,
+                f"{opportunities}_sq": weight * weight,
+                defects: slow * weight,
+            }
+        )
+        .groupby("shop_id")
+        .sum()
+    )
+
+
 def _store_recency(age_s: pd.Series | np.ndarray) -> np.ndarray:
     """A store's recency weight of an order (chat, request) this old: 1 within the standard
     window, then halving every half-life after its end."""
@@ -484,18 +502,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             t - chats["first_s"] > rules.SLOW_CHAT_SECONDS,
         )
     )
-    shop_chats = (
-        pd.DataFrame(
-            {
-                "shop_id": chats["shop_id"].to_numpy(),
-                "chats": chat_w,
-                "chats_sq": chat_w * chat_w,
-                "slow_chats": slow * chat_w,
-            }
-        )
-        .groupby("shop_id")
-        .sum()
-    )
+    shop_chats = _weighted_tally(chats["shop_id"], chat_w, slow, "chats", "slow_chats")
     del chats
 
     slow_after = rules.SLOW_HANDLING_HOURS * HOUR
@@ -503,18 +510,7 @@ def compute_pandas(root: Path, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rq = rq.loc[rq["at_s"] >= t - rq["window_days"] * DAY]
     rq_w = _store_recency(t - rq["at_s"])
     slow = _flag(np.minimum(rq["handled_s"].fillna(t), t) - rq["at_s"] > slow_after)
-    shop_requests = (
-        pd.DataFrame(
-            {
-                "shop_id": rq["shop_id"].to_numpy(),
-                "requests": rq_w,
-                "requests_sq": rq_w * rq_w,
-                "slow_handlings": slow * rq_w,
-            }
-        )
-        .groupby("shop_id")
-        .sum()
-    )
+    shop_requests = _weighted_tally(rq["shop_id"], rq_w, slow, "requests", "slow_handlings")
     del rq, rq_w, slow
     store_tally = shop_orders.rename(
         columns={"shop_id": "entity_id", "shop_category": "category_id"}
