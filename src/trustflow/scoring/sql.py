@@ -453,26 +453,6 @@ facts AS (
     LEFT JOIN order_events e ON e.order_id = b.order_id
     LEFT JOIN buyer_weights bw ON bw.buyer_id = b.buyer_id
 ),
-lines AS (
-    -- one row per line of a paid order, with its product's category
-    SELECT l.id AS line_id, l.product_id, p.category_id, f.shop_id, f.band, f.age_s, f.bw,
-           f.delivered
-    FROM facts f
-    JOIN order_lines l ON l.order_id = f.order_id
-    JOIN products p ON p.id = l.product_id
-),
-line_facts AS (
-    -- a line of the product score's window: what a product's score counts
-    SELECT l.product_id, l.category_id, l.age_s, l.bw, l.delivered,
-           COALESCE(e.reviewed, 0) AS reviewed,
-           COALESCE(e.bad_review, 0) AS bad_review,
-           COALESCE(e.held_review, 0) AS held_review,
-           COALESCE(e.merchant_quality, 0) AS merchant_quality,
-           COALESCE(e.dispute_lost, 0) AS dispute_lost
-    FROM lines l
-    LEFT JOIN line_events e ON e.line_id = l.line_id
-    WHERE l.age_s < {product.window_days * DAY}
-),
 shop_orders_by_age AS (
     SELECT shop_id, band,
            COUNT(*) AS sample,
@@ -485,6 +465,30 @@ shop_orders_by_age AS (
 shop_windows AS (
     SELECT shop_id, {reach} AS reach
     FROM shop_orders_by_age GROUP BY shop_id
+),
+lines AS (
+    -- one row per line of a paid order that a product's window or its shop's counts, with
+    -- its product's category
+    SELECT l.id AS line_id, l.product_id, p.category_id, f.shop_id, f.band, f.age_s, f.bw,
+           f.delivered
+    FROM facts f
+    JOIN shop_windows w ON w.shop_id = f.shop_id
+    JOIN order_lines l ON l.order_id = f.order_id
+    JOIN products p ON p.id = l.product_id
+    WHERE f.age_s < {product.window_days * DAY}
+       OR (f.band <= w.reach AND f.age_s < {windows[-1] * DAY})
+),
+line_facts AS (
+    -- a line of the product score's window: what a product's score counts
+    SELECT l.product_id, l.category_id, l.age_s, l.bw, l.delivered,
+           COALESCE(e.reviewed, 0) AS reviewed,
+           COALESCE(e.bad_review, 0) AS bad_review,
+           COALESCE(e.held_review, 0) AS held_review,
+           COALESCE(e.merchant_quality, 0) AS merchant_quality,
+           COALESCE(e.dispute_lost, 0) AS dispute_lost
+    FROM lines l
+    LEFT JOIN line_events e ON e.line_id = l.line_id
+    WHERE l.age_s < {product.window_days * DAY}
 ),
 shop_orders AS (
     SELECT o.shop_id AS entity_id, MAX(s.category_id) AS category_id,
