@@ -51,6 +51,10 @@ class ErrorCode(StrEnum):
     DUPLICATE_JSON_KEY = "duplicate_json_key"
     PRODUCT_NOT_IN_SHOP = "product_not_in_shop"
     EVENT_OUT_OF_ORDER = "event_out_of_order"
+    COUPON_THRESHOLD_NOT_MET = "coupon_threshold_not_met"
+    COUPON_NOT_VALID_NOW = "coupon_not_valid_now"
+    COUPON_BUDGET_EXHAUSTED = "coupon_budget_exhausted"
+    COUPON_LIMIT_REACHED = "coupon_limit_reached"
     INTERNAL = "internal_error"
 
 

@@ -10,6 +10,7 @@ from trustflow.accounts.models import (
     ServiceProviderShop,
 )
 from trustflow.aftersales.models import AfterSalesEvent, AfterSalesRequest, ChatThread, Review
+from trustflow.campaigns.models import Coupon, CouponClaim, CouponEvent, CouponHolding
 from trustflow.catalog.models import Category, PriceChange, Product, Shop, Sku
 from trustflow.content.models import (
     LiveSession,
@@ -46,6 +47,10 @@ __all__ = [
     "Checkout",
     "ChuanliuLedger",
     "CommissionEntry",
+    "Coupon",
+    "CouponClaim",
+    "CouponEvent",
+    "CouponHolding",
     "Creator",
     "CreatorSelection",
     "DistributionOffer",

@@ -1,0 +1,1 @@
+"""Campaigns: festivals, registration, coupons and subsidies (issue 18; docs/campaigns.md)."""

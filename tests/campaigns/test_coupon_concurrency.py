@@ -1,0 +1,99 @@
+"""Coupon limits under real concurrent clients, each thread its own connection: no
+interleaving overspends a budget, passes a buyer's limit or returns a refund twice."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests import factories
+from tests.integration.test_concurrency import _run_together
+from trustflow.campaigns import coupons
+from trustflow.campaigns.models import ClaimStatus, Coupon, CouponClaim, CouponHolding
+from trustflow.db import transaction
+from trustflow.errors import Conflict, ErrorCode
+
+from .test_coupons import T0, spec
+
+
+def test_two_hundred_reservations_against_a_budget_for_fifty_leave_fifty(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        coupon_id = coupons.create_coupon(
+            s, spec(budget_fen=50 * 1_000, budget_count=1_000), actor="operator:1"
+        ).id
+        buyers = [factories.buyer(s, f"b{i}") for i in range(200)]
+        claims = [
+            coupons.claim_coupon(s, coupon_id=coupon_id, buyer_id=b, idempotency_key="k", at=T0).id
+            for b in buyers
+        ]
+
+    def redeem(i: int) -> int:
+        with transaction(factory) as s:
+            coupons.reserve_claim(
+                s, claim_id=claims[i], buyer_id=buyers[i], goods_fen=10_000, checkout_id=None, at=T0
+            )
+            coupons.redeem_claim(s, claim_id=claims[i], at=T0)
+            return claims[i]
+
+    results = _run_together(200, redeem)
+
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(results) - len(refused) == 50
+    assert all(
+        isinstance(r, Conflict) and r.code is ErrorCode.COUPON_BUDGET_EXHAUSTED for r in refused
+    )
+    with factory() as s:
+        coupon = s.get_one(Coupon, coupon_id)
+        assert coupon.budget_fen - coupon.committed_fen == 0
+        redeemed = s.scalar(select(func.count()).where(CouponClaim.status == ClaimStatus.REDEEMED))
+        assert redeemed == 50
+
+
+def test_one_buyer_bursting_twenty_claims_on_separate_connections_gets_one(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        coupon_id = coupons.create_coupon(s, spec(per_buyer_limit=1), actor="operator:1").id
+        buyer = factories.buyer(s)
+
+    def claim(i: int) -> int:
+        with transaction(factory) as s:
+            return coupons.claim_coupon(
+                s, coupon_id=coupon_id, buyer_id=buyer, idempotency_key=f"k{i}", at=T0
+            ).id
+
+    results = _run_together(20, claim)
+
+    assert sum(isinstance(r, int) for r in results) == 1
+    assert all(r.code is ErrorCode.COUPON_LIMIT_REACHED for r in results if isinstance(r, Conflict))
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(CouponClaim)) == 1
+        assert s.scalar(select(CouponHolding.claims)) == 1
+
+
+def test_fifty_refunds_of_the_same_redemption_return_the_budget_once(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        coupon_id = coupons.create_coupon(s, spec(), actor="operator:1").id
+        buyer = factories.buyer(s)
+        claim_id = coupons.claim_coupon(
+            s, coupon_id=coupon_id, buyer_id=buyer, idempotency_key="k", at=T0
+        ).id
+        coupons.reserve_claim(
+            s, claim_id=claim_id, buyer_id=buyer, goods_fen=10_000, checkout_id=None, at=T0
+        )
+        coupons.redeem_claim(s, claim_id=claim_id, at=T0)
+
+    def refund(_: int) -> ClaimStatus:
+        with transaction(factory) as s:
+            return coupons.refund_claim(s, claim_id=claim_id, at=T0).status
+
+    results = _run_together(50, refund)
+
+    assert results == [ClaimStatus.REFUNDED] * 50
+    with factory() as s:
+        coupon = s.get_one(Coupon, coupon_id)
+        assert (coupon.committed_fen, coupon.committed_count) == (0, 0)
