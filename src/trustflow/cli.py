@@ -679,10 +679,15 @@ def orders_expire_unpaid(
     ] = None,
 ) -> None:
     """The frequent job: cancel orders left unpaid longer than unpaid_order_ttl_minutes
-    (their stock goes back on sale) and mark the checkouts they emptied as expired."""
+    (their stock goes back on sale), mark the checkouts they emptied as expired, and settle
+    coupon claims: those reserved for an expired checkout go back to their buyers, those of
+    a paid one are redeemed, those of orders refunded in full return to the budget, and
+    unused ones past their coupon's validity expire."""
     from datetime import timedelta
 
     from trustflow import migrate
+    from trustflow.campaigns.checkout import settle_claims
+    from trustflow.campaigns.coupons import expire_claims
     from trustflow.config import get_settings
     from trustflow.db import default_engine, session_factory, transaction
     from trustflow.orders.checkout import expire_unpaid
@@ -696,4 +701,9 @@ def orders_expire_unpaid(
         ttl = timedelta(minutes=get_settings().unpaid_order_ttl_minutes)
         with transaction(session_factory(engine)) as session:
             cancelled = expire_unpaid(session, older_than=ttl, at=when)
-    console.print(f"[green]expired[/green] {cancelled:,} orders left unpaid over {ttl}")
+            settled = settle_claims(session, at=when)
+            lapsed = expire_claims(session, at=when)
+    console.print(
+        f"[green]expired[/green] {cancelled:,} orders left unpaid over {ttl};"
+        f" {settled:,} coupon claims settled, {lapsed:,} expired unused"
+    )

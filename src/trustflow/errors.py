@@ -55,6 +55,8 @@ class ErrorCode(StrEnum):
     COUPON_NOT_VALID_NOW = "coupon_not_valid_now"
     COUPON_BUDGET_EXHAUSTED = "coupon_budget_exhausted"
     COUPON_LIMIT_REACHED = "coupon_limit_reached"
+    COUPON_NOT_APPLICABLE = "coupon_not_applicable"
+    COUPON_NOT_STACKABLE = "coupon_not_stackable"
     INTERNAL = "internal_error"
 
 

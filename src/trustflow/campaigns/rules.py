@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from trustflow.campaigns.models import CouponKind
-from trustflow.errors import ErrorCode, InvalidInput
+from trustflow.errors import Conflict, ErrorCode
 from trustflow.units import yuan
 
 __all__ = ["BPS", "CouponNotApplicable", "CouponTerms", "discount_fen", "require_valid"]
@@ -16,10 +16,8 @@ __all__ = ["BPS", "CouponNotApplicable", "CouponTerms", "discount_fen", "require
 BPS = 10_000
 
 
-class CouponNotApplicable(InvalidInput):
+class CouponNotApplicable(Conflict):
     """The coupon cannot be applied to these goods, or not now."""
-
-    status_code = 409
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ __all__ = [
     "MAX_ITEMS",
     "CheckoutItem",
     "checkout_orders",
+    "discount_checkout",
     "expire_unpaid",
     "get_checkout",
     "pay_checkout",
@@ -265,6 +266,31 @@ def checkout_orders(session: Session, checkout_id: int) -> Sequence[Order]:
     return session.scalars(
         select(Order).where(Order.checkout_id == checkout_id).order_by(Order.id)
     ).all()
+
+
+def discount_checkout(
+    session: Session,
+    *,
+    checkout_id: int,
+    discounts: dict[int, dict[int, tuple[int, int]]],
+    at: datetime,
+    actor: str,
+) -> Checkout:
+    """Give discounts on a checkout awaiting payment: per order, per line, what the merchant
+    and the platform take off (:func:`trustflow.orders.service.discount_lines`); the
+    checkout's amount to pay follows."""
+    checkout = get_checkout(session, checkout_id, for_update=True)
+    if checkout.status is not CheckoutStatus.PENDING_PAYMENT:
+        raise IllegalTransition("checkout", checkout.status.value, "be discounted")
+    orders = {o.id: o for o in checkout_orders(session, checkout_id)}
+    for order_id, lines in discounts.items():
+        if order_id not in orders:
+            raise NotFound(f"order {order_id} is not an order of checkout {checkout_id}")
+        service.discount_lines(session, order_id=order_id, discounts=lines, at=at, actor=actor)
+    checkout.paid_amount_fen = sum(o.paid_amount_fen for o in orders.values())
+    checkout.updated_at = at
+    session.flush()
+    return checkout
 
 
 def pay_checkout(

@@ -52,6 +52,7 @@ __all__ = [
     "cancel_order",
     "confirm_receipt",
     "deliver_order",
+    "discount_lines",
     "expire_unpaid_orders",
     "get_order",
     "new_order_row",
@@ -671,6 +672,61 @@ def order_lines(session: Session, order_id: int) -> Sequence[OrderLine]:
     return session.scalars(
         select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
     ).all()
+
+
+def discount_lines(
+    session: Session,
+    *,
+    order_id: int,
+    discounts: dict[int, tuple[int, int]],
+    at: datetime,
+    actor: str,
+) -> Order:
+    """Give discounts on an order awaiting payment: ``discounts`` maps a line's id to what
+    the merchant and the platform take off it (added to what it already has). Each line's
+    paid amount and commission are priced again by the rules placement uses (the platform's
+    part does not reduce commission), and the order's totals follow. Only the server's own
+    callers (campaigns' coupons) give discounts: no request shape carries one."""
+    order = get_order(session, order_id, for_update=True)
+    if order.status is not OrderStatus.PENDING_PAYMENT:
+        raise IllegalTransition("order", order.status.value, "be discounted")
+    lines = {line.id: line for line in order_lines(session, order_id)}
+    for line_id, (merchant_fen, platform_fen) in discounts.items():
+        line = lines.get(line_id)
+        if line is None:
+            raise NotFound(f"line {line_id} is not a line of order {order_id}")
+        if (
+            merchant_fen < 0
+            or platform_fen < 0
+            or merchant_fen + platform_fen > line.paid_amount_fen
+        ):
+            raise InvalidInput(
+                f"line {line_id}: discounts {merchant_fen} + {platform_fen} fen exceed what is"
+                f" left to pay ({line.paid_amount_fen} fen)"
+            )
+        line.merchant_discount_fen += merchant_fen
+        line.platform_discount_fen += platform_fen
+        line.paid_amount_fen -= merchant_fen + platform_fen
+        base = rules.commission_base_fen(line.goods_amount_fen, line.merchant_discount_fen)
+        line.commission_fen = int(rules.commission_fen(base, line.commission_bps))
+    every = list(lines.values())
+    order.merchant_discount_fen = sum(line.merchant_discount_fen for line in every)
+    order.platform_discount_fen = sum(line.platform_discount_fen for line in every)
+    order.paid_amount_fen = sum(line.paid_amount_fen for line in every)
+    order.commission_fen = sum(line.commission_fen for line in every)
+    order.updated_at = at
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            action="discount",
+            from_status=order.status,
+            to_status=order.status,
+            at=at,
+            actor=actor,
+        )
+    )
+    session.flush()
+    return order
 
 
 def _transition(session: Session, order: Order, action: str, *, at: datetime, actor: str) -> Order:

@@ -1,0 +1,249 @@
+"""Coupons at checkout: the buyer names the claims to use, the server decides what each takes
+off, from which lines, and who pays for it.
+
+Stacking policy (docs/campaigns.md): at most one merchant coupon per shop and one platform
+coupon per checkout. Merchant coupons apply first, each to its own shop's lines; the
+platform coupon then applies to every line, on what is left to pay. A coupon's discount is
+split over its lines in proportion to what each has left to pay, in whole fen (largest
+remainder, ties to the earlier line), and recorded on each line as the merchant's or the
+platform's share.
+
+Whatever happens to the checkout later, :func:`settle_claims` brings the claims in line:
+paid → redeemed; expired or every order cancelled before payment → released (the coupon
+back to the buyer); every discounted order refunded in full → refunded (the value back to
+the budget, once). Paying through :func:`pay_with_coupons` settles at once; the job catches
+everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus
+from trustflow.campaigns import coupons
+from trustflow.campaigns.models import ClaimStatus, Coupon, CouponClaim, CouponIssuer
+from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from trustflow.orders import checkout as orders_checkout
+from trustflow.orders import service as orders_service
+from trustflow.orders.models import Checkout, CheckoutStatus, Order, OrderStatus
+
+__all__ = ["MAX_CLAIMS", "pay_with_coupons", "place_with_coupons", "settle_claims", "split"]
+
+#: The most claims one checkout may use.
+MAX_CLAIMS = 10
+
+
+def split(amount: int, weights: Sequence[int]) -> list[int]:
+    """``amount`` split in proportion to ``weights``, in whole units summing to ``amount``
+    (largest remainder; ties to the earlier share)."""
+    total = sum(weights)
+    if total <= 0:
+        raise InvalidInput("nothing to split a discount over")
+    shares = [amount * w // total for w in weights]
+    left = amount - sum(shares)
+    order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    for i in order[:left]:
+        shares[i] += 1
+    return shares
+
+
+def place_with_coupons(
+    session: Session,
+    *,
+    buyer_id: int,
+    items: Sequence[orders_checkout.CheckoutItem],
+    claim_ids: Sequence[int],
+    idempotency_key: str,
+    at: datetime,
+    actor: str = "buyer",
+) -> Checkout:
+    """Place the cart as :func:`trustflow.orders.checkout.place_checkout` does and apply the
+    buyer's claims to it, all in the caller's transaction: one claim refused (not the
+    buyer's, used, below its threshold, budget spent, against the stacking policy) refuses
+    the checkout. A retry with the same key returns the first checkout as it was."""
+    if len(claim_ids) > MAX_CLAIMS or len(set(claim_ids)) != len(claim_ids):
+        raise InvalidInput(f"a checkout uses up to {MAX_CLAIMS} different coupon claims")
+    checkout = orders_checkout.place_checkout(
+        session, buyer_id=buyer_id, items=items, idempotency_key=idempotency_key, at=at, actor=actor
+    )
+    applied = set(
+        session.scalars(select(CouponClaim.id).where(CouponClaim.checkout_id == checkout.id))
+    )
+    if applied or checkout.status is not CheckoutStatus.PENDING_PAYMENT:
+        if applied != set(claim_ids):
+            raise Conflict(
+                "this idempotency key was used for a checkout with other coupons",
+                code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                checkout_id=checkout.id,
+            )
+        return checkout
+    if not claim_ids:
+        return checkout
+    claims = _buyers_claims(session, buyer_id, claim_ids)
+    orders = orders_checkout.checkout_orders(session, checkout.id)
+    # what is left to pay, per (order, line)
+    left: dict[tuple[int, int], int] = {}
+    shop_of: dict[int, int] = {}
+    for order in orders:
+        shop_of[order.id] = order.shop_id
+        for line in orders_service.order_lines(session, order.id):
+            left[(order.id, line.id)] = line.paid_amount_fen
+    given: dict[int, dict[int, tuple[int, int]]] = {}
+    for claim, coupon in claims:
+        eligible = [
+            key for key in left if coupon.shop_id is None or shop_of[key[0]] == coupon.shop_id
+        ]
+        if not eligible:
+            raise Conflict(
+                f"coupon {coupon.id} is for shop {coupon.shop_id}, which has no goods in this cart",
+                code=ErrorCode.COUPON_NOT_APPLICABLE,
+                coupon_id=coupon.id,
+            )
+        goods = sum(left[key] for key in eligible)
+        reserved = coupons.reserve_claim(
+            session,
+            claim_id=claim.id,
+            buyer_id=buyer_id,
+            goods_fen=goods,
+            checkout_id=checkout.id,
+            at=at,
+            actor=actor,
+        )
+        if reserved.amount_fen == 0:
+            continue
+        shares = split(reserved.amount_fen, [left[key] for key in eligible])
+        merchant = coupon.issuer is CouponIssuer.MERCHANT
+        for (order_id, line_id), share in zip(eligible, shares, strict=True):
+            left[(order_id, line_id)] -= share
+            m, p = given.setdefault(order_id, {}).get(line_id, (0, 0))
+            given[order_id][line_id] = (m + share, p) if merchant else (m, p + share)
+    if given:
+        orders_checkout.discount_checkout(
+            session, checkout_id=checkout.id, discounts=given, at=at, actor=actor
+        )
+    return checkout
+
+
+def _buyers_claims(
+    session: Session, buyer_id: int, claim_ids: Sequence[int]
+) -> list[tuple[CouponClaim, Coupon]]:
+    """The claims, merchant coupons first, checked against the stacking policy."""
+    rows = session.execute(
+        select(CouponClaim, Coupon)
+        .join(Coupon, Coupon.id == CouponClaim.coupon_id)
+        .where(CouponClaim.id.in_(claim_ids), CouponClaim.buyer_id == buyer_id)
+    ).all()
+    found = {claim.id: (claim, coupon) for claim, coupon in rows}
+    missing = [i for i in claim_ids if i not in found]
+    if missing:  # another buyer's claim is not theirs to learn of
+        raise NotFound(f"coupon claim {missing[0]} not found")
+    chosen = [found[i] for i in claim_ids]
+    seen: set[int | None] = set()
+    for _, coupon in chosen:
+        if coupon.shop_id in seen:
+            who = "the platform" if coupon.shop_id is None else f"shop {coupon.shop_id}"
+            raise InvalidInput(
+                f"one coupon from {who} per checkout: coupons of one issuer do not stack",
+                code=ErrorCode.COUPON_NOT_STACKABLE,
+            )
+        seen.add(coupon.shop_id)
+    return sorted(chosen, key=lambda pair: (pair[1].issuer is CouponIssuer.PLATFORM, pair[0].id))
+
+
+def pay_with_coupons(
+    session: Session,
+    *,
+    checkout_id: int,
+    idempotency_key: str,
+    at: datetime,
+    actor: str = "buyer",
+) -> Checkout:
+    """Pay the checkout (:func:`trustflow.orders.checkout.pay_checkout`) and redeem its
+    coupons in the same transaction."""
+    checkout = orders_checkout.pay_checkout(
+        session, checkout_id=checkout_id, idempotency_key=idempotency_key, at=at, actor=actor
+    )
+    settle_claims(session, at=at, checkout_id=checkout_id)
+    return checkout
+
+
+def settle_claims(session: Session, *, at: datetime, checkout_id: int | None = None) -> int:
+    """Bring reserved and redeemed claims in line with their checkouts (one checkout, or
+    every one: a job). Each move is the claim's own guarded action, so running this twice,
+    or beside a payment, moves nothing twice. Returns how many claims moved."""
+    moved = 0
+    scope: list[ColumnElement[bool]] = (
+        [] if checkout_id is None else [CouponClaim.checkout_id == checkout_id]
+    )
+    live = select(Order.id).where(
+        Order.checkout_id == CouponClaim.checkout_id,
+        Order.status != OrderStatus.CANCELLED,
+    )
+    unpaid_ends = session.scalars(
+        select(CouponClaim.id)
+        .join(Checkout, Checkout.id == CouponClaim.checkout_id)
+        .where(
+            CouponClaim.status == ClaimStatus.RESERVED,
+            or_(Checkout.status == CheckoutStatus.EXPIRED, ~live.exists()),
+            Checkout.status != CheckoutStatus.PAID,
+            *scope,
+        )
+    ).all()
+    for claim_id in unpaid_ends:
+        coupons.release_claim(session, claim_id=claim_id, at=at)
+        moved += 1
+    paid = session.scalars(
+        select(CouponClaim.id)
+        .join(Checkout, Checkout.id == CouponClaim.checkout_id)
+        .where(
+            CouponClaim.status == ClaimStatus.RESERVED,
+            Checkout.status == CheckoutStatus.PAID,
+            *scope,
+        )
+    ).all()
+    for claim_id in paid:
+        coupons.redeem_claim(session, claim_id=claim_id, at=at)
+        moved += 1
+    for claim_id in _refunded_in_full(session, scope):
+        coupons.refund_claim(session, claim_id=claim_id, at=at)
+        moved += 1
+    return moved
+
+
+def _refunded_in_full(session: Session, scope: Sequence[ColumnElement[bool]]) -> Sequence[int]:
+    """Redeemed claims whose discounted orders (its shop's in the checkout, or all of them
+    for a platform coupon) were all paid back in full: a cancellation after payment,
+    refunds, or both."""
+    refunded = (
+        select(
+            AfterSalesRequest.order_id,
+            func.sum(AfterSalesRequest.refund_fen).label("fen"),
+        )
+        .where(AfterSalesRequest.status == AfterSalesStatus.REFUNDED)
+        .group_by(AfterSalesRequest.order_id)
+        .subquery()
+    )
+    owed = (
+        select(Order.id)
+        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .where(
+            Order.checkout_id == CouponClaim.checkout_id,
+            # the orders the coupon discounted: its shop's, or all for a platform coupon
+            or_(Coupon.shop_id.is_(None), Order.shop_id == Coupon.shop_id),
+            Order.paid_at.is_not(None),
+            Order.cancel_refund_fen + func.coalesce(refunded.c.fen, 0) < Order.paid_amount_fen,
+        )
+    )
+    return session.scalars(
+        select(CouponClaim.id)
+        .join(Coupon, Coupon.id == CouponClaim.coupon_id)
+        .where(
+            CouponClaim.status == ClaimStatus.REDEEMED,
+            and_(CouponClaim.checkout_id.is_not(None), ~owed.exists()),
+            *scope,
+        )
+    ).all()
