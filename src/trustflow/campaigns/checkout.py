@@ -34,7 +34,7 @@ from trustflow.orders.models import Checkout, CheckoutStatus, Order, OrderStatus
 __all__ = ["MAX_CLAIMS", "pay_with_coupons", "place_with_coupons", "settle_claims", "split"]
 
 #: The most claims one checkout may use.
-MAX_CLAIMS = 10
+MAX_CLAIMS = orders_checkout.MAX_COUPON_CLAIMS
 
 
 def split(amount: int, weights: Sequence[int]) -> list[int]:

@@ -63,7 +63,7 @@ class Coupon(Base):
     __tablename__ = "coupons"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
-    name: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(120))
     issuer: Mapped[CouponIssuer] = mapped_column(enum_type(CouponIssuer))
     #: a merchant coupon's shop (it applies to that shop's goods only); None for the platform
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)

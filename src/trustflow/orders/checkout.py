@@ -42,6 +42,7 @@ from trustflow.orders.models import (
 )
 
 __all__ = [
+    "MAX_COUPON_CLAIMS",
     "MAX_ITEMS",
     "CheckoutItem",
     "checkout_orders",
@@ -54,6 +55,8 @@ __all__ = [
 
 #: The most items one checkout may hold.
 MAX_ITEMS = 50
+#: The most coupon claims one checkout may use (applied by ``trustflow.campaigns``).
+MAX_COUPON_CLAIMS = 10
 
 
 @dataclass(frozen=True)

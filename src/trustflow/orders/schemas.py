@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import Field, StrictInt
 
 from trustflow.orders.attribution import MAX_TOKEN_LENGTH
-from trustflow.orders.checkout import MAX_ITEMS
+from trustflow.orders.checkout import MAX_COUPON_CLAIMS, MAX_ITEMS
 from trustflow.orders.models import (
     CancelParty,
     CancelReason,
@@ -47,9 +47,14 @@ class CheckoutItemIn(Shape):
 
 
 class CheckoutIn(Shape):
-    """A cart: its items, across any shops. No money: each price is the SKU's."""
+    """A cart: its items, across any shops, and the coupon claims to use on it. No money:
+    each price is the SKU's, and what a coupon takes off is the server's to work out."""
 
     items: Annotated[list[CheckoutItemIn], Field(min_length=1, max_length=MAX_ITEMS)]
+    coupon_claim_ids: Annotated[list[Id], Field(max_length=MAX_COUPON_CLAIMS)] = Field(
+        default_factory=list,
+        description="The buyer's own coupon claims (POST /coupons/{id}/claims) to apply.",
+    )
     buyer_id: Id | None = Field(default=None, description="Operators only: the buyer.")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session, selectinload
 
 from trustflow.accounts import access
@@ -13,7 +13,8 @@ from trustflow.accounts.models import Buyer, Creator, Role
 from trustflow.accounts.principal import Principal
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.params import IdPath, IdQuery, Limit, Offset
+from trustflow.api.params import IdempotencyHeader, IdPath, IdQuery, Limit, Offset
+from trustflow.campaigns import checkout as coupon_checkout
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Forbidden
 from trustflow.orders import access as orders_access
@@ -37,18 +38,10 @@ from trustflow.orders.schemas import (
 )
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
-from trustflow.types import IdempotencyKey, Instant
+from trustflow.types import Instant
 from trustflow.vocabulary import Channel
 
 router = APIRouter(tags=["orders"], responses=ERROR_RESPONSES)
-
-IdempotencyHeader = Annotated[
-    IdempotencyKey,
-    Header(
-        alias="Idempotency-Key",
-        description="A unique string per intended action; a retry returns the first result.",
-    ),
-]
 
 
 @router.post("/orders", response_model=OrderOut, status_code=status.HTTP_201_CREATED)
@@ -303,7 +296,9 @@ def place_checkout(
 ) -> CheckoutOut:
     """Check out a cart: one order per shop and seller, with a line per SKU (one SKU's items
     summed), placed together or not at all (one item out of stock refuses the whole cart).
-    Each item's seller comes from its own attribution token, as for ``POST /orders``."""
+    Each item's seller comes from its own attribution token, as for ``POST /orders``. The
+    buyer's coupon claims apply as docs/campaigns.md says (one per shop and one platform
+    coupon; a refused claim refuses the cart)."""
     buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
     signer: TokenSigner = request.app.state.token_signer
     now = utcnow()
@@ -317,10 +312,11 @@ def place_checkout(
         )
         for item in body.items
     ]
-    checkout = checkout_actions.place_checkout(
+    checkout = coupon_checkout.place_with_coupons(
         session,
         buyer_id=buyer_id,
         items=items,
+        claim_ids=body.coupon_claim_ids,
         idempotency_key=idempotency_key,
         at=now,
         actor=principal.actor,
@@ -343,12 +339,16 @@ def pay_checkout(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> CheckoutOut:
-    """Pay every order of the checkout at once."""
+    """Pay every order of the checkout at once; its coupons are redeemed with it."""
     orders_access.require_checkout_buyer(
         principal, checkout_actions.get_checkout(session, checkout_id)
     )
-    checkout = checkout_actions.pay_checkout(
-        session, checkout_id=checkout_id, idempotency_key=idempotency_key, actor=principal.actor
+    checkout = coupon_checkout.pay_with_coupons(
+        session,
+        checkout_id=checkout_id,
+        idempotency_key=idempotency_key,
+        at=utcnow(),
+        actor=principal.actor,
     )
     session.commit()
     return _checkout_out(session, checkout)

@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table(
         "coupons",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column(
             "issuer",
             sa.Enum(
