@@ -138,3 +138,16 @@ def test_a_second_claim_past_the_limit_is_refused_with_its_code(world: World) ->
     assert first.status_code == 201
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "coupon_limit_reached"
+
+
+def test_an_operator_claiming_for_a_buyer_that_does_not_exist_is_told_so(world: World) -> None:
+    coupon = _coupon(world, "operator").json()
+    claimed = world.client.post(
+        f"{API}/coupons/{coupon['id']}/claims",
+        json={"buyer_id": 999_999},
+        headers={**world.as_("operator"), "Idempotency-Key": "k"},
+    )
+    issued = _coupon(world, "operator", shop_id=999_999)
+
+    assert claimed.status_code == 404 and "buyer" in claimed.json()["error"]["message"]
+    assert issued.status_code == 404

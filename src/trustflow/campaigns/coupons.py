@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from trustflow.accounts.models import Buyer
 from trustflow.bulk import insert_unless_present, table
 from trustflow.campaigns import rules
 from trustflow.campaigns.models import (
@@ -33,6 +34,7 @@ from trustflow.campaigns.models import (
     CouponIssuer,
     CouponKind,
 )
+from trustflow.catalog.models import Shop
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.types import utc_instant
@@ -111,6 +113,8 @@ def create_coupon(
 ) -> Coupon:
     """Issue a coupon with its budget (validated; the event names who issued it)."""
     _validate(spec)
+    if spec.shop_id is not None:
+        get_or_raise(session, Shop, spec.shop_id, "shop")
     now = at or utcnow()
     coupon = Coupon(
         **{k: getattr(spec, k) for k in spec.__dataclass_fields__},
@@ -164,6 +168,7 @@ def claim_coupon(
     """The buyer claims the coupon, within its validity and its per-buyer limit. A retry
     with the same key returns the first claim; the key used for another coupon is refused."""
     coupon = get_or_raise(session, Coupon, coupon_id, "coupon")
+    get_or_raise(session, Buyer, buyer_id, "buyer")
     existing = session.scalar(
         select(CouponClaim).where(
             CouponClaim.buyer_id == buyer_id, CouponClaim.idempotency_key == idempotency_key
@@ -230,7 +235,6 @@ def _move(
     claim_id: int,
     expected: ClaimStatus,
     to: ClaimStatus,
-    action: str,
     **values: Any,
 ) -> bool:
     """Move the claim from ``expected`` to ``to``: True when this call did it."""
@@ -286,7 +290,6 @@ def reserve_claim(
         claim_id,
         ClaimStatus.CLAIMED,
         ClaimStatus.RESERVED,
-        "reserve",
         amount_fen=off,
         checkout_id=checkout_id,
         updated_at=at,
@@ -326,9 +329,7 @@ def redeem_claim(
     claim = get_or_raise(session, CouponClaim, claim_id, "coupon claim")
     if claim.status is ClaimStatus.REDEEMED:
         return claim
-    if not _move(
-        session, claim_id, ClaimStatus.RESERVED, ClaimStatus.REDEEMED, "redeem", updated_at=at
-    ):
+    if not _move(session, claim_id, ClaimStatus.RESERVED, ClaimStatus.REDEEMED, updated_at=at):
         raise IllegalTransition(
             "coupon claim", _reload(session, claim_id).status.value, "be redeemed"
         )
@@ -349,7 +350,7 @@ def _give_back(
     values: dict[str, Any] = {"updated_at": at}
     if to is ClaimStatus.CLAIMED:
         values |= {"amount_fen": 0, "checkout_id": None}
-    if not _move(session, claim.id, expected, to, action, **values):
+    if not _move(session, claim.id, expected, to, **values):
         return False
     session.execute(
         update(_coupons)
