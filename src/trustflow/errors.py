@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     COUPON_LIMIT_REACHED = "coupon_limit_reached"
     COUPON_NOT_APPLICABLE = "coupon_not_applicable"
     COUPON_NOT_STACKABLE = "coupon_not_stackable"
+    CAMPAIGN_WINDOW_CLOSED = "campaign_window_closed"
     INTERNAL = "internal_error"
 
 

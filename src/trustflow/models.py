@@ -10,7 +10,15 @@ from trustflow.accounts.models import (
     ServiceProviderShop,
 )
 from trustflow.aftersales.models import AfterSalesEvent, AfterSalesRequest, ChatThread, Review
-from trustflow.campaigns.models import Coupon, CouponClaim, CouponEvent, CouponHolding
+from trustflow.campaigns.models import (
+    Campaign,
+    CampaignEvent,
+    CampaignRegistration,
+    Coupon,
+    CouponClaim,
+    CouponEvent,
+    CouponHolding,
+)
 from trustflow.catalog.models import Category, PriceChange, Product, Shop, Sku
 from trustflow.content.models import (
     LiveSession,
@@ -42,6 +50,9 @@ __all__ = [
     "Base",
     "BurstDecision",
     "Buyer",
+    "Campaign",
+    "CampaignEvent",
+    "CampaignRegistration",
     "Category",
     "ChatThread",
     "Checkout",

@@ -1,4 +1,5 @@
-"""Coupons, the buyers' claims on them, and the audit trail of every change to either.
+"""Coupons, the buyers' claims on them, festivals and shops' registrations for them, and
+the audit trail of every change.
 
 A coupon's budget is held on its own row: ``committed_fen`` is the value of its claims now
 reserved at a checkout or redeemed by a payment, ``committed_count`` how many they are.
@@ -12,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -23,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
+from trustflow.scoring.models import Tier
 
 
 class CouponKind(StrEnum):
@@ -143,5 +146,96 @@ class CouponEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     #: the budget's change (+ taken, − returned), in fen
     amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    actor: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Campaign(Base):
+    """A festival (116, 618, 38 …): its registration, warm-up and main windows, the store
+    score tier a shop needs to register, and its traffic and subsidy budgets. Windows are in
+    order: registration opens, closes, then warm-up and the main window follow."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    registration_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    registration_to: Mapped[datetime] = mapped_column(UtcDateTime)
+    warmup_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    main_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    main_to: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: the store experience tier a registering shop needs (through ``scoring.gates``)
+    min_tier: Mapped[Tier] = mapped_column(enum_type(Tier))
+    traffic_budget: Mapped[int] = mapped_column(BigInteger, default=0)
+    subsidy_budget_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "registration_from < registration_to AND registration_to <= warmup_from"
+            " AND warmup_from <= main_from AND main_from < main_to",
+            name="windows_ordered",
+        ),
+        CheckConstraint("traffic_budget >= 0 AND subsidy_budget_fen >= 0", name="budgets"),
+    )
+
+
+class RegistrationStatus(StrEnum):
+    #: every rule passed: awaiting an operator's review
+    PENDING = "pending"
+    #: a rule refused it (the reasons say which, with the numbers)
+    REFUSED = "refused"
+    APPROVED = "approved"
+    #: an operator turned it down after review
+    REJECTED = "rejected"
+
+
+class CampaignRegistration(Base):
+    """A shop's registration of one SKU for a campaign (招商报名): the campaign price and
+    quantity it offers, and for the brand C-position plan the benchmark price and commission
+    floor it declares. ``reasons`` lists each rule that refused it, with its numbers."""
+
+    __tablename__ = "campaign_registrations"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    campaign_price_fen: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(Integer)
+    c_position: Mapped[bool] = mapped_column(default=False)
+    benchmark_price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    commission_floor_bps: Mapped[int | None] = mapped_column(Integer)
+    commission_bps: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[RegistrationStatus] = mapped_column(enum_type(RegistrationStatus))
+    #: the refusing rules: ``{"code", "message", "message_zh"}`` each, with the numbers
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    #: the operator's reason for the last review or override
+    review_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "sku_id"),
+        CheckConstraint("campaign_price_fen > 0 AND quantity > 0", name="offer_positive"),
+    )
+
+
+class CampaignEvent(Base):
+    """Audit trail: one row per named action on a campaign or a registration, with its
+    actor and, for an operator's review or override, the reason given."""
+
+    __tablename__ = "campaign_events"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_registrations.id"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(String(500))
     actor: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from trustflow.campaigns.models import CouponKind
 from trustflow.errors import Conflict, ErrorCode
 from trustflow.units import yuan
 
-__all__ = ["BPS", "CouponNotApplicable", "CouponTerms", "discount_fen", "require_valid"]
+__all__ = [
+    "BPS",
+    "CouponNotApplicable",
+    "CouponTerms",
+    "OutsideWindow",
+    "Refusal",
+    "RegistrationFacts",
+    "discount_fen",
+    "registration_refusals",
+    "require_valid",
+    "require_window",
+]
 
 #: Discounts are in ten-thousandths (basis points) of the goods.
 BPS = 10_000
@@ -59,3 +71,117 @@ def require_valid(valid_from: datetime, valid_to: datetime, at: datetime) -> Non
             valid_from=valid_from.isoformat(),
             valid_to=valid_to.isoformat(),
         )
+
+
+class OutsideWindow(Conflict):
+    """A campaign action outside the window it belongs to."""
+
+    default_code = ErrorCode.CAMPAIGN_WINDOW_CLOSED
+
+
+def require_window(what: str, opens: datetime, closes: datetime, at: datetime) -> None:
+    """``what`` happens only within ``[opens, closes)``: refused with the window's times."""
+    if not opens <= at < closes:
+        raise OutsideWindow(
+            f"{what} is open from {opens.isoformat()} to {closes.isoformat()},"
+            f" not at {at.isoformat()}",
+            opens=opens.isoformat(),
+            closes=closes.isoformat(),
+        )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One rule that refused a registration: a stable code and the sentence, with numbers,
+    in English and Chinese."""
+
+    code: str
+    message: str
+    message_zh: str
+
+
+@dataclass(frozen=True)
+class RegistrationFacts:
+    """What the registration rules read, gathered by the service from the store."""
+
+    #: the store score gate's answer (``scoring.gates.campaign_registration``)
+    gate_allowed: bool
+    gate_code: str
+    gate_reason: str
+    gate_reason_zh: str
+    shop_status: str
+    stock: int
+    quantity: int
+    campaign_price_fen: int
+    low_30d_fen: int
+    c_position: bool = False
+    benchmark_price_fen: int | None = None
+    commission_floor_bps: int | None = None
+    commission_bps: int = 0
+
+
+def _percent(bps: int) -> str:
+    return f"{Decimal(bps) / 100:.2f}%"
+
+
+def registration_refusals(f: RegistrationFacts) -> list[Refusal]:
+    """Every rule the registration breaks, in the order a merchant would fix them
+    (docs/campaigns.md, "Registration"): none means it goes to an operator's review."""
+    out: list[Refusal] = []
+    if not f.gate_allowed:
+        out.append(Refusal(f.gate_code, f.gate_reason, f.gate_reason_zh))
+    if f.shop_status != "active":
+        out.append(
+            Refusal(
+                "shop_not_active",
+                f"the shop is {f.shop_status}: only an active shop may register",
+                f"店铺状态为 {f.shop_status}：仅正常经营的店铺可以报名",
+            )
+        )
+    if f.stock < f.quantity:
+        out.append(
+            Refusal(
+                "stock_short",
+                f"stock {f.stock} < campaign quantity {f.quantity}",
+                f"库存 {f.stock} < 活动数量 {f.quantity}",
+            )
+        )
+    price, low = yuan(f.campaign_price_fen), yuan(f.low_30d_fen)
+    if f.campaign_price_fen > f.low_30d_fen:
+        out.append(
+            Refusal(
+                "price_above_30d_low",
+                f"campaign price {price} > 30-day low {low}",
+                f"活动价 {price} > 近 30 天最低价 {low}",
+            )
+        )
+    if f.c_position:
+        if f.benchmark_price_fen is None or f.commission_floor_bps is None:
+            out.append(
+                Refusal(
+                    "c_position_undeclared",
+                    "a C-position registration declares the benchmark platform's promotion"
+                    " price and its commission floor",
+                    "C 位报名须申报对标平台的大促价与佣金下限",
+                )
+            )
+        else:
+            bench = yuan(f.benchmark_price_fen)
+            if f.campaign_price_fen > f.benchmark_price_fen:
+                out.append(
+                    Refusal(
+                        "price_above_benchmark",
+                        f"campaign price {price} > benchmark promotion price {bench}",
+                        f"活动价 {price} > 对标平台大促价 {bench}",
+                    )
+                )
+            if f.commission_bps < f.commission_floor_bps:
+                got, floor = _percent(f.commission_bps), _percent(f.commission_floor_bps)
+                out.append(
+                    Refusal(
+                        "commission_below_floor",
+                        f"commission {got} < declared floor {floor}",
+                        f"佣金 {got} < 申报的佣金下限 {floor}",
+                    )
+                )
+    return out

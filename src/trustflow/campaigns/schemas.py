@@ -5,15 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
-from trustflow.campaigns.models import ClaimStatus, CouponIssuer, CouponKind
+from trustflow.campaigns.festivals import MAX_REASON
+from trustflow.campaigns.models import (
+    ClaimStatus,
+    CouponIssuer,
+    CouponKind,
+    RegistrationStatus,
+)
 from trustflow.campaigns.rules import BPS
 from trustflow.schemas_base import Shape
-from trustflow.types import Fen, Id, Instant, Name
+from trustflow.scoring.models import Tier
+from trustflow.types import MAX_FEN, Fen, Id, Instant, Name
 
 #: The most a coupon may be claimed, per buyer and in all.
 MAX_COUPON_COUNT = 10_000_000
+#: The most units one registration may offer, and the largest traffic budget.
+MAX_CAMPAIGN_QUANTITY = 10_000_000
+MAX_IMPRESSIONS = 10**12
 
 
 class CouponIn(Shape):
@@ -64,3 +74,73 @@ class ClaimOut(Shape):
     amount_fen: int
     checkout_id: int | None
     claimed_at: datetime
+
+
+class CampaignIn(Shape):
+    """A festival to open: its windows in order (registration, warm-up, main) and budgets."""
+
+    name: Name
+    registration_from: Instant
+    registration_to: Instant
+    warmup_from: Instant
+    main_from: Instant
+    main_to: Instant
+    min_tier: Tier = Tier.GOOD
+    traffic_budget: Annotated[StrictInt, Field(ge=0, le=MAX_IMPRESSIONS)] = 0
+    subsidy_budget_fen: Fen = 0
+
+
+class CampaignOut(Shape):
+    id: int
+    name: str
+    registration_from: datetime
+    registration_to: datetime
+    warmup_from: datetime
+    main_from: datetime
+    main_to: datetime
+    min_tier: Tier
+    traffic_budget: int
+    subsidy_budget_fen: int
+
+
+class RegistrationIn(Shape):
+    """One SKU of the caller's shop, at a campaign price and quantity; for the brand
+    C-position plan, the benchmark platform's promotion price and the commission floor it
+    declares, beside the commission it offers."""
+
+    sku_id: Id
+    campaign_price_fen: Annotated[StrictInt, Field(ge=1, le=MAX_FEN)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_CAMPAIGN_QUANTITY)]
+    c_position: StrictBool = False
+    benchmark_price_fen: Annotated[StrictInt, Field(ge=1, le=MAX_FEN)] | None = None
+    commission_floor_bps: Annotated[StrictInt, Field(ge=0, le=BPS)] | None = None
+    commission_bps: Annotated[StrictInt, Field(ge=0, le=BPS)] = 0
+
+
+class ReasonOut(Shape):
+    code: str
+    message: str
+    message_zh: str
+
+
+class RegistrationOut(Shape):
+    id: int
+    campaign_id: int
+    shop_id: int
+    sku_id: int
+    campaign_price_fen: int
+    quantity: int
+    c_position: bool
+    benchmark_price_fen: int | None
+    commission_floor_bps: int | None
+    commission_bps: int
+    status: RegistrationStatus
+    reasons: list[ReasonOut]
+    review_reason: str | None
+    updated_at: datetime
+
+
+class ReviewIn(Shape):
+    """An operator's decision and the reason for the record."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]

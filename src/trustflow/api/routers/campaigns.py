@@ -1,5 +1,6 @@
-"""Coupons: issued by a merchant for its shop or by an operator for the platform, claimed by
-buyers (used at checkout: ``coupon_claim_ids`` on ``POST /checkouts``)."""
+"""Campaigns: festivals an operator opens and shops register for, and coupons, issued by a
+merchant for its shop or by an operator for the platform and claimed by buyers (used at
+checkout: ``coupon_claim_ids`` on ``POST /checkouts``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,25 @@ from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdempotencyHeader, IdPath, Limit, Offset
-from trustflow.campaigns import coupons
-from trustflow.campaigns.models import Coupon, CouponClaim, CouponIssuer
-from trustflow.campaigns.schemas import ClaimIn, ClaimOut, CouponIn, CouponOut
+from trustflow.campaigns import coupons, festivals
+from trustflow.campaigns.models import (
+    Campaign,
+    CampaignRegistration,
+    Coupon,
+    CouponClaim,
+    CouponIssuer,
+)
+from trustflow.campaigns.schemas import (
+    CampaignIn,
+    CampaignOut,
+    ClaimIn,
+    ClaimOut,
+    CouponIn,
+    CouponOut,
+    RegistrationIn,
+    RegistrationOut,
+    ReviewIn,
+)
 from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
 from trustflow.db import get_or_raise, utcnow
@@ -102,3 +119,115 @@ def list_claims(
         select(CouponClaim).where(CouponClaim.buyer_id == buyer_id).order_by(CouponClaim.id.desc())
     )
     return paginate(session, stmt, limit=limit, offset=offset)
+
+
+@router.post("/campaigns", response_model=CampaignOut, status_code=status.HTTP_201_CREATED)
+def create_campaign(body: CampaignIn, session: SessionDep, principal: PrincipalDep) -> Campaign:
+    """An operator opens a festival: registration, warm-up and main windows, in that order."""
+    access.require_operator(principal)
+    campaign = festivals.create_campaign(
+        session,
+        festivals.CampaignSpec(**body.model_dump()),
+        actor=principal.actor,
+        at=utcnow(),
+    )
+    session.commit()
+    return campaign
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
+def get_campaign(campaign_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Campaign:
+    """A campaign's windows and budgets (merchants read them before registering)."""
+    return get_or_raise(session, Campaign, campaign_id, "campaign")
+
+
+@router.post(
+    "/campaigns/{campaign_id}/registrations",
+    response_model=RegistrationOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def register(
+    campaign_id: IdPath, body: RegistrationIn, session: SessionDep, principal: PrincipalDep
+) -> CampaignRegistration:
+    """A merchant registers one SKU of a shop it manages. The answer comes at once:
+    ``refused`` with every rule's reason and numbers, or ``pending`` an operator's review."""
+    catalog_access.require_shop_manager(
+        session, principal, festivals.shop_of_sku(session, body.sku_id)
+    )
+    registration = festivals.register(
+        session,
+        campaign_id=campaign_id,
+        request=festivals.RegistrationRequest(**body.model_dump()),
+        at=utcnow(),
+        actor=principal.actor,
+    )
+    session.commit()
+    return registration
+
+
+@router.get("/campaigns/{campaign_id}/registrations", response_model=PageOut[RegistrationOut])
+def list_registrations(
+    campaign_id: IdPath,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> object:
+    """A campaign's registrations, oldest first: all of them for an operator, a merchant's
+    own shops' for a merchant (its rejection reasons included)."""
+    get_or_raise(session, Campaign, campaign_id, "campaign")
+    shops = catalog_access.managed_shop_ids(session, principal)
+    stmt = (
+        select(CampaignRegistration)
+        .where(CampaignRegistration.campaign_id == campaign_id)
+        .order_by(CampaignRegistration.id)
+    )
+    if shops is not None:
+        stmt = stmt.where(CampaignRegistration.shop_id.in_(shops))
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
+def _decide(
+    session: SessionDep, principal: PrincipalDep, registration_id: int, action: str, reason: str
+) -> CampaignRegistration:
+    access.require_operator(principal)
+    at, actor = utcnow(), principal.actor
+    if action == "override":
+        done = festivals.override(
+            session, registration_id=registration_id, reason=reason, actor=actor, at=at
+        )
+    else:
+        done = festivals.review(
+            session,
+            registration_id=registration_id,
+            approve=action == "approve",
+            reason=reason,
+            actor=actor,
+            at=at,
+        )
+    session.commit()
+    return done
+
+
+@router.post("/registrations/{registration_id}/approve", response_model=RegistrationOut)
+def approve(
+    registration_id: IdPath, body: ReviewIn, session: SessionDep, principal: PrincipalDep
+) -> CampaignRegistration:
+    """An operator approves a pending registration, with a reason for the record."""
+    return _decide(session, principal, registration_id, "approve", body.reason)
+
+
+@router.post("/registrations/{registration_id}/reject", response_model=RegistrationOut)
+def reject(
+    registration_id: IdPath, body: ReviewIn, session: SessionDep, principal: PrincipalDep
+) -> CampaignRegistration:
+    """An operator turns down a pending registration, with a reason the merchant sees."""
+    return _decide(session, principal, registration_id, "reject", body.reason)
+
+
+@router.post("/registrations/{registration_id}/override", response_model=RegistrationOut)
+def override(
+    registration_id: IdPath, body: ReviewIn, session: SessionDep, principal: PrincipalDep
+) -> CampaignRegistration:
+    """An operator approves a registration the rules refused; the refusal stays on record."""
+    return _decide(session, principal, registration_id, "override", body.reason)

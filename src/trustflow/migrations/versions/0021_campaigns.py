@@ -1,0 +1,171 @@
+"""festivals and registration: campaigns with their windows and budgets, shops' registrations
+
+A campaign (``campaigns``) has its registration, warm-up and main windows (in that order, a
+constraint says so), the store score tier a registering shop needs, and its traffic and subsidy
+budgets. A registration (``campaign_registrations``) is one SKU of one shop for one campaign, with
+its campaign price, quantity, the C-position declarations, its status and the reasons the rules
+refused it. ``campaign_events`` is the audit trail, with the operator's reason for a review.
+
+Revision ID: 0021
+Revises: 0020
+Create Date: 2026-12-07 18:45:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0021"
+down_revision: str | None = "0020"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "campaigns",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("registration_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("registration_to", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("warmup_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("main_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("main_to", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "min_tier",
+            sa.Enum(
+                "excellent",
+                "good",
+                "fair",
+                "low",
+                name="tier",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("traffic_budget", sa.BigInteger(), nullable=False),
+        sa.Column("subsidy_budget_fen", sa.BigInteger(), nullable=False),
+        sa.Column("created_by", sa.String(length=60), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "registration_from < registration_to AND registration_to <= warmup_from AND warmup_from <= main_from AND main_from < main_to",
+            name=op.f("ck_campaigns_windows_ordered"),
+        ),
+        sa.CheckConstraint(
+            "traffic_budget >= 0 AND subsidy_budget_fen >= 0", name=op.f("ck_campaigns_budgets")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+    )
+    op.create_table(
+        "campaign_registrations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("sku_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("campaign_price_fen", sa.BigInteger(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("c_position", sa.Boolean(), nullable=False),
+        sa.Column("benchmark_price_fen", sa.BigInteger(), nullable=True),
+        sa.Column("commission_floor_bps", sa.Integer(), nullable=True),
+        sa.Column("commission_bps", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "refused",
+                "approved",
+                "rejected",
+                name="registrationstatus",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("review_reason", sa.String(length=500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "campaign_price_fen > 0 AND quantity > 0",
+            name=op.f("ck_campaign_registrations_offer_positive"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_registrations_campaign_id_campaigns"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"], ["shops.id"], name=op.f("fk_campaign_registrations_shop_id_shops")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sku_id"], ["skus.id"], name=op.f("fk_campaign_registrations_sku_id_skus")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_registrations")),
+        sa.UniqueConstraint(
+            "campaign_id", "sku_id", name=op.f("uq_campaign_registrations_campaign_id_sku_id")
+        ),
+    )
+    op.create_index(
+        op.f("ix_campaign_registrations_campaign_id"),
+        "campaign_registrations",
+        ["campaign_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_campaign_registrations_shop_id"),
+        "campaign_registrations",
+        ["shop_id"],
+        unique=False,
+    )
+    op.create_table(
+        "campaign_events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "registration_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("from_status", sa.String(length=24), nullable=True),
+        sa.Column("to_status", sa.String(length=24), nullable=True),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("actor", sa.String(length=60), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_campaign_events_campaign_id_campaigns")
+        ),
+        sa.ForeignKeyConstraint(
+            ["registration_id"],
+            ["campaign_registrations.id"],
+            name=op.f("fk_campaign_events_registration_id_campaign_registrations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_events")),
+    )
+    op.create_index(
+        op.f("ix_campaign_events_campaign_id"), "campaign_events", ["campaign_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_campaign_events_registration_id"),
+        "campaign_events",
+        ["registration_id"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_campaign_events_registration_id"), table_name="campaign_events")
+    op.drop_index(op.f("ix_campaign_events_campaign_id"), table_name="campaign_events")
+    op.drop_table("campaign_events")
+    op.drop_index(op.f("ix_campaign_registrations_shop_id"), table_name="campaign_registrations")
+    op.drop_index(
+        op.f("ix_campaign_registrations_campaign_id"), table_name="campaign_registrations"
+    )
+    op.drop_table("campaign_registrations")
+    op.drop_table("campaigns")

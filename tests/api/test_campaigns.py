@@ -1,0 +1,91 @@
+"""Festivals over the API: operators open them, merchants register their own SKUs and read
+their own answers, operators review with a reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tests.api.conftest import World
+from trustflow.db import utcnow
+
+API = "/api/v1"
+
+
+def _festival(world: World, who: str = "operator", opens_in: timedelta = timedelta(0)) -> Any:
+    now = utcnow() + opens_in
+    body = {
+        "name": "116 shopping festival",
+        "registration_from": (now - timedelta(days=1)).isoformat(),
+        "registration_to": (now + timedelta(days=10)).isoformat(),
+        "warmup_from": (now + timedelta(days=20)).isoformat(),
+        "main_from": (now + timedelta(days=25)).isoformat(),
+        "main_to": (now + timedelta(days=40)).isoformat(),
+        "min_tier": "fair",
+        "subsidy_budget_fen": 1_000_000,
+    }
+    return world.client.post(f"{API}/campaigns", json=body, headers=world.as_(who))
+
+
+def _register(world: World, campaign_id: int, who: str, sku_id: int, **fields: Any) -> Any:
+    body = {"sku_id": sku_id, "campaign_price_fen": 9_900, "quantity": 5, **fields}
+    return world.client.post(
+        f"{API}/campaigns/{campaign_id}/registrations", json=body, headers=world.as_(who)
+    )
+
+
+def test_only_operators_open_festivals(world: World) -> None:
+    assert _festival(world, "merchant_a").status_code == 403
+    assert _festival(world).status_code == 201
+
+
+def test_a_merchant_registers_its_own_sku_and_sees_only_its_own_answers(world: World) -> None:
+    campaign = _festival(world).json()["id"]
+
+    mine = _register(world, campaign, "merchant_a", world.a.sku_id, campaign_price_fen=9_950)
+    theirs = _register(world, campaign, "merchant_b", world.a.sku_id)
+    pending = _register(world, campaign, "merchant_b", world.b.sku_id)
+    seen_by_a = world.client.get(
+        f"{API}/campaigns/{campaign}/registrations", headers=world.as_("merchant_a")
+    ).json()["items"]
+
+    assert mine.status_code == 201, mine.text
+    assert mine.json()["status"] == "refused"
+    assert mine.json()["reasons"][0]["message"] == "campaign price 99.50 > 30-day low 99.00"
+    assert theirs.status_code == 403  # another merchant's SKU
+    assert pending.json()["status"] == "pending"
+    assert [r["shop_id"] for r in seen_by_a] == [world.a.shop_id]
+
+
+def test_the_operator_decides_with_a_reason_and_never_without_one(world: World) -> None:
+    campaign = _festival(world).json()["id"]
+    registration = _register(world, campaign, "merchant_b", world.b.sku_id).json()
+    path = f"{API}/registrations/{registration['id']}"
+
+    by_merchant = world.client.post(
+        f"{path}/approve", json={"reason": "me"}, headers=world.as_("merchant_b")
+    )
+    silent = world.client.post(f"{path}/approve", json={}, headers=world.as_("operator"))
+    approved = world.client.post(
+        f"{path}/approve", json={"reason": "main venue"}, headers=world.as_("operator")
+    )
+    twice = world.client.post(
+        f"{path}/reject", json={"reason": "changed mind"}, headers=world.as_("operator")
+    )
+
+    assert by_merchant.status_code == 403
+    assert silent.status_code == 422
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["review_reason"] == "main venue"
+    assert twice.status_code == 409
+
+
+def test_registering_before_the_window_opens_says_when_it_does(world: World) -> None:
+    campaign = _festival(world, opens_in=timedelta(days=3)).json()["id"]
+
+    early = _register(world, campaign, "merchant_b", world.b.sku_id)
+
+    assert early.status_code == 409
+    error = early.json()["error"]
+    assert error["code"] == "campaign_window_closed"
+    assert set(error["details"]) == {"opens", "closes"}
