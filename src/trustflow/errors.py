@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     COUPON_NOT_APPLICABLE = "coupon_not_applicable"
     COUPON_NOT_STACKABLE = "coupon_not_stackable"
     CAMPAIGN_WINDOW_CLOSED = "campaign_window_closed"
+    CAMPAIGN_SUBSIDY_EXHAUSTED = "campaign_subsidy_exhausted"
     INTERNAL = "internal_error"
 
 

@@ -3,13 +3,15 @@ interleaving overspends a budget, passes a buyer's limit or returns a refund twi
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tests.integration.test_concurrency import _run_together
-from trustflow.campaigns import coupons
-from trustflow.campaigns.models import ClaimStatus, Coupon, CouponClaim, CouponHolding
+from trustflow.campaigns import coupons, festivals
+from trustflow.campaigns.models import Campaign, ClaimStatus, Coupon, CouponClaim, CouponHolding
 from trustflow.db import transaction
 from trustflow.errors import Conflict, ErrorCode
 
@@ -97,3 +99,56 @@ def test_fifty_refunds_of_the_same_redemption_return_the_budget_once(
     with factory() as s:
         coupon = s.get_one(Coupon, coupon_id)
         assert (coupon.committed_fen, coupon.committed_count) == (0, 0)
+
+
+def test_two_coupons_of_one_campaign_never_spend_more_than_its_subsidy(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        campaign = festivals.create_campaign(
+            s,
+            festivals.CampaignSpec(
+                name="116",
+                registration_from=T0 - timedelta(days=30),
+                registration_to=T0 - timedelta(days=20),
+                warmup_from=T0 - timedelta(days=10),
+                main_from=T0,
+                main_to=T0 + timedelta(days=30),
+                subsidy_budget_fen=30 * 1_000,
+            ),
+            actor="operator:1",
+            at=T0,
+        ).id
+        # each coupon alone could pay for 100: together the campaign pays for 30
+        coupon_ids = [
+            coupons.create_coupon(
+                s,
+                spec(budget_fen=100 * 1_000, budget_count=100, campaign_id=campaign),
+                actor="operator:1",
+            ).id
+            for _ in range(2)
+        ]
+        buyers = [factories.buyer(s, f"b{i}") for i in range(100)]
+        claims = [
+            coupons.claim_coupon(
+                s, coupon_id=coupon_ids[i % 2], buyer_id=b, idempotency_key="k", at=T0
+            ).id
+            for i, b in enumerate(buyers)
+        ]
+
+    def reserve(i: int) -> int:
+        with transaction(factory) as s:
+            return coupons.reserve_claim(
+                s, claim_id=claims[i], buyer_id=buyers[i], goods_fen=10_000, checkout_id=None, at=T0
+            ).id
+
+    results = _run_together(100, reserve)
+
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(results) - len(refused) == 30
+    assert {r.code for r in refused if isinstance(r, Conflict)} == {
+        ErrorCode.CAMPAIGN_SUBSIDY_EXHAUSTED
+    }
+    with factory() as s:
+        assert s.get_one(Campaign, campaign).subsidy_committed_fen == 30 * 1_000
+        assert sum(s.get_one(Coupon, c).committed_fen for c in coupon_ids) == 30 * 1_000

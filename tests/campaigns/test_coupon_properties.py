@@ -1,6 +1,7 @@
-"""Whatever buyers and jobs do, in whatever order, a coupon's budget adds up and no buyer
-holds more than its limit (a Hypothesis state machine over claim, reserve, redeem, cancel,
-timeout, refund and expiry, checked after every step)."""
+"""Whatever buyers and jobs do, in whatever order, a coupon's budget and the subsidy budget
+of the campaign paying for it add up, and no buyer holds more than its limit (a Hypothesis
+state machine over claim, reserve, redeem, cancel, timeout, refund and expiry, checked after
+every step)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
-from trustflow.campaigns import coupons
-from trustflow.campaigns.models import ClaimStatus, Coupon, CouponClaim, CouponHolding, CouponKind
+from trustflow.campaigns import coupons, festivals
+from trustflow.campaigns.models import (
+    Campaign,
+    ClaimStatus,
+    Coupon,
+    CouponClaim,
+    CouponHolding,
+    CouponKind,
+)
 from trustflow.db import make_engine, session_factory, transaction
 from trustflow.errors import TrustflowError
 
@@ -26,6 +34,8 @@ BUYERS = 3
 LIMIT = 2
 BUDGET_FEN = 3_500
 BUDGET_COUNT = 4
+#: the campaign paying for the coupon holds less than the coupon's own budget
+SUBSIDY_FEN = 2_500
 HELD = (ClaimStatus.RESERVED, ClaimStatus.REDEEMED)
 
 
@@ -43,6 +53,20 @@ class CouponMachine(RuleBasedStateMachine):
         self.now = T0
         with transaction(self.factory) as s:
             self.buyers = [factories.buyer(s, f"b{i}") for i in range(BUYERS)]
+            self.campaign_id = festivals.create_campaign(
+                s,
+                festivals.CampaignSpec(
+                    name="116",
+                    registration_from=T0 - timedelta(days=30),
+                    registration_to=T0 - timedelta(days=20),
+                    warmup_from=T0 - timedelta(days=10),
+                    main_from=T0,
+                    main_to=T0 + timedelta(days=3),
+                    subsidy_budget_fen=SUBSIDY_FEN,
+                ),
+                actor="operator:1",
+                at=T0,
+            ).id
             self.coupon_id = coupons.create_coupon(
                 s,
                 spec(
@@ -54,6 +78,7 @@ class CouponMachine(RuleBasedStateMachine):
                     budget_count=BUDGET_COUNT,
                     per_buyer_limit=LIMIT,
                     valid_to=T0 + timedelta(days=3),
+                    campaign_id=self.campaign_id,
                 ),
                 actor="operator:1",
             ).id
@@ -119,10 +144,12 @@ class CouponMachine(RuleBasedStateMachine):
                     CouponClaim.status.in_(HELD)
                 )
             ).one()
+            subsidy = s.get_one(Campaign, self.campaign_id).subsidy_committed_fen
         remaining = coupon.budget_fen - coupon.committed_fen
         assert remaining >= 0 and remaining + held[1] == BUDGET_FEN
         assert (coupon.committed_count, coupon.committed_fen) == (held[0], held[1])
         assert coupon.committed_count <= BUDGET_COUNT
+        assert subsidy == held[1] <= SUBSIDY_FEN
 
     @invariant()
     def no_buyer_holds_more_than_its_limit(self) -> None:

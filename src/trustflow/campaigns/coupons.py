@@ -26,6 +26,7 @@ from trustflow.accounts.models import Buyer
 from trustflow.bulk import insert_unless_present, table
 from trustflow.campaigns import rules
 from trustflow.campaigns.models import (
+    Campaign,
     ClaimStatus,
     Coupon,
     CouponClaim,
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 _coupons = table(Coupon)
+_campaigns = table(Campaign)
 _claims = table(CouponClaim)
 _holdings = table(CouponHolding)
 _NEW_HOLDING = insert_unless_present(_holdings, ["coupon_id", "buyer_id"])
@@ -73,6 +75,8 @@ class CouponSpec:
     amount_fen: int = 0
     discount_bps: int = 0
     per_buyer_limit: int = 1
+    #: the campaign whose subsidy budget pays for this platform coupon, if any
+    campaign_id: int | None = None
 
 
 def _validate(spec: CouponSpec) -> None:
@@ -100,6 +104,8 @@ def _validate(spec: CouponSpec) -> None:
         )
     if (spec.issuer is CouponIssuer.MERCHANT) != (spec.shop_id is not None):
         problems.append("a merchant coupon names its shop; a platform coupon names none")
+    if spec.campaign_id is not None and spec.issuer is not CouponIssuer.PLATFORM:
+        problems.append("only a platform coupon is paid from a campaign's subsidy budget")
     utc_instant(spec.valid_from, "valid_from")
     utc_instant(spec.valid_to, "valid_to")
     if spec.valid_to <= spec.valid_from:
@@ -115,6 +121,8 @@ def create_coupon(
     _validate(spec)
     if spec.shop_id is not None:
         get_or_raise(session, Shop, spec.shop_id, "shop")
+    if spec.campaign_id is not None:
+        get_or_raise(session, Campaign, spec.campaign_id, "campaign")
     now = at or utcnow()
     coupon = Coupon(
         **{k: getattr(spec, k) for k in spec.__dataclass_fields__},
@@ -317,6 +325,21 @@ def reserve_claim(
             code=ErrorCode.COUPON_BUDGET_EXHAUSTED,
             amount_fen=off,
         )
+    if coupon.campaign_id is not None and off:
+        subsidised = session.execute(
+            update(_campaigns)
+            .where(
+                _campaigns.c.id == coupon.campaign_id,
+                _campaigns.c.subsidy_committed_fen + off <= _campaigns.c.subsidy_budget_fen,
+            )
+            .values(subsidy_committed_fen=_campaigns.c.subsidy_committed_fen + off)
+        )
+        if _rowcount(subsidised) == 0:
+            raise Conflict(
+                f"campaign {coupon.campaign_id}'s subsidy budget cannot cover {off} fen more",
+                code=ErrorCode.CAMPAIGN_SUBSIDY_EXHAUSTED,
+                amount_fen=off,
+            )
     _event(session, coupon.id, claim_id, "reserve", off, actor, at)
     return _reload(session, claim_id)
 
@@ -361,6 +384,13 @@ def _give_back(
             updated_at=at,
         )
     )
+    campaign_id = session.scalar(select(Coupon.campaign_id).where(Coupon.id == claim.coupon_id))
+    if campaign_id is not None and amount:
+        session.execute(
+            update(_campaigns)
+            .where(_campaigns.c.id == campaign_id)
+            .values(subsidy_committed_fen=_campaigns.c.subsidy_committed_fen - amount)
+        )
     _event(session, claim.coupon_id, claim.id, action, -amount, actor, at)
     return True
 

@@ -70,6 +70,8 @@ class Coupon(Base):
     issuer: Mapped[CouponIssuer] = mapped_column(enum_type(CouponIssuer))
     #: a merchant coupon's shop (it applies to that shop's goods only); None for the platform
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
+    #: the campaign whose subsidy budget pays for a platform coupon, if any
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     kind: Mapped[CouponKind] = mapped_column(enum_type(CouponKind))
     threshold_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -94,6 +96,9 @@ class Coupon(Base):
         CheckConstraint("valid_to > valid_from", name="validity_ordered"),
         CheckConstraint(
             "(issuer = 'merchant') = (shop_id IS NOT NULL)", name="merchant_names_shop"
+        ),
+        CheckConstraint(
+            "campaign_id IS NULL OR issuer = 'platform'", name="campaign_pays_platform_coupons"
         ),
     )
 
@@ -168,6 +173,8 @@ class Campaign(Base):
     min_tier: Mapped[Tier] = mapped_column(enum_type(Tier))
     traffic_budget: Mapped[int] = mapped_column(BigInteger, default=0)
     subsidy_budget_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: what its coupons hold of the subsidy budget (reserved at checkouts or redeemed)
+    subsidy_committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     created_by: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -178,6 +185,10 @@ class Campaign(Base):
             name="windows_ordered",
         ),
         CheckConstraint("traffic_budget >= 0 AND subsidy_budget_fen >= 0", name="budgets"),
+        CheckConstraint(
+            "subsidy_committed_fen >= 0 AND subsidy_committed_fen <= subsidy_budget_fen",
+            name="within_subsidy",
+        ),
     )
 
 

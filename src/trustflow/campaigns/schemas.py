@@ -34,6 +34,10 @@ class CouponIn(Shape):
     name: Name
     kind: CouponKind
     shop_id: Id | None = None
+    campaign_id: Id | None = Field(
+        default=None,
+        description="Operators only: the campaign whose subsidy budget pays for the coupon.",
+    )
     threshold_fen: Fen = 0
     amount_fen: Fen = 0
     discount_bps: Annotated[StrictInt, Field(ge=0, lt=BPS)] = 0
@@ -49,6 +53,7 @@ class CouponOut(Shape):
     name: str
     issuer: CouponIssuer
     shop_id: int | None
+    campaign_id: int | None
     kind: CouponKind
     threshold_fen: int
     amount_fen: int
@@ -101,6 +106,7 @@ class CampaignOut(Shape):
     min_tier: Tier
     traffic_budget: int
     subsidy_budget_fen: int
+    subsidy_committed_fen: int
 
 
 class RegistrationIn(Shape):

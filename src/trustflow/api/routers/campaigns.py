@@ -43,8 +43,9 @@ router = APIRouter(tags=["campaigns"], responses=ERROR_RESPONSES)
 @router.post("/coupons", response_model=CouponOut, status_code=status.HTTP_201_CREATED)
 def create_coupon(body: CouponIn, session: SessionDep, principal: PrincipalDep) -> Coupon:
     """Issue a coupon. A shop's coupon (``shop_id``) is its merchant's to issue and pay for;
-    a platform coupon (no ``shop_id``) is the operators'."""
-    if body.shop_id is None:
+    a platform coupon (no ``shop_id``) is the operators', paid from a campaign's subsidy
+    budget when it names one (``campaign_id``)."""
+    if body.shop_id is None or body.campaign_id is not None:
         access.require_operator(principal)
     else:
         catalog_access.require_shop_manager(
@@ -65,6 +66,7 @@ def create_coupon(body: CouponIn, session: SessionDep, principal: PrincipalDep) 
             per_buyer_limit=body.per_buyer_limit,
             valid_from=body.valid_from,
             valid_to=body.valid_to,
+            campaign_id=body.campaign_id,
         ),
         actor=principal.actor,
         at=utcnow(),

@@ -5,6 +5,8 @@ constraint says so), the store score tier a registering shop needs, and its traf
 budgets. A registration (``campaign_registrations``) is one SKU of one shop for one campaign, with
 its campaign price, quantity, the C-position declarations, its status and the reasons the rules
 refused it. ``campaign_events`` is the audit trail, with the operator's reason for a review.
+A platform coupon may be paid from a campaign's subsidy budget (``coupons.campaign_id``; the
+campaign's ``subsidy_committed_fen`` never passes its ``subsidy_budget_fen``).
 
 Revision ID: 0021
 Revises: 0020
@@ -48,11 +50,16 @@ def upgrade() -> None:
         ),
         sa.Column("traffic_budget", sa.BigInteger(), nullable=False),
         sa.Column("subsidy_budget_fen", sa.BigInteger(), nullable=False),
+        sa.Column("subsidy_committed_fen", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.String(length=60), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "registration_from < registration_to AND registration_to <= warmup_from AND warmup_from <= main_from AND main_from < main_to",
             name=op.f("ck_campaigns_windows_ordered"),
+        ),
+        sa.CheckConstraint(
+            "subsidy_committed_fen >= 0 AND subsidy_committed_fen <= subsidy_budget_fen",
+            name=op.f("ck_campaigns_within_subsidy"),
         ),
         sa.CheckConstraint(
             "traffic_budget >= 0 AND subsidy_budget_fen >= 0", name=op.f("ck_campaigns_budgets")
@@ -111,18 +118,14 @@ def upgrade() -> None:
             "campaign_id", "sku_id", name=op.f("uq_campaign_registrations_campaign_id_sku_id")
         ),
     )
-    op.create_index(
-        op.f("ix_campaign_registrations_campaign_id"),
-        "campaign_registrations",
-        ["campaign_id"],
-        unique=False,
-    )
-    op.create_index(
-        op.f("ix_campaign_registrations_shop_id"),
-        "campaign_registrations",
-        ["shop_id"],
-        unique=False,
-    )
+    with op.batch_alter_table("campaign_registrations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_campaign_registrations_campaign_id"), ["campaign_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_campaign_registrations_shop_id"), ["shop_id"], unique=False
+        )
+
     op.create_table(
         "campaign_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -148,24 +151,45 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_events")),
     )
-    op.create_index(
-        op.f("ix_campaign_events_campaign_id"), "campaign_events", ["campaign_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_campaign_events_registration_id"),
-        "campaign_events",
-        ["registration_id"],
-        unique=False,
-    )
+    with op.batch_alter_table("campaign_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_campaign_events_campaign_id"), ["campaign_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_campaign_events_registration_id"), ["registration_id"], unique=False
+        )
+
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+            )
+        )
+        batch_op.create_index(batch_op.f("ix_coupons_campaign_id"), ["campaign_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_coupons_campaign_id_campaigns"), "campaigns", ["campaign_id"], ["id"]
+        )
+        batch_op.create_check_constraint(
+            op.f("ck_coupons_campaign_pays_platform_coupons"),
+            "campaign_id IS NULL OR issuer = 'platform'",
+        )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_campaign_events_registration_id"), table_name="campaign_events")
-    op.drop_index(op.f("ix_campaign_events_campaign_id"), table_name="campaign_events")
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_coupons_campaign_pays_platform_coupons"), type_="check")
+        batch_op.drop_constraint(batch_op.f("fk_coupons_campaign_id_campaigns"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_coupons_campaign_id"))
+        batch_op.drop_column("campaign_id")
+
+    with op.batch_alter_table("campaign_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_events_registration_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_events_campaign_id"))
+
     op.drop_table("campaign_events")
-    op.drop_index(op.f("ix_campaign_registrations_shop_id"), table_name="campaign_registrations")
-    op.drop_index(
-        op.f("ix_campaign_registrations_campaign_id"), table_name="campaign_registrations"
-    )
+    with op.batch_alter_table("campaign_registrations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_registrations_shop_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_registrations_campaign_id"))
+
     op.drop_table("campaign_registrations")
     op.drop_table("campaigns")
