@@ -224,3 +224,28 @@ def test_paying_redeems_expiring_releases_and_a_full_refund_returns_the_budget_o
     with factory() as s:
         assert s.get_one(CouponClaim, paid_claim).status is ClaimStatus.REFUNDED
         assert s.scalar(select(func.sum(Coupon.committed_fen))) == 0
+
+
+def test_a_retry_of_a_cart_placed_without_coupons_cannot_add_them(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        cart = Cart(s)
+        platform = cart.claim(s, "p", threshold_fen=10_000, amount_fen=1_500)
+    with transaction(factory) as s:
+        checkout = coupon_checkout.place_with_coupons(
+            s, buyer_id=cart.buyer, items=cart.items, claim_ids=[], idempotency_key="c", at=AT
+        )
+    with pytest.raises(Conflict) as refused, transaction(factory) as s:
+        coupon_checkout.place_with_coupons(
+            s,
+            buyer_id=cart.buyer,
+            items=cart.items,
+            claim_ids=[platform],
+            idempotency_key="c",
+            at=AT,
+        )
+    assert refused.value.code is ErrorCode.IDEMPOTENCY_KEY_REUSED
+    with factory() as s:
+        assert s.get_one(Checkout, checkout.id).paid_amount_fen == 24_800
+        assert s.get_one(CouponClaim, platform).status is ClaimStatus.CLAIMED

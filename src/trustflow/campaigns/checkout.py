@@ -67,13 +67,14 @@ def place_with_coupons(
     the checkout. A retry with the same key returns the first checkout as it was."""
     if len(claim_ids) > MAX_CLAIMS or len(set(claim_ids)) != len(claim_ids):
         raise InvalidInput(f"a checkout uses up to {MAX_CLAIMS} different coupon claims")
-    checkout = orders_checkout.place_checkout(
+    checkout, new = orders_checkout.place_checkout_once(
         session, buyer_id=buyer_id, items=items, idempotency_key=idempotency_key, at=at, actor=actor
     )
-    applied = set(
-        session.scalars(select(CouponClaim.id).where(CouponClaim.checkout_id == checkout.id))
-    )
-    if applied or checkout.status is not CheckoutStatus.PENDING_PAYMENT:
+    if not new:
+        # a retry: the first call's coupons stand; naming others is another checkout
+        applied = set(
+            session.scalars(select(CouponClaim.id).where(CouponClaim.checkout_id == checkout.id))
+        )
         if applied != set(claim_ids):
             raise Conflict(
                 "this idempotency key was used for a checkout with other coupons",

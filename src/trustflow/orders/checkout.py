@@ -51,6 +51,7 @@ __all__ = [
     "get_checkout",
     "pay_checkout",
     "place_checkout",
+    "place_checkout_once",
 ]
 
 #: The most items one checkout may hold.
@@ -136,6 +137,28 @@ def place_checkout(
     """Place the cart's orders (one per shop and seller, a line per SKU), all or none. A
     retry with the same key and items returns the first checkout and changes nothing; the
     same key for other items is refused (``idempotency_key_reused``)."""
+    return place_checkout_once(
+        session,
+        buyer_id=buyer_id,
+        items=items,
+        idempotency_key=idempotency_key,
+        at=at,
+        actor=actor,
+    )[0]
+
+
+def place_checkout_once(
+    session: Session,
+    *,
+    buyer_id: int,
+    items: Sequence[CheckoutItem],
+    idempotency_key: str,
+    at: datetime | None = None,
+    actor: str = "buyer",
+) -> tuple[Checkout, bool]:
+    """:func:`place_checkout`, and whether this call placed it (``False``: a retry, which
+    returns the first checkout as it is). Callers that add to a new checkout (coupons,
+    campaign prices) do so only when it is new."""
     if not 1 <= len(items) <= MAX_ITEMS:
         raise InvalidInput(f"a checkout holds 1 to {MAX_ITEMS} items")
     if rules.idempotency_key_refusal(idempotency_key) is not None:
@@ -171,7 +194,7 @@ def place_checkout(
                 code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
                 checkout_id=existing.id,
             )
-        return existing
+        return existing, False
     checkout_id = int(inserted[0])
     orders = _orders_of(session, cursor, buyer_id, items)
     if cursor.dialect.name == "postgresql":
@@ -201,11 +224,12 @@ def place_checkout(
             goods, paid = goods + placed["goods_amount_fen"], paid + placed["paid_amount_fen"]
     _TOTALS.execute(cursor, {"cid": checkout_id, "goods": goods, "paid": paid})
     # the stored row is exactly this: attach it without reading it back
-    return attach_loaded(
+    checkout = attach_loaded(
         session,
         Checkout,
         {**row, "id": checkout_id, "goods_amount_fen": goods, "paid_amount_fen": paid},
     )
+    return checkout, True
 
 
 def _orders_of(
