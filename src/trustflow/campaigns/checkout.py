@@ -1,5 +1,9 @@
-"""Coupons at checkout: the buyer names the claims to use, the server decides what each takes
-off, from which lines, and who pays for it.
+"""Campaign prices and coupons at checkout: the server decides what comes off each line and
+who pays for it; the buyer only names the coupon claims to use.
+
+Campaign prices come first: during a campaign's main window, a SKU with an approved
+registration sells at its campaign price while the registration's quantity lasts, the
+difference recorded as the merchant's discount (a :class:`CampaignSale` per line).
 
 Stacking policy (docs/campaigns.md): at most one merchant coupon per shop and one platform
 coupon per checkout. Merchant coupons apply first, each to its own shop's lines; the
@@ -11,8 +15,9 @@ platform's share.
 Whatever happens to the checkout later, :func:`settle_claims` brings the claims in line:
 paid → redeemed; expired or every order cancelled before payment → released (the coupon
 back to the buyer); every discounted order refunded in full → refunded (the value back to
-the budget, once). Paying through :func:`pay_with_coupons` settles at once; the job catches
-everything else.
+the budget, once); and the campaign units of cancelled orders go back to their
+registrations, once. Paying through :func:`pay_with_coupons` settles at once; the job
+catches everything else.
 """
 
 from __future__ import annotations
@@ -20,18 +25,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus
+from trustflow.bulk import table
 from trustflow.campaigns import coupons
-from trustflow.campaigns.models import ClaimStatus, Coupon, CouponClaim, CouponIssuer
+from trustflow.campaigns.models import (
+    Campaign,
+    CampaignRegistration,
+    CampaignSale,
+    ClaimStatus,
+    Coupon,
+    CouponClaim,
+    CouponIssuer,
+    RegistrationStatus,
+    SaleStatus,
+)
 from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from trustflow.orders import checkout as orders_checkout
 from trustflow.orders import service as orders_service
-from trustflow.orders.models import Checkout, CheckoutStatus, Order, OrderStatus
+from trustflow.orders.models import Checkout, CheckoutStatus, Order, OrderLine, OrderStatus
 
 __all__ = ["MAX_CLAIMS", "pay_with_coupons", "place_with_coupons", "settle_claims", "split"]
+
+_registrations = table(CampaignRegistration)
+_sales = table(CampaignSale)
 
 #: The most claims one checkout may use.
 MAX_CLAIMS = orders_checkout.MAX_COUPON_CLAIMS
@@ -61,10 +80,11 @@ def place_with_coupons(
     at: datetime,
     actor: str = "buyer",
 ) -> Checkout:
-    """Place the cart as :func:`trustflow.orders.checkout.place_checkout` does and apply the
-    buyer's claims to it, all in the caller's transaction: one claim refused (not the
-    buyer's, used, below its threshold, budget spent, against the stacking policy) refuses
-    the checkout. A retry with the same key returns the first checkout as it was."""
+    """Place the cart as :func:`trustflow.orders.checkout.place_checkout` does, at campaign
+    prices where a campaign's main window is on, and apply the buyer's claims to it, all in
+    the caller's transaction: one claim refused (not the buyer's, used, below its threshold,
+    budget spent, against the stacking policy) refuses the checkout. A retry with the same
+    key returns the first checkout as it was."""
     if len(claim_ids) > MAX_CLAIMS or len(set(claim_ids)) != len(claim_ids):
         raise InvalidInput(f"a checkout uses up to {MAX_CLAIMS} different coupon claims")
     checkout, new = orders_checkout.place_checkout_once(
@@ -82,18 +102,16 @@ def place_with_coupons(
                 checkout_id=checkout.id,
             )
         return checkout
-    if not claim_ids:
-        return checkout
-    claims = _buyers_claims(session, buyer_id, claim_ids)
+    claims = _buyers_claims(session, buyer_id, claim_ids) if claim_ids else []
     orders = orders_checkout.checkout_orders(session, checkout.id)
+    lines = [line for o in orders for line in orders_service.order_lines(session, o.id)]
+    shop_of = {o.id: o.shop_id for o in orders}
     # what is left to pay, per (order, line)
-    left: dict[tuple[int, int], int] = {}
-    shop_of: dict[int, int] = {}
-    for order in orders:
-        shop_of[order.id] = order.shop_id
-        for line in orders_service.order_lines(session, order.id):
-            left[(order.id, line.id)] = line.paid_amount_fen
+    left = {(line.order_id, line.id): line.paid_amount_fen for line in lines}
     given: dict[int, dict[int, tuple[int, int]]] = {}
+    for order_id, line_id, off in _campaign_prices(session, lines, at):
+        left[(order_id, line_id)] -= off
+        given.setdefault(order_id, {})[line_id] = (off, 0)
     for claim, coupon in claims:
         eligible = [
             key for key in left if coupon.shop_id is None or shop_of[key[0]] == coupon.shop_id
@@ -127,6 +145,61 @@ def place_with_coupons(
             session, checkout_id=checkout.id, discounts=given, at=at, actor=actor
         )
     return checkout
+
+
+def _campaign_prices(
+    session: Session, lines: Sequence[OrderLine], at: datetime
+) -> list[tuple[int, int, int]]:
+    """``(order, line, merchant's discount)`` for each line whose SKU has an approved
+    registration in a campaign whose main window holds ``at`` (the lowest campaign price if
+    several), while the registration's quantity lasts: its units are taken by one guarded
+    update, and a line they cannot cover pays the list price."""
+    skus = {line.sku_id for line in lines}
+    offers = session.scalars(
+        select(CampaignRegistration)
+        .join(Campaign, Campaign.id == CampaignRegistration.campaign_id)
+        .where(
+            CampaignRegistration.sku_id.in_(skus),
+            CampaignRegistration.status == RegistrationStatus.APPROVED,
+            Campaign.main_from <= at,
+            Campaign.main_to > at,
+        )
+        .order_by(CampaignRegistration.campaign_price_fen, CampaignRegistration.id)
+    ).all()
+    best: dict[int, CampaignRegistration] = {}
+    for offer in offers:
+        best.setdefault(offer.sku_id, offer)
+    out = []
+    for line in sorted(lines, key=lambda line: line.id):
+        found = best.get(line.sku_id)
+        if found is None or line.unit_price_fen <= found.campaign_price_fen:
+            continue
+        offer = found
+        took = session.execute(
+            update(_registrations)
+            .where(
+                _registrations.c.id == offer.id,
+                _registrations.c.sold + line.quantity <= _registrations.c.quantity,
+            )
+            .values(sold=_registrations.c.sold + line.quantity)
+        )
+        assert isinstance(took, CursorResult)
+        if took.rowcount != 1:
+            continue  # sold out at the campaign price
+        unit = line.unit_price_fen - offer.campaign_price_fen
+        session.add(
+            CampaignSale(
+                registration_id=offer.id,
+                order_id=line.order_id,
+                line_id=line.id,
+                quantity=line.quantity,
+                unit_discount_fen=unit,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        out.append((line.order_id, line.id, unit * line.quantity))
+    return out
 
 
 def _buyers_claims(
@@ -212,7 +285,36 @@ def settle_claims(session: Session, *, at: datetime, checkout_id: int | None = N
     for claim_id in _refunded_in_full(session, scope):
         coupons.refund_claim(session, claim_id=claim_id, at=at)
         moved += 1
-    return moved
+    return moved + _return_cancelled_sales(session, at, checkout_id)
+
+
+def _return_cancelled_sales(session: Session, at: datetime, checkout_id: int | None) -> int:
+    """Units sold at a campaign price on orders since cancelled go back to their
+    registrations, each sale once (a guarded update of its status first)."""
+    cancelled = select(CampaignSale.id, CampaignSale.registration_id, CampaignSale.quantity).join(
+        Order, Order.id == CampaignSale.order_id
+    )
+    cancelled = cancelled.where(
+        CampaignSale.status == SaleStatus.HELD, Order.status == OrderStatus.CANCELLED
+    )
+    if checkout_id is not None:
+        cancelled = cancelled.where(Order.checkout_id == checkout_id)
+    returned = 0
+    for sale_id, registration_id, quantity in session.execute(cancelled).all():
+        moved = session.execute(
+            update(_sales)
+            .where(_sales.c.id == sale_id, _sales.c.status == SaleStatus.HELD.value)
+            .values(status=SaleStatus.RETURNED.value, updated_at=at)
+        )
+        assert isinstance(moved, CursorResult)
+        if moved.rowcount == 1:
+            session.execute(
+                update(_registrations)
+                .where(_registrations.c.id == registration_id)
+                .values(sold=_registrations.c.sold - quantity)
+            )
+            returned += 1
+    return returned
 
 
 def _refunded_in_full(session: Session, scope: Sequence[ColumnElement[bool]]) -> Sequence[int]:

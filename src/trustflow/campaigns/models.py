@@ -219,6 +219,8 @@ class CampaignRegistration(Base):
     benchmark_price_fen: Mapped[int | None] = mapped_column(BigInteger)
     commission_floor_bps: Mapped[int | None] = mapped_column(Integer)
     commission_bps: Mapped[int] = mapped_column(Integer, default=0)
+    #: units sold at the campaign price so far (never past ``quantity``)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[RegistrationStatus] = mapped_column(enum_type(RegistrationStatus))
     #: the refusing rules: ``{"code", "message", "message_zh"}`` each, with the numbers
     reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
@@ -230,6 +232,37 @@ class CampaignRegistration(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "sku_id"),
         CheckConstraint("campaign_price_fen > 0 AND quantity > 0", name="offer_positive"),
+        CheckConstraint("sold >= 0 AND sold <= quantity", name="sold_within_quantity"),
+    )
+
+
+class SaleStatus(StrEnum):
+    #: the units count against the registration's quantity
+    HELD = "held"
+    #: the order was cancelled: the units went back to the registration, once
+    RETURNED = "returned"
+
+
+class CampaignSale(Base):
+    """One order line sold at a campaign price during the main window: how many units, and
+    what the merchant took off each (the list price less the campaign price)."""
+
+    __tablename__ = "campaign_sales"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_registrations.id"), index=True
+    )
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), unique=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_discount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[SaleStatus] = mapped_column(enum_type(SaleStatus), default=SaleStatus.HELD)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0 AND unit_discount_fen > 0", name="sale_positive"),
     )
 
 

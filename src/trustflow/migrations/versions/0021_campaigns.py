@@ -5,7 +5,8 @@ constraint says so), the store score tier a registering shop needs, and its traf
 budgets. A registration (``campaign_registrations``) is one SKU of one shop for one campaign, with
 its campaign price, quantity, the C-position declarations, its status and the reasons the rules
 refused it. ``campaign_events`` is the audit trail, with the operator's reason for a review.
-A platform coupon may be paid from a campaign's subsidy budget (``coupons.campaign_id``; the
+A line sold at a campaign price in the main window is a ``campaign_sales`` row, counted against
+the registration's quantity (``sold``). A platform coupon may be paid from a campaign's subsidy budget (``coupons.campaign_id``; the
 campaign's ``subsidy_committed_fen`` never passes its ``subsidy_budget_fen``).
 
 Revision ID: 0021
@@ -80,6 +81,7 @@ def upgrade() -> None:
         sa.Column("benchmark_price_fen", sa.BigInteger(), nullable=True),
         sa.Column("commission_floor_bps", sa.Integer(), nullable=True),
         sa.Column("commission_bps", sa.Integer(), nullable=False),
+        sa.Column("sold", sa.Integer(), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
@@ -101,6 +103,10 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "campaign_price_fen > 0 AND quantity > 0",
             name=op.f("ck_campaign_registrations_offer_positive"),
+        ),
+        sa.CheckConstraint(
+            "sold >= 0 AND sold <= quantity",
+            name=op.f("ck_campaign_registrations_sold_within_quantity"),
         ),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
@@ -159,6 +165,53 @@ def upgrade() -> None:
             batch_op.f("ix_campaign_events_registration_id"), ["registration_id"], unique=False
         )
 
+    op.create_table(
+        "campaign_sales",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "registration_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_discount_fen", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "held",
+                "returned",
+                name="salestatus",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "quantity > 0 AND unit_discount_fen > 0", name=op.f("ck_campaign_sales_sale_positive")
+        ),
+        sa.ForeignKeyConstraint(
+            ["line_id"], ["order_lines.id"], name=op.f("fk_campaign_sales_line_id_order_lines")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_campaign_sales_order_id_orders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["registration_id"],
+            ["campaign_registrations.id"],
+            name=op.f("fk_campaign_sales_registration_id_campaign_registrations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_sales")),
+        sa.UniqueConstraint("line_id", name=op.f("uq_campaign_sales_line_id")),
+    )
+    with op.batch_alter_table("campaign_sales", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaign_sales_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_campaign_sales_registration_id"), ["registration_id"], unique=False
+        )
+
     with op.batch_alter_table("coupons", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -182,6 +235,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coupons_campaign_id"))
         batch_op.drop_column("campaign_id")
 
+    with op.batch_alter_table("campaign_sales", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_sales_registration_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_sales_order_id"))
+
+    op.drop_table("campaign_sales")
     with op.batch_alter_table("campaign_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_campaign_events_registration_id"))
         batch_op.drop_index(batch_op.f("ix_campaign_events_campaign_id"))
