@@ -34,6 +34,8 @@ app.add_typer(traffic_app, name="traffic", no_args_is_help=True)
 commission_app = typer.Typer(help="Creators' commission: settlement and statements.")
 orders_app = typer.Typer(help="Orders and checkouts.")
 app.add_typer(orders_app, name="orders", no_args_is_help=True)
+campaigns_app = typer.Typer(help="Festivals, registrations and coupons.")
+app.add_typer(campaigns_app, name="campaigns", no_args_is_help=True)
 app.add_typer(commission_app, name="commission", no_args_is_help=True)
 
 console = Console(stderr=True)
@@ -670,6 +672,41 @@ def export_history_command(
     console.print(
         f"[green]wrote {sum(written.values()):,} rows[/green] in {len(written)} files to {folder}"
     )
+
+
+@campaigns_app.command("report")
+def campaigns_report(
+    campaign: Annotated[int, typer.Option(help="The campaign's id.", min=1)],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead.")] = False,
+) -> None:
+    """What a campaign brought: orders, GMV, buyers new to the shop, subsidy spent and GMV
+    per yuan of it, and its registrations by answer."""
+    import json
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from trustflow import migrate
+    from trustflow.campaigns.results import campaign_results
+    from trustflow.db import default_engine, session_factory
+
+    with _clear_errors():
+        engine = default_engine()
+        if not migrate.is_current(engine):
+            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+            raise typer.Exit(2)
+        with session_factory(engine)() as session:
+            figures = campaign_results(session, campaign).as_dict()
+    if as_json:
+        print(json.dumps(figures, default=str))
+        return
+    table = Table(title=f"campaign {figures['campaign_id']}: {escape(str(figures['name']))}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        if key not in ("campaign_id", "name"):
+            table.add_row(key, str(value))
+    console.print(table)
 
 
 @orders_app.command("expire-unpaid")

@@ -89,3 +89,20 @@ def test_registering_before_the_window_opens_says_when_it_does(world: World) -> 
     error = early.json()["error"]
     assert error["code"] == "campaign_window_closed"
     assert set(error["details"]) == {"opens", "closes"}
+
+
+def test_results_are_for_operators(world: World) -> None:
+    campaign = _festival(world).json()["id"]
+    _register(world, campaign, "merchant_a", world.a.sku_id, quantity=1_000)  # refused: stock
+
+    by_merchant = world.client.get(
+        f"{API}/campaigns/{campaign}/results", headers=world.as_("merchant_a")
+    )
+    by_operator = world.client.get(
+        f"{API}/campaigns/{campaign}/results", headers=world.as_("operator")
+    )
+
+    assert by_merchant.status_code == 403
+    body = by_operator.json()
+    assert (body["orders"], body["gmv_yuan"], body["registrations_refused"]) == (0, "0.00", 1)
+    assert body["gmv_per_subsidy_yuan"] is None

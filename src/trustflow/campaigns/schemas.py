@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt
@@ -150,3 +151,20 @@ class ReviewIn(Shape):
     """An operator's decision and the reason for the record."""
 
     reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
+
+
+class CampaignResultsOut(Shape):
+    """What a campaign brought (money in exact yuan)."""
+
+    campaign_id: int
+    name: str
+    orders: int
+    gmv_yuan: Decimal
+    buyers: int
+    buyers_new_to_shop: int
+    subsidy_budget_yuan: Decimal
+    subsidy_spent_yuan: Decimal
+    subsidy_reserved_yuan: Decimal
+    gmv_per_subsidy_yuan: Decimal | None
+    registrations: dict[str, int]
+    registrations_refused: int

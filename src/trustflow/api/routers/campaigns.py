@@ -12,7 +12,7 @@ from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdempotencyHeader, IdPath, Limit, Offset
-from trustflow.campaigns import coupons, festivals
+from trustflow.campaigns import coupons, festivals, results
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -23,6 +23,7 @@ from trustflow.campaigns.models import (
 from trustflow.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
+    CampaignResultsOut,
     ClaimIn,
     ClaimOut,
     CouponIn,
@@ -141,6 +142,16 @@ def create_campaign(body: CampaignIn, session: SessionDep, principal: PrincipalD
 def get_campaign(campaign_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Campaign:
     """A campaign's windows and budgets (merchants read them before registering)."""
     return get_or_raise(session, Campaign, campaign_id, "campaign")
+
+
+@router.get("/campaigns/{campaign_id}/results", response_model=CampaignResultsOut)
+def campaign_results(
+    campaign_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> dict[str, object]:
+    """What the campaign brought: orders, GMV, buyers new to the shop, subsidy spent and GMV
+    per yuan of it, registrations by answer (operators)."""
+    access.require_operator(principal)
+    return results.campaign_results(session, campaign_id).as_dict()
 
 
 @router.post(

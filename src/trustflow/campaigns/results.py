@@ -1,0 +1,148 @@
+"""What a campaign brought: its orders, GMV, buyers new to the shop, the subsidy it spent and
+the GMV per yuan of it, and how its registrations were answered.
+
+A campaign's orders are the paid, uncancelled orders that sold at least one line at its
+campaign price, or used a coupon its subsidy budget pays for. Each figure is one aggregate
+query over those orders (indexed joins from the campaign's sales and claims), never a scan
+of the order table row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, union
+from sqlalchemy.orm import Session, aliased
+
+from trustflow.campaigns.models import (
+    Campaign,
+    CampaignRegistration,
+    CampaignSale,
+    ClaimStatus,
+    Coupon,
+    CouponClaim,
+    RegistrationStatus,
+    SaleStatus,
+)
+from trustflow.db import get_or_raise
+from trustflow.orders.models import Order, OrderStatus
+from trustflow.units import yuan
+
+__all__ = ["CampaignResults", "campaign_results"]
+
+
+@dataclass(frozen=True)
+class CampaignResults:
+    campaign_id: int
+    name: str
+    orders: int
+    gmv_fen: int
+    buyers: int
+    #: buyers with no earlier paid order from the shop they bought from in the campaign
+    buyers_new_to_shop: int
+    subsidy_budget_fen: int
+    #: redeemed coupons the campaign pays for (reserved at unpaid checkouts not counted)
+    subsidy_spent_fen: int
+    subsidy_reserved_fen: int
+    registrations: dict[str, int]
+
+    @property
+    def gmv_per_subsidy_yuan(self) -> Decimal | None:
+        """GMV per yuan of subsidy spent (None before any was spent)."""
+        if self.subsidy_spent_fen == 0:
+            return None
+        return (Decimal(self.gmv_fen) / Decimal(self.subsidy_spent_fen)).quantize(Decimal("0.01"))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as people read them: money in yuan (exact decimals)."""
+        return {
+            "campaign_id": self.campaign_id,
+            "name": self.name,
+            "orders": self.orders,
+            "gmv_yuan": yuan(self.gmv_fen),
+            "buyers": self.buyers,
+            "buyers_new_to_shop": self.buyers_new_to_shop,
+            "subsidy_budget_yuan": yuan(self.subsidy_budget_fen),
+            "subsidy_spent_yuan": yuan(self.subsidy_spent_fen),
+            "subsidy_reserved_yuan": yuan(self.subsidy_reserved_fen),
+            "gmv_per_subsidy_yuan": self.gmv_per_subsidy_yuan,
+            "registrations": self.registrations,
+            "registrations_refused": self.registrations.get(RegistrationStatus.REFUSED.value, 0),
+        }
+
+
+def campaign_results(session: Session, campaign_id: int) -> CampaignResults:
+    campaign = get_or_raise(session, Campaign, campaign_id, "campaign")
+    sold = (
+        select(CampaignSale.order_id.label("order_id"))
+        .join(CampaignRegistration, CampaignRegistration.id == CampaignSale.registration_id)
+        .where(
+            CampaignRegistration.campaign_id == campaign_id,
+            CampaignSale.status == SaleStatus.HELD,
+        )
+    )
+    couponed = (
+        select(Order.id.label("order_id"))
+        .join(CouponClaim, CouponClaim.checkout_id == Order.checkout_id)
+        .join(Coupon, Coupon.id == CouponClaim.coupon_id)
+        .where(Coupon.campaign_id == campaign_id, CouponClaim.status == ClaimStatus.REDEEMED)
+    )
+    ids = union(sold, couponed).subquery()
+    ours = (
+        select(Order.id, Order.buyer_id, Order.shop_id, Order.paid_at, Order.paid_amount_fen)
+        .join(ids, ids.c.order_id == Order.id)
+        .where(Order.paid_at.is_not(None), Order.status != OrderStatus.CANCELLED)
+        .subquery()
+    )
+    earlier = aliased(Order)
+    orders, gmv, buyers = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(ours.c.paid_amount_fen), 0),
+            func.count(func.distinct(ours.c.buyer_id)),
+        )
+    ).one()
+    new_buyers = session.scalar(
+        select(func.count(func.distinct(ours.c.buyer_id))).where(
+            ~exists().where(
+                and_(
+                    earlier.buyer_id == ours.c.buyer_id,
+                    earlier.shop_id == ours.c.shop_id,
+                    earlier.paid_at < ours.c.paid_at,
+                    earlier.id != ours.c.id,
+                )
+            )
+        )
+    )
+    by_status = dict(
+        session.execute(
+            select(CampaignRegistration.status, func.count())
+            .where(CampaignRegistration.campaign_id == campaign_id)
+            .group_by(CampaignRegistration.status)
+        ).all()
+    )
+    spent = dict(
+        session.execute(
+            select(CouponClaim.status, func.coalesce(func.sum(CouponClaim.amount_fen), 0))
+            .join(Coupon, Coupon.id == CouponClaim.coupon_id)
+            .where(
+                Coupon.campaign_id == campaign_id,
+                CouponClaim.status.in_([ClaimStatus.RESERVED, ClaimStatus.REDEEMED]),
+            )
+            .group_by(CouponClaim.status)
+        ).all()
+    )
+    return CampaignResults(
+        campaign_id=campaign.id,
+        name=campaign.name,
+        orders=int(orders),
+        gmv_fen=int(gmv),
+        buyers=int(buyers),
+        buyers_new_to_shop=int(new_buyers or 0),
+        subsidy_budget_fen=campaign.subsidy_budget_fen,
+        subsidy_spent_fen=int(spent.get(ClaimStatus.REDEEMED, 0)),
+        subsidy_reserved_fen=int(spent.get(ClaimStatus.RESERVED, 0)),
+        registrations={s.value: int(by_status.get(s, 0)) for s in RegistrationStatus},
+    )
