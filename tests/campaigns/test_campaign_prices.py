@@ -54,6 +54,14 @@ def _festival(s: Session, seller: factories.Seller, quantity: int = 3) -> int:
     return registration.id
 
 
+def _seller_and_buyer(s: Session) -> tuple[factories.Seller, int]:
+    """A shop selling at 99.00 since long before the festival, and a buyer."""
+    seller = factories.seller(
+        s, category_id=factories.category(s), at=REGISTERED - timedelta(days=60)
+    )
+    return seller, factories.buyer(s)
+
+
 def _buy(
     s: Session, buyer: int, seller: factories.Seller, key: str, at: datetime, **kw: object
 ) -> Checkout:
@@ -71,10 +79,7 @@ def test_the_main_window_sells_at_the_campaign_price_while_the_quantity_lasts(
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
-        seller = factories.seller(
-            s, category_id=factories.category(s), at=REGISTERED - timedelta(days=60)
-        )
-        buyer = factories.buyer(s)
+        seller, buyer = _seller_and_buyer(s)
         registration = _festival(s, seller)
     with transaction(factory) as s:
         early = _buy(s, buyer, seller, "early", REGISTERED + timedelta(days=1))
@@ -95,10 +100,7 @@ def test_a_coupons_threshold_is_met_by_the_campaign_price_not_the_list_price(
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
-        seller = factories.seller(
-            s, category_id=factories.category(s), at=REGISTERED - timedelta(days=60)
-        )
-        buyer = factories.buyer(s)
+        seller, buyer = _seller_and_buyer(s)
         _festival(s, seller)
         coupon = coupons.create_coupon(
             s, spec(valid_from=MAIN - timedelta(days=1), threshold_fen=16_000), actor="op"
@@ -115,10 +117,7 @@ def test_a_cancelled_order_gives_its_campaign_units_back_once(
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
-        seller = factories.seller(
-            s, category_id=factories.category(s), at=REGISTERED - timedelta(days=60)
-        )
-        buyer = factories.buyer(s)
+        seller, buyer = _seller_and_buyer(s)
         registration = _festival(s, seller)
         checkout = _buy(s, buyer, seller, "first", MAIN)
         (order,) = orders_checkout.checkout_orders(s, checkout.id)
