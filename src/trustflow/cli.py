@@ -709,6 +709,49 @@ def campaigns_report(
     console.print(table)
 
 
+@campaigns_app.command("new-products")
+def campaigns_new_products(
+    as_of: Annotated[
+        str | None, typer.Option(help="As of this time (ISO 8601 with a zone); now.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead.")] = False,
+) -> None:
+    """The new-product plan's progress: products listed in the last 90 days, what they sold,
+    the share of lines to buyers new to the product, and how many passed each GMV threshold
+    against the plan's target (brings the warehouse up to date first)."""
+    import json
+
+    from rich.table import Table
+
+    from trustflow import migrate
+    from trustflow.campaigns.new_products import new_product_progress
+    from trustflow.config import get_settings
+    from trustflow.db import default_engine
+    from trustflow.warehouse.export import export
+
+    with _clear_errors():
+        when = _not_later_than_now(_parse_as_of(as_of), "--as-of")
+        engine = default_engine()
+        if not migrate.is_current(engine):
+            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+            raise typer.Exit(2)
+        root = get_settings().warehouse_files
+        export(engine, root)
+        figures = new_product_progress(root, as_of=when).as_dict()
+    if as_json:
+        print(json.dumps(figures, default=str))
+        return
+    table = Table(title=f"new-product plan as of {figures['as_of']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        if key not in ("as_of", "thresholds"):
+            table.add_row(key, str(value))
+    for t in figures["thresholds"]:
+        table.add_row(f"past {t['gmv_yuan']:,} yuan", f"{t['products']:,} of {t['target']:,}")
+    console.print(table)
+
+
 @orders_app.command("expire-unpaid")
 def orders_expire_unpaid(
     at: Annotated[

@@ -13,6 +13,9 @@ from trustflow.units import yuan
 
 __all__ = [
     "BPS",
+    "NEW_FOR_BUYER_DAYS",
+    "NEW_PRODUCT_DAYS",
+    "NEW_PRODUCT_TARGETS",
     "CouponNotApplicable",
     "CouponTerms",
     "OutsideWindow",
@@ -26,6 +29,18 @@ __all__ = [
 
 #: Discounts are in ten-thousandths (basis points) of the goods.
 BPS = 10_000
+
+#: The new-product plan (新品计划): a product is new for this many days after it is listed,
+NEW_PRODUCT_DAYS = 90
+#: and a line is new for its buyer when the buyer bought no unit of the product in the days
+#: before it (that buyer's first taste of it, not a repurchase).
+NEW_FOR_BUYER_DAYS = 30
+#: The plan's targets: how many new products are to pass each GMV (fen) since listing. The
+#: seeds' figures for the platform as a whole (100 products past 100M yuan, 10,000 past 10M).
+NEW_PRODUCT_TARGETS: tuple[tuple[int, int], ...] = (
+    (100_000_000 * 100, 100),
+    (10_000_000 * 100, 10_000),
+)
 
 
 class CouponNotApplicable(Conflict):

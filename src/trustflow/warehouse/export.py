@@ -200,7 +200,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
         _cols(LiveSession, "id", "shop_id", "creator_id", "status", "started_at", "ended_at"),
     ),
     Dimension("short_videos", _cols(ShortVideo, "id", "shop_id", "creator_id", "posted_at")),
-    Dimension("products", _cols(Product, "id", "shop_id", "category_id", "status")),
+    Dimension("products", _cols(Product, "id", "shop_id", "category_id", "status", "created_at")),
     Dimension("categories", _cols(Category, "id", "code", "parent_id")),
     Dimension("burst_decisions", _cols(BurstDecision, "shop_id", "epoch_day", "verdict")),
     Dimension(
