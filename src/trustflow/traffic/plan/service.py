@@ -38,6 +38,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.bulk import chunks, sorted_lookup
+from trustflow.campaigns.boosts import FESTIVAL_BOOST, festival_boosts
 from trustflow.config import Settings, get_settings
 from trustflow.db import utcnow
 from trustflow.errors import Conflict, InvalidInput, NotFound
@@ -266,9 +267,13 @@ def _tiers(session: Session, kind: ScoreKind) -> tuple[dict[int, Tier], set[int]
     return {r[0]: r[1] for r in rows}, {r[0] for r in rows if r[2]}
 
 
-def _multipliers(session: Session, kind: IntArray, entity: IntArray, shop: IntArray) -> FloatArray:
+def _multipliers(
+    session: Session, kind: IntArray, entity: IntArray, shop: IntArray, day: date
+) -> FloatArray:
     """Trust: the candidate's own score tier (store for a shop's room, creator reputation for
-    a creator's room, product score for a card), and a card's shop's restriction."""
+    a creator's room, product score for a card), and a card's shop's restriction; then the
+    festival boost of a registered shop's room and its registered products' cards
+    (``campaigns/boosts.py``)."""
     out = np.ones(len(kind))
     store, store_restricted = _tiers(session, ScoreKind.STORE)
     lookups = {
@@ -287,6 +292,11 @@ def _multipliers(session: Session, kind: IntArray, entity: IntArray, shop: IntAr
     cards = np.flatnonzero(kind == KINDS.index(CandidateKind.PRODUCT_CARD))
     shop_held = np.array([int(s) in store_restricted for s in shop[cards]], dtype=bool)
     out[cards[shop_held]] = np.minimum(out[cards[shop_held]], RESTRICTED_MULTIPLIER)
+    shops, products = festival_boosts(session, day)
+    boosted = ((kind == KINDS.index(CandidateKind.SHOP_ROOM)) & np.isin(entity, list(shops))) | (
+        (kind == KINDS.index(CandidateKind.PRODUCT_CARD)) & np.isin(entity, list(products))
+    )
+    out[boosted] *= FESTIVAL_BOOST
     return out
 
 
@@ -336,7 +346,7 @@ def gather_inputs(
         entity_id=entity,
         shop_id=shop,
         value_fen=value,
-        multiplier=_multipliers(session, kind, entity, shop),
+        multiplier=_multipliers(session, kind, entity, shop, day),
         hours=hours,
         promised=promised,
         is_new=np.asarray(table["is_new"], dtype=bool),
