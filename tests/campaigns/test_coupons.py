@@ -243,3 +243,22 @@ def test_unused_claims_expire_with_their_coupon_and_a_reserved_one_cannot_be_red
         assert coupons_status(s, unused) is ClaimStatus.EXPIRED
         with pytest.raises(IllegalTransition):
             coupons.refund_claim(s, claim_id=used, at=T0)
+
+
+def test_a_coupon_that_would_take_nothing_off_is_not_used_up(session: Session) -> None:
+    buyer = factories.buyer(session)
+    coupon_id = coupons.create_coupon(
+        session,
+        spec(kind=CouponKind.DISCOUNT, threshold_fen=0, amount_fen=0, discount_bps=1_000),
+        actor="operator:1",
+    ).id
+    claim_id = coupons.claim_coupon(
+        session, coupon_id=coupon_id, buyer_id=buyer, idempotency_key="k", at=T0
+    ).id
+    with pytest.raises(Conflict) as refused:  # 10% of 0.09 is less than a fen
+        coupons.reserve_claim(
+            session, claim_id=claim_id, buyer_id=buyer, goods_fen=9, checkout_id=None, at=T0
+        )
+    assert refused.value.code is ErrorCode.COUPON_NOT_APPLICABLE
+    assert refused.value.message == f"coupon {coupon_id} takes nothing off goods 0.09"
+    assert session.get_one(Coupon, coupon_id).committed_count == 0

@@ -132,8 +132,6 @@ def place_with_coupons(
             at=at,
             actor=actor,
         )
-        if reserved.amount_fen == 0:
-            continue
         shares = split(reserved.amount_fen, [left[key] for key in eligible])
         merchant = coupon.issuer is CouponIssuer.MERCHANT
         for (order_id, line_id), share in zip(eligible, shares, strict=True):

@@ -39,6 +39,7 @@ from trustflow.catalog.models import Shop
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput, NotFound
 from trustflow.types import utc_instant
+from trustflow.units import yuan
 
 __all__ = [
     "CouponSpec",
@@ -293,6 +294,12 @@ def reserve_claim(
         ),
         goods_fen,
     )
+    if off == 0:
+        raise Conflict(
+            f"coupon {coupon.id} takes nothing off goods {yuan(goods_fen)}",
+            code=ErrorCode.COUPON_NOT_APPLICABLE,
+            goods_fen=goods_fen,
+        )
     if not _move(
         session,
         claim_id,
