@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tests.integration.test_concurrency import _run_together
 from trustflow.campaigns import coupons, festivals
-from trustflow.campaigns.models import Campaign, ClaimStatus, Coupon, CouponClaim, CouponHolding
+from trustflow.campaigns.models import (
+    Campaign,
+    CampaignRegistration,
+    ClaimStatus,
+    Coupon,
+    CouponClaim,
+    CouponHolding,
+)
 from trustflow.db import transaction
 from trustflow.errors import Conflict, ErrorCode
 
@@ -152,3 +159,43 @@ def test_two_coupons_of_one_campaign_never_spend_more_than_its_subsidy(
     with factory() as s:
         assert s.get_one(Campaign, campaign).subsidy_committed_fen == 30 * 1_000
         assert sum(s.get_one(Coupon, c).committed_fen for c in coupon_ids) == 30 * 1_000
+
+
+def test_ten_tabs_registering_one_sku_at_once_make_one_registration_and_nine_duplicates(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), at=T0 - timedelta(days=60))
+        campaign = festivals.create_campaign(
+            s,
+            festivals.CampaignSpec(
+                name="116",
+                registration_from=T0 - timedelta(days=1),
+                registration_to=T0 + timedelta(days=10),
+                warmup_from=T0 + timedelta(days=20),
+                main_from=T0 + timedelta(days=25),
+                main_to=T0 + timedelta(days=40),
+            ),
+            actor="operator:1",
+            at=T0,
+        ).id
+
+    def register(_: int) -> int:
+        with transaction(factory) as s:
+            return festivals.register(
+                s,
+                campaign_id=campaign,
+                request=festivals.RegistrationRequest(
+                    sku_id=seller.sku_id, campaign_price_fen=9_000, quantity=5
+                ),
+                at=T0,
+                actor="merchant:1",
+            ).id
+
+    results = _run_together(10, register)
+
+    assert sum(isinstance(r, int) for r in results) == 1
+    refused = [r for r in results if not isinstance(r, int)]
+    assert all(isinstance(r, Conflict) and r.code is ErrorCode.DUPLICATE for r in refused), refused
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(CampaignRegistration)) == 1

@@ -15,6 +15,7 @@ from datetime import datetime
 from itertools import pairwise
 
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trustflow.bulk import table
@@ -192,7 +193,17 @@ def register(
     )
     if existing is None:
         registration = CampaignRegistration(campaign_id=campaign_id, created_at=at, **values)
-        session.add(registration)
+        try:
+            # a concurrent registration of the same SKU may insert first: the unique key
+            # decides, and the loser is told so rather than failing
+            with session.begin_nested():
+                session.add(registration)
+                session.flush()
+        except IntegrityError:
+            raise Conflict(
+                f"sku {request.sku_id} is already registered for campaign {campaign_id}",
+                code=ErrorCode.DUPLICATE,
+            ) from None
         previous = None
     elif existing.status in (RegistrationStatus.REFUSED, RegistrationStatus.REJECTED):
         previous = existing.status.value
