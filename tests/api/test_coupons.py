@@ -151,3 +151,16 @@ def test_an_operator_claiming_for_a_buyer_that_does_not_exist_is_told_so(world: 
 
     assert claimed.status_code == 404 and "buyer" in claimed.json()["error"]["message"]
     assert issued.status_code == 404
+
+
+def test_anyone_reads_a_coupons_terms_but_only_its_issuer_its_budget(world: World) -> None:
+    coupon = _coupon(world, "merchant_a", shop_id=world.a.shop_id).json()
+    path = f"{API}/coupons/{coupon['id']}"
+
+    own = world.client.get(path, headers=world.as_("merchant_a")).json()
+    rival = world.client.get(path, headers=world.as_("merchant_b")).json()
+    buyer = world.client.get(path, headers=world.as_("buyer")).json()
+
+    assert own["budget_fen"] == 100_000 and own["committed_fen"] == 0
+    assert rival["threshold_fen"] == 15_000 and rival["budget_fen"] is None
+    assert buyer["amount_fen"] == 2_000 and buyer["committed_fen"] is None

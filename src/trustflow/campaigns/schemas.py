@@ -59,10 +59,11 @@ class CouponOut(Shape):
     threshold_fen: int
     amount_fen: int
     discount_bps: int
-    budget_fen: int
-    budget_count: int
-    committed_fen: int
-    committed_count: int
+    #: the budget and what is committed of it: to the issuer's managers and operators only
+    budget_fen: int | None
+    budget_count: int | None
+    committed_fen: int | None
+    committed_count: int | None
     per_buyer_limit: int
     valid_from: datetime
     valid_to: datetime

@@ -77,10 +77,21 @@ def create_coupon(body: CouponIn, session: SessionDep, principal: PrincipalDep) 
 
 
 @router.get("/coupons/{coupon_id}", response_model=CouponOut)
-def get_coupon(coupon_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Coupon:
-    """A coupon's terms and how much of its budget is committed (public: buyers see what
-    they may claim)."""
-    return get_or_raise(session, Coupon, coupon_id, "coupon")
+def get_coupon(coupon_id: IdPath, session: SessionDep, principal: PrincipalDep) -> CouponOut:
+    """A coupon's terms, which anyone may read before claiming it; its budget and how much
+    of it is committed only to the issuer's managers and operators."""
+    coupon = get_or_raise(session, Coupon, coupon_id, "coupon")
+    out = CouponOut.model_validate(coupon, from_attributes=True)
+    issuer_side = principal.is_operator or (
+        coupon.shop_id is not None
+        and catalog_access.can_manage_shop(
+            session, principal, catalog_service.get_shop(session, coupon.shop_id)
+        )
+    )
+    if issuer_side:
+        return out
+    hidden = dict.fromkeys(("budget_fen", "budget_count", "committed_fen", "committed_count"))
+    return out.model_copy(update=hidden)
 
 
 @router.post(
