@@ -13,7 +13,7 @@ from tests import factories
 from trustflow.campaigns import festivals, rules
 from trustflow.campaigns.models import CampaignEvent, RegistrationStatus
 from trustflow.catalog import service as catalog_service
-from trustflow.catalog.models import ShopStatus
+from trustflow.catalog.models import ListingStatus, ShopStatus
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput
 from trustflow.scoring.models import Tier
 
@@ -130,17 +130,20 @@ def test_each_rule_refuses_with_its_numbers(
     assert reasons[0]["message_zh"]
 
 
-def test_a_suspended_shop_and_a_shop_without_the_campaigns_tier_are_refused(
+def test_a_suspended_shop_a_delisted_product_and_a_shop_without_the_tier_are_refused(
     session: Session,
 ) -> None:
     campaign = _campaign(session, min_tier=Tier.EXCELLENT)
     seller = _seller(session)
     catalog_service.set_shop_status(session, shop_id=seller.shop_id, status=ShopStatus.SUSPENDED)
+    catalog_service.set_listing_status(
+        session, product_id=seller.product_id, status=ListingStatus.DELISTED
+    )
 
     registration = _register(session, campaign, seller.sku_id)
 
     codes = [r["code"] for r in registration.reasons]  # type: ignore[attr-defined]
-    assert codes == ["no_score", "shop_not_active"]
+    assert codes == ["no_score", "shop_not_active", "product_not_listed"]
     assert "needs a proven excellent" in registration.reasons[0]["message"]  # type: ignore[attr-defined]
 
 

@@ -155,6 +155,7 @@ def register(
     if request.campaign_price_fen <= 0 or request.quantity <= 0:
         raise InvalidInput("campaign_price_fen and quantity must be above 0")
     sku = catalog_service.get_sku(session, request.sku_id)
+    product = get_or_raise(session, Product, sku.product_id, "product")
     shop = shop_of_sku(session, request.sku_id)
     gate = gates.campaign_registration(session, shop.id, min_tier=campaign.min_tier)
     refusals = rules.registration_refusals(
@@ -164,6 +165,7 @@ def register(
             gate_reason=gate.reason,
             gate_reason_zh=gate.reason_zh,
             shop_status=shop.status.value,
+            listing_status=product.status.value,
             stock=sku.stock,
             quantity=request.quantity,
             campaign_price_fen=request.campaign_price_fen,

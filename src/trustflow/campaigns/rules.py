@@ -125,6 +125,8 @@ class RegistrationFacts:
     gate_reason: str
     gate_reason_zh: str
     shop_status: str
+    #: the registered SKU's product's listing status
+    listing_status: str
     stock: int
     quantity: int
     campaign_price_fen: int
@@ -151,6 +153,14 @@ def registration_refusals(f: RegistrationFacts) -> list[Refusal]:
                 "shop_not_active",
                 f"the shop is {f.shop_status}: only an active shop may register",
                 f"店铺状态为 {f.shop_status}：仅正常经营的店铺可以报名",
+            )
+        )
+    if f.listing_status != "listed":
+        out.append(
+            Refusal(
+                "product_not_listed",
+                f"the product is {f.listing_status}: only a listed product may register",
+                f"商品状态为 {f.listing_status}：仅在售商品可以报名",
             )
         )
     if f.stock < f.quantity:
