@@ -102,6 +102,9 @@ def place_with_coupons(
                 checkout_id=checkout.id,
             )
         return checkout
+    offers = _campaign_offers(session, {item.sku_id for item in items}, at)
+    if not claim_ids and not offers:
+        return checkout  # nothing comes off: the checkout as placed
     claims = _buyers_claims(session, buyer_id, claim_ids) if claim_ids else []
     orders = orders_checkout.checkout_orders(session, checkout.id)
     lines = [line for o in orders for line in orders_service.order_lines(session, o.id)]
@@ -109,7 +112,7 @@ def place_with_coupons(
     # what is left to pay, per (order, line)
     left = {(line.order_id, line.id): line.paid_amount_fen for line in lines}
     given: dict[int, dict[int, tuple[int, int]]] = {}
-    for order_id, line_id, off in _campaign_prices(session, lines, at):
+    for order_id, line_id, off in _campaign_prices(session, lines, offers, at):
         left[(order_id, line_id)] -= off
         given.setdefault(order_id, {})[line_id] = (off, 0)
     for claim, coupon in claims:
@@ -145,14 +148,11 @@ def place_with_coupons(
     return checkout
 
 
-def _campaign_prices(
-    session: Session, lines: Sequence[OrderLine], at: datetime
-) -> list[tuple[int, int, int]]:
-    """``(order, line, merchant's discount)`` for each line whose SKU has an approved
-    registration in a campaign whose main window holds ``at`` (the lowest campaign price if
-    several), while the registration's quantity lasts: its units are taken by one guarded
-    update, and a line they cannot cover pays the list price."""
-    skus = {line.sku_id for line in lines}
+def _campaign_offers(
+    session: Session, skus: set[int], at: datetime
+) -> dict[int, CampaignRegistration]:
+    """Per SKU, the approved registration whose campaign's main window holds ``at`` (the
+    lowest campaign price if several)."""
     offers = session.scalars(
         select(CampaignRegistration)
         .join(Campaign, Campaign.id == CampaignRegistration.campaign_id)
@@ -167,6 +167,18 @@ def _campaign_prices(
     best: dict[int, CampaignRegistration] = {}
     for offer in offers:
         best.setdefault(offer.sku_id, offer)
+    return best
+
+
+def _campaign_prices(
+    session: Session,
+    lines: Sequence[OrderLine],
+    best: dict[int, CampaignRegistration],
+    at: datetime,
+) -> list[tuple[int, int, int]]:
+    """``(order, line, merchant's discount)`` for each line whose SKU has a campaign offer
+    (:func:`_campaign_offers`), while the registration's quantity lasts: its units are
+    taken by one guarded update, and a line they cannot cover pays the list price."""
     out = []
     for line in sorted(lines, key=lambda line: line.id):
         found = best.get(line.sku_id)

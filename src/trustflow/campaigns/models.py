@@ -212,7 +212,8 @@ class CampaignRegistration(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    #: indexed: every checkout looks up its SKUs' campaign offers
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
     campaign_price_fen: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(Integer)
     c_position: Mapped[bool] = mapped_column(default=False)
