@@ -106,3 +106,12 @@ def test_results_are_for_operators(world: World) -> None:
     body = by_operator.json()
     assert (body["orders"], body["gmv_yuan"], body["registrations_refused"]) == (0, "0.00", 1)
     assert body["gmv_per_subsidy_yuan"] is None
+
+
+def test_fast_brand_stages_are_the_operators_and_each_merchants_own(world: World) -> None:
+    everyone = world.client.get(f"{API}/fast-brands", headers=world.as_("operator")).json()
+    own = world.client.get(f"{API}/fast-brands", headers=world.as_("merchant_a")).json()
+
+    assert {b["shop_id"] for b in everyone["brands"]} == {world.a.shop_id, world.b.shop_id}
+    assert everyone["stages"] == {"seed": 2, "growing": 0, "rising": 0, "leading": 0}
+    assert [b["shop_id"] for b in own["brands"]] == [world.a.shop_id]

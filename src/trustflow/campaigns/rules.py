@@ -13,6 +13,7 @@ from trustflow.units import yuan
 
 __all__ = [
     "BPS",
+    "FAST_BRAND_STAGES",
     "NEW_FOR_BUYER_DAYS",
     "NEW_PRODUCT_DAYS",
     "NEW_PRODUCT_TARGETS",
@@ -22,6 +23,7 @@ __all__ = [
     "Refusal",
     "RegistrationFacts",
     "discount_fen",
+    "fast_brand_stage",
     "registration_refusals",
     "require_valid",
     "require_window",
@@ -135,6 +137,24 @@ class RegistrationFacts:
     benchmark_price_fen: int | None = None
     commission_floor_bps: int | None = None
     commission_bps: int = 0
+
+
+#: The fast-brand plan's growth stages by fans (快品牌成长阶段): the fewest fans of each stage.
+FAST_BRAND_STAGES: tuple[tuple[str, int], ...] = (
+    ("seed", 0),  # under 100k
+    ("growing", 100_000),  # 100k to 1M
+    ("rising", 1_000_000),  # 1M to 5M
+    ("leading", 5_000_000),  # over 5M
+)
+
+
+def fast_brand_stage(fans: int) -> str:
+    """The growth stage of a fast brand with ``fans`` followers."""
+    stage = FAST_BRAND_STAGES[0][0]
+    for name, least in FAST_BRAND_STAGES:
+        if fans >= least:
+            stage = name
+    return stage
 
 
 def _percent(bps: int) -> str:

@@ -169,3 +169,18 @@ class CampaignResultsOut(Shape):
     gmv_per_subsidy_yuan: Decimal | None
     registrations: dict[str, int]
     registrations_refused: int
+
+
+class FastBrandOut(Shape):
+    shop_id: int
+    name: str
+    fans: int
+    stage: str
+
+
+class FastBrandsOut(Shape):
+    """Fast brands by growth stage: how many stand at each, and each brand (most followed
+    first)."""
+
+    stages: dict[str, int]
+    brands: list[FastBrandOut]

@@ -12,7 +12,7 @@ from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdempotencyHeader, IdPath, Limit, Offset
-from trustflow.campaigns import coupons, festivals, results
+from trustflow.campaigns import coupons, fast_brands, festivals, results
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -20,6 +20,7 @@ from trustflow.campaigns.models import (
     CouponClaim,
     CouponIssuer,
 )
+from trustflow.campaigns.rules import FAST_BRAND_STAGES
 from trustflow.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -28,6 +29,8 @@ from trustflow.campaigns.schemas import (
     ClaimOut,
     CouponIn,
     CouponOut,
+    FastBrandOut,
+    FastBrandsOut,
     RegistrationIn,
     RegistrationOut,
     ReviewIn,
@@ -255,3 +258,18 @@ def override(
 ) -> CampaignRegistration:
     """An operator approves a registration the rules refused; the refusal stays on record."""
     return _decide(session, principal, registration_id, "override", body.reason)
+
+
+@router.get("/fast-brands", response_model=FastBrandsOut)
+def list_fast_brands(session: SessionDep, principal: PrincipalDep) -> FastBrandsOut:
+    """The fast-brand plan's growth stages by followers (under 100k, 100k–1M, 1M–5M, over
+    5M): every active fast brand for operators, a merchant's own for a merchant."""
+    shops = catalog_access.managed_shop_ids(session, principal)
+    brands = [b for b in fast_brands.fast_brands(session) if shops is None or b.shop_id in shops]
+    stages = {name: 0 for name, _ in FAST_BRAND_STAGES}
+    for brand in brands:
+        stages[brand.stage] += 1
+    return FastBrandsOut(
+        stages=stages,
+        brands=[FastBrandOut(**brand.__dict__) for brand in brands],
+    )
