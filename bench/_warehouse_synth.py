@@ -571,6 +571,8 @@ def draw(sizes: Sizes, seed: int, step: Callable[[str], None]) -> Drawn:
             "shop_id": _ids(np.repeat(shop_ids, per_shop)),
             "category_id": _ids(product_cat),
             "status": _enum(_pick(rng, (0.95, 0.05), n_products), ("listed", "delisted")),
+            # listed up to two years before the start (no draw: later draws stay as they were)
+            "created_at": _ts((start_s - (np.arange(n_products) % 730) * DAY) * 1_000_000),
         },
     )
     parent_id = np.array([CATEGORIES.index(PARENTS.get(c, c)) + 1 for c in CATEGORIES])
