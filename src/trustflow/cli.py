@@ -145,16 +145,25 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the API (``/api/v1``, OpenAPI at ``/openapi.json``, dashboard at ``/``)."""
-    from trustflow import migrate
     from trustflow.api.server import run
-    from trustflow.db import default_engine
 
     with _clear_errors():
-        if not migrate.is_current(default_engine()):
-            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
-            raise typer.Exit(2)
+        _migrated_engine()
 
     run(host, port, workers, access_log=access_log)
+
+
+def _migrated_engine() -> Any:
+    """The store's engine, or the command ends (``store_not_migrated``, exit 2) when the store
+    is not at the newest revision."""
+    from trustflow import migrate
+    from trustflow.db import default_engine
+
+    engine = default_engine()
+    if not migrate.is_current(engine):
+        console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
+        raise typer.Exit(2)
+    return engine
 
 
 def _parse_as_of(value: str | None) -> Any:
@@ -224,17 +233,12 @@ def scores_compute(
     """The nightly job: export by watermark, compute all three scores, publish a new version."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from trustflow import migrate
     from trustflow.config import get_settings
-    from trustflow.db import default_engine
     from trustflow.scoring.service import compute_scores
 
     with _clear_errors():
         when = _parse_as_of(as_of)
-        engine = default_engine()
-        if not migrate.is_current(engine):
-            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
-            raise typer.Exit(2)
+        engine = _migrated_engine()
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
@@ -285,17 +289,12 @@ def traffic_plan(
     supply, value candidates, solve the plan, store it and switch it in."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from trustflow import migrate
     from trustflow.config import get_settings
-    from trustflow.db import default_engine
     from trustflow.traffic.flows import run_daily_plan
 
     with _clear_errors():
         plan_day = _parse_day(day, "--day")
-        engine = default_engine()
-        if not migrate.is_current(engine):
-            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
-            raise typer.Exit(2)
+        engine = _migrated_engine()
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
@@ -501,16 +500,12 @@ def commission_settle(
 ) -> None:
     """The daily job: settle the commission of every order whose after-sales window has
     closed with no request open (what remains after reversals goes to the creator)."""
-    from trustflow import migrate
     from trustflow.aftersales.settlement import settle_commissions
-    from trustflow.db import default_engine, session_factory, transaction
+    from trustflow.db import session_factory, transaction
 
     with _clear_errors():
         when = _not_later_than_now(_parse_time(at, "--at"), "--at")
-        engine = default_engine()
-        if not migrate.is_current(engine):
-            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
-            raise typer.Exit(2)
+        engine = _migrated_engine()
         with transaction(session_factory(engine)) as session:
             done = settle_commissions(session, at=when)
     console.print(
@@ -581,8 +576,6 @@ def import_history(
     from rich.table import Table
     from sqlalchemy.exc import SQLAlchemyError
 
-    from trustflow import migrate
-    from trustflow.db import default_engine
     from trustflow.errors import TrustflowError
     from trustflow.importing.example import write_example
     from trustflow.importing.flows import run_import, write_rejected
@@ -600,10 +593,7 @@ def import_history(
             raise _refusal("io_error", f"cannot write the report to {report}")
         if rejected.exists() and not rejected.is_dir():
             raise _refusal("io_error", f"{rejected} is a file: --rejected names a folder")
-        engine = default_engine()
-        if not migrate.is_current(engine):
-            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
-            raise typer.Exit(2)
+        engine = _migrated_engine()
         with Progress(
             TextColumn("{task.description:<40}"),
             BarColumn(),
@@ -686,15 +676,11 @@ def campaigns_report(
     from rich.markup import escape
     from rich.table import Table
 
-    from trustflow import migrate
     from trustflow.campaigns.results import campaign_results
-    from trustflow.db import default_engine, session_factory
+    from trustflow.db import session_factory
 
     with _clear_errors():
-        engine = default_engine()
-        if not migrate.is_current(engine):
-            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
-            raise typer.Exit(2)
+        engine = _migrated_engine()
         with session_factory(engine)() as session:
             figures = campaign_results(session, campaign).as_dict()
     if as_json:
@@ -723,18 +709,13 @@ def campaigns_new_products(
 
     from rich.table import Table
 
-    from trustflow import migrate
     from trustflow.campaigns.new_products import new_product_progress
     from trustflow.config import get_settings
-    from trustflow.db import default_engine
     from trustflow.warehouse.export import export
 
     with _clear_errors():
         when = _not_later_than_now(_parse_as_of(as_of), "--as-of")
-        engine = default_engine()
-        if not migrate.is_current(engine):
-            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
-            raise typer.Exit(2)
+        engine = _migrated_engine()
         root = get_settings().warehouse_files
         export(engine, root)
         figures = new_product_progress(root, as_of=when).as_dict()
@@ -765,19 +746,15 @@ def orders_expire_unpaid(
     unused ones past their coupon's validity expire."""
     from datetime import timedelta
 
-    from trustflow import migrate
     from trustflow.campaigns.checkout import settle_claims
     from trustflow.campaigns.coupons import expire_claims
     from trustflow.config import get_settings
-    from trustflow.db import default_engine, session_factory, transaction
+    from trustflow.db import session_factory, transaction
     from trustflow.orders.checkout import expire_unpaid
 
     with _clear_errors():
         when = _not_later_than_now(_parse_time(at, "--at"), "--at")
-        engine = default_engine()
-        if not migrate.is_current(engine):
-            console.print("[red]store_not_migrated[/red]: run `trustflow db upgrade` first")
-            raise typer.Exit(2)
+        engine = _migrated_engine()
         ttl = timedelta(minutes=get_settings().unpaid_order_ttl_minutes)
         with transaction(session_factory(engine)) as session:
             cancelled = expire_unpaid(session, older_than=ttl, at=when)
