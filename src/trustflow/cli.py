@@ -363,6 +363,10 @@ class Scale(StrEnum):
     LARGE = "large"
 
 
+class FestivalName(StrEnum):
+    F116 = "116"
+
+
 class PolicyName(StrEnum):
     BASELINE = "baseline"
     UNIFORM = "uniform"
@@ -388,6 +392,13 @@ def demo(
             help="Replace the store an earlier run left in --out (and the API keys made on it).",
         ),
     ] = False,
+    festival: Annotated[
+        FestivalName | None,
+        typer.Option(
+            help="Run a festival inside the simulated days: registration, boost traffic, "
+            "campaign prices and a platform coupon (summary.json's campaigns)."
+        ),
+    ] = None,
 ) -> None:
     """Build a synthetic marketplace, run it day by day, write summary.json and report.html.
 
@@ -400,14 +411,18 @@ def demo(
 
     from trustflow.simulate import config_for
     from trustflow.simulate.demo import run_demo
+    from trustflow.simulate.festival import festival_config
     from trustflow.simulate.market import DayStats
     from trustflow.simulate.plan_policy import POLICIES
     from trustflow.simulate.runner import check_output
     from trustflow.web.report import render_report
 
     config = config_for(scale.value, seed=seed, days=days)  # type: ignore[arg-type]
+    festival_name = festival.value if festival is not None else None
     with _clear_errors():
         check_output(out, replace=force)  # before anything is drawn
+        if festival_name is not None:
+            festival_config(festival_name, days)
     with (
         _clear_errors(),
         Progress(
@@ -436,6 +451,7 @@ def demo(
             on_day=day_done,
             on_built=lambda: progress.update(task, description="simulating days"),
             on_step=lambda name: progress.update(task, description=name),
+            festival=festival_name,
         )
     _print_summary(
         run.summary,
@@ -475,6 +491,20 @@ def _print_summary(s: dict[str, Any], title: str) -> None:
     table.add_row(
         "follow page GMV / 1,000 impressions", f"{s['follow_gmv_per_1000_impressions_yuan']:,}"
     )
+    for c in s.get("campaigns", []):
+        table.add_row(f"{c['name']}: orders / GMV (yuan)", f"{c['orders']:,} / {c['gmv_yuan']:,}")
+        table.add_row(
+            "  subsidy spent / budget (yuan)",
+            f"{c['subsidy_spent_yuan']:,} / {c['subsidy_budget_yuan']:,}",
+        )
+        table.add_row(
+            "  boost impressions delivered / promised",
+            f"{c['boost_delivered']:,} / {c['boost_promised']:,}",
+        )
+        table.add_row(
+            "  registrations approved / refused",
+            f"{c['registrations']['approved']} / {c['registrations_refused']}",
+        )
     console.print(table)
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus
 from trustflow.bulk import table
-from trustflow.campaigns import coupons
+from trustflow.campaigns import coupons, rules
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -47,27 +47,13 @@ from trustflow.orders import checkout as orders_checkout
 from trustflow.orders import service as orders_service
 from trustflow.orders.models import Checkout, CheckoutStatus, Order, OrderLine, OrderStatus
 
-__all__ = ["MAX_CLAIMS", "pay_with_coupons", "place_with_coupons", "settle_claims", "split"]
+__all__ = ["MAX_CLAIMS", "pay_with_coupons", "place_with_coupons", "settle_claims"]
 
 _registrations = table(CampaignRegistration)
 _sales = table(CampaignSale)
 
 #: The most claims one checkout may use.
 MAX_CLAIMS = orders_checkout.MAX_COUPON_CLAIMS
-
-
-def split(amount: int, weights: Sequence[int]) -> list[int]:
-    """``amount`` split in proportion to ``weights``, in whole units summing to ``amount``
-    (largest remainder; ties to the earlier share)."""
-    total = sum(weights)
-    if total <= 0:
-        raise InvalidInput("nothing to split a discount over")
-    shares = [amount * w // total for w in weights]
-    left = amount - sum(shares)
-    order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
-    for i in order[:left]:
-        shares[i] += 1
-    return shares
 
 
 def place_with_coupons(
@@ -102,7 +88,7 @@ def place_with_coupons(
                 checkout_id=checkout.id,
             )
         return checkout
-    offers = _campaign_offers(session, {item.sku_id for item in items}, at)
+    offers = campaign_offers(session, {item.sku_id for item in items}, at)
     if not claim_ids and not offers:
         return checkout  # nothing comes off: the checkout as placed
     claims = _buyers_claims(session, buyer_id, claim_ids) if claim_ids else []
@@ -135,7 +121,7 @@ def place_with_coupons(
             at=at,
             actor=actor,
         )
-        shares = split(reserved.amount_fen, [left[key] for key in eligible])
+        shares = rules.split(reserved.amount_fen, [left[key] for key in eligible])
         merchant = coupon.issuer is CouponIssuer.MERCHANT
         for (order_id, line_id), share in zip(eligible, shares, strict=True):
             left[(order_id, line_id)] -= share
@@ -148,7 +134,7 @@ def place_with_coupons(
     return checkout
 
 
-def _campaign_offers(
+def campaign_offers(
     session: Session, skus: set[int], at: datetime
 ) -> dict[int, CampaignRegistration]:
     """Per SKU, the approved registration whose campaign's main window holds ``at`` (the
@@ -177,7 +163,7 @@ def _campaign_prices(
     at: datetime,
 ) -> list[tuple[int, int, int]]:
     """``(order, line, merchant's discount)`` for each line whose SKU has a campaign offer
-    (:func:`_campaign_offers`), while the registration's quantity lasts: its units are
+    (:func:`campaign_offers`), while the registration's quantity lasts: its units are
     taken by one guarded update, and a line they cannot cover pays the list price."""
     out = []
     for line in sorted(lines, key=lambda line: line.id):

@@ -9,13 +9,14 @@ so no interleaving of buyers can take the budget past its limit (docs/campaigns.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -284,3 +285,28 @@ class CampaignEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     actor: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CampaignBoost(Base):
+    """One shop's festival boost traffic for one day (双倍助力流量): the reward impressions
+    promised to it (what its own traffic was bringing it, once more, within the campaign's
+    traffic budget) and those feed serving delivered, reconciled from the impressions log
+    (``traffic/festival.py``). One row per campaign, day and shop."""
+
+    __tablename__ = "campaign_boosts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    promised_impressions: Mapped[int] = mapped_column(BigInteger)
+    delivered_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "day", "shop_id"),
+        CheckConstraint(
+            "promised_impressions >= 0 AND delivered_impressions >= 0",
+            name="boost_non_negative",
+        ),
+    )

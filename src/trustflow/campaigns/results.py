@@ -10,6 +10,7 @@ of the order table row by row.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from trustflow.campaigns.models import (
     Campaign,
+    CampaignBoost,
     CampaignRegistration,
     CampaignSale,
     ClaimStatus,
@@ -30,7 +32,7 @@ from trustflow.db import get_or_raise
 from trustflow.orders.models import Order, OrderStatus
 from trustflow.units import yuan
 
-__all__ = ["CampaignResults", "campaign_results"]
+__all__ = ["CampaignResults", "boost_by_day", "campaign_results"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,13 @@ class CampaignResults:
     subsidy_spent_fen: int
     subsidy_reserved_fen: int
     registrations: dict[str, int]
+    #: refused registrations by the rule that refused them (one may break several)
+    refusals_by_rule: dict[str, int]
+    #: boost traffic: reward impressions promised to boosted shops, and delivered
+    boost_promised: int
+    boost_delivered: int
+    #: units sold at campaign prices
+    campaign_units: int
 
     @property
     def gmv_per_subsidy_yuan(self) -> Decimal | None:
@@ -70,6 +79,10 @@ class CampaignResults:
             "gmv_per_subsidy_yuan": self.gmv_per_subsidy_yuan,
             "registrations": self.registrations,
             "registrations_refused": self.registrations.get(RegistrationStatus.REFUSED.value, 0),
+            "refusals_by_rule": self.refusals_by_rule,
+            "boost_promised": self.boost_promised,
+            "boost_delivered": self.boost_delivered,
+            "campaign_units": self.campaign_units,
         }
 
 
@@ -134,6 +147,29 @@ def campaign_results(session: Session, campaign_id: int) -> CampaignResults:
             .group_by(CouponClaim.status)
         ).all()
     )
+    refusals: dict[str, int] = {}
+    for reasons in session.scalars(
+        select(CampaignRegistration.reasons).where(
+            CampaignRegistration.campaign_id == campaign_id,
+            CampaignRegistration.status == RegistrationStatus.REFUSED,
+        )
+    ):
+        for reason in reasons:
+            refusals[reason["code"]] = refusals.get(reason["code"], 0) + 1
+    promised, delivered = session.execute(
+        select(
+            func.coalesce(func.sum(CampaignBoost.promised_impressions), 0),
+            func.coalesce(func.sum(CampaignBoost.delivered_impressions), 0),
+        ).where(CampaignBoost.campaign_id == campaign_id)
+    ).one()
+    units = session.scalar(
+        select(func.coalesce(func.sum(CampaignSale.quantity), 0))
+        .join(CampaignRegistration, CampaignRegistration.id == CampaignSale.registration_id)
+        .where(
+            CampaignRegistration.campaign_id == campaign_id,
+            CampaignSale.status == SaleStatus.HELD,
+        )
+    )
     return CampaignResults(
         campaign_id=campaign.id,
         name=campaign.name,
@@ -145,4 +181,24 @@ def campaign_results(session: Session, campaign_id: int) -> CampaignResults:
         subsidy_spent_fen=int(spent.get(ClaimStatus.REDEEMED, 0)),
         subsidy_reserved_fen=int(spent.get(ClaimStatus.RESERVED, 0)),
         registrations={s.value: int(by_status.get(s, 0)) for s in RegistrationStatus},
+        refusals_by_rule=dict(sorted(refusals.items())),
+        boost_promised=int(promised),
+        boost_delivered=int(delivered),
+        campaign_units=int(units or 0),
     )
+
+
+def boost_by_day(session: Session) -> list[tuple[date, int, int]]:
+    """Boost traffic per day over every campaign: (day, promised, delivered)."""
+    return [
+        (day, int(promised), int(delivered))
+        for day, promised, delivered in session.execute(
+            select(
+                CampaignBoost.day,
+                func.sum(CampaignBoost.promised_impressions),
+                func.sum(CampaignBoost.delivered_impressions),
+            )
+            .group_by(CampaignBoost.day)
+            .order_by(CampaignBoost.day)
+        )
+    ]

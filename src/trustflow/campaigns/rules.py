@@ -3,12 +3,16 @@ path alike. Each refusal names the rule and the numbers (docs/campaigns.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
+
 from trustflow.campaigns.models import CouponKind
-from trustflow.errors import Conflict, ErrorCode
+from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.units import yuan
 
 __all__ = [
@@ -23,10 +27,12 @@ __all__ = [
     "Refusal",
     "RegistrationFacts",
     "discount_fen",
+    "discounts_fen",
     "fast_brand_stage",
     "registration_refusals",
     "require_valid",
     "require_window",
+    "split",
 ]
 
 #: Discounts are in ten-thousandths (basis points) of the goods.
@@ -67,15 +73,36 @@ def discount_fen(terms: CouponTerms, goods_fen: int) -> int:
             goods_fen=goods_fen,
             threshold_fen=terms.threshold_fen,
         )
+    return int(discounts_fen(terms, np.array([goods_fen], dtype=np.int64))[0])
+
+
+def discounts_fen(terms: CouponTerms, goods_fen: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """:func:`discount_fen` of many goods at once (the bulk path's), 0 below the threshold."""
+    goods = np.asarray(goods_fen, dtype=np.int64)
     match terms.kind:
         case CouponKind.FULL_REDUCTION | CouponKind.FIXED:
-            off = terms.amount_fen
+            off = np.full(len(goods), terms.amount_fen, dtype=np.int64)
         case CouponKind.DISCOUNT:
             # rounded down: the buyer never gets a fraction of a fen the budget did not hold
-            off = goods_fen * terms.discount_bps // BPS
+            off = goods * terms.discount_bps // BPS
             if terms.amount_fen:
-                off = min(off, terms.amount_fen)
-    return min(off, goods_fen)
+                off = np.minimum(off, terms.amount_fen)
+    return np.where(goods >= terms.threshold_fen, np.minimum(off, goods), 0).astype(np.int64)
+
+
+def split(amount: int, weights: Sequence[int]) -> list[int]:
+    """``amount`` split in proportion to ``weights``, in whole units summing to ``amount``
+    (largest remainder; ties to the earlier share): how a coupon's discount is shared over
+    the lines it covers, by what each has left to pay."""
+    total = sum(weights)
+    if total <= 0:
+        raise InvalidInput("nothing to split a discount over")
+    shares = [amount * w // total for w in weights]
+    left = amount - sum(shares)
+    order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    for i in order[:left]:
+        shares[i] += 1
+    return shares
 
 
 def require_valid(valid_from: datetime, valid_to: datetime, at: datetime) -> None:

@@ -169,6 +169,12 @@ class CampaignResultsOut(Shape):
     gmv_per_subsidy_yuan: Decimal | None
     registrations: dict[str, int]
     registrations_refused: int
+    #: refused registrations by the rule that refused them
+    refusals_by_rule: dict[str, int]
+    #: boost traffic promised to boosted shops, and delivered (reward impressions)
+    boost_promised: int
+    boost_delivered: int
+    campaign_units: int
 
 
 class FastBrandOut(Shape):

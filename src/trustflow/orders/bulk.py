@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import String, bindparam, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
@@ -40,6 +40,8 @@ from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.orders import commission, rules
 from trustflow.orders.models import (
     CancelReason,
+    Checkout,
+    CheckoutStatus,
     ContentKind,
     Order,
     OrderEvent,
@@ -89,10 +91,12 @@ class OrderBatch:
 
 @dataclass
 class BatchResult:
-    """``order_id[i]`` is the order row ``i`` became (or replayed), 0 if refused."""
+    """``order_id[i]`` is the order row ``i`` became (or replayed), 0 if refused;
+    ``replayed[i]``: the row named an order placed before (its key), not a new one."""
 
     order_id: IntArray
     refused: dict[int, ErrorCode] = field(default_factory=dict)
+    replayed: npt.NDArray[np.bool_] | None = None
 
     @property
     def placed(self) -> IntArray:
@@ -102,9 +106,10 @@ class BatchResult:
 def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchResult:
     n = len(batch)
     order_id = np.zeros(n, dtype=np.int64)
+    replayed = np.zeros(n, dtype=bool)
     refused: dict[int, ErrorCode] = {}
     if n == 0:
-        return BatchResult(order_id=order_id)
+        return BatchResult(order_id=order_id, replayed=replayed)
     ok = np.ones(n, dtype=bool)
 
     def refuse(i: int, code: ErrorCode | None) -> None:
@@ -193,6 +198,7 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
             existing_id, existing_hash = seen[k]
             if _request(batch, i, rows).fingerprint() == existing_hash:
                 order_id[rows] = existing_id
+                replayed[rows] = True
             else:
                 for r in rows:
                     refused[r] = ErrorCode.IDEMPOTENCY_KEY_REUSED
@@ -309,7 +315,44 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
         )
     for i in np.flatnonzero(duplicate_of >= 0).tolist():
         order_id[i] = order_id[duplicate_of[i]]
-    return BatchResult(order_id=order_id, refused=refused)
+        replayed[i] = True
+    return BatchResult(order_id=order_id, refused=refused, replayed=replayed)
+
+
+def _pay_checkouts(session: Session, paid: IntArray) -> None:
+    """The checkouts of orders just paid are paid once none of their orders awaits payment
+    (a bulk order is placed in a checkout when a coupon was used on it): paid when its last
+    order was, for what its orders paid."""
+    checkouts = table(Checkout)
+    ids = {
+        int(c)
+        for (c,) in fetch_by_ids(session, select(_orders.c.checkout_id), _orders.c.id, paid)
+        if c is not None
+    }
+    if not ids:
+        return
+    of_checkout = _orders.c.checkout_id == checkouts.c.id
+    waiting = select(_orders.c.id).where(
+        of_checkout, _orders.c.status == OrderStatus.PENDING_PAYMENT.value
+    )
+    session.execute(
+        update(checkouts)
+        .where(
+            checkouts.c.id.in_(sorted(ids)),
+            checkouts.c.status == CheckoutStatus.PENDING_PAYMENT.value,
+            ~waiting.exists(),
+        )
+        .values(
+            status=CheckoutStatus.PAID.value,
+            paid_at=select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery(),
+            paid_amount_fen=select(func.coalesce(func.sum(_orders.c.paid_amount_fen), 0))
+            .where(of_checkout, _orders.c.paid_at.is_not(None))
+            .scalar_subquery(),
+            payment_key=literal("bulk-pay-checkout-") + cast(checkouts.c.id, String),
+            updated_at=select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery(),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _promises(
@@ -595,6 +638,7 @@ def advance_orders(
             rows=len(done),
         )
         commission.accrue_commissions(session, done, at=times)
+        _pay_checkouts(session, done)
     if action == "cancel":
         # every line's units go back on sale
         lines = fetch_by_ids(

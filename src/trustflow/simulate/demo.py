@@ -51,15 +51,23 @@ def run_demo(
     on_day: Callable[[DayStats], None] | None = None,
     on_built: Callable[[], None] | None = None,
     on_step: Callable[[str], None] | None = None,
+    festival: str | None = None,
 ) -> DemoRun:
     """Simulate ``config`` into ``out``, score it, write summary.json, the report (with
     ``write_report``) and timings.json. The same config gives the same summary.json, byte for
-    byte; the seconds each step took go to timings.json. ``on_day`` and ``on_built`` are
-    :func:`~trustflow.simulate.runner.run_simulation`'s; ``on_step`` is told when scoring
-    starts."""
+    byte; the seconds each step took go to timings.json. ``festival`` names a festival to run
+    inside the simulated days (:data:`~trustflow.simulate.festival.FESTIVALS`). ``on_day``
+    and ``on_built`` are :func:`~trustflow.simulate.runner.run_simulation`'s; ``on_step`` is
+    told when scoring starts."""
     started = time.perf_counter()
     run = run_simulation(
-        config, out, policy=policy, on_day=on_day, on_built=on_built, replace=replace
+        config,
+        out,
+        policy=policy,
+        on_day=on_day,
+        on_built=on_built,
+        replace=replace,
+        festival=festival,
     )
     simulated = time.perf_counter()
     if on_step is not None:

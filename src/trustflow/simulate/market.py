@@ -28,6 +28,7 @@ from trustflow.aftersales.models import (
 from trustflow.aftersales.rules import Actor
 from trustflow.aftersales.settlement import settle_commissions
 from trustflow.bulk import IntArray, fetch_by_ids, sorted_lookup, table
+from trustflow.campaigns import bulk as campaigns_bulk
 from trustflow.catalog import bulk as catalog_bulk
 from trustflow.catalog.models import Sku
 from trustflow.content import bulk as content_bulk
@@ -37,6 +38,7 @@ from trustflow.orders.models import CancelReason, ContentKind, Order
 from trustflow.simulate import outcomes
 from trustflow.simulate import population as population_mod
 from trustflow.simulate.config import SimConfig
+from trustflow.simulate.festival import Festival
 from trustflow.simulate.logistics import journeys
 from trustflow.simulate.policies import BaselinePolicy, Candidates, FeedPolicy, Shown
 from trustflow.simulate.population import Population
@@ -123,8 +125,13 @@ class Simulation:
         factory: sessionmaker[Session],
         *,
         policy: FeedPolicy | None = None,
+        festival: Festival | None = None,
     ) -> None:
         self.config = config
+        #: a festival run inside the simulated days (``trustflow demo --festival``), if any
+        self.festival = festival
+        #: the time (epoch seconds) of the batch being served: prices depend on it
+        self._now = 0
         self.factory = factory
         self.policy: FeedPolicy = policy or BaselinePolicy()
         self.rng = np.random.default_rng(config.seed)
@@ -212,7 +219,11 @@ class Simulation:
         t0 = self.start + d * DAY
         if d > 0 and d % 7 == 0:
             self.pop.logistics.drift(self.rng)
+        if self.festival is not None:
+            self.festival.before_day(d, self.pop)
         with transaction(self.factory) as session:
+            if self.festival is not None:
+                self.festival.begin_day(session, d, self.pop)
             self._catalog_moves(session, t0)
             lives, videos = self._content(session, t0)
             self.policy.refresh(session, at=_dt(t0)[0])
@@ -226,6 +237,8 @@ class Simulation:
             if len(lives):
                 content_bulk.end_lives(session, lives.ids, at=_dt(t0 + LIVE_END)[0])
             self._fulfil_and_react(session, d, t0 + DAY)
+            if self.festival is not None:
+                self.festival.end_of_day(session, d)
             # the nightly job: creators are paid for orders past their after-sales window
             settle_commissions(session, at=_dt(t0 + DAY)[0])
         return stats
@@ -456,6 +469,7 @@ class Simulation:
         """
         pop, rng, cfg = self.pop, self.rng, self.config
         assert pop is not None
+        self._now = at
         n_b, n_creators = len(pop.buyer_ids), len(pop.creator_ids)
         supply_served, share = supply
         per_buyer = (
@@ -484,6 +498,8 @@ class Simulation:
             weights, reward_weights = self._weights(surface, parts)
             weights = np.where(pool.product_count > 0, weights, 0.0)
             reward_weights = np.where(pool.product_count > 0, reward_weights, 0.0)
+            boost_weights = self._boost_weights(pool, kinds, part_kind, weights)
+            weights = weights + boost_weights
             bound = self._conversion_bound(surface, pool)
             lam = per_buyer * cfg.surface_share[surface]
             viewer_group, n_groups, edge_group, edge_elem = self._edges(surface, pool, follow_keys)
@@ -515,8 +531,9 @@ class Simulation:
                 edge_elem, weights=rest, minlength=len(pool)
             ).astype(np.int64)
             reward = self._reward_share(shown, weights, reward_weights)
+            boost = self._reward_share(shown - reward, weights - reward_weights, boost_weights)
             self._log_impressions(
-                session, surface, pool, kinds, part_kind, shown, reward, at, stats
+                session, surface, pool, kinds, part_kind, shown, reward, at, stats, boost
             )
             if len(elem) == 0:
                 continue
@@ -594,14 +611,17 @@ class Simulation:
         )
 
     def _appeal(self, product: IntArray) -> np.ndarray:
-        """How much a product's quality and price pull a buyer, before who shows it."""
+        """How much a product's quality and price pull a buyer, before who shows it: the
+        price the buyer sees (a festival's campaign price in its main window)."""
         pop = self.pop
         assert pop is not None
         cat = pop.product_category[product]
         reference = np.sqrt(pop.price_range[cat, 0] * pop.price_range[cat, 1]) * 100
+        price = pop.product_price_fen[product]
+        if self.festival is not None:
+            price = self.festival.price_fen(product, price, self._now)
         return np.asarray(
-            np.exp(3.0 * (self._quality(product) - 0.75))
-            * (reference / pop.product_price_fen[product]) ** 0.35
+            np.exp(3.0 * (self._quality(product) - 0.75)) * (reference / price) ** 0.35
         )
 
     def _content_factor(self, pool: Content, elem: IntArray, shop: IntArray) -> np.ndarray:
@@ -670,6 +690,19 @@ class Simulation:
         )
         return np.asarray(np.minimum(p, 0.6), dtype=np.float64)
 
+    def _boost_weights(
+        self, pool: Content, kinds: np.ndarray, part_kind: list[ItemKind], weights: np.ndarray
+    ) -> np.ndarray:
+        """The festival boost's extra weight on each element (0 without a festival): the
+        rooms and videos of boosted shops and the cards of registered products, while the
+        shop's promise of the day lasts."""
+        if self.festival is None or len(pool) == 0:
+            return np.zeros(len(pool))
+        is_card = np.array([part_kind[int(k)] is ItemKind.PRODUCT_CARD for k in kinds])
+        first = pool.products[np.minimum(pool.product_start, max(len(pool.products) - 1, 0))]
+        product = np.where(is_card, first, -1)
+        return np.asarray(weights * self.festival.boost_weight(pool.shop, product, is_card))
+
     def _reward_share(self, shown: IntArray, weights: np.ndarray, reward: np.ndarray) -> IntArray:
         """How many of each element's impressions are reward traffic: each one is, with
         probability reward weight ÷ weight."""
@@ -689,24 +722,32 @@ class Simulation:
         reward: IntArray,
         at: int,
         stats: DayStats,
+        boost: IntArray,
     ) -> None:
         """Log each element's organic impressions, and its reward impressions in rows of
-        their own under the policy's plan; tell a policy that listens what was shown."""
+        their own under the policy's plan and the festival's boost under the campaign's;
+        tell a policy that listens what was shown."""
         stats.impressions += int(shown.sum())
         plan = getattr(self.policy, "reward_plan", None)
         if not plan:
             reward = np.zeros_like(shown)
-        organic = shown - reward
-        rows, paid = np.flatnonzero(organic), np.flatnonzero(reward)
-        elems = np.concatenate([rows, paid])
+        organic = shown - reward - boost
+        rows, paid, boosted = np.flatnonzero(organic), np.flatnonzero(reward), np.flatnonzero(boost)
+        elems = np.concatenate([rows, paid, boosted])
+        plans: list[str | None] = [None] * len(rows)
+        plans += [plan] * len(paid)
+        if len(boosted):
+            assert self.festival is not None
+            plans += [self.festival.plan] * len(boosted)
+            self.festival.delivered_to(pool.shop[boosted], boost[boosted])
         traffic_service.log_impression_counts(
             session,
             [Surface(surface)] * len(elems),
             [part_kind[int(k)] for k in kinds[elems]],
             pool.ids[elems].tolist(),
-            np.concatenate([organic[rows], reward[paid]]).tolist(),
+            np.concatenate([organic[rows], reward[paid], boost[boosted]]).tolist(),
             shown_at=_dt(at)[0],
-            reward_plan=[None] * len(rows) + [plan] * len(paid) if plan else None,
+            reward_plan=plans if plan or len(boosted) else None,
             plan_version=self.policy.name,
         )
         observe = getattr(self.policy, "observe", None)
@@ -745,21 +786,43 @@ class Simulation:
         rows = np.concatenate([np.arange(n), more])
         products = np.concatenate([buy["product"], addon[more]])
         content_kind = [None if c else ContentKind(k) for k, c in zip(kind, is_card, strict=True)]
+        row_qty = np.concatenate([qty, np.ones(len(more))]).astype(np.int64)
+        merchant_fen = np.concatenate([mdisc, np.zeros(len(more), dtype=np.int64)])
+        platform_fen = np.concatenate([pdisc, np.zeros(len(more), dtype=np.int64)])
+        festive = None
+        if self.festival is not None and self.festival.on_sale(at):
+            # the festival's campaign prices and coupon replace an order's other promotions
+            festive = campaigns_bulk.discount_batch(
+                session,
+                buyer_id=pop.buyer_ids[buy["buyer"][rows]],
+                sku_id=pop.sku_ids[products],
+                quantity=row_qty,
+                head=rows,
+                at=_dt(at)[0],
+            )
+            given = festive.merchant_fen + festive.platform_fen
+            touched = np.bincount(rows, weights=given, minlength=n)[rows] > 0
+            merchant_fen = np.where(touched, festive.merchant_fen, merchant_fen)
+            platform_fen = np.where(touched, festive.platform_fen, platform_fen)
         batch = orders_bulk.OrderBatch(
             buyer_id=pop.buyer_ids[buy["buyer"][rows]],
             sku_id=pop.sku_ids[products],
-            quantity=np.concatenate([qty, np.ones(len(more))]).astype(np.int64),
+            quantity=row_qty,
             channel=[channel[r] for r in rows.tolist()],
             idempotency_key=[keys[r] for r in rows.tolist()],
             creator_id=np.where(creator >= 0, pop.creator_ids[np.maximum(creator, 0)], 0)[rows],
             content_kind=[content_kind[r] for r in rows.tolist()],
             content_id=np.where(is_card, 0, buy["content"])[rows],
             surface=list(buy["surface"][rows]),
-            merchant_discount_fen=np.concatenate([mdisc, np.zeros(len(more), dtype=np.int64)]),
-            platform_discount_fen=np.concatenate([pdisc, np.zeros(len(more), dtype=np.int64)]),
+            merchant_discount_fen=merchant_fen,
+            platform_discount_fen=platform_fen,
             head=rows,
         )
         result = orders_bulk.place_orders(session, batch, at=_dt(at)[0])
+        if festive is not None:
+            campaigns_bulk.record_batch(
+                session, festive, result.order_id, at=_dt(at)[0], replayed=result.replayed
+            )
         result.order_id = result.order_id[:n]
         placed = result.order_id > 0
         stats.orders += int(placed.sum())

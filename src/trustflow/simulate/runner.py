@@ -17,6 +17,7 @@ from trustflow.analytics.summary import marketplace_summary
 from trustflow.db import make_engine, session_factory
 from trustflow.errors import Conflict, ErrorCode
 from trustflow.simulate.config import SimConfig
+from trustflow.simulate.festival import Festival, festival_config
 from trustflow.simulate.market import DayStats, Simulation
 from trustflow.simulate.policies import FeedPolicy
 
@@ -79,11 +80,19 @@ def run_simulation(
     on_day: Callable[[DayStats], None] | None = None,
     on_built: Callable[[], None] | None = None,
     replace: bool = False,
+    festival: str | None = None,
 ) -> SimulationRun:
     """Simulate ``config`` into a fresh store in ``out_dir`` (``replace``: see
-    :func:`fresh_store`)."""
+    :func:`fresh_store`), with the festival named ``festival`` (:data:`FESTIVALS`) inside
+    the simulated days if one is named."""
+    shape = festival_config(festival, config.days) if festival is not None else None
     engine, store = fresh_store(out_dir, replace=replace)
-    simulation = Simulation(config, session_factory(engine), policy=policy)
+    driver = (
+        Festival(shape, engine, int(config.start.timestamp()), config.days, config.seed)
+        if shape is not None
+        else None
+    )
+    simulation = Simulation(config, session_factory(engine), policy=policy, festival=driver)
     population = simulation.build()
     if on_built is not None:
         on_built()
@@ -92,6 +101,7 @@ def run_simulation(
     order_truth = simulation.order_truth().write(out_dir / ORDER_TRUTH_NAME)
     with session_factory(engine)() as session:
         summary = marketplace_summary(session, days=config.days)
+        summary["campaigns"] = [driver.results(session)] if driver is not None else []
     summary["seed"] = config.seed
     summary["policy"] = simulation.policy.name
     summary["config"] = {k: v for k, v in asdict(config).items() if k not in ("start",)} | {

@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from trustflow.analytics import summary as analytics
+from trustflow.campaigns import results as campaign_results
 from trustflow.scoring import service as scoring_service
 from trustflow.scoring.models import ScoreKind
 from trustflow.web.plotly_text import plotly_text
@@ -69,6 +70,8 @@ CHART_TEXT = {
     "refunds_axis": ("refunds", "退款数"),
     "impressions": ("impressions", "曝光"),
     "score": ("score", "分数"),
+    "promised": ("promised", "承诺"),
+    "delivered": ("delivered", "已投放"),
 }
 #: Day ticks in each language's own way (Plotly's default names the months in English).
 DAY_TICKS = ("%b %-d", "%-m月%-d日")
@@ -223,6 +226,29 @@ def _score_figure(
     return fig
 
 
+def _boost_figure(boost: list[tuple[date, int, int]], lang: int) -> go.Figure | None:
+    """A festival's boost traffic per day: promised against delivered."""
+    if not boost:
+        return None
+    days = [d for d, _, _ in boost]
+    fig = go.Figure()
+    for key, column in (("promised", 1), ("delivered", 2)):
+        fig.add_trace(
+            go.Bar(
+                x=[d.isoformat() for d in days],
+                y=[row[column] for row in boost],
+                name=CHART_TEXT[key][lang],
+            )
+        )
+    fig.update_layout(
+        xaxis=day_axis(days, lang),
+        yaxis={**_AXIS, "title": {"text": CHART_TEXT["impressions"][lang]}},
+        barmode="group",
+        **_LAYOUT,
+    )
+    return fig
+
+
 def report_charts(session: Session) -> list[dict[str, Any]]:
     """The report's charts: id, title in each language and the figure in each language."""
     rows = analytics.daily(session)
@@ -236,6 +262,7 @@ def report_charts(session: Session) -> list[dict[str, Any]]:
     top = analytics.top_shops(session)
     surfaces = analytics.marketplace_summary(session)["impressions_by_surface"]
     published = {kind: scoring_service.published_scores(session, kind) for kind in SCORE_NAMES}
+    boost = campaign_results.boost_by_day(session)
 
     charts: list[tuple[str, tuple[str, str], Callable[[int], go.Figure | None]]] = [
         ("gmv", ("Daily GMV by field", "每日分场域GMV"), lambda i: _gmv_figure(days, gmv, i)),
@@ -251,12 +278,17 @@ def report_charts(session: Session) -> list[dict[str, Any]]:
             ("The three scores, by tier", "三大评分分布（按等级）"),
             lambda i: _score_figure(published, i),
         ),
+        (
+            "boost",
+            ("Festival boost traffic: promised and delivered", "活动助力流量：承诺与投放"),
+            lambda i: _boost_figure(boost, i),
+        ),
     ]
     out = []
     for key, titles, build in charts:
         figures = [build(i) for i in range(len(LANGUAGES))]
         if figures[0] is None:
-            continue  # no published scores yet
+            continue  # no published scores yet, no festival
         out.append(
             {
                 "id": key,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,7 +27,7 @@ from trustflow.traffic.chuanliu.models import ChuanliuLedger, PartyKind
 from trustflow.traffic.chuanliu.rules import PLAN
 from trustflow.traffic.chuanliu.split import rewards
 from trustflow.traffic.models import Impression
-from trustflow.vocabulary import ItemKind
+from trustflow.traffic.service import impressions_by_owner
 
 __all__ = ["Reconciliation", "accrued", "promise", "reconcile"]
 
@@ -135,40 +135,7 @@ def _delivered(day: date) -> Any:
     """Reward impressions of the plan shown on ``day``, summed per owning party: a live room
     or short video belongs to its host (shop or creator), a product card to its shop."""
     start = midnight(day)
-    is_live = _impressions.c.item_kind == ItemKind.LIVE_SESSION
-    is_video = _impressions.c.item_kind == ItemKind.SHORT_VIDEO
-    is_card = _impressions.c.item_kind == ItemKind.PRODUCT_CARD
-    shop_host = func.coalesce(_live.c.shop_id, _videos.c.shop_id, _products.c.shop_id)
-    owned = (
-        select(
-            case(
-                (shop_host.is_not(None), PartyKind.SHOP.value), else_=PartyKind.CREATOR.value
-            ).label("party_kind"),
-            func.coalesce(shop_host, _live.c.creator_id, _videos.c.creator_id).label("party_id"),
-            _impressions.c.count.label("impressions"),
-        )
-        .select_from(_impressions)
-        .outerjoin(_live, and_(is_live, _live.c.id == _impressions.c.item_id))
-        .outerjoin(_videos, and_(is_video, _videos.c.id == _impressions.c.item_id))
-        .outerjoin(_products, and_(is_card, _products.c.id == _impressions.c.item_id))
-        .where(
-            _impressions.c.is_reward.is_(True),
-            _impressions.c.reward_plan == PLAN,
-            _impressions.c.shown_at >= start,
-            _impressions.c.shown_at < start + timedelta(days=1),
-        )
-        .subquery()
-    )
-    return (
-        select(
-            owned.c.party_kind,
-            owned.c.party_id,
-            func.sum(owned.c.impressions).label("impressions"),
-        )
-        .where(owned.c.party_id.is_not(None))
-        .group_by(owned.c.party_kind, owned.c.party_id)
-        .subquery()
-    )
+    return impressions_by_owner(start, start + timedelta(days=1), reward_plan=PLAN)
 
 
 def reconcile(session: Session, day: date) -> Reconciliation:
