@@ -492,7 +492,9 @@ def _print_summary(s: dict[str, Any], title: str) -> None:
         "follow page GMV / 1,000 impressions", f"{s['follow_gmv_per_1000_impressions_yuan']:,}"
     )
     for c in s.get("campaigns", []):
-        table.add_row(f"{c['name']}: orders / GMV (yuan)", f"{c['orders']:,} / {c['gmv_yuan']:,}")
+        table.add_row(
+            f"{escape(str(c['name']))}: orders / GMV (yuan)", f"{c['orders']:,} / {c['gmv_yuan']:,}"
+        )
         table.add_row(
             "  subsidy spent / budget (yuan)",
             f"{c['subsidy_spent_yuan']:,} / {c['subsidy_budget_yuan']:,}",
@@ -720,7 +722,13 @@ def campaigns_report(
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in figures.items():
-        if key not in ("campaign_id", "name"):
+        if key in ("campaign_id", "name"):
+            continue
+        if isinstance(value, dict):
+            table.add_row(key, "")
+            for part, n in value.items():
+                table.add_row(f"  {escape(str(part))}", str(n))
+        else:
             table.add_row(key, str(value))
     console.print(table)
 
