@@ -115,3 +115,16 @@ def test_fast_brand_stages_are_the_operators_and_each_merchants_own(world: World
     assert {b["shop_id"] for b in everyone["brands"]} == {world.a.shop_id, world.b.shop_id}
     assert everyone["stages"] == {"seed": 2, "growing": 0, "rising": 0, "leading": 0}
     assert [b["shop_id"] for b in own["brands"]] == [world.a.shop_id]
+
+
+def test_campaigns_are_listed_newest_first_for_merchants_too(world: World) -> None:
+    first = _festival(world).json()["id"]
+    second = _festival(world).json()["id"]
+
+    page = world.client.get(f"{API}/campaigns?limit=1", headers=world.as_("merchant_a")).json()
+
+    assert [c["id"] for c in page["items"]] == [second]
+    rest = world.client.get(
+        f"{API}/campaigns?limit=1&offset=1", headers=world.as_("merchant_a")
+    ).json()
+    assert [c["id"] for c in rest["items"]] == [first]

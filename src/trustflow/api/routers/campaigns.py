@@ -152,6 +152,15 @@ def create_campaign(body: CampaignIn, session: SessionDep, principal: PrincipalD
     return campaign
 
 
+@router.get("/campaigns", response_model=PageOut[CampaignOut])
+def list_campaigns(
+    session: SessionDep, principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
+) -> object:
+    """Campaigns, the newest first (merchants read them to decide where to register)."""
+    stmt = select(Campaign).order_by(Campaign.id.desc())
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
 def get_campaign(campaign_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Campaign:
     """A campaign's windows and budgets (merchants read them before registering)."""
