@@ -62,9 +62,7 @@ def test_the_summary_is_what_the_store_holds(run: SimulationRun) -> None:
             )
         ).one()
         logged = session.scalar(
-            select(func.sum(Impression.count)).where(
-                Impression.reward_plan == f"festival:{row.id}"
-            )
+            select(func.sum(Impression.count)).where(Impression.reward_plan == f"festival:{row.id}")
         )
     assert campaign["subsidy_spent_yuan"] * 100 == pytest.approx(redeemed)
     assert row.subsidy_committed_fen <= row.subsidy_budget_fen
@@ -151,9 +149,10 @@ def test_a_couponed_order_is_paid_through_its_checkout(run: SimulationRun) -> No
 def test_the_same_seed_gives_the_same_festival(run: SimulationRun, tmp_path: Path) -> None:
     again = run_simulation(SMALL, tmp_path / "again", festival="116")
 
-    assert write_summary(again.summary, tmp_path / "a.json").read_text() == write_summary(
-        run.summary, tmp_path / "b.json"
-    ).read_text()
+    assert (
+        write_summary(again.summary, tmp_path / "a.json").read_text()
+        == write_summary(run.summary, tmp_path / "b.json").read_text()
+    )
 
 
 def test_a_run_without_a_festival_has_no_campaigns(tmp_path: Path) -> None:
