@@ -135,12 +135,20 @@ def _take_campaign_units(
     offers = campaign_offers(session, set(sku_id.tolist()), at)
     if not offers:
         return
-    left = {o.id: o.quantity - o.sold for o in offers.values()}
+    # the units left as the store has them now (the session may hold an offer read earlier)
+    left = {
+        int(rid): int(quantity - sold)
+        for rid, quantity, sold in session.execute(
+            select(_registrations.c.id, _registrations.c.quantity, _registrations.c.sold).where(
+                _registrations.c.id.in_(sorted(o.id for o in offers.values()))
+            )
+        )
+    }
     taken: dict[int, list[int]] = defaultdict(list)
     for i, sku in enumerate(sku_id.tolist()):
         offer = offers.get(sku)
-        if offer is None or price[i] <= offer.campaign_price_fen:
-            continue
+        if offer is None or price[i] <= offer.campaign_price_fen or out.quantity[i] < 1:
+            continue  # no offer, no cut, or a row the order rules will refuse
         if out.quantity[i] <= left[offer.id]:
             left[offer.id] -= int(out.quantity[i])
             taken[offer.id].append(i)
