@@ -507,6 +507,13 @@ def _print_summary(s: dict[str, Any], title: str) -> None:
             "  registrations approved / refused",
             f"{c['registrations']['approved']} / {c['registrations_refused']}",
         )
+        lift = c.get("incremental_gmv")
+        if lift:
+            table.add_row(
+                f"  incremental GMV, {lift['confidence']:.0%} interval (yuan)",
+                f"{lift['incremental_gmv_yuan']:,}"
+                f" ({lift['ci_low_yuan']:,} … {lift['ci_high_yuan']:,})",
+            )
     console.print(table)
 
 
@@ -702,19 +709,20 @@ def campaigns_report(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead.")] = False,
 ) -> None:
     """What a campaign brought: orders, GMV, buyers new to the shop, subsidy spent and GMV
-    per yuan of it, and its registrations by answer."""
+    per yuan of it, its registrations by answer, boost traffic promised and delivered, and
+    its incremental GMV with an interval when it keeps a holdout."""
     import json
 
     from rich.markup import escape
     from rich.table import Table
 
-    from trustflow.campaigns.results import campaign_results
-    from trustflow.db import session_factory
+    from trustflow.analytics.campaign_lift import campaign_report
+    from trustflow.db import session_factory, utcnow
 
     with _clear_errors():
         engine = _migrated_engine()
         with session_factory(engine)() as session:
-            figures = campaign_results(session, campaign).as_dict()
+            figures = campaign_report(session, campaign, as_of=utcnow())
     if as_json:
         print(json.dumps(figures, default=str))
         return
@@ -724,7 +732,9 @@ def campaigns_report(
     for key, value in figures.items():
         if key in ("campaign_id", "name"):
             continue
-        if isinstance(value, dict):
+        if value is None:
+            table.add_row(key, "–")
+        elif isinstance(value, dict):
             table.add_row(key, "")
             for part, n in value.items():
                 table.add_row(f"  {escape(str(part))}", str(n))

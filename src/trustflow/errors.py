@@ -59,6 +59,7 @@ class ErrorCode(StrEnum):
     COUPON_NOT_STACKABLE = "coupon_not_stackable"
     CAMPAIGN_WINDOW_CLOSED = "campaign_window_closed"
     CAMPAIGN_SUBSIDY_EXHAUSTED = "campaign_subsidy_exhausted"
+    CAMPAIGN_HOLDOUT = "campaign_holdout"
     INTERNAL = "internal_error"
 
 

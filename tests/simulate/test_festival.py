@@ -7,10 +7,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from trustflow.campaigns import rules
 from trustflow.campaigns.models import (
     Campaign,
     CampaignBoost,
@@ -183,3 +185,23 @@ def test_demo_festival_report_shows_the_results(tmp_path: Path) -> None:
     assert f'id="campaign-{campaign["campaign_id"]}"' in report
     assert "chart-boost" in report
     assert "116 shopping festival" in result.output
+
+
+def test_the_festival_keeps_a_holdout_and_measures_what_it_added(run: SimulationRun) -> None:
+    (campaign,) = run.summary["campaigns"]
+    lift = campaign["incremental_gmv"]
+    with session_factory(run.engine)() as session:
+        row = session.get_one(Campaign, campaign["campaign_id"])
+        claimants = np.array(session.scalars(select(CouponClaim.buyer_id)).all(), dtype=np.int64)
+        sale_buyers = np.array(
+            session.scalars(
+                select(Order.buyer_id).join(CampaignSale, CampaignSale.order_id == Order.id)
+            ).all(),
+            dtype=np.int64,
+        )
+    assert row.holdout_bps == lift["holdout_bps"] > 0
+    # the held-out buyers were offered neither the coupon nor the campaign prices
+    assert not rules.in_holdout(row.id, claimants, row.holdout_bps).any()
+    assert len(sale_buyers) and not rules.in_holdout(row.id, sale_buyers, row.holdout_bps).any()
+    assert lift["treated_buyers"] + lift["holdout_buyers"] == SMALL.buyers
+    assert lift["ci_low_yuan"] <= lift["incremental_gmv_yuan"] <= lift["ci_high_yuan"]

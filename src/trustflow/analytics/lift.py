@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats  # type: ignore[import-untyped]
 
+from trustflow.buckets import user_buckets
 from trustflow.bulk import IntArray
 from trustflow.errors import InvalidInput
 
@@ -45,6 +46,8 @@ BoolArray = npt.NDArray[np.bool_]
 class Design(StrEnum):
     BUDGET_SPLIT = "budget_split"
     MERCHANT_HOLDOUT = "merchant_holdout"
+    #: a campaign keeps a hashed share of buyers out (docs/campaigns.md, "Incremental GMV")
+    BUYER_HOLDOUT = "buyer_holdout"
 
 
 @dataclass(frozen=True)
@@ -167,16 +170,3 @@ def did_cuped(
         treated_units=n_treated,
         control_units=n_control,
     )
-
-
-def user_buckets(user_ids: IntArray, salt: int, buckets: int) -> IntArray:
-    """The experiment bucket of each user: splitmix64 of (id + salt), modulo ``buckets``.
-
-    A hash rather than a random draw, as an experiment platform assigns: the same user lands
-    in the same bucket on every server and every day, with no assignment table.
-    """
-    z = user_ids.astype(np.uint64) + np.uint64(salt % 2**64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z % np.uint64(buckets)).astype(np.int64)

@@ -136,6 +136,17 @@ def _take_campaign_units(
     if not offers:
         return
     # the units left as the store has them now (the session may hold an offer read earlier)
+    holdout = dict(
+        session.execute(
+            select(_campaigns.c.id, _campaigns.c.holdout_bps).where(
+                _campaigns.c.id.in_(sorted({o.campaign_id for o in offers.values()}))
+            )
+        ).all()
+    )
+    held_out = {
+        campaign_id: rules.in_holdout(campaign_id, out.buyer_id, bps)
+        for campaign_id, bps in holdout.items()
+    }
     left = {
         int(rid): int(quantity - sold)
         for rid, quantity, sold in session.execute(
@@ -149,6 +160,8 @@ def _take_campaign_units(
         offer = offers.get(sku)
         if offer is None or price[i] <= offer.campaign_price_fen or out.quantity[i] < 1:
             continue  # no offer, no cut, or a row the order rules will refuse
+        if held_out[offer.campaign_id][i]:
+            continue  # the campaign keeps this buyer out: the list price
         if out.quantity[i] <= left[offer.id]:
             left[offer.id] -= int(out.quantity[i])
             taken[offer.id].append(i)
@@ -539,6 +552,9 @@ def claim_coupon_bulk(
     coupon = session.get_one(Coupon, coupon_id)
     rules.require_valid(coupon.valid_from, coupon.valid_to, at)
     buyers = np.unique(np.asarray(buyer_ids, dtype=np.int64))
+    if coupon.campaign_id is not None:  # not offered to the buyers the campaign keeps out
+        campaign = session.get_one(Campaign, coupon.campaign_id)
+        buyers = buyers[~rules.in_holdout(campaign.id, buyers, campaign.holdout_bps)]
     held = dict(
         fetch_by_ids(
             session,

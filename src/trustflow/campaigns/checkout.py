@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -88,7 +89,7 @@ def place_with_coupons(
                 checkout_id=checkout.id,
             )
         return checkout
-    offers = campaign_offers(session, {item.sku_id for item in items}, at)
+    offers = campaign_offers(session, {item.sku_id for item in items}, at, buyer_id=buyer_id)
     if not claim_ids and not offers:
         return checkout  # nothing comes off: the checkout as placed
     claims = _buyers_claims(session, buyer_id, claim_ids) if claim_ids else []
@@ -135,12 +136,13 @@ def place_with_coupons(
 
 
 def campaign_offers(
-    session: Session, skus: set[int], at: datetime
+    session: Session, skus: set[int], at: datetime, *, buyer_id: int | None = None
 ) -> dict[int, CampaignRegistration]:
     """Per SKU, the approved registration whose campaign's main window holds ``at`` (the
-    lowest campaign price if several)."""
-    offers = session.scalars(
-        select(CampaignRegistration)
+    lowest campaign price if several); with ``buyer_id``, only of campaigns that do not hold
+    the buyer out (:func:`~trustflow.campaigns.rules.in_holdout`)."""
+    rows = session.execute(
+        select(CampaignRegistration, Campaign.holdout_bps)
         .join(Campaign, Campaign.id == CampaignRegistration.campaign_id)
         .where(
             CampaignRegistration.sku_id.in_(skus),
@@ -151,7 +153,10 @@ def campaign_offers(
         .order_by(CampaignRegistration.campaign_price_fen, CampaignRegistration.id)
     ).all()
     best: dict[int, CampaignRegistration] = {}
-    for offer in offers:
+    buyer = np.array([buyer_id or 0], dtype=np.int64)
+    for offer, holdout_bps in rows:
+        if buyer_id is not None and rules.in_holdout(offer.campaign_id, buyer, holdout_bps)[0]:
+            continue
         best.setdefault(offer.sku_id, offer)
     return best
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
@@ -186,6 +187,7 @@ def claim_coupon(
     if existing is not None:
         return _same_claim(existing, coupon_id)
     rules.require_valid(coupon.valid_from, coupon.valid_to, at)
+    _require_not_held_out(session, coupon, buyer_id)
     dialect = session.get_bind().dialect.name
     session.execute(
         _NEW_HOLDING[dialect], {"coupon_id": coupon_id, "buyer_id": buyer_id, "claims": 0}
@@ -228,6 +230,20 @@ def claim_coupon(
     claim = session.get_one(CouponClaim, inserted)
     _event(session, coupon_id, claim.id, "claim", 0, actor, at)
     return claim
+
+
+def _require_not_held_out(session: Session, coupon: Coupon, buyer_id: int) -> None:
+    """A campaign's coupons are not offered to the buyers it keeps out (its holdout)."""
+    if coupon.campaign_id is None:
+        return
+    campaign = session.get_one(Campaign, coupon.campaign_id)
+    if rules.in_holdout(campaign.id, np.array([buyer_id], dtype=np.int64), campaign.holdout_bps)[0]:
+        raise Conflict(
+            f"buyer {buyer_id} is in campaign {campaign.id}'s holdout: its coupons are not"
+            " offered to them",
+            code=ErrorCode.CAMPAIGN_HOLDOUT,
+            campaign_id=campaign.id,
+        )
 
 
 def _same_claim(claim: CouponClaim, coupon_id: int) -> CouponClaim:

@@ -60,6 +60,7 @@ class CampaignSpec:
     min_tier: Tier = Tier.GOOD
     traffic_budget: int = 0
     subsidy_budget_fen: int = 0
+    holdout_bps: int = 0
 
 
 def create_campaign(session: Session, spec: CampaignSpec, *, actor: str, at: datetime) -> Campaign:
@@ -83,6 +84,8 @@ def create_campaign(session: Session, spec: CampaignSpec, *, actor: str, at: dat
         problems.append("a window opens and closes at the same moment")
     if spec.traffic_budget < 0 or spec.subsidy_budget_fen < 0:
         problems.append("a budget is negative")
+    if not 0 <= spec.holdout_bps <= rules.MAX_HOLDOUT_BPS:
+        problems.append(f"holdout_bps {spec.holdout_bps} is not within 0..{rules.MAX_HOLDOUT_BPS}")
     if problems:
         raise InvalidInput("; ".join(problems), problems=problems)
     campaign = Campaign(**asdict(spec), created_by=actor, created_at=at)

@@ -176,10 +176,13 @@ class Campaign(Base):
     subsidy_budget_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: what its coupons hold of the subsidy budget (reserved at checkouts or redeemed)
     subsidy_committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: buyers kept out to measure what the campaign adds (basis points; ``rules.in_holdout``)
+    holdout_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
+        CheckConstraint("holdout_bps >= 0 AND holdout_bps <= 5000", name="holdout_share"),
         CheckConstraint(
             "registration_from < registration_to AND registration_to <= warmup_from"
             " AND warmup_from <= main_from AND main_from < main_to",

@@ -11,6 +11,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from trustflow.buckets import user_buckets
 from trustflow.campaigns.models import CouponKind
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.units import yuan
@@ -18,6 +19,7 @@ from trustflow.units import yuan
 __all__ = [
     "BPS",
     "FAST_BRAND_STAGES",
+    "MAX_HOLDOUT_BPS",
     "NEW_FOR_BUYER_DAYS",
     "NEW_PRODUCT_DAYS",
     "NEW_PRODUCT_TARGETS",
@@ -29,6 +31,7 @@ __all__ = [
     "discount_fen",
     "discounts_fen",
     "fast_brand_stage",
+    "in_holdout",
     "registration_refusals",
     "require_valid",
     "require_window",
@@ -37,6 +40,23 @@ __all__ = [
 
 #: Discounts are in ten-thousandths (basis points) of the goods.
 BPS = 10_000
+#: A campaign keeps at most this share of buyers out (basis points) to measure what it adds.
+MAX_HOLDOUT_BPS = 5_000
+
+
+def in_holdout(
+    campaign_id: int, buyer_ids: npt.NDArray[np.int64], holdout_bps: int
+) -> npt.NDArray[np.bool_]:
+    """Which buyers the campaign keeps out (its holdout, 对照组): a hash of the buyer and the
+    campaign (:func:`trustflow.buckets.user_buckets`), so a buyer is in or out on every
+    server, every day, with no assignment table. A held-out buyer is offered neither the
+    campaign's prices nor its coupons; the campaign's incremental GMV is the difference
+    (docs/campaigns.md, "Incremental GMV")."""
+    ids = np.asarray(buyer_ids, dtype=np.int64)
+    if holdout_bps <= 0:
+        return np.zeros(len(ids), dtype=bool)
+    return user_buckets(ids, campaign_id, BPS) < holdout_bps
+
 
 #: The new-product plan (新品计划): a product is new for this many days after it is listed,
 NEW_PRODUCT_DAYS = 90

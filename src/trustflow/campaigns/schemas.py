@@ -15,7 +15,7 @@ from trustflow.campaigns.models import (
     CouponKind,
     RegistrationStatus,
 )
-from trustflow.campaigns.rules import BPS
+from trustflow.campaigns.rules import BPS, MAX_HOLDOUT_BPS
 from trustflow.schemas_base import Shape
 from trustflow.scoring.models import Tier
 from trustflow.types import MAX_FEN, Fen, Id, Instant, Name
@@ -95,6 +95,8 @@ class CampaignIn(Shape):
     min_tier: Tier = Tier.GOOD
     traffic_budget: Annotated[StrictInt, Field(ge=0, le=MAX_IMPRESSIONS)] = 0
     subsidy_budget_fen: Fen = 0
+    #: buyers kept out of the campaign to measure what it adds, in basis points (at most half)
+    holdout_bps: Annotated[StrictInt, Field(ge=0, le=MAX_HOLDOUT_BPS)] = 0
 
 
 class CampaignOut(Shape):
@@ -109,6 +111,7 @@ class CampaignOut(Shape):
     traffic_budget: int
     subsidy_budget_fen: int
     subsidy_committed_fen: int
+    holdout_bps: int
 
 
 class RegistrationIn(Shape):
@@ -154,6 +157,24 @@ class ReviewIn(Shape):
     reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
 
 
+class IncrementalGmvOut(Shape):
+    """What the campaign added over its main window, from the holdout it keeps: an estimate
+    with its interval (yuan, rounded to the fen: estimates, not money moved)."""
+
+    design: str
+    holdout_bps: int
+    treated_buyers: int
+    holdout_buyers: int
+    pre_from: datetime
+    pre_days: int
+    test_days: int
+    incremental_gmv_yuan: Decimal
+    ci_low_yuan: Decimal
+    ci_high_yuan: Decimal
+    confidence: float
+    variance_reduction: float
+
+
 class CampaignResultsOut(Shape):
     """What a campaign brought (money in exact yuan)."""
 
@@ -175,6 +196,8 @@ class CampaignResultsOut(Shape):
     boost_promised: int
     boost_delivered: int
     campaign_units: int
+    #: None without a holdout, before the main window, or without history before it
+    incremental_gmv: IncrementalGmvOut | None
 
 
 class FastBrandOut(Shape):

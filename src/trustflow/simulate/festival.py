@@ -33,8 +33,9 @@ import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from trustflow.analytics.campaign_lift import campaign_report
 from trustflow.bulk import IntArray
-from trustflow.campaigns import boosts, checkout, coupons, festivals, results
+from trustflow.campaigns import boosts, checkout, coupons, festivals, rules
 from trustflow.campaigns import bulk as campaigns_bulk
 from trustflow.campaigns.models import (
     CampaignBoost,
@@ -85,6 +86,8 @@ class FestivalConfig:
     #: budgets per buyer of the marketplace: subsidy (fen) and boost impressions
     subsidy_fen_per_buyer: int = 80
     traffic_per_buyer: int = 60
+    #: buyers the campaign keeps out to measure what it adds (basis points)
+    holdout_bps: int = 1_000
 
 
 FESTIVALS: dict[str, FestivalConfig] = {"116": FestivalConfig(name="116 shopping festival")}
@@ -136,6 +139,8 @@ class Festival:
     #: per shop, how strongly the boost weighs: moved each night by what the day delivered
     #: against its promise (a slow pacer: the feed learns what it takes to keep a promise)
     gain: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: per buyer index: kept out of the campaign (its holdout)
+    held_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     plan: str = ""
 
     def __post_init__(self) -> None:
@@ -212,12 +217,14 @@ class Festival:
                 min_tier=cfg.min_tier,
                 traffic_budget=cfg.traffic_per_buyer * buyers,
                 subsidy_budget_fen=cfg.subsidy_fen_per_buyer * buyers,
+                holdout_bps=cfg.holdout_bps,
             ),
             actor=OPERATOR,
             at=self._at(0, 1),
         )
         self.campaign_id = campaign.id
         self.plan = boosts.reward_plan(campaign.id)
+        self.held_out = rules.in_holdout(campaign.id, pop.buyer_ids, cfg.holdout_bps)
         coupon = coupons.create_coupon(
             session,
             coupons.CouponSpec(
@@ -347,13 +354,18 @@ class Festival:
         """Whether the main window holds epoch second ``t``."""
         return self.start + self.main_day * DAY <= t < self.start + self.end_day * DAY
 
-    def price_fen(self, product: IntArray, list_fen: IntArray, t: int) -> IntArray:
+    def price_fen(
+        self, product: IntArray, list_fen: IntArray, t: int, viewers: IntArray | None = None
+    ) -> IntArray:
         """What buyers see a product sell for at ``t``: its campaign price in the main window
-        (while the registration's units last, the checkout decides), else its list price."""
+        (while the registration's units last, the checkout decides), else its list price;
+        ``viewers`` (buyer indices, one per product) in the holdout see the list price."""
         if not self.on_sale(t) or len(self.sale_price) == 0:
             return list_fen
         offer = self.sale_price[np.minimum(product, len(self.sale_price) - 1)]
         known = product < len(self.sale_price)
+        if viewers is not None:
+            known &= ~self.held_out[viewers]
         return np.where(known & (offer > 0), np.minimum(offer, list_fen), list_fen)
 
     def boost_weight(self, shop: IntArray, product: IntArray, is_card: np.ndarray) -> np.ndarray:
@@ -376,7 +388,8 @@ class Festival:
         np.add.at(self.delivered, shop[shop >= 0], impressions[shop >= 0])
 
     def results(self, session: Session) -> dict[str, Any]:
-        return results.campaign_results(session, self.campaign_id).as_dict()
+        """The campaign's results, with its incremental GMV from the holdout."""
+        return campaign_report(session, self.campaign_id)
 
 
 _SECOND = timedelta(seconds=1)

@@ -610,16 +610,17 @@ class Simulation:
             np.arange(len(pool)),
         )
 
-    def _appeal(self, product: IntArray) -> np.ndarray:
+    def _appeal(self, product: IntArray, viewers: IntArray | None = None) -> np.ndarray:
         """How much a product's quality and price pull a buyer, before who shows it: the
-        price the buyer sees (a festival's campaign price in its main window)."""
+        price the buyer sees (a festival's campaign price in its main window, unless the
+        viewer is in its holdout; without ``viewers``, the lowest anyone sees)."""
         pop = self.pop
         assert pop is not None
         cat = pop.product_category[product]
         reference = np.sqrt(pop.price_range[cat, 0] * pop.price_range[cat, 1]) * 100
         price = pop.product_price_fen[product]
         if self.festival is not None:
-            price = self.festival.price_fen(product, price, self._now)
+            price = self.festival.price_fen(product, price, self._now, viewers)
         return np.asarray(
             np.exp(3.0 * (self._quality(product) - 0.75)) * (reference / price) ** 0.35
         )
@@ -683,7 +684,7 @@ class Simulation:
         satisfied = _contains(self.sat_key, viewers * n_shops + shop)
         p = (
             cfg.base_conversion[surface]
-            * self._appeal(product)
+            * self._appeal(product, viewers)
             * self._content_factor(pool, elem, shop)
             * np.where(follows_host, cfg.fan_affinity, 1.0)
             * np.where(satisfied, cfg.repurchase_affinity, 1.0)

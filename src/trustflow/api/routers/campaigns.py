@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from trustflow.accounts import access
 from trustflow.accounts.models import Role
+from trustflow.analytics.campaign_lift import campaign_report
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdempotencyHeader, IdPath, Limit, Offset
-from trustflow.campaigns import coupons, fast_brands, festivals, results
+from trustflow.campaigns import coupons, fast_brands, festivals
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -172,9 +173,10 @@ def campaign_results(
     campaign_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, object]:
     """What the campaign brought: orders, GMV, buyers new to the shop, subsidy spent and GMV
-    per yuan of it, registrations by answer (operators)."""
+    per yuan of it, registrations by answer, boost traffic promised and delivered, and the
+    incremental GMV with its interval when the campaign keeps a holdout (operators)."""
     access.require_operator(principal)
-    return results.campaign_results(session, campaign_id).as_dict()
+    return campaign_report(session, campaign_id, as_of=utcnow())
 
 
 @router.post(
