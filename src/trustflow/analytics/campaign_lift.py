@@ -4,8 +4,8 @@ A campaign with ``holdout_bps`` keeps a hashed share of buyers out
 (:func:`trustflow.campaigns.rules.in_holdout`): they are offered neither its prices nor its
 coupons. Every buyer who existed by the end of the (measured) main window is a unit; its GMV
 (paid, not cancelled) over the main window is the outcome and over an equal stretch before the
-warm-up the CUPED covariate, and :func:`~trustflow.analytics.lift.did_cuped` gives the difference per
-treated buyer with a Welch interval. Scaled by the treated buyers and the main window's days it
+warm-up the CUPED covariate, and :func:`~trustflow.analytics.lift.did_cuped` gives the
+difference per treated buyer with a Welch interval. Scaled by the treated buyers and the main window's days it
 is the GMV the campaign added for the buyers it reached.
 
 What the holdout cannot see: boost traffic is per shop, so held-out buyers see boosted rooms
