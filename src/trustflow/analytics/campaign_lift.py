@@ -5,8 +5,8 @@ A campaign with ``holdout_bps`` keeps a hashed share of buyers out
 coupons. Every buyer who existed by the end of the (measured) main window is a unit; its GMV
 (paid, not cancelled) over the main window is the outcome and over an equal stretch before the
 warm-up the CUPED covariate, and :func:`~trustflow.analytics.lift.did_cuped` gives the
-difference per treated buyer with a Welch interval. Scaled by the treated buyers and the main window's days it
-is the GMV the campaign added for the buyers it reached.
+difference per treated buyer with a Welch interval. Scaled by the treated buyers and the main
+window's days it is the GMV the campaign added for the buyers it reached.
 
 What the holdout cannot see: boost traffic is per shop, so held-out buyers see boosted rooms
 too, and the estimate counts the prices and coupons, not the boost. Buyers' purchases moved
