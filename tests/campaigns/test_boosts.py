@@ -3,18 +3,27 @@ registered products' cards weigh double in the daily traffic plan."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests import factories
 from trustflow.campaigns import boosts, festivals
-from trustflow.campaigns.models import CampaignRegistration
+from trustflow.campaigns.models import CampaignBoost, CampaignRegistration
+from trustflow.catalog import service as catalog_service
+from trustflow.config import get_settings
+from trustflow.content import service as content_service
+from trustflow.traffic import festival as traffic_festival
+from trustflow.traffic import service as traffic_service
 from trustflow.traffic.plan import service as plan_service
 from trustflow.traffic.plan.models import CandidateKind
+from trustflow.vocabulary import ItemKind, Surface
 
 from .test_campaign_prices import REGISTERED, _festival
+
+WARMUP = datetime(2026, 10, 20, tzinfo=UTC)
 
 
 def test_an_approved_shop_and_its_products_are_boosted_while_the_festival_runs(
@@ -54,3 +63,118 @@ def test_an_approved_shop_and_its_products_are_boosted_while_the_festival_runs(
         date(2026, 11, 1),
     )
     assert multiplier.tolist() == [boosts.FESTIVAL_BOOST, 1.0, boosts.FESTIVAL_BOOST, 1.0]
+
+
+def _running_festival(session: Session, seller: factories.Seller, traffic_budget: int) -> int:
+    campaign = festivals.create_campaign(
+        session,
+        festivals.CampaignSpec(
+            name="116",
+            registration_from=datetime(2026, 9, 1, tzinfo=UTC),
+            registration_to=datetime(2026, 9, 28, tzinfo=UTC),
+            warmup_from=WARMUP,
+            main_from=datetime(2026, 10, 28, tzinfo=UTC),
+            main_to=datetime(2026, 11, 12, tzinfo=UTC),
+            traffic_budget=traffic_budget,
+        ),
+        actor="operator:1",
+        at=REGISTERED,
+    ).id
+    registration = festivals.register(
+        session,
+        campaign_id=campaign,
+        request=festivals.RegistrationRequest(
+            sku_id=seller.sku_id, campaign_price_fen=7_900, quantity=5
+        ),
+        at=REGISTERED,
+        actor="merchant:1",
+    )
+    festivals.review(
+        session,
+        registration_id=registration.id,
+        approve=True,
+        reason="ok",
+        actor="op",
+        at=REGISTERED,
+    )
+    return campaign
+
+
+def _history(session: Session, seller: factories.Seller, day: datetime) -> None:
+    """The shop's organic impressions: 700 a day over the week before ``day``, its live the
+    evening before, and three new followers that day."""
+    for back in range(1, 8):
+        traffic_service.log_impression_counts(
+            session,
+            [Surface.MALL],
+            [ItemKind.PRODUCT_CARD],
+            [seller.product_id],
+            [700],
+            shown_at=day - timedelta(days=back, hours=-12),
+        )
+    live = content_service.schedule_live(
+        session, shop_id=seller.shop_id, scheduled_at=day - timedelta(hours=5)
+    )
+    content_service.start_live(session, live_id=live.id, at=day - timedelta(hours=4))
+    for i in range(3):
+        buyer = factories.buyer(session, name=f"fan {i}")
+        catalog_service.follow_shop(
+            session, buyer_id=buyer, shop_id=seller.shop_id, at=day - timedelta(hours=2)
+        )
+
+
+def test_a_shop_is_promised_what_it_earned_and_its_boost(session: Session) -> None:
+    seller = factories.seller(
+        session, category_id=factories.category(session), at=REGISTERED - timedelta(days=60)
+    )
+    campaign = _running_festival(session, seller, traffic_budget=1_000_000)
+    _history(session, seller, WARMUP)
+
+    day = traffic_festival.promise_boosts(session, campaign, WARMUP.date())
+    row = session.scalars(select(CampaignBoost)).one()
+
+    # registering (first warm-up day) 2,000; live the evening before 1,000; 3 followers × 50;
+    # the boost: its 4,900 organic impressions of the week, per day, once more: 700
+    assert (row.registration_impressions, row.live_impressions, row.fan_impressions) == (
+        boosts.REGISTRATION_REWARD,
+        boosts.LIVE_REWARD,
+        3 * boosts.FAN_REWARD_PER_FOLLOWER,
+    )
+    assert row.promised_impressions == 2_000 + 1_000 + 150 + 700
+    assert (day.shops, day.promised) == (1, 3_850)
+    # the day's traffic plan puts the promise on the shop's room, as a guarantee
+    room = plan_service.KINDS.index(CandidateKind.SHOP_ROOM)
+    guaranteed = plan_service._promises(
+        session, WARMUP.date(), np.array([room]), np.array([seller.shop_id]), get_settings()
+    )
+    assert guaranteed.tolist() == [3_850]
+    # promising the day again changes nothing
+    assert traffic_festival.promise_boosts(session, campaign, WARMUP.date()).promised == 3_850
+
+
+def test_rewards_come_first_when_the_traffic_budget_runs_short(session: Session) -> None:
+    seller = factories.seller(
+        session, category_id=factories.category(session), at=REGISTERED - timedelta(days=60)
+    )
+    campaign = _running_festival(session, seller, traffic_budget=2_500)
+    _history(session, seller, WARMUP)
+
+    traffic_festival.promise_boosts(session, campaign, WARMUP.date())
+    row = session.scalars(select(CampaignBoost)).one()
+
+    # 2,500 to give: the registration reward whole, 500 of the live reward, nothing more
+    assert (row.registration_impressions, row.live_impressions, row.fan_impressions) == (
+        2_000,
+        500,
+        0,
+    )
+    assert row.promised_impressions == 2_500
+    next_day = WARMUP.date() + timedelta(days=1)
+    assert traffic_festival.promise_boosts(session, campaign, next_day).promised == 0
+
+
+def test_the_fan_reward_is_capped_per_day() -> None:
+    assert boosts.rewards(first_day=False, went_live=False, new_followers=10_000).fans == (
+        boosts.FAN_REWARD_CAP
+    )
+    assert boosts.rewards(first_day=False, went_live=False, new_followers=-3).total == 0

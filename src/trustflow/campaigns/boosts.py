@@ -14,6 +14,7 @@ log).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -22,7 +23,18 @@ from sqlalchemy.orm import Session
 from trustflow.campaigns.models import Campaign, CampaignRegistration, RegistrationStatus
 from trustflow.catalog.models import Sku
 
-__all__ = ["BOOST_HISTORY_DAYS", "FESTIVAL_BOOST", "festival_boosts", "reward_plan"]
+__all__ = [
+    "BOOST_HISTORY_DAYS",
+    "FAN_REWARD_CAP",
+    "FAN_REWARD_PER_FOLLOWER",
+    "FESTIVAL_BOOST",
+    "LIVE_REWARD",
+    "REGISTRATION_REWARD",
+    "Rewards",
+    "festival_boosts",
+    "reward_plan",
+    "rewards",
+]
 
 #: "doubled boost traffic": the multiplier on a registered shop's room and product cards
 FESTIVAL_BOOST = 2.0
@@ -30,6 +42,37 @@ FESTIVAL_BOOST = 2.0
 #: impressions per day over this many days before (its traffic, once more), within the
 #: campaign's traffic budget.
 BOOST_HISTORY_DAYS = 7
+
+
+#: Rewards a boosted shop earns, promised as impressions on top of the boost (报名 / 开播 /
+#: 涨粉奖励): registering (on the festival's first warm-up day), going live the day before,
+REGISTRATION_REWARD = 2_000
+LIVE_REWARD = 1_000
+#: and each follower gained the day before, up to a cap a day.
+FAN_REWARD_PER_FOLLOWER = 50
+FAN_REWARD_CAP = 5_000
+
+
+@dataclass(frozen=True)
+class Rewards:
+    """What one shop earned for one festival day, in impressions."""
+
+    registration: int
+    live: int
+    fans: int
+
+    @property
+    def total(self) -> int:
+        return self.registration + self.live + self.fans
+
+
+def rewards(*, first_day: bool, went_live: bool, new_followers: int) -> Rewards:
+    """A boosted shop's rewards for a festival day, from what it did (the rules above)."""
+    return Rewards(
+        registration=REGISTRATION_REWARD if first_day else 0,
+        live=LIVE_REWARD if went_live else 0,
+        fans=min(max(new_followers, 0) * FAN_REWARD_PER_FOLLOWER, FAN_REWARD_CAP),
+    )
 
 
 def reward_plan(campaign_id: int) -> str:

@@ -302,12 +302,24 @@ class CampaignBoost(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     day: Mapped[date] = mapped_column(Date)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    #: everything promised for the day: the rewards below and the boost
     promised_impressions: Mapped[int] = mapped_column(BigInteger)
+    #: of which rewards the shop earned: registering (its first warm-up day), going live the
+    #: day before, and the followers it gained the day before (``campaigns/boosts.py``)
+    registration_impressions: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    live_impressions: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    fan_impressions: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     delivered_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "day", "shop_id"),
+        CheckConstraint(
+            "registration_impressions >= 0 AND live_impressions >= 0 AND fan_impressions >= 0"
+            " AND registration_impressions + live_impressions + fan_impressions"
+            " <= promised_impressions",
+            name="rewards_within_promise",
+        ),
         CheckConstraint(
             "promised_impressions >= 0 AND delivered_impressions >= 0",
             name="boost_non_negative",

@@ -54,6 +54,9 @@ class CampaignResults:
     #: boost traffic: reward impressions promised to boosted shops, and delivered
     boost_promised: int
     boost_delivered: int
+    #: of what was promised: the rewards earned (registration, going live, fan growth) and
+    #: the boost itself
+    promised_by_kind: dict[str, int]
     #: units sold at campaign prices
     campaign_units: int
 
@@ -82,6 +85,7 @@ class CampaignResults:
             "refusals_by_rule": self.refusals_by_rule,
             "boost_promised": self.boost_promised,
             "boost_delivered": self.boost_delivered,
+            "promised_by_kind": self.promised_by_kind,
             "campaign_units": self.campaign_units,
         }
 
@@ -156,10 +160,13 @@ def campaign_results(session: Session, campaign_id: int) -> CampaignResults:
     ):
         for reason in reasons:
             refusals[reason["code"]] = refusals.get(reason["code"], 0) + 1
-    promised, delivered = session.execute(
+    promised, delivered, registration, live, fans = session.execute(
         select(
             func.coalesce(func.sum(CampaignBoost.promised_impressions), 0),
             func.coalesce(func.sum(CampaignBoost.delivered_impressions), 0),
+            func.coalesce(func.sum(CampaignBoost.registration_impressions), 0),
+            func.coalesce(func.sum(CampaignBoost.live_impressions), 0),
+            func.coalesce(func.sum(CampaignBoost.fan_impressions), 0),
         ).where(CampaignBoost.campaign_id == campaign_id)
     ).one()
     units = session.scalar(
@@ -184,6 +191,12 @@ def campaign_results(session: Session, campaign_id: int) -> CampaignResults:
         refusals_by_rule=dict(sorted(refusals.items())),
         boost_promised=int(promised),
         boost_delivered=int(delivered),
+        promised_by_kind={
+            "registration": int(registration),
+            "going_live": int(live),
+            "fan_growth": int(fans),
+            "boost": int(promised) - int(registration) - int(live) - int(fans),
+        },
         campaign_units=int(units or 0),
     )
 

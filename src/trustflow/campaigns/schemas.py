@@ -195,6 +195,8 @@ class CampaignResultsOut(Shape):
     #: boost traffic promised to boosted shops, and delivered (reward impressions)
     boost_promised: int
     boost_delivered: int
+    #: of what was promised: registration, going-live and fan-growth rewards, and the boost
+    promised_by_kind: dict[str, int]
     campaign_units: int
     #: None without a holdout, before the main window, or without history before it
     incremental_gmv: IncrementalGmvOut | None

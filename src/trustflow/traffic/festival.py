@@ -7,21 +7,23 @@ Both read the impressions log, which is why they live in traffic: campaigns sit 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from trustflow.accounts.models import Follow
 from trustflow.bulk import table
 from trustflow.campaigns import boosts, rules
 from trustflow.campaigns.models import Campaign, CampaignBoost
+from trustflow.content.models import LiveSession
 from trustflow.db import get_or_raise, utcnow
 from trustflow.traffic.chuanliu.facts import check_day, midnight
 from trustflow.traffic.service import impressions_by_owner
 
-__all__ = ["BoostDay", "promise_boosts", "reconcile_boosts"]
+__all__ = ["BoostDay", "promise_boosts", "promise_running", "reconcile_boosts"]
 
 _boosts = table(CampaignBoost)
 
@@ -49,12 +51,18 @@ def _totals(session: Session, campaign_id: int, day: date) -> BoostDay:
 
 
 def promise_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
-    """Write ``day``'s boost promises of the campaign, one row per boosted shop, in one
-    statement: each shop's organic impressions per day over the
-    :data:`~trustflow.campaigns.boosts.BOOST_HISTORY_DAYS` before ``day``, times
-    ``FESTIVAL_BOOST − 1``; scaled down in whole impressions (largest remainder) when they
-    would pass what is left of the campaign's traffic budget. Idempotent: a day already
-    promised keeps its promises."""
+    """Write ``day``'s promises of the campaign, one row per boosted shop, in one statement:
+
+    - the rewards it earned (:func:`~trustflow.campaigns.boosts.rewards`): registering, on
+      the festival's first warm-up day; going live the day before; the followers it gained
+      the day before;
+    - the boost: its organic impressions per day over the
+      :data:`~trustflow.campaigns.boosts.BOOST_HISTORY_DAYS` before ``day``, times
+      ``FESTIVAL_BOOST − 1``.
+
+    Within what is left of the campaign's traffic budget, rewards first (they were earned):
+    what would pass it is scaled down in whole impressions (largest remainder). Idempotent: a
+    day already promised keeps its promises."""
     check_day(day)
     campaign = get_or_raise(session, Campaign, campaign_id, "campaign")
     shops, _ = boosts.festival_boosts(session, day, campaign_id=campaign_id)
@@ -76,25 +84,41 @@ def promise_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
     expected = [
         int(seen.get(s, 0) * (boosts.FESTIVAL_BOOST - 1) // boosts.BOOST_HISTORY_DAYS) for s in ids
     ]
+    went_live, followers = _yesterday(session, ids, end)
+    first_day = day == campaign.warmup_from.astimezone(UTC).date()
+    earned = [
+        boosts.rewards(
+            first_day=first_day, went_live=s in went_live, new_followers=followers.get(s, 0)
+        )
+        for s in ids
+    ]
     promised_before = session.scalar(
         select(func.coalesce(func.sum(_boosts.c.promised_impressions), 0)).where(
             _boosts.c.campaign_id == campaign_id, _boosts.c.day < day
         )
     )
     left = max(campaign.traffic_budget - int(promised_before or 0), 0)
-    if sum(expected) > left:
-        expected = rules.split(left, expected) if sum(expected) else expected
+    parts = {
+        "registration_impressions": [r.registration for r in earned],
+        "live_impressions": [r.live for r in earned],
+        "fan_impressions": [r.fans for r in earned],
+    }
+    for name, amounts in parts.items():  # rewards first, in this order, while the budget lasts
+        parts[name] = _within(amounts, left)
+        left -= sum(parts[name])
+    boost = _within(expected, left)
     now = utcnow()
     rows = [
         {
             "campaign_id": campaign_id,
             "day": day,
             "shop_id": shop,
-            "promised_impressions": amount,
+            "promised_impressions": boost[i] + sum(p[i] for p in parts.values()),
+            **{name: amounts[i] for name, amounts in parts.items()},
             "delivered_impressions": 0,
             "updated_at": now,
         }
-        for shop, amount in zip(ids, expected, strict=True)
+        for i, shop in enumerate(ids)
     ]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
@@ -102,6 +126,45 @@ def promise_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
         rows,
     )
     return _totals(session, campaign_id, day)
+
+
+def _within(amounts: list[int], room: int) -> list[int]:
+    """``amounts``, scaled down in whole impressions (largest remainder) to fit ``room``."""
+    if sum(amounts) <= room:
+        return amounts
+    return rules.split(room, amounts)
+
+
+def _yesterday(
+    session: Session, shops: list[int], midnight_: datetime
+) -> tuple[set[int], dict[int, int]]:
+    """Of ``shops``: which went live in the day before ``midnight_``, and how many followers
+    each gained in it."""
+    start = midnight_ - timedelta(days=1)
+    live = set(
+        session.scalars(
+            select(LiveSession.shop_id)
+            .where(
+                LiveSession.shop_id.in_(shops),
+                LiveSession.started_at >= start,
+                LiveSession.started_at < midnight_,
+            )
+            .distinct()
+        )
+    )
+    followers = {
+        int(shop or 0): int(n)
+        for shop, n in session.execute(
+            select(Follow.shop_id, func.count())
+            .where(
+                Follow.shop_id.in_(shops),
+                Follow.created_at >= start,
+                Follow.created_at < midnight_,
+            )
+            .group_by(Follow.shop_id)
+        )
+    }
+    return {int(s) for s in live if s is not None}, followers
 
 
 def reconcile_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
@@ -126,3 +189,25 @@ def reconcile_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
         .values(delivered_impressions=delivered.c.impressions, updated_at=now)
     )
     return _totals(session, campaign_id, day)
+
+
+def promise_running(session: Session, day: date) -> dict[int, int]:
+    """Promise ``day`` for every campaign running on it (warm-up to the end of the main
+    window), and return what is promised to each shop in all: the guarantees the day's traffic
+    plan puts on the shop's room."""
+    start = midnight(day)
+    running = session.scalars(
+        select(Campaign.id).where(
+            Campaign.warmup_from < start + timedelta(days=1), Campaign.main_to > start
+        )
+    ).all()
+    for campaign_id in running:
+        promise_boosts(session, campaign_id, day)
+    return {
+        int(shop): int(total)
+        for shop, total in session.execute(
+            select(_boosts.c.shop_id, func.sum(_boosts.c.promised_impressions))
+            .where(_boosts.c.day == day)
+            .group_by(_boosts.c.shop_id)
+        )
+    }

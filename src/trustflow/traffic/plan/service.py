@@ -46,6 +46,7 @@ from trustflow.scoring.models import EntityScore, ScoreKind, Tier
 from trustflow.scoring.service import active_version
 from trustflow.traffic.chuanliu import ledger
 from trustflow.traffic.chuanliu.models import PartyKind
+from trustflow.traffic.festival import promise_running
 from trustflow.traffic.plan.allocation import Problem, Solution, solve_dual, solve_exact
 from trustflow.traffic.plan.models import (
     CandidateKind,
@@ -356,7 +357,8 @@ def gather_inputs(
 def _promises(
     session: Session, day: date, kind: IntArray, entity: IntArray, settings: Settings
 ) -> IntArray:
-    """The day's Chuanliu promises on the promised party's room."""
+    """The day's Chuanliu promises on the promised party's room, and a running festival's
+    promises (its rewards and boost, ``traffic/festival.py``) on the shop's room."""
     rows = ledger.promise(session, day, settings=settings)
     out = np.zeros(len(entity), dtype=np.int64)
     room = {
@@ -369,6 +371,13 @@ def _promises(
     at = sorted_lookup(key[order], want, order)
     promised = np.array([r.promised_impressions for r in rows], dtype=np.int64)
     np.add.at(out, at[at >= 0], promised[at >= 0])
+    festival = promise_running(session, day)
+    if festival:
+        shops = np.fromiter(festival, dtype=np.int64, count=len(festival))
+        want = room[PartyKind.SHOP] * (1 << 40) + shops
+        at = sorted_lookup(key[order], want, order)
+        amounts = np.fromiter(festival.values(), dtype=np.int64, count=len(festival))
+        np.add.at(out, at[at >= 0], amounts[at >= 0])
     return out
 
 
