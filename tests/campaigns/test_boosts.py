@@ -10,17 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests import factories
-from trustflow.campaigns import boosts, festivals
+from trustflow.campaigns import boosts, fast_brands, festivals, rules
 from trustflow.campaigns.models import CampaignBoost, CampaignRegistration
 from trustflow.catalog import service as catalog_service
 from trustflow.config import get_settings
 from trustflow.content import service as content_service
+from trustflow.scoring.models import ScoreKind, ScoreStatus, Tier
 from trustflow.traffic import festival as traffic_festival
 from trustflow.traffic import service as traffic_service
 from trustflow.traffic.plan import service as plan_service
 from trustflow.traffic.plan.models import CandidateKind
 from trustflow.vocabulary import ItemKind, Surface
 
+from ..scoring.test_gates import _publish
 from .test_campaign_prices import REGISTERED, _festival
 
 WARMUP = datetime(2026, 10, 20, tzinfo=UTC)
@@ -178,3 +180,46 @@ def test_the_fan_reward_is_capped_per_day() -> None:
         boosts.FAN_REWARD_CAP
     )
     assert boosts.rewards(first_day=False, went_live=False, new_followers=-3).total == 0
+
+
+def test_a_new_products_card_weighs_more_while_it_is_new(session: Session) -> None:
+    day = date(2026, 11, 1)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    category = factories.category(session)
+    new = factories.seller(session, category_id=category, name="N", at=start - timedelta(days=10))
+    old = factories.seller(session, category_id=category, name="O", at=start - timedelta(days=91))
+    card = plan_service.KINDS.index(CandidateKind.PRODUCT_CARD)
+
+    multiplier = plan_service._multipliers(
+        session,
+        np.array([card, card]),
+        np.array([new.product_id, old.product_id]),
+        np.array([new.shop_id, old.shop_id]),
+        day,
+    )
+
+    assert multiplier.tolist() == [rules.NEW_PRODUCT_BOOST, 1.0]
+
+
+def test_benchmark_fast_brands_are_guaranteed_traffic_in_the_plan(session: Session) -> None:
+    category = factories.category(session)
+    good = factories.seller(session, category_id=category, name="G")
+    fair = factories.seller(session, category_id=category, name="F")
+    held = factories.seller(session, category_id=category, name="H")
+    _publish(
+        session,
+        (ScoreKind.STORE, good.shop_id, 85.0, Tier.GOOD, ScoreStatus.SCORED, False),
+        (ScoreKind.STORE, fair.shop_id, 70.0, Tier.FAIR, ScoreStatus.SCORED, False),
+        (ScoreKind.STORE, held.shop_id, 90.0, Tier.EXCELLENT, ScoreStatus.SCORED, True),
+    )
+    room = plan_service.KINDS.index(CandidateKind.SHOP_ROOM)
+
+    assert fast_brands.benchmark_fast_brands(session) == [good.shop_id]
+    guaranteed = plan_service._promises(
+        session,
+        date(2026, 11, 1),
+        np.array([room] * 3),
+        np.array([good.shop_id, fair.shop_id, held.shop_id]),
+        get_settings(),
+    )
+    assert guaranteed.tolist() == [rules.FAST_BRAND_GUARANTEE, 0, 0]

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from trustflow.accounts.models import Follow
 from trustflow.campaigns import rules
 from trustflow.catalog.models import Shop, ShopKind, ShopStatus
+from trustflow.scoring.models import EntityScore, ScoreKind, Tier
+from trustflow.scoring.service import active_version
 
-__all__ = ["FastBrand", "fast_brands"]
+__all__ = ["FastBrand", "benchmark_fast_brands", "fast_brands"]
 
 
 @dataclass(frozen=True)
@@ -42,4 +44,32 @@ def fast_brands(session: Session) -> list[FastBrand]:
     ).all()
     return [
         FastBrand(int(i), str(name), int(n), rules.fast_brand_stage(int(n))) for i, name, n in rows
+    ]
+
+
+def benchmark_fast_brands(session: Session) -> list[int]:
+    """The benchmark fast brands the plan guarantees traffic to
+    (:data:`~trustflow.campaigns.rules.FAST_BRAND_GUARANTEE`): active fast-brand shops whose
+    store score in the active version is good or excellent and not restricted."""
+    version = active_version(session)
+    if version is None:
+        return []
+    return [
+        int(shop)
+        for shop in session.scalars(
+            select(Shop.id)
+            .join(
+                EntityScore,
+                (EntityScore.entity_id == Shop.id)
+                & (EntityScore.kind == ScoreKind.STORE)
+                & (EntityScore.version_id == version.id),
+            )
+            .where(
+                Shop.kind == ShopKind.FAST_BRAND,
+                Shop.status == ShopStatus.ACTIVE,
+                EntityScore.tier.in_([Tier.EXCELLENT, Tier.GOOD]),
+                EntityScore.restricted.is_(False),
+            )
+            .order_by(Shop.id)
+        )
     ]

@@ -18,9 +18,11 @@ from trustflow.units import yuan
 
 __all__ = [
     "BPS",
+    "FAST_BRAND_GUARANTEE",
     "FAST_BRAND_STAGES",
     "MAX_HOLDOUT_BPS",
     "NEW_FOR_BUYER_DAYS",
+    "NEW_PRODUCT_BOOST",
     "NEW_PRODUCT_DAYS",
     "NEW_PRODUCT_TARGETS",
     "CouponNotApplicable",
@@ -60,6 +62,9 @@ def in_holdout(
 
 #: The new-product plan (新品计划): a product is new for this many days after it is listed,
 NEW_PRODUCT_DAYS = 90
+#: and while it is, its product card's value weighs this much more in the daily traffic plan
+#: (a documented nudge: a new product has no history to earn a value from yet),
+NEW_PRODUCT_BOOST = 1.3
 #: and a line is new for its buyer when the buyer bought no unit of the product in the days
 #: before it (that buyer's first taste of it, not a repurchase).
 NEW_FOR_BUYER_DAYS = 30
@@ -193,6 +198,12 @@ FAST_BRAND_STAGES: tuple[tuple[str, int], ...] = (
     ("rising", 1_000_000),  # 1M to 5M
     ("leading", 5_000_000),  # over 5M
 )
+
+
+#: The fast-brand plan's traffic guarantee (快品牌流量扶持): impressions a day on the own
+#: room of each benchmark fast brand (an active fast-brand shop with a good or excellent,
+#: unrestricted store score), put into the daily traffic plan as a guarantee.
+FAST_BRAND_GUARANTEE = 1_000
 
 
 def fast_brand_stage(fans: int) -> str:

@@ -39,6 +39,9 @@ from sqlalchemy.orm import Session
 
 from trustflow.bulk import chunks, sorted_lookup
 from trustflow.campaigns.boosts import FESTIVAL_BOOST, festival_boosts
+from trustflow.campaigns.fast_brands import benchmark_fast_brands
+from trustflow.campaigns.rules import FAST_BRAND_GUARANTEE, NEW_PRODUCT_BOOST, NEW_PRODUCT_DAYS
+from trustflow.catalog.models import Product
 from trustflow.config import Settings, get_settings
 from trustflow.db import utcnow
 from trustflow.errors import Conflict, InvalidInput, NotFound
@@ -274,7 +277,8 @@ def _multipliers(
     """Trust: the candidate's own score tier (store for a shop's room, creator reputation for
     a creator's room, product score for a card), and a card's shop's restriction; then the
     festival boost of a registered shop's room and its registered products' cards
-    (``campaigns/boosts.py``)."""
+    (``campaigns/boosts.py``), and the new-product plan's boost of a new product's card
+    (``campaigns/rules.py NEW_PRODUCT_BOOST``)."""
     out = np.ones(len(kind))
     store, store_restricted = _tiers(session, ScoreKind.STORE)
     lookups = {
@@ -298,7 +302,25 @@ def _multipliers(
         (kind == KINDS.index(CandidateKind.PRODUCT_CARD)) & np.isin(entity, list(products))
     )
     out[boosted] *= FESTIVAL_BOOST
+    out[cards[_new_products(session, entity[cards], day)]] *= NEW_PRODUCT_BOOST
     return out
+
+
+def _new_products(session: Session, products: IntArray, day: date) -> npt.NDArray[np.bool_]:
+    """Which of ``products`` are new on ``day``: listed in the NEW_PRODUCT_DAYS before it."""
+    if len(products) == 0:
+        return np.zeros(0, dtype=bool)
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    new = set(
+        session.scalars(
+            select(Product.id).where(
+                Product.id.in_(np.unique(products).tolist()),
+                Product.created_at > start - timedelta(days=NEW_PRODUCT_DAYS),
+                Product.created_at <= start,
+            )
+        )
+    )
+    return np.isin(products, list(new))
 
 
 def gather_inputs(
@@ -357,8 +379,9 @@ def gather_inputs(
 def _promises(
     session: Session, day: date, kind: IntArray, entity: IntArray, settings: Settings
 ) -> IntArray:
-    """The day's Chuanliu promises on the promised party's room, and a running festival's
-    promises (its rewards and boost, ``traffic/festival.py``) on the shop's room."""
+    """The day's Chuanliu promises on the promised party's room; on a shop's room, a running
+    festival's promises (its rewards and boost, ``traffic/festival.py``) and the fast-brand
+    plan's guarantee to a benchmark fast brand (``campaigns/fast_brands.py``)."""
     rows = ledger.promise(session, day, settings=settings)
     out = np.zeros(len(entity), dtype=np.int64)
     room = {
@@ -372,6 +395,8 @@ def _promises(
     promised = np.array([r.promised_impressions for r in rows], dtype=np.int64)
     np.add.at(out, at[at >= 0], promised[at >= 0])
     festival = promise_running(session, day)
+    for shop in benchmark_fast_brands(session):  # the fast-brand plan's guarantee
+        festival[shop] = festival.get(shop, 0) + FAST_BRAND_GUARANTEE
     if festival:
         shops = np.fromiter(festival, dtype=np.int64, count=len(festival))
         want = room[PartyKind.SHOP] * (1 << 40) + shops
