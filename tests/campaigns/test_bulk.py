@@ -682,32 +682,50 @@ def test_a_key_repeated_within_a_batch_gives_back_what_the_repeat_was_given(
         assert budget(s, coupon) == (1_000, 1, 1_000)
 
 
-# Source bugs: each test states what a user expects and fails today (strict xfail: a fix
-# makes it pass, and then the marker is to go).
-
-REPLAY_BUG = (
-    "bug: discount_batch gives a retried row what is left now (no units, no claim), so its "
-    "request no longer matches the first order's fingerprint: refused idempotency_key_reused"
-)
+# The whole flow (place_batch): a dry run first, so refused rows take nothing and a retried
+# batch replays its orders with what they were given then.
 
 
-@pytest.mark.xfail(strict=True, reason=REPLAY_BUG)
+def place_whole(
+    s: Session, buyers: list[int], skus: list[int], quantities: list[int], keys: list[str]
+) -> Placed:
+    n = len(buyers)
+    batch = orders_bulk.OrderBatch(
+        buyer_id=np.array(buyers, dtype=np.int64),
+        sku_id=np.array(skus, dtype=np.int64),
+        quantity=np.array(quantities, dtype=np.int64),
+        channel=[Channel.SHELF_SEARCH] * n,
+        idempotency_key=keys,
+        creator_id=np.zeros(n, dtype=np.int64),
+        content_kind=[None] * n,
+        content_id=np.zeros(n, dtype=np.int64),
+        surface=[None] * n,
+        merchant_discount_fen=np.zeros(n, dtype=np.int64),
+        platform_discount_fen=np.zeros(n, dtype=np.int64),
+    )
+    result, d = campaigns_bulk.place_batch(s, batch, at=MAIN)
+    return Placed(d, result)
+
+
 def test_a_retried_batch_replays_its_order_when_the_first_run_took_the_last_units(
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
         m = market(s, buyers=1, units=2)
     with transaction(factory) as s:
-        first = place(s, m.buyers, [m.sku], [2], ["k"])
+        first = place_whole(s, m.buyers, [m.sku], [2], ["k"])
     with transaction(factory) as s:  # the import is run again, as idempotency keys allow
-        again = place(s, m.buyers, [m.sku], [2], ["k"])
+        again = place_whole(s, m.buyers, [m.sku], [2], ["k"])
 
     assert first.discounts.merchant_fen.tolist() == [4_000]
-    assert again.result.refused == {}  # today: {0: IDEMPOTENCY_KEY_REUSED}
+    assert again.result.refused == {}
     assert again.result.order_id.tolist() == first.result.order_id.tolist()
+    assert again.discounts.merchant_fen.tolist() == [4_000]  # what it was given, not taken
+    with factory() as s:
+        assert registration_of(s, m).sold == 2
+        assert s.scalar(select(func.count()).select_from(CampaignSale)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=REPLAY_BUG)
 def test_a_retried_batch_replays_its_order_when_the_first_run_used_the_buyers_claim(
     factory: sessionmaker[Session],
 ) -> None:
@@ -716,39 +734,32 @@ def test_a_retried_batch_replays_its_order_when_the_first_run_used_the_buyers_cl
         coupon = platform_coupon(s, m)
         claim_all(s, coupon, m.buyers)
     with transaction(factory) as s:
-        first = place(s, m.buyers, [m.sku], [2], ["k"])
+        first = place_whole(s, m.buyers, [m.sku], [2], ["k"])
     with transaction(factory) as s:
-        again = place(s, m.buyers, [m.sku], [2], ["k"])
+        again = place_whole(s, m.buyers, [m.sku], [2], ["k"])
 
     assert first.discounts.platform_fen.tolist() == [1_000]
-    assert again.result.refused == {}  # today: {0: IDEMPOTENCY_KEY_REUSED}
+    assert again.result.refused == {}
     assert again.result.order_id.tolist() == first.result.order_id.tolist()
+    with factory() as s:
+        assert budget(s, coupon) == (1_000, 1, 1_000)  # the one use, taken once
 
 
-REFUSED_FIRST_BUG = (
-    "bug: discount_batch serves rows before place_orders refuses any; a refused row's units "
-    "or budget are given back by record_batch, too late for the later rows it kept them from"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=REFUSED_FIRST_BUG)
 def test_a_refused_row_does_not_keep_the_last_units_from_a_later_row(
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
         m = market(s, buyers=1, units=2)
     with transaction(factory) as s:
-        placed = place(s, [GHOST, m.buyers[0]], [m.sku, m.sku], [2, 2], ["g", "k"])
+        placed = place_whole(s, [GHOST, m.buyers[0]], [m.sku, m.sku], [2, 2], ["g", "k"])
 
     assert placed.result.refused == {0: ErrorCode.NOT_FOUND}
     with factory() as s:
         order = s.get_one(Order, int(placed.result.order_id[1]))
-        # today: 0 off, the list price paid, and the 2 units left unsold (sold == 0)
         assert order.merchant_discount_fen == 4_000
         assert registration_of(s, m).sold == 2
 
 
-@pytest.mark.xfail(strict=True, reason=REFUSED_FIRST_BUG)
 def test_a_refused_order_does_not_keep_the_last_coupon_budget_from_a_later_order(
     factory: sessionmaker[Session],
 ) -> None:
@@ -758,13 +769,26 @@ def test_a_refused_order_does_not_keep_the_last_coupon_budget_from_a_later_order
         claim_all(s, coupon, m.buyers)
     with transaction(factory) as s:
         # the first order wants 4 of the 3 in stock: refused; the second is placed
-        placed = place(s, m.buyers, [m.sku, m.sku], [4, 2], ["a", "b"])
+        placed = place_whole(s, m.buyers, [m.sku, m.sku], [4, 2], ["a", "b"])
 
     assert placed.result.refused == {0: ErrorCode.OUT_OF_STOCK}
     with factory() as s:
-        # today: the second order gets no coupon and the budget's one use is left unspent
         assert s.get_one(Order, int(placed.result.order_id[1])).platform_discount_fen == 1_000
         assert budget(s, coupon) == (1_000, 1, 1_000)
+
+
+def test_an_order_below_the_threshold_leaves_the_claim_for_the_next(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        m = market(s, buyers=1, units=None)
+        coupon = platform_coupon(s, m)
+        claim_all(s, coupon, m.buyers)
+    with transaction(factory) as s:
+        # 99.00 x 1 is below a 100.00 threshold; 99.00 x 2 meets it
+        placed = place_whole(s, m.buyers * 2, [m.sku, m.sku], [1, 2], ["a", "b"])
+
+    assert placed.discounts.platform_fen.tolist() == [0, 1_000]
 
 
 def test_a_second_batch_in_one_session_sees_the_units_the_first_sold(session: Session) -> None:

@@ -25,8 +25,8 @@ the order they were made. Merchant coupons go through the checkout.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from trustflow.bulk import (
     IntArray,
     execute_columns,
+    existing_pairs,
     fetch_by_ids,
     fetch_map,
     insert_columns,
@@ -57,9 +58,11 @@ from trustflow.campaigns.models import (
 )
 from trustflow.catalog.models import Sku
 from trustflow.errors import InvalidInput
+from trustflow.orders import bulk as orders_bulk
+from trustflow.orders.bulk import BatchResult, OrderBatch
 from trustflow.orders.models import Checkout, CheckoutStatus, Order, OrderLine
 
-__all__ = ["BatchDiscounts", "claim_coupon_bulk", "discount_batch", "record_batch"]
+__all__ = ["BatchDiscounts", "claim_coupon_bulk", "discount_batch", "place_batch", "record_batch"]
 
 _claims, _coupons, _campaigns = table(CouponClaim), table(Coupon), table(Campaign)
 _registrations, _holdings = table(CampaignRegistration), table(CouponHolding)
@@ -85,6 +88,8 @@ class BatchDiscounts:
     #: the row heading each row's order
     head: IntArray
     buyer_id: IntArray
+    #: rows of an order placed before with the same key: given what it was given, took nothing
+    replay: np.ndarray
 
 
 def discount_batch(
@@ -95,11 +100,18 @@ def discount_batch(
     quantity: IntArray,
     head: IntArray | None = None,
     at: datetime,
+    idempotency_key: Sequence[str] | None = None,
+    refused: Collection[int] = (),
     actor: str = "bulk",
 ) -> BatchDiscounts:
     """Take the batch's campaign units, coupon budgets and claims, and say what comes off
     each row (the columns :class:`~trustflow.orders.bulk.OrderBatch` takes). Rows are served
-    in their order; ``head`` as the order batch's."""
+    in their order; ``head`` as the order batch's.
+
+    With ``idempotency_key``, a row whose order the buyer placed before (a retried batch) is
+    given what its order was given then, and takes nothing. Rows in ``refused`` (those the
+    order rules will refuse: :func:`place_batch` learns them from a dry run) take nothing, so
+    they hold nothing back from later rows."""
     n = len(sku_id)
     head = np.arange(n) if head is None else np.asarray(head, dtype=np.int64)
     qty = np.asarray(quantity, dtype=np.int64)
@@ -115,20 +127,65 @@ def discount_batch(
         claim_fen=zeros.copy(),
         head=head,
         buyer_id=np.asarray(buyer_id, dtype=np.int64),
+        replay=np.zeros(n, dtype=bool),
     )
     if n == 0:
         return out
+    if idempotency_key is not None:
+        _replays(session, out, idempotency_key)
+    serve = ~out.replay
+    serve[[r for r in refused if 0 <= r < n]] = False
+    serve &= np.bincount(head, weights=~serve, minlength=n)[head] == 0  # orders whole
     skus = table(Sku)
     price_of = fetch_map(session, select(skus.c.id, skus.c.price_fen), skus.c.id, sku_id)
     price = np.array([price_of[s][1] if s in price_of else 0 for s in sku_id.tolist()])
-    _take_campaign_units(session, out, sku_id, price, at)
+    _take_campaign_units(session, out, sku_id, price, at, serve)
     left = price * qty - out.merchant_fen
-    _take_coupons(session, out, left, at, actor)
+    _take_coupons(session, out, left, at, actor, serve)
     return out
 
 
+def _replays(session: Session, out: BatchDiscounts, keys: Sequence[str]) -> None:
+    """Rows of orders the buyer placed before with the same key: what their lines were given
+    then (by line number), so the retried row replays its order instead of being refused."""
+    orders, lines = table(Order), table(OrderLine)
+    heads = np.flatnonzero(out.head == np.arange(len(out.head)))
+    pairs = [(int(out.buyer_id[h]), keys[h]) for h in heads.tolist()]
+    found = existing_pairs(session, orders.c.buyer_id, orders.c.idempotency_key, pairs, orders.c.id)
+    if not found:
+        return
+    order_of = {
+        h: int(found[p][0]) for h, p in zip(heads.tolist(), pairs, strict=True) if p in found
+    }
+    given = {
+        (int(o), int(no)): (int(m), int(p))
+        for o, no, m, p in fetch_by_ids(
+            session,
+            select(
+                lines.c.order_id,
+                lines.c.line_no,
+                lines.c.merchant_discount_fen,
+                lines.c.platform_discount_fen,
+            ),
+            lines.c.order_id,
+            sorted(order_of.values()),
+        )
+    }
+    number = _line_numbers(out.head)
+    for r, h in enumerate(out.head.tolist()):
+        if h in order_of:
+            out.replay[r] = True
+            m, p = given.get((order_of[h], int(number[r])), (0, 0))
+            out.merchant_fen[r], out.platform_fen[r] = m, p
+
+
 def _take_campaign_units(
-    session: Session, out: BatchDiscounts, sku_id: IntArray, price: IntArray, at: datetime
+    session: Session,
+    out: BatchDiscounts,
+    sku_id: IntArray,
+    price: IntArray,
+    at: datetime,
+    serve: np.ndarray,
 ) -> None:
     """The campaign price for each row whose SKU has an offer, while its units last: a row
     they cannot cover pays the list price (as at the checkout)."""
@@ -158,8 +215,10 @@ def _take_campaign_units(
     taken: dict[int, list[int]] = defaultdict(list)
     for i, sku in enumerate(sku_id.tolist()):
         offer = offers.get(sku)
-        if offer is None or price[i] <= offer.campaign_price_fen or out.quantity[i] < 1:
-            continue  # no offer, no cut, or a row the order rules will refuse
+        if not serve[i] or offer is None or price[i] <= offer.campaign_price_fen:
+            continue  # refused, replayed, no offer, or no cut
+        if out.quantity[i] < 1:
+            continue  # a row the order rules will refuse
         if held_out[offer.campaign_id][i]:
             continue  # the campaign keeps this buyer out: the list price
         if out.quantity[i] <= left[offer.id]:
@@ -187,12 +246,17 @@ def _take_campaign_units(
 
 
 def _take_coupons(
-    session: Session, out: BatchDiscounts, left: IntArray, at: datetime, actor: str
+    session: Session,
+    out: BatchDiscounts,
+    left: IntArray,
+    at: datetime,
+    actor: str,
+    serve: np.ndarray,
 ) -> None:
-    """Each order's platform coupon: the buyer's next claim of a coupon valid now, if it
-    takes something off what the order has left to pay, while the coupon's budget and its
-    campaign's subsidy cover the batch's uses in row order."""
-    heads = np.flatnonzero(out.head == np.arange(len(out.head)))
+    """Each order's platform coupon: the buyer's next claim of a coupon valid now that takes
+    something off what the order has left to pay (an order below every threshold uses none),
+    while the coupon's budget and its campaign's subsidy cover the batch's uses in row order."""
+    heads = np.flatnonzero((out.head == np.arange(len(out.head))) & serve)
     goods = np.bincount(out.head, weights=left, minlength=len(out.head)).astype(np.int64)
     claims = _open_claims(session, set(out.buyer_id[heads].tolist()), at)
     if not claims:
@@ -206,6 +270,8 @@ def _take_coupons(
         mine = claims.get(buyer, [])
         if used[buyer] < len(mine):
             claim_id, coupon_id, coupon_terms = mine[used[buyer]]
+            if rules.discounts_fen(coupon_terms, goods[[h]])[0] == 0:
+                continue  # below its threshold: the claim waits for another order
             used[buyer] += 1
             chosen[coupon_id].append((h, claim_id))
             terms[coupon_id] = coupon_terms
@@ -363,6 +429,43 @@ def _coupon_events(
     )
 
 
+def place_batch(
+    session: Session, batch: OrderBatch, *, at: datetime, actor: str = "bulk"
+) -> tuple[BatchResult, BatchDiscounts]:
+    """The bulk path with campaigns on, in one call: judge the batch without writing (a dry
+    run of :func:`~trustflow.orders.bulk.place_orders`), give the rows that will be placed
+    their campaign prices and coupons (:func:`discount_batch`; where a campaign gives an
+    order anything, it replaces the order's other promotions), place the batch, and record
+    what was taken (:func:`record_batch`)."""
+    n = len(batch)
+    head = batch.heads()
+    judged = orders_bulk.place_orders(session, batch, at=at, dry_run=True)
+    d = discount_batch(
+        session,
+        buyer_id=np.asarray(batch.buyer_id, dtype=np.int64),
+        sku_id=np.asarray(batch.sku_id, dtype=np.int64),
+        quantity=np.asarray(batch.quantity, dtype=np.int64),
+        head=head,
+        at=at,
+        idempotency_key=batch.idempotency_key,
+        refused=judged.refused.keys(),
+        actor=actor,
+    )
+    given = (d.merchant_fen + d.platform_fen).astype(np.float64)
+    touched = (np.bincount(head, weights=given, minlength=n)[head] > 0) | d.replay
+    placed = orders_bulk.place_orders(
+        session,
+        replace(
+            batch,
+            merchant_discount_fen=np.where(touched, d.merchant_fen, batch.merchant_discount_fen),
+            platform_discount_fen=np.where(touched, d.platform_fen, batch.platform_discount_fen),
+        ),
+        at=at,
+    )
+    record_batch(session, d, placed.order_id, at=at, replayed=placed.replayed, actor=actor)
+    return placed, d
+
+
 def record_batch(
     session: Session,
     discounts: BatchDiscounts,
@@ -443,13 +546,19 @@ def _give_back_claims(
         )
 
 
-def _line_ids(session: Session, order_id: IntArray, d: BatchDiscounts, rows: IntArray) -> IntArray:
-    """The order line each of ``rows`` became: lines are numbered in their order's row order."""
-    number = np.zeros(len(d.head), dtype=np.int64)
+def _line_numbers(head: IntArray) -> IntArray:
+    """Each row's line number in its order: lines are numbered in their order's row order."""
+    number = np.zeros(len(head), dtype=np.int64)
     seen: dict[int, int] = defaultdict(int)
-    for r, h in enumerate(d.head.tolist()):
+    for r, h in enumerate(head.tolist()):
         seen[h] += 1
         number[r] = seen[h]
+    return number
+
+
+def _line_ids(session: Session, order_id: IntArray, d: BatchDiscounts, rows: IntArray) -> IntArray:
+    """The order line each of ``rows`` became."""
+    number = _line_numbers(d.head)
     lines = table(OrderLine)
     found = {
         (int(o), int(no)): int(i)

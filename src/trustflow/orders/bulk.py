@@ -103,7 +103,13 @@ class BatchResult:
         return self.order_id[self.order_id > 0]
 
 
-def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchResult:
+def place_orders(
+    session: Session, batch: OrderBatch, *, at: datetime, dry_run: bool = False
+) -> BatchResult:
+    """Place the batch's orders, each row judged by the rules one order is held to.
+    ``dry_run``: judge only, and write nothing: which rows would be refused, and which would
+    replay an earlier order (a caller that gives rows something first, such as campaign prices,
+    serves only the rows that will be placed)."""
     n = len(batch)
     order_id = np.zeros(n, dtype=np.int64)
     replayed = np.zeros(n, dtype=bool)
@@ -258,6 +264,9 @@ def place_orders(session: Session, batch: OrderBatch, *, at: datetime) -> BatchR
                 refuse(r, ErrorCode.OUT_OF_STOCK)
     spread()
 
+    if dry_run:
+        replayed[duplicate_of >= 0] = True
+        return BatchResult(order_id=order_id, refused=refused, replayed=replayed)
     rows_idx = np.flatnonzero(ok)
     heads_idx = rows_idx[head[rows_idx] == rows_idx]
     if len(heads_idx):

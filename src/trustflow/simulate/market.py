@@ -787,43 +787,25 @@ class Simulation:
         rows = np.concatenate([np.arange(n), more])
         products = np.concatenate([buy["product"], addon[more]])
         content_kind = [None if c else ContentKind(k) for k, c in zip(kind, is_card, strict=True)]
-        row_qty = np.concatenate([qty, np.ones(len(more))]).astype(np.int64)
-        merchant_fen = np.concatenate([mdisc, np.zeros(len(more), dtype=np.int64)])
-        platform_fen = np.concatenate([pdisc, np.zeros(len(more), dtype=np.int64)])
-        festive = None
-        if self.festival is not None and self.festival.on_sale(at):
-            # the festival's campaign prices and coupon replace an order's other promotions
-            festive = campaigns_bulk.discount_batch(
-                session,
-                buyer_id=pop.buyer_ids[buy["buyer"][rows]],
-                sku_id=pop.sku_ids[products],
-                quantity=row_qty,
-                head=rows,
-                at=_dt(at)[0],
-            )
-            given = festive.merchant_fen + festive.platform_fen
-            touched = np.bincount(rows, weights=given, minlength=n)[rows] > 0
-            merchant_fen = np.where(touched, festive.merchant_fen, merchant_fen)
-            platform_fen = np.where(touched, festive.platform_fen, platform_fen)
         batch = orders_bulk.OrderBatch(
             buyer_id=pop.buyer_ids[buy["buyer"][rows]],
             sku_id=pop.sku_ids[products],
-            quantity=row_qty,
+            quantity=np.concatenate([qty, np.ones(len(more))]).astype(np.int64),
             channel=[channel[r] for r in rows.tolist()],
             idempotency_key=[keys[r] for r in rows.tolist()],
             creator_id=np.where(creator >= 0, pop.creator_ids[np.maximum(creator, 0)], 0)[rows],
             content_kind=[content_kind[r] for r in rows.tolist()],
             content_id=np.where(is_card, 0, buy["content"])[rows],
             surface=list(buy["surface"][rows]),
-            merchant_discount_fen=merchant_fen,
-            platform_discount_fen=platform_fen,
+            merchant_discount_fen=np.concatenate([mdisc, np.zeros(len(more), dtype=np.int64)]),
+            platform_discount_fen=np.concatenate([pdisc, np.zeros(len(more), dtype=np.int64)]),
             head=rows,
         )
-        result = orders_bulk.place_orders(session, batch, at=_dt(at)[0])
-        if festive is not None:
-            campaigns_bulk.record_batch(
-                session, festive, result.order_id, at=_dt(at)[0], replayed=result.replayed
-            )
+        if self.festival is not None and self.festival.on_sale(at):
+            # the festival's campaign prices and coupon, by the campaigns' bulk path
+            result, _ = campaigns_bulk.place_batch(session, batch, at=_dt(at)[0])
+        else:
+            result = orders_bulk.place_orders(session, batch, at=_dt(at)[0])
         result.order_id = result.order_id[:n]
         placed = result.order_id > 0
         stats.orders += int(placed.sum())
