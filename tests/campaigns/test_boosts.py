@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests import factories
@@ -144,12 +144,14 @@ def test_a_shop_is_promised_what_it_earned_and_its_boost(session: Session) -> No
     )
     assert row.promised_impressions == 2_000 + 1_000 + 150 + 700
     assert (day.shops, day.promised) == (1, 3_850)
-    # the day's traffic plan puts the promise on the shop's room, as a guarantee
+    # the day's traffic plan guarantees the promise to the shop's room (planned traffic, not
+    # Chuanliu's reward traffic: the Chuanliu promise stays its own)
     room = plan_service.KINDS.index(CandidateKind.SHOP_ROOM)
-    guaranteed = plan_service._promises(
-        session, WARMUP.date(), np.array([room]), np.array([seller.shop_id]), get_settings()
-    )
+    rooms, shops = np.array([room]), np.array([seller.shop_id])
+    guaranteed = plan_service._guarantees(session, WARMUP.date(), rooms, shops)
     assert guaranteed.tolist() == [3_850]
+    chuanliu = plan_service._promises(session, WARMUP.date(), rooms, shops, get_settings())
+    assert chuanliu.tolist() == [0]
     # promising the day again changes nothing
     assert traffic_festival.promise_boosts(session, campaign, WARMUP.date()).promised == 3_850
 
@@ -215,11 +217,25 @@ def test_benchmark_fast_brands_are_guaranteed_traffic_in_the_plan(session: Sessi
     room = plan_service.KINDS.index(CandidateKind.SHOP_ROOM)
 
     assert fast_brands.benchmark_fast_brands(session) == [good.shop_id]
-    guaranteed = plan_service._promises(
+    guaranteed = plan_service._guarantees(
         session,
         date(2026, 11, 1),
         np.array([room] * 3),
         np.array([good.shop_id, fair.shop_id, held.shop_id]),
-        get_settings(),
     )
     assert guaranteed.tolist() == [rules.FAST_BRAND_GUARANTEE, 0, 0]
+
+
+def test_promising_days_out_of_order_never_passes_the_traffic_budget(session: Session) -> None:
+    seller = factories.seller(
+        session, category_id=factories.category(session), at=REGISTERED - timedelta(days=60)
+    )
+    campaign = _running_festival(session, seller, traffic_budget=2_500)
+    _history(session, seller, WARMUP)
+    later = WARMUP.date() + timedelta(days=1)
+
+    traffic_festival.promise_boosts(session, campaign, later)  # the later day first
+    traffic_festival.promise_boosts(session, campaign, WARMUP.date())
+
+    total = session.scalar(select(func.sum(CampaignBoost.promised_impressions)))
+    assert total == 2_500

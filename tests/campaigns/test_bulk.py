@@ -32,6 +32,7 @@ from trustflow.catalog import service as catalog_service
 from trustflow.db import transaction
 from trustflow.errors import ErrorCode
 from trustflow.orders import bulk as orders_bulk
+from trustflow.orders import service as orders_service
 from trustflow.orders.models import CancelReason, Checkout, CheckoutStatus, Order, OrderLine
 from trustflow.vocabulary import Channel
 
@@ -823,3 +824,39 @@ def test_a_row_of_a_negative_quantity_adds_no_campaign_units_for_later_rows(
         # 6 units wanted of the 5 registered: the list price (the -1 row, which the order
         # rules refuse, counts for nothing)
         assert d.merchant_fen.tolist() == [0, 0]
+
+
+def test_a_key_repeated_within_a_batch_takes_nothing_from_later_rows(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        m = market(s, buyers=2, units=4)
+    with transaction(factory) as s:
+        # the second row repeats the first's key: one order; the third still gets 2 units
+        placed = place_whole(
+            s, [m.buyers[0], m.buyers[0], m.buyers[1]], [m.sku] * 3, [2, 2, 2], ["k", "k", "j"]
+        )
+
+    assert placed.result.order_id[0] == placed.result.order_id[1]
+    assert placed.discounts.merchant_fen.tolist() == [4_000, 0, 4_000]
+    with factory() as s:
+        assert registration_of(s, m).sold == 4
+
+
+def test_a_bulk_order_paid_on_its_own_pays_its_checkout_and_redeems_its_coupon(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        m = market(s, buyers=1, units=None)
+        coupon = platform_coupon(s, m)
+        claims = claim_all(s, coupon, m.buyers)
+    with transaction(factory) as s:
+        placed = place_whole(s, m.buyers, [m.sku], [2], ["k"])
+    order_id = int(placed.result.order_id[0])
+    with transaction(factory) as s:  # paid through the one-order action (POST /orders/{id}/pay)
+        orders_service.pay_order(s, order_id=order_id, idempotency_key="pay", at=MAIN)
+        campaign_checkout.settle_claims(s, at=MAIN)
+    with factory() as s:
+        checkout = s.get_one(Checkout, s.get_one(Order, order_id).checkout_id)
+        assert checkout.status is CheckoutStatus.PAID
+        assert claim_state(s, claims[m.buyers[0]])[0] is ClaimStatus.REDEEMED

@@ -17,7 +17,7 @@ from trustflow.analytics.campaign_lift import campaign_lift, campaign_report
 from trustflow.campaigns import bulk as campaigns_bulk
 from trustflow.campaigns import checkout as campaign_checkout
 from trustflow.campaigns import coupons, festivals, rules
-from trustflow.campaigns.models import CampaignSale
+from trustflow.campaigns.models import Campaign, CampaignSale
 from trustflow.db import transaction
 from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.orders import checkout as orders_checkout
@@ -215,3 +215,57 @@ def test_a_campaign_without_a_holdout_reports_no_incremental_gmv(
         campaign = _campaign(s, _seller(s), 0)
     with factory() as s:
         assert campaign_report(s, campaign)["incremental_gmv"] is None
+
+
+def test_a_buyer_held_out_of_one_campaign_gets_anothers_price_on_both_paths(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        seller = _seller(s)
+        _campaign(s, seller, 5_000)  # 79.00, keeps half the buyers out
+        other = festivals.create_campaign(
+            s,
+            festivals.CampaignSpec(
+                name="brand day",
+                registration_from=REGISTERED,
+                registration_to=REGISTERED + timedelta(days=10),
+                warmup_from=WARMUP,
+                main_from=MAIN,
+                main_to=MAIN_END,
+            ),
+            actor="operator:1",
+            at=REGISTERED,
+        ).id
+        offer = festivals.register(
+            s,
+            campaign_id=other,
+            request=festivals.RegistrationRequest(
+                sku_id=seller.sku_id, campaign_price_fen=8_500, quantity=50
+            ),
+            at=REGISTERED + timedelta(days=1),
+            actor="merchant:1",
+        )
+        festivals.review(
+            s, registration_id=offer.id, approve=True, reason="ok", actor="op", at=REGISTERED
+        )
+        campaign = s.scalar(select(func.min(Campaign.id)))
+        held_out, reached = _buyers(s, int(campaign), 12, 5_000)
+    with transaction(factory) as s:
+        checkout = campaign_checkout.place_with_coupons(
+            s,
+            buyer_id=held_out[0],
+            items=[orders_checkout.CheckoutItem(seller.sku_id, 1)],
+            claim_ids=[],
+            idempotency_key="c",
+            at=MAIN + timedelta(hours=1),
+        )
+        d = campaigns_bulk.discount_batch(
+            s,
+            buyer_id=np.array([held_out[1], reached[0]], dtype=np.int64),
+            sku_id=np.array([seller.sku_id] * 2, dtype=np.int64),
+            quantity=np.array([1, 1], dtype=np.int64),
+            at=MAIN + timedelta(hours=1),
+        )
+    # held out of the 79.00 festival, both paths give the 85.00 of the other
+    assert checkout.paid_amount_fen == 8_500
+    assert d.merchant_fen.tolist() == [1_500, 2_100]

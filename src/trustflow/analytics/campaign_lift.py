@@ -101,23 +101,25 @@ def campaign_lift(
     counted = and_(Order.paid_at.is_not(None), Order.status != OrderStatus.CANCELLED)
     in_pre = and_(Order.paid_at >= pre_from, Order.paid_at < pre_to)
     in_test = and_(Order.paid_at >= test_from, Order.paid_at < test_to)
-    rows = session.execute(
-        select(
-            Order.buyer_id,
-            func.sum(case((in_pre, Order.paid_amount_fen), else_=0)),
-            func.sum(case((in_test, Order.paid_amount_fen), else_=0)),
-        )
-        .where(counted, Order.paid_at >= pre_from, Order.paid_at < test_to)
-        .group_by(Order.buyer_id)
-    ).all()
+    rows = np.array(
+        session.execute(
+            select(
+                Order.buyer_id,
+                func.coalesce(func.sum(case((in_pre, Order.paid_amount_fen), else_=0)), 0),
+                func.coalesce(func.sum(case((in_test, Order.paid_amount_fen), else_=0)), 0),
+            )
+            .where(counted, Order.paid_at >= pre_from, Order.paid_at < test_to)
+            .group_by(Order.buyer_id)
+        ).all(),
+        dtype=np.int64,
+    ).reshape(-1, 3)
     pre = np.zeros(len(buyers), dtype=np.int64)
     test = np.zeros(len(buyers), dtype=np.int64)
-    if rows:
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        at = np.searchsorted(buyers, ids)
-        known = (at < len(buyers)) & (buyers[np.minimum(at, len(buyers) - 1)] == ids)
-        pre[at[known]] = np.array([int(r[1] or 0) for r in rows], dtype=np.int64)[known]
-        test[at[known]] = np.array([int(r[2] or 0) for r in rows], dtype=np.int64)[known]
+    if len(rows) and len(buyers):
+        at = np.searchsorted(buyers, rows[:, 0])
+        known = (at < len(buyers)) & (buyers[np.minimum(at, len(buyers) - 1)] == rows[:, 0])
+        pre[at[known]] = rows[known, 1]
+        test[at[known]] = rows[known, 2]
     treated = ~rules.in_holdout(campaign.id, buyers, campaign.holdout_bps)
     try:
         estimate = did_cuped(

@@ -6,10 +6,11 @@ product. The daily traffic plan multiplies these into its trust multipliers
 
 The boost is also a promise, kept in the campaign's ledger (:class:`CampaignBoost`): each
 festival day a boosted shop is promised the reward impressions its own traffic was bringing
-it (:data:`BOOST_HISTORY_DAYS`), once more, within the campaign's traffic budget; feed serving
-delivers them as reward traffic of the campaign's plan (:func:`reward_plan`), and the ledger
-reconciles delivered against promised (``traffic/festival.py``, which reads the impressions
-log).
+it (:data:`BOOST_HISTORY_DAYS`), once more, and the rewards it earned (:func:`rewards`),
+within the campaign's traffic budget. The daily plan guarantees them to the shop's room; the
+simulator's feed delivers them as reward traffic of the campaign's plan (:func:`reward_plan`),
+and the ledger reconciles delivered against promised (``traffic/festival.py``, which reads the
+impressions log).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ from trustflow.bulk import (
     table,
 )
 from trustflow.campaigns import rules
-from trustflow.campaigns.checkout import campaign_offers
+from trustflow.campaigns.checkout import offers_by_sku
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -189,42 +189,36 @@ def _take_campaign_units(
 ) -> None:
     """The campaign price for each row whose SKU has an offer, while its units last: a row
     they cannot cover pays the list price (as at the checkout)."""
-    offers = campaign_offers(session, set(sku_id.tolist()), at)
-    if not offers:
+    listed = offers_by_sku(session, set(sku_id.tolist()), at)
+    if not listed:
         return
-    # the units left as the store has them now (the session may hold an offer read earlier)
-    holdout = dict(
-        session.execute(
-            select(_campaigns.c.id, _campaigns.c.holdout_bps).where(
-                _campaigns.c.id.in_(sorted({o.campaign_id for o in offers.values()}))
-            )
-        ).all()
-    )
+    every = [offer for offers in listed.values() for offer, _ in offers]
+    # who each campaign keeps out, among the batch's buyers
     held_out = {
-        campaign_id: rules.in_holdout(campaign_id, out.buyer_id, bps)
-        for campaign_id, bps in holdout.items()
+        offer.campaign_id: rules.in_holdout(offer.campaign_id, out.buyer_id, bps)
+        for offers in listed.values()
+        for offer, bps in offers
     }
+    # the units left as the store has them now (the session may hold an offer read earlier)
     left = {
         int(rid): int(quantity - sold)
         for rid, quantity, sold in session.execute(
             select(_registrations.c.id, _registrations.c.quantity, _registrations.c.sold).where(
-                _registrations.c.id.in_(sorted(o.id for o in offers.values()))
+                _registrations.c.id.in_(sorted(o.id for o in every))
             )
         )
     }
     taken: dict[int, list[int]] = defaultdict(list)
-    for i, sku in enumerate(sku_id.tolist()):
-        offer = offers.get(sku)
-        if not serve[i] or offer is None or price[i] <= offer.campaign_price_fen:
-            continue  # refused, replayed, no offer, or no cut
-        if out.quantity[i] < 1:
-            continue  # a row the order rules will refuse
-        if held_out[offer.campaign_id][i]:
-            continue  # the campaign keeps this buyer out: the list price
+    for i in np.flatnonzero(serve & (out.quantity >= 1) & np.isin(sku_id, list(listed))).tolist():
+        # the checkout's rule (campaign_offers): the lowest price of a campaign that does not
+        # keep this buyer out
+        offer = next((o for o, _ in listed[int(sku_id[i])] if not held_out[o.campaign_id][i]), None)
+        if offer is None or price[i] <= offer.campaign_price_fen:
+            continue  # held out of every offer, or no cut
         if out.quantity[i] <= left[offer.id]:
             left[offer.id] -= int(out.quantity[i])
             taken[offer.id].append(i)
-    by_id = {o.id: o for o in offers.values()}
+    by_id = {o.id: o for o in every}
     for registration_id, rows in taken.items():
         units = int(out.quantity[rows].sum())
         took = _rowcount(
@@ -301,8 +295,11 @@ def _take_coupons(
         out.claim_id[rows] = claim_ids
         out.coupon_id[rows] = coupon_id
         out.claim_fen[rows] = off
-        for h, amount in zip(rows.tolist(), off.tolist(), strict=True):
-            lines = np.flatnonzero(out.head == h)
+        by_head = np.argsort(out.head, kind="stable")  # each order's rows, found by bisection
+        first = np.searchsorted(out.head[by_head], rows, side="left")
+        last = np.searchsorted(out.head[by_head], rows, side="right")
+        for amount, a, b in zip(off.tolist(), first.tolist(), last.tolist(), strict=True):
+            lines = by_head[a:b]
             shares = rules.split(amount, left[lines].tolist())
             out.platform_fen[lines] += np.array(shares, dtype=np.int64)
         _coupon_events(session, coupon_id, claim_ids, off, "reserve", actor, at)
@@ -448,7 +445,9 @@ def place_batch(
         head=head,
         at=at,
         idempotency_key=batch.idempotency_key,
-        refused=judged.refused.keys(),
+        # refused rows, and rows repeating an earlier row's key, take nothing
+        refused=set(judged.refused)
+        | set(np.flatnonzero(judged.replayed if judged.replayed is not None else []).tolist()),
         actor=actor,
     )
     given = (d.merchant_fen + d.platform_fen).astype(np.float64)

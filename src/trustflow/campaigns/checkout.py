@@ -135,12 +135,11 @@ def place_with_coupons(
     return checkout
 
 
-def campaign_offers(
-    session: Session, skus: set[int], at: datetime, *, buyer_id: int | None = None
-) -> dict[int, CampaignRegistration]:
-    """Per SKU, the approved registration whose campaign's main window holds ``at`` (the
-    lowest campaign price if several); with ``buyer_id``, only of campaigns that do not hold
-    the buyer out (:func:`~trustflow.campaigns.rules.in_holdout`)."""
+def offers_by_sku(
+    session: Session, skus: set[int], at: datetime
+) -> dict[int, list[tuple[CampaignRegistration, int]]]:
+    """Per SKU, the approved registrations whose campaign's main window holds ``at``, with
+    their campaign's ``holdout_bps``, the lowest campaign price first (ties: the earlier)."""
     rows = session.execute(
         select(CampaignRegistration, Campaign.holdout_bps)
         .join(Campaign, Campaign.id == CampaignRegistration.campaign_id)
@@ -152,12 +151,25 @@ def campaign_offers(
         )
         .order_by(CampaignRegistration.campaign_price_fen, CampaignRegistration.id)
     ).all()
-    best: dict[int, CampaignRegistration] = {}
-    buyer = np.array([buyer_id or 0], dtype=np.int64)
+    out: dict[int, list[tuple[CampaignRegistration, int]]] = {}
     for offer, holdout_bps in rows:
-        if buyer_id is not None and rules.in_holdout(offer.campaign_id, buyer, holdout_bps)[0]:
-            continue
-        best.setdefault(offer.sku_id, offer)
+        out.setdefault(offer.sku_id, []).append((offer, int(holdout_bps)))
+    return out
+
+
+def campaign_offers(
+    session: Session, skus: set[int], at: datetime, *, buyer_id: int
+) -> dict[int, CampaignRegistration]:
+    """Per SKU, the offer the buyer gets: the lowest campaign price among the campaigns in
+    their main window that do not hold the buyer out (:func:`~trustflow.campaigns.rules.
+    in_holdout`). The bulk path picks by the same rule, row by row."""
+    buyer = np.array([buyer_id], dtype=np.int64)
+    best: dict[int, CampaignRegistration] = {}
+    for sku, offers in offers_by_sku(session, skus, at).items():
+        for offer, holdout_bps in offers:
+            if not rules.in_holdout(offer.campaign_id, buyer, holdout_bps)[0]:
+                best[sku] = offer
+                break
     return best
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import String, bindparam, cast, func, literal, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
@@ -40,8 +40,6 @@ from trustflow.errors import Conflict, ErrorCode, InvalidInput
 from trustflow.orders import commission, rules
 from trustflow.orders.models import (
     CancelReason,
-    Checkout,
-    CheckoutStatus,
     ContentKind,
     Order,
     OrderEvent,
@@ -49,10 +47,17 @@ from trustflow.orders.models import (
     OrderStatus,
     Payment,
 )
-from trustflow.orders.service import LineRequest, OrderRequest, PricedLine, new_order_row
+from trustflow.orders.service import (
+    LineRequest,
+    OrderRequest,
+    PricedLine,
+    mark_checkouts_paid,
+    new_order_row,
+)
 from trustflow.vocabulary import Channel, Surface
 
 __all__ = [
+    "BatchResult",
     "OrderBatch",
     "advance_orders",
     "place_orders",
@@ -326,42 +331,6 @@ def place_orders(
         order_id[i] = order_id[duplicate_of[i]]
         replayed[i] = True
     return BatchResult(order_id=order_id, refused=refused, replayed=replayed)
-
-
-def _pay_checkouts(session: Session, paid: IntArray) -> None:
-    """The checkouts of orders just paid are paid once none of their orders awaits payment
-    (a bulk order is placed in a checkout when a coupon was used on it): paid when its last
-    order was, for what its orders paid."""
-    checkouts = table(Checkout)
-    ids = {
-        int(c)
-        for (c,) in fetch_by_ids(session, select(_orders.c.checkout_id), _orders.c.id, paid)
-        if c is not None
-    }
-    if not ids:
-        return
-    of_checkout = _orders.c.checkout_id == checkouts.c.id
-    waiting = select(_orders.c.id).where(
-        of_checkout, _orders.c.status == OrderStatus.PENDING_PAYMENT.value
-    )
-    session.execute(
-        update(checkouts)
-        .where(
-            checkouts.c.id.in_(sorted(ids)),
-            checkouts.c.status == CheckoutStatus.PENDING_PAYMENT.value,
-            ~waiting.exists(),
-        )
-        .values(
-            status=CheckoutStatus.PAID.value,
-            paid_at=select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery(),
-            paid_amount_fen=select(func.coalesce(func.sum(_orders.c.paid_amount_fen), 0))
-            .where(of_checkout, _orders.c.paid_at.is_not(None))
-            .scalar_subquery(),
-            payment_key=literal("bulk-pay-checkout-") + cast(checkouts.c.id, String),
-            updated_at=select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery(),
-        )
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _promises(
@@ -647,7 +616,7 @@ def advance_orders(
             rows=len(done),
         )
         commission.accrue_commissions(session, done, at=times)
-        _pay_checkouts(session, done)
+        mark_checkouts_paid(session, done)
     if action == "cancel":
         # every line's units go back on sale
         lines = fetch_by_ids(

@@ -12,11 +12,32 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, select, update
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
-from trustflow.bulk import DriverCursor, DriverStatement, driver_cursor, insert_unless_present
+from trustflow.bulk import (
+    DriverCursor,
+    DriverStatement,
+    driver_cursor,
+    fetch_by_ids,
+    insert_unless_present,
+    table,
+)
 from trustflow.catalog.models import Product, Shop, ShopTransitTime, Sku
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import attach_loaded, utcnow
@@ -34,6 +55,8 @@ from trustflow.orders import commission, rules
 from trustflow.orders.attribution import UNATTRIBUTED_CHANNEL, Attribution
 from trustflow.orders.models import (
     CancelReason,
+    Checkout,
+    CheckoutStatus,
     ContentKind,
     Order,
     OrderEvent,
@@ -55,6 +78,7 @@ __all__ = [
     "discount_lines",
     "expire_unpaid_orders",
     "get_order",
+    "mark_checkouts_paid",
     "new_order_row",
     "order_events",
     "order_lines",
@@ -785,7 +809,45 @@ def pay_order(
     )
     session.flush()
     commission.accrue_commissions(session, [order_id], at=at)
+    mark_checkouts_paid(session, [order_id])
     return order
+
+
+def mark_checkouts_paid(session: Session, paid: Sequence[int] | npt.NDArray[np.int64]) -> None:
+    """The checkouts of orders just paid, one by one (:func:`pay_order`) or in bulk, are
+    paid once none of their orders awaits payment: paid when the last was, for what its
+    orders paid (a checkout paid as a whole, :func:`~trustflow.orders.checkout.pay_checkout`,
+    then records its own key). A coupon reserved at the checkout is redeemed from then on."""
+    checkouts = table(Checkout)
+    ids = {
+        int(c)
+        for (c,) in fetch_by_ids(session, select(_orders.c.checkout_id), _orders.c.id, paid)
+        if c is not None
+    }
+    if not ids:
+        return
+    of_checkout = _orders.c.checkout_id == checkouts.c.id
+    waiting = select(_orders.c.id).where(
+        of_checkout, _orders.c.status == OrderStatus.PENDING_PAYMENT.value
+    )
+    session.execute(
+        update(checkouts)
+        .where(
+            checkouts.c.id.in_(sorted(ids)),
+            checkouts.c.status == CheckoutStatus.PENDING_PAYMENT.value,
+            ~waiting.exists(),
+        )
+        .values(
+            status=CheckoutStatus.PAID.value,
+            paid_at=select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery(),
+            paid_amount_fen=select(func.coalesce(func.sum(_orders.c.paid_amount_fen), 0))
+            .where(of_checkout, _orders.c.paid_at.is_not(None))
+            .scalar_subquery(),
+            payment_key=literal("bulk-pay-checkout-") + sql_cast(checkouts.c.id, String),
+            updated_at=select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery(),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def cancel_order(

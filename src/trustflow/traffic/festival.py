@@ -64,8 +64,20 @@ def promise_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
     what would pass it is scaled down in whole impressions (largest remainder). Idempotent: a
     day already promised keeps its promises."""
     check_day(day)
-    campaign = get_or_raise(session, Campaign, campaign_id, "campaign")
+    get_or_raise(session, Campaign, campaign_id, "campaign")
+    # the campaign's row, locked: two promisers never both spend the same remainder
+    campaign = session.execute(
+        select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+    ).scalar_one()
     shops, _ = boosts.festival_boosts(session, day, campaign_id=campaign_id)
+    # a shop promised the day already keeps its promise (approved since: promised now)
+    shops -= set(
+        session.scalars(
+            select(_boosts.c.shop_id).where(
+                _boosts.c.campaign_id == campaign_id, _boosts.c.day == day
+            )
+        )
+    )
     if not shops:
         return _totals(session, campaign_id, day)
     end = midnight(day)
@@ -92,12 +104,12 @@ def promise_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
         )
         for s in ids
     ]
-    promised_before = session.scalar(
+    promised_so_far = session.scalar(  # every day's, this one's and later ones' included
         select(func.coalesce(func.sum(_boosts.c.promised_impressions), 0)).where(
-            _boosts.c.campaign_id == campaign_id, _boosts.c.day < day
+            _boosts.c.campaign_id == campaign_id
         )
     )
-    left = max(campaign.traffic_budget - int(promised_before or 0), 0)
+    left = max(campaign.traffic_budget - int(promised_so_far or 0), 0)
     parts = {
         "registration_impressions": [r.registration for r in earned],
         "live_impressions": [r.live for r in earned],

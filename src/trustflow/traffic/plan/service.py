@@ -17,7 +17,8 @@ the store's small tables (active scores, the Chuanliu promises of D):
 4. **Trust** multiplies value (:data:`TRUST_MULTIPLIER` by score tier; a restricted score
    gets :data:`RESTRICTED_MULTIPLIER`); shops that are not active (suspended, closed) are not
    candidates at all.
-5. **Bounds.** Chuanliu promises of D are lower bounds on the promised party's room; shops
+5. **Bounds.** Chuanliu promises of D, and a running festival's promises and the fast-brand
+   guarantee on a shop's room, are lower bounds on the room; shops
    younger than ``traffic_new_merchant_days`` get an exploration floor; every candidate is
    capped at ``traffic_cap_share`` of the supply it can reach.
 6. **Solve** (:mod:`trustflow.traffic.plan.allocation`), **store** a draft, **activate**: one
@@ -127,6 +128,10 @@ class PlanInputs:
     promised: IntArray
     is_new: npt.NDArray[np.bool_]
     notes: dict[str, Any] = field(default_factory=dict)
+    #: planned impressions guaranteed to a room beyond the Chuanliu promise (a running
+    #: festival's promises, the fast-brand plan's guarantee): a lower bound on what the plan
+    #: allots, served as the room's planned traffic, not as Chuanliu reward traffic
+    guaranteed: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.entity_id)
@@ -361,6 +366,7 @@ def gather_inputs(
     k = s.traffic_shrinkage_impressions
     value = (gmv + k * rate) / (impressions + k)
     promised = _promises(session, day, kind, entity, s)
+    guaranteed = _guarantees(session, day, kind, entity)
     return PlanInputs(
         day=day,
         segments=s.traffic_segments,
@@ -373,15 +379,15 @@ def gather_inputs(
         hours=hours,
         promised=promised,
         is_new=np.asarray(table["is_new"], dtype=bool),
+        guaranteed=guaranteed,
     )
 
 
 def _promises(
     session: Session, day: date, kind: IntArray, entity: IntArray, settings: Settings
 ) -> IntArray:
-    """The day's Chuanliu promises on the promised party's room; on a shop's room, a running
-    festival's promises (its rewards and boost, ``traffic/festival.py``) and the fast-brand
-    plan's guarantee to a benchmark fast brand (``campaigns/fast_brands.py``)."""
+    """The day's Chuanliu promises on the promised party's room (served as Chuanliu reward
+    traffic)."""
     rows = ledger.promise(session, day, settings=settings)
     out = np.zeros(len(entity), dtype=np.int64)
     room = {
@@ -394,15 +400,26 @@ def _promises(
     at = sorted_lookup(key[order], want, order)
     promised = np.array([r.promised_impressions for r in rows], dtype=np.int64)
     np.add.at(out, at[at >= 0], promised[at >= 0])
-    festival = promise_running(session, day)
-    for shop in benchmark_fast_brands(session):  # the fast-brand plan's guarantee
-        festival[shop] = festival.get(shop, 0) + FAST_BRAND_GUARANTEE
-    if festival:
-        shops = np.fromiter(festival, dtype=np.int64, count=len(festival))
-        want = room[PartyKind.SHOP] * (1 << 40) + shops
-        at = sorted_lookup(key[order], want, order)
-        amounts = np.fromiter(festival.values(), dtype=np.int64, count=len(festival))
-        np.add.at(out, at[at >= 0], amounts[at >= 0])
+    return out
+
+
+def _guarantees(session: Session, day: date, kind: IntArray, entity: IntArray) -> IntArray:
+    """What the day's plan guarantees a shop's room beyond Chuanliu: a running festival's
+    promises to the shop (its rewards and boost, ``traffic/festival.py``) and the fast-brand
+    plan's guarantee to a benchmark fast brand (``campaigns/fast_brands.py``)."""
+    out = np.zeros(len(entity), dtype=np.int64)
+    owed = promise_running(session, day)
+    for shop in benchmark_fast_brands(session):
+        owed[shop] = owed.get(shop, 0) + FAST_BRAND_GUARANTEE
+    if not owed:
+        return out
+    key = kind * (1 << 40) + entity
+    order = np.argsort(key)
+    shops = np.fromiter(owed, dtype=np.int64, count=len(owed))
+    want = KINDS.index(CandidateKind.SHOP_ROOM) * (1 << 40) + shops
+    at = sorted_lookup(key[order], want, order)
+    amounts = np.fromiter(owed.values(), dtype=np.int64, count=len(owed))
+    np.add.at(out, at[at >= 0], amounts[at >= 0])
     return out
 
 
@@ -423,8 +440,9 @@ def build_problem(
     value = (inputs.value_fen * inputs.multiplier)[cand]
     reach = np.bincount(cand, weights=inputs.supply[node], minlength=n)
     total = float(inputs.supply.sum())
-    lower = np.minimum(inputs.promised.astype(np.float64), MAX_PROMISE_SHARE * reach)
-    clipped = int(np.count_nonzero(inputs.promised > lower + 0.5))
+    bound = inputs.promised + (inputs.guaranteed if inputs.guaranteed is not None else 0)
+    lower = np.minimum(bound.astype(np.float64), MAX_PROMISE_SHARE * reach)
+    clipped = int(np.count_nonzero(bound > lower + 0.5))
     per_kind = np.bincount(inputs.kind, minlength=len(KINDS))
     fair = reach / np.maximum(per_kind[inputs.kind], 1)
     floor = np.where(inputs.is_new, s.traffic_new_floor_share * fair, 0.0)
