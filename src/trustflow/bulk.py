@@ -17,6 +17,8 @@ import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
     Column,
+    CursorResult,
+    Result,
     Select,
     Table,
     bindparam,
@@ -55,6 +57,13 @@ def sorted_lookup(
 
 def table(model: Any) -> Table:
     return cast(Table, model.__table__)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through a session changed: what a guarded update
+    (``WHERE stock + delta >= 0``, ``WHERE status = 'reserved'``) is judged by."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
 
 
 def chunks(values: Sequence[Any] | npt.NDArray[Any], size: int = CHUNK) -> Iterator[list[Any]]:

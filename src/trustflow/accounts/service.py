@@ -24,6 +24,7 @@ from trustflow.accounts.models import (
     ServiceProviderShop,
 )
 from trustflow.accounts.principal import Principal
+from trustflow.bulk import rowcount
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import InvalidInput, NotFound, Unauthenticated
 
@@ -215,5 +216,5 @@ def unfollow(session: Session, *, buyer_id: int, follow_id: int) -> None:
     result = session.execute(
         delete(Follow).where(Follow.id == follow_id, Follow.buyer_id == buyer_id)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if rowcount(result) == 0:
         raise NotFound(f"follow {follow_id} not found")

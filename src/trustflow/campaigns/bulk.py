@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.bulk import (
@@ -41,6 +41,7 @@ from trustflow.bulk import (
     fetch_map,
     insert_columns,
     insert_returning_ids,
+    rowcount,
     table,
 )
 from trustflow.campaigns import rules
@@ -221,7 +222,7 @@ def _take_campaign_units(
     by_id = {o.id: o for o in every}
     for registration_id, rows in taken.items():
         units = int(out.quantity[rows].sum())
-        took = _rowcount(
+        took = rowcount(
             session.execute(
                 update(_registrations)
                 .where(
@@ -364,7 +365,7 @@ def _take_budget(session: Session, coupon_id: int, off: IntArray, at: datetime) 
         return 0
     total = int(cum[admitted - 1])
     with session.begin_nested() as savepoint:
-        took = _rowcount(
+        took = rowcount(
             session.execute(
                 update(_coupons)
                 .where(
@@ -380,7 +381,7 @@ def _take_budget(session: Session, coupon_id: int, off: IntArray, at: datetime) 
             )
         )
         if took == 1 and coupon.campaign_id is not None:
-            took = _rowcount(
+            took = rowcount(
                 session.execute(
                     update(_campaigns)
                     .where(
@@ -395,11 +396,6 @@ def _take_budget(session: Session, coupon_id: int, off: IntArray, at: datetime) 
             savepoint.rollback()
             return 0
     return admitted
-
-
-def _rowcount(result: object) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
 
 
 def _coupon_events(

@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus
-from trustflow.bulk import table
+from trustflow.bulk import rowcount, table
 from trustflow.campaigns import coupons, rules
 from trustflow.campaigns.models import (
     Campaign,
@@ -196,8 +196,7 @@ def _campaign_prices(
             )
             .values(sold=_registrations.c.sold + line.quantity)
         )
-        assert isinstance(took, CursorResult)
-        if took.rowcount != 1:
+        if rowcount(took) != 1:
             continue  # sold out at the campaign price
         unit = line.unit_price_fen - offer.campaign_price_fen
         session.add(
@@ -319,8 +318,7 @@ def _return_cancelled_sales(session: Session, at: datetime, checkout_id: int | N
             .where(_sales.c.id == sale_id, _sales.c.status == SaleStatus.HELD.value)
             .values(status=SaleStatus.RETURNED.value, updated_at=at)
         )
-        assert isinstance(moved, CursorResult)
-        if moved.rowcount == 1:
+        if rowcount(moved) == 1:
             session.execute(
                 update(_registrations)
                 .where(_registrations.c.id == registration_id)

@@ -20,11 +20,11 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
-from trustflow.bulk import insert_unless_present, table
+from trustflow.bulk import insert_unless_present, rowcount, table
 from trustflow.campaigns import rules
 from trustflow.campaigns.models import (
     Campaign,
@@ -161,11 +161,6 @@ def _event(
     )
 
 
-def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
-
-
 def claim_coupon(
     session: Session,
     *,
@@ -201,7 +196,7 @@ def claim_coupon(
         )
         .values(claims=_holdings.c.claims + 1)
     )
-    if _rowcount(took) == 0:
+    if rowcount(took) == 0:
         raise Conflict(
             f"buyer {buyer_id} already holds {coupon.per_buyer_limit} of coupon {coupon_id},"
             f" its limit per buyer",
@@ -268,7 +263,7 @@ def _move(
         .where(_claims.c.id == claim_id, _claims.c.status == expected.value)
         .values(status=to.value, **values)
     )
-    return _rowcount(moved) == 1
+    return rowcount(moved) == 1
 
 
 def _reload(session: Session, claim_id: int) -> CouponClaim:
@@ -341,7 +336,7 @@ def reserve_claim(
             updated_at=at,
         )
     )
-    if _rowcount(took) == 0:
+    if rowcount(took) == 0:
         # the caller's transaction rolls back: the claim stays claimed
         raise Conflict(
             f"coupon {coupon.id}'s budget cannot cover {off} fen more",
@@ -357,7 +352,7 @@ def reserve_claim(
             )
             .values(subsidy_committed_fen=_campaigns.c.subsidy_committed_fen + off)
         )
-        if _rowcount(subsidised) == 0:
+        if rowcount(subsidised) == 0:
             raise Conflict(
                 f"campaign {coupon.campaign_id}'s subsidy budget cannot cover {off} fen more",
                 code=ErrorCode.CAMPAIGN_SUBSIDY_EXHAUSTED,

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import pairwise
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from trustflow.bulk import table
+from trustflow.bulk import rowcount, table
 from trustflow.campaigns import rules
 from trustflow.campaigns.models import (
     Campaign,
@@ -254,8 +254,7 @@ def _move(
         )
         .values(status=to.value, review_reason=reason, updated_at=at)
     )
-    assert isinstance(moved, CursorResult)
-    if moved.rowcount != 1:
+    if rowcount(moved) != 1:
         session.refresh(registration)
         raise IllegalTransition("registration", registration.status.value, action)
     _event(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from trustflow import names
 from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Follow, Merchant, ServiceProviderShop
-from trustflow.bulk import chunks
+from trustflow.bulk import chunks, rowcount
 from trustflow.catalog import rules
 from trustflow.catalog.models import (
     NAME_SKELETON_LENGTH,
@@ -354,7 +354,7 @@ def adjust_stock(session: Session, *, sku_id: int, delta: int) -> Sku:
         .values(stock=Sku.stock + delta)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if rowcount(result) == 0:
         raise Conflict(
             f"stock of sku {sku_id} cannot change by {delta}", code=ErrorCode.OUT_OF_STOCK
         )

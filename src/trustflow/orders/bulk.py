@@ -616,7 +616,9 @@ def advance_orders(
             rows=len(done),
         )
         commission.accrue_commissions(session, done, at=times)
-        mark_checkouts_paid(session, done)
+        # the checkouts of the orders paid (a bulk order has one when a coupon was used on it)
+        in_checkouts = fetch_by_ids(session, select(_orders.c.checkout_id), _orders.c.id, done)
+        mark_checkouts_paid(session, {int(c) for (c,) in in_checkouts if c is not None})
     if action == "cancel":
         # every line's units go back on sale
         lines = fetch_by_ids(

@@ -7,13 +7,11 @@ the move against :data:`trustflow.orders.rules.TRANSITIONS` and writes an audit 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import (
     ColumnElement,
     String,
@@ -34,7 +32,6 @@ from trustflow.bulk import (
     DriverCursor,
     DriverStatement,
     driver_cursor,
-    fetch_by_ids,
     insert_unless_present,
     table,
 )
@@ -809,42 +806,39 @@ def pay_order(
     )
     session.flush()
     commission.accrue_commissions(session, [order_id], at=at)
-    mark_checkouts_paid(session, [order_id])
+    if order.checkout_id is not None:
+        mark_checkouts_paid(session, [order.checkout_id])
     return order
 
 
-def mark_checkouts_paid(session: Session, paid: Sequence[int] | npt.NDArray[np.int64]) -> None:
+def mark_checkouts_paid(session: Session, checkout_ids: Collection[int]) -> None:
     """The checkouts of orders just paid, one by one (:func:`pay_order`) or in bulk, are
     paid once none of their orders awaits payment: paid when the last was, for what its
     orders paid (a checkout paid as a whole, :func:`~trustflow.orders.checkout.pay_checkout`,
     then records its own key). A coupon reserved at the checkout is redeemed from then on."""
-    checkouts = table(Checkout)
-    ids = {
-        int(c)
-        for (c,) in fetch_by_ids(session, select(_orders.c.checkout_id), _orders.c.id, paid)
-        if c is not None
-    }
-    if not ids:
+    if not checkout_ids:
         return
+    checkouts = table(Checkout)
     of_checkout = _orders.c.checkout_id == checkouts.c.id
+    last_paid = select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery()
     waiting = select(_orders.c.id).where(
         of_checkout, _orders.c.status == OrderStatus.PENDING_PAYMENT.value
     )
     session.execute(
         update(checkouts)
         .where(
-            checkouts.c.id.in_(sorted(ids)),
+            checkouts.c.id.in_(sorted(checkout_ids)),
             checkouts.c.status == CheckoutStatus.PENDING_PAYMENT.value,
             ~waiting.exists(),
         )
         .values(
             status=CheckoutStatus.PAID.value,
-            paid_at=select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery(),
+            paid_at=last_paid,
             paid_amount_fen=select(func.coalesce(func.sum(_orders.c.paid_amount_fen), 0))
             .where(of_checkout, _orders.c.paid_at.is_not(None))
             .scalar_subquery(),
             payment_key=literal("bulk-pay-checkout-") + sql_cast(checkouts.c.id, String),
-            updated_at=select(func.max(_orders.c.paid_at)).where(of_checkout).scalar_subquery(),
+            updated_at=last_paid,
         )
         .execution_options(synchronize_session=False)
     )

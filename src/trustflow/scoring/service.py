@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import duckdb
-from sqlalchemy import CursorResult, Engine, Select, Table, case, delete, func, select, update
+from sqlalchemy import Engine, Select, Table, case, delete, func, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from trustflow.aftersales.models import AfterSalesRequest, Review
-from trustflow.bulk import insert_columns
+from trustflow.bulk import insert_columns, rowcount
 from trustflow.db import utcnow
 from trustflow.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
 from trustflow.scoring import explain, rules, sql
@@ -369,7 +369,7 @@ def activate(factory: sessionmaker[Session], version_id: int, *, entities: int) 
             .where(ScoreVersion.id == version_id, ScoreVersion.state == VersionState.BUILDING)
             .values(state=VersionState.ACTIVE, activated_at=utcnow(), entities=entities)
         )
-        if cast(CursorResult[Any], switched).rowcount != 1:
+        if rowcount(switched) != 1:
             # A run started after this one cleared it away; the newer run publishes.
             raise Conflict(f"score version {version_id} was superseded while it was written")
         session.execute(

@@ -268,11 +268,11 @@ class Festival:
     def _register(self, session: Session, pop: Population) -> None:
         cfg, rng = self.config, self.rng
         at = self._at(self.reg_day, 10)
+        raised = set(self.raised.tolist())
         for product in self.chosen.tolist():
             shop = int(pop.product_shop[product])
             price = int(pop.product_price_fen[product])
-            raised = product in set(self.raised.tolist())
-            cut = 0.9 if raised else rng.uniform(*cfg.price_cut)
+            cut = 0.9 if product in raised else rng.uniform(*cfg.price_cut)
             units = int(rng.integers(*cfg.units))
             if rng.random() < cfg.oversize_share:
                 units = 5_000  # more than any SKU holds

@@ -19,7 +19,8 @@ from trustflow.bulk import table
 from trustflow.campaigns import boosts, rules
 from trustflow.campaigns.models import Campaign, CampaignBoost
 from trustflow.content.models import LiveSession
-from trustflow.db import get_or_raise, utcnow
+from trustflow.db import utcnow
+from trustflow.errors import NotFound
 from trustflow.traffic.chuanliu.facts import check_day, midnight
 from trustflow.traffic.service import impressions_by_owner
 
@@ -64,11 +65,10 @@ def promise_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
     what would pass it is scaled down in whole impressions (largest remainder). Idempotent: a
     day already promised keeps its promises."""
     check_day(day)
-    get_or_raise(session, Campaign, campaign_id, "campaign")
     # the campaign's row, locked: two promisers never both spend the same remainder
-    campaign = session.execute(
-        select(Campaign).where(Campaign.id == campaign_id).with_for_update()
-    ).scalar_one()
+    campaign = session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+    if campaign is None:
+        raise NotFound(f"campaign {campaign_id} not found")
     shops, _ = boosts.festival_boosts(session, day, campaign_id=campaign_id)
     # a shop promised the day already keeps its promise (approved since: promised now)
     shops -= set(
