@@ -7,6 +7,8 @@ batch uses is taken first, each by one guarded update, as the checkout takes it:
 
 - a campaign offer's units (``sold + units <= quantity``, per registration), in row order
   while they last (:func:`~trustflow.campaigns.checkout.campaign_offers` finds the offer);
+- a subsidised offer's subsidy from its campaign's budget and its shop's cap, in row order
+  while they cover it (:func:`~trustflow.campaigns.subsidies.take_subsidies`);
 - a platform coupon's budget and its campaign's subsidy (``committed + amount <= budget``),
   for the batch's uses in row order while they fit;
 - each claim's move from claimed to reserved (``WHERE status = 'claimed'``).
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -44,7 +46,7 @@ from trustflow.bulk import (
     rowcount,
     table,
 )
-from trustflow.campaigns import rules
+from trustflow.campaigns import rules, subsidies
 from trustflow.campaigns.checkout import offers_by_sku
 from trustflow.campaigns.models import (
     Campaign,
@@ -74,14 +76,16 @@ _events = table(CouponEvent)
 class BatchDiscounts:
     """What comes off each row of a batch, and what was taken to give it."""
 
-    #: per row: the merchant's discount (the campaign price) and the platform's (a coupon)
+    #: per row: the merchant's discount (the campaign price) and the platform's (a product
+    #: subsidy and a coupon)
     merchant_fen: IntArray
     platform_fen: IntArray
-    #: per row: the registration whose campaign price it sells at (0: none), units, and
-    #: what comes off each unit
+    #: per row: the registration whose campaign price it sells at (0: none), units, what the
+    #: merchant takes off each unit and what the platform pays of each (its subsidy)
     registration_id: IntArray
     quantity: IntArray
     unit_discount_fen: IntArray
+    unit_subsidy_fen: IntArray
     #: per row heading an order: the claim used on it (0: none), its coupon and its value
     claim_id: IntArray
     coupon_id: IntArray
@@ -91,6 +95,8 @@ class BatchDiscounts:
     buyer_id: IntArray
     #: rows of an order placed before with the same key: given what it was given, took nothing
     replay: np.ndarray
+    #: each registration used: its campaign and shop (whose subsidy budgets a row took from)
+    owner: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def discount_batch(
@@ -123,6 +129,7 @@ def discount_batch(
         registration_id=zeros.copy(),
         quantity=qty,
         unit_discount_fen=zeros.copy(),
+        unit_subsidy_fen=zeros.copy(),
         claim_id=zeros.copy(),
         coupon_id=zeros.copy(),
         claim_fen=zeros.copy(),
@@ -141,7 +148,7 @@ def discount_batch(
     price_of = fetch_map(session, select(skus.c.id, skus.c.price_fen), skus.c.id, sku_id)
     price = np.array([price_of[s][1] if s in price_of else 0 for s in sku_id.tolist()])
     _take_campaign_units(session, out, sku_id, price, at, serve)
-    left = price * qty - out.merchant_fen
+    left = price * qty - out.merchant_fen - out.platform_fen
     _take_coupons(session, out, left, at, actor, serve)
     return out
 
@@ -191,9 +198,19 @@ def _take_campaign_units(
     """The campaign price for each row whose SKU has an offer, while its units last: a row
     they cannot cover pays the list price (as at the checkout)."""
     listed = offers_by_sku(session, set(sku_id.tolist()), at)
+    every = [offer for offers in listed.values() for offer, _ in offers]
+    # lock order (campaigns/subsidies.py): every campaign whose subsidy budget the batch may
+    # take from (its subsidised offers', its platform coupons') first
+    paying = select(_coupons.c.campaign_id).where(
+        _coupons.c.campaign_id.is_not(None), _coupons.c.valid_from <= at, _coupons.c.valid_to > at
+    )
+    subsidies.lock_campaigns(
+        session,
+        {o.campaign_id for o in every if o.unit_subsidy_fen}
+        | {int(c) for c in session.scalars(paying.distinct())},
+    )
     if not listed:
         return
-    every = [offer for offers in listed.values() for offer, _ in offers]
     # who each campaign keeps out, among the batch's buyers
     held_out = {
         offer.campaign_id: rules.in_holdout(offer.campaign_id, out.buyer_id, bps)
@@ -220,7 +237,7 @@ def _take_campaign_units(
             left[offer.id] -= int(out.quantity[i])
             taken[offer.id].append(i)
     by_id = {o.id: o for o in every}
-    for registration_id, rows in taken.items():
+    for registration_id, rows in sorted(taken.items()):  # registrations in id order
         units = int(out.quantity[rows].sum())
         took = rowcount(
             session.execute(
@@ -234,10 +251,25 @@ def _take_campaign_units(
         )
         if took != 1:
             continue  # sold meanwhile on another connection: these rows pay the list price
-        unit = price[rows] - by_id[registration_id].campaign_price_fen
+        offer = by_id[registration_id]
+        unit = price[rows] - offer.campaign_price_fen
         out.registration_id[rows] = registration_id
         out.unit_discount_fen[rows] = unit
         out.merchant_fen[rows] = unit * out.quantity[rows]
+        out.owner[registration_id] = (offer.campaign_id, offer.shop_id)
+        if offer.unit_subsidy_fen:
+            # the subsidy, in row order while the campaign's budget and the shop's cap last
+            paid = rows[
+                : subsidies.take_subsidies(
+                    session,
+                    offer.campaign_id,
+                    offer.shop_id,
+                    offer.unit_subsidy_fen * out.quantity[rows],
+                    at,
+                )
+            ]
+            out.unit_subsidy_fen[paid] = offer.unit_subsidy_fen
+            out.platform_fen[paid] = offer.unit_subsidy_fen * out.quantity[paid]
 
 
 def _take_coupons(
@@ -478,19 +510,23 @@ def record_batch(
     new = order_id > 0
     if replayed is not None:
         new &= ~np.asarray(replayed, dtype=bool)
-    _give_back_units(session, d, ~new)
+    _give_back_units(session, d, ~new, at)
     _give_back_claims(session, d, ~new, at, actor)
     _record_sales(session, d, order_id, new, at)
     _record_checkouts(session, d, order_id, new, at)
 
 
-def _give_back_units(session: Session, d: BatchDiscounts, back: np.ndarray) -> None:
+def _give_back_units(session: Session, d: BatchDiscounts, back: np.ndarray, at: datetime) -> None:
     rows = np.flatnonzero(back & (d.registration_id > 0))
     if len(rows) == 0:
         return
     units: dict[int, int] = defaultdict(int)
+    subsidy: dict[tuple[int, int], int] = defaultdict(int)
     for r in rows.tolist():
         units[int(d.registration_id[r])] += int(d.quantity[r])
+        subsidy[d.owner[int(d.registration_id[r])]] += int(d.unit_subsidy_fen[r] * d.quantity[r])
+    for (campaign_id, shop_id), amount in sorted(subsidy.items()):
+        subsidies.give_back(session, campaign_id, shop_id, amount, at)
     execute_columns(
         session,
         update(_registrations)
@@ -584,6 +620,7 @@ def _record_sales(
             "line_id": _line_ids(session, order_id, d, rows),
             "quantity": d.quantity[rows],
             "unit_discount_fen": d.unit_discount_fen[rows],
+            "unit_subsidy_fen": d.unit_subsidy_fen[rows],
             "status": "held",
             "created_at": at,
             "updated_at": at,

@@ -3,7 +3,10 @@ who pays for it; the buyer only names the coupon claims to use.
 
 Campaign prices come first: during a campaign's main window, a SKU with an approved
 registration sells at its campaign price while the registration's quantity lasts, the
-difference recorded as the merchant's discount (a :class:`CampaignSale` per line).
+difference recorded as the merchant's discount (a :class:`CampaignSale` per line). Where an
+operator granted the registration a product subsidy, the platform pays that much of each
+unit too, recorded as the platform's discount, while the campaign's subsidy budget and the
+shop's cap cover it (:mod:`trustflow.campaigns.subsidies`).
 
 Stacking policy (docs/campaigns.md): at most one merchant coupon per shop and one platform
 coupon per checkout. Merchant coupons apply first, each to its own shop's lines; the
@@ -15,8 +18,9 @@ platform's share.
 Whatever happens to the checkout later, :func:`settle_claims` brings the claims in line:
 paid → redeemed; expired or every order cancelled before payment → released (the coupon
 back to the buyer); every discounted order refunded in full → refunded (the value back to
-the budget, once); and the campaign units of cancelled orders go back to their
-registrations, once. Paying through :func:`pay_with_coupons` settles at once; the job
+the budget, once); the campaign units and subsidies of cancelled orders go back to their
+registrations and budgets, once; and a subsidised line refunded in full gives its subsidy
+back, once. Paying through :func:`pay_with_coupons` settles at once; the job
 catches everything else.
 """
 
@@ -26,12 +30,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus
 from trustflow.bulk import rowcount, table
-from trustflow.campaigns import coupons, rules
+from trustflow.campaigns import coupons, rules, subsidies
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -93,15 +97,22 @@ def place_with_coupons(
     if not claim_ids and not offers:
         return checkout  # nothing comes off: the checkout as placed
     claims = _buyers_claims(session, buyer_id, claim_ids) if claim_ids else []
+    # lock order (campaigns/subsidies.py): the campaigns whose subsidy budget this checkout
+    # may take from, first
+    subsidies.lock_campaigns(
+        session,
+        {o.campaign_id for o in offers.values() if o.unit_subsidy_fen}
+        | {c.campaign_id for _, c in claims if c.campaign_id is not None},
+    )
     orders = orders_checkout.checkout_orders(session, checkout.id)
     lines = [line for o in orders for line in orders_service.order_lines(session, o.id)]
     shop_of = {o.id: o.shop_id for o in orders}
     # what is left to pay, per (order, line)
     left = {(line.order_id, line.id): line.paid_amount_fen for line in lines}
     given: dict[int, dict[int, tuple[int, int]]] = {}
-    for order_id, line_id, off in _campaign_prices(session, lines, offers, at):
-        left[(order_id, line_id)] -= off
-        given.setdefault(order_id, {})[line_id] = (off, 0)
+    for order_id, line_id, off, subsidy in _campaign_prices(session, lines, offers, at):
+        left[(order_id, line_id)] -= off + subsidy
+        given.setdefault(order_id, {})[line_id] = (off, subsidy)
     for claim, coupon in claims:
         eligible = [
             key for key in left if coupon.shop_id is None or shop_of[key[0]] == coupon.shop_id
@@ -178,16 +189,19 @@ def _campaign_prices(
     lines: Sequence[OrderLine],
     best: dict[int, CampaignRegistration],
     at: datetime,
-) -> list[tuple[int, int, int]]:
-    """``(order, line, merchant's discount)`` for each line whose SKU has a campaign offer
-    (:func:`campaign_offers`), while the registration's quantity lasts: its units are
-    taken by one guarded update, and a line they cannot cover pays the list price."""
+) -> list[tuple[int, int, int, int]]:
+    """``(order, line, merchant's discount, platform's subsidy)`` for each line whose SKU has
+    a campaign offer (:func:`campaign_offers`), while the registration's quantity lasts: its
+    units are taken by one guarded update, and a line they cannot cover pays the list price.
+    A subsidised offer's line takes its subsidy too while the campaign's budget and the
+    shop's cap cover it (:func:`~trustflow.campaigns.subsidies.take_subsidies`), else sells
+    at the campaign price alone. Registrations are taken in id order (the lock order)."""
     out = []
-    for line in sorted(lines, key=lambda line: line.id):
-        found = best.get(line.sku_id)
-        if found is None or line.unit_price_fen <= found.campaign_price_fen:
+    offered = [line for line in lines if line.sku_id in best]
+    for line in sorted(offered, key=lambda line: (best[line.sku_id].id, line.id)):
+        offer = best[line.sku_id]
+        if line.unit_price_fen <= offer.campaign_price_fen:
             continue
-        offer = found
         took = session.execute(
             update(_registrations)
             .where(
@@ -199,6 +213,11 @@ def _campaign_prices(
         if rowcount(took) != 1:
             continue  # sold out at the campaign price
         unit = line.unit_price_fen - offer.campaign_price_fen
+        subsidy = offer.unit_subsidy_fen
+        if subsidy and not subsidies.take_subsidies(
+            session, offer.campaign_id, offer.shop_id, np.array([subsidy * line.quantity]), at
+        ):
+            subsidy = 0  # the budget or the shop's cap is spent: the campaign price alone
         session.add(
             CampaignSale(
                 registration_id=offer.id,
@@ -206,11 +225,12 @@ def _campaign_prices(
                 line_id=line.id,
                 quantity=line.quantity,
                 unit_discount_fen=unit,
+                unit_subsidy_fen=subsidy,
                 created_at=at,
                 updated_at=at,
             )
         )
-        out.append((line.order_id, line.id, unit * line.quantity))
+        out.append((line.order_id, line.id, unit * line.quantity, subsidy * line.quantity))
     return out
 
 
@@ -237,7 +257,8 @@ def _buyers_claims(
                 code=ErrorCode.COUPON_NOT_STACKABLE,
             )
         seen.add(coupon.shop_id)
-    return sorted(chosen, key=lambda pair: (pair[1].issuer is CouponIssuer.PLATFORM, pair[0].id))
+    # merchant coupons first, each coupon's row taken in id order (the lock order)
+    return sorted(chosen, key=lambda pair: (pair[1].issuer is CouponIssuer.PLATFORM, pair[1].id))
 
 
 def pay_with_coupons(
@@ -302,28 +323,83 @@ def settle_claims(session: Session, *, at: datetime, checkout_id: int | None = N
 
 def _return_cancelled_sales(session: Session, at: datetime, checkout_id: int | None) -> int:
     """Units sold at a campaign price on orders since cancelled go back to their
-    registrations, each sale once (a guarded update of its status first)."""
-    cancelled = select(CampaignSale.id, CampaignSale.registration_id, CampaignSale.quantity).join(
-        Order, Order.id == CampaignSale.order_id
-    )
-    cancelled = cancelled.where(
-        CampaignSale.status == SaleStatus.HELD, Order.status == OrderStatus.CANCELLED
-    )
+    registrations, and their subsidy to the budgets, each sale once (a guarded update of its
+    status first)."""
+    cancelled = _held_sales().where(Order.status == OrderStatus.CANCELLED)
     if checkout_id is not None:
         cancelled = cancelled.where(Order.checkout_id == checkout_id)
     returned = 0
-    for sale_id, registration_id, quantity in session.execute(cancelled).all():
-        moved = session.execute(
-            update(_sales)
-            .where(_sales.c.id == sale_id, _sales.c.status == SaleStatus.HELD.value)
-            .values(status=SaleStatus.RETURNED.value, updated_at=at)
-        )
-        if rowcount(moved) == 1:
+    for sale in session.execute(cancelled).all():
+        if _leave_held(session, sale.id, SaleStatus.RETURNED, at):
             session.execute(
                 update(_registrations)
-                .where(_registrations.c.id == registration_id)
-                .values(sold=_registrations.c.sold - quantity)
+                .where(_registrations.c.id == sale.registration_id)
+                .values(sold=_registrations.c.sold - sale.quantity)
             )
+            _give_back_subsidy(session, sale, at)
+            returned += 1
+    return returned + _return_refunded_subsidies(session, at, checkout_id)
+
+
+def _held_sales() -> Select[int, int, int, int, int, int]:
+    return (
+        select(
+            CampaignSale.id,
+            CampaignSale.registration_id,
+            CampaignSale.quantity,
+            CampaignSale.unit_subsidy_fen,
+            CampaignRegistration.campaign_id,
+            CampaignRegistration.shop_id,
+        )
+        .join(Order, Order.id == CampaignSale.order_id)
+        .join(CampaignRegistration, CampaignRegistration.id == CampaignSale.registration_id)
+        .where(CampaignSale.status == SaleStatus.HELD)
+    )
+
+
+def _leave_held(session: Session, sale_id: int, to: SaleStatus, at: datetime) -> bool:
+    moved = session.execute(
+        update(_sales)
+        .where(_sales.c.id == sale_id, _sales.c.status == SaleStatus.HELD.value)
+        .values(status=to.value, updated_at=at)
+    )
+    return rowcount(moved) == 1
+
+
+def _give_back_subsidy(
+    session: Session, sale: Row[int, int, int, int, int, int], at: datetime
+) -> None:
+    subsidies.give_back(
+        session, sale.campaign_id, sale.shop_id, sale.unit_subsidy_fen * sale.quantity, at
+    )
+
+
+def _return_refunded_subsidies(session: Session, at: datetime, checkout_id: int | None) -> int:
+    """A subsidised line refunded in full gives its subsidy back to the budgets, once (its
+    units stay sold: the merchant sold them at the campaign price). A partial refund keeps
+    it, as a partial refund keeps a coupon (docs/campaigns.md, "Product subsidies")."""
+    refunded = (
+        select(AfterSalesRequest.line_id, func.sum(AfterSalesRequest.refund_fen).label("fen"))
+        .where(AfterSalesRequest.status == AfterSalesStatus.REFUNDED)
+        .group_by(AfterSalesRequest.line_id)
+        .subquery()
+    )
+    stmt = (
+        _held_sales()
+        .join(OrderLine, OrderLine.id == CampaignSale.line_id)
+        .join(refunded, refunded.c.line_id == CampaignSale.line_id)
+        .where(
+            CampaignSale.unit_subsidy_fen > 0,
+            Order.status != OrderStatus.CANCELLED,
+            refunded.c.fen >= OrderLine.paid_amount_fen,
+        )
+    )
+    if checkout_id is not None:
+        stmt = stmt.where(Order.checkout_id == checkout_id)
+    returned = 0
+    for sale in session.execute(stmt).all():
+        if _leave_held(session, sale.id, SaleStatus.REFUNDED, at):
+            _give_back_subsidy(session, sale, at)
             returned += 1
     return returned
 

@@ -186,6 +186,8 @@ def register(
         "status": status,
         "reasons": [asdict(r) for r in refusals],
         "review_reason": None,
+        # a subsidy was granted against the offer judged before, not this one
+        "unit_subsidy_fen": 0,
         "updated_at": at,
     }
     existing = session.scalar(

@@ -174,7 +174,8 @@ class Campaign(Base):
     min_tier: Mapped[Tier] = mapped_column(enum_type(Tier))
     traffic_budget: Mapped[int] = mapped_column(BigInteger, default=0)
     subsidy_budget_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: what its coupons hold of the subsidy budget (reserved at checkouts or redeemed)
+    #: what its coupons (reserved at checkouts or redeemed) and its product subsidies (held
+    #: by sales) hold of the subsidy budget
     subsidy_committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: buyers kept out to measure what the campaign adds (basis points; ``rules.in_holdout``)
     holdout_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -224,6 +225,9 @@ class CampaignRegistration(Base):
     benchmark_price_fen: Mapped[int | None] = mapped_column(BigInteger)
     commission_floor_bps: Mapped[int | None] = mapped_column(Integer)
     commission_bps: Mapped[int] = mapped_column(Integer, default=0)
+    #: what the platform pays of each unit's campaign price from the campaign's subsidy
+    #: budget (商品补贴), granted by an operator (``campaigns/subsidies.py``); 0: none
+    unit_subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: units sold at the campaign price so far (never past ``quantity``)
     sold: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[RegistrationStatus] = mapped_column(enum_type(RegistrationStatus))
@@ -238,19 +242,27 @@ class CampaignRegistration(Base):
         UniqueConstraint("campaign_id", "sku_id"),
         CheckConstraint("campaign_price_fen > 0 AND quantity > 0", name="offer_positive"),
         CheckConstraint("sold >= 0 AND sold <= quantity", name="sold_within_quantity"),
+        CheckConstraint(
+            "unit_subsidy_fen >= 0 AND unit_subsidy_fen < campaign_price_fen",
+            name="subsidy_below_price",
+        ),
     )
 
 
 class SaleStatus(StrEnum):
     #: the units count against the registration's quantity
     HELD = "held"
-    #: the order was cancelled: the units went back to the registration, once
+    #: the order was cancelled: the units and the subsidy went back, once
     RETURNED = "returned"
+    #: the line was refunded in full: the subsidy went back to the budgets, once (the units
+    #: stay sold: the merchant sold them at the campaign price)
+    REFUNDED = "refunded"
 
 
 class CampaignSale(Base):
-    """One order line sold at a campaign price during the main window: how many units, and
-    what the merchant took off each (the list price less the campaign price)."""
+    """One order line sold at a campaign price during the main window: how many units, what
+    the merchant took off each (the list price less the campaign price) and what the platform
+    paid of each from the campaign's subsidy budget (0 when none was granted or it ran out)."""
 
     __tablename__ = "campaign_sales"
 
@@ -262,12 +274,14 @@ class CampaignSale(Base):
     line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), unique=True)
     quantity: Mapped[int] = mapped_column(Integer)
     unit_discount_fen: Mapped[int] = mapped_column(BigInteger)
+    unit_subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[SaleStatus] = mapped_column(enum_type(SaleStatus), default=SaleStatus.HELD)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         CheckConstraint("quantity > 0 AND unit_discount_fen > 0", name="sale_positive"),
+        CheckConstraint("unit_subsidy_fen >= 0", name="sale_subsidy_non_negative"),
     )
 
 
@@ -286,8 +300,32 @@ class CampaignEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str | None] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(String(500))
+    #: for a subsidy grant, the unit subsidy; for a shop's subsidy cap, the cap (fen)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     actor: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CampaignShopSubsidy(Base):
+    """What one shop's subsidised sales hold of a campaign's subsidy budget, and the cap an
+    operator set on it (None: the campaign's budget is the only bound). Every sale takes its
+    subsidy by one guarded update of this row (``committed_fen + amount <= cap_fen``) and of
+    the campaign's (``subsidy_committed_fen + amount <= subsidy_budget_fen``)."""
+
+    __tablename__ = "campaign_shop_subsidies"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True, index=True)
+    cap_fen: Mapped[int | None] = mapped_column(BigInteger)
+    committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "committed_fen >= 0 AND (cap_fen IS NULL OR committed_fen <= cap_fen)",
+            name="within_shop_cap",
+        ),
+    )
 
 
 class CampaignBoost(Base):

@@ -45,9 +45,12 @@ class CampaignResults:
     #: buyers with no earlier paid order from the shop they bought from in the campaign
     buyers_new_to_shop: int
     subsidy_budget_fen: int
-    #: redeemed coupons the campaign pays for (reserved at unpaid checkouts not counted)
+    #: redeemed coupons the campaign pays for and product subsidies of paid orders (what
+    #: unpaid checkouts reserve not counted: that is ``subsidy_reserved_fen``)
     subsidy_spent_fen: int
     subsidy_reserved_fen: int
+    #: of what was spent: coupons, product subsidies
+    subsidy_spent_by_kind: dict[str, int]
     registrations: dict[str, int]
     #: refused registrations by the rule that refused them (one may break several)
     refusals_by_rule: dict[str, int]
@@ -57,7 +60,7 @@ class CampaignResults:
     #: of what was promised: the rewards earned (registration, going live, fan growth) and
     #: the boost itself
     promised_by_kind: dict[str, int]
-    #: units sold at campaign prices
+    #: units sold at campaign prices (less those of cancelled orders)
     campaign_units: int
 
     @property
@@ -79,6 +82,9 @@ class CampaignResults:
             "subsidy_budget_yuan": yuan(self.subsidy_budget_fen),
             "subsidy_spent_yuan": yuan(self.subsidy_spent_fen),
             "subsidy_reserved_yuan": yuan(self.subsidy_reserved_fen),
+            "subsidy_spent_by_kind_yuan": {
+                kind: yuan(fen) for kind, fen in self.subsidy_spent_by_kind.items()
+            },
             "gmv_per_subsidy_yuan": self.gmv_per_subsidy_yuan,
             "registrations": self.registrations,
             "registrations_refused": self.registrations.get(RegistrationStatus.REFUSED.value, 0),
@@ -97,7 +103,7 @@ def campaign_results(session: Session, campaign_id: int) -> CampaignResults:
         .join(CampaignRegistration, CampaignRegistration.id == CampaignSale.registration_id)
         .where(
             CampaignRegistration.campaign_id == campaign_id,
-            CampaignSale.status == SaleStatus.HELD,
+            CampaignSale.status != SaleStatus.RETURNED,
         )
     )
     couponed = (
@@ -174,9 +180,27 @@ def campaign_results(session: Session, campaign_id: int) -> CampaignResults:
         .join(CampaignRegistration, CampaignRegistration.id == CampaignSale.registration_id)
         .where(
             CampaignRegistration.campaign_id == campaign_id,
-            CampaignSale.status == SaleStatus.HELD,
+            CampaignSale.status != SaleStatus.RETURNED,
         )
     )
+    # product subsidies the campaign's held sales took: paid orders' spent, others' reserved
+    subsidised = dict(
+        session.execute(
+            select(
+                Order.paid_at.is_not(None),
+                func.coalesce(func.sum(CampaignSale.unit_subsidy_fen * CampaignSale.quantity), 0),
+            )
+            .join(CampaignRegistration, CampaignRegistration.id == CampaignSale.registration_id)
+            .join(Order, Order.id == CampaignSale.order_id)
+            .where(
+                CampaignRegistration.campaign_id == campaign_id,
+                CampaignSale.status == SaleStatus.HELD,
+            )
+            .group_by(Order.paid_at.is_not(None))
+        ).all()
+    )
+    coupon_spent = int(spent.get(ClaimStatus.REDEEMED, 0))
+    product_spent = int(subsidised.get(True, 0))
     return CampaignResults(
         campaign_id=campaign.id,
         name=campaign.name,
@@ -185,8 +209,10 @@ def campaign_results(session: Session, campaign_id: int) -> CampaignResults:
         buyers=int(buyers),
         buyers_new_to_shop=int(new_buyers or 0),
         subsidy_budget_fen=campaign.subsidy_budget_fen,
-        subsidy_spent_fen=int(spent.get(ClaimStatus.REDEEMED, 0)),
-        subsidy_reserved_fen=int(spent.get(ClaimStatus.RESERVED, 0)),
+        subsidy_spent_fen=coupon_spent + product_spent,
+        subsidy_reserved_fen=int(spent.get(ClaimStatus.RESERVED, 0))
+        + int(subsidised.get(False, 0)),
+        subsidy_spent_by_kind={"coupons": coupon_spent, "products": product_spent},
         registrations={s.value: int(by_status.get(s, 0)) for s in RegistrationStatus},
         refusals_by_rule=dict(sorted(refusals.items())),
         boost_promised=int(promised),

@@ -145,6 +145,8 @@ class RegistrationOut(Shape):
     benchmark_price_fen: int | None
     commission_floor_bps: int | None
     commission_bps: int
+    #: what the platform pays of each unit from the campaign's subsidy budget (fen)
+    unit_subsidy_fen: int
     status: RegistrationStatus
     reasons: list[ReasonOut]
     review_reason: str | None
@@ -155,6 +157,31 @@ class ReviewIn(Shape):
     """An operator's decision and the reason for the record."""
 
     reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
+
+
+class SubsidyIn(Shape):
+    """An operator's product subsidy for a registration: what the platform pays of each
+    unit's campaign price (0 withdraws it), and the reason for the record."""
+
+    unit_subsidy_fen: Annotated[StrictInt, Field(ge=0, le=MAX_FEN)]
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
+
+
+class ShopSubsidyCapIn(Shape):
+    """An operator's cap on what one shop's subsidised sales may take of the campaign's
+    subsidy budget (``null`` lifts it), and the reason for the record."""
+
+    cap_fen: Annotated[StrictInt, Field(ge=0, le=MAX_FEN)] | None
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
+
+
+class ShopSubsidyOut(Shape):
+    campaign_id: int
+    shop_id: int
+    #: None: no cap but the campaign's budget
+    cap_fen: int | None
+    #: what the shop's held sales take of the budget now
+    committed_fen: int
 
 
 class IncrementalGmvOut(Shape):
@@ -187,6 +214,8 @@ class CampaignResultsOut(Shape):
     subsidy_budget_yuan: Decimal
     subsidy_spent_yuan: Decimal
     subsidy_reserved_yuan: Decimal
+    #: of what was spent: ``coupons`` and ``products`` (product subsidies)
+    subsidy_spent_by_kind_yuan: dict[str, Decimal]
     gmv_per_subsidy_yuan: Decimal | None
     registrations: dict[str, int]
     registrations_refused: int

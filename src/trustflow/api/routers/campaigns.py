@@ -13,10 +13,11 @@ from trustflow.analytics.campaign_lift import campaign_report
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdempotencyHeader, IdPath, Limit, Offset
-from trustflow.campaigns import coupons, fast_brands, festivals
+from trustflow.campaigns import coupons, fast_brands, festivals, subsidies
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
+    CampaignShopSubsidy,
     Coupon,
     CouponClaim,
     CouponIssuer,
@@ -35,6 +36,9 @@ from trustflow.campaigns.schemas import (
     RegistrationIn,
     RegistrationOut,
     ReviewIn,
+    ShopSubsidyCapIn,
+    ShopSubsidyOut,
+    SubsidyIn,
 )
 from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
@@ -269,6 +273,69 @@ def override(
 ) -> CampaignRegistration:
     """An operator approves a registration the rules refused; the refusal stays on record."""
     return _decide(session, principal, registration_id, "override", body.reason)
+
+
+@router.post("/registrations/{registration_id}/subsidy", response_model=RegistrationOut)
+def grant_subsidy(
+    registration_id: IdPath, body: SubsidyIn, session: SessionDep, principal: PrincipalDep
+) -> CampaignRegistration:
+    """An operator grants a pending or approved registration a product subsidy (商品补贴):
+    what the platform pays of each unit's campaign price from the campaign's subsidy budget,
+    until the main window opens; 0 withdraws it. The buyer pays the campaign price less it
+    while the budget and the shop's cap last."""
+    access.require_operator(principal)
+    done = subsidies.grant_subsidy(
+        session,
+        registration_id=registration_id,
+        unit_subsidy_fen=body.unit_subsidy_fen,
+        reason=body.reason,
+        actor=principal.actor,
+        at=utcnow(),
+    )
+    session.commit()
+    return done
+
+
+@router.put("/campaigns/{campaign_id}/shops/{shop_id}/subsidy-cap", response_model=ShopSubsidyOut)
+def set_shop_subsidy_cap(
+    campaign_id: IdPath,
+    shop_id: IdPath,
+    body: ShopSubsidyCapIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> CampaignShopSubsidy:
+    """An operator caps what one shop's subsidised sales may take of the campaign's subsidy
+    budget, until the main window closes; never below what they already hold."""
+    access.require_operator(principal)
+    row = subsidies.set_shop_cap(
+        session,
+        campaign_id=campaign_id,
+        shop_id=shop_id,
+        cap_fen=body.cap_fen,
+        reason=body.reason,
+        actor=principal.actor,
+        at=utcnow(),
+    )
+    session.commit()
+    return row
+
+
+@router.get("/campaigns/{campaign_id}/shops/{shop_id}/subsidy", response_model=ShopSubsidyOut)
+def get_shop_subsidy(
+    campaign_id: IdPath, shop_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> ShopSubsidyOut:
+    """What the shop's subsidised sales hold of the campaign's subsidy budget, and its cap:
+    the shop's merchant or an operator."""
+    get_or_raise(session, Campaign, campaign_id, "campaign")
+    catalog_access.require_shop_manager(
+        session, principal, catalog_service.get_shop(session, shop_id)
+    )
+    row = session.get(CampaignShopSubsidy, (campaign_id, shop_id))
+    if row is None:
+        return ShopSubsidyOut(
+            campaign_id=campaign_id, shop_id=shop_id, cap_fen=None, committed_fen=0
+        )
+    return ShopSubsidyOut.model_validate(row, from_attributes=True)
 
 
 @router.get("/fast-brands", response_model=FastBrandsOut)
