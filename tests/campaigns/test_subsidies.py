@@ -279,7 +279,7 @@ def test_the_bulk_path_pays_subsidies_in_row_order_while_the_cap_lasts(
 
 def test_a_grant_is_refused_with_its_numbers(factory: sessionmaker[Session]) -> None:
     with transaction(factory) as s:
-        seller, _, campaign, registration = _setup(s)
+        _, _, campaign, registration = _setup(s)
     with pytest.raises(InvalidInput) as too_much, transaction(factory) as s:
         _grant(s, registration, 7_900)
     assert too_much.value.message == "subsidy 79.00 is not below campaign price 79.00"
@@ -351,7 +351,7 @@ def test_registering_again_withdraws_a_subsidy_granted_against_the_old_offer(
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
-        seller, _, campaign, registration = _setup(s)
+        _, _, campaign, _ = _setup(s)
         other = factories.seller(
             s,
             category_id=factories.category(s, "food"),
