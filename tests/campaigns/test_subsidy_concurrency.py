@@ -1,0 +1,190 @@
+"""Product subsidies under real concurrent clients, each thread its own connection: a shop's
+cap and a campaign's budget are never passed, and checkouts taking subsidies of two shops in
+either cart order, with a campaign-paid coupon or not, never wait on each other in a circle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests import factories
+from tests.integration.test_concurrency import _run_together
+from trustflow.campaigns import checkout as campaign_checkout
+from trustflow.campaigns import coupons, festivals, subsidies
+from trustflow.campaigns.models import (
+    Campaign,
+    CampaignRegistration,
+    CampaignSale,
+    CampaignShopSubsidy,
+    ClaimStatus,
+    CouponClaim,
+)
+from trustflow.db import transaction
+from trustflow.errors import Conflict, ErrorCode
+from trustflow.orders import checkout as orders_checkout
+from trustflow.orders.models import Checkout
+
+from .test_coupons import spec
+
+REGISTERED = datetime(2026, 9, 10, tzinfo=UTC)
+MAIN = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _campaign(s: Session, budget_fen: int) -> int:
+    return festivals.create_campaign(
+        s,
+        festivals.CampaignSpec(
+            name="116",
+            registration_from=datetime(2026, 9, 1, tzinfo=UTC),
+            registration_to=datetime(2026, 9, 28, tzinfo=UTC),
+            warmup_from=datetime(2026, 10, 20, tzinfo=UTC),
+            main_from=datetime(2026, 10, 28, tzinfo=UTC),
+            main_to=datetime(2026, 11, 12, tzinfo=UTC),
+            subsidy_budget_fen=budget_fen,
+        ),
+        actor="operator:1",
+        at=REGISTERED,
+    ).id
+
+
+def _subsidised_seller(s: Session, campaign: int, name: str, category: int) -> factories.Seller:
+    """A shop selling at 99.00 (stock 200), registered at 79.00 with 10.00 of subsidy."""
+    seller = factories.seller(
+        s, category_id=category, stock=200, name=name, at=REGISTERED - timedelta(days=60)
+    )
+    registration = festivals.register(
+        s,
+        campaign_id=campaign,
+        request=festivals.RegistrationRequest(
+            sku_id=seller.sku_id, campaign_price_fen=7_900, quantity=200
+        ),
+        at=REGISTERED,
+        actor="merchant",
+    ).id
+    festivals.review(
+        s, registration_id=registration, approve=True, reason="ok", actor="op", at=REGISTERED
+    )
+    subsidies.grant_subsidy(
+        s,
+        registration_id=registration,
+        unit_subsidy_fen=1_000,
+        reason="festival",
+        actor="op",
+        at=REGISTERED,
+    )
+    return seller
+
+
+def test_a_hundred_checkouts_against_a_shop_cap_for_thirty_subsidise_thirty(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        campaign = _campaign(s, budget_fen=1_000_000)
+        seller = _subsidised_seller(s, campaign, "Shop", factories.category(s))
+        subsidies.set_shop_cap(
+            s,
+            campaign_id=campaign,
+            shop_id=seller.shop_id,
+            cap_fen=30 * 1_000,
+            reason="cap",
+            actor="op",
+            at=REGISTERED,
+        )
+        buyers = [factories.buyer(s, f"b{i}") for i in range(100)]
+
+    def buy(i: int) -> int:
+        with transaction(factory) as s:
+            return campaign_checkout.place_with_coupons(
+                s,
+                buyer_id=buyers[i],
+                items=[orders_checkout.CheckoutItem(seller.sku_id, 1)],
+                claim_ids=[],
+                idempotency_key="k",
+                at=MAIN,
+            ).paid_amount_fen
+
+    paid = _run_together(100, buy)
+
+    # every buyer bought at the campaign price; thirty had 10.00 of it paid by the platform
+    assert sorted(paid) == [6_900] * 30 + [7_900] * 70  # type: ignore[type-var]
+    with factory() as s:
+        assert s.get_one(CampaignShopSubsidy, (campaign, seller.shop_id)).committed_fen == 30_000
+        assert s.get_one(Campaign, campaign).subsidy_committed_fen == 30_000
+
+
+def test_subsidies_of_two_shops_in_either_cart_order_and_coupons_share_a_budget_exactly(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        campaign = _campaign(s, budget_fen=50 * 1_000)
+        category = factories.category(s)
+        shops = [_subsidised_seller(s, campaign, name, category) for name in ("A", "B")]
+        plain = factories.seller(s, category_id=category, stock=200, name="C")
+        coupon = coupons.create_coupon(
+            s,
+            spec(
+                valid_from=MAIN - timedelta(days=1),
+                threshold_fen=10_000,
+                amount_fen=1_000,
+                budget_fen=10**6,
+                budget_count=10**6,
+                campaign_id=campaign,
+            ),
+            actor="op",
+        ).id
+        buyers = [factories.buyer(s, f"b{i}") for i in range(40)]
+        claims = [
+            coupons.claim_coupon(s, coupon_id=coupon, buyer_id=b, idempotency_key="k", at=MAIN).id
+            for b in buyers
+        ]
+
+    def buy(i: int) -> int:
+        # A then B with the coupon; B then A without; B then A with it; the coupon alone on
+        # goods no campaign subsidises
+        carts = [(shops, True), (shops[::-1], False), (shops[::-1], True), ([plain], True)]
+        sellers, couponed = carts[i % 4]
+        with transaction(factory) as s:
+            return campaign_checkout.place_with_coupons(
+                s,
+                buyer_id=buyers[i],
+                items=[
+                    orders_checkout.CheckoutItem(seller.sku_id, 2 // len(sellers))
+                    for seller in sellers
+                ],
+                claim_ids=[claims[i]] if couponed else [],
+                idempotency_key="k",
+                at=MAIN,
+            ).id
+
+    results = _run_together(40, buy)
+
+    # no checkout failed but by the rule that a coupon the budget cannot pay refuses it (no
+    # two waited on each other in a circle: the database would have aborted one)
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert all(
+        isinstance(r, Conflict) and r.code is ErrorCode.CAMPAIGN_SUBSIDY_EXHAUSTED for r in refused
+    ), refused
+    with factory() as s:
+        held_by_sales = s.scalar(
+            select(func.sum(CampaignSale.unit_subsidy_fen * CampaignSale.quantity))
+        )
+        held_by_claims = s.scalar(
+            select(func.coalesce(func.sum(CouponClaim.amount_fen), 0)).where(
+                CouponClaim.status == ClaimStatus.RESERVED
+            )
+        )
+        committed = s.get_one(Campaign, campaign).subsidy_committed_fen
+        assert committed == held_by_sales + held_by_claims
+        assert committed == 50_000  # the budget, spent to the fen: 20.00 or 30.00 a cart
+        for seller in shops:
+            row = s.get_one(CampaignShopSubsidy, (campaign, seller.shop_id))
+            from_sales = s.scalar(
+                select(func.sum(CampaignSale.unit_subsidy_fen * CampaignSale.quantity))
+                .join(CampaignRegistration)
+                .where(CampaignRegistration.shop_id == seller.shop_id)
+            )
+            assert row.committed_fen == from_sales
+        placed = s.scalar(select(func.count()).select_from(Checkout))
+        assert placed == len(results) - len(refused)
