@@ -128,3 +128,48 @@ def test_campaigns_are_listed_newest_first_for_merchants_too(world: World) -> No
         f"{API}/campaigns?limit=1&offset=1", headers=world.as_("merchant_a")
     ).json()
     assert [c["id"] for c in rest["items"]] == [first]
+
+
+def test_operators_grant_subsidies_and_cap_shops_and_merchants_read_their_own(
+    world: World,
+) -> None:
+    campaign = _festival(world).json()["id"]
+    registration = _register(
+        world, campaign, "merchant_b", world.b.sku_id, campaign_price_fen=8_000
+    ).json()["id"]
+    grant = f"{API}/registrations/{registration}/subsidy"
+    cap = f"{API}/campaigns/{campaign}/shops/{world.b.shop_id}/subsidy-cap"
+    read = f"{API}/campaigns/{campaign}/shops/{world.b.shop_id}/subsidy"
+
+    by_merchant = world.client.post(
+        grant, json={"unit_subsidy_fen": 500, "reason": "me"}, headers=world.as_("merchant_b")
+    )
+    too_much = world.client.post(
+        grant, json={"unit_subsidy_fen": 8_000, "reason": "x"}, headers=world.as_("operator")
+    )
+    granted = world.client.post(
+        grant, json={"unit_subsidy_fen": 500, "reason": "brand"}, headers=world.as_("operator")
+    )
+    capped = world.client.put(
+        cap, json={"cap_fen": 20_000, "reason": "spread"}, headers=world.as_("operator")
+    )
+    cap_by_merchant = world.client.put(
+        cap, json={"cap_fen": None, "reason": "more"}, headers=world.as_("merchant_b")
+    )
+    own = world.client.get(read, headers=world.as_("merchant_b"))
+    rivals = world.client.get(read, headers=world.as_("merchant_a"))
+
+    assert by_merchant.status_code == 403
+    assert too_much.status_code == 422
+    assert too_much.json()["error"]["message"] == "subsidy 80.00 is not below campaign price 80.00"
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["unit_subsidy_fen"] == 500
+    assert capped.json() == {
+        "campaign_id": campaign,
+        "shop_id": world.b.shop_id,
+        "cap_fen": 20_000,
+        "committed_fen": 0,
+    }
+    assert cap_by_merchant.status_code == 403
+    assert own.json()["cap_fen"] == 20_000
+    assert rivals.status_code == 403
