@@ -18,6 +18,7 @@ from trustflow.campaigns.models import (
     CampaignBoost,
     CampaignRegistration,
     CampaignSale,
+    CampaignShopSubsidy,
     ClaimStatus,
     Coupon,
     CouponClaim,
@@ -57,6 +58,23 @@ def test_the_summary_is_what_the_store_holds(run: SimulationRun) -> None:
                 CouponClaim.status == ClaimStatus.REDEEMED
             )
         )
+        reserved = session.scalar(
+            select(func.coalesce(func.sum(CouponClaim.amount_fen), 0)).where(
+                CouponClaim.status == ClaimStatus.RESERVED
+            )
+        )
+        subsidy = CampaignSale.unit_subsidy_fen * CampaignSale.quantity
+        subsidised = dict(
+            session.execute(
+                select(Order.paid_at.is_not(None), func.sum(subsidy))
+                .join(Order, Order.id == CampaignSale.order_id)
+                .where(CampaignSale.status == "held")
+                .group_by(Order.paid_at.is_not(None))
+            ).all()
+        )
+        shops = session.execute(
+            select(CampaignShopSubsidy.cap_fen, CampaignShopSubsidy.committed_fen)
+        ).all()
         promised, delivered = session.execute(
             select(
                 func.sum(CampaignBoost.promised_impressions),
@@ -66,8 +84,13 @@ def test_the_summary_is_what_the_store_holds(run: SimulationRun) -> None:
         logged = session.scalar(
             select(func.sum(Impression.count)).where(Impression.reward_plan == f"festival:{row.id}")
         )
-    assert campaign["subsidy_spent_yuan"] * 100 == pytest.approx(redeemed)
-    assert row.subsidy_committed_fen <= row.subsidy_budget_fen
+    # the subsidy spent: coupons redeemed and the product subsidies of paid orders, and
+    # what the campaign's row holds is exactly what its claims and sales hold
+    assert subsidised.get(True, 0) > 0
+    assert campaign["subsidy_spent_yuan"] * 100 == pytest.approx(redeemed + subsidised[True])
+    held = redeemed + reserved + sum(subsidised.values())
+    assert row.subsidy_committed_fen == held <= row.subsidy_budget_fen
+    assert shops and all(cap is not None and held <= cap for cap, held in shops)
     assert (campaign["boost_promised"], campaign["boost_delivered"]) == (promised, delivered)
     # every boost impression logged went to a shop the festival promised it to that day
     assert delivered == logged
@@ -127,10 +150,24 @@ def test_campaign_prices_never_sell_past_a_registration(run: SimulationRun) -> N
 def test_a_couponed_order_is_paid_through_its_checkout(run: SimulationRun) -> None:
     with session_factory(run.engine)() as session:
         coupon = session.scalars(select(Coupon)).one()
+        # the platform pays the coupon, and on its subsidised lines the product subsidy
+        subsidies = (
+            select(
+                CampaignSale.order_id,
+                func.sum(CampaignSale.unit_subsidy_fen * CampaignSale.quantity).label("fen"),
+            )
+            .group_by(CampaignSale.order_id)
+            .subquery()
+        )
         claims = session.execute(
-            select(CouponClaim.status, Order.platform_discount_fen, CouponClaim.amount_fen)
+            select(
+                CouponClaim.status,
+                Order.platform_discount_fen - func.coalesce(subsidies.c.fen, 0),
+                CouponClaim.amount_fen,
+            )
             .join(Checkout, Checkout.id == CouponClaim.checkout_id)
             .join(Order, Order.checkout_id == Checkout.id)
+            .outerjoin(subsidies, subsidies.c.order_id == Order.id)
             .where(CouponClaim.coupon_id == coupon.id)
         ).all()
         paid_unredeemed = session.scalar(

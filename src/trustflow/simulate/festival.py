@@ -11,13 +11,15 @@ merchants would drive them (docs/simulator.md, "A festival"):
 - registration: the nightly scores are computed (the gate reads them), then a share of shops
   register SKUs through :func:`trustflow.campaigns.festivals.register`, C-position offers for
   brands; the rules refuse some, with their numbers;
-- when warm-up opens the operator approves what is pending;
+- when warm-up opens the operator approves what is pending, grants the approved C-position
+  offers a product subsidy (商品补贴) and caps each brand's share of the subsidy budget;
 - from warm-up to the end of the main window, boosted shops are promised boost traffic each
   day (:func:`trustflow.traffic.festival.promise_boosts`), delivered as reward traffic of the
   campaign's plan while the promise lasts, and reconciled at night;
 - when the main venue opens, buyers claim the coupon; orders in the main window sell at
-  campaign prices and use the coupon (:mod:`trustflow.campaigns.bulk`); buyers see the
-  campaign price, so registered goods convert better; claims settle every night.
+  campaign prices (less the subsidy, while the budget and the brand's cap last) and use the
+  coupon (:mod:`trustflow.campaigns.bulk`); buyers see the campaign price, so registered
+  goods convert better; claims settle every night.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ from sqlalchemy.orm import Session
 
 from trustflow.analytics.campaign_lift import campaign_report
 from trustflow.bulk import IntArray
-from trustflow.campaigns import boosts, checkout, coupons, festivals, rules
+from trustflow.campaigns import boosts, checkout, coupons, festivals, rules, subsidies
 from trustflow.campaigns import bulk as campaigns_bulk
 from trustflow.campaigns.models import (
+    Campaign,
     CampaignBoost,
     CampaignRegistration,
     CouponIssuer,
@@ -79,6 +82,10 @@ class FestivalConfig:
     #: of list, and the commission floor
     benchmark_cut: tuple[float, float] = (0.78, 0.95)
     commission_floor_bps: int = 1500
+    #: C-position offers the platform subsidises (商品补贴): the unit subsidy as a share of
+    #: the campaign price, and each subsidised shop's cap as a share of the subsidy budget
+    c_position_subsidy: float = 0.08
+    shop_subsidy_cap_share: float = 0.25
     #: buyers who claim the festival coupon when the main venue opens
     claim_share: float = 0.35
     coupon_threshold_fen: int = 9_900
@@ -315,6 +322,45 @@ class Festival:
                 actor=OPERATOR,
                 at=self._at(self.warmup_day, 0.5),
             )
+        self._subsidise(session)
+
+    def _subsidise(self, session: Session) -> None:
+        """The platform pays part of each approved C-position offer, each brand's share of
+        the subsidy budget capped so one cannot take it all."""
+        cfg, at = self.config, self._at(self.warmup_day, 0.6)
+        offers = session.execute(
+            select(
+                CampaignRegistration.id,
+                CampaignRegistration.shop_id,
+                CampaignRegistration.campaign_price_fen,
+            )
+            .where(
+                CampaignRegistration.campaign_id == self.campaign_id,
+                CampaignRegistration.status == RegistrationStatus.APPROVED,
+                CampaignRegistration.c_position.is_(True),
+            )
+            .order_by(CampaignRegistration.id)
+        ).all()
+        budget = session.get_one(Campaign, self.campaign_id).subsidy_budget_fen
+        for registration_id, _, price in offers:
+            subsidies.grant_subsidy(
+                session,
+                registration_id=registration_id,
+                unit_subsidy_fen=min(price - 1, max(1, round(price * cfg.c_position_subsidy))),
+                reason="C-position brand offer: the platform pays part of the price",
+                actor=OPERATOR,
+                at=at,
+            )
+        for shop in sorted({int(shop) for _, shop, _ in offers}):
+            subsidies.set_shop_cap(
+                session,
+                campaign_id=self.campaign_id,
+                shop_id=shop,
+                cap_fen=int(budget * cfg.shop_subsidy_cap_share),
+                reason="one brand's share of the subsidy budget",
+                actor=OPERATOR,
+                at=at,
+            )
 
     def _claim(self, session: Session, pop: Population) -> None:
         claiming = np.flatnonzero(self.rng.random(len(pop.buyer_ids)) < self.config.claim_share)
@@ -325,7 +371,11 @@ class Festival:
             at=self._at(self.main_day, 0.1),
         )
         approved = session.execute(
-            select(CampaignRegistration.sku_id, CampaignRegistration.campaign_price_fen).where(
+            select(
+                CampaignRegistration.sku_id,
+                # what buyers pay: the campaign price less the platform's subsidy
+                CampaignRegistration.campaign_price_fen - CampaignRegistration.unit_subsidy_fen,
+            ).where(
                 CampaignRegistration.campaign_id == self.campaign_id,
                 CampaignRegistration.status == RegistrationStatus.APPROVED,
             )
