@@ -144,12 +144,19 @@ def test_a_shop_is_promised_what_it_earned_and_its_boost(session: Session) -> No
     )
     assert row.promised_impressions == 2_000 + 1_000 + 150 + 700
     assert (day.shops, day.promised) == (1, 3_850)
-    # the day's traffic plan guarantees the promise to the shop's room (planned traffic, not
-    # Chuanliu's reward traffic: the Chuanliu promise stays its own)
+    # the day's traffic plan puts the promise on the shop's room as the campaign's reward
+    # promise (served as its reward traffic, not Chuanliu's: the Chuanliu promise stays its own)
     room = plan_service.KINDS.index(CandidateKind.SHOP_ROOM)
     rooms, shops = np.array([room]), np.array([seller.shop_id])
-    guaranteed = plan_service._guarantees(session, WARMUP.date(), rooms, shops)
-    assert guaranteed.tolist() == [3_850]
+    promised, campaign_of, unlabelled = plan_service._campaign_promises(
+        session, WARMUP.date(), rooms, shops
+    )
+    assert (promised.tolist(), campaign_of.tolist(), unlabelled.tolist()) == (
+        [3_850],
+        [campaign],
+        [0],
+    )
+    assert plan_service._guarantees(session, WARMUP.date(), rooms, shops).tolist() == [0]
     chuanliu = plan_service._promises(session, WARMUP.date(), rooms, shops, get_settings())
     assert chuanliu.tolist() == [0]
     # promising the day again changes nothing

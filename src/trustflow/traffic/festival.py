@@ -203,10 +203,11 @@ def reconcile_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
     return _totals(session, campaign_id, day)
 
 
-def promise_running(session: Session, day: date) -> dict[int, int]:
+def promise_running(session: Session, day: date) -> list[tuple[int, int, int]]:
     """Promise ``day`` for every campaign running on it (warm-up to the end of the main
-    window), and return what is promised to each shop in all: the guarantees the day's traffic
-    plan puts on the shop's room."""
+    window), and return what each campaign promised each shop: ``(shop, campaign, promised)``,
+    by shop and campaign. The day's traffic plan puts them on the shop's room, served as the
+    campaign's reward traffic."""
     start = midnight(day)
     running = session.scalars(
         select(Campaign.id).where(
@@ -215,11 +216,11 @@ def promise_running(session: Session, day: date) -> dict[int, int]:
     ).all()
     for campaign_id in running:
         promise_boosts(session, campaign_id, day)
-    return {
-        int(shop): int(total)
-        for shop, total in session.execute(
-            select(_boosts.c.shop_id, func.sum(_boosts.c.promised_impressions))
-            .where(_boosts.c.day == day)
-            .group_by(_boosts.c.shop_id)
+    return [
+        (int(shop), int(campaign), int(promised))
+        for shop, campaign, promised in session.execute(
+            select(_boosts.c.shop_id, _boosts.c.campaign_id, _boosts.c.promised_impressions)
+            .where(_boosts.c.day == day, _boosts.c.promised_impressions > 0)
+            .order_by(_boosts.c.shop_id, _boosts.c.campaign_id)
         )
-    }
+    ]

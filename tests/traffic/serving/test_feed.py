@@ -23,11 +23,14 @@ from trustflow import bulk
 from trustflow.accounts import service as accounts_service
 from trustflow.accounts.models import Role
 from trustflow.api.app import create_app
+from trustflow.campaigns import festivals
+from trustflow.campaigns.models import CampaignBoost
 from trustflow.catalog import service as catalog_service
 from trustflow.content import service as content_service
 from trustflow.content.models import LiveSession
 from trustflow.errors import Conflict
 from trustflow.orders.attribution import TokenSigner
+from trustflow.traffic import festival as traffic_festival
 from trustflow.traffic.models import Impression
 from trustflow.traffic.plan import service as tp
 from trustflow.traffic.plan.models import CandidateKind, PacingCounter, PlanStatus, TrafficPlan
@@ -82,6 +85,7 @@ def _plan(
     m: Market,
     *,
     promised_shop0: int = 0,
+    festival_shop0: tuple[int, int] = (0, 0),
     day: date = date(2026, 3, 2),
     commit: bool = True,
 ) -> TrafficPlan:
@@ -106,6 +110,8 @@ def _plan(
         hours=np.ones((len(kinds), tp.HOURS), dtype=bool),
         promised=np.array([promised_shop0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
         is_new=np.zeros(len(kinds), dtype=bool),
+        campaign_id=np.array([festival_shop0[0], 0, 0, 0, 0, 0, 0], dtype=np.int64),
+        campaign_promised=np.array([festival_shop0[1], 0, 0, 0, 0, 0, 0], dtype=np.int64),
     )
     plan = tp.store(session, tp.solve(inputs))
     tp.activate(session, plan.id)
@@ -211,6 +217,52 @@ def test_reward_impressions_stop_when_the_promise_is_met(
     assert sum(rewards) == 3 and rewards[:3] == [True, True, True]
     assert session.scalar(select(func.count()).where(Impression.is_reward.is_(True))) == 3
     assert session.scalar(select(func.count()).where(Impression.reward_plan == "chuanliu")) == 3
+
+
+def test_a_festivals_promise_is_served_as_its_reward_traffic_after_chuanlius(
+    engine: Engine, factory: sessionmaker[Session], session: Session
+) -> None:
+    m = _market(session)
+    day = NOON.date()
+    campaign = festivals.create_campaign(
+        session,
+        festivals.CampaignSpec(
+            name="116",
+            registration_from=NOON - timedelta(days=20),
+            registration_to=NOON - timedelta(days=10),
+            warmup_from=NOON - timedelta(days=1),
+            main_from=NOON,
+            main_to=NOON + timedelta(days=5),
+        ),
+        actor="operator:1",
+        at=NOON - timedelta(days=20),
+    ).id
+    session.add(
+        CampaignBoost(campaign_id=campaign, day=day, shop_id=m.shops[0], promised_impressions=3)
+    )
+    _plan(session, m, promised_shop0=2, festival_shop0=(campaign, 3))
+    server = FeedServer(factory, refresh_seconds=0.0, seed=2)
+    shown = 0
+    for _ in range(15):
+        feed = _serve(server, session, user_id=m.buyers[2], surface=Surface.FEATURED, n=2, at=NOON)
+        shown += sum(
+            i.candidate_kind is CandidateKind.SHOP_ROOM and i.entity_id == m.shops[0]
+            for i in feed.items
+        )
+    labels = dict(
+        session.execute(
+            select(Impression.reward_plan, func.count()).group_by(Impression.reward_plan)
+        ).all()
+    )
+
+    # the room was shown more than both promises: the Chuanliu promise first, then the
+    # festival's, then organic traffic
+    assert shown > 5
+    assert (labels["chuanliu"], labels[f"festival:{campaign}"]) == (2, 3)
+    # the festival's ledger reconciles from the log: delivered what was promised
+    with session.begin_nested():
+        day_total = traffic_festival.reconcile_boosts(session, campaign, day)
+    assert (day_total.promised, day_total.delivered) == (3, 3)
 
 
 def test_pacing_holds_back_a_candidate_ahead_of_its_schedule(

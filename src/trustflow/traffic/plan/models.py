@@ -104,7 +104,14 @@ class PlanCandidate(Base):
     #: the candidate's dual potential: > 0 where a promise binds, < 0 where the cap does
     potential: Mapped[float] = mapped_column(Float)
     planned_impressions: Mapped[int] = mapped_column(BigInteger)
+    #: the day's Chuanliu promise to the candidate (served as Chuanliu reward traffic)
     promised_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: a festival's promise to the shop's room that day (its rewards and boost), served as
+    #: reward traffic of that campaign's plan (``festival:<campaign_id>``)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger)
+    campaign_promised_impressions: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default="0"
+    )
     floor_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
     is_new: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -113,6 +120,11 @@ class PlanCandidate(Base):
         CheckConstraint(
             "planned_impressions >= 0 AND promised_impressions >= 0 AND floor_impressions >= 0",
             name="impressions_non_negative",
+        ),
+        CheckConstraint(
+            "campaign_promised_impressions >= 0"
+            " AND (campaign_promised_impressions = 0 OR campaign_id IS NOT NULL)",
+            name="campaign_promise_names_campaign",
         ),
     )
 

@@ -128,10 +128,13 @@ class PlanInputs:
     promised: IntArray
     is_new: npt.NDArray[np.bool_]
     notes: dict[str, Any] = field(default_factory=dict)
-    #: planned impressions guaranteed to a room beyond the Chuanliu promise (a running
-    #: festival's promises, the fast-brand plan's guarantee): a lower bound on what the plan
-    #: allots, served as the room's planned traffic, not as Chuanliu reward traffic
+    #: planned impressions guaranteed to a room beyond its promises (the fast-brand plan's
+    #: guarantee): a lower bound on what the plan allots, served as the room's planned traffic
     guaranteed: IntArray | None = None
+    #: a running festival's promise to a shop's room, and the campaign (0: none): a lower
+    #: bound on what the plan allots, served as that campaign's reward traffic
+    campaign_promised: IntArray | None = None
+    campaign_id: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.entity_id)
@@ -367,6 +370,7 @@ def gather_inputs(
     value = (gmv + k * rate) / (impressions + k)
     promised = _promises(session, day, kind, entity, s)
     guaranteed = _guarantees(session, day, kind, entity)
+    campaign_promised, campaign_id, unlabelled = _campaign_promises(session, day, kind, entity)
     return PlanInputs(
         day=day,
         segments=s.traffic_segments,
@@ -379,7 +383,9 @@ def gather_inputs(
         hours=hours,
         promised=promised,
         is_new=np.asarray(table["is_new"], dtype=bool),
-        guaranteed=guaranteed,
+        guaranteed=guaranteed + unlabelled,
+        campaign_promised=campaign_promised,
+        campaign_id=campaign_id,
     )
 
 
@@ -403,24 +409,46 @@ def _promises(
     return out
 
 
-def _guarantees(session: Session, day: date, kind: IntArray, entity: IntArray) -> IntArray:
-    """What the day's plan guarantees a shop's room beyond Chuanliu: a running festival's
-    promises to the shop (its rewards and boost, ``traffic/festival.py``) and the fast-brand
-    plan's guarantee to a benchmark fast brand (``campaigns/fast_brands.py``)."""
-    out = np.zeros(len(entity), dtype=np.int64)
-    owed = promise_running(session, day)
-    for shop in benchmark_fast_brands(session):
-        owed[shop] = owed.get(shop, 0) + FAST_BRAND_GUARANTEE
-    if not owed:
-        return out
+def _shop_rooms(kind: IntArray, entity: IntArray, shops: IntArray) -> IntArray:
+    """Each shop's room among the candidates (-1: it has none)."""
     key = kind * (1 << 40) + entity
     order = np.argsort(key)
-    shops = np.fromiter(owed, dtype=np.int64, count=len(owed))
     want = KINDS.index(CandidateKind.SHOP_ROOM) * (1 << 40) + shops
-    at = sorted_lookup(key[order], want, order)
-    amounts = np.fromiter(owed.values(), dtype=np.int64, count=len(owed))
-    np.add.at(out, at[at >= 0], amounts[at >= 0])
+    return sorted_lookup(key[order], want, order)
+
+
+def _guarantees(session: Session, day: date, kind: IntArray, entity: IntArray) -> IntArray:
+    """What the day's plan guarantees a shop's room beyond its promises: the fast-brand
+    plan's guarantee to a benchmark fast brand (``campaigns/fast_brands.py``)."""
+    out = np.zeros(len(entity), dtype=np.int64)
+    shops = np.array(sorted(benchmark_fast_brands(session)), dtype=np.int64)
+    at = _shop_rooms(kind, entity, shops)
+    out[at[at >= 0]] += FAST_BRAND_GUARANTEE
     return out
+
+
+def _campaign_promises(
+    session: Session, day: date, kind: IntArray, entity: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """The running festivals' promises to shops' rooms for the day (their rewards and boost,
+    ``traffic/festival.py``): per candidate, what one campaign promised it and which campaign
+    (served as that campaign's reward traffic, so its ledger reconciles from the log), and
+    what any other campaign promised the same room that day (a rare overlap: planned, not
+    labelled)."""
+    promised = np.zeros(len(entity), dtype=np.int64)
+    campaign = np.zeros(len(entity), dtype=np.int64)
+    unlabelled = np.zeros(len(entity), dtype=np.int64)
+    rows = promise_running(session, day)
+    if not rows:
+        return promised, campaign, unlabelled
+    table = np.array(rows, dtype=np.int64)  # (shop, campaign, promised), by shop, campaign
+    at = _shop_rooms(kind, entity, table[:, 0])
+    first = np.r_[True, table[1:, 0] != table[:-1, 0]]  # each shop's earliest campaign
+    room = at >= 0
+    promised[at[room & first]] = table[room & first, 2]
+    campaign[at[room & first]] = table[room & first, 1]
+    np.add.at(unlabelled, at[room & ~first], table[room & ~first, 2])
+    return promised, campaign, unlabelled
 
 
 def build_problem(
@@ -440,7 +468,9 @@ def build_problem(
     value = (inputs.value_fen * inputs.multiplier)[cand]
     reach = np.bincount(cand, weights=inputs.supply[node], minlength=n)
     total = float(inputs.supply.sum())
-    bound = inputs.promised + (inputs.guaranteed if inputs.guaranteed is not None else 0)
+    bound = inputs.promised + sum(
+        extra for extra in (inputs.guaranteed, inputs.campaign_promised) if extra is not None
+    )
     lower = np.minimum(bound.astype(np.float64), MAX_PROMISE_SHARE * reach)
     clipped = int(np.count_nonzero(bound > lower + 0.5))
     per_kind = np.bincount(inputs.kind, minlength=len(KINDS))
@@ -501,6 +531,9 @@ def store(session: Session, built: BuiltPlan) -> TrafficPlan:
     session.add(plan)
     session.flush()
     potential = sol.cand_potential if len(sol.cand_potential) else np.zeros(len(inputs))
+    none = np.zeros(len(inputs), dtype=np.int64)
+    campaign_promised = none if inputs.campaign_promised is None else inputs.campaign_promised
+    campaign_id = none if inputs.campaign_id is None else inputs.campaign_id
     rows = [
         {
             "plan_id": plan.id,
@@ -513,10 +546,12 @@ def store(session: Session, built: BuiltPlan) -> TrafficPlan:
             "potential": ph,
             "planned_impressions": pl,
             "promised_impressions": pr,
+            "campaign_id": cid or None,
+            "campaign_promised_impressions": cpr,
             "floor_impressions": fl,
             "is_new": nw,
         }
-        for i, (k, e, sh, v, mu, ph, pl, pr, fl, nw) in enumerate(
+        for i, (k, e, sh, v, mu, ph, pl, pr, cid, cpr, fl, nw) in enumerate(
             zip(
                 inputs.kind.tolist(),
                 inputs.entity_id.tolist(),
@@ -526,6 +561,8 @@ def store(session: Session, built: BuiltPlan) -> TrafficPlan:
                 potential.tolist(),
                 planned.tolist(),
                 inputs.promised.tolist(),
+                campaign_id.tolist(),
+                campaign_promised.tolist(),
                 np.rint(built.floor).astype(np.int64).tolist(),
                 inputs.is_new.tolist(),
                 strict=True,

@@ -18,12 +18,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from trustflow.bulk import IntArray, Labels, copy_columns, int_rows, table
+from trustflow.campaigns.boosts import reward_plan as festival_plan
 from trustflow.db import utcnow
 from trustflow.traffic.chuanliu.rules import PLAN as CHUANLIU
 from trustflow.traffic.models import Impression
 from trustflow.traffic.plan.models import PacingCounter
 from trustflow.traffic.plan.service import SURFACES
-from trustflow.traffic.serving.snapshot import ITEM_KINDS, PlanSnapshot
+from trustflow.traffic.serving.snapshot import CHUANLIU_CODE, ITEM_KINDS, PlanSnapshot
 from trustflow.vocabulary import SHELF_SURFACES
 
 __all__ = [
@@ -68,7 +69,7 @@ class Served:
         self._requests: list[tuple[int, int, int, int, int]] = []
         self._idx: list[int] = []  # candidate index in the plan
         self._item_id: list[int] = []
-        self._reward: list[bool] = []
+        self._reward: list[int] = []
 
     def add(
         self,
@@ -78,8 +79,10 @@ class Served:
         shown_at_us: int,
         idx: list[int],
         item_ids: list[int],
-        reward: list[bool],
+        reward: list[int],
     ) -> None:
+        """``reward``: per item, 0 (not a reward impression), the Chuanliu plan's
+        (:data:`~.snapshot.CHUANLIU_CODE`) or a festival's (its campaign id)."""
         self._requests.append((plan_id, surface, buyer_id, shown_at_us, len(idx)))
         self._idx += idx
         self._item_id += item_ids
@@ -88,7 +91,8 @@ class Served:
 
     def view(self) -> dict[str, npt.NDArray[Any]]:
         """One entry per impression: ``plan_id``, ``idx``, ``surface`` (index into
-        SURFACES), ``item_id``, ``buyer_id``, ``shown_at`` (UTC, microseconds), ``reward``."""
+        SURFACES), ``item_id``, ``buyer_id``, ``shown_at`` (UTC, microseconds), ``reward``
+        (whether it is reward traffic) and ``reward_plan`` (whose: as :meth:`add` codes it)."""
         requests = np.array(self._requests, dtype=np.int64).reshape(-1, 5)
         per_request = {
             name: np.repeat(requests[:, col], requests[:, 4])
@@ -101,7 +105,8 @@ class Served:
             "item_id": np.array(self._item_id, dtype=np.int64),
             "buyer_id": per_request["buyer_id"],
             "shown_at": per_request["shown_at"].astype("datetime64[us]"),
-            "reward": np.array(self._reward, dtype=np.bool_),
+            "reward": np.array(self._reward, dtype=np.int64) != 0,
+            "reward_plan": np.array(self._reward, dtype=np.int64),
         }
 
     def extend(self, other: Served) -> None:
@@ -118,6 +123,12 @@ def log_served(
     """Append served impressions to the log (one binary COPY on PostgreSQL)."""
     plans, plan_code = np.unique(rows["plan_id"], return_inverse=True)
     reward = rows["reward"]
+    # each reward plan's label: the Chuanliu plan's, or a festival's (``festival:<id>``)
+    codes, reward_code = np.unique(rows["reward_plan"], return_inverse=True)
+    labels = [
+        None if c == 0 else CHUANLIU if c == CHUANLIU_CODE else festival_plan(c)
+        for c in codes.tolist()
+    ]
     copy_columns(
         session,
         _IMPRESSIONS,
@@ -131,7 +142,7 @@ def log_served(
             "shown_at": rows["shown_at"],
             "count": 1,
             "is_reward": reward,
-            "reward_plan": Labels(reward.astype(np.int64), [None, CHUANLIU]),
+            "reward_plan": Labels(reward_code.astype(np.int64), labels),
             "plan_version": Labels(
                 plan_code.astype(np.int64), [versions[p] for p in plans.tolist()]
             ),

@@ -488,11 +488,14 @@ class FeedServer:
         promised = pool.promised
         with self._lock:
             reward = [False] * len(picked)
+            # whose reward each is: 0 none, CHUANLIU_CODE, else the festival's campaign id
+            plan_code = [0] * len(picked)
             for i, p in enumerate(picked):
                 if p in promised:  # owed while its reward count is below its promise
                     c = chosen[i]
                     if snap.reward_delivered[c] < snap.promised[c]:
                         reward[i] = True
+                        plan_code[i] = snap.reward_plan(c)
                         snap.reward_delivered[c] += 1
             # a host live in two rooms at once is one candidate: add.at counts both
             np.add.at(snap.delivered, chosen, 1)
@@ -503,7 +506,7 @@ class FeedServer:
                 (now - _EPOCH) // _MICROSECOND,
                 chosen,
                 [item_of[p] for p in picked],
-                reward,
+                plan_code,
             )
         return snap, pool, segment_of(user_id, snap.segments), now.hour, picked, reward
 

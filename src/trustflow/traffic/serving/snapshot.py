@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trustflow.bulk import IntArray, sorted_lookup
@@ -27,6 +27,7 @@ from trustflow.traffic.serving.audience import host_key, precise_audience
 from trustflow.vocabulary import SHELF_SURFACES, Channel, ItemKind
 
 __all__ = [
+    "CHUANLIU_CODE",
     "ITEM_KINDS",
     "PACE_DAMPING",
     "PACE_RANGE",
@@ -40,6 +41,9 @@ FloatArray = npt.NDArray[np.float64]
 #: pseudo-impressions that keep pacing calm while counts are small
 PACE_DAMPING = 20.0
 PACE_RANGE = (0.1, 10.0)
+#: a reward impression's plan, as serving codes it: the Chuanliu plan's (a festival's is its
+#: campaign id; 0: not a reward impression)
+CHUANLIU_CODE = -1
 #: what a feed shows, by whether the surface is a shelf: rooms, or cards
 ITEM_KINDS = [ItemKind.LIVE_SESSION.value, ItemKind.PRODUCT_CARD.value]
 _SHOP_ROOM = KINDS.index(CandidateKind.SHOP_ROOM)
@@ -65,6 +69,7 @@ class PlanSnapshot:
     shop_id: IntArray
     score: FloatArray
     planned: FloatArray
+    #: reward impressions promised: the Chuanliu promise and a festival's, together
     promised: FloatArray
     price: FloatArray  # (surfaces, hours, segments)
     #: cumulative share of the day's supply by minute, for rooms and for cards
@@ -73,12 +78,20 @@ class PlanSnapshot:
     cards: IntArray  # the product cards, best score first
     #: the Chuanliu plan's precise audience (精准人群): buyer → promised rooms it goes to first
     precise: dict[int, list[int]] = field(default_factory=dict)
+    #: of ``promised``, the Chuanliu promise (its reward impressions come first); the rest
+    #: is the festival ``reward_campaign`` promised (None: all of it is Chuanliu's)
+    chuanliu_promised: FloatArray | None = None
+    reward_campaign: IntArray | None = None
     delivered: FloatArray = field(init=False)
     reward_delivered: FloatArray = field(init=False)
 
     def __post_init__(self) -> None:
         self.delivered = np.zeros(len(self.kind))
         self.reward_delivered = np.zeros(len(self.kind))
+        if self.chuanliu_promised is None:
+            self.chuanliu_promised = self.promised
+        if self.reward_campaign is None:
+            self.reward_campaign = np.zeros(len(self.kind), dtype=np.int64)
         # rooms by host key, for looking up many live rooms at once (cards: no host, -1)
         shop_room, creator_room = self.kind == _SHOP_ROOM, self.kind == _CREATOR_ROOM
         host = np.where(
@@ -164,6 +177,8 @@ class PlanSnapshot:
                 PlanCandidate.potential,
                 PlanCandidate.planned_impressions,
                 PlanCandidate.promised_impressions,
+                PlanCandidate.campaign_promised_impressions,
+                func.coalesce(PlanCandidate.campaign_id, 0),
             )
             .where(PlanCandidate.plan_id == plan.id)
             .order_by(PlanCandidate.idx)
@@ -193,6 +208,7 @@ class PlanSnapshot:
                 np.cumsum(per_minute) / total if total > 0 else np.linspace(0, 1, 24 * 60)
             )
         cards = np.flatnonzero(kind == _CARD)
+        chuanliu = np.array([r[8] for r in rows], dtype=np.float64)
         snapshot = cls(
             plan_id=plan.id,
             version=plan.version,
@@ -203,7 +219,9 @@ class PlanSnapshot:
             shop_id=shop,
             score=score,
             planned=np.array([r[7] for r in rows], dtype=np.float64),
-            promised=np.array([r[8] for r in rows], dtype=np.float64),
+            promised=chuanliu + np.array([r[9] for r in rows], dtype=np.float64),
+            chuanliu_promised=chuanliu,
+            reward_campaign=np.array([r[10] for r in rows], dtype=np.int64),
             price=price,
             day_curve=curves,
             index={(int(k), int(e)): i for i, (k, e) in enumerate(zip(kind, entity, strict=True))},
@@ -213,14 +231,23 @@ class PlanSnapshot:
         return snapshot
 
     def promised_rooms(self) -> dict[int, int]:
-        """The shop rooms with a reward promise: shop id → candidate index."""
+        """The shop rooms with a Chuanliu promise: shop id → candidate index."""
+        chuanliu = self.promised if self.chuanliu_promised is None else self.chuanliu_promised
         return {
             int(e): i
             for i, (k, e) in enumerate(
                 zip(self.kind.tolist(), self.entity_id.tolist(), strict=True)
             )
-            if k == _SHOP_ROOM and self.promised[i] > 0
+            if k == _SHOP_ROOM and chuanliu[i] > 0
         }
+
+    def reward_plan(self, candidate: int) -> int:
+        """Whose reward the candidate's next reward impression is, by the shared count so far:
+        -1 the Chuanliu plan's (its promise comes first), else the festival's campaign id."""
+        assert self.chuanliu_promised is not None and self.reward_campaign is not None
+        if self.reward_delivered[candidate] < self.chuanliu_promised[candidate]:
+            return CHUANLIU_CODE
+        return int(self.reward_campaign[candidate])
 
     def pace(
         self, idx: IntArray, now: datetime, shelf: bool
