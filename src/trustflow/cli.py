@@ -743,6 +743,44 @@ def campaigns_report(
     console.print(table)
 
 
+@campaigns_app.command("reconcile")
+def campaigns_reconcile(
+    day: Annotated[
+        str | None, typer.Option(help="The day to reconcile (UTC, like 2026-11-01); yesterday.")
+    ] = None,
+) -> None:
+    """The nightly job: set each festival boost promise's delivered impressions for the day
+    from the impressions log (the reward traffic feed serving labelled with the campaign's
+    plan), for every campaign that promised anything that day. Safe to run again."""
+    from datetime import UTC, datetime, timedelta
+
+    from rich.table import Table
+
+    from trustflow.db import session_factory, transaction
+    from trustflow.errors import InvalidInput
+    from trustflow.traffic.festival import reconcile_running
+
+    with _clear_errors():
+        when = (
+            _parse_day(day, "--day")
+            if day is not None
+            else datetime.now(UTC).date() - timedelta(days=1)
+        )
+        if when > datetime.now(UTC).date():
+            raise InvalidInput(f"--day {when} is in the future")
+        engine = _migrated_engine()
+        with transaction(session_factory(engine)) as session:
+            days = reconcile_running(session, when)
+    table = Table(title=f"festival boost traffic on {when}")
+    for column in ("campaign", "shops", "promised", "delivered"):
+        table.add_column(column, justify="right")
+    for campaign, total in days:
+        table.add_row(
+            str(campaign), f"{total.shops:,}", f"{total.promised:,}", f"{total.delivered:,}"
+        )
+    console.print(table if days else f"no festival promised boost traffic on {when}")
+
+
 @campaigns_app.command("new-products")
 def campaigns_new_products(
     as_of: Annotated[

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from tests.conftest import CliEnvironment
 from trustflow.campaigns import rules
 from trustflow.campaigns.models import (
     Campaign,
@@ -242,3 +243,34 @@ def test_the_festival_keeps_a_holdout_and_measures_what_it_added(run: Simulation
     assert len(sale_buyers) and not rules.in_holdout(row.id, sale_buyers, row.holdout_bps).any()
     assert lift["treated_buyers"] + lift["holdout_buyers"] == SMALL.buyers
     assert lift["ci_low_yuan"] <= lift["incremental_gmv_yuan"] <= lift["ci_high_yuan"]
+
+
+def test_the_nightly_reconcile_job_reads_the_log_again_and_refuses_bad_days(
+    run: SimulationRun, cli_env: CliEnvironment
+) -> None:
+    with session_factory(run.engine)() as session:
+        day, promised, delivered = session.execute(
+            select(
+                CampaignBoost.day,
+                func.sum(CampaignBoost.promised_impressions),
+                func.sum(CampaignBoost.delivered_impressions),
+            )
+            .group_by(CampaignBoost.day)
+            .order_by(func.sum(CampaignBoost.delivered_impressions).desc())
+            .limit(1)
+        ).one()
+    cli_env(run.engine.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+
+    again = runner.invoke(app, ["campaigns", "reconcile", "--day", day.isoformat()])
+    future = runner.invoke(app, ["campaigns", "reconcile", "--day", "2099-01-01"])
+    far = runner.invoke(app, ["campaigns", "reconcile", "--day", "9999-01-01"])
+    garbled = runner.invoke(app, ["campaigns", "reconcile", "--day", "yesterday"])
+
+    # the simulator reconciled every night: the job finds the same figures in the log
+    assert again.exit_code == 0, again.output
+    assert f"{promised:,}" in again.output and f"{delivered:,}" in again.output
+    assert delivered > 0
+    for refused in (future, garbled):
+        assert refused.exit_code == 2 and "invalid_input" in refused.output
+    assert far.exit_code == 2 and "time_out_of_range" in far.output

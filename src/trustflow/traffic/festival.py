@@ -24,7 +24,13 @@ from trustflow.errors import NotFound
 from trustflow.traffic.chuanliu.facts import check_day, midnight
 from trustflow.traffic.service import impressions_by_owner
 
-__all__ = ["BoostDay", "promise_boosts", "promise_running", "reconcile_boosts"]
+__all__ = [
+    "BoostDay",
+    "promise_boosts",
+    "promise_running",
+    "reconcile_boosts",
+    "reconcile_running",
+]
 
 _boosts = table(CampaignBoost)
 
@@ -201,6 +207,16 @@ def reconcile_boosts(session: Session, campaign_id: int, day: date) -> BoostDay:
         .values(delivered_impressions=delivered.c.impressions, updated_at=now)
     )
     return _totals(session, campaign_id, day)
+
+
+def reconcile_running(session: Session, day: date) -> list[tuple[int, BoostDay]]:
+    """Reconcile ``day`` for every campaign that promised anything on it (the nightly job,
+    ``trustflow campaigns reconcile``): ``(campaign, its day)`` each, by campaign."""
+    check_day(day)
+    campaigns = session.scalars(
+        select(_boosts.c.campaign_id).where(_boosts.c.day == day).distinct()
+    ).all()
+    return [(int(c), reconcile_boosts(session, int(c), day)) for c in sorted(campaigns)]
 
 
 def promise_running(session: Session, day: date) -> list[tuple[int, int, int]]:
