@@ -173,3 +173,22 @@ def test_operators_grant_subsidies_and_cap_shops_and_merchants_read_their_own(
     assert cap_by_merchant.status_code == 403
     assert own.json()["cap_fen"] == 20_000
     assert rivals.status_code == 403
+
+
+def test_the_venue_opens_with_the_warm_up_and_buyers_look_as_themselves(world: World) -> None:
+    campaign = _festival(world).json()["id"]
+    path = f"{API}/campaigns/{campaign}/venue"
+
+    early = world.client.get(path, headers=world.as_("buyer"))
+    as_another = world.client.get(
+        f"{path}?buyer_id={world.other_buyer_id}", headers=world.as_("buyer")
+    )
+    merchant_as_buyer = world.client.get(
+        f"{path}?buyer_id={world.buyer_id}", headers=world.as_("merchant_a")
+    )
+
+    assert early.status_code == 409
+    assert early.json()["error"]["code"] == "campaign_window_closed"
+    assert set(early.json()["error"]["details"]) == {"opens", "closes"}
+    assert as_another.status_code == 403
+    assert merchant_as_buyer.status_code == 403

@@ -184,6 +184,26 @@ class ShopSubsidyOut(Shape):
     committed_fen: int
 
 
+class VenueItemOut(Shape):
+    """One offer on a festival's main venue (主会场), as the asking buyer sees it."""
+
+    registration_id: int
+    sku_id: int
+    product_id: int
+    shop_id: int
+    title: str
+    #: a brand C-position plan offer (品牌C位): shown first
+    c_position: bool
+    list_price_fen: int
+    campaign_price_fen: int
+    unit_subsidy_fen: int
+    #: what the asking buyer pays for a unit now (the checkout decides, while units last)
+    price_fen: int
+    units_left: int
+    #: the main window holds now; before it (warm-up) the offer is coming
+    on_sale: bool
+
+
 class IncrementalGmvOut(Shape):
     """What the campaign added over its main window, from the holdout it keeps: an estimate
     with its interval (yuan, rounded to the fen: estimates, not money moved)."""

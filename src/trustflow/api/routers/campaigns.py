@@ -12,8 +12,8 @@ from trustflow.accounts.models import Role
 from trustflow.analytics.campaign_lift import campaign_report
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.params import IdempotencyHeader, IdPath, Limit, Offset
-from trustflow.campaigns import coupons, fast_brands, festivals, subsidies
+from trustflow.api.params import IdempotencyHeader, IdPath, IdQuery, Limit, Offset
+from trustflow.campaigns import coupons, fast_brands, festivals, subsidies, venue
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -39,6 +39,7 @@ from trustflow.campaigns.schemas import (
     ShopSubsidyCapIn,
     ShopSubsidyOut,
     SubsidyIn,
+    VenueItemOut,
 )
 from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
@@ -170,6 +171,29 @@ def list_campaigns(
 def get_campaign(campaign_id: IdPath, session: SessionDep, principal: PrincipalDep) -> Campaign:
     """A campaign's windows and budgets (merchants read them before registering)."""
     return get_or_raise(session, Campaign, campaign_id, "campaign")
+
+
+@router.get("/campaigns/{campaign_id}/venue", response_model=PageOut[VenueItemOut])
+def main_venue(
+    campaign_id: IdPath,
+    session: SessionDep,
+    principal: PrincipalDep,
+    buyer_id: IdQuery = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> object:
+    """The festival's main venue (主会场) from warm-up to the end of the main window: its
+    approved offers, C-position brands first, then by the saving; each with what the asking
+    buyer pays now (a buyer held out of the campaign sees list prices). An operator may ask
+    as a buyer (``buyer_id``); anyone else sees the offers' prices."""
+    asking = (
+        access.acting_subject(principal, Role.BUYER, buyer_id)
+        if principal.role is Role.BUYER or buyer_id is not None
+        else None
+    )
+    return venue.venue(
+        session, campaign_id, at=utcnow(), buyer_id=asking, limit=limit, offset=offset
+    )
 
 
 @router.get("/campaigns/{campaign_id}/results", response_model=CampaignResultsOut)
