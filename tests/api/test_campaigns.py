@@ -192,3 +192,36 @@ def test_the_venue_opens_with_the_warm_up_and_buyers_look_as_themselves(world: W
     assert set(early.json()["error"]["details"]) == {"opens", "closes"}
     assert as_another.status_code == 403
     assert merchant_as_buyer.status_code == 403
+
+
+def test_a_double_submitted_festival_with_one_key_opens_once(world: World) -> None:
+    now = utcnow()
+    body = {
+        "name": "618",
+        "registration_from": now.isoformat(),
+        "registration_to": (now + timedelta(days=5)).isoformat(),
+        "warmup_from": (now + timedelta(days=6)).isoformat(),
+        "main_from": (now + timedelta(days=7)).isoformat(),
+        "main_to": (now + timedelta(days=9)).isoformat(),
+        "subsidy_budget_fen": 5_000,
+    }
+    keyed = world.as_("operator") | {"Idempotency-Key": "open-618"}
+
+    first = world.client.post(f"{API}/campaigns", json=body, headers=keyed)
+    again = world.client.post(f"{API}/campaigns", json=body, headers=keyed)
+    other = world.client.post(
+        f"{API}/campaigns", json=body | {"subsidy_budget_fen": 9_000}, headers=keyed
+    )
+    bad_key = world.client.post(
+        f"{API}/campaigns",
+        json=body,
+        headers=world.as_("operator") | {"Idempotency-Key": "<a href=x>"},
+    )
+    listed = world.client.get(f"{API}/campaigns", headers=world.as_("operator")).json()
+
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert bad_key.status_code == 422
+    assert [c["id"] for c in listed["items"]] == [first.json()["id"]]

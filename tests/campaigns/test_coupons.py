@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
+from tests.integration.test_concurrency import _run_together
 from trustflow.campaigns import coupons, rules
 from trustflow.campaigns.models import (
     ClaimStatus,
@@ -262,3 +263,36 @@ def test_a_coupon_that_would_take_nothing_off_is_not_used_up(session: Session) -
     assert refused.value.code is ErrorCode.COUPON_NOT_APPLICABLE
     assert refused.value.message == f"coupon {coupon_id} takes nothing off goods 0.09"
     assert session.get_one(Coupon, coupon_id).committed_count == 0
+
+
+def test_issuing_again_with_the_same_key_returns_the_first_coupon(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        first = coupons.create_coupon(s, spec(), actor="operator:1", idempotency_key="k1").id
+    with transaction(factory) as s:
+        again = coupons.create_coupon(s, spec(), actor="operator:1", idempotency_key="k1").id
+        # another operator's key is its own
+        theirs = coupons.create_coupon(s, spec(), actor="operator:2", idempotency_key="k1").id
+    with pytest.raises(Conflict) as reused, transaction(factory) as s:
+        coupons.create_coupon(s, spec(budget_fen=9_000), actor="operator:1", idempotency_key="k1")
+    assert again == first != theirs
+    assert reused.value.code is ErrorCode.IDEMPOTENCY_KEY_REUSED
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Coupon)) == 2
+        created = select(func.count()).where(CouponEvent.action == "create")
+        assert s.scalar(created) == 2
+
+
+def test_ten_concurrent_retries_of_one_key_issue_one_coupon(
+    factory: sessionmaker[Session],
+) -> None:
+    def issue(_: int) -> int:
+        with transaction(factory) as s:
+            return coupons.create_coupon(s, spec(), actor="operator:1", idempotency_key="k").id
+
+    ids = _run_together(10, issue)
+
+    assert len(set(ids)) == 1 and all(isinstance(i, int) for i in ids), ids
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Coupon)) == 1

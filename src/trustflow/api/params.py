@@ -22,3 +22,11 @@ IdempotencyHeader = Annotated[
         description="A unique string per intended action; a retry returns the first result.",
     ),
 ]
+OptionalIdempotencyHeader = Annotated[
+    IdempotencyKey | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Optional: a unique string per intended action; a retry with it returns"
+        " the first result instead of making a second.",
+    ),
+]

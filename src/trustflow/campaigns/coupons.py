@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from trustflow.accounts.models import Buyer
 from trustflow.bulk import insert_unless_present, rowcount, table
-from trustflow.campaigns import rules
+from trustflow.campaigns import once, rules
 from trustflow.campaigns.models import (
     Campaign,
     ClaimStatus,
@@ -117,26 +117,42 @@ def _validate(spec: CouponSpec) -> None:
 
 
 def create_coupon(
-    session: Session, spec: CouponSpec, *, actor: str, at: datetime | None = None
+    session: Session,
+    spec: CouponSpec,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> Coupon:
-    """Issue a coupon with its budget (validated; the event names who issued it)."""
+    """Issue a coupon with its budget (validated; the event names who issued it). With an
+    ``idempotency_key``, the issuer's retry gets the first coupon back (:mod:`.once`)."""
     _validate(spec)
     if spec.shop_id is not None:
         get_or_raise(session, Shop, spec.shop_id, "shop")
     if spec.campaign_id is not None:
         get_or_raise(session, Campaign, spec.campaign_id, "campaign")
     now = at or utcnow()
-    coupon = Coupon(
-        **{k: getattr(spec, k) for k in spec.__dataclass_fields__},
-        committed_fen=0,
-        committed_count=0,
-        created_by=actor,
-        created_at=now,
-        updated_at=now,
+    digest = once.fingerprint(spec)
+
+    def create() -> Coupon:
+        coupon = Coupon(
+            **{k: getattr(spec, k) for k in spec.__dataclass_fields__},
+            committed_fen=0,
+            committed_count=0,
+            created_by=actor,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(coupon)
+        session.flush()
+        _event(session, coupon.id, None, "create", 0, actor, now)
+        return coupon
+
+    coupon, _ = once.create_once(
+        session, Coupon, actor=actor, key=idempotency_key, digest=digest, create=create
     )
-    session.add(coupon)
-    session.flush()
-    _event(session, coupon.id, None, "create", 0, actor, now)
     return coupon
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trustflow.bulk import rowcount, table
-from trustflow.campaigns import rules
+from trustflow.campaigns import once, rules
 from trustflow.campaigns.models import (
     Campaign,
     CampaignEvent,
@@ -63,9 +63,17 @@ class CampaignSpec:
     holdout_bps: int = 0
 
 
-def create_campaign(session: Session, spec: CampaignSpec, *, actor: str, at: datetime) -> Campaign:
+def create_campaign(
+    session: Session,
+    spec: CampaignSpec,
+    *,
+    actor: str,
+    at: datetime,
+    idempotency_key: str | None = None,
+) -> Campaign:
     """Open a campaign: its windows must follow one another (registration, then warm-up,
-    then the main window) and its budgets not be negative."""
+    then the main window) and its budgets not be negative. With an ``idempotency_key``, the
+    operator's retry gets the first campaign back (:mod:`.once`)."""
     windows = [
         ("registration_from", spec.registration_from),
         ("registration_to", spec.registration_to),
@@ -88,10 +96,24 @@ def create_campaign(session: Session, spec: CampaignSpec, *, actor: str, at: dat
         problems.append(f"holdout_bps {spec.holdout_bps} is not within 0..{rules.MAX_HOLDOUT_BPS}")
     if problems:
         raise InvalidInput("; ".join(problems), problems=problems)
-    campaign = Campaign(**asdict(spec), created_by=actor, created_at=at)
-    session.add(campaign)
-    session.flush()
-    _event(session, campaign.id, None, "create", None, None, None, actor, at)
+    digest = once.fingerprint(spec)
+
+    def create() -> Campaign:
+        campaign = Campaign(
+            **asdict(spec),
+            created_by=actor,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            created_at=at,
+        )
+        session.add(campaign)
+        session.flush()
+        _event(session, campaign.id, None, "create", None, None, None, actor, at)
+        return campaign
+
+    campaign, _ = once.create_once(
+        session, Campaign, actor=actor, key=idempotency_key, digest=digest, create=create
+    )
     return campaign
 
 

@@ -85,6 +85,9 @@ class Coupon(Base):
     valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
     valid_to: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(60))
+    #: the creator's Idempotency-Key, if it sent one, and a digest of what it asked for
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -101,6 +104,7 @@ class Coupon(Base):
         CheckConstraint(
             "campaign_id IS NULL OR issuer = 'platform'", name="campaign_pays_platform_coupons"
         ),
+        UniqueConstraint("created_by", "idempotency_key"),
     )
 
 
@@ -180,9 +184,13 @@ class Campaign(Base):
     #: buyers kept out to measure what the campaign adds (basis points; ``rules.in_holdout``)
     holdout_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(60))
+    #: the creator's Idempotency-Key, if it sent one, and a digest of what it asked for
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
+        UniqueConstraint("created_by", "idempotency_key"),
         CheckConstraint("holdout_bps >= 0 AND holdout_bps <= 5000", name="holdout_share"),
         CheckConstraint(
             "registration_from < registration_to AND registration_to <= warmup_from"

@@ -12,7 +12,14 @@ from trustflow.accounts.models import Role
 from trustflow.analytics.campaign_lift import campaign_report
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
-from trustflow.api.params import IdempotencyHeader, IdPath, IdQuery, Limit, Offset
+from trustflow.api.params import (
+    IdempotencyHeader,
+    IdPath,
+    IdQuery,
+    Limit,
+    Offset,
+    OptionalIdempotencyHeader,
+)
 from trustflow.campaigns import coupons, fast_brands, festivals, subsidies, venue
 from trustflow.campaigns.models import (
     Campaign,
@@ -51,10 +58,16 @@ router = APIRouter(tags=["campaigns"], responses=ERROR_RESPONSES)
 
 
 @router.post("/coupons", response_model=CouponOut, status_code=status.HTTP_201_CREATED)
-def create_coupon(body: CouponIn, session: SessionDep, principal: PrincipalDep) -> Coupon:
+def create_coupon(
+    body: CouponIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: OptionalIdempotencyHeader = None,
+) -> Coupon:
     """Issue a coupon. A shop's coupon (``shop_id``) is its merchant's to issue and pay for;
     a platform coupon (no ``shop_id``) is the operators', paid from a campaign's subsidy
-    budget when it names one (``campaign_id``)."""
+    budget when it names one (``campaign_id``). A retry with the same ``Idempotency-Key``
+    returns the first coupon (the key with another coupon: ``idempotency_key_reused``)."""
     if body.shop_id is None or body.campaign_id is not None:
         access.require_operator(principal)
     else:
@@ -80,6 +93,7 @@ def create_coupon(body: CouponIn, session: SessionDep, principal: PrincipalDep) 
         ),
         actor=principal.actor,
         at=utcnow(),
+        idempotency_key=idempotency_key,
     )
     session.commit()
     return coupon
@@ -145,14 +159,21 @@ def list_claims(
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=status.HTTP_201_CREATED)
-def create_campaign(body: CampaignIn, session: SessionDep, principal: PrincipalDep) -> Campaign:
-    """An operator opens a festival: registration, warm-up and main windows, in that order."""
+def create_campaign(
+    body: CampaignIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: OptionalIdempotencyHeader = None,
+) -> Campaign:
+    """An operator opens a festival: registration, warm-up and main windows, in that order.
+    A retry with the same ``Idempotency-Key`` returns the first campaign."""
     access.require_operator(principal)
     campaign = festivals.create_campaign(
         session,
         festivals.CampaignSpec(**body.model_dump()),
         actor=principal.actor,
         at=utcnow(),
+        idempotency_key=idempotency_key,
     )
     session.commit()
     return campaign
