@@ -4,7 +4,7 @@ full refund gives back comes back once; and every refusal names its numbers."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -35,61 +35,15 @@ from trustflow.orders.bulk import OrderBatch
 from trustflow.orders.models import Checkout, OrderLine
 from trustflow.vocabulary import Channel
 
-REGISTERED = datetime(2026, 9, 10, tzinfo=UTC)
-MAIN = datetime(2026, 11, 1, tzinfo=UTC)
+from .setup import MAIN, REGISTERED, approved_offer, festival, grant, listed_seller
 
 
-def _festival(
-    s: Session, seller: factories.Seller, *, budget_fen: int = 100_000, quantity: int = 100
-) -> tuple[int, int]:
-    """A 116 with a subsidy budget; the seller's SKU (list 99.00) registered at 79.00 and
-    approved. Returns (campaign, registration)."""
-    campaign = festivals.create_campaign(
-        s,
-        festivals.CampaignSpec(
-            name="116",
-            registration_from=datetime(2026, 9, 1, tzinfo=UTC),
-            registration_to=datetime(2026, 9, 28, tzinfo=UTC),
-            warmup_from=datetime(2026, 10, 20, tzinfo=UTC),
-            main_from=datetime(2026, 10, 28, tzinfo=UTC),
-            main_to=datetime(2026, 11, 12, tzinfo=UTC),
-            subsidy_budget_fen=budget_fen,
-        ),
-        actor="operator:1",
-        at=REGISTERED,
-    ).id
-    registration = festivals.register(
-        s,
-        campaign_id=campaign,
-        request=festivals.RegistrationRequest(
-            sku_id=seller.sku_id, campaign_price_fen=7_900, quantity=quantity
-        ),
-        at=REGISTERED,
-        actor="merchant:1",
-    ).id
-    festivals.review(
-        s, registration_id=registration, approve=True, reason="ok", actor="op", at=REGISTERED
-    )
-    return campaign, registration
-
-
-def _grant(s: Session, registration: int, fen: int, at: datetime = REGISTERED) -> None:
-    subsidies.grant_subsidy(
-        s,
-        registration_id=registration,
-        unit_subsidy_fen=fen,
-        reason="C-position brand",
-        actor="operator:1",
-        at=at,
-    )
-
-
-def _setup(s: Session, **kw: int) -> tuple[factories.Seller, int, int, int]:
-    seller = factories.seller(
-        s, category_id=factories.category(s), at=REGISTERED - timedelta(days=60)
-    )
-    campaign, registration = _festival(s, seller, **kw)
-    return seller, factories.buyer(s), campaign, registration
+def _setup(s: Session, **spec: int) -> tuple[factories.Seller, int, int, int]:
+    """A festival with a subsidy budget (1,000.00 unless told), the seller's SKU (list 99.00)
+    registered at 79.00 for 100 units and approved, and a buyer."""
+    campaign = festival(s, **({"subsidy_budget_fen": 100_000} | spec))
+    seller = listed_seller(s)
+    return seller, factories.buyer(s), campaign, approved_offer(s, campaign, seller)
 
 
 def _buy(s: Session, buyer: int, seller: factories.Seller, key: str, units: int = 2) -> Checkout:
@@ -112,7 +66,7 @@ def test_a_subsidised_line_costs_the_buyer_the_campaign_price_less_the_subsidy(
 ) -> None:
     with transaction(factory) as s:
         seller, buyer, campaign, registration = _setup(s)
-        _grant(s, registration, 1_000)
+        grant(s, registration, 1_000)
     with transaction(factory) as s:
         checkout = _buy(s, buyer, seller, "c")
         orders_checkout.pay_checkout(s, checkout_id=checkout.id, idempotency_key="p", at=MAIN)
@@ -129,8 +83,8 @@ def test_a_subsidised_line_costs_the_buyer_the_campaign_price_less_the_subsidy(
             2_000,
             {"coupons": 0, "products": 2_000},
         )
-        grant = s.scalars(select(CampaignEvent).where(CampaignEvent.action == "subsidise")).one()
-        assert (grant.amount_fen, grant.reason, grant.actor) == (
+        granted = s.scalars(select(CampaignEvent).where(CampaignEvent.action == "subsidise")).one()
+        assert (granted.amount_fen, granted.reason, granted.actor) == (
             1_000,
             "C-position brand",
             "operator:1",
@@ -141,8 +95,8 @@ def test_the_shops_cap_and_then_the_campaigns_budget_end_the_subsidy_not_the_sal
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
-        seller, buyer, campaign, registration = _setup(s, budget_fen=5_000)
-        _grant(s, registration, 1_000)
+        seller, buyer, campaign, registration = _setup(s, subsidy_budget_fen=5_000)
+        grant(s, registration, 1_000)
         subsidies.set_shop_cap(
             s,
             campaign_id=campaign,
@@ -182,7 +136,7 @@ def test_a_cancelled_order_gives_its_subsidy_back_once_and_a_full_refund_too(
 ) -> None:
     with transaction(factory) as s:
         seller, buyer, campaign, registration = _setup(s)
-        _grant(s, registration, 1_000)
+        grant(s, registration, 1_000)
     with transaction(factory) as s:
         cancelled = _buy(s, buyer, seller, "cancelled")
         refunded = _buy(s, buyer, seller, "refunded")
@@ -235,7 +189,7 @@ def test_the_bulk_path_pays_subsidies_in_row_order_while_the_cap_lasts(
     with transaction(factory) as s:
         seller, _, campaign, registration = _setup(s)
         buyers = [factories.buyer(s, f"b{i}") for i in range(4)]
-        _grant(s, registration, 1_000)
+        grant(s, registration, 1_000)
         subsidies.set_shop_cap(
             s,
             campaign_id=campaign,
@@ -281,10 +235,10 @@ def test_a_grant_is_refused_with_its_numbers(factory: sessionmaker[Session]) -> 
     with transaction(factory) as s:
         _, _, campaign, registration = _setup(s)
     with pytest.raises(InvalidInput) as too_much, transaction(factory) as s:
-        _grant(s, registration, 7_900)
+        grant(s, registration, 7_900)
     assert too_much.value.message == "subsidy 79.00 is not below campaign price 79.00"
     with pytest.raises(OutsideWindow) as late, transaction(factory) as s:
-        _grant(s, registration, 1_000, at=MAIN)
+        grant(s, registration, 1_000, at=MAIN)
     assert late.value.code is ErrorCode.CAMPAIGN_WINDOW_CLOSED
     assert late.value.details["closes"] == "2026-10-28T00:00:00+00:00"
     with pytest.raises(InvalidInput) as no_reason, transaction(factory) as s:
@@ -297,12 +251,7 @@ def test_a_grant_is_refused_with_its_numbers(factory: sessionmaker[Session]) -> 
             s,
             campaign_id=campaign,
             request=festivals.RegistrationRequest(
-                sku_id=factories.seller(
-                    s,
-                    category_id=factories.category(s, "food"),
-                    name="Other",
-                    at=REGISTERED - timedelta(days=60),
-                ).sku_id,
+                sku_id=listed_seller(s, "Other").sku_id,
                 campaign_price_fen=7_900,
                 quantity=10**6,
             ),
@@ -310,14 +259,14 @@ def test_a_grant_is_refused_with_its_numbers(factory: sessionmaker[Session]) -> 
             actor="merchant:2",
         ).id
     with pytest.raises(IllegalTransition), transaction(factory) as s:
-        _grant(s, refused, 1_000)
+        grant(s, refused, 1_000)
 
 
 def test_a_campaign_without_a_subsidy_budget_grants_none(factory: sessionmaker[Session]) -> None:
     with transaction(factory) as s:
-        _, _, campaign, registration = _setup(s, budget_fen=0)
+        _, _, campaign, registration = _setup(s, subsidy_budget_fen=0)
     with pytest.raises(InvalidInput) as refused, transaction(factory) as s:
-        _grant(s, registration, 500)
+        grant(s, registration, 500)
     assert refused.value.message == (
         f"campaign {campaign} has no subsidy budget to pay a subsidy from"
     )
@@ -328,7 +277,7 @@ def test_a_cap_below_what_the_shops_sales_hold_is_refused_with_both_numbers(
 ) -> None:
     with transaction(factory) as s:
         seller, buyer, campaign, registration = _setup(s)
-        _grant(s, registration, 1_000)
+        grant(s, registration, 1_000)
     with transaction(factory) as s:
         _buy(s, buyer, seller, "c")
     with pytest.raises(Conflict) as refused, transaction(factory) as s:
@@ -352,19 +301,14 @@ def test_registering_again_withdraws_a_subsidy_granted_against_the_old_offer(
 ) -> None:
     with transaction(factory) as s:
         _, _, campaign, _ = _setup(s)
-        other = factories.seller(
-            s,
-            category_id=factories.category(s, "food"),
-            name="Other",
-            at=REGISTERED - timedelta(days=60),
-        )
+        other = listed_seller(s, "Other")
         request = festivals.RegistrationRequest(
             sku_id=other.sku_id, campaign_price_fen=7_900, quantity=5
         )
         pending = festivals.register(
             s, campaign_id=campaign, request=request, at=REGISTERED, actor="merchant:2"
         ).id
-        _grant(s, pending, 1_000)  # a pending registration may be granted one
+        grant(s, pending, 1_000)  # a pending registration may be granted one
         festivals.review(
             s, registration_id=pending, approve=False, reason="no", actor="op", at=REGISTERED
         )

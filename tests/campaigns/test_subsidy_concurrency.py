@@ -4,7 +4,7 @@ either cart order, with a campaign-paid coupon or not, never wait on each other 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tests.integration.test_concurrency import _run_together
 from trustflow.campaigns import checkout as campaign_checkout
-from trustflow.campaigns import coupons, festivals, subsidies
+from trustflow.campaigns import coupons, subsidies
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -26,54 +26,14 @@ from trustflow.errors import Conflict, ErrorCode
 from trustflow.orders import checkout as orders_checkout
 from trustflow.orders.models import Checkout
 
+from .setup import MAIN, REGISTERED, approved_offer, festival, listed_seller
 from .test_coupons import spec
-
-REGISTERED = datetime(2026, 9, 10, tzinfo=UTC)
-MAIN = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def _campaign(s: Session, budget_fen: int) -> int:
-    return festivals.create_campaign(
-        s,
-        festivals.CampaignSpec(
-            name="116",
-            registration_from=datetime(2026, 9, 1, tzinfo=UTC),
-            registration_to=datetime(2026, 9, 28, tzinfo=UTC),
-            warmup_from=datetime(2026, 10, 20, tzinfo=UTC),
-            main_from=datetime(2026, 10, 28, tzinfo=UTC),
-            main_to=datetime(2026, 11, 12, tzinfo=UTC),
-            subsidy_budget_fen=budget_fen,
-        ),
-        actor="operator:1",
-        at=REGISTERED,
-    ).id
 
 
 def _subsidised_seller(s: Session, campaign: int, name: str, category: int) -> factories.Seller:
     """A shop selling at 99.00 (stock 200), registered at 79.00 with 10.00 of subsidy."""
-    seller = factories.seller(
-        s, category_id=category, stock=200, name=name, at=REGISTERED - timedelta(days=60)
-    )
-    registration = festivals.register(
-        s,
-        campaign_id=campaign,
-        request=festivals.RegistrationRequest(
-            sku_id=seller.sku_id, campaign_price_fen=7_900, quantity=200
-        ),
-        at=REGISTERED,
-        actor="merchant",
-    ).id
-    festivals.review(
-        s, registration_id=registration, approve=True, reason="ok", actor="op", at=REGISTERED
-    )
-    subsidies.grant_subsidy(
-        s,
-        registration_id=registration,
-        unit_subsidy_fen=1_000,
-        reason="festival",
-        actor="op",
-        at=REGISTERED,
-    )
+    seller = listed_seller(s, name, category=category, stock=200)
+    approved_offer(s, campaign, seller, quantity=200, subsidy=1_000)
     return seller
 
 
@@ -81,7 +41,7 @@ def test_a_hundred_checkouts_against_a_shop_cap_for_thirty_subsidise_thirty(
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
-        campaign = _campaign(s, budget_fen=1_000_000)
+        campaign = festival(s, subsidy_budget_fen=1_000_000)
         seller = _subsidised_seller(s, campaign, "Shop", factories.category(s))
         subsidies.set_shop_cap(
             s,
@@ -118,7 +78,7 @@ def test_subsidies_of_two_shops_in_either_cart_order_and_coupons_share_a_budget_
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as s:
-        campaign = _campaign(s, budget_fen=50 * 1_000)
+        campaign = festival(s, subsidy_budget_fen=50 * 1_000)
         category = factories.category(s)
         shops = [_subsidised_seller(s, campaign, name, category) for name in ("A", "B")]
         plain = factories.seller(s, category_id=category, stock=200, name="C")

@@ -8,7 +8,7 @@ an operator moving a shop's cap, checked after every step)."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
@@ -22,7 +22,7 @@ from trustflow.aftersales import service as aftersales_service
 from trustflow.aftersales.models import ActorRole, AfterSalesKind, AfterSalesReason
 from trustflow.aftersales.rules import Actor
 from trustflow.campaigns import checkout as campaign_checkout
-from trustflow.campaigns import coupons, festivals, subsidies
+from trustflow.campaigns import coupons, subsidies
 from trustflow.campaigns.models import (
     Campaign,
     CampaignRegistration,
@@ -38,10 +38,9 @@ from trustflow.orders import checkout as orders_checkout
 from trustflow.orders import service as orders_service
 from trustflow.orders.models import Checkout, Order
 
+from .setup import MAIN, approved_offer, festival, listed_seller
 from .test_coupons import spec
 
-REGISTERED = datetime(2026, 9, 10, tzinfo=UTC)
-MAIN = datetime(2026, 11, 1, tzinfo=UTC)
 BUDGET_FEN = 6_000
 QUANTITY = 6
 BUYERS = 3
@@ -60,52 +59,11 @@ class SubsidyMachine(RuleBasedStateMachine):
         self.now = MAIN
         self.keys = 0
         with transaction(self.factory) as s:
-            self.campaign = festivals.create_campaign(
-                s,
-                festivals.CampaignSpec(
-                    name="116",
-                    registration_from=datetime(2026, 9, 1, tzinfo=UTC),
-                    registration_to=datetime(2026, 9, 28, tzinfo=UTC),
-                    warmup_from=datetime(2026, 10, 20, tzinfo=UTC),
-                    main_from=datetime(2026, 10, 28, tzinfo=UTC),
-                    main_to=datetime(2026, 11, 12, tzinfo=UTC),
-                    subsidy_budget_fen=BUDGET_FEN,
-                ),
-                actor="op",
-                at=REGISTERED,
-            ).id
+            self.campaign = festival(s, subsidy_budget_fen=BUDGET_FEN)
             category = factories.category(s)
-            self.sellers = []
-            for name in ("A", "B"):
-                seller = factories.seller(
-                    s, category_id=category, name=name, at=REGISTERED - timedelta(days=60)
-                )
-                registration = festivals.register(
-                    s,
-                    campaign_id=self.campaign,
-                    request=festivals.RegistrationRequest(
-                        sku_id=seller.sku_id, campaign_price_fen=7_900, quantity=QUANTITY
-                    ),
-                    at=REGISTERED,
-                    actor="merchant",
-                ).id
-                festivals.review(
-                    s,
-                    registration_id=registration,
-                    approve=True,
-                    reason="ok",
-                    actor="op",
-                    at=REGISTERED,
-                )
-                subsidies.grant_subsidy(
-                    s,
-                    registration_id=registration,
-                    unit_subsidy_fen=1_000,
-                    reason="festival",
-                    actor="op",
-                    at=REGISTERED,
-                )
-                self.sellers.append(seller)
+            self.sellers = [listed_seller(s, name, category=category) for name in ("A", "B")]
+            for seller in self.sellers:
+                approved_offer(s, self.campaign, seller, quantity=QUANTITY, subsidy=1_000)
             coupon = coupons.create_coupon(
                 s,
                 spec(

@@ -4,71 +4,45 @@ delisted; open from warm-up to the end of the main window."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
 from tests import factories
-from trustflow.campaigns import festivals, rules, subsidies, venue
+from trustflow.campaigns import rules, venue
 from trustflow.campaigns.models import CampaignRegistration
 from trustflow.campaigns.rules import OutsideWindow
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ListingStatus
 
-REGISTERED = datetime(2026, 9, 10, tzinfo=UTC)
-WARMUP = datetime(2026, 10, 21, tzinfo=UTC)
-MAIN = datetime(2026, 11, 1, tzinfo=UTC)
+from .setup import MAIN, REGISTERED, WARMUP, approved_offer, festival, grant, listed_seller
 
 
 def _offer(
     s: Session, campaign: int, name: str, price: int, quantity: int = 10, **c_position: int
 ) -> tuple[factories.Seller, int]:
-    """A shop listing at 99.00 since well before, its SKU registered at ``price`` and
-    approved (a C-position offer when ``c_position`` declares its benchmark)."""
-    seller = factories.seller(
-        s, category_id=factories.category(s, name), name=name, at=REGISTERED - timedelta(days=60)
-    )
-    registration = festivals.register(
+    """A shop listing at 99.00, its SKU registered at ``price`` and approved (a C-position
+    offer when ``c_position`` declares its benchmark)."""
+    seller = listed_seller(s, name)
+    return seller, approved_offer(
         s,
-        campaign_id=campaign,
-        request=festivals.RegistrationRequest(
-            sku_id=seller.sku_id,
-            campaign_price_fen=price,
-            quantity=quantity,
-            c_position=bool(c_position),
-            benchmark_price_fen=c_position.get("benchmark"),
-            commission_floor_bps=c_position.get("floor"),
-            commission_bps=c_position.get("commission", 0),
-        ),
-        at=REGISTERED,
-        actor="merchant",
-    ).id
-    festivals.review(
-        s, registration_id=registration, approve=True, reason="ok", actor="op", at=REGISTERED
+        campaign,
+        seller,
+        price=price,
+        quantity=quantity,
+        c_position=bool(c_position),
+        benchmark_price_fen=c_position.get("benchmark"),
+        commission_floor_bps=c_position.get("floor"),
+        commission_bps=c_position.get("commission", 0),
     )
-    return seller, registration
 
 
 def test_the_venue_puts_c_position_brands_first_then_the_deepest_savings(
     session: Session,
 ) -> None:
-    campaign = festivals.create_campaign(
-        session,
-        festivals.CampaignSpec(
-            name="116",
-            registration_from=datetime(2026, 9, 1, tzinfo=UTC),
-            registration_to=datetime(2026, 9, 28, tzinfo=UTC),
-            warmup_from=datetime(2026, 10, 20, tzinfo=UTC),
-            main_from=datetime(2026, 10, 28, tzinfo=UTC),
-            main_to=datetime(2026, 11, 12, tzinfo=UTC),
-            subsidy_budget_fen=100_000,
-            holdout_bps=5_000,
-        ),
-        actor="op",
-        at=REGISTERED,
-    ).id
+    campaign = festival(session, subsidy_budget_fen=100_000, holdout_bps=5_000)
     _, brand = _offer(
         session, campaign, "brand", 9_500, benchmark=9_600, floor=1_000, commission=1_500
     )
@@ -80,14 +54,7 @@ def test_the_venue_puts_c_position_brands_first_then_the_deepest_savings(
     catalog_service.set_listing_status(
         session, product_id=hidden.product_id, status=ListingStatus.DELISTED
     )
-    subsidies.grant_subsidy(
-        session,
-        registration_id=shallow,
-        unit_subsidy_fen=2_500,
-        reason="deepen it",
-        actor="op",
-        at=REGISTERED,
-    )
+    grant(session, shallow, 2_500)
     buyers = np.array([factories.buyer(session, f"b{i}") for i in range(8)], dtype=np.int64)
     held = rules.in_holdout(campaign, buyers, 5_000)
     inside, outside = int(buyers[~held][0]), int(buyers[held][0])
