@@ -60,6 +60,7 @@ class ErrorCode(StrEnum):
     CAMPAIGN_WINDOW_CLOSED = "campaign_window_closed"
     CAMPAIGN_SUBSIDY_EXHAUSTED = "campaign_subsidy_exhausted"
     CAMPAIGN_HOLDOUT = "campaign_holdout"
+    IDENTITY_BLOCKED = "identity_blocked"
     SUBSIDY_CAP_BELOW_COMMITTED = "subsidy_cap_below_committed"
     INTERNAL = "internal_error"
 

@@ -29,6 +29,12 @@ from trustflow.content.models import (
 )
 from trustflow.db import Base
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
+from trustflow.governance.models import (
+    BlockedIdentity,
+    MerchantBan,
+    MerchantIdentity,
+    RefusedApplication,
+)
 from trustflow.orders.models import Checkout, CommissionEntry, Order, OrderEvent, Payment
 from trustflow.scoring.models import (
     BurstDecision,
@@ -49,6 +55,7 @@ __all__ = [
     "AfterSalesRequest",
     "ApiKey",
     "Base",
+    "BlockedIdentity",
     "BurstDecision",
     "Buyer",
     "Campaign",
@@ -73,6 +80,8 @@ __all__ = [
     "LiveSession",
     "LiveSessionProduct",
     "Merchant",
+    "MerchantBan",
+    "MerchantIdentity",
     "Order",
     "OrderEvent",
     "PacingCounter",
@@ -81,6 +90,7 @@ __all__ = [
     "PlanNode",
     "PriceChange",
     "Product",
+    "RefusedApplication",
     "Review",
     "ReviewBurst",
     "ScoreAppeal",

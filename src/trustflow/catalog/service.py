@@ -28,6 +28,7 @@ from trustflow.catalog.models import (
 )
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from trustflow.governance import identity as governance_identity
 from trustflow.types import utc_instant
 
 __all__ = [
@@ -80,8 +81,17 @@ def create_shop(
     kind: ShopKind,
     category_id: int,
     at: datetime | None = None,
+    actor: str = "merchant",
 ) -> Shop:
+    """Open a shop for the merchant, unless the merchant is banned or an identity it applied
+    with is on the blocklist: then the refusal is logged first and ``identity_blocked`` raised
+    (the caller commits the log: the API does)."""
     get_or_raise(session, Merchant, merchant_id, "merchant")
+    refusal = governance_identity.shop_refusal(
+        session, merchant_id=merchant_id, actor=actor, at=at or utcnow()
+    )
+    if refusal is not None:
+        raise refusal.error()
     get_category(session, category_id)
     name = shop_name(name)
     (skeleton,) = check_shop_names(session, [name])
@@ -208,6 +218,29 @@ def _name_clash(name: str, existing: str, shop_id: int | None) -> Conflict:
         code=ErrorCode.SHOP_NAME_CONFUSABLE,
         shop_id=shop_id,
     )
+
+
+def ban_merchant(
+    session: Session, *, merchant_id: int, reason: str, actor: str, at: datetime | None = None
+) -> list[int]:
+    """Operator action: ban the merchant (its identities go on the blocklist, so neither a new
+    shop nor a new account by the same person is accepted) and close every shop it has.
+    Returns the shops closed now."""
+    at = at or utcnow()
+    governance_identity.ban_merchant(
+        session, merchant_id=merchant_id, reason=reason, actor=actor, at=at
+    )
+    closing = session.scalars(
+        select(Shop)
+        .where(Shop.merchant_id == merchant_id, Shop.status != ShopStatus.CLOSED)
+        .order_by(Shop.id)
+        .with_for_update()
+    ).all()
+    for shop in closing:
+        rules.SHOP_TRANSITIONS.require(rules.becoming(ShopStatus.CLOSED), shop.status)
+        shop.status = ShopStatus.CLOSED
+    session.flush()
+    return [shop.id for shop in closing]
 
 
 def set_shop_status(session: Session, *, shop_id: int, status: ShopStatus) -> Shop:

@@ -38,7 +38,11 @@ from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, Limit, Offset
 from trustflow.catalog import service as catalog_service
+from trustflow.db import utcnow
 from trustflow.errors import Forbidden, InvalidInput, NotFound
+from trustflow.governance import identity as governance_identity
+from trustflow.governance.models import MerchantBan
+from trustflow.governance.schemas import BanIn, BanOut, MerchantApplicationIn
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 
@@ -51,11 +55,47 @@ def who_am_i(principal: PrincipalDep) -> MeOut:
 
 
 @router.post("/merchants", response_model=MerchantOut, status_code=status.HTTP_201_CREATED)
-def create_merchant(body: NameIn, session: SessionDep, principal: PrincipalDep) -> Merchant:
+def create_merchant(
+    body: MerchantApplicationIn, session: SessionDep, principal: PrincipalDep
+) -> Merchant:
+    """An operator admits a merchant's application (入驻): the applicant's ID number and phone
+    are checked against the identity blocklist (a banned person is refused with
+    ``identity_blocked``, and the refusal logged) and stored only as keyed hashes."""
     access.require_operator(principal)
-    merchant = accounts_service.create_merchant(session, name=body.name)
+    admitted = governance_identity.apply_merchant(
+        session,
+        name=body.name,
+        id_number=body.id_number,
+        phone=body.phone,
+        actor=principal.actor,
+        at=utcnow(),
+    )
+    session.commit()  # the merchant, or the refusal's log
+    if isinstance(admitted, governance_identity.Refusal):
+        raise admitted.error()
+    return admitted
+
+
+@router.post("/merchants/{merchant_id}/ban", response_model=BanOut)
+def ban_merchant(
+    merchant_id: IdPath, body: BanIn, session: SessionDep, principal: PrincipalDep
+) -> BanOut:
+    """An operator bans a merchant: every shop it has is closed, and the ID number and phone
+    it applied with go on the blocklist, so the same person can open neither a new shop nor
+    a new account. Banning again keeps the first ban."""
+    access.require_operator(principal)
+    closed = catalog_service.ban_merchant(
+        session, merchant_id=merchant_id, reason=body.reason, actor=principal.actor
+    )
     session.commit()
-    return merchant
+    ban = session.get_one(MerchantBan, merchant_id)
+    return BanOut(
+        merchant_id=merchant_id,
+        reason=ban.reason,
+        banned_by=ban.banned_by,
+        banned_at=ban.banned_at,
+        shops_closed=closed,
+    )
 
 
 @router.get("/merchants/{merchant_id}", response_model=MerchantOut)

@@ -36,6 +36,7 @@ from trustflow.catalog.schemas import (
 )
 from trustflow.db import utcnow
 from trustflow.errors import NotFound
+from trustflow.governance.identity import ApplicationRefused
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
 from trustflow.types import Instant
@@ -100,13 +101,18 @@ def list_categories(
 @router.post("/shops", response_model=ShopOut, status_code=status.HTTP_201_CREATED)
 def create_shop(body: ShopIn, session: SessionDep, principal: PrincipalDep) -> Shop:
     merchant_id = access.acting_subject(principal, Role.MERCHANT, body.merchant_id)
-    shop = catalog_service.create_shop(
-        session,
-        merchant_id=merchant_id,
-        name=body.name,
-        kind=body.kind,
-        category_id=body.category_id,
-    )
+    try:
+        shop = catalog_service.create_shop(
+            session,
+            merchant_id=merchant_id,
+            name=body.name,
+            kind=body.kind,
+            category_id=body.category_id,
+            actor=principal.actor,
+        )
+    except ApplicationRefused:
+        session.commit()  # the refusal's log (nothing else was written)
+        raise
     session.commit()
     return shop
 
