@@ -132,6 +132,20 @@ class Settings(BaseSettings):
         description="Requests per client address and minute without a working key (0: none).",
     )
 
+    # --- Governance (治理): listing screening. Rules: docs/governance.md.
+    governance_prohibited_words: tuple[str, ...] = Field(
+        default=("枪支", "弹药", "毒品", "象牙", "犀牛角", "穿山甲", "假币", "窃听器", "迷药"),
+        description="Words that, in a product's title, name an item the platform prohibits: "
+        "such a listing is intercepted.",
+    )
+    governance_price_floor_share: float = Field(
+        default=0.3,
+        gt=0,
+        lt=1,
+        description="A branded SKU priced below this share of its brand's reference price is "
+        "intercepted as a likely counterfeit.",
+    )
+
     # --- Secrets.
     secret_key: SecretStr = Field(
         default=SecretStr(""),

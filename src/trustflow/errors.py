@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     CAMPAIGN_SUBSIDY_EXHAUSTED = "campaign_subsidy_exhausted"
     CAMPAIGN_HOLDOUT = "campaign_holdout"
     IDENTITY_BLOCKED = "identity_blocked"
+    LISTING_INTERCEPTED = "listing_intercepted"
     SUBSIDY_CAP_BELOW_COMMITTED = "subsidy_cap_below_committed"
     INTERNAL = "internal_error"
 

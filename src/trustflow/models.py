@@ -31,6 +31,9 @@ from trustflow.db import Base
 from trustflow.distribution.models import CreatorSelection, DistributionOffer
 from trustflow.governance.models import (
     BlockedIdentity,
+    Brand,
+    BrandAuthorisation,
+    ListingInterception,
     MerchantBan,
     MerchantIdentity,
     RefusedApplication,
@@ -56,6 +59,8 @@ __all__ = [
     "ApiKey",
     "Base",
     "BlockedIdentity",
+    "Brand",
+    "BrandAuthorisation",
     "BurstDecision",
     "Buyer",
     "Campaign",
@@ -77,6 +82,7 @@ __all__ = [
     "EntityScore",
     "Follow",
     "Impression",
+    "ListingInterception",
     "LiveSession",
     "LiveSessionProduct",
     "Merchant",

@@ -142,19 +142,55 @@ def test_lists_are_paginated(world: World) -> None:
     assert len(second["items"]) == 2 and second["next_offset"] is None
 
 
-def test_brand_products_need_authorisation_before_listing(world: World) -> None:
-    h = world.as_("merchant_a")
-    p = world.client.post(
-        f"{API}/shops/{world.a.shop_id}/products",
-        json={"title": "Sneaker", "brand": "Nikee"},
+def test_a_brand_is_sold_only_by_an_authorisation_an_operator_verified(world: World) -> None:
+    # Regression: brand authorisation was a flag the merchant set on its own product.
+    h, op = world.as_("merchant_a"), world.as_("operator")
+    products = f"{API}/shops/{world.a.shop_id}/products"
+    nike = world.client.post(
+        f"{API}/brands", json={"name": "Nike", "aliases": ["耐克"]}, headers=op
+    ).json()
+    claimed = world.client.post(
+        products, json={"title": "Air", "brand": "Nike", "brand_authorised": True}, headers=h
+    )
+    blocked = world.client.post(products, json={"title": "Air", "brand": "Nike"}, headers=h)
+    product = blocked.json()["id"]
+    (interception,) = world.client.get(f"{API}/products/{product}/interceptions", headers=h).json()
+    rival = world.client.post(
+        f"{API}/interceptions/{interception['id']}/appeal",
+        json={"text": "mine"},
+        headers=world.as_("merchant_b"),
+    )
+    appealed = world.client.post(
+        f"{API}/interceptions/{interception['id']}/appeal",
+        json={"text": "we hold a licence"},
+        headers=h,
+    )
+    queue = world.client.get(f"{API}/interceptions?status=appealed", headers=op).json()
+    submitted = world.client.post(
+        f"{API}/shops/{world.a.shop_id}/brand-authorisations",
+        json={"brand_id": nike["id"], "document": "licences/nike-2026.pdf"},
         headers=h,
     ).json()
-    world.client.post(
-        f"{API}/products/{p['id']}/skus", json={"price_fen": 19900, "stock": 3}, headers=h
+    self_verified = world.client.post(
+        f"{API}/brand-authorisations/{submitted['id']}/verify", json={"reason": "ok"}, headers=h
     )
-    r = world.client.patch(f"{API}/products/{p['id']}", json={"status": "listed"}, headers=h)
-    assert r.status_code == 409
-    assert r.json()["error"]["code"] == "brand_not_authorised"
+    verified = world.client.post(
+        f"{API}/brand-authorisations/{submitted['id']}/verify",
+        json={"reason": "licence matches the brand's register"},
+        headers=op,
+    )
+    sold = world.client.post(products, json={"title": "Air", "brand": "Nike"}, headers=h).json()
+
+    assert claimed.status_code == 422  # the merchant's say no longer counts
+    assert blocked.status_code == 201 and blocked.json()["status"] == "blocked"
+    assert interception["rule"] == "brand_not_authorised"
+    assert interception["message_zh"] == "商品涉及品牌“Nike”，但店铺无经平台核验的品牌授权"
+    assert rival.status_code == 403
+    assert appealed.json()["status"] == "appealed"
+    assert [i["id"] for i in queue["items"]] == [interception["id"]]
+    assert self_verified.status_code == 403
+    assert verified.json()["status"] == "verified"
+    assert (sold["status"], sold["brand_authorised"]) == ("draft", True)
 
 
 def test_a_too_long_brand_is_refused_before_the_store(world: World) -> None:

@@ -24,6 +24,7 @@ from trustflow.api.routers import (
     catalog,
     content,
     distribution,
+    governance,
     orders,
     scores,
     traffic,
@@ -100,6 +101,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         orders,
         campaigns,
         aftersales,
+        governance,
         analytics,
         scores,
     ):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+from pydantic import AwareDatetime, Field, StrictInt
 
 from trustflow.catalog.models import ListingStatus, ShopKind, ShopStatus
 from trustflow.catalog.rules import MAX_PRICE_FEN, MAX_STOCK
@@ -78,8 +78,9 @@ class FulfilmentOut(Shape):
 class ProductIn(Shape):
     title: Title
     category_id: Id | None = None
+    #: a brand the product is of: the shop needs an authorisation the platform verified
+    #: (``POST /shops/{id}/brand-authorisations``), or the listing is intercepted
     brand: Brand = ""
-    brand_authorised: StrictBool = False
 
 
 class ProductPatch(Shape):
@@ -92,6 +93,8 @@ class ProductOut(Shape):
     category_id: int
     title: str
     brand: str
+    #: the shop's authorisation for the brand was verified by an operator (never the
+    #: merchant's say)
     brand_authorised: bool
     status: ListingStatus
     created_at: datetime

@@ -29,6 +29,8 @@ from trustflow.catalog.models import (
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from trustflow.governance import identity as governance_identity
+from trustflow.governance import listings
+from trustflow.governance.models import ListingInterception
 from trustflow.types import utc_instant
 
 __all__ = [
@@ -289,25 +291,85 @@ def create_product(
     title: str,
     category_id: int | None = None,
     brand: str = "",
-    brand_authorised: bool = False,
     at: datetime | None = None,
 ) -> Product:
+    """Create a draft product, screened first (``governance/listings.py``): a listing that
+    names a brand the shop has no verified authorisation for, or a prohibited item, is
+    created blocked, each finding an open interception the merchant may appeal."""
     shop = get_shop(session, shop_id)
     if shop.status is ShopStatus.CLOSED:
         raise Conflict(f"shop {shop_id} is closed", code=ErrorCode.SHOP_NOT_ACTIVE)
     if category_id is not None:
         get_category(session, category_id)
+    at = at or utcnow()
+    findings = listings.screen_listing(session, shop_id=shop_id, title=title, brand=brand)
     product = Product(
         shop_id=shop_id,
         category_id=category_id or shop.category_id,
         title=title,
         brand=brand,
-        brand_authorised=brand_authorised,
-        created_at=at or utcnow(),
+        brand_authorised=_brand_authorised(session, shop_id, brand),
+        status=ListingStatus.BLOCKED if findings else ListingStatus.DRAFT,
+        created_at=at,
     )
     session.add(product)
     session.flush()
+    if findings:
+        listings.intercept(
+            session, product_id=product.id, shop_id=shop_id, findings=findings, at=at
+        )
     return product
+
+
+def _brand_authorised(session: Session, shop_id: int, brand: str) -> bool:
+    """Whether the product's brand is one the shop's verified authorisation covers."""
+    registered = listings.find_brand(session, brand) if brand.strip() else None
+    return registered is not None and listings.authorised(session, shop_id, registered.id)
+
+
+def _screen_price(session: Session, product: Product, price_fen: int, at: datetime) -> None:
+    """A SKU priced far below its brand's reference intercepts the product."""
+    finding = listings.screen_price(session, brand=product.brand, price_fen=price_fen)
+    if finding is None:
+        return
+    listings.intercept(
+        session, product_id=product.id, shop_id=product.shop_id, findings=[finding], at=at
+    )
+    product.status = ListingStatus.BLOCKED
+    session.flush()
+
+
+def decide_interception(
+    session: Session,
+    *,
+    interception_id: int,
+    uphold: bool,
+    reason: str,
+    actor: str,
+    at: datetime | None = None,
+) -> ListingInterception:
+    """An operator decides a merchant's appeal. Overturning the product's last standing
+    interception releases it, delisted: the merchant lists it again (screened again)."""
+    decided = listings.decide(
+        session,
+        interception_id=interception_id,
+        uphold=uphold,
+        reason=reason,
+        actor=actor,
+        at=at or utcnow(),
+    )
+    product = get_product(session, decided.product_id)
+    if (
+        not uphold
+        and product.status is ListingStatus.BLOCKED
+        and not listings.still_intercepted(session, product.id)
+    ):
+        rules.OPERATOR_LISTING_TRANSITIONS.require(
+            rules.becoming(ListingStatus.DELISTED), product.status
+        )
+        product.status = ListingStatus.DELISTED
+        session.flush()
+    return decided
 
 
 def get_product(session: Session, product_id: int) -> Product:
@@ -324,11 +386,17 @@ def set_listing_status(
     )
     allowed.require(rules.becoming(status), product.status)
     if status is ListingStatus.LISTED:
-        if product.brand and not product.brand_authorised:
+        # screened again: the registry or the shop's authorisations may have changed
+        findings = listings.screen_listing(
+            session, shop_id=product.shop_id, title=product.title, brand=product.brand
+        )
+        if findings:
             raise Conflict(
-                f"product {product_id} names brand {product.brand!r} without authorisation",
-                code=ErrorCode.BRAND_NOT_AUTHORISED,
+                f"product {product_id} cannot be listed: " + "; ".join(f.message for f in findings),
+                code=ErrorCode.LISTING_INTERCEPTED,
+                findings=[f.rule for f in findings],
             )
+        product.brand_authorised = _brand_authorised(session, product.shop_id, product.brand)
         if session.scalar(select(Sku.id).where(Sku.product_id == product_id).limit(1)) is None:
             raise Conflict(f"product {product_id} has no SKU to sell", code=ErrorCode.CONFLICT)
     product.status = status
@@ -350,15 +418,17 @@ def add_sku(
     spec: str = "",
     at: datetime | None = None,
 ) -> Sku:
-    get_product(session, product_id)
+    product = get_product(session, product_id)
     _check_price(price_fen)
     if not 0 <= stock <= rules.MAX_STOCK:
         raise InvalidInput(f"stock must be in 0..{rules.MAX_STOCK}")
+    at = at or utcnow()
     sku = Sku(product_id=product_id, spec=spec, price_fen=price_fen, stock=stock)
     session.add(sku)
     session.flush()
-    session.add(PriceChange(sku_id=sku.id, price_fen=price_fen, effective_at=at or utcnow()))
+    session.add(PriceChange(sku_id=sku.id, price_fen=price_fen, effective_at=at))
     session.flush()
+    _screen_price(session, product, price_fen, at)
     return sku
 
 
@@ -372,9 +442,11 @@ def change_price(
     """Set a new price and record it in the price history."""
     _check_price(price_fen)
     sku = get_sku(session, sku_id)
+    at = at or utcnow()
     sku.price_fen = price_fen
-    session.add(PriceChange(sku_id=sku_id, price_fen=price_fen, effective_at=at or utcnow()))
+    session.add(PriceChange(sku_id=sku_id, price_fen=price_fen, effective_at=at))
     session.flush()
+    _screen_price(session, get_product(session, sku.product_id), price_fen, at)
     return sku
 
 

@@ -1,5 +1,6 @@
 """Governance's records: the identities merchants apply with (as keyed hashes), the identity
-blocklist and the bans behind it, and every application the blocklist refused.
+blocklist and the bans behind it, every application the blocklist refused; the brand
+registry, shops' brand authorisations, and the listings the screening intercepted.
 
 An identity number or a phone number is never stored: only its keyed hash (HMAC-SHA256 with
 the deployment's secret, ``governance/identity.py``). There are too few ID numbers (about a
@@ -12,15 +13,20 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
 
 __all__ = [
     "ApplicationKind",
+    "AuthorisationStatus",
     "BlockedIdentity",
+    "Brand",
+    "BrandAuthorisation",
     "IdentityKind",
+    "InterceptionStatus",
+    "ListingInterception",
     "MerchantBan",
     "MerchantIdentity",
     "RefusedApplication",
@@ -104,3 +110,82 @@ class RefusedApplication(Base):
     rule: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Brand(Base):
+    """A brand in the platform's registry (品牌库): its name, the other names it is known by
+    (``aliases``, e.g. its Chinese name), and the price of its usual goods the platform
+    takes as a reference for prices far below it. ``key`` is the name's matching key
+    (``governance/listings.py brand_key``), unique."""
+
+    __tablename__ = "brands"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reference_price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuthorisationStatus(StrEnum):
+    #: the merchant submitted a document; an operator has not looked at it yet
+    PENDING = "pending"
+    #: an operator verified the document: the shop may sell the brand
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    #: withdrawn by an operator after it was verified
+    REVOKED = "revoked"
+
+
+class BrandAuthorisation(Base):
+    """A shop's right to sell a brand (品牌授权): the merchant submits the document's
+    reference; only an operator's verification makes it count."""
+
+    __tablename__ = "brand_authorisations"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    #: where the document is (a file reference the merchant uploaded), as submitted
+    document: Mapped[str] = mapped_column(String(200))
+    status: Mapped[AuthorisationStatus] = mapped_column(enum_type(AuthorisationStatus))
+    submitted_by: Mapped[str] = mapped_column(String(60))
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(60))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (UniqueConstraint("shop_id", "brand_id"),)
+
+
+class InterceptionStatus(StrEnum):
+    #: the listing is blocked; the merchant may appeal
+    OPEN = "open"
+    #: the merchant appealed; an operator decides
+    APPEALED = "appealed"
+    #: the operator upheld the interception after the appeal
+    UPHELD = "upheld"
+    #: the operator overturned it: the listing is free again
+    OVERTURNED = "overturned"
+
+
+class ListingInterception(Base):
+    """A listing the screening intercepted (拦截): the rule, its message with the numbers in
+    English and Chinese, and the appeal and its decision."""
+
+    __tablename__ = "listing_interceptions"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(500))
+    message_zh: Mapped[str] = mapped_column(String(500))
+    status: Mapped[InterceptionStatus] = mapped_column(enum_type(InterceptionStatus))
+    appeal: Mapped[str | None] = mapped_column(String(1000))
+    decided_by: Mapped[str | None] = mapped_column(String(60))
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from trustflow.governance.identity import MAX_REASON
+from trustflow.governance.models import AuthorisationStatus, InterceptionStatus
 from trustflow.schemas_base import Shape
-from trustflow.types import Name
+from trustflow.types import MAX_FEN, Id, LongText, Name, Title
+from trustflow.types import CategoryName as BrandName
 
 #: longer than any ID number or phone written with spaces and a prefix
 _RAW_IDENTITY = Annotated[str, Field(min_length=1, max_length=40)]
@@ -29,7 +31,7 @@ class MerchantApplicationIn(Shape):
 class BanIn(Shape):
     """An operator's ban, with the reason for the record."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
+    reason: Annotated[LongText, Field(min_length=1, max_length=MAX_REASON)]
 
 
 class BanOut(Shape):
@@ -39,3 +41,64 @@ class BanOut(Shape):
     banned_at: datetime
     #: the merchant's shops this ban closed
     shops_closed: list[int]
+
+
+class BrandIn(Shape):
+    """A brand an operator adds to the registry, its other names (e.g. its Chinese name) and
+    the reference price of its usual goods."""
+
+    name: BrandName
+    aliases: Annotated[list[BrandName], Field(max_length=20)] = []
+    reference_price_fen: Annotated[StrictInt, Field(ge=1, le=MAX_FEN)] | None = None
+
+
+class BrandOut(Shape):
+    id: int
+    name: str
+    aliases: list[str]
+    reference_price_fen: int | None
+
+
+class AuthorisationIn(Shape):
+    """A shop's brand authorisation: the brand and where its document is."""
+
+    brand_id: Id
+    document: Title
+
+
+class AuthorisationOut(Shape):
+    id: int
+    shop_id: int
+    brand_id: int
+    document: str
+    status: AuthorisationStatus
+    submitted_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+class ReasonIn(Shape):
+    """An operator's decision, with the reason for the record."""
+
+    reason: Annotated[LongText, Field(min_length=1, max_length=MAX_REASON)]
+
+
+class AppealIn(Shape):
+    """A merchant's appeal of an interception: why the listing is sound."""
+
+    text: Annotated[LongText, Field(min_length=1, max_length=1_000)]
+
+
+class InterceptionOut(Shape):
+    id: int
+    product_id: int
+    shop_id: int
+    rule: str
+    message: str
+    message_zh: str
+    status: InterceptionStatus
+    appeal: str | None
+    decided_by: str | None
+    decision_reason: str | None
+    at: datetime

@@ -170,7 +170,6 @@ def create_product(
         title=body.title,
         category_id=body.category_id,
         brand=body.brand,
-        brand_authorised=body.brand_authorised,
     )
     session.commit()
     return product
