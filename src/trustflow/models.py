@@ -37,6 +37,7 @@ from trustflow.governance.models import (
     MerchantBan,
     MerchantIdentity,
     RefusedApplication,
+    Violation,
 )
 from trustflow.orders.models import Checkout, CommissionEntry, Order, OrderEvent, Payment
 from trustflow.scoring.models import (
@@ -109,5 +110,6 @@ __all__ = [
     "Sku",
     "StoreIdentity",
     "TrafficPlan",
+    "Violation",
     "metadata",
 ]

@@ -30,6 +30,7 @@ from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import Product, Shop
 from trustflow.db import get_or_raise
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput
+from trustflow.governance import penalties
 from trustflow.scoring import gates
 from trustflow.scoring.models import Tier
 from trustflow.types import utc_instant
@@ -183,6 +184,7 @@ def register(
     product = get_or_raise(session, Product, sku.product_id, "product")
     shop = shop_of_sku(session, request.sku_id)
     gate = gates.campaign_registration(session, shop.id, min_tier=campaign.min_tier)
+    standing = penalties.standing(session, shop.id, at)
     refusals = rules.registration_refusals(
         rules.RegistrationFacts(
             gate_allowed=gate.allowed,
@@ -199,6 +201,9 @@ def register(
             benchmark_price_fen=request.benchmark_price_fen,
             commission_floor_bps=request.commission_floor_bps,
             commission_bps=request.commission_bps,
+            penalty_points=standing.points,
+            campaign_banned=standing.at_least(penalties.PenaltyLevel.CAMPAIGN_BAN),
+            ban_points=penalties.points_of(penalties.PenaltyLevel.CAMPAIGN_BAN),
         )
     )
     status = RegistrationStatus.REFUSED if refusals else RegistrationStatus.PENDING

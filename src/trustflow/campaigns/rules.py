@@ -189,6 +189,11 @@ class RegistrationFacts:
     benchmark_price_fen: int | None = None
     commission_floor_bps: int | None = None
     commission_bps: int = 0
+    #: the shop's violation points now, and whether they reach a campaign ban
+    #: (``governance/penalties.py``), from which points
+    penalty_points: int = 0
+    campaign_banned: bool = False
+    ban_points: int = 24
 
 
 #: The fast-brand plan's growth stages by fans (快品牌成长阶段): the fewest fans of each stage.
@@ -231,6 +236,15 @@ def registration_refusals(f: RegistrationFacts) -> list[Refusal]:
                 "shop_not_active",
                 f"the shop is {f.shop_status}: only an active shop may register",
                 f"店铺状态为 {f.shop_status}：仅正常经营的店铺可以报名",
+            )
+        )
+    if f.campaign_banned:
+        out.append(
+            Refusal(
+                "under_penalty",
+                f"the shop carries {f.penalty_points} violation points (a campaign ban from"
+                f" {f.ban_points}): no campaign registration",
+                f"店铺违规扣分 {f.penalty_points} 分（{f.ban_points} 分起禁止报名活动）",
             )
         )
     if f.listing_status != "listed":

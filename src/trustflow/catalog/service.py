@@ -29,8 +29,8 @@ from trustflow.catalog.models import (
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from trustflow.governance import identity as governance_identity
-from trustflow.governance import listings
-from trustflow.governance.models import ListingInterception
+from trustflow.governance import listings, penalties
+from trustflow.governance.models import ListingInterception, Violation
 from trustflow.types import utc_instant
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "get_sku",
     "lowest_price_30d",
     "price_history",
+    "record_violation",
     "rename_shop",
     "set_fulfilment",
     "set_listing_status",
@@ -247,6 +248,34 @@ def ban_merchant(
     return [shop.id for shop in closing]
 
 
+def record_violation(
+    session: Session,
+    *,
+    shop_id: int,
+    rule: str,
+    reason: str,
+    actor: str,
+    at: datetime | None = None,
+    interception_id: int | None = None,
+) -> tuple[Violation, penalties.Standing]:
+    """Record a violation against the shop (``governance/penalties.py``); when its points
+    reach the shop-closure threshold, the shop is closed in the same transaction."""
+    shop = get_shop(session, shop_id)
+    violation, now = penalties.record_violation(
+        session,
+        shop_id=shop_id,
+        rule=rule,
+        reason=reason,
+        actor=actor,
+        at=at or utcnow(),
+        interception_id=interception_id,
+    )
+    if now.at_least(penalties.PenaltyLevel.SHOP_CLOSURE) and shop.status is not ShopStatus.CLOSED:
+        shop.status = ShopStatus.CLOSED
+        session.flush()
+    return violation, now
+
+
 def set_shop_status(session: Session, *, shop_id: int, status: ShopStatus) -> Shop:
     """Operator action: suspend, reinstate or close a shop. A closed shop stays closed."""
     shop = get_shop(session, shop_id)
@@ -350,16 +379,24 @@ def decide_interception(
     actor: str,
     at: datetime | None = None,
 ) -> ListingInterception:
-    """An operator decides a merchant's appeal. Overturning the product's last standing
-    interception releases it, delisted: the merchant lists it again (screened again)."""
+    """An operator decides a merchant's appeal. Upholding it records the violation its rule
+    carries against the shop (``governance/penalties.py``). Overturning the product's last
+    standing interception releases it, delisted: the merchant lists it again (screened
+    again)."""
+    at = at or utcnow()
     decided = listings.decide(
-        session,
-        interception_id=interception_id,
-        uphold=uphold,
-        reason=reason,
-        actor=actor,
-        at=at or utcnow(),
+        session, interception_id=interception_id, uphold=uphold, reason=reason, actor=actor, at=at
     )
+    if uphold:
+        record_violation(
+            session,
+            shop_id=decided.shop_id,
+            rule=listings.VIOLATION_OF[decided.rule],
+            reason=f"listing intercepted and upheld: {decided.message}",
+            actor=actor,
+            at=at,
+            interception_id=decided.id,
+        )
     product = get_product(session, decided.product_id)
     if (
         not uphold

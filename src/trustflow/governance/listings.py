@@ -46,6 +46,7 @@ from trustflow.units import yuan
 
 __all__ = [
     "MIN_KEY_LENGTH",
+    "VIOLATION_OF",
     "Finding",
     "appeal",
     "authorised",
@@ -63,6 +64,14 @@ __all__ = [
 
 _interceptions = table(ListingInterception)
 _authorisations = table(BrandAuthorisation)
+#: the violation an upheld interception records, by the interception's rule
+#: (``governance/penalties.py``)
+VIOLATION_OF: dict[str, str] = {
+    "brand_not_authorised": "unauthorised_brand",
+    "brand_unregistered": "unauthorised_brand",
+    "prohibited_item": "prohibited_item",
+    "price_far_below_reference": "suspected_counterfeit",
+}
 #: brand names and words shorter than this (as keys) are not looked for inside titles: too
 #: many titles hold two letters by chance
 MIN_KEY_LENGTH = 2

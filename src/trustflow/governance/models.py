@@ -13,7 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
@@ -30,6 +39,7 @@ __all__ = [
     "MerchantBan",
     "MerchantIdentity",
     "RefusedApplication",
+    "Violation",
 ]
 
 
@@ -189,3 +199,31 @@ class ListingInterception(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Violation(Base):
+    """A violation recorded against a shop (违规记录): the rule broken and the points it
+    carries (``governance/penalties.py``), the reason, who recorded it, and when its points
+    expire. A violation found wrong on appeal is revoked, with a reason, and counts no more."""
+
+    __tablename__ = "violations"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    #: what it came from: an upheld listing interception, if any
+    interception_id: Mapped[int | None] = mapped_column(ForeignKey("listing_interceptions.id"))
+    recorded_by: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(60))
+    revoke_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("expires_at > at", name="expires_after"),
+        UniqueConstraint("interception_id"),
+    )

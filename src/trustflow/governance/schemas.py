@@ -10,6 +10,7 @@ from pydantic import Field, StrictInt
 
 from trustflow.governance.identity import MAX_REASON
 from trustflow.governance.models import AuthorisationStatus, InterceptionStatus
+from trustflow.governance.penalties import PenaltyLevel
 from trustflow.schemas_base import Shape
 from trustflow.types import MAX_FEN, Id, LongText, Name, Title
 from trustflow.types import CategoryName as BrandName
@@ -102,3 +103,38 @@ class InterceptionOut(Shape):
     decided_by: str | None
     decision_reason: str | None
     at: datetime
+
+
+class ViolationIn(Shape):
+    """An operator's violation record: the rule broken (its points come from the schedule,
+    docs/governance.md) and the reason."""
+
+    rule: Annotated[str, Field(min_length=1, max_length=40)]
+    reason: Annotated[LongText, Field(min_length=1, max_length=MAX_REASON)]
+
+
+class ViolationOut(Shape):
+    id: int
+    shop_id: int
+    rule: str
+    points: int
+    reason: str
+    interception_id: int | None
+    recorded_by: str
+    at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+
+
+class StandingOut(Shape):
+    """A shop's violation points valid now and the penalty level they reach."""
+
+    shop_id: int
+    points: int
+    level: PenaltyLevel
+
+
+class ShopViolationsOut(Shape):
+    standing: StandingOut
+    violations: list[ViolationOut]

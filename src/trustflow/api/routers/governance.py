@@ -14,13 +14,14 @@ from trustflow.api.params import IdPath, Limit, Offset
 from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
 from trustflow.db import get_or_raise, utcnow
-from trustflow.governance import listings
+from trustflow.governance import listings, penalties
 from trustflow.governance.models import (
     AuthorisationStatus,
     Brand,
     BrandAuthorisation,
     InterceptionStatus,
     ListingInterception,
+    Violation,
 )
 from trustflow.governance.schemas import (
     AppealIn,
@@ -30,6 +31,10 @@ from trustflow.governance.schemas import (
     BrandOut,
     InterceptionOut,
     ReasonIn,
+    ShopViolationsOut,
+    StandingOut,
+    ViolationIn,
+    ViolationOut,
 )
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
@@ -213,3 +218,56 @@ def overturn(
     """An operator overturns an appealed interception; with none left standing the product is
     released, delisted, for the merchant to list again."""
     return _decide(session, principal, interception_id, False, body.reason)
+
+
+@router.post(
+    "/shops/{shop_id}/violations", response_model=ViolationOut, status_code=status.HTTP_201_CREATED
+)
+def record_violation(
+    shop_id: IdPath, body: ViolationIn, session: SessionDep, principal: PrincipalDep
+) -> Violation:
+    """An operator records a violation against a shop (违规记录): its rule's points count for
+    a year; at 12 the shop's traffic is limited, at 24 it may not join campaigns or earn
+    Chuanliu reward traffic, at 48 it is closed."""
+    access.require_operator(principal)
+    violation, _ = catalog_service.record_violation(
+        session, shop_id=shop_id, rule=body.rule, reason=body.reason, actor=principal.actor
+    )
+    session.commit()
+    return violation
+
+
+@router.get("/shops/{shop_id}/violations", response_model=ShopViolationsOut)
+def shop_violations(
+    shop_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> ShopViolationsOut:
+    """The shop's violations, newest first, and its standing now: its managers and operators."""
+    catalog_access.require_shop_manager(
+        session, principal, catalog_service.get_shop(session, shop_id)
+    )
+    now = penalties.standing(session, shop_id, utcnow())
+    rows = session.scalars(
+        select(Violation).where(Violation.shop_id == shop_id).order_by(Violation.id.desc())
+    )
+    return ShopViolationsOut(
+        standing=StandingOut(shop_id=shop_id, points=now.points, level=now.level),
+        violations=[ViolationOut.model_validate(v, from_attributes=True) for v in rows],
+    )
+
+
+@router.post("/violations/{violation_id}/revoke", response_model=ViolationOut)
+def revoke_violation(
+    violation_id: IdPath, body: ReasonIn, session: SessionDep, principal: PrincipalDep
+) -> Violation:
+    """An operator revokes a violation found wrong on appeal, with a reason: its points no
+    longer count."""
+    access.require_operator(principal)
+    row = penalties.revoke_violation(
+        session,
+        violation_id=violation_id,
+        reason=body.reason,
+        actor=principal.actor,
+        at=utcnow(),
+    )
+    session.commit()
+    return row

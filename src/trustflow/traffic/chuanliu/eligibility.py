@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from trustflow.catalog.models import ShopStatus
 from trustflow.config import Settings, get_settings
+from trustflow.governance import penalties
 from trustflow.scoring import gates
 from trustflow.traffic.chuanliu.facts import Facts, gather, read_store_tiers, windows_of
 from trustflow.traffic.chuanliu.rules import (
@@ -30,6 +31,9 @@ __all__ = ["assess", "assess_facts", "decide", "eligibility"]
 
 # Eligibility ----------------------------------------------------------------------------------
 
+#: the violation points that end a shop's reward traffic: a campaign ban's
+BAN_POINTS = penalties.points_of(penalties.PenaltyLevel.CAMPAIGN_BAN)
+
 
 def decide(session: Session, facts: Facts, settings: Settings) -> list[ChuanliuDecision]:
     w = facts.windows
@@ -41,6 +45,9 @@ def decide(session: Session, facts: Facts, settings: Settings) -> list[ChuanliuD
         live_days = facts.live.get(shop_id, (0, 0.0))[0]
         active = status is ShopStatus.ACTIVE
         restricted = shop_id in facts.restricted
+        standing = facts.penalties.get(shop_id)
+        penalised = standing is not None and standing.at_least(penalties.PenaltyLevel.CAMPAIGN_BAN)
+        points = 0 if standing is None else standing.points
         score_reason = (
             gates.reward_eligibility(session, shop_id).reason
             if restricted
@@ -65,6 +72,18 @@ def decide(session: Session, facts: Facts, settings: Settings) -> list[ChuanliuD
                         "restricted" if restricted else "not restricted",
                         "not restricted",
                         score_reason,
+                    ),
+                    Condition(
+                        DecisionCode.UNDER_PENALTY,
+                        not penalised,
+                        points,
+                        f"under {BAN_POINTS}",
+                        f"the shop carries {points} violation points"
+                        + (
+                            f" (a campaign ban from {BAN_POINTS}): no reward traffic"
+                            if penalised
+                            else ""
+                        ),
                     ),
                     Condition(
                         DecisionCode.TOO_FEW_DISTRIBUTING_CREATORS,

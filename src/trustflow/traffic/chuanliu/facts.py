@@ -22,6 +22,7 @@ from trustflow.config import Settings
 from trustflow.content.models import LiveSession, ShortVideo
 from trustflow.db import UtcDateTime, utcnow
 from trustflow.errors import InvalidInput, NotFound
+from trustflow.governance import penalties
 from trustflow.orders.models import Order
 from trustflow.scoring import gates
 from trustflow.scoring.models import EntityScore, ScoreKind, Tier
@@ -139,6 +140,8 @@ class Facts:
     #: shop -> (days with a self-broadcast started, seconds live) in the live window.
     live: dict[int, tuple[int, float]] = field(default_factory=dict)
     restricted: set[int] = field(default_factory=set)
+    #: each shop's violation standing at the day's start (``governance/penalties.py``)
+    penalties: dict[int, penalties.Standing] = field(default_factory=dict)
 
 
 def gather(session: Session, windows: Windows, *, shop_id: int | None = None) -> Facts:
@@ -205,6 +208,7 @@ def gather(session: Session, windows: Windows, *, shop_id: int | None = None) ->
         facts.live[int(owner)] = (int(days), float(live_seconds or 0.0))
 
     facts.restricted = gates.restricted(session, ScoreKind.STORE, status)
+    facts.penalties = penalties.standings(session, w.end, list(status))
     return facts
 
 

@@ -105,6 +105,8 @@ class DecisionCode(StrEnum):
     ELIGIBLE = "eligible"
     SHOP_NOT_ACTIVE = "shop_not_active"
     SCORE_RESTRICTED = "score_restricted"
+    #: the shop's violation points reach a campaign ban (``governance/penalties.py``)
+    UNDER_PENALTY = "under_penalty"
     TOO_FEW_DISTRIBUTING_CREATORS = "too_few_distributing_creators"
     TOO_FEW_LIVE_DAYS = "too_few_live_days"
 

@@ -46,6 +46,7 @@ from trustflow.catalog.models import Product
 from trustflow.config import Settings, get_settings
 from trustflow.db import utcnow
 from trustflow.errors import Conflict, InvalidInput, NotFound
+from trustflow.governance import penalties
 from trustflow.scoring.models import EntityScore, ScoreKind, Tier
 from trustflow.scoring.service import active_version
 from trustflow.traffic.chuanliu import ledger
@@ -286,7 +287,8 @@ def _multipliers(
     a creator's room, product score for a card), and a card's shop's restriction; then the
     festival boost of a registered shop's room and its registered products' cards
     (``campaigns/boosts.py``), and the new-product plan's boost of a new product's card
-    (``campaigns/rules.py NEW_PRODUCT_BOOST``)."""
+    (``campaigns/rules.py NEW_PRODUCT_BOOST``); last, the traffic limit of a shop whose
+    violation points reach it caps its room and cards (``governance/penalties.py``)."""
     out = np.ones(len(kind))
     store, store_restricted = _tiers(session, ScoreKind.STORE)
     lookups = {
@@ -311,6 +313,17 @@ def _multipliers(
     )
     out[boosted] *= FESTIVAL_BOOST
     out[cards[_new_products(session, entity[cards], day)]] *= NEW_PRODUCT_BOOST
+    # last, a cap no boost lifts: a shop whose violation points reach the traffic limit
+    limited = [
+        s.shop_id
+        for s in penalties.standings(session, datetime.combine(day, time(), tzinfo=UTC)).values()
+        if s.at_least(penalties.PenaltyLevel.TRAFFIC_LIMIT)
+    ]
+    if limited:
+        held = ((kind == KINDS.index(CandidateKind.SHOP_ROOM)) & np.isin(entity, limited)) | (
+            (kind == KINDS.index(CandidateKind.PRODUCT_CARD)) & np.isin(shop, limited)
+        )
+        out[held] = np.minimum(out[held], penalties.TRAFFIC_LIMIT_MULTIPLIER)
     return out
 
 
