@@ -57,3 +57,30 @@ def test_a_banned_merchant_and_its_person_stay_out(world: World) -> None:
     with factory() as s:
         # both refusals were logged, though both requests failed
         assert s.scalar(select(func.count()).select_from(RefusedApplication)) == 2
+
+
+def test_operators_record_violations_and_the_merchant_reads_its_standing(world: World) -> None:
+    path = f"{API}/shops/{world.a.shop_id}/violations"
+    body = {"rule": "unauthorised_brand", "reason": "sold a brand without a licence"}
+
+    by_merchant = world.client.post(path, json=body, headers=world.as_("merchant_a"))
+    recorded = world.client.post(path, json=body, headers=world.as_("operator"))
+    unknown = world.client.post(
+        path, json=body | {"rule": "rudeness"}, headers=world.as_("operator")
+    )
+    own = world.client.get(path, headers=world.as_("merchant_a")).json()
+    rival = world.client.get(path, headers=world.as_("merchant_b"))
+    revoked = world.client.post(
+        f"{API}/violations/{recorded.json()['id']}/revoke",
+        json={"reason": "the licence was on file"},
+        headers=world.as_("operator"),
+    )
+    after = world.client.get(path, headers=world.as_("merchant_a")).json()
+
+    assert by_merchant.status_code == 403
+    assert recorded.status_code == 201 and recorded.json()["points"] == 12
+    assert unknown.status_code == 422
+    assert own["standing"] == {"shop_id": world.a.shop_id, "points": 12, "level": "traffic_limit"}
+    assert rival.status_code == 403
+    assert revoked.json()["revoke_reason"] == "the licence was on file"
+    assert after["standing"]["points"] == 0 and after["standing"]["level"] == "none"
