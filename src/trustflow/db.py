@@ -10,9 +10,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    DateTime,
+    Engine,
+    Enum,
+    Integer,
+    MetaData,
+    cast,
+    create_engine,
+    event,
+    func,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from trustflow.config import get_settings
@@ -206,3 +219,12 @@ def attach_loaded(session: Session, model: type[ModelT], row: dict[str, Any]) ->
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
+
+
+def utc_day(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any]
+) -> ColumnElement[Any]:
+    """The UTC calendar day of a stored time, in SQL (to group by day in the store)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column)
+    return cast(func.timezone("UTC", column), Date)

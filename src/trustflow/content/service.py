@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from trustflow.accounts import service as accounts_service
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ListingStatus
 from trustflow.content.models import (
@@ -19,13 +20,17 @@ from trustflow.content.models import (
 from trustflow.content.rules import LIVE_TRANSITIONS, MAX_LINKED_PRODUCTS, link_refusals
 from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import ErrorCode, InvalidInput, NotFound
+from trustflow.governance import reports as governance_reports
+from trustflow.governance.models import LiveReport, ReportReason, ReportStatus
 
 __all__ = [
+    "decide_live_report",
     "end_live",
     "get_live",
     "get_video",
     "live_product_ids",
     "post_short_video",
+    "report_live",
     "schedule_live",
     "start_live",
     "video_product_ids",
@@ -162,4 +167,68 @@ def video_product_ids(session: Session, video_id: int) -> list[int]:
         session.scalars(
             select(ShortVideoProduct.product_id).where(ShortVideoProduct.short_video_id == video_id)
         )
+    )
+
+
+def report_live(
+    session: Session,
+    *,
+    buyer_id: int,
+    live_id: int,
+    reason: ReportReason,
+    text: str = "",
+    at: datetime | None = None,
+) -> LiveReport:
+    """A buyer reports a live room (直播间举报): into the operators' review queue, against the
+    room's host (``governance/reports.py``). A room never started cannot be reported."""
+    live = get_live(session, live_id)
+    if live.started_at is None:
+        raise InvalidInput(f"live session {live_id} has not started: there is nothing to report")
+    accounts_service.get_buyer(session, buyer_id)
+    return governance_reports.file_report(
+        session,
+        buyer_id=buyer_id,
+        live_session_id=live_id,
+        shop_id=live.shop_id,
+        creator_id=live.creator_id,
+        reason=reason,
+        text=text,
+        at=at or utcnow(),
+    )
+
+
+def decide_live_report(
+    session: Session,
+    *,
+    report_id: int,
+    uphold: bool,
+    reason: str,
+    actor: str,
+    rule: str = "live_room_misconduct",
+    at: datetime | None = None,
+) -> LiveReport:
+    """An operator decides a report: upheld, the room's shop gets the violation ``rule``
+    names (``catalog.service.record_violation``; a creator's room: the report is upheld,
+    and the creator's reputation score reads it); dismissed, nothing more."""
+    at = at or utcnow()
+    report = get_or_raise(session, LiveReport, report_id, "report")
+    violation_id = None
+    if uphold and report.shop_id is not None and report.status is ReportStatus.OPEN:
+        violation, _ = catalog_service.record_violation(
+            session,
+            shop_id=report.shop_id,
+            rule=rule,
+            reason=f"live room report {report_id} upheld: {reason.strip()}"[:500],
+            actor=actor,
+            at=at,
+        )
+        violation_id = violation.id
+    return governance_reports.decide_report(
+        session,
+        report_id=report_id,
+        uphold=uphold,
+        reason=reason,
+        actor=actor,
+        at=at,
+        violation_id=violation_id,
     )

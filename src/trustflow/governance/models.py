@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustflow.db import Base, IdType, UtcDateTime, enum_type, utcnow
@@ -36,9 +37,12 @@ __all__ = [
     "IdentityKind",
     "InterceptionStatus",
     "ListingInterception",
+    "LiveReport",
     "MerchantBan",
     "MerchantIdentity",
     "RefusedApplication",
+    "ReportReason",
+    "ReportStatus",
     "Violation",
 ]
 
@@ -226,4 +230,56 @@ class Violation(Base):
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("expires_at > at", name="expires_after"),
         UniqueConstraint("interception_id"),
+    )
+
+
+class ReportReason(StrEnum):
+    #: 售假: the goods shown are fakes
+    COUNTERFEIT = "counterfeit"
+    #: 虚假宣传: the host misleads about the goods
+    MISLEADING = "misleading"
+    #: 违禁: prohibited goods or content
+    PROHIBITED = "prohibited"
+    #: 辱骂 / 不当言行: abuse or misconduct
+    MISCONDUCT = "misconduct"
+    OTHER = "other"
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    #: an operator found it right: the room's shop gets the violation
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+
+class LiveReport(Base):
+    """A buyer's report from a live room (直播间举报), into the operators' review queue. One
+    open report per buyer and room: a buyer cannot flood the queue against a rival."""
+
+    __tablename__ = "live_reports"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    live_session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"), index=True)
+    #: the room's host: its shop (the violation's target when upheld) or its creator
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
+    reason: Mapped[ReportReason] = mapped_column(enum_type(ReportReason))
+    text: Mapped[str] = mapped_column(String(1000), default="")
+    status: Mapped[ReportStatus] = mapped_column(enum_type(ReportStatus))
+    decided_by: Mapped[str | None] = mapped_column(String(60))
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    violation_id: Mapped[int | None] = mapped_column(ForeignKey("violations.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+    __table_args__ = (
+        Index(
+            "uq_live_reports_one_open",
+            "buyer_id",
+            "live_session_id",
+            unique=True,
+            sqlite_where=sql_text("status = 'open'"),
+            postgresql_where=sql_text("status = 'open'"),
+        ),
     )

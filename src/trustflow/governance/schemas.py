@@ -3,13 +3,18 @@ everywhere). Identity numbers come in and are never sent back."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import Field, StrictInt
 
 from trustflow.governance.identity import MAX_REASON
-from trustflow.governance.models import AuthorisationStatus, InterceptionStatus
+from trustflow.governance.models import (
+    AuthorisationStatus,
+    InterceptionStatus,
+    ReportReason,
+    ReportStatus,
+)
 from trustflow.governance.penalties import PenaltyLevel
 from trustflow.schemas_base import Shape
 from trustflow.types import MAX_FEN, Id, LongText, Name, Title
@@ -138,3 +143,44 @@ class StandingOut(Shape):
 class ShopViolationsOut(Shape):
     standing: StandingOut
     violations: list[ViolationOut]
+
+
+class ReportIn(Shape):
+    """A buyer's report of a live room: the reason, and what happened in their words."""
+
+    reason: ReportReason
+    text: Annotated[LongText, Field(max_length=1_000)] = ""
+    #: operators only: the buyer the report is for
+    buyer_id: Id | None = None
+
+
+class ReportOut(Shape):
+    id: int
+    buyer_id: int
+    live_session_id: int
+    shop_id: int | None
+    creator_id: int | None
+    reason: ReportReason
+    text: str
+    status: ReportStatus
+    decided_by: str | None
+    decision_reason: str | None
+    violation_id: int | None
+    at: datetime
+    decided_at: datetime | None
+
+
+class UpholdReportIn(Shape):
+    """An operator upholds a report: the violation the room's shop gets (its rule) and why."""
+
+    reason: Annotated[LongText, Field(min_length=1, max_length=MAX_REASON)]
+    rule: Annotated[str, Field(min_length=1, max_length=40)] = "live_room_misconduct"
+
+
+class DailyStatsOut(Shape):
+    day: date
+    interceptions: int
+    violations: int
+    applications_refused: int
+    reports_filed: int
+    reports_handled: int

@@ -4,23 +4,29 @@ are on the merchant routes (``POST /merchants``, ``POST /merchants/{id}/ban``)."
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from trustflow.accounts import access
+from trustflow.accounts.models import Role
 from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, Limit, Offset
 from trustflow.catalog import access as catalog_access
 from trustflow.catalog import service as catalog_service
+from trustflow.content import service as content_service
 from trustflow.db import get_or_raise, utcnow
-from trustflow.governance import listings, penalties
+from trustflow.governance import listings, penalties, reports
 from trustflow.governance.models import (
     AuthorisationStatus,
     Brand,
     BrandAuthorisation,
     InterceptionStatus,
     ListingInterception,
+    LiveReport,
+    ReportStatus,
     Violation,
 )
 from trustflow.governance.schemas import (
@@ -29,15 +35,20 @@ from trustflow.governance.schemas import (
     AuthorisationOut,
     BrandIn,
     BrandOut,
+    DailyStatsOut,
     InterceptionOut,
     ReasonIn,
+    ReportIn,
+    ReportOut,
     ShopViolationsOut,
     StandingOut,
+    UpholdReportIn,
     ViolationIn,
     ViolationOut,
 )
 from trustflow.pagination import paginate
 from trustflow.schemas_base import PageOut
+from trustflow.types import check_day
 
 router = APIRouter(tags=["governance"], responses=ERROR_RESPONSES)
 
@@ -271,3 +282,85 @@ def revoke_violation(
     )
     session.commit()
     return row
+
+
+@router.post(
+    "/live-sessions/{live_id}/reports",
+    response_model=ReportOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def report_live(
+    live_id: IdPath, body: ReportIn, session: SessionDep, principal: PrincipalDep
+) -> LiveReport:
+    """A buyer reports a live room (直播间举报): into the operators' review queue. One open
+    report per buyer and room."""
+    buyer_id = access.acting_subject(principal, Role.BUYER, body.buyer_id)
+    report = content_service.report_live(
+        session, buyer_id=buyer_id, live_id=live_id, reason=body.reason, text=body.text
+    )
+    session.commit()
+    return report
+
+
+@router.get("/reports", response_model=PageOut[ReportOut])
+def list_reports(
+    session: SessionDep,
+    principal: PrincipalDep,
+    status: ReportStatus | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> object:
+    """Live-room reports, oldest first (``status=open``: the operators' review queue)."""
+    access.require_operator(principal)
+    stmt = select(LiveReport).order_by(LiveReport.id)
+    if status is not None:
+        stmt = stmt.where(LiveReport.status == status)
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
+@router.post("/reports/{report_id}/uphold", response_model=ReportOut)
+def uphold_report(
+    report_id: IdPath, body: UpholdReportIn, session: SessionDep, principal: PrincipalDep
+) -> LiveReport:
+    """An operator upholds an open report: the room's shop gets the violation ``rule`` names
+    (``live_room_misconduct`` unless told)."""
+    access.require_operator(principal)
+    done = content_service.decide_live_report(
+        session,
+        report_id=report_id,
+        uphold=True,
+        reason=body.reason,
+        rule=body.rule,
+        actor=principal.actor,
+    )
+    session.commit()
+    return done
+
+
+@router.post("/reports/{report_id}/dismiss", response_model=ReportOut)
+def dismiss_report(
+    report_id: IdPath, body: ReasonIn, session: SessionDep, principal: PrincipalDep
+) -> LiveReport:
+    """An operator dismisses an open report, with a reason."""
+    access.require_operator(principal)
+    done = content_service.decide_live_report(
+        session, report_id=report_id, uphold=False, reason=body.reason, actor=principal.actor
+    )
+    session.commit()
+    return done
+
+
+@router.get("/governance/stats", response_model=list[DailyStatsOut])
+def governance_stats(
+    session: SessionDep,
+    principal: PrincipalDep,
+    first: date | None = None,
+    last: date | None = None,
+) -> list[reports.DailyStats]:
+    """What governance did per UTC day: listings intercepted, violations recorded,
+    applications the blocklist refused, reports filed and handled (operators; the last 7
+    days unless told, at most 366)."""
+    access.require_operator(principal)
+    end = check_day(last, "last") if last is not None else utcnow().date()
+    start = check_day(first, "first") if first is not None else end - timedelta(days=6)
+    return reports.daily_stats(session, start, end)

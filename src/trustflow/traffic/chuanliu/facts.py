@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, distinct, func, literal, or_, select
+from sqlalchemy import and_, case, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -20,7 +20,7 @@ from trustflow.bulk import chunks, table
 from trustflow.catalog.models import Product, Shop, ShopStatus
 from trustflow.config import Settings
 from trustflow.content.models import LiveSession, ShortVideo
-from trustflow.db import UtcDateTime, utcnow
+from trustflow.db import UtcDateTime, utc_day, utcnow
 from trustflow.errors import InvalidInput, NotFound
 from trustflow.governance import penalties
 from trustflow.orders.models import Order
@@ -45,7 +45,6 @@ __all__ = [
     "midnight",
     "read_store_tiers",
     "seconds_between",
-    "utc_day",
     "windows_of",
 ]
 
@@ -105,12 +104,6 @@ def counted_orders(start: datetime, end: datetime) -> tuple[ColumnElement[bool],
         _orders.c.paid_at < end,
         or_(_orders.c.cancelled_at.is_(None), _orders.c.cancelled_at >= end),
     )
-
-
-def utc_day(session: Session, column: ColumnElement[datetime]) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        return func.date(column)
-    return cast(func.timezone("UTC", column), Date)
 
 
 def seconds_between(
