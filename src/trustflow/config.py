@@ -132,6 +132,58 @@ class Settings(BaseSettings):
         description="Requests per client address and minute without a working key (0: none).",
     )
 
+    # --- Guarantees (消费者保障): who may have what, and how much. Rules: docs/guarantees.md.
+    guarantee_no_reason_days: int = Field(
+        default=7, ge=1, le=30, description="Days after delivery a no-reason return is accepted."
+    )
+    guarantee_no_reason_excluded_categories: tuple[str, ...] = Field(
+        default=("fresh_food", "custom_made"),
+        description="Category codes (and their subcategories') goods a no-reason return excludes.",
+    )
+    guarantee_refund_only_max_fen: int = Field(
+        default=5_000,
+        ge=0,
+        description="A line paid at most this (fen) may be refunded without a return; above it, "
+        "only for a buyer with a clean history.",
+    )
+    guarantee_refund_only_per_30_days: int = Field(
+        default=3, ge=0, description="Refunds without a return one buyer may have in 30 days."
+    )
+    guarantee_clean_history_days: int = Field(
+        default=90,
+        ge=1,
+        description="The window a buyer's history is clean over: no refund without a return in it.",
+    )
+    guarantee_trusted_min_account_days: int = Field(
+        default=180, ge=0, description="A trusted buyer's account is at least this old."
+    )
+    guarantee_trusted_min_orders: int = Field(
+        default=5, ge=0, description="A trusted buyer has received at least this many orders."
+    )
+    guarantee_trusted_max_refund_bps: int = Field(
+        default=1_000,
+        ge=0,
+        le=10_000,
+        description="A trusted buyer had at most this share (basis points) of received orders "
+        "refunded.",
+    )
+    guarantee_fast_refund_max_fen: int = Field(
+        default=200_000, ge=0, description="A fast refund (before the return arrives) up to this."
+    )
+    guarantee_return_shipping_fen: int = Field(
+        default=1_000, ge=0, description="What the platform pays toward a return's shipping."
+    )
+    guarantee_fake_multiple: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="假一赔十: a line an inspection found fake is paid back this many times over.",
+    )
+    guarantee_used_phone_category: str = Field(
+        default="used_phones", description="The category code of used phones (180-day warranty)."
+    )
+    guarantee_used_phone_warranty_days: int = Field(default=180, ge=1)
+
     # --- Governance (治理): listing screening. Rules: docs/governance.md.
     governance_prohibited_words: tuple[str, ...] = Field(
         default=("枪支", "弹药", "毒品", "象牙", "犀牛角", "穿山甲", "假币", "窃听器", "迷药"),

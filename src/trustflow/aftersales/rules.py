@@ -41,6 +41,7 @@ __all__ = [
     "HANDLING_ACTIONS",
     "NO_REASON_RETURN_WINDOW",
     "OPEN_STATES",
+    "PRESUMED_RESPONSIBLE",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Actor",

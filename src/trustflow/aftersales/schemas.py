@@ -105,3 +105,14 @@ class ChatOut(Shape):
     first_message_at: datetime
     first_response_at: datetime | None
     first_response_seconds: int | None
+
+
+class GuaranteeOut(Shape):
+    """One guarantee on an order line (docs/guarantees.md): whether the buyer may have it,
+    because …, and what it pays when it pays something."""
+
+    rule: str
+    eligible: bool
+    reason: str
+    reason_zh: str
+    amount_fen: int | None

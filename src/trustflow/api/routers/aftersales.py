@@ -12,9 +12,12 @@ from trustflow.accounts import access
 from trustflow.accounts.models import Role
 from trustflow.accounts.principal import Principal
 from trustflow.aftersales import access as aftersales_access
+from trustflow.aftersales import guarantees
 from trustflow.aftersales import service as aftersales_service
 from trustflow.aftersales.models import (
     AfterSalesEvent,
+    AfterSalesKind,
+    AfterSalesReason,
     AfterSalesRequest,
     AfterSalesStatus,
     ChatThread,
@@ -28,6 +31,7 @@ from trustflow.aftersales.schemas import (
     ArbitrateIn,
     ChatIn,
     ChatOut,
+    GuaranteeOut,
     RejectIn,
     ReviewIn,
     ReviewOut,
@@ -36,6 +40,7 @@ from trustflow.api.deps import PrincipalDep, SessionDep
 from trustflow.api.error_responses import ERROR_RESPONSES
 from trustflow.api.params import IdPath, IdQuery, Limit, Offset
 from trustflow.catalog import service as catalog_service
+from trustflow.db import utcnow
 from trustflow.orders import access as orders_access
 from trustflow.orders import service as orders_service
 from trustflow.pagination import paginate
@@ -68,6 +73,28 @@ def request_after_sales(
     )
     session.commit()
     return request
+
+
+@router.get("/orders/{order_id}/lines/{line_id}/guarantees", response_model=list[GuaranteeOut])
+def line_guarantees(
+    order_id: IdPath,
+    line_id: IdPath,
+    session: SessionDep,
+    principal: PrincipalDep,
+    kind: AfterSalesKind | None = None,
+    reason: AfterSalesReason | None = None,
+) -> list[guarantees.Answer]:
+    """The buyer's guarantees on an order line now (消费者保障): seven-day no-reason return,
+    refund without return, fast refund, return shipping (for the request ``kind`` and
+    ``reason`` asked about), authenticity compensation and the used-phone warranty, each
+    eligible or not because of its numbers. The order's buyer, its shop's managers and
+    operators."""
+    order = orders_service.get_order(session, order_id)
+    orders_access.require_order_visible(session, principal, order)
+    facts = guarantees.line_facts(
+        session, order_id=order_id, line_id=line_id, at=utcnow(), kind=kind, reason=reason
+    )
+    return guarantees.answers(facts)
 
 
 @router.get("/after-sales", response_model=PageOut[AfterSalesOut])
