@@ -80,13 +80,15 @@ def fetch_by_ids(
     *,
     for_update: bool = False,
 ) -> list[Any]:
-    """Rows of ``stmt`` for these ids, fetched in chunks (ordered by id, so locks never cross)."""
+    """Rows of ``stmt`` for these ids, fetched in chunks (ordered by id, so locks never cross).
+    ``for_update`` locks them FOR NO KEY UPDATE: the caller changes values, never the key, so
+    an insert elsewhere that references a row (its foreign-key check) need not wait."""
     unique = sorted(set(np.asarray(ids, dtype=np.int64).tolist()))
     rows: list[Any] = []
     for part in chunks(unique):
         chunk_stmt = stmt.where(id_column.in_(part)).order_by(id_column)
         if for_update and session.get_bind().dialect.name == "postgresql":
-            chunk_stmt = chunk_stmt.with_for_update()
+            chunk_stmt = chunk_stmt.with_for_update(key_share=True)
         rows.extend(session.execute(chunk_stmt).all())
     return rows
 

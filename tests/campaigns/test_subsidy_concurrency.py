@@ -24,6 +24,7 @@ from trustflow.campaigns.models import (
 from trustflow.db import transaction
 from trustflow.errors import Conflict, ErrorCode
 from trustflow.orders import checkout as orders_checkout
+from trustflow.orders import service as orders_service
 from trustflow.orders.models import Checkout
 
 from .setup import MAIN, REGISTERED, approved_offer, festival, listed_seller
@@ -148,3 +149,51 @@ def test_subsidies_of_two_shops_in_either_cart_order_and_coupons_share_a_budget_
             assert row.committed_fen == from_sales
         placed = s.scalar(select(func.count()).select_from(Checkout))
         assert placed == len(results) - len(refused)
+
+
+def test_the_settling_job_beside_checkouts_gives_back_and_takes_without_a_deadlock(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        campaign = festival(s, subsidy_budget_fen=1_000_000)
+        category = factories.category(s)
+        shops = [_subsidised_seller(s, campaign, name, category) for name in ("A", "B")]
+        buyers = [factories.buyer(s, f"b{i}") for i in range(30)]
+    # ten carts of both shops, placed and then cancelled: the job gives their subsidy back
+    with transaction(factory) as s:
+        for i in range(10):
+            placed = campaign_checkout.place_with_coupons(
+                s,
+                buyer_id=buyers[i],
+                items=[orders_checkout.CheckoutItem(seller.sku_id, 1) for seller in shops],
+                claim_ids=[],
+                idempotency_key="first",
+                at=MAIN,
+            )
+            for order in orders_checkout.checkout_orders(s, placed.id):
+                orders_service.cancel_order(s, order_id=order.id, at=MAIN)
+
+    def work(i: int) -> int:
+        with transaction(factory) as s:
+            if i % 2 == 0:  # the job, over every checkout
+                return campaign_checkout.settle_claims(s, at=MAIN + timedelta(minutes=1))
+            return campaign_checkout.place_with_coupons(
+                s,
+                buyer_id=buyers[10 + i],
+                items=[orders_checkout.CheckoutItem(seller.sku_id, 1) for seller in shops[::-1]],
+                claim_ids=[],
+                idempotency_key="second",
+                at=MAIN,
+            ).id
+
+    results = _run_together(20, work)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    with factory() as s:
+        held = s.scalar(
+            select(func.sum(CampaignSale.unit_subsidy_fen * CampaignSale.quantity)).where(
+                CampaignSale.status == "held"
+            )
+        )
+        # the ten cancelled carts gave back 20 x 10.00; the ten new ones hold 20 x 10.00
+        assert s.get_one(Campaign, campaign).subsidy_committed_fen == held == 20 * 1_000

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from trustflow.aftersales.models import AfterSalesRequest, AfterSalesStatus
@@ -286,6 +286,7 @@ def settle_claims(session: Session, *, at: datetime, checkout_id: int | None = N
     scope: list[ColumnElement[bool]] = (
         [] if checkout_id is None else [CouponClaim.checkout_id == checkout_id]
     )
+    _lock_settling(session, scope, checkout_id)
     live = select(Order.id).where(
         Order.checkout_id == CouponClaim.checkout_id,
         Order.status != OrderStatus.CANCELLED,
@@ -299,6 +300,7 @@ def settle_claims(session: Session, *, at: datetime, checkout_id: int | None = N
             Checkout.status != CheckoutStatus.PAID,
             *scope,
         )
+        .order_by(CouponClaim.coupon_id, CouponClaim.id)  # coupons in id order: the lock order
     ).all()
     for claim_id in unpaid_ends:
         coupons.release_claim(session, claim_id=claim_id, at=at)
@@ -321,6 +323,33 @@ def settle_claims(session: Session, *, at: datetime, checkout_id: int | None = N
     return moved + _return_cancelled_sales(session, at, checkout_id)
 
 
+def _lock_settling(
+    session: Session, scope: Sequence[ColumnElement[bool]], checkout_id: int | None
+) -> None:
+    """The lock order (``campaigns/subsidies.py``): the campaigns whose coupons' claims or
+    whose held sales this settling may give back to, first, in id order; then the coupons and
+    registrations, each in id order (the queries below sort them so)."""
+    claims = (
+        select(Coupon.campaign_id)
+        .join(CouponClaim, CouponClaim.coupon_id == Coupon.id)
+        .where(
+            Coupon.campaign_id.is_not(None),
+            CouponClaim.status.in_([ClaimStatus.RESERVED, ClaimStatus.REDEEMED]),
+            *scope,
+        )
+    )
+    sales = (
+        select(CampaignRegistration.campaign_id)
+        .join(CampaignSale, CampaignSale.registration_id == CampaignRegistration.id)
+        .join(Order, Order.id == CampaignSale.order_id)
+        .where(CampaignSale.status == SaleStatus.HELD)
+    )
+    if checkout_id is not None:
+        sales = sales.where(Order.checkout_id == checkout_id)
+    touched = union(claims, sales).subquery()
+    subsidies.lock_campaigns(session, {int(c) for c in session.scalars(select(touched.c[0]))})
+
+
 def _return_cancelled_sales(session: Session, at: datetime, checkout_id: int | None) -> int:
     """Units sold at a campaign price on orders since cancelled go back to their
     registrations, and their subsidy to the budgets, each sale once (a guarded update of its
@@ -328,6 +357,7 @@ def _return_cancelled_sales(session: Session, at: datetime, checkout_id: int | N
     cancelled = _held_sales().where(Order.status == OrderStatus.CANCELLED)
     if checkout_id is not None:
         cancelled = cancelled.where(Order.checkout_id == checkout_id)
+    cancelled = cancelled.order_by(CampaignSale.registration_id, CampaignSale.id)
     returned = 0
     for sale in session.execute(cancelled).all():
         if _leave_held(session, sale.id, SaleStatus.RETURNED, at):
@@ -396,6 +426,7 @@ def _return_refunded_subsidies(session: Session, at: datetime, checkout_id: int 
     )
     if checkout_id is not None:
         stmt = stmt.where(Order.checkout_id == checkout_id)
+    stmt = stmt.order_by(CampaignSale.registration_id, CampaignSale.id)
     returned = 0
     for sale in session.execute(stmt).all():
         if _leave_held(session, sale.id, SaleStatus.REFUNDED, at):
@@ -436,4 +467,5 @@ def _refunded_in_full(session: Session, scope: Sequence[ColumnElement[bool]]) ->
             and_(CouponClaim.checkout_id.is_not(None), ~owed.exists()),
             *scope,
         )
+        .order_by(CouponClaim.coupon_id, CouponClaim.id)
     ).all()

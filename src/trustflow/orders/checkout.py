@@ -200,12 +200,14 @@ def place_checkout_once(
     if cursor.dialect.name == "postgresql":
         # the cart's SKUs locked at once, in one order, before any order takes stock: two
         # carts sharing SKUs across their orders would otherwise wait on each other in a
-        # circle (SQLite writes one transaction at a time)
+        # circle (SQLite writes one transaction at a time). FOR NO KEY UPDATE: stock changes,
+        # the key never does, so a row referencing the SKU (a campaign registration the
+        # settling job updates) is not held up behind the cart
         session.execute(
             select(Sku.id)
             .where(Sku.id.in_(sorted({i.sku_id for i in items})))
             .order_by(Sku.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
     goods = paid = 0
     for n, request in enumerate(orders):
