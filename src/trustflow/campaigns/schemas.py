@@ -172,7 +172,8 @@ class ShopSubsidyCapIn(Shape):
     subsidy budget (``null`` lifts it), and the reason for the record."""
 
     cap_fen: Annotated[StrictInt, Field(ge=0, le=MAX_FEN)] | None
-    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
+    #: the record keeps "shop <id>: " before it
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON - 40)]
 
 
 class ShopSubsidyOut(Shape):

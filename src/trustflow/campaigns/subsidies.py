@@ -59,10 +59,10 @@ MAX_REASON = 500
 _SUBSIDISABLE = (RegistrationStatus.PENDING.value, RegistrationStatus.APPROVED.value)
 
 
-def _reason(reason: str, action: str) -> str:
+def _reason(reason: str, action: str, most: int = MAX_REASON) -> str:
     reason = reason.strip()
-    if not 1 <= len(reason) <= MAX_REASON:
-        raise InvalidInput(f"an operator's {action} needs a reason of 1..{MAX_REASON} characters")
+    if not 1 <= len(reason) <= most:
+        raise InvalidInput(f"an operator's {action} needs a reason of 1..{most} characters")
     return reason
 
 
@@ -151,7 +151,7 @@ def set_shop_cap(
     """An operator caps what the shop's subsidised sales may take of the campaign's subsidy
     budget (None lifts the cap), any time until the main window closes; a cap below what
     the shop's sales already hold is refused with both numbers."""
-    reason = _reason(reason, "subsidy cap")
+    reason = _reason(reason, "subsidy cap", MAX_REASON - 40)
     campaign = get_or_raise(session, Campaign, campaign_id, "campaign")
     get_or_raise(session, Shop, shop_id, "shop")
     rules.require_window("subsidy cap", campaign.registration_from, campaign.main_to, at)

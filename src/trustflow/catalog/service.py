@@ -91,7 +91,8 @@ def create_shop(
     """Open a shop for the merchant, unless the merchant is banned or an identity it applied
     with is on the blocklist: then the refusal is logged first and ``identity_blocked`` raised
     (the caller commits the log: the API does)."""
-    get_or_raise(session, Merchant, merchant_id, "merchant")
+    # the merchant's row locked: a ban committed meanwhile is seen, and one arriving waits
+    _lock_merchant(session, merchant_id)
     refusal = governance_identity.shop_refusal(
         session, merchant_id=merchant_id, actor=actor, at=at or utcnow()
     )
@@ -111,6 +112,13 @@ def create_shop(
     session.add(shop)
     session.flush()
     return shop
+
+
+def _lock_merchant(session: Session, merchant_id: int) -> Merchant:
+    merchant = session.scalar(select(Merchant).where(Merchant.id == merchant_id).with_for_update())
+    if merchant is None:
+        raise NotFound(f"merchant {merchant_id} not found")
+    return merchant
 
 
 def get_shop(session: Session, shop_id: int) -> Shop:
@@ -232,6 +240,7 @@ def ban_merchant(
     shop nor a new account by the same person is accepted) and close every shop it has.
     Returns the shops closed now."""
     at = at or utcnow()
+    _lock_merchant(session, merchant_id)  # a shop being opened now is committed first, or waits
     governance_identity.ban_merchant(
         session, merchant_id=merchant_id, reason=reason, actor=actor, at=at
     )
@@ -259,8 +268,11 @@ def record_violation(
     interception_id: int | None = None,
 ) -> tuple[Violation, penalties.Standing]:
     """Record a violation against the shop (``governance/penalties.py``); when its points
-    reach the shop-closure threshold, the shop is closed in the same transaction."""
-    shop = get_shop(session, shop_id)
+    reach the shop-closure threshold, the shop is closed in the same transaction. The shop's
+    row is locked first, so two violations recorded at once each see the other's points."""
+    shop = session.scalar(select(Shop).where(Shop.id == shop_id).with_for_update())
+    if shop is None:
+        raise NotFound(f"shop {shop_id} not found")
     violation, now = penalties.record_violation(
         session,
         shop_id=shop_id,

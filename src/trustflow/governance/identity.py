@@ -98,7 +98,8 @@ class Refusal:
     matched: IdentityKind | None = None
 
     def error(self) -> ApplicationRefused:
-        return ApplicationRefused(self.message, rule=self.rule)
+        matched = None if self.matched is None else self.matched.value
+        return ApplicationRefused(self.message, rule=self.rule, matched=matched)
 
 
 class ApplicationRefused(Conflict):

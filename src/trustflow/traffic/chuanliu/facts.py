@@ -201,7 +201,8 @@ def gather(session: Session, windows: Windows, *, shop_id: int | None = None) ->
         facts.live[int(owner)] = (int(days), float(live_seconds or 0.0))
 
     facts.restricted = gates.restricted(session, ScoreKind.STORE, status)
-    facts.penalties = penalties.standings(session, w.end, list(status))
+    # every shop with points (one aggregate; a shop absent from it has none)
+    facts.penalties = penalties.standings(session, w.end)
     return facts
 
 
