@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
+from tests.integration.test_concurrency import _run_together
 from trustflow.campaigns import festivals
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ShopStatus
+from trustflow.db import transaction
 from trustflow.errors import IllegalTransition, InvalidInput
 from trustflow.governance import listings, penalties
 from trustflow.governance.models import ListingInterception
@@ -147,3 +149,22 @@ def test_an_upheld_interception_records_its_violation_once(session: Session) -> 
 
     now = penalties.standing(session, seller.shop_id, AT)
     assert (now.points, now.level) == (12, PenaltyLevel.TRAFFIC_LIMIT)
+
+
+def test_violations_recorded_at_once_each_count_toward_closure(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as s:
+        seller = factories.seller(s, category_id=factories.category(s), at=AT)
+        _violate(s, seller.shop_id, "prohibited_item")  # 24 points
+
+    def record(_: int) -> int:
+        with transaction(factory) as s:
+            return _violate(s, seller.shop_id, "unauthorised_brand").points
+
+    seen = _run_together(2, record)
+
+    # one saw 36, the other 48: the shop is closed
+    assert sorted(seen) == [36, 48]  # type: ignore[type-var]
+    with factory() as s:
+        assert catalog_service.get_shop(s, seller.shop_id).status is ShopStatus.CLOSED
