@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests import factories
-from trustflow.campaigns import rules, venue
+from trustflow.campaigns import rules, subsidies, venue
 from trustflow.campaigns.models import CampaignRegistration
 from trustflow.campaigns.rules import OutsideWindow
 from trustflow.catalog import service as catalog_service
@@ -47,7 +47,7 @@ def test_the_venue_puts_c_position_brands_first_then_the_deepest_savings(
         session, campaign, "brand", 9_500, benchmark=9_600, floor=1_000, commission=1_500
     )
     _, deep = _offer(session, campaign, "deep", 6_900)
-    _, shallow = _offer(session, campaign, "shallow", 8_900)
+    shallow_seller, shallow = _offer(session, campaign, "shallow", 8_900)
     _, gone = _offer(session, campaign, "gone", 5_000, quantity=1)
     hidden, _ = _offer(session, campaign, "hidden", 5_000)
     session.get_one(CampaignRegistration, gone).sold = 1  # sold out
@@ -85,3 +85,15 @@ def test_the_venue_puts_c_position_brands_first_then_the_deepest_savings(
     with pytest.raises(OutsideWindow) as early:
         venue.venue(session, campaign, at=REGISTERED, buyer_id=inside, limit=10, offset=0)
     assert early.value.details["opens"] == "2026-10-20T00:00:00+00:00"
+    # the shop's cap no longer covers a unit of the subsidy: the venue shows the price the
+    # checkout gives, and the order follows it
+    subsidies.set_shop_cap(
+        session,
+        campaign_id=campaign,
+        shop_id=shallow_seller.shop_id,
+        cap_fen=2_000,
+        reason="spread the budget",
+        actor="op",
+        at=MAIN,
+    )
+    assert look(MAIN, inside)[1:3] == [(deep, 6_900, True), (shallow, 8_900, True)]

@@ -24,7 +24,12 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from trustflow.campaigns import rules
-from trustflow.campaigns.models import Campaign, CampaignRegistration, RegistrationStatus
+from trustflow.campaigns.models import (
+    Campaign,
+    CampaignRegistration,
+    CampaignShopSubsidy,
+    RegistrationStatus,
+)
 from trustflow.catalog.models import ListingStatus, Product, Shop, ShopStatus, Sku
 from trustflow.db import get_or_raise
 from trustflow.pagination import Page
@@ -71,7 +76,21 @@ def venue(
     )
     reg = CampaignRegistration
     left = reg.quantity - reg.sold
-    buyer_pays = reg.campaign_price_fen - reg.unit_subsidy_fen
+    # the subsidy as the checkout would give it now: while the campaign's budget and the
+    # shop's cap cover a unit of it
+    budget_left = campaign.subsidy_budget_fen - campaign.subsidy_committed_fen
+    cap_left = case(
+        (CampaignShopSubsidy.cap_fen.is_(None), budget_left),
+        else_=CampaignShopSubsidy.cap_fen - CampaignShopSubsidy.committed_fen,
+    )
+    subsidy = case(
+        (
+            (reg.unit_subsidy_fen <= budget_left) & (reg.unit_subsidy_fen <= cap_left),
+            reg.unit_subsidy_fen,
+        ),
+        else_=0,
+    )
+    buyer_pays = reg.campaign_price_fen - subsidy
     rows = session.execute(
         select(
             reg.id,
@@ -82,10 +101,15 @@ def venue(
             reg.c_position,
             Sku.price_fen,
             reg.campaign_price_fen,
-            reg.unit_subsidy_fen,
+            subsidy,
             left,
         )
         .join(Sku, Sku.id == reg.sku_id)
+        .outerjoin(
+            CampaignShopSubsidy,
+            (CampaignShopSubsidy.campaign_id == reg.campaign_id)
+            & (CampaignShopSubsidy.shop_id == reg.shop_id),
+        )
         .join(Product, Product.id == Sku.product_id)
         .join(Shop, Shop.id == reg.shop_id)
         .where(
@@ -106,7 +130,8 @@ def venue(
     ).all()
     items = []
     for row in rows[:limit]:
-        rid, sku, product, shop, title, c_position, list_price, campaign_price, subsidy, units = row
+        rid, sku, product, shop, title, c_position, list_price, campaign_price, subsidy = row[:9]
+        units = row[9]
         cut = on_sale and not held_out and units > 0 and list_price > campaign_price
         items.append(
             VenueItem(
