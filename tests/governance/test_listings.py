@@ -115,24 +115,26 @@ def test_only_an_operators_verification_makes_an_authorisation_count(
         session, product_id=verified.id, status=ListingStatus.LISTED
     )
     assert listed.status is ListingStatus.LISTED
-    # the operator revokes it: relisting is screened again and refused with the reason
-    listings.decide_authorisation(
+    draft = catalog_service.create_product(
+        session, shop_id=seller.shop_id, title="Nike Air 2", brand="Nike", at=AT
+    )
+    # the operator revokes it (a forged licence): what sold on it is blocked at once, with an
+    # interception to appeal; relisting is screened again and refused with the reason
+    catalog_service.decide_authorisation(
         session,
         authorisation_id=pending.id,
         to=AuthorisationStatus.REVOKED,
-        reason="licence expired",
+        reason="the licence was forged",
         actor="operator:1",
         at=AT,
     )
-    catalog_service.set_listing_status(
-        session, product_id=verified.id, status=ListingStatus.DELISTED
-    )
-    with pytest.raises(Conflict) as refused:
+    for product in (verified.id, draft.id):
+        assert catalog_service.get_product(session, product).status is ListingStatus.BLOCKED
+        assert [rule for rule, _ in _findings(session, product)] == ["brand_not_authorised"]
+    with pytest.raises(IllegalTransition):
         catalog_service.set_listing_status(
             session, product_id=verified.id, status=ListingStatus.LISTED
         )
-    assert refused.value.code is ErrorCode.LISTING_INTERCEPTED
-    assert refused.value.details["findings"] == ["brand_not_authorised"]
 
 
 def test_prohibited_items_and_prices_far_below_the_reference_are_intercepted(
@@ -182,6 +184,12 @@ def test_an_appeal_is_decided_by_an_operator_and_an_overturn_releases_the_produc
     assert catalog_service.get_product(session, upheld_product).status is ListingStatus.BLOCKED
     released = catalog_service.get_product(session, overturned_product)
     assert released.status is ListingStatus.DELISTED
+    # the merchant lists it again: the appeal it won stays won
+    catalog_service.add_sku(session, product_id=overturned_product, price_fen=990, stock=5, at=AT)
+    listed = catalog_service.set_listing_status(
+        session, product_id=overturned_product, status=ListingStatus.LISTED
+    )
+    assert listed.status is ListingStatus.LISTED
 
 
 def _findings_ids(s: Session, product_id: int) -> list[int]:
@@ -189,4 +197,35 @@ def _findings_ids(s: Session, product_id: int) -> list[int]:
         s.scalars(
             select(ListingInterception.id).where(ListingInterception.product_id == product_id)
         )
+    )
+
+
+def test_brand_names_inside_other_words_are_not_brands(session: Session) -> None:
+    # Regression: names matched anywhere in the squeezed title: "Apple" in "Pineapple cake",
+    # "LG" in "Big Glass bowl", "Mi" in "Mineral water 500ml" were all intercepted
+    for name in ("Apple", "LG", "Mi"):
+        listings.register_brand(session, name=name, actor="operator:1")
+    seller = factories.seller(session, category_id=factories.category(session), at=AT)
+    innocent = ["Pineapple cake", "Big Glass bowl", "Mineral water 500ml"]
+    products = [_product(session, seller, title) for title in innocent]
+    apple = _product(session, seller, "Apple iPhone15 手机壳")
+
+    assert [_findings(session, p) for p in products] == [[], [], []]
+    assert [rule for rule, _ in _findings(session, apple)] == ["brand_not_authorised"]
+
+
+def test_listing_screens_again_with_the_registry_as_it_is_now(session: Session) -> None:
+    seller = factories.seller(session, category_id=factories.category(session), at=AT)
+    product = _product(session, seller, "Adidas Samba")  # no such brand registered yet
+    catalog_service.add_sku(session, product_id=product, price_fen=39_900, stock=2, at=AT)
+    listings.register_brand(session, name="Adidas", aliases=["阿迪达斯"], actor="operator:1")
+
+    with pytest.raises(Conflict) as refused:
+        catalog_service.set_listing_status(session, product_id=product, status=ListingStatus.LISTED)
+
+    assert refused.value.code is ErrorCode.LISTING_INTERCEPTED
+    assert refused.value.details["findings"] == ["brand_not_authorised"]
+    assert refused.value.message == (
+        f"product {product} cannot be listed: the listing names brand Adidas without an"
+        " authorisation the platform verified"
     )

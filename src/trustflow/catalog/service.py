@@ -30,7 +30,12 @@ from trustflow.db import get_or_raise, utcnow
 from trustflow.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from trustflow.governance import identity as governance_identity
 from trustflow.governance import listings, penalties
-from trustflow.governance.models import ListingInterception, Violation
+from trustflow.governance.models import (
+    AuthorisationStatus,
+    BrandAuthorisation,
+    ListingInterception,
+    Violation,
+)
 from trustflow.types import utc_instant
 
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
     "create_category",
     "create_product",
     "create_shop",
+    "decide_authorisation",
     "decide_interception",
     "follow_shop",
     "get_product",
@@ -382,6 +388,51 @@ def _screen_price(session: Session, product: Product, price_fen: int, at: dateti
     session.flush()
 
 
+def decide_authorisation(
+    session: Session,
+    *,
+    authorisation_id: int,
+    to: AuthorisationStatus,
+    reason: str,
+    actor: str,
+    at: datetime | None = None,
+) -> BrandAuthorisation:
+    """An operator verifies, rejects or revokes a brand authorisation
+    (``governance/listings.py``). Revoking it screens the shop's products that sold on it
+    again, at once: those now refused are blocked, each with an interception the merchant may
+    appeal (a forged licence does not keep its goods on sale until they are next listed)."""
+    at = at or utcnow()
+    row = listings.decide_authorisation(
+        session, authorisation_id=authorisation_id, to=to, reason=reason, actor=actor, at=at
+    )
+    if to is AuthorisationStatus.REVOKED:
+        for product in session.scalars(
+            select(Product)
+            .where(
+                Product.shop_id == row.shop_id,
+                Product.brand_authorised.is_(True),
+                Product.status != ListingStatus.BLOCKED,
+            )
+            .order_by(Product.id)
+            .with_for_update()
+        ):
+            product.brand_authorised = False
+            findings = listings.screen_listing(
+                session, shop_id=product.shop_id, title=product.title, brand=product.brand
+            )
+            if findings:
+                listings.intercept(
+                    session,
+                    product_id=product.id,
+                    shop_id=product.shop_id,
+                    findings=findings,
+                    at=at,
+                )
+                product.status = ListingStatus.BLOCKED
+        session.flush()
+    return row
+
+
 def decide_interception(
     session: Session,
     *,
@@ -438,9 +489,14 @@ def set_listing_status(
     allowed.require(rules.becoming(status), product.status)
     if status is ListingStatus.LISTED:
         # screened again: the registry or the shop's authorisations may have changed
-        findings = listings.screen_listing(
-            session, shop_id=product.shop_id, title=product.title, brand=product.brand
-        )
+        won = listings.overturned_rules(session, product_id)  # appeals won stay won
+        findings = [
+            f
+            for f in listings.screen_listing(
+                session, shop_id=product.shop_id, title=product.title, brand=product.brand
+            )
+            if f.rule not in won
+        ]
         if findings:
             raise Conflict(
                 f"product {product_id} cannot be listed: " + "; ".join(f.message for f in findings),

@@ -46,6 +46,7 @@ from trustflow.units import yuan
 
 __all__ = [
     "MIN_KEY_LENGTH",
+    "MIN_LATIN_KEY_LENGTH",
     "VIOLATION_OF",
     "Finding",
     "appeal",
@@ -55,6 +56,7 @@ __all__ = [
     "decide_authorisation",
     "find_brand",
     "intercept",
+    "overturned_rules",
     "register_brand",
     "screen_listing",
     "screen_price",
@@ -75,6 +77,9 @@ VIOLATION_OF: dict[str, str] = {
 #: brand names and words shorter than this (as keys) are not looked for inside titles: too
 #: many titles hold two letters by chance
 MIN_KEY_LENGTH = 2
+#: a Latin brand name is looked for in titles, as a whole word, from this many letters (LG and
+#: Mi are matched in the brand field only: as title words they meet "500ml" and model codes)
+MIN_LATIN_KEY_LENGTH = 3
 MAX_REASON = 500
 MAX_APPEAL = 1_000
 
@@ -85,6 +90,34 @@ def brand_key(text: str) -> str:
     share a prototype; ``i`` does not), and everything but letters and digits dropped."""
     folded = skeleton(unicodedata.normalize("NFKC", text).casefold()).casefold()
     return re.sub(r"[\W_]", "", folded.replace("i", "l"))
+
+
+@dataclass(frozen=True)
+class _Mentions:
+    """What a title names, as brand keys see it: its Latin and digit words, whole (and split
+    where letters meet digits: ``iphone15`` is ``lphone15``, ``lphone`` and ``15``), and the
+    whole title squeezed (for names in Chinese, which have no spaces to split on)."""
+
+    words: frozenset[str]
+    text: str
+
+    @classmethod
+    def of(cls, title: str) -> _Mentions:
+        plain = unicodedata.normalize("NFKC", title).casefold()
+        folded = skeleton(plain).casefold().replace("i", "l")
+        # words of the folded title (look-alikes met: N1KE, Cyrillic letters), and of the plain
+        # one split where letters meet digits, then folded (the skeleton turns 1 into l, so
+        # "iphone15" would otherwise never split)
+        words = set(re.findall(r"[a-z0-9]+", folded))
+        words |= {brand_key(w) for w in re.findall(r"[a-z]+|[0-9]+", plain)}
+        return cls(frozenset(words), re.sub(r"[\W_]", "", folded))
+
+    def name(self, key: str) -> bool:
+        """Whether the title names ``key``: a Latin key as a whole word ("Apple" is not in
+        "Pineapple", "LG" not in "Big Glass"), any other inside the text (小米 in 小米手机)."""
+        if key.isascii():
+            return key in self.words
+        return key in self.text
 
 
 @dataclass(frozen=True)
@@ -143,6 +176,14 @@ def _brands(session: Session) -> list[tuple[Brand, list[str]]]:
         (brand, [brand.key, *(brand_key(a) for a in brand.aliases)])
         for brand in session.scalars(select(Brand).order_by(Brand.id))
     ]
+
+
+def _looked_for(name: str) -> bool:
+    """Whether a name is looked for inside titles: a Latin one of three letters or more (LG and
+    Mi meet too many units and model codes: "500ml"), any other of two or more."""
+    plain = re.sub(r"[\W_]", "", unicodedata.normalize("NFKC", name))
+    least = MIN_LATIN_KEY_LENGTH if plain.isascii() else MIN_KEY_LENGTH
+    return len(plain) >= least
 
 
 def find_brand(session: Session, name: str) -> Brand | None:
@@ -262,9 +303,9 @@ def screen_listing(session: Session, *, shop_id: int, title: str, brand: str) ->
     the title; a brand named (in the brand field or the title) that the shop has no verified
     authorisation for, or that the registry does not know."""
     findings = []
-    title_key = brand_key(title)
+    mentions = _Mentions.of(title)
     for word in get_settings().governance_prohibited_words:
-        if len(brand_key(word)) >= MIN_KEY_LENGTH and brand_key(word) in title_key:
+        if _looked_for(word) and mentions.name(brand_key(word)):
             findings.append(
                 Finding(
                     "prohibited_item",
@@ -285,8 +326,9 @@ def screen_listing(session: Session, *, shop_id: int, title: str, brand: str) ->
             )
         else:
             named[found.id] = found
-    for registered, keys in _brands(session):
-        if any(len(k) >= MIN_KEY_LENGTH and k in title_key for k in keys):
+    for registered, _ in _brands(session):
+        names = (registered.name, *registered.aliases)
+        if any(_looked_for(n) and mentions.name(brand_key(n)) for n in names):
             named[registered.id] = registered
     for brand_id, registered in sorted(named.items()):
         if not authorised(session, shop_id, brand_id):
@@ -396,6 +438,19 @@ def _move(
     if rowcount(moved) != 1:
         raise IllegalTransition("interception", row.status.value, f"become {to.value}")
     return row
+
+
+def overturned_rules(session: Session, product_id: int) -> set[str]:
+    """The rules an operator overturned an interception of the product for: an appeal won
+    stays won when the merchant lists the product again."""
+    return set(
+        session.scalars(
+            select(ListingInterception.rule).where(
+                ListingInterception.product_id == product_id,
+                ListingInterception.status == InterceptionStatus.OVERTURNED,
+            )
+        )
+    )
 
 
 def still_intercepted(session: Session, product_id: int) -> bool:

@@ -110,7 +110,7 @@ def _decide_authorisation(
     reason: str,
 ) -> BrandAuthorisation:
     access.require_operator(principal)
-    row = listings.decide_authorisation(
+    row = catalog_service.decide_authorisation(
         session,
         authorisation_id=authorisation_id,
         to=to,
