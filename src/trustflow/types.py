@@ -95,6 +95,20 @@ MAX_FEN = 10**12
 MAX_NAME = 120
 
 
+#: the longest reason an operator or a merchant gives for a decision
+MAX_REASON = 500
+
+
+def stated_reason(text: str, what: str, *, most: int = MAX_REASON) -> str:
+    """``text`` trimmed, when it is 1..``most`` characters with no control character; else
+    ``invalid_input``: "{what} needs a reason of 1..{most} characters". Every decision that
+    must give its reason (an operator's review, a ban, a violation …) checks it here."""
+    text = text.strip()
+    if not 1 <= len(text) <= most or any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise InvalidInput(f"{what} needs a reason of 1..{most} characters, no control characters")
+    return text
+
+
 def _no_control_chars(value: str) -> str:
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
         raise ValueError("control characters are not allowed")

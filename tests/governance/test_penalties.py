@@ -168,3 +168,19 @@ def test_violations_recorded_at_once_each_count_toward_closure(
     assert sorted(seen) == [36, 48]  # type: ignore[type-var]
     with factory() as s:
         assert catalog_service.get_shop(s, seller.shop_id).status is ShopStatus.CLOSED
+
+
+def test_a_reason_with_a_control_character_is_refused(session: Session) -> None:
+    seller = factories.seller(session, category_id=factories.category(session), at=AT)
+    with pytest.raises(InvalidInput) as refused:
+        catalog_service.record_violation(
+            session,
+            shop_id=seller.shop_id,
+            rule="fake_shipment",
+            reason="no parcel\x1b[31m",
+            actor="op",
+            at=AT,
+        )
+    assert refused.value.message == (
+        "a violation needs a reason of 1..500 characters, no control characters"
+    )

@@ -33,7 +33,7 @@ from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInpu
 from trustflow.governance import penalties
 from trustflow.scoring import gates
 from trustflow.scoring.models import Tier
-from trustflow.types import utc_instant
+from trustflow.types import stated_reason, utc_instant
 
 __all__ = [
     "CampaignSpec",
@@ -268,9 +268,7 @@ def _move(
     actor: str,
     at: datetime,
 ) -> CampaignRegistration:
-    reason = reason.strip()
-    if not 1 <= len(reason) <= MAX_REASON:
-        raise InvalidInput(f"an operator's {action} needs a reason of 1..{MAX_REASON} characters")
+    reason = stated_reason(reason, f"an operator's {action}")
     registration = get_or_raise(session, CampaignRegistration, registration_id, "registration")
     campaign = get_or_raise(session, Campaign, registration.campaign_id, "campaign")
     # reviews run until the main window opens: after it, the venue is set

@@ -39,6 +39,7 @@ from trustflow.campaigns.models import (
 from trustflow.catalog.models import Shop
 from trustflow.db import get_or_raise
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition, InvalidInput
+from trustflow.types import stated_reason
 from trustflow.units import yuan
 
 __all__ = [
@@ -60,10 +61,7 @@ _SUBSIDISABLE = (RegistrationStatus.PENDING.value, RegistrationStatus.APPROVED.v
 
 
 def _reason(reason: str, action: str, most: int = MAX_REASON) -> str:
-    reason = reason.strip()
-    if not 1 <= len(reason) <= most:
-        raise InvalidInput(f"an operator's {action} needs a reason of 1..{most} characters")
-    return reason
+    return stated_reason(reason, f"an operator's {action}", most=most)
 
 
 def _ensure_shop_row(session: Session, campaign_id: int, shop_id: int, at: datetime) -> None:

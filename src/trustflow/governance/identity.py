@@ -36,6 +36,7 @@ from trustflow.governance.models import (
     MerchantIdentity,
     RefusedApplication,
 )
+from trustflow.types import stated_reason
 
 __all__ = [
     "ApplicationRefused",
@@ -235,9 +236,7 @@ def ban_merchant(
 ) -> MerchantBan:
     """Ban the merchant and put each identity it applied with on the blocklist (the caller,
     ``catalog.service.ban_merchant``, closes its shops). Banning twice keeps the first ban."""
-    reason = reason.strip()
-    if not 1 <= len(reason) <= MAX_REASON:
-        raise InvalidInput(f"a ban needs a reason of 1..{MAX_REASON} characters")
+    reason = stated_reason(reason, "a ban", most=MAX_REASON)
     accounts_service.get_merchant(session, merchant_id)
     dialect = session.get_bind().dialect.name
     # a second ban (or one racing this) keeps the first: each row is written unless present

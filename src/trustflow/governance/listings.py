@@ -42,6 +42,7 @@ from trustflow.governance.models import (
     ListingInterception,
 )
 from trustflow.names import skeleton
+from trustflow.types import stated_reason
 from trustflow.units import yuan
 
 __all__ = [
@@ -292,10 +293,7 @@ def decide_authorisation(
 
 
 def _reason(text: str, what: str, most: int = MAX_REASON) -> str:
-    text = text.strip()
-    if not 1 <= len(text) <= most:
-        raise InvalidInput(f"a {what} needs a reason of 1..{most} characters")
-    return text
+    return stated_reason(text, f"a {what}", most=most)
 
 
 def screen_listing(session: Session, *, shop_id: int, title: str, brand: str) -> list[Finding]:

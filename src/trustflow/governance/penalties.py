@@ -29,6 +29,7 @@ from trustflow.bulk import rowcount, table
 from trustflow.db import get_or_raise
 from trustflow.errors import IllegalTransition, InvalidInput
 from trustflow.governance.models import Violation
+from trustflow.types import stated_reason
 
 __all__ = [
     "POINTS_VALID_DAYS",
@@ -162,9 +163,7 @@ def record_violation(
             f"no violation rule {rule!r}: one of {', '.join(sorted(VIOLATION_POINTS))}",
             rules=sorted(VIOLATION_POINTS),
         )
-    reason = reason.strip()
-    if not 1 <= len(reason) <= MAX_REASON:
-        raise InvalidInput(f"a violation needs a reason of 1..{MAX_REASON} characters")
+    reason = stated_reason(reason, "a violation", most=MAX_REASON)
     violation = Violation(
         shop_id=shop_id,
         rule=rule,
@@ -185,9 +184,7 @@ def revoke_violation(
 ) -> Violation:
     """An operator revokes a violation found wrong (on appeal), with a reason: its points no
     longer count. Once (a guarded update)."""
-    reason = reason.strip()
-    if not 1 <= len(reason) <= MAX_REASON:
-        raise InvalidInput(f"a revocation needs a reason of 1..{MAX_REASON} characters")
+    reason = stated_reason(reason, "a revocation", most=MAX_REASON)
     row = get_or_raise(session, Violation, violation_id, "violation")
     moved = session.execute(
         update(_violations)

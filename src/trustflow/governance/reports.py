@@ -28,6 +28,7 @@ from trustflow.governance.models import (
     ReportStatus,
     Violation,
 )
+from trustflow.types import stated_reason
 
 __all__ = ["MAX_DAYS", "DailyStats", "daily_stats", "decide_report", "file_report"]
 
@@ -88,9 +89,7 @@ def decide_report(
 ) -> LiveReport:
     """An operator upholds or dismisses an open report, with a reason, once (a guarded
     update); an upheld one names the violation it led to, if any."""
-    reason = reason.strip()
-    if not 1 <= len(reason) <= MAX_REASON:
-        raise InvalidInput(f"a decision needs a reason of 1..{MAX_REASON} characters")
+    reason = stated_reason(reason, "a decision", most=MAX_REASON)
     row = get_or_raise(session, LiveReport, report_id, "report")
     to = ReportStatus.UPHELD if uphold else ReportStatus.DISMISSED
     moved = session.execute(
