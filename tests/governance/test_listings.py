@@ -8,15 +8,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
+from tests.integration.test_concurrency import _run_together
 from trustflow.catalog import service as catalog_service
 from trustflow.catalog.models import ListingStatus
+from trustflow.db import transaction
 from trustflow.errors import Conflict, ErrorCode, IllegalTransition
 from trustflow.governance import listings
-from trustflow.governance.models import AuthorisationStatus, InterceptionStatus, ListingInterception
+from trustflow.governance.models import (
+    AuthorisationStatus,
+    BrandKey,
+    InterceptionStatus,
+    ListingInterception,
+)
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -229,3 +236,21 @@ def test_listing_screens_again_with_the_registry_as_it_is_now(session: Session) 
         f"product {product} cannot be listed: the listing names brand Adidas without an"
         " authorisation the platform verified"
     )
+
+
+def test_two_brands_registered_at_once_never_share_a_name(factory: sessionmaker[Session]) -> None:
+    def register(i: int) -> int:
+        with transaction(factory) as s:
+            return listings.register_brand(
+                s, name=f"Brand {i}", aliases=["耐克"], actor="operator:1"
+            ).id
+
+    results = _run_together(2, register)
+
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], Conflict)
+    assert refused[0].code is ErrorCode.DUPLICATE
+    with factory() as s:
+        assert (
+            s.scalar(select(func.count()).select_from(BrandKey).where(BrandKey.key == "耐克")) == 1
+        )

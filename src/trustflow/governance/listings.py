@@ -38,6 +38,7 @@ from trustflow.governance.models import (
     AuthorisationStatus,
     Brand,
     BrandAuthorisation,
+    BrandKey,
     InterceptionStatus,
     ListingInterception,
 )
@@ -81,6 +82,8 @@ MIN_KEY_LENGTH = 2
 #: a Latin brand name is looked for in titles, as a whole word, from this many letters (LG and
 #: Mi are matched in the brand field only: as title words they meet "500ml" and model codes)
 MIN_LATIN_KEY_LENGTH = 3
+#: the longest passage of a title (in characters of its key) looked up as a brand name
+_LONGEST_KEY = 20
 MAX_REASON = 500
 MAX_APPEAL = 1_000
 
@@ -139,12 +142,15 @@ def register_brand(
     reference_price_fen: int | None = None,
     actor: str,
 ) -> Brand:
-    """An operator adds a brand to the registry (its name and other names must not be a
-    registered brand's already)."""
+    """An operator adds a brand to the registry: each of its names becomes a key of the index
+    (:class:`BrandKey`, unique), so no name is two brands', even when two registrations race."""
     name = name.strip()
-    keys = [brand_key(n) for n in (name, *aliases)]
+    names = [name, *(a.strip() for a in aliases)]
+    keys = [brand_key(n) for n in names]
     if not name or any(len(k) < MIN_KEY_LENGTH for k in keys):
         raise InvalidInput(f"a brand's names need {MIN_KEY_LENGTH} letters or digits each")
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("two of the brand's names are the same name")
     if reference_price_fen is not None and reference_price_fen <= 0:
         raise InvalidInput("reference_price_fen must be above 0")
     for key in keys:
@@ -158,7 +164,7 @@ def register_brand(
     brand = Brand(
         name=name,
         key=keys[0],
-        aliases=[a.strip() for a in aliases],
+        aliases=names[1:],
         reference_price_fen=reference_price_fen,
         created_by=actor,
     )
@@ -166,17 +172,14 @@ def register_brand(
         with session.begin_nested():
             session.add(brand)
             session.flush()
+            session.add_all(
+                BrandKey(key=k, brand_id=brand.id, in_titles=_looked_for(n))
+                for k, n in zip(keys, names, strict=True)
+            )
+            session.flush()
     except IntegrityError:
         raise Conflict(f"brand {name!r} is registered already", code=ErrorCode.DUPLICATE) from None
     return brand
-
-
-def _brands(session: Session) -> list[tuple[Brand, list[str]]]:
-    """Every registered brand with the keys of all its names."""
-    return [
-        (brand, [brand.key, *(brand_key(a) for a in brand.aliases)])
-        for brand in session.scalars(select(Brand).order_by(Brand.id))
-    ]
 
 
 def _looked_for(name: str) -> bool:
@@ -188,14 +191,39 @@ def _looked_for(name: str) -> bool:
 
 
 def find_brand(session: Session, name: str) -> Brand | None:
-    """The registered brand known by ``name`` (or by a key already made of it)."""
+    """The registered brand known by ``name`` (one indexed lookup of its key)."""
     key = brand_key(name)
     if not key:
         return None
-    for brand, keys in _brands(session):
-        if key in keys:
-            return brand
-    return None
+    return session.scalar(select(Brand).join(BrandKey).where(BrandKey.key == key))
+
+
+def _named_in(session: Session, mentions: _Mentions) -> list[Brand]:
+    """The registered brands a title names: its Latin words, and its passages of other script,
+    looked up in the key index at once (one query), never a scan of the registry."""
+    text = mentions.text
+    passages = {
+        text[a:b]
+        for a in range(len(text))
+        for b in range(a + MIN_KEY_LENGTH, min(a + _LONGEST_KEY, len(text)) + 1)
+        if not text[a:b].isascii()
+    }
+    candidates = sorted(mentions.words | passages)
+    if not candidates:
+        return []
+    return list(
+        session.scalars(
+            select(Brand)
+            .where(
+                Brand.id.in_(
+                    select(BrandKey.brand_id).where(
+                        BrandKey.key.in_(candidates), BrandKey.in_titles.is_(True)
+                    )
+                )
+            )
+            .order_by(Brand.id)
+        )
+    )
 
 
 def authorised(session: Session, shop_id: int, brand_id: int) -> bool:
@@ -324,10 +352,8 @@ def screen_listing(session: Session, *, shop_id: int, title: str, brand: str) ->
             )
         else:
             named[found.id] = found
-    for registered, _ in _brands(session):
-        names = (registered.name, *registered.aliases)
-        if any(_looked_for(n) and mentions.name(brand_key(n)) for n in names):
-            named[registered.id] = registered
+    for registered in _named_in(session, mentions):
+        named[registered.id] = registered
     for brand_id, registered in sorted(named.items()):
         if not authorised(session, shop_id, brand_id):
             findings.append(

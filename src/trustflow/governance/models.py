@@ -34,6 +34,7 @@ __all__ = [
     "BlockedIdentity",
     "Brand",
     "BrandAuthorisation",
+    "BrandKey",
     "IdentityKind",
     "InterceptionStatus",
     "ListingInterception",
@@ -141,6 +142,20 @@ class Brand(Base):
     reference_price_fen: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class BrandKey(Base):
+    """Each name a registered brand is known by, as its matching key: the index the screening
+    looks names up in (a title's words and passages, one query), and the guard that no two
+    brands share a name (unique, so two registrations at once cannot both take it)."""
+
+    __tablename__ = "brand_keys"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    #: whether titles are searched for it (``governance/listings.py _looked_for``); the brand
+    #: field is always matched
+    in_titles: Mapped[bool] = mapped_column(default=True)
 
 
 class AuthorisationStatus(StrEnum):

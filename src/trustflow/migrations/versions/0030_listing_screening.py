@@ -1,5 +1,5 @@
-"""governance: the brand registry, shops' brand authorisations, and listing interceptions
-with their appeals
+"""governance: the brand registry and the index of its names, shops' brand authorisations,
+and listing interceptions with their appeals
 
 Revision ID: 0030
 Revises: 0029
@@ -36,6 +36,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_brands")),
         sa.UniqueConstraint("key", name=op.f("uq_brands_key")),
     )
+    op.create_table(
+        "brand_keys",
+        sa.Column("key", sa.String(length=80), nullable=False),
+        sa.Column("brand_id", _ID, nullable=False),
+        sa.Column("in_titles", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brands.id"], name=op.f("fk_brand_keys_brand_id_brands")
+        ),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_brand_keys")),
+    )
+    with op.batch_alter_table("brand_keys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_brand_keys_brand_id"), ["brand_id"], unique=False)
     op.create_table(
         "brand_authorisations",
         sa.Column("id", _ID, nullable=False),
@@ -118,4 +130,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_brand_authorisations_shop_id"))
         batch_op.drop_index(batch_op.f("ix_brand_authorisations_brand_id"))
     op.drop_table("brand_authorisations")
+    with op.batch_alter_table("brand_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_brand_keys_brand_id"))
+    op.drop_table("brand_keys")
     op.drop_table("brands")
