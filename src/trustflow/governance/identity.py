@@ -86,7 +86,11 @@ def normalise_phone(raw: str) -> str:
 def digest(kind: IdentityKind, value: str, secret: bytes | None = None) -> str:
     """The keyed hash an identity is stored and matched by (HMAC-SHA256 with the deployment's
     secret). ``value`` is already normalised."""
-    key = secret if secret is not None else get_settings().secret_bytes()
+    root = secret if secret is not None else get_settings().secret_bytes()
+    # a key of its own, derived from the deployment's secret (never the secret itself, which
+    # signs attribution tokens too). Rotating ``secret_key`` empties the blocklist's matches:
+    # docs/governance.md says so
+    key = hmac.new(root, b"trustflow identity hashes", hashlib.sha256).digest()
     return hmac.new(key, f"{kind.value}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
