@@ -220,7 +220,7 @@ def take_subsidies(
         )
     ).one()
     room = int(budget - committed)
-    _ensure_shop_row(session, campaign_id, shop_id, at)
+    # the shop's row was made when the subsidy was granted (grant_subsidy)
     cap, held = session.execute(
         select(_shops.c.cap_fen, _shops.c.committed_fen).where(
             _shops.c.campaign_id == campaign_id, _shops.c.shop_id == shop_id

@@ -257,10 +257,15 @@ def ban_merchant(
         .with_for_update()
     ).all()
     for shop in closing:
-        rules.SHOP_TRANSITIONS.require(rules.becoming(ShopStatus.CLOSED), shop.status)
-        shop.status = ShopStatus.CLOSED
+        _close(shop)
     session.flush()
     return [shop.id for shop in closing]
+
+
+def _close(shop: Shop) -> None:
+    """Close the shop by the platform's shop transitions (a closed shop stays closed)."""
+    rules.SHOP_TRANSITIONS.require(rules.becoming(ShopStatus.CLOSED), shop.status)
+    shop.status = ShopStatus.CLOSED
 
 
 def record_violation(
@@ -289,7 +294,7 @@ def record_violation(
         interception_id=interception_id,
     )
     if now.at_least(penalties.PenaltyLevel.SHOP_CLOSURE) and shop.status is not ShopStatus.CLOSED:
-        shop.status = ShopStatus.CLOSED
+        _close(shop)
         session.flush()
     return violation, now
 
