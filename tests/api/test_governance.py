@@ -84,3 +84,24 @@ def test_operators_record_violations_and_the_merchant_reads_its_standing(world: 
     assert rival.status_code == 403
     assert revoked.json()["revoke_reason"] == "the licence was on file"
     assert after["standing"]["points"] == 0 and after["standing"]["level"] == "none"
+
+
+def test_hostile_inputs_to_governance_get_clear_refusals(world: World) -> None:
+    op = world.as_("operator")
+    ancient = world.client.get(f"{API}/governance/stats?first=0001-01-01", headers=op)
+    backwards = world.client.get(
+        f"{API}/governance/stats?first=2026-03-02&last=2026-03-01", headers=op
+    )
+    extra = world.client.post(f"{API}/brands", json={"name": "Nike", "verified": True}, headers=op)
+    huge = world.client.post(
+        f"{API}/brands",
+        content=b'{"name": "' + b"x" * (9 * 1024 * 1024) + b'"}',
+        headers=op | {"Content-Type": "application/json"},
+    )
+    by_buyer = world.client.get(f"{API}/governance/stats", headers=world.as_("buyer"))
+
+    assert ancient.json()["error"]["code"] == "time_out_of_range"
+    assert backwards.status_code == 422
+    assert extra.status_code == 422
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
+    assert by_buyer.status_code == 403
